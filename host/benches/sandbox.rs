@@ -1,0 +1,62 @@
+//! The sandbox's fixed costs, on the real `local` provider component:
+//! - `load/cold`: read, hash, compile and describe a module (no compiled cache);
+//! - `load/cached`: the same with the compiled component in the on-disk cache;
+//! - `start`: a new store, instantiation and `configure` (what a pool miss costs);
+//! - `call/validate`: one SPI round trip on a warm instance (a small JSON body).
+//!
+//! Run with `cargo providers && cargo bench -p rkit --bench sandbox`.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rkit::sandbox::{Grants, Sandbox};
+use serde_json::json;
+use std::time::Duration;
+
+fn sandbox(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let bytes = std::fs::read(common::provider_wasm("local")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut load = c.benchmark_group("load");
+    load.sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    let uncached = Sandbox::new(None).unwrap();
+    load.bench_function("cold", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { uncached.load(&bytes, "local.wasm").await.unwrap() })
+    });
+    let cached = Sandbox::new(Some(dir.path())).unwrap();
+    let module = runtime.block_on(cached.load(&bytes, "local.wasm")).unwrap();
+    load.sample_size(100)
+        .measurement_time(Duration::from_secs(5));
+    load.bench_function("cached", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { cached.load(&bytes, "local.wasm").await.unwrap() })
+    });
+    load.finish();
+
+    let grants = Grants {
+        filesystem: Some(dir.path().to_path_buf()),
+        ..Grants::default()
+    };
+    c.bench_function("start", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { module.start(grants.clone(), &json!({})).await.unwrap() })
+    });
+
+    let provider = runtime
+        .block_on(module.start(grants.clone(), &json!({})))
+        .unwrap();
+    let props = json!({"Path": "bench/a.txt", "Content": "hello", "Mode": "0644"});
+    c.bench_function("call/validate", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let found = provider.validate("File", &props).await.unwrap();
+            assert!(found.is_empty());
+        })
+    });
+}
+
+criterion_group!(benches, sandbox);
+criterion_main!(benches);

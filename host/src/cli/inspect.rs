@@ -1,0 +1,138 @@
+//! `rkit provider inspect`: what a provider module is and what it asks for.
+
+use crate::sandbox::{ComponentCache, ProviderModule, Sandbox};
+use crate::spi::TypeInfo;
+use anyhow::Result;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Loads `module` and prints its description, as text or JSON.
+pub async fn run(module: &Path, as_json: bool) -> Result<()> {
+    let sandbox = Sandbox::new(ComponentCache::default_dir().as_deref())?;
+    let module = sandbox.load_file(module).await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&to_json(&module))?);
+    } else {
+        print!("{}", to_text(&module));
+    }
+    Ok(())
+}
+
+fn to_json(module: &ProviderModule) -> Value {
+    let mut value = serde_json::to_value(module.info()).expect("serialisable");
+    value["module"] = json!({
+        "path": module.origin(),
+        "digest": format!("sha256:{}", module.digest()),
+    });
+    value
+}
+
+fn to_text(module: &ProviderModule) -> String {
+    let info = module.info();
+    let caps = &info.capabilities;
+    let mut out = String::new();
+    let _ = writeln!(out, "provider {} {}", info.name, info.version);
+    if !info.description.is_empty() {
+        let _ = writeln!(out, "  {}", info.description);
+    }
+    let _ = writeln!(out, "module:  {}", module.origin());
+    let _ = writeln!(out, "digest:  sha256:{}", module.digest());
+    let _ = writeln!(out, "capabilities requested:");
+    let http = if caps.http_hosts.is_empty() {
+        "none".to_string()
+    } else {
+        caps.http_hosts.join(", ")
+    };
+    let _ = writeln!(out, "  http:       {http}");
+    let fs = if caps.filesystem {
+        "one granted directory"
+    } else {
+        "none"
+    };
+    let _ = writeln!(out, "  filesystem: {fs}");
+    let memory = match caps.memory_mib {
+        0 => "host default".to_string(),
+        mib => format!("{mib} MiB"),
+    };
+    let _ = writeln!(out, "  memory:     {memory}");
+    let _ = writeln!(out, "configuration:");
+    write_properties(&mut out, &info.config_schema, &[]);
+    let _ = writeln!(out, "types:");
+    for ty in &info.types {
+        write_type(&mut out, ty);
+    }
+    out
+}
+
+fn write_type(out: &mut String, ty: &TypeInfo) {
+    let _ = write!(out, "  {}", ty.name);
+    if !ty.description.is_empty() {
+        let _ = write!(out, ": {}", ty.description);
+    }
+    if ty.create_before_destroy {
+        let _ = write!(out, " (replaced create-before-destroy)");
+    }
+    out.push('\n');
+    let _ = writeln!(out, "    properties:");
+    write_properties(out, &ty.properties_schema, &ty.force_new);
+    let _ = writeln!(out, "    attributes:");
+    write_properties(out, &ty.attributes_schema, &[]);
+}
+
+/// One line per top-level property of a JSON Schema object.
+fn write_properties(out: &mut String, schema: &Value, force_new: &[String]) {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        let _ = writeln!(out, "      (none)");
+        return;
+    };
+    if props.is_empty() {
+        let _ = writeln!(out, "      (none)");
+    }
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for (name, prop) in props {
+        let mut flags = vec![type_name(prop)];
+        if required.contains(&name.as_str()) {
+            flags.push("required".into());
+        }
+        if force_new.iter().any(|f| f == name) {
+            flags.push("force-new".into());
+        }
+        let _ = write!(out, "      {name} ({})", flags.join(", "));
+        if let Some(doc) = prop.get("description").and_then(Value::as_str) {
+            let _ = write!(out, ": {}", doc.replace('\n', " "));
+        }
+        out.push('\n');
+    }
+}
+
+/// A short name for a property's schema type.
+fn type_name(schema: &Value) -> String {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        return reference
+            .rsplit('/')
+            .next()
+            .unwrap_or(reference)
+            .to_string();
+    }
+    match schema.get("type") {
+        Some(Value::String(t)) if t == "array" => {
+            format!(
+                "array of {}",
+                schema.get("items").map_or("any".into(), type_name)
+            )
+        }
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => "any".into(),
+    }
+}

@@ -1,0 +1,9 @@
+//! rkit: infrastructure as code whose providers run as sandboxed WebAssembly components.
+//!
+//! - [`sandbox`] loads provider components and runs them with only what they are granted.
+//! - [`spi`] holds the Resource SPI's values as the engine sees them.
+//! - [`cli`] is the `rkit` command.
+
+pub mod cli;
+pub mod sandbox;
+pub mod spi;

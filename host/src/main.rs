@@ -1,0 +1,5 @@
+//! The `rkit` command.
+
+fn main() -> std::process::ExitCode {
+    rkit::cli::main()
+}

@@ -1,0 +1,154 @@
+//! The sandbox: loads provider components into wasmtime and runs them with only what they are
+//! granted (see [`Grants`]).
+//!
+//! - [`Sandbox`] owns the engine, the linker (WASI p2 + wasi:http behind the gate), the epoch
+//!   ticker and the compiled-component cache.
+//! - [`ProviderModule`] is a loaded component: its digest, its `describe` answer and a
+//!   pre-instantiated component.
+//! - [`Provider`] is a configured provider with its grants: a pool of instances on which the
+//!   SPI is called; a trap or limit discards the instance, never the host.
+
+mod bindings;
+mod cache;
+mod grants;
+mod http_policy;
+mod instance;
+mod limits;
+mod output;
+mod provider;
+
+pub use cache::ComponentCache;
+pub use grants::{BadHttpAllow, Grants, HttpAllow};
+pub use limits::LimitHit;
+pub use provider::Provider;
+
+use crate::spi::ProviderInfo;
+use anyhow::{Context, Result, anyhow};
+use instance::HostState;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine};
+
+/// How often the engine's epoch advances: the granularity of CPU accounting.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The wasmtime engine and linker shared by every provider.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: Option<ComponentCache>,
+}
+
+impl Sandbox {
+    /// A sandbox caching compiled components in `cache_dir` (none: compile on every load).
+    pub fn new(cache_dir: Option<&Path>) -> Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config)?;
+        start_epoch_ticker(&engine);
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let cache = cache_dir.map(|dir| ComponentCache::new(dir, &engine));
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+        })
+    }
+
+    /// Loads the provider component in the file at `path`.
+    pub async fn load_file(&self, path: &Path) -> Result<ProviderModule> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading provider {}", path.display()))?;
+        self.load(&bytes, &path.display().to_string()).await
+    }
+
+    /// Loads a provider component from its bytes; `origin` names it in messages.
+    pub async fn load(&self, bytes: &[u8], origin: &str) -> Result<ProviderModule> {
+        let digest = hex::encode(Sha256::digest(bytes));
+        let component = match &self.cache {
+            Some(cache) => cache.load(&self.engine, &digest, bytes),
+            None => wasmtime::component::Component::new(&self.engine, bytes).map_err(Into::into),
+        }
+        .with_context(|| format!("{origin} is not a WebAssembly component"))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(bindings::ProviderPre::new)
+            .map_err(|err| {
+                anyhow!("{origin} is not an rkit provider (it must export rkit:provider/resources@0.1.0 and import only WASI): {err}")
+            })?;
+        let mut module = ProviderModule {
+            inner: Arc::new(provider::ModuleInner {
+                origin: origin.to_string(),
+                digest,
+                pre,
+                info: None,
+            }),
+        };
+        // Describe in a sandbox with no grants at all.
+        let probe = Provider::unconfigured(&module, Grants::default());
+        let info = probe
+            .describe()
+            .await
+            .with_context(|| format!("describing {origin}"))?;
+        drop(probe);
+        Arc::get_mut(&mut module.inner)
+            .expect("not shared yet")
+            .info = Some(info);
+        Ok(module)
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("rkit-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}
+
+/// A loaded provider component.
+#[derive(Clone)]
+pub struct ProviderModule {
+    inner: Arc<provider::ModuleInner>,
+}
+
+impl ProviderModule {
+    /// The provider's `describe` answer.
+    pub fn info(&self) -> &ProviderInfo {
+        self.inner.info.as_ref().expect("described at load")
+    }
+
+    /// The sha256 of the component's bytes, in hex.
+    pub fn digest(&self) -> &str {
+        &self.inner.digest
+    }
+
+    /// Where the module came from (its path).
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// Starts the provider with `grants` and `config`: one instance is created and configured
+    /// at once, so a bad grant or configuration fails here rather than mid-apply.
+    pub async fn start(
+        &self,
+        grants: Grants,
+        config: &serde_json::Value,
+    ) -> Result<Provider, crate::spi::ProviderError> {
+        Provider::start(self, grants, config).await
+    }
+}

@@ -1,0 +1,126 @@
+//! The Resource SPI as the engine sees it: plain Rust values (JSON as `serde_json::Value`),
+//! independent of the WebAssembly bindings that carry them.
+
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Tags on a resource (key → value).
+pub type Tags = BTreeMap<String, String>;
+
+/// What a provider is: `describe`'s answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub config_schema: Value,
+    pub types: Vec<TypeInfo>,
+    pub capabilities: Capabilities,
+}
+
+impl ProviderInfo {
+    /// The resource type called `name`.
+    pub fn type_info(&self, name: &str) -> Option<&TypeInfo> {
+        self.types.iter().find(|t| t.name == name)
+    }
+}
+
+/// One resource type of a provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct TypeInfo {
+    pub name: String,
+    pub description: String,
+    pub properties_schema: Value,
+    pub attributes_schema: Value,
+    /// Top-level properties whose change forces replacement.
+    pub force_new: Vec<String>,
+    pub create_before_destroy: bool,
+}
+
+/// The capabilities a provider asks for.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Capabilities {
+    pub http_hosts: Vec<String>,
+    pub filesystem: bool,
+    pub memory_mib: u32,
+}
+
+/// Severity of a [`Diagnostic`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding of `validate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Property path; empty for the whole resource.
+    pub field: String,
+    pub message: String,
+}
+
+/// `create`'s answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Created {
+    pub id: String,
+    pub attributes: Value,
+}
+
+/// A resource as the provider sees it now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    pub id: String,
+    pub properties: Value,
+    pub attributes: Value,
+    pub tags: Tags,
+}
+
+/// What kind of failure a provider call hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    InvalidInput,
+    NotFound,
+    Conflict,
+    /// Throttled or a passing failure: worth retrying.
+    Transient,
+    Denied,
+    Other,
+    /// The sandbox stopped the provider: a trap, a panic, a limit or a timeout. The instance
+    /// is discarded; the next call gets a fresh one.
+    Fault,
+}
+
+/// A failed provider call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+pub struct ProviderError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The property path the error is about, if any.
+    pub field: Option<String>,
+}
+
+impl ProviderError {
+    /// An error of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            field: None,
+        }
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) if !field.is_empty() => write!(f, "{field}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The glue between the WIT exports and a typed [`Provider`]: type dispatch, JSON
+//! (de)serialisation and the configured provider's lifetime inside the instance.
+
+use crate::bindings::wit;
+use crate::error::{Error, Result};
+use crate::json::{parse, render, schema};
+use crate::provider::{Provider, Registry};
+use crate::resource::{Diagnostic, Observed, Resource, Severity, Tags};
+use std::any::Any;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+/// A resource type with its types erased to JSON text.
+pub(crate) trait ErasedType<P> {
+    fn name(&self) -> &'static str;
+    fn info(&self) -> wit::TypeInfo;
+    fn validate(&self, properties: &str) -> Vec<Diagnostic>;
+    fn create(&self, provider: &P, properties: &str, tags: &Tags) -> Result<wit::Created>;
+    fn read(&self, provider: &P, id: &str, properties: &str) -> Result<Option<wit::Observed>>;
+    fn update(&self, provider: &P, id: &str, old: &str, new: &str, tags: &Tags) -> Result<String>;
+    fn delete(&self, provider: &P, id: &str, properties: &str) -> Result<()>;
+    fn list(&self, provider: &P, tags: &Tags) -> Result<Vec<wit::Observed>>;
+}
+
+pub(crate) struct Typed<R>(PhantomData<R>);
+
+impl<R> Default for Typed<R> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+fn observed<R: Resource>(o: Observed<R>) -> Result<wit::Observed> {
+    Ok(wit::Observed {
+        id: o.id,
+        properties: render(&o.properties)?,
+        attributes: render(&o.attributes)?,
+        tags: to_wit_tags(&o.tags),
+    })
+}
+
+impl<R: Resource> ErasedType<R::Provider> for Typed<R> {
+    fn name(&self) -> &'static str {
+        R::TYPE
+    }
+
+    fn info(&self) -> wit::TypeInfo {
+        wit::TypeInfo {
+            name: R::TYPE.into(),
+            description: R::DESCRIPTION.into(),
+            properties_schema: schema::<R::Properties>(),
+            attributes_schema: schema::<R::Attributes>(),
+            force_new: R::FORCE_NEW.iter().map(|s| s.to_string()).collect(),
+            create_before_destroy: R::CREATE_BEFORE_DESTROY,
+        }
+    }
+
+    fn validate(&self, properties: &str) -> Vec<Diagnostic> {
+        match parse::<R::Properties>(properties) {
+            Ok(props) => R::validate(&props),
+            Err(err) => vec![Diagnostic::error(
+                err.field.unwrap_or_default(),
+                err.message,
+            )],
+        }
+    }
+
+    fn create(&self, p: &R::Provider, properties: &str, tags: &Tags) -> Result<wit::Created> {
+        let created = R::create(p, &parse(properties)?, tags)?;
+        Ok(wit::Created {
+            id: created.id,
+            attributes: render(&created.attributes)?,
+        })
+    }
+
+    fn read(&self, p: &R::Provider, id: &str, properties: &str) -> Result<Option<wit::Observed>> {
+        R::read(p, id, &parse(properties)?)?
+            .map(observed)
+            .transpose()
+    }
+
+    fn update(
+        &self,
+        p: &R::Provider,
+        id: &str,
+        old: &str,
+        new: &str,
+        tags: &Tags,
+    ) -> Result<String> {
+        render(&R::update(p, id, &parse(old)?, &parse(new)?, tags)?)
+    }
+
+    fn delete(&self, p: &R::Provider, id: &str, properties: &str) -> Result<()> {
+        R::delete(p, id, &parse(properties)?)
+    }
+
+    fn list(&self, p: &R::Provider, tags: &Tags) -> Result<Vec<wit::Observed>> {
+        R::list(p, tags)?.into_iter().map(observed).collect()
+    }
+}
+
+thread_local! {
+    /// The configured provider (set by `configure`) and the type registry, type-erased
+    /// because a `thread_local` cannot be generic. One provider lives in one instance.
+    static CONFIGURED: RefCell<Option<Rc<dyn Any>>> = const { RefCell::new(None) };
+    static REGISTRY: RefCell<Option<Rc<dyn Any>>> = const { RefCell::new(None) };
+}
+
+fn registry<P: Provider>() -> Rc<Registry<P>> {
+    REGISTRY.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let any = slot.get_or_insert_with(|| Rc::new(Registry::<P>::build()) as Rc<dyn Any>);
+        any.clone()
+            .downcast()
+            .expect("one provider type per component")
+    })
+}
+
+fn configured<P: Provider>() -> Result<Rc<P>> {
+    CONFIGURED
+        .with(|cell| cell.borrow().clone())
+        .ok_or_else(|| Error::other("the provider was called before configure"))?
+        .downcast()
+        .map_err(|_| Error::other("one provider type per component"))
+}
+
+fn lookup<P: Provider>(registry: &Registry<P>, type_name: &str) -> Result<()> {
+    match registry.get(type_name) {
+        Some(_) => Ok(()),
+        None => Err(Error::invalid(
+            "Type",
+            format!(
+                "provider {} has no resource type {type_name:?}; it has: {}",
+                P::NAME,
+                registry.names().join(", ")
+            ),
+        )),
+    }
+}
+
+/// Runs `f` with the configured provider and the named type.
+fn with_type<P: Provider, T>(
+    type_name: &str,
+    f: impl FnOnce(&P, &dyn ErasedType<P>) -> Result<T>,
+) -> Result<T, wit::Error> {
+    let registry = registry::<P>();
+    lookup(&registry, type_name)?;
+    let provider = configured::<P>()?;
+    let ty = registry.get(type_name).expect("looked up");
+    f(&provider, ty).map_err(Into::into)
+}
+
+fn tags_from_wit(tags: Vec<wit::Tag>) -> Tags {
+    tags.into_iter().map(|t| (t.key, t.value)).collect()
+}
+
+fn to_wit_tags(tags: &Tags) -> Vec<wit::Tag> {
+    tags.iter()
+        .map(|(key, value)| wit::Tag {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}
+
+/// `describe` for provider `P`.
+pub fn describe<P: Provider>() -> wit::ProviderInfo {
+    let caps = P::capabilities();
+    wit::ProviderInfo {
+        name: P::NAME.into(),
+        version: P::VERSION.into(),
+        description: P::DESCRIPTION.into(),
+        config_schema: schema::<P::Config>(),
+        types: registry::<P>().types.iter().map(|t| t.info()).collect(),
+        capabilities: wit::Capabilities {
+            http_hosts: caps.http_hosts,
+            filesystem: caps.filesystem,
+            memory_mib: caps.memory_mib,
+        },
+    }
+}
+
+/// `configure` for provider `P`.
+pub fn configure<P: Provider>(config: String) -> Result<(), wit::Error> {
+    let provider = P::configure(parse(&config)?)?;
+    CONFIGURED.with(|cell| *cell.borrow_mut() = Some(Rc::new(provider)));
+    Ok(())
+}
+
+/// `validate` for provider `P`.
+pub fn validate<P: Provider>(type_name: String, properties: String) -> Vec<wit::Diagnostic> {
+    let registry = registry::<P>();
+    let diagnostics = match lookup(&registry, &type_name) {
+        Ok(()) => registry
+            .get(&type_name)
+            .expect("looked up")
+            .validate(&properties),
+        Err(err) => vec![Diagnostic::error(
+            err.field.unwrap_or_default(),
+            err.message,
+        )],
+    };
+    diagnostics
+        .into_iter()
+        .map(|d| wit::Diagnostic {
+            severity: match d.severity {
+                Severity::Error => wit::Severity::Error,
+                Severity::Warning => wit::Severity::Warning,
+            },
+            field: d.field,
+            message: d.message,
+        })
+        .collect()
+}
+
+/// `create` for provider `P`.
+pub fn create<P: Provider>(
+    type_name: String,
+    properties: String,
+    tags: Vec<wit::Tag>,
+) -> Result<wit::Created, wit::Error> {
+    let tags = tags_from_wit(tags);
+    with_type::<P, _>(&type_name, |p, ty| ty.create(p, &properties, &tags))
+}
+
+/// `read` for provider `P`.
+pub fn read<P: Provider>(
+    type_name: String,
+    id: String,
+    properties: String,
+) -> Result<Option<wit::Observed>, wit::Error> {
+    with_type::<P, _>(&type_name, |p, ty| ty.read(p, &id, &properties))
+}
+
+/// `update` for provider `P`.
+pub fn update<P: Provider>(
+    type_name: String,
+    id: String,
+    old: String,
+    new: String,
+    tags: Vec<wit::Tag>,
+) -> Result<String, wit::Error> {
+    let tags = tags_from_wit(tags);
+    with_type::<P, _>(&type_name, |p, ty| ty.update(p, &id, &old, &new, &tags))
+}
+
+/// `delete` for provider `P`.
+pub fn delete<P: Provider>(
+    type_name: String,
+    id: String,
+    properties: String,
+) -> Result<(), wit::Error> {
+    with_type::<P, _>(&type_name, |p, ty| ty.delete(p, &id, &properties))
+}
+
+/// `list` for provider `P`.
+pub fn list<P: Provider>(
+    type_name: String,
+    tags: Vec<wit::Tag>,
+) -> Result<Vec<wit::Observed>, wit::Error> {
+    let tags = tags_from_wit(tags);
+    with_type::<P, _>(&type_name, |p, ty| ty.list(p, &tags))
+}

@@ -1,0 +1,261 @@
+//! Hostile guests: the `hostile` test provider attempts every escape a provider must not
+//! manage, and each attempt fails with an error that says which capability was denied or
+//! which limit was hit; after each, the same provider keeps serving calls.
+
+mod common;
+
+use rkit::sandbox::{Grants, HttpAllow, Provider, Sandbox};
+use rkit::spi::{ErrorKind, ProviderError, Tags};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// A loopback HTTP server answering `ok` to every request, on its own thread (one
+/// connection at a time: enough for one provider's sequential calls).
+fn http_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            // Read the whole request head: closing with unread bytes would reset the connection.
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+            // Keep-alive: the client closes. (Closing first races wstd, which writes even an
+            // empty request body after the head and reads a closed stream as a reset.)
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+        }
+    });
+    port
+}
+
+struct Fixture {
+    provider: Provider,
+    allowed_port: u16,
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+async fn start(grants: impl FnOnce(&mut Grants)) -> Fixture {
+    let sandbox = Sandbox::new(Some(&common::cache_dir())).unwrap();
+    let module = sandbox
+        .load_file(&common::provider_wasm("hostile"))
+        .await
+        .unwrap();
+    let allowed_port = http_server();
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Grants {
+        http: vec![HttpAllow::parse(&format!("http://127.0.0.1:{allowed_port}")).unwrap()],
+        memory_bytes: 64 << 20,
+        cpu: Duration::from_millis(500),
+        timeout: Duration::from_secs(5),
+        ..Grants::default()
+    };
+    grants(&mut g);
+    let provider = module.start(g, &json!({})).await.unwrap();
+    Fixture {
+        provider,
+        allowed_port,
+        dir: dir.path().to_path_buf(),
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    async fn attempt(&self, ty: &str, props: Value) -> Result<String, ProviderError> {
+        let created = self.provider.create(ty, &props, &Tags::new()).await?;
+        Ok(created.attributes["Obtained"].as_str().unwrap().to_string())
+    }
+
+    /// The provider still works: a granted HTTP request goes through.
+    async fn still_serves(&self) {
+        let url = format!("http://127.0.0.1:{}/health", self.allowed_port);
+        let got = self.attempt("Http", json!({"Url": url})).await.unwrap();
+        assert_eq!(got, "200 OK ok");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_files_are_out_of_reach() {
+    let f = start(|_| {}).await;
+    let err = f
+        .attempt("ReadFile", json!({"Path": "/etc/passwd"}))
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("read /etc/passwd"), "{err}");
+    assert!(!err.message.contains("root:"), "{err}");
+    f.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filesystem_grant_does_not_reach_beyond_its_directory() {
+    let f = start(|_| {}).await;
+    let granted = start(|g| g.filesystem = Some(f.dir.clone())).await;
+    std::fs::write(f.dir.join("inside.txt"), "granted").unwrap();
+    let inside = granted
+        .attempt("ReadFile", json!({"Path": "/inside.txt"}))
+        .await
+        .unwrap();
+    assert_eq!(inside, "granted");
+    // `/etc/passwd` names a path inside the grant (which has none); `..` cannot climb out.
+    for path in ["/etc/passwd", "/../../../../etc/passwd", "../etc/passwd"] {
+        let err = granted
+            .attempt("ReadFile", json!({"Path": path}))
+            .await
+            .unwrap_err();
+        assert!(!err.message.contains("root:"), "{path}: {err}");
+        assert!(err.message.contains(&format!("read {path}")), "{err}");
+    }
+    granted.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_host_environment_is_invisible() {
+    let f = start(|_| {}).await;
+    assert!(std::env::var("PATH").is_ok());
+    let err = f
+        .attempt("ReadEnv", json!({"Name": "PATH"}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("read environment variable PATH (0 visible)"),
+        "{err}"
+    );
+    f.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sockets_are_denied_even_to_loopback() {
+    let f = start(|_| {}).await;
+    // A real listener, so only the sandbox can make the connection fail.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let err = f
+        .attempt("Connect", json!({"Address": address}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains(&format!("connect to {address}")),
+        "{err}"
+    );
+    assert!(
+        err.message.to_lowercase().contains("denied")
+            || err.message.to_lowercase().contains("not permitted")
+            || err.message.to_lowercase().contains("unsupported"),
+        "{err}"
+    );
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "a connection reached the host");
+    f.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_reaches_only_granted_hosts() {
+    let f = start(|_| {}).await;
+    f.still_serves().await;
+    let other = http_server();
+    let url = format!("http://127.0.0.1:{other}/steal");
+    let err = f.attempt("Http", json!({"Url": url})).await.unwrap_err();
+    assert!(
+        err.message.contains(&format!(
+            "the sandbox denied: HTTP GET {url} (granted: http://127.0.0.1:{})",
+            f.allowed_port
+        )),
+        "{err}"
+    );
+    let err = f
+        .attempt("Http", json!({"Url": "https://example.com/"}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("denied: HTTP GET https://example.com/"),
+        "{err}"
+    );
+    f.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_infinite_loop_hits_the_cpu_limit() {
+    let f = start(|_| {}).await;
+    let started = Instant::now();
+    let err = f.attempt("Spin", json!({})).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Fault);
+    assert!(
+        err.message
+            .contains("hit a sandbox limit: CPU limit of 500ms exceeded"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    f.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn time_blocked_in_host_calls_is_not_cpu_but_is_bounded_by_the_timeout() {
+    let f = start(|g| g.timeout = Duration::from_secs(2)).await;
+    // 800 ms asleep in a host call: over the 500 ms CPU budget, but not CPU.
+    let got = f.attempt("Sleep", json!({"Ms": 800})).await.unwrap();
+    assert_eq!(got, "slept 800 ms");
+    let started = Instant::now();
+    let err = f.attempt("Sleep", json!({"Ms": 60_000})).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Fault);
+    assert!(
+        err.message.contains("exceeded its time limit of 2s"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    f.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allocating_past_the_memory_limit_fails_the_call() {
+    let f = start(|_| {}).await;
+    let got = f.attempt("Allocate", json!({"Mib": 16})).await.unwrap();
+    assert_eq!(got, "allocated 16 MiB");
+    let err = f
+        .attempt("Allocate", json!({"Mib": 512}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Fault);
+    assert!(
+        err.message
+            .contains("hit a sandbox limit: memory limit of 64 MiB exceeded"),
+        "{err}"
+    );
+    f.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_is_an_error_carrying_the_panic_message() {
+    let f = start(|_| {}).await;
+    let err = f
+        .attempt("Panic", json!({"Message": "boom from the guest"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Fault);
+    assert!(
+        err.message
+            .contains("crashed (it panicked or aborted) during create"),
+        "{err}"
+    );
+    assert!(err.message.contains("boom from the guest"), "{err}");
+    f.still_serves().await;
+}
