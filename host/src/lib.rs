@@ -5,5 +5,7 @@
 //! - [`cli`] is the `rkit` command.
 
 pub mod cli;
+pub mod graph;
 pub mod sandbox;
+pub mod spec;
 pub mod spi;

@@ -51,6 +51,15 @@ pub fn resolve(path: &str) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// Adds what was being done, and to which path, to an I/O error.
+pub fn io(action: &'static str, path: &str) -> impl FnOnce(std::io::Error) -> Error {
+    move |err| {
+        let mut err = Error::from(err);
+        err.message = format!("{action} {path:?}: {}", err.message);
+        err
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,14 +74,5 @@ mod tests {
         for bad in ["../x", "/etc/passwd", "a/../../x", "", ".", ".rkit/x"] {
             assert!(resolve(bad).is_err(), "{bad} accepted");
         }
-    }
-}
-
-/// Adds what was being done, and to which path, to an I/O error.
-pub fn io(action: &'static str, path: &str) -> impl FnOnce(std::io::Error) -> Error {
-    move |err| {
-        let mut err = Error::from(err);
-        err.message = format!("{action} {path:?}: {}", err.message);
-        err
     }
 }
