@@ -5,7 +5,9 @@
 //! - [`cli`] is the `rkit` command.
 
 pub mod cli;
+pub mod engine;
 pub mod graph;
 pub mod sandbox;
 pub mod spec;
 pub mod spi;
+pub mod state;

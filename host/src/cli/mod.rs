@@ -1,9 +1,13 @@
 //! The `rkit` command line: argument parsing (clap) and dispatch to subcommands.
-//! Exit codes: 0 success, 1 error, 2 usage.
+//! Exit codes: 0 success, 1 error, 2 usage (and, for `plan --detailed-exitcode`, changes
+//! pending).
 
+mod commands;
 mod inspect;
+mod render;
 
-use clap::{Parser, Subcommand};
+use crate::engine::providers::ProviderArg;
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,11 +19,97 @@ struct Cli {
     command: Command,
 }
 
+/// Options every command on a spec takes.
+#[derive(Args, Clone)]
+pub struct SpecArgs {
+    /// The spec (JSON; comments and trailing commas allowed).
+    pub spec: PathBuf,
+    /// The state file (default: `<spec stem>.rkit-state.json` beside the spec).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Bind a provider module: `NAME=PATH`, or `PATH` for the name the module declares.
+    /// Repeatable.
+    #[arg(long = "provider", value_name = "[NAME=]PATH")]
+    pub providers: Vec<ProviderArg>,
+    /// How many provider calls may run at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Check a spec: syntax, references, cycles, and every resource through its provider.
+    Validate(SpecArgs),
+    /// Show what apply would do.
+    Plan {
+        #[command(flatten)]
+        args: SpecArgs,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Save the plan, for `rkit apply FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Read every recorded resource back first, to see drift.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        refresh: bool,
+        /// Exit 2 when changes are pending (0: none, 1: error).
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Converge resources to a spec, or execute a plan saved with `plan --out`.
+    Apply {
+        #[command(flatten)]
+        args: SpecArgs,
+        /// Apply without asking.
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        refresh: bool,
+    },
+    /// Delete everything the state records, dependents first.
+    Destroy {
+        #[command(flatten)]
+        args: SpecArgs,
+        /// Destroy without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print the dependency graph in Graphviz DOT.
+    Graph {
+        /// The spec.
+        spec: PathBuf,
+    },
+    /// Read the recorded state.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Work with provider modules.
     #[command(subcommand)]
     Provider(ProviderCommand),
+}
+
+#[derive(Subcommand)]
+enum StateCommand {
+    /// List the recorded resources.
+    List(StateArgs),
+    /// Show one recorded resource.
+    Show {
+        #[command(flatten)]
+        args: StateArgs,
+        /// The resource's name.
+        name: String,
+    },
+}
+
+/// Which state to read: the spec's default, or `--state`.
+#[derive(Args)]
+pub struct StateArgs {
+    /// The spec whose state to read.
+    #[arg(required_unless_present = "state")]
+    pub spec: Option<PathBuf>,
+    /// The state file.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -47,13 +137,28 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Validate(args) => commands::validate(&args).await,
+            Command::Plan {
+                args,
+                json,
+                out,
+                refresh,
+                detailed_exitcode,
+            } => commands::plan(&args, json, out.as_deref(), refresh, detailed_exitcode).await,
+            Command::Apply { args, yes, refresh } => commands::apply(&args, yes, refresh).await,
+            Command::Destroy { args, yes } => commands::destroy(&args, yes).await,
+            Command::Graph { spec } => commands::graph(&spec),
+            Command::State(StateCommand::List(args)) => commands::state_list(&args),
+            Command::State(StateCommand::Show { args, name }) => commands::state_show(&args, &name),
             Command::Provider(ProviderCommand::Inspect { module, json }) => {
-                inspect::run(&module, json).await
+                inspect::run(&module, json)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
             }
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(1)

@@ -10,7 +10,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-use rkit::provider::types as wit;
+use self::rkit::provider::types as wit;
 
 /// Parses JSON text a provider returned.
 pub fn json(what: &str, text: &str) -> Result<Value, ProviderError> {

@@ -1,0 +1,174 @@
+//! The commands on specs and states.
+
+use super::{SpecArgs, StateArgs, render};
+use crate::engine::plan::Plan;
+use crate::engine::{PlanFile, Session, default_state_path};
+use crate::graph::Graph;
+use crate::spec;
+use crate::state::State;
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+async fn session(args: &SpecArgs) -> Result<Session> {
+    Session::open(&args.spec, args.state.as_deref(), &args.providers).await
+}
+
+pub async fn validate(args: &SpecArgs) -> Result<ExitCode> {
+    let session = session(args).await?;
+    session.validate().await?;
+    println!(
+        "{}: valid ({} resources)",
+        args.spec.display(),
+        session.spec().spec.resources.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn plan(
+    args: &SpecArgs,
+    json: bool,
+    out: Option<&Path>,
+    refresh: bool,
+    detailed_exitcode: bool,
+) -> Result<ExitCode> {
+    let session = session(args).await?;
+    session.validate().await?;
+    let plan = session.plan(refresh, args.parallelism.into()).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", render::plan(&plan));
+    }
+    if let Some(out) = out {
+        let file = PlanFile {
+            rkit_plan: 1,
+            spec_path: args.spec.clone(),
+            spec: session.spec().spec.clone(),
+            state_path: args
+                .state
+                .clone()
+                .unwrap_or_else(|| default_state_path(&args.spec)),
+            providers: session.ctx.providers.bindings(),
+            plan: plan.clone(),
+        };
+        std::fs::write(out, serde_json::to_vec_pretty(&file)?)
+            .with_context(|| format!("saving the plan to {}", out.display()))?;
+        if !json {
+            println!(
+                "Saved the plan to {}: apply it with `rkit apply {}`.",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(if detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Asks for `yes` on the terminal.
+fn confirm(question: &str) -> Result<bool> {
+    let stdin = std::io::stdin();
+    print!("{question} Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    if stdin.lock().read_line(&mut answer)? == 0 && !stdin.is_terminal() {
+        bail!("no answer on standard input; pass --yes to apply without asking");
+    }
+    Ok(answer.trim() == "yes")
+}
+
+async fn execute(
+    session: &Session,
+    plan: &Plan,
+    yes: bool,
+    verb: &str,
+    parallelism: u16,
+) -> Result<ExitCode> {
+    print!("{}", render::plan(plan));
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !yes
+        && !confirm(&format!(
+            "\nDo you want to {} these changes?",
+            verb.to_lowercase()
+        ))?
+    {
+        println!("{verb} cancelled.");
+        return Ok(ExitCode::from(1));
+    }
+    println!();
+    let report = session.apply(plan, parallelism.into()).await?;
+    print!("{}", render::report(verb, &report));
+    let outputs = session.outputs();
+    if report.ok() && !outputs.is_empty() && verb == "Apply" {
+        println!("\nOutputs:");
+        for (name, value) in outputs {
+            println!("  {name} = {value}");
+        }
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub async fn apply(args: &SpecArgs, yes: bool, refresh: bool) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.spec)
+        .with_context(|| format!("{}: cannot read", args.spec.display()))?;
+    if PlanFile::sniff(&text) {
+        let file: PlanFile = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a valid saved plan", args.spec.display()))?;
+        let session = file.session().await?;
+        return execute(&session, &file.plan, yes, "Apply", args.parallelism).await;
+    }
+    let session = session(args).await?;
+    session.validate().await?;
+    let plan = session.plan(refresh, args.parallelism.into()).await?;
+    execute(&session, &plan, yes, "Apply", args.parallelism).await
+}
+
+pub async fn destroy(args: &SpecArgs, yes: bool) -> Result<ExitCode> {
+    let session = session(args).await?;
+    let plan = session.destroy_plan();
+    execute(&session, &plan, yes, "Destroy", args.parallelism).await
+}
+
+pub fn graph(spec_path: &Path) -> Result<ExitCode> {
+    let spec = spec::load(spec_path)?;
+    print!("{}", Graph::build(&spec)?.dot());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_state(args: &StateArgs) -> Result<State> {
+    let path = match (&args.state, &args.spec) {
+        (Some(state), _) => state.clone(),
+        (None, Some(spec)) => default_state_path(spec),
+        (None, None) => unreachable!("clap requires one"),
+    };
+    // Reading needs no lock: the snapshot is replaced atomically and the journal replayed.
+    crate::state::StateStore::read_only(&path)
+}
+
+pub fn state_list(args: &StateArgs) -> Result<ExitCode> {
+    let state = read_state(args)?;
+    for (name, r) in &state.resources {
+        println!("{name}\t{} {}\t{}", r.plugin, r.type_name, r.id);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn state_show(args: &StateArgs, name: &str) -> Result<ExitCode> {
+    let state = read_state(args)?;
+    let Some(r) = state.resources.get(name) else {
+        bail!("the state records no resource {name:?}");
+    };
+    println!("{}", serde_json::to_string_pretty(r)?);
+    Ok(ExitCode::SUCCESS)
+}

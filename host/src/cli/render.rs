@@ -1,0 +1,90 @@
+//! Plans and reports as people read them.
+
+use crate::engine::apply::Report;
+use crate::engine::plan::{Action, Change, Plan};
+use crate::spec::reference::UNKNOWN;
+use serde_json::Value;
+use std::fmt::Write as _;
+
+fn value(v: &Option<Value>) -> String {
+    match v {
+        None => "(none)".into(),
+        Some(Value::String(s)) if s == UNKNOWN => UNKNOWN.into(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn change(out: &mut String, c: &Change, action: Action) {
+    let mark = if c.forces_replacement {
+        "  # forces replacement"
+    } else {
+        ""
+    };
+    let _ = match action {
+        Action::Create => writeln!(out, "      {}: {}", c.field, value(&c.after)),
+        _ => writeln!(
+            out,
+            "      {}: {} => {}{mark}",
+            c.field,
+            value(&c.before),
+            value(&c.after)
+        ),
+    };
+}
+
+/// The plan as a readable diff with a summary line.
+pub fn plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
+        let _ = write!(
+            out,
+            "  {} {} ({} {})",
+            step.action.symbol(),
+            step.name,
+            step.plugin,
+            step.type_name
+        );
+        if let Some(reason) = &step.reason {
+            let _ = write!(out, ": {reason}");
+        }
+        if step.create_before_destroy {
+            out.push_str(" (create before destroy)");
+        }
+        out.push('\n');
+        for c in &step.changes {
+            change(&mut out, c, step.action);
+        }
+    }
+    let c = plan.counts();
+    if plan.has_changes() {
+        let _ = writeln!(
+            out,
+            "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
+            c.create, c.update, c.replace, c.delete, c.unchanged
+        );
+    } else {
+        let _ = writeln!(out, "No changes: {} resources are up to date.", c.unchanged);
+    }
+    out
+}
+
+/// The end of an apply: failures with their errors, skips with their cause, the summary.
+pub fn report(verb: &str, report: &Report) -> String {
+    let mut out = String::new();
+    for (name, err) in &report.failed {
+        let _ = writeln!(out, "  failed:  {name}: {err}");
+    }
+    for (name, cause) in &report.skipped {
+        let _ = writeln!(
+            out,
+            "  skipped: {name} (it waits for {cause}, which failed)"
+        );
+    }
+    let status = if report.ok() {
+        "complete"
+    } else {
+        "incomplete"
+    };
+    let _ = writeln!(out, "\n{verb} {status}: {}", report.summary());
+    out
+}

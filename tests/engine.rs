@@ -1,0 +1,376 @@
+//! The engine end to end: the real `rkit` binary, the real `local` provider component, real
+//! files in a temporary directory.
+
+mod common;
+
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// A temporary stack: a spec file beside its state, granting `local` the `out/` directory.
+struct Stack {
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn spec_path(&self) -> PathBuf {
+        self.dir.path().join("stack.json")
+    }
+
+    fn out(&self, path: &str) -> PathBuf {
+        self.dir.path().join("out").join(path)
+    }
+
+    /// Writes a spec with these resources (and outputs).
+    fn write(&self, resources: Value, outputs: Value) {
+        let spec = json!({
+            "Providers": {"local": {
+                "Source": common::provider_wasm("local"),
+                "Grants": {"Filesystem": "out"}
+            }},
+            "Resources": resources,
+            "Outputs": outputs,
+        });
+        std::fs::write(self.spec_path(), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    }
+
+    fn rkit(&self, args: &[&str]) -> Output {
+        let spec = self.spec_path();
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| {
+                if *a == "SPEC" {
+                    spec.to_str().unwrap()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        Command::new(env!("CARGO_BIN_EXE_rkit"))
+            .args(&args)
+            .env("RKIT_CACHE_DIR", common::cache_dir())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs rkit, asserting the exit code; returns stdout and stderr together.
+    fn expect(&self, code: i32, args: &[&str]) -> String {
+        let out = self.rkit(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(code), "rkit {args:?}:\n{text}");
+        text
+    }
+
+    fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir.path().join("stack.rkit-state.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+fn file(path: &str, content: &str) -> Value {
+    json!({"Plugin": "local", "Type": "File", "Properties": {"Path": path, "Content": content}})
+}
+
+fn quickstart(stack: &Stack, token_file: &str) {
+    stack.write(
+        json!({
+            "Site": {"Plugin": "local", "Type": "Directory", "Properties": {"Path": "site"}},
+            "Token": {"Plugin": "local", "Type": "RandomString", "Properties": {"Length": 16}},
+            "TokenFile": {
+                "Plugin": "local", "Type": "File", "DependsOn": ["Site"],
+                "Properties": {"Path": token_file, "Content": "{{.Resources.Token.Attributes.Value}}"}
+            }
+        }),
+        json!({"Token": "{{.Resources.Token.Attributes.Value}}"}),
+    );
+}
+
+#[test]
+fn apply_reapply_update_replace_delete_destroy() {
+    let stack = Stack::new();
+    quickstart(&stack, "site/token.txt");
+
+    // Apply from nothing: dependencies first, the computed token flows into the file.
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("Plan: 3 to create"), "{out}");
+    assert!(out.contains("Content: (known after apply)"), "{out}");
+    assert!(out.contains("Apply complete: 3 created"), "{out}");
+    let token = std::fs::read_to_string(stack.out("site/token.txt")).unwrap();
+    assert_eq!(token.len(), 16);
+    assert!(out.contains(&format!("Token = \"{token}\"")), "{out}");
+    let state = stack.state();
+    assert_eq!(
+        state["Resources"]["TokenFile"]["Tags"]["rkit:stack"],
+        "stack"
+    );
+    assert_eq!(
+        state["Resources"]["TokenFile"]["Tags"]["rkit:name"],
+        "TokenFile"
+    );
+    assert_eq!(state["Outputs"]["Token"], token.as_str());
+
+    // Re-apply: nothing to do.
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("No changes: 3 resources are up to date."),
+        "{out}"
+    );
+
+    // Drift is seen (refresh) and repaired by an in-place update.
+    std::fs::write(stack.out("site/token.txt"), "tampered").unwrap();
+    let out = stack.expect(2, &["plan", "SPEC", "--detailed-exitcode"]);
+    assert!(out.contains("~ TokenFile (local File)"), "{out}");
+    assert!(
+        out.contains(&format!("Content: \"tampered\" => \"{token}\"")),
+        "{out}"
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert_eq!(
+        std::fs::read_to_string(stack.out("site/token.txt")).unwrap(),
+        token
+    );
+    stack.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
+
+    // A force-new property (the path) replaces the file.
+    quickstart(&stack, "site/token2.txt");
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("-/+ TokenFile (local File): Path forces replacement"),
+        "{out}"
+    );
+    assert!(out.contains("1 replaced"), "{out}");
+    assert!(!stack.out("site/token.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(stack.out("site/token2.txt")).unwrap(),
+        token
+    );
+
+    // A resource removed from the spec is deleted.
+    stack.write(
+        json!({
+            "Site": {"Plugin": "local", "Type": "Directory", "Properties": {"Path": "site"}},
+            "Token": {"Plugin": "local", "Type": "RandomString", "Properties": {"Length": 16}},
+        }),
+        json!({}),
+    );
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("- TokenFile (local File): it is gone from the spec"),
+        "{out}"
+    );
+    assert!(!stack.out("site/token2.txt").exists());
+
+    // Destroy: everything, dependents first.
+    quickstart(&stack, "site/token.txt");
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let out = stack.expect(0, &["destroy", "SPEC", "--yes"]);
+    assert!(
+        out.contains("Destroy complete: 0 created, 0 updated, 0 replaced, 3 deleted"),
+        "{out}"
+    );
+    let file_gone = out.find("- TokenFile: deleted").unwrap();
+    let dir_gone = out.find("- Site: deleted").unwrap();
+    assert!(
+        file_gone < dir_gone,
+        "the directory went before its file:\n{out}"
+    );
+    assert!(!stack.out("site").exists());
+    assert!(stack.state()["Resources"].as_object().unwrap().is_empty());
+}
+
+#[test]
+fn a_failure_mid_apply_keeps_what_was_created_and_the_next_apply_finishes() {
+    let stack = Stack::new();
+    // `blocked/` is a file, so nothing can be created under it.
+    std::fs::create_dir_all(stack.out("")).unwrap();
+    std::fs::write(stack.out("blocked"), "in the way").unwrap();
+    stack.write(
+        json!({
+            "Fine": file("fine.txt", "ok"),
+            "Broken": file("blocked/x.txt", "never"),
+            "Dependent": {"Plugin": "local", "Type": "File",
+                "Properties": {"Path": "dep.txt", "Content": "{{.Resources.Broken.ID}}"}},
+        }),
+        json!({}),
+    );
+    let out = stack.expect(1, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains(
+            "failed:  Broken: Broken (local File): creating the parent of \"blocked/x.txt\""
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("skipped: Dependent (it waits for Broken, which failed)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Apply incomplete: 1 created, 0 updated, 0 replaced, 0 deleted; 1 failed, 1 skipped."
+        ),
+        "{out}"
+    );
+    // What was created is recorded.
+    let state = stack.state();
+    assert_eq!(state["Resources"]["Fine"]["ID"], "fine.txt");
+    assert!(state["Resources"].get("Broken").is_none());
+    let list = stack.expect(0, &["state", "list", "SPEC"]);
+    assert_eq!(list.trim(), "Fine\tlocal File\tfine.txt");
+
+    std::fs::remove_file(stack.out("blocked")).unwrap();
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 1 unchanged."),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(stack.out("dep.txt")).unwrap(),
+        "blocked/x.txt"
+    );
+}
+
+#[test]
+fn bad_specs_fail_with_errors_naming_file_resource_and_field() {
+    let stack = Stack::new();
+    let spec = stack.spec_path();
+    let name = spec.display();
+
+    std::fs::write(
+        &spec,
+        "{\n  \"Resources\": {\n    \"A\": {\"Plugin\": \"local\" \"Type\": \"File\"}\n  }\n}",
+    )
+    .unwrap();
+    let out = stack.expect(1, &["plan", "SPEC"]);
+    assert!(
+        out.contains(&format!("{name}:3:29: invalid JSON: expected `,` or `}}`")),
+        "{out}"
+    );
+
+    stack.write(
+        json!({
+            "A": {"Plugin": "local", "Type": "File", "Properties": {"Path": "{{.Resources.B.ID}}"}},
+            "B": {"Plugin": "local", "Type": "File", "Properties": {"Path": "b"}, "DependsOn": ["A"]},
+        }),
+        json!({}),
+    );
+    let out = stack.expect(1, &["plan", "SPEC"]);
+    assert!(
+        out.contains("dependency cycle: A -> B -> A")
+            || out.contains("dependency cycle: B -> A -> B"),
+        "{out}"
+    );
+
+    stack.write(json!({"A": file("{{.Resources.Nope.ID}}", "")}), json!({}));
+    let out = stack.expect(1, &["validate", "SPEC"]);
+    assert!(out.contains(&format!("{name}: resource A: field Properties.Path: reference {{{{.Resources.Nope.ID}}}} names no resource of this spec")), "{out}");
+
+    stack.write(
+        json!({
+            "T": {"Plugin": "local", "Type": "RandomString", "Properties": {"Length": 8}},
+            "A": file("a", "{{.Resources.T.Attributes.Valeu}}"),
+        }),
+        json!({}),
+    );
+    let out = stack.expect(1, &["validate", "SPEC"]);
+    assert!(out.contains("resource A: field Properties.Content: reference {{.Resources.T.Attributes.Valeu}}: local RandomString has no attribute \"Valeu\" (it has: Value)"), "{out}");
+
+    stack.write(
+        json!({"A": file("../escape", ""), "B": {"Plugin": "local", "Type": "Nope"}}),
+        json!({}),
+    );
+    let out = stack.expect(1, &["validate", "SPEC"]);
+    assert!(
+        out.contains(
+            "resource A: field Properties.Path: \"../escape\" must not leave the granted directory"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("resource B: field Type: provider local has no type \"Nope\" (it has: Directory, File, RandomString)"), "{out}");
+
+    stack.write(
+        json!({"A": {"Plugin": "elsewhere", "Type": "X"}}),
+        json!({}),
+    );
+    let out = stack.expect(1, &["plan", "SPEC"]);
+    assert!(
+        out.contains("plugin \"elsewhere\" has no provider: pass --provider elsewhere=PATH"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_saved_plan_applies_exactly_and_is_refused_once_the_state_moved() {
+    let stack = Stack::new();
+    stack.write(json!({"A": file("a.txt", "one")}), json!({}));
+    let plan = stack.dir.path().join("plan.json");
+    let plan = plan.to_str().unwrap();
+    let out = stack.expect(0, &["plan", "SPEC", "--out", plan]);
+    assert!(out.contains("Saved the plan"), "{out}");
+    // The spec changes after planning: the saved plan still applies what was planned.
+    stack.write(json!({"A": file("a.txt", "two")}), json!({}));
+    let out = stack.expect(0, &["apply", plan, "--yes"]);
+    assert!(out.contains("Apply complete: 1 created"), "{out}");
+    assert_eq!(std::fs::read_to_string(stack.out("a.txt")).unwrap(), "one");
+    let out = stack.expect(1, &["apply", plan, "--yes"]);
+    assert!(out.contains("changed since this plan was made"), "{out}");
+
+    let json_plan: Value =
+        serde_json::from_str(&stack.expect(0, &["plan", "SPEC", "--json"])).unwrap();
+    assert_eq!(json_plan["Steps"][0]["Action"], "update");
+    assert_eq!(json_plan["Steps"][0]["Changes"][0]["Field"], "Content");
+}
+
+#[test]
+fn without_yes_and_without_an_answer_nothing_is_applied() {
+    let stack = Stack::new();
+    stack.write(json!({"A": file("a.txt", "x")}), json!({}));
+    let out = stack.expect(1, &["apply", "SPEC"]);
+    assert!(out.contains("pass --yes"), "{out}");
+    assert!(!stack.out("a.txt").exists());
+}
+
+#[test]
+fn a_second_apply_on_a_locked_state_is_refused() {
+    let stack = Stack::new();
+    stack.write(json!({"A": file("a.txt", "x")}), json!({}));
+    let state = stack.dir.path().join("stack.rkit-state.json");
+    let _held = rkit::state::StateStore::open(&state).unwrap();
+    let out = stack.expect(1, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("is locked by another rkit (pid "), "{out}");
+}
+
+#[test]
+fn providers_bind_by_flag_and_graph_prints_dot() {
+    let stack = Stack::new();
+    // No Source in the spec: the module comes from --provider, under the name given.
+    let spec = json!({
+        "Providers": {"files": {"Grants": {"Filesystem": "out"}}},
+        "Resources": {
+            "D": {"Plugin": "files", "Type": "Directory", "Properties": {"Path": "d"}},
+            "F": {"Plugin": "files", "Type": "File", "Properties": {"Path": "d/f"}, "DependsOn": ["D"]},
+        }
+    });
+    std::fs::write(stack.spec_path(), spec.to_string()).unwrap();
+    let wasm = common::provider_wasm("local");
+    let binding = format!("files={}", wasm.display());
+    stack.expect(0, &["apply", "SPEC", "--yes", "--provider", &binding]);
+    assert!(stack.out("d/f").exists());
+    let dot = stack.expect(0, &["graph", "SPEC"]);
+    assert!(dot.starts_with("digraph rkit {"), "{dot}");
+    assert!(dot.contains("\"D\" -> \"F\";"), "{dot}");
+    let shown: Value =
+        serde_json::from_str(&stack.expect(0, &["state", "show", "SPEC", "F"])).unwrap();
+    assert_eq!(shown["ID"], "d/f");
+    assert_eq!(shown["DependsOn"], json!(["D"]));
+}
