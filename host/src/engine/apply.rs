@@ -184,6 +184,13 @@ fn build(ctx: &Context, steps: &[Step]) -> (Vec<Node>, Vec<Vec<usize>>) {
             .map(|(name, r)| (name.clone(), r.depends_on.clone()))
             .collect()
     };
+    // Who depended on whom when last applied, inverted once (not scanned per deletion).
+    let mut recorded_dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (name, deps) in &recorded_deps {
+        for dep in deps {
+            recorded_dependents.entry(dep).or_default().push(name);
+        }
+    }
     for step in steps {
         let name = step.name.as_str();
         if let Some(&up) = upsert_of.get(name) {
@@ -206,10 +213,9 @@ fn build(ctx: &Context, steps: &[Step]) -> (Vec<Node>, Vec<Vec<usize>>) {
             }
             // Leaving the spec: first move what depended on it (and stays) off it.
             if step.action == Action::Delete {
-                for (other, deps) in &recorded_deps {
-                    if deps.iter().any(|d| d == name)
-                        && !delete_of.contains_key(other.as_str())
-                        && let Some(&up) = upsert_of.get(other.as_str())
+                for other in recorded_dependents.get(name).into_iter().flatten() {
+                    if !delete_of.contains_key(other)
+                        && let Some(&up) = upsert_of.get(other)
                     {
                         edge(up, del);
                     }

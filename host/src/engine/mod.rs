@@ -81,6 +81,14 @@ impl Session {
         })
     }
 
+    /// Stops printing a line per completed operation.
+    pub fn quiet(mut self) -> Self {
+        Arc::get_mut(&mut self.ctx)
+            .expect("set before any operation")
+            .progress = false;
+        self
+    }
+
     /// The spec.
     pub fn spec(&self) -> &LoadedSpec {
         &self.ctx.spec

@@ -37,7 +37,7 @@ fn empty_object() -> Value {
 }
 
 /// How a provider is obtained and what it is granted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ProviderSpec {
     /// Path of the module (relative to the spec's directory).
@@ -49,6 +49,17 @@ pub struct ProviderSpec {
     /// Capabilities granted to it.
     #[serde(default)]
     pub grants: GrantsSpec,
+}
+
+impl Default for ProviderSpec {
+    /// No source, an empty configuration object, nothing granted.
+    fn default() -> Self {
+        Self {
+            source: None,
+            config: empty_object(),
+            grants: GrantsSpec::default(),
+        }
+    }
 }
 
 /// The capabilities a spec grants a provider; absent means denied (or the default limit).
@@ -283,6 +294,11 @@ mod tests {
         assert_eq!(loaded.spec.resources.len(), 2);
         assert_eq!(loaded.dependencies("MySecurityGroup"), ["MyVpc"]);
         assert!(loaded.dependencies("MyVpc").is_empty());
+    }
+
+    #[test]
+    fn an_absent_provider_entry_means_an_empty_configuration() {
+        assert_eq!(ProviderSpec::default().config, serde_json::json!({}));
     }
 
     #[test]

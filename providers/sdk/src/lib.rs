@@ -6,17 +6,8 @@
 //! WIT exports, JSON (de)serialisation with errors naming the field, JSON Schemas derived from
 //! the property types (schemars), dispatch by type name and error mapping.
 //!
-//! ```ignore
-//! struct Hello;
-//! impl rkit_sdk::Provider for Hello {
-//!     const NAME: &'static str = "hello";
-//!     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-//!     type Config = rkit_sdk::NoConfig;
-//!     fn configure(_: Self::Config) -> rkit_sdk::Result<Self> { Ok(Hello) }
-//!     fn register(types: &mut rkit_sdk::Registry<Self>) { types.add::<Greeting>(); }
-//! }
-//! rkit_sdk::export_provider!(Hello);
-//! ```
+//! The smallest complete provider is `providers/null` (one type, about a hundred lines with
+//! docs); `providers/local` shows files, sidecar tags and validation.
 
 pub mod bindings;
 mod error;
