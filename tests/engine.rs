@@ -374,3 +374,89 @@ fn providers_bind_by_flag_and_graph_prints_dot() {
     assert_eq!(shown["ID"], "d/f");
     assert_eq!(shown["DependsOn"], json!(["D"]));
 }
+
+/// Writes a spec of `null` provider resources.
+fn write_null(stack: &Stack, resources: Value) {
+    let spec = json!({
+        "Providers": {"null": {"Source": common::provider_wasm("null")}},
+        "Resources": resources,
+    });
+    std::fs::write(stack.spec_path(), spec.to_string()).unwrap();
+}
+
+#[test]
+fn transient_errors_are_retried_until_they_pass_or_attempts_run_out() {
+    let stack = Stack::new();
+    write_null(
+        &stack,
+        json!({
+            "Passes": {"Plugin": "null", "Type": "Flaky", "Properties": {"Key": "a", "Failures": 2}},
+            "GivesUp": {"Plugin": "null", "Type": "Flaky", "Properties": {"Key": "b", "Failures": 10}},
+        }),
+    );
+    let out = stack.expect(1, &["apply", "SPEC", "--yes", "--parallelism", "1"]);
+    assert!(out.contains("+ Passes: created"), "{out}");
+    assert!(
+        out.contains("failed:  GivesUp: GivesUp (null Flaky): throttled: attempt 6 of 10 fails"),
+        "{out}"
+    );
+    let state = stack.state();
+    assert_eq!(state["Resources"]["Passes"]["Attributes"]["Attempts"], 3);
+    assert!(state["Resources"].get("GivesUp").is_none());
+}
+
+#[test]
+fn create_before_destroy_replaces_without_a_gap() {
+    let stack = Stack::new();
+    let versioned = |input: &str| {
+        json!({"V": {"Plugin": "null", "Type": "Versioned", "Properties": {"Input": input}},
+               "User": {"Plugin": "null", "Type": "Null", "Properties": {"Input": "{{.Resources.V.ID}}"}}})
+    };
+    write_null(&stack, versioned("v1"));
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let old_id = stack.state()["Resources"]["V"]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    write_null(&stack, versioned("v2"));
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("-/+ V (null Versioned): Input forces replacement (create before destroy)"),
+        "{out}"
+    );
+    let created = out.find("+ V: created (replacement)").unwrap();
+    let deleted = out.find("- V: deleted (to replace)").unwrap();
+    assert!(
+        created < deleted,
+        "the old V went before the new one existed:\n{out}"
+    );
+    let state = stack.state();
+    let new_id = state["Resources"]["V"]["ID"].as_str().unwrap();
+    assert_ne!(new_id, old_id);
+    assert_eq!(state["Resources"]["User"]["Properties"]["Input"], new_id);
+    assert_eq!(state["Resources"].as_object().unwrap().len(), 2, "{state}");
+}
+
+#[test]
+fn an_interactive_yes_applies() {
+    use std::io::Write;
+    let stack = Stack::new();
+    stack.write(json!({"A": file("a.txt", "x")}), json!({}));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rkit"))
+        .args(["apply", stack.spec_path().to_str().unwrap()])
+        .env("RKIT_CACHE_DIR", common::cache_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"yes\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("Do you want to apply these changes? Only 'yes' will be accepted:"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(stack.out("a.txt")).unwrap(), "x");
+}

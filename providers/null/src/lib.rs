@@ -1,11 +1,18 @@
-//! The `null` provider: one type, `Null`, that keeps nothing and touches nothing (like
-//! Terraform's `terraform_data`). Its `Input` comes back as the `Output` attribute. Used to
-//! measure the engine and the sandbox without any I/O.
+//! The `null` provider: resources that keep nothing and touch nothing (like Terraform's
+//! `terraform_data`), to measure and test the engine without any I/O.
+//!
+//! - `Null`: its `Input` comes back as the `Output` attribute; a change updates in place.
+//! - `Versioned`: like `Null`, but `Input` is force-new and replacement is
+//!   create-before-destroy.
+//! - `Flaky`: `create` fails with a transient error the first `Failures` times for each `Key`
+//!   (counted per instance), to exercise the engine's retries.
 
 use rkit_sdk::{Created, Error, NoConfig, Observed, Provider, Registry, Resource, Result, Tags};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// The provider.
 pub struct NullProvider;
@@ -21,7 +28,7 @@ impl Provider for NullProvider {
     }
 
     fn register(types: &mut Registry<Self>) {
-        types.add::<Null>();
+        types.add::<Null>().add::<Versioned>().add::<Flaky>();
     }
 }
 
@@ -53,10 +60,8 @@ impl Resource for Null {
     const DESCRIPTION: &'static str = "Nothing, with an ID";
 
     fn create(_: &NullProvider, p: &NullProperties, _: &Tags) -> Result<Created<NullAttributes>> {
-        let mut id = [0u8; 8];
-        getrandom::fill(&mut id).map_err(|e| Error::other(format!("random source: {e}")))?;
         Ok(Created {
-            id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            id: new_id()?,
             attributes: NullAttributes {
                 output: p.input.clone(),
             },
@@ -92,6 +97,123 @@ impl Resource for Null {
     }
 
     /// Null resources are nowhere to be found but in rkit's state.
+    fn list(_: &NullProvider, _: &Tags) -> Result<Vec<Observed<Self>>> {
+        Ok(Vec::new())
+    }
+}
+
+fn new_id() -> Result<String> {
+    let mut id = [0u8; 8];
+    getrandom::fill(&mut id).map_err(|e| Error::other(format!("random source: {e}")))?;
+    Ok(id.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `Null` with a force-new `Input`, replaced create-before-destroy.
+pub struct Versioned;
+
+impl Resource for Versioned {
+    type Provider = NullProvider;
+    type Properties = NullProperties;
+    type Attributes = NullAttributes;
+    const TYPE: &'static str = "Versioned";
+    const DESCRIPTION: &'static str =
+        "Nothing, replaced create-before-destroy when its input changes";
+    const FORCE_NEW: &'static [&'static str] = &["Input"];
+    const CREATE_BEFORE_DESTROY: bool = true;
+
+    fn create(
+        p: &NullProvider,
+        props: &NullProperties,
+        tags: &Tags,
+    ) -> Result<Created<NullAttributes>> {
+        Null::create(p, props, tags)
+    }
+
+    fn read(_: &NullProvider, id: &str, p: &NullProperties) -> Result<Option<Observed<Self>>> {
+        Ok(Some(Observed {
+            id: id.to_string(),
+            properties: p.clone(),
+            attributes: NullAttributes {
+                output: p.input.clone(),
+            },
+            tags: Tags::new(),
+        }))
+    }
+
+    fn delete(_: &NullProvider, _: &str, _: &NullProperties) -> Result<()> {
+        Ok(())
+    }
+
+    fn list(_: &NullProvider, _: &Tags) -> Result<Vec<Observed<Self>>> {
+        Ok(Vec::new())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct FlakyProperties {
+    /// What the failures are counted by.
+    pub key: String,
+    /// How many creates of this key fail (transiently) before one succeeds.
+    pub failures: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlakyAttributes {
+    /// How many attempts the successful create was.
+    pub attempts: u32,
+}
+
+thread_local! {
+    static ATTEMPTS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+}
+
+/// A resource whose creation fails transiently a given number of times.
+pub struct Flaky;
+
+impl Resource for Flaky {
+    type Provider = NullProvider;
+    type Properties = FlakyProperties;
+    type Attributes = FlakyAttributes;
+    const TYPE: &'static str = "Flaky";
+    const DESCRIPTION: &'static str = "Nothing, created only after Failures transient errors";
+    const FORCE_NEW: &'static [&'static str] = &["Key", "Failures"];
+
+    fn create(_: &NullProvider, p: &FlakyProperties, _: &Tags) -> Result<Created<FlakyAttributes>> {
+        let attempts = ATTEMPTS.with(|a| {
+            let mut a = a.borrow_mut();
+            let n = a.entry(p.key.clone()).or_default();
+            *n += 1;
+            *n
+        });
+        if attempts <= p.failures {
+            return Err(Error::transient(format!(
+                "throttled: attempt {attempts} of {} fails",
+                p.failures
+            )));
+        }
+        Ok(Created {
+            id: new_id()?,
+            attributes: FlakyAttributes { attempts },
+        })
+    }
+
+    fn read(_: &NullProvider, id: &str, p: &FlakyProperties) -> Result<Option<Observed<Self>>> {
+        Ok(Some(Observed {
+            id: id.to_string(),
+            properties: p.clone(),
+            attributes: FlakyAttributes {
+                attempts: p.failures + 1,
+            },
+            tags: Tags::new(),
+        }))
+    }
+
+    fn delete(_: &NullProvider, _: &str, _: &FlakyProperties) -> Result<()> {
+        Ok(())
+    }
+
     fn list(_: &NullProvider, _: &Tags) -> Result<Vec<Observed<Self>>> {
         Ok(Vec::new())
     }
