@@ -177,9 +177,10 @@ impl StateStore {
     /// then the journal is emptied.
     pub fn compact(&mut self) -> Result<()> {
         let tmp = sibling(&self.path, ".tmp");
+        let mut text = serde_json::to_vec_pretty(&self.state)?;
+        text.push(b'\n');
         let mut file = File::create(&tmp)?;
-        serde_json::to_writer_pretty(&mut file, &self.state)?;
-        file.write_all(b"\n")?;
+        file.write_all(&text)?;
         file.sync_all()?;
         std::fs::rename(&tmp, &self.path)
             .with_context(|| format!("replacing the state {}", self.path.display()))?;
