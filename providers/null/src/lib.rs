@@ -4,6 +4,8 @@
 //! - `Null`: its `Input` comes back as the `Output` attribute; a change updates in place.
 //! - `Versioned`: like `Null`, but `Input` is force-new and replacement is
 //!   create-before-destroy.
+//! - `Sleepy`: `create` waits `Ms` milliseconds on a host timer (a WASI clock subscription,
+//!   not a busy loop): a provider with latency, for apply under latency.
 //! - `Flaky`: `create` fails with a transient error the first `Failures` times for each `Key`
 //!   (counted per instance), to exercise the engine's retries.
 
@@ -28,7 +30,11 @@ impl Provider for NullProvider {
     }
 
     fn register(types: &mut Registry<Self>) {
-        types.add::<Null>().add::<Versioned>().add::<Flaky>();
+        types
+            .add::<Null>()
+            .add::<Versioned>()
+            .add::<Sleepy>()
+            .add::<Flaky>();
     }
 }
 
@@ -211,6 +217,50 @@ impl Resource for Flaky {
     }
 
     fn delete(_: &NullProvider, _: &str, _: &FlakyProperties) -> Result<()> {
+        Ok(())
+    }
+
+    fn list(_: &NullProvider, _: &Tags) -> Result<Vec<Observed<Self>>> {
+        Ok(Vec::new())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct SleepyProperties {
+    /// How long `create` takes, in milliseconds.
+    pub ms: u64,
+}
+
+/// A resource whose creation takes a fixed time.
+pub struct Sleepy;
+
+impl Resource for Sleepy {
+    type Provider = NullProvider;
+    type Properties = SleepyProperties;
+    type Attributes = NullAttributes;
+    const TYPE: &'static str = "Sleepy";
+    const DESCRIPTION: &'static str = "Nothing, created after Ms milliseconds";
+    const FORCE_NEW: &'static [&'static str] = &["Ms"];
+
+    fn create(_: &NullProvider, p: &SleepyProperties, _: &Tags) -> Result<Created<NullAttributes>> {
+        std::thread::sleep(std::time::Duration::from_millis(p.ms));
+        Ok(Created {
+            id: new_id()?,
+            attributes: NullAttributes { output: None },
+        })
+    }
+
+    fn read(_: &NullProvider, id: &str, p: &SleepyProperties) -> Result<Option<Observed<Self>>> {
+        Ok(Some(Observed {
+            id: id.to_string(),
+            properties: p.clone(),
+            attributes: NullAttributes { output: None },
+            tags: Tags::new(),
+        }))
+    }
+
+    fn delete(_: &NullProvider, _: &str, _: &SleepyProperties) -> Result<()> {
         Ok(())
     }
 
