@@ -74,16 +74,14 @@ impl Resource for Null {
         })
     }
 
-    /// A null resource exists for as long as rkit says so: read echoes what it is given.
     fn read(_: &NullProvider, id: &str, p: &NullProperties) -> Result<Option<Observed<Self>>> {
-        Ok(Some(Observed {
-            id: id.to_string(),
-            properties: p.clone(),
-            attributes: NullAttributes {
+        exists(
+            id,
+            p.clone(),
+            NullAttributes {
                 output: p.input.clone(),
             },
-            tags: Tags::new(),
-        }))
+        )
     }
 
     fn update(
@@ -106,6 +104,20 @@ impl Resource for Null {
     fn list(_: &NullProvider, _: &Tags) -> Result<Vec<Observed<Self>>> {
         Ok(Vec::new())
     }
+}
+
+/// A null resource exists for as long as rkit says so: `read` echoes what it is given.
+fn exists<R: Resource>(
+    id: &str,
+    properties: R::Properties,
+    attributes: R::Attributes,
+) -> Result<Option<Observed<R>>> {
+    Ok(Some(Observed {
+        id: id.to_string(),
+        properties,
+        attributes,
+        tags: Tags::new(),
+    }))
 }
 
 fn new_id() -> Result<String> {
@@ -136,14 +148,13 @@ impl Resource for Versioned {
     }
 
     fn read(_: &NullProvider, id: &str, p: &NullProperties) -> Result<Option<Observed<Self>>> {
-        Ok(Some(Observed {
-            id: id.to_string(),
-            properties: p.clone(),
-            attributes: NullAttributes {
+        exists(
+            id,
+            p.clone(),
+            NullAttributes {
                 output: p.input.clone(),
             },
-            tags: Tags::new(),
-        }))
+        )
     }
 
     fn delete(_: &NullProvider, _: &str, _: &NullProperties) -> Result<()> {
@@ -206,14 +217,13 @@ impl Resource for Flaky {
     }
 
     fn read(_: &NullProvider, id: &str, p: &FlakyProperties) -> Result<Option<Observed<Self>>> {
-        Ok(Some(Observed {
-            id: id.to_string(),
-            properties: p.clone(),
-            attributes: FlakyAttributes {
+        exists(
+            id,
+            p.clone(),
+            FlakyAttributes {
                 attempts: p.failures + 1,
             },
-            tags: Tags::new(),
-        }))
+        )
     }
 
     fn delete(_: &NullProvider, _: &str, _: &FlakyProperties) -> Result<()> {
@@ -252,12 +262,7 @@ impl Resource for Sleepy {
     }
 
     fn read(_: &NullProvider, id: &str, p: &SleepyProperties) -> Result<Option<Observed<Self>>> {
-        Ok(Some(Observed {
-            id: id.to_string(),
-            properties: p.clone(),
-            attributes: NullAttributes { output: None },
-            tags: Tags::new(),
-        }))
+        exists(id, p.clone(), NullAttributes { output: None })
     }
 
     fn delete(_: &NullProvider, _: &str, _: &SleepyProperties) -> Result<()> {
