@@ -68,11 +68,6 @@ impl Provider {
             .map_or(&self.module.origin, |info| &info.name)
     }
 
-    /// The grants this provider runs with.
-    pub fn grants(&self) -> &Grants {
-        &self.grants
-    }
-
     /// A new instance, configured.
     async fn instantiate(&self) -> Result<Instance, ProviderError> {
         let output = GuestOutput::default();
