@@ -460,3 +460,51 @@ fn an_interactive_yes_applies() {
     );
     assert_eq!(std::fs::read_to_string(stack.out("a.txt")).unwrap(), "x");
 }
+
+#[test]
+fn an_apply_killed_mid_way_loses_nothing_and_the_next_one_finishes() {
+    let stack = Stack::new();
+    let resources: serde_json::Map<String, Value> = (0..20)
+        .map(|i| {
+            let slow = json!({"Plugin": "null", "Type": "Sleepy", "Properties": {"Ms": 100}});
+            (format!("S{i:02}"), slow)
+        })
+        .collect();
+    write_null(&stack, Value::Object(resources));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rkit"))
+        .args([
+            "apply",
+            stack.spec_path().to_str().unwrap(),
+            "--yes",
+            "--parallelism",
+            "2",
+        ])
+        .env("RKIT_CACHE_DIR", common::cache_dir())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // 20 creates of 100 ms, two at a time: about a second. Kill it (SIGKILL) half-way.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let listed = stack.expect(0, &["state", "list", "SPEC"]);
+    let recorded = listed.lines().count();
+    assert!(
+        (2..20).contains(&recorded),
+        "{recorded} recorded:\n{listed}"
+    );
+    // The lock died with the process; what was recorded is not created again.
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains(&format!(
+            "Plan: {} to create, 0 to update, 0 to replace, 0 to delete, {recorded} unchanged.",
+            20 - recorded
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        stack.expect(0, &["state", "list", "SPEC"]).lines().count(),
+        20
+    );
+}
