@@ -7,6 +7,7 @@
 //! and renamed over the old one) once per command. A lock file held with an OS file lock
 //! refuses a second concurrent rkit on the same state.
 
+use crate::spec::reference::{Reference, Target, at_path};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -47,6 +48,17 @@ pub struct State {
     pub resources: BTreeMap<String, ResourceState>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, Value>,
+}
+
+impl State {
+    /// What reference `r` resolves to in the recorded state (`None`: not recorded).
+    pub fn value_of(&self, r: &Reference) -> Option<Value> {
+        let dep = self.resources.get(&r.resource)?;
+        match &r.target {
+            Target::Id => Some(Value::String(dep.id.clone())),
+            Target::Attribute(path) => at_path(&dep.attributes, path).cloned(),
+        }
+    }
 }
 
 const VERSION: u32 = 1;

@@ -8,14 +8,13 @@
 //! creates first); a resource leaving the spec is deleted after anything that depended on it
 //! has been moved off it.
 
-use super::plan::{Action, Plan, Step, at_path};
+use super::plan::{Action, Plan, Step};
 use super::providers::Providers;
 use crate::spec::LoadedSpec;
-use crate::spec::reference::{self, Reference, Target};
+use crate::spec::reference;
 use crate::spi::{ErrorKind, ProviderError, Tags};
 use crate::state::{ResourceState, StateStore};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -356,15 +355,8 @@ async fn upsert(ctx: &Context, step: &Step) -> Result<String, String> {
         .provider;
     let (properties, recorded) = {
         let store = ctx.store.lock().expect("state lock");
-        let lookup = |r: &Reference| -> Option<Value> {
-            let dep = store.state.resources.get(&r.resource)?;
-            match &r.target {
-                Target::Id => Some(Value::String(dep.id.clone())),
-                Target::Attribute(path) => at_path(&dep.attributes, path).cloned(),
-            }
-        };
         (
-            reference::resolve(&rs.properties, &lookup),
+            reference::resolve(&rs.properties, &|r| store.state.value_of(r)),
             store.state.resources.get(&step.name).cloned(),
         )
     };

@@ -14,7 +14,7 @@ use crate::spi::{Observed, Severity};
 use crate::state::StateStore;
 use anyhow::{Context as _, Result, anyhow, bail};
 use apply::{Context, Report};
-use plan::{Plan, at_path};
+use plan::Plan;
 use providers::{Binding, ProviderArg, Providers};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -300,17 +300,10 @@ fn same_or_nested(a: &str, b: &str) -> bool {
 }
 
 fn outputs(spec: &LoadedSpec, state: &crate::state::State) -> BTreeMap<String, Value> {
-    let lookup = |r: &Reference| -> Option<Value> {
-        let dep = state.resources.get(&r.resource)?;
-        match &r.target {
-            Target::Id => Some(Value::String(dep.id.clone())),
-            Target::Attribute(path) => at_path(&dep.attributes, path).cloned(),
-        }
-    };
     spec.spec
         .outputs
         .iter()
-        .map(|(name, v)| (name.clone(), reference::resolve(v, &lookup)))
+        .map(|(name, v)| (name.clone(), reference::resolve(v, &|r| state.value_of(r))))
         .filter(|(_, v)| v != UNKNOWN)
         .collect()
 }

@@ -4,7 +4,7 @@
 use super::providers::Providers;
 use crate::graph::Graph;
 use crate::spec::LoadedSpec;
-use crate::spec::reference::{self, Reference, Target};
+use crate::spec::reference::{self, Reference, Target, at_path};
 use crate::spi::Observed;
 use crate::state::State;
 use anyhow::Result;
@@ -108,11 +108,6 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.steps.iter().any(|s| s.action != Action::NoOp)
     }
-}
-
-/// The value at `path` inside `value`.
-pub fn at_path<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, key| v.get(key))
 }
 
 /// Plans `spec` against `state`. `refreshed` holds what providers read back (`None`: gone);

@@ -157,6 +157,11 @@ pub fn resolve(value: &Value, lookup: &impl Fn(&Reference) -> Option<Value>) -> 
     }
 }
 
+/// The value at attribute `path` inside `value`.
+pub fn at_path<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| v.get(key))
+}
+
 /// Whether `value` holds a value not known yet.
 pub fn has_unknown(value: &Value) -> bool {
     match value {
