@@ -45,6 +45,8 @@ pub struct Capabilities {
     pub http_hosts: Vec<String>,
     pub filesystem: bool,
     pub memory_mib: u32,
+    /// Credentials the host resolves and hands to `configure` (`aws`).
+    pub credentials: Vec<String>,
 }
 
 /// Severity of a [`Diagnostic`].

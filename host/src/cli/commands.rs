@@ -105,6 +105,12 @@ async fn execute(
     println!();
     let report = session.apply(plan, parallelism.into()).await?;
     print!("{}", render::report(verb, &report));
+    for (plugin, n) in session.ctx.providers.http_requests() {
+        println!(
+            "{plugin}: {n} HTTP requests (refresh and {})",
+            verb.to_lowercase()
+        );
+    }
     let outputs = session.outputs();
     if report.ok() && !outputs.is_empty() && verb == "Apply" {
         println!("\nOutputs:");

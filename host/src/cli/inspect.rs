@@ -56,6 +56,15 @@ fn to_text(module: &ProviderModule) -> String {
         mib => format!("{mib} MiB"),
     };
     let _ = writeln!(out, "  memory:     {memory}");
+    let credentials = if caps.credentials.is_empty() {
+        "none".to_string()
+    } else {
+        format!(
+            "{} (resolved by rkit, passed to configure)",
+            caps.credentials.join(", ")
+        )
+    };
+    let _ = writeln!(out, "  credentials: {credentials}");
     let _ = writeln!(out, "configuration:");
     write_properties(&mut out, &info.config_schema, &[]);
     let _ = writeln!(out, "types:");

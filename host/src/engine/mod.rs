@@ -3,6 +3,7 @@
 //! plans and applies.
 
 pub mod apply;
+pub mod credentials;
 pub mod plan;
 pub mod providers;
 

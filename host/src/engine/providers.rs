@@ -1,6 +1,7 @@
 //! Binding the plugins a spec names to provider modules, started in the sandbox with the
 //! grants and configuration the spec gives them.
 
+use super::credentials::{self, Sources};
 use crate::sandbox::{Grants, HttpAllow, Provider, ProviderModule, Sandbox};
 use crate::spec::{LoadedSpec, ProviderSpec};
 use anyhow::{Context, Result, anyhow, bail};
@@ -68,6 +69,15 @@ impl Providers {
         })
     }
 
+    /// The HTTP requests each provider has sent in this run, for those that sent any.
+    pub fn http_requests(&self) -> Vec<(&str, u64)> {
+        self.bound
+            .iter()
+            .map(|(name, b)| (name.as_str(), b.provider.http_requests()))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     /// Where each provider came from.
     pub fn bindings(&self) -> BTreeMap<String, Binding> {
         self.bound
@@ -120,9 +130,16 @@ impl Providers {
                     spec.path.display()
                 );
             };
-            let grants = grants(spec, plugin, &provider_spec)?;
+            let credentials = credentials::resolve(
+                &module.info().capabilities.credentials,
+                &provider_spec.config,
+                &Sources::process(),
+            )
+            .map_err(|err| anyhow!("{}: Providers.{plugin}.Config: {err}", spec.path.display()))?;
+            let mut grants = grants(spec, plugin, &provider_spec)?;
+            grants.http.extend(credentials.http);
             let provider = module
-                .start(grants, &provider_spec.config)
+                .start(grants, &credentials.config)
                 .await
                 .map_err(|err| anyhow!("{}: provider {plugin}: {err}", spec.path.display()))?;
             bound.insert(

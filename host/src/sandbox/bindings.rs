@@ -99,6 +99,7 @@ pub fn provider_info(info: wit::ProviderInfo) -> Result<spi::ProviderInfo, Provi
             http_hosts: info.capabilities.http_hosts,
             filesystem: info.capabilities.filesystem,
             memory_mib: info.capabilities.memory_mib,
+            credentials: info.capabilities.credentials,
         },
     })
 }

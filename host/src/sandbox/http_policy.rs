@@ -4,6 +4,7 @@
 
 use super::grants::HttpAllow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 type SendResult = wasmtime_wasi_http::Result<(
@@ -14,14 +15,17 @@ type SendResult = wasmtime_wasi_http::Result<(
 /// The HTTP gate of one sandboxed instance.
 pub struct HttpPolicy {
     allowed: Arc<[HttpAllow]>,
+    /// Requests let through, counted across the provider's instances.
+    sent: Arc<AtomicU64>,
     /// Requests denied since the last [`HttpPolicy::take_denied`].
     denied: Vec<String>,
 }
 
 impl HttpPolicy {
-    pub fn new(allowed: Arc<[HttpAllow]>) -> Self {
+    pub fn new(allowed: Arc<[HttpAllow]>, sent: Arc<AtomicU64>) -> Self {
         Self {
             allowed,
+            sent,
             denied: Vec::new(),
         }
     }
@@ -64,6 +68,7 @@ impl WasiHttpHooks for HttpPolicy {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         let _ = fut;
+        self.sent.fetch_add(1, Ordering::Relaxed);
         Box::new(async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;

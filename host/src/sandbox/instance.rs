@@ -8,6 +8,7 @@ use super::limits::{CpuMeter, MemoryLimiter};
 use super::output::GuestOutput;
 use anyhow::{Result, anyhow};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use wasmtime::component::ResourceTable;
 use wasmtime::{CallHook, Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
@@ -55,6 +56,7 @@ pub fn new_store(
     engine: &Engine,
     grants: &Grants,
     http: Arc<[HttpAllow]>,
+    sent: Arc<AtomicU64>,
     output: &GuestOutput,
 ) -> Result<Store<HostState>> {
     let mut wasi = WasiCtx::builder();
@@ -71,7 +73,7 @@ pub fn new_store(
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
         table: ResourceTable::new(),
-        policy: HttpPolicy::new(http),
+        policy: HttpPolicy::new(http, sent),
         memory: MemoryLimiter {
             max_bytes: grants.memory_bytes,
         },

@@ -8,6 +8,7 @@ use super::limits::LimitHit;
 use super::output::GuestOutput;
 use crate::spi::{Created, Diagnostic, ErrorKind, Observed, ProviderError, ProviderInfo, Tags};
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmtime::Trap;
 
@@ -26,6 +27,8 @@ pub struct Provider {
     module: Arc<ModuleInner>,
     grants: Grants,
     http: Arc<[HttpAllow]>,
+    /// HTTP requests its instances sent (denied ones not counted).
+    sent: Arc<AtomicU64>,
     /// The configuration as JSON text; `None` for the describe-only probe.
     config: Option<String>,
     idle: Mutex<Vec<Instance>>,
@@ -38,6 +41,7 @@ impl Provider {
         Self {
             module: module.inner.clone(),
             http: grants.http.clone().into(),
+            sent: Arc::default(),
             grants,
             config,
             idle: Mutex::new(Vec::new()),
@@ -68,20 +72,31 @@ impl Provider {
             .map_or(&self.module.origin, |info| &info.name)
     }
 
+    /// How many HTTP requests the provider has sent so far (denied ones are not counted).
+    pub fn http_requests(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
     /// A new instance, configured.
     async fn instantiate(&self) -> Result<Instance, ProviderError> {
         let output = GuestOutput::default();
         let engine = self.module.pre.engine();
-        let mut store =
-            new_store(engine, &self.grants, self.http.clone(), &output).map_err(|err| {
-                ProviderError::new(
-                    ErrorKind::Denied,
-                    format!(
-                        "cannot grant provider {} its capabilities: {err:#}",
-                        self.name()
-                    ),
-                )
-            })?;
+        let mut store = new_store(
+            engine,
+            &self.grants,
+            self.http.clone(),
+            self.sent.clone(),
+            &output,
+        )
+        .map_err(|err| {
+            ProviderError::new(
+                ErrorKind::Denied,
+                format!(
+                    "cannot grant provider {} its capabilities: {err:#}",
+                    self.name()
+                ),
+            )
+        })?;
         let world = match self.module.pre.instantiate_async(&mut store).await {
             Ok(world) => world,
             Err(err) => return Err(self.fault("instantiation", &err, &output)),

@@ -15,6 +15,8 @@ pub struct Capabilities {
     pub filesystem: bool,
     /// Memory needed per instance, in MiB (0: the host's default).
     pub memory_mib: u32,
+    /// Credentials the host resolves and passes to `configure` (`aws`).
+    pub credentials: Vec<String>,
 }
 
 /// A provider: its identity, its configuration, and the resource types it registers.

@@ -81,6 +81,11 @@ pub trait Resource: 'static {
     const FORCE_NEW: &'static [&'static str] = &[];
     /// Replace by creating the new resource before deleting the old one.
     const CREATE_BEFORE_DESTROY: bool = false;
+    /// A key under which specs may also wrap the properties, as InfraKit specs do
+    /// (`{"CreateVpcInput": {"CidrBlock": ...}}`). Wrapped keys are read as top-level ones,
+    /// and `read` returns them wrapped again, so drift is compared in the spec's own shape.
+    /// List the wrapper in [`Self::FORCE_NEW`] when what it holds is fixed at creation.
+    const PROPERTY_WRAPPER: Option<&'static str> = None;
 
     /// Checks properties beyond what their type already enforces. Touches nothing.
     fn validate(_properties: &Self::Properties) -> Vec<Diagnostic> {

@@ -3,7 +3,7 @@
 
 use crate::bindings::wit;
 use crate::error::{Error, Result};
-use crate::json::{parse, render, schema};
+use crate::json::{Wrapped, parse, parse_wrapped, render, rewrap, schema};
 use crate::provider::{Provider, Registry};
 use crate::resource::{Diagnostic, Observed, Resource, Severity, Tags};
 use std::any::Any;
@@ -31,10 +31,29 @@ impl<R> Default for Typed<R> {
     }
 }
 
+/// Parses properties of type `R`, flat or in its wrapped form.
+fn props<R: Resource>(json: &str) -> Result<Wrapped<R::Properties>> {
+    parse_wrapped(json, R::PROPERTY_WRAPPER)
+}
+
 fn observed<R: Resource>(o: Observed<R>) -> Result<wit::Observed> {
+    observed_as::<R>(o, &[])
+}
+
+/// `o` for the SPI, with `wrapped_keys` put back inside the type's wrapper.
+fn observed_as<R: Resource>(o: Observed<R>, wrapped_keys: &[String]) -> Result<wit::Observed> {
+    let properties = match (R::PROPERTY_WRAPPER, wrapped_keys.is_empty()) {
+        (Some(wrapper), false) => {
+            let mut value = serde_json::to_value(&o.properties)
+                .map_err(|err| Error::other(format!("serialising: {err}")))?;
+            rewrap(&mut value, wrapper, wrapped_keys);
+            render(&value)?
+        }
+        _ => render(&o.properties)?,
+    };
     Ok(wit::Observed {
         id: o.id,
-        properties: render(&o.properties)?,
+        properties,
         attributes: render(&o.attributes)?,
         tags: to_wit_tags(&o.tags),
     })
@@ -57,8 +76,8 @@ impl<R: Resource> ErasedType<R::Provider> for Typed<R> {
     }
 
     fn validate(&self, properties: &str) -> Vec<Diagnostic> {
-        match parse::<R::Properties>(properties) {
-            Ok(props) => R::validate(&props),
+        match props::<R>(properties) {
+            Ok(props) => R::validate(&props.value),
             Err(err) => vec![Diagnostic::error(
                 err.field.unwrap_or_default(),
                 err.message,
@@ -67,7 +86,7 @@ impl<R: Resource> ErasedType<R::Provider> for Typed<R> {
     }
 
     fn create(&self, p: &R::Provider, properties: &str, tags: &Tags) -> Result<wit::Created> {
-        let created = R::create(p, &parse(properties)?, tags)?;
+        let created = R::create(p, &props::<R>(properties)?.value, tags)?;
         Ok(wit::Created {
             id: created.id,
             attributes: render(&created.attributes)?,
@@ -75,8 +94,9 @@ impl<R: Resource> ErasedType<R::Provider> for Typed<R> {
     }
 
     fn read(&self, p: &R::Provider, id: &str, properties: &str) -> Result<Option<wit::Observed>> {
-        R::read(p, id, &parse(properties)?)?
-            .map(observed)
+        let known = props::<R>(properties)?;
+        R::read(p, id, &known.value)?
+            .map(|o| observed_as(o, &known.wrapped_keys))
             .transpose()
     }
 
@@ -88,11 +108,12 @@ impl<R: Resource> ErasedType<R::Provider> for Typed<R> {
         new: &str,
         tags: &Tags,
     ) -> Result<String> {
-        render(&R::update(p, id, &parse(old)?, &parse(new)?, tags)?)
+        let (old, new) = (props::<R>(old)?.value, props::<R>(new)?.value);
+        render(&R::update(p, id, &old, &new, tags)?)
     }
 
     fn delete(&self, p: &R::Provider, id: &str, properties: &str) -> Result<()> {
-        R::delete(p, id, &parse(properties)?)
+        R::delete(p, id, &props::<R>(properties)?.value)
     }
 
     fn list(&self, p: &R::Provider, tags: &Tags) -> Result<Vec<wit::Observed>> {
@@ -177,6 +198,7 @@ pub fn describe<P: Provider>() -> wit::ProviderInfo {
             http_hosts: caps.http_hosts,
             filesystem: caps.filesystem,
             memory_mib: caps.memory_mib,
+            credentials: caps.credentials,
         },
     }
 }

@@ -1,0 +1,325 @@
+//! Credentials a provider asks for by name (its `capabilities.credentials`), resolved here in
+//! the host from the user's environment and files and handed to the provider's `configure`,
+//! with the HTTP grant they imply. The guest never sees the environment or the files.
+//!
+//! `aws` follows the AWS SDKs: explicit configuration (the spec's `Providers.NAME.Config`)
+//! first, then `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`,
+//! `AWS_REGION` / `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_<SERVICE>` / `AWS_ENDPOINT_URL`,
+//! then the shared files (`~/.aws/credentials`, `~/.aws/config`, profile `AWS_PROFILE` or
+//! `default`). The provider is granted HTTP to exactly the resolved service endpoints.
+
+use crate::sandbox::HttpAllow;
+use anyhow::{Result, anyhow, bail};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// A provider's configuration with its credentials filled in, and the HTTP grant they imply.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub config: Value,
+    pub http: Vec<HttpAllow>,
+}
+
+/// Where credentials are looked up: the process environment and the user's home directory
+/// (a seam for tests).
+pub struct Sources<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub home: Option<PathBuf>,
+}
+
+impl Sources<'_> {
+    /// The real environment and `$HOME`.
+    pub fn process() -> Sources<'static> {
+        Sources {
+            env: &|name| std::env::var(name).ok().filter(|v| !v.is_empty()),
+            home: std::env::var_os("HOME").map(PathBuf::from),
+        }
+    }
+}
+
+/// Fills in the credentials `kinds` of a provider whose spec configuration is `config`.
+pub fn resolve(kinds: &[String], config: &Value, sources: &Sources) -> Result<Resolved> {
+    let mut resolved = Resolved {
+        config: config.clone(),
+        http: Vec::new(),
+    };
+    for kind in kinds {
+        match kind.as_str() {
+            "aws" => aws(&mut resolved, sources)?,
+            other => bail!("the provider asks for credentials of an unknown kind {other:?}"),
+        }
+    }
+    Ok(resolved)
+}
+
+/// The AWS services the `aws` credentials cover: config key, endpoint host prefix, and the
+/// suffix of the SDKs' `AWS_ENDPOINT_URL_<SERVICE>` variable.
+const AWS_SERVICES: [(&str, &str, &str); 2] = [
+    ("Ec2", "ec2", "EC2"),
+    ("Elbv2", "elasticloadbalancing", "ELASTIC_LOAD_BALANCING_V2"),
+];
+
+fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
+    let Value::Object(config) = &mut resolved.config else {
+        bail!("must be an object");
+    };
+    let text = |config: &Map<String, Value>, key: &str| -> Result<Option<String>> {
+        match config.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(anyhow!("{key}: must be a string")),
+        }
+    };
+    let env = sources.env;
+    let profile = match config.remove("Profile") {
+        Some(Value::String(p)) => p,
+        Some(_) => bail!("Profile: must be a string"),
+        None => env("AWS_PROFILE").unwrap_or_else(|| "default".into()),
+    };
+    let aws_dir = sources.home.as_deref().map(|h| h.join(".aws"));
+    let file = |var: &str, name: &str| {
+        env(var)
+            .map(PathBuf::from)
+            .or(aws_dir.as_ref().map(|d| d.join(name)))
+    };
+    let shared_config = file("AWS_CONFIG_FILE", "config")
+        .map(|path| ini_section(&path, &[format!("profile {profile}"), profile.clone()]))
+        .transpose()?
+        .flatten()
+        .unwrap_or_default();
+
+    let region = text(config, "Region")?
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .or_else(|| lookup(&shared_config, "region"));
+    if let Some(region) = &region {
+        config.insert("Region".into(), region.clone().into());
+    }
+
+    if text(config, "AccessKeyId")?.is_none() {
+        let from_env = env("AWS_ACCESS_KEY_ID").zip(env("AWS_SECRET_ACCESS_KEY"));
+        let found = match from_env {
+            Some((key, secret)) => Some((key, secret, env("AWS_SESSION_TOKEN"))),
+            None => file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
+                .map(|path| ini_section(&path, std::slice::from_ref(&profile)))
+                .transpose()?
+                .flatten()
+                .and_then(|s| {
+                    let key = lookup(&s, "aws_access_key_id")?;
+                    let secret = lookup(&s, "aws_secret_access_key")?;
+                    Some((key, secret, lookup(&s, "aws_session_token")))
+                }),
+        };
+        if let Some((key, secret, token)) = found {
+            config.insert("AccessKeyId".into(), key.into());
+            config.insert("SecretAccessKey".into(), secret.into());
+            if let Some(token) = token {
+                config.insert("SessionToken".into(), token.into());
+            }
+        }
+    }
+
+    let common = match config.remove("Endpoint") {
+        Some(Value::String(e)) => Some(e),
+        Some(_) => bail!("Endpoint: must be a string"),
+        None => env("AWS_ENDPOINT_URL").or_else(|| lookup(&shared_config, "endpoint_url")),
+    };
+    let mut endpoints = match config.remove("Endpoints") {
+        Some(Value::Object(e)) => e,
+        None => Map::new(),
+        Some(_) => bail!("Endpoints: must be an object"),
+    };
+    for (key, prefix, var) in AWS_SERVICES {
+        let endpoint = match text(&endpoints, key).map_err(|e| anyhow!("Endpoints.{e}"))? {
+            Some(e) => Some(e),
+            None => env(&format!("AWS_ENDPOINT_URL_{var}"))
+                .or_else(|| common.clone())
+                .or_else(|| {
+                    region
+                        .as_ref()
+                        .map(|r| format!("https://{prefix}.{r}.amazonaws.com"))
+                }),
+        };
+        if let Some(endpoint) = endpoint {
+            resolved.http.push(
+                origin(&endpoint).map_err(|e| anyhow!("Endpoints.{key}: {endpoint:?}: {e}"))?,
+            );
+            endpoints.insert(key.into(), endpoint.into());
+        }
+    }
+    config.insert("Endpoints".into(), Value::Object(endpoints));
+    resolved.http.dedup();
+    Ok(())
+}
+
+/// The `scheme://host[:port]` grant that allows requests to `url`.
+fn origin(url: &str) -> Result<HttpAllow> {
+    let uri: http::Uri = url.parse().map_err(|e| anyhow!("not a URL: {e}"))?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        bail!("not an absolute URL (expected scheme://host[:port])");
+    };
+    Ok(HttpAllow::parse(&format!("{scheme}://{authority}"))?)
+}
+
+/// The `key = value` lines of the first of `sections` present in the INI file at `path`;
+/// `None` if the file does not exist or has none of them.
+fn ini_section(path: &Path, sections: &[String]) -> Result<Option<Vec<(String, String)>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => bail!("{}: {err}", path.display()),
+    };
+    let mut found: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            found.push((name.trim().to_string(), Vec::new()));
+        } else if let (Some((key, value)), Some((_, entries))) =
+            (line.split_once('='), found.last_mut())
+        {
+            entries.push((key.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    Ok(sections.iter().find_map(|wanted| {
+        found
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .map(|(_, entries)| entries.clone())
+    }))
+}
+
+fn lookup(entries: &[(String, String)], key: &str) -> Option<String> {
+    entries
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    fn resolve_with(config: Value, vars: &[(&str, &str)], home: Option<PathBuf>) -> Resolved {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env = move |name: &str| vars.get(name).cloned();
+        let sources = Sources { env: &env, home };
+        resolve(&["aws".to_string()], &config, &sources).unwrap()
+    }
+
+    fn grants(r: &Resolved) -> Vec<String> {
+        r.http.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn environment_fills_region_keys_and_regional_endpoints() {
+        let r = resolve_with(
+            json!({}),
+            &[
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_ACCESS_KEY_ID", "AK"),
+                ("AWS_SECRET_ACCESS_KEY", "SK"),
+            ],
+            None,
+        );
+        assert_eq!(r.config["Region"], "eu-west-1");
+        assert_eq!(r.config["AccessKeyId"], "AK");
+        assert_eq!(
+            r.config["Endpoints"]["Ec2"],
+            "https://ec2.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            grants(&r),
+            [
+                "https://ec2.eu-west-1.amazonaws.com",
+                "https://elasticloadbalancing.eu-west-1.amazonaws.com"
+            ]
+        );
+    }
+
+    #[test]
+    fn endpoint_override_is_the_only_grant_and_per_service_variables_win() {
+        let r = resolve_with(
+            json!({"Region": "us-east-1"}),
+            &[
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+                (
+                    "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+                    "http://127.0.0.1:5001/",
+                ),
+            ],
+            None,
+        );
+        assert_eq!(r.config["Endpoints"]["Ec2"], "http://127.0.0.1:5000");
+        assert_eq!(r.config["Endpoints"]["Elbv2"], "http://127.0.0.1:5001/");
+        assert_eq!(
+            grants(&r),
+            ["http://127.0.0.1:5000", "http://127.0.0.1:5001"]
+        );
+    }
+
+    #[test]
+    fn explicit_configuration_beats_the_environment() {
+        let r = resolve_with(
+            json!({"Region": "ap-south-1", "Endpoint": "http://localhost:4566", "AccessKeyId": "CFG", "SecretAccessKey": "S"}),
+            &[
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_ACCESS_KEY_ID", "ENV"),
+                ("AWS_SECRET_ACCESS_KEY", "E"),
+            ],
+            None,
+        );
+        assert_eq!(r.config["Region"], "ap-south-1");
+        assert_eq!(r.config["AccessKeyId"], "CFG");
+        assert!(r.config.get("Endpoint").is_none(), "consumed: {}", r.config);
+        assert_eq!(grants(&r), ["http://localhost:4566"]);
+    }
+
+    #[test]
+    fn shared_files_supply_a_profile() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".aws")).unwrap();
+        std::fs::write(
+            home.path().join(".aws/credentials"),
+            "[default]\naws_access_key_id = D\naws_secret_access_key = DS\n\n[ci]\naws_access_key_id=C\naws_secret_access_key=CS\naws_session_token=T\n",
+        )
+        .unwrap();
+        std::fs::write(
+            home.path().join(".aws/config"),
+            "[profile ci]\nregion = sa-east-1\n",
+        )
+        .unwrap();
+        let r = resolve_with(
+            json!({}),
+            &[("AWS_PROFILE", "ci")],
+            Some(home.path().into()),
+        );
+        assert_eq!(r.config["AccessKeyId"], "C");
+        assert_eq!(r.config["SessionToken"], "T");
+        assert_eq!(r.config["Region"], "sa-east-1");
+        let r = resolve_with(json!({"Profile": "default"}), &[], Some(home.path().into()));
+        assert_eq!(r.config["AccessKeyId"], "D");
+        assert!(r.config.get("Region").is_none());
+        assert!(r.http.is_empty(), "no region, no endpoint: nothing granted");
+    }
+
+    #[test]
+    fn a_malformed_endpoint_is_refused() {
+        let env = |_: &str| None;
+        let sources = Sources {
+            env: &env,
+            home: None,
+        };
+        let err =
+            resolve(&["aws".into()], &json!({"Endpoint": "localhost"}), &sources).unwrap_err();
+        assert!(err.to_string().contains("Endpoints.Ec2"), "{err}");
+        let err = resolve(&["gcp".into()], &json!({}), &sources).unwrap_err();
+        assert!(err.to_string().contains("unknown kind"), "{err}");
+    }
+}

@@ -1,0 +1,188 @@
+//! EC2 resource types and what they share: describe by ID or by tags, adoption of an object
+//! rkit already created, tagging, undoing a half-done create, CIDR checks.
+
+pub mod instance;
+pub mod internet_gateway;
+pub mod route_table;
+pub mod security_group;
+pub mod subnet;
+pub mod volume;
+pub mod volume_attachment;
+pub mod vpc;
+
+use crate::Aws;
+use crate::query::Params;
+use crate::xml::Element;
+use rkit_sdk::{Diagnostic, Error, Result, Tags};
+
+/// The tags that identify what rkit made: its stack and logical name (`rkit:*`).
+pub fn identity(tags: &Tags) -> Tags {
+    tags.iter()
+        .filter(|(k, _)| k.starts_with("rkit:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Describes one object by ID with `action` (`DescribeVpcs` with `VpcId.1`); `None` when
+/// AWS answers that it does not exist.
+pub fn describe_one(
+    aws: &Aws,
+    action: &str,
+    id_param: &str,
+    id: &str,
+    set: &str,
+) -> Result<Option<Element>> {
+    match aws
+        .api
+        .ec2(action, Params::new().set(format!("{id_param}.1"), id))
+    {
+        Ok(root) => Ok(root.items(set).next().cloned()),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Every object of `action`'s kind carrying all `tags` and matching `params`, page by page.
+pub fn describe_tagged(
+    aws: &Aws,
+    action: &str,
+    set: &str,
+    tags: &Tags,
+    params: Params,
+) -> Result<Vec<Element>> {
+    let mut found = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = params
+            .clone()
+            .tag_filters(tags)
+            .opt("NextToken", token.as_deref());
+        let root = aws.api.ec2(action, page)?;
+        found.extend(root.items(set).cloned());
+        match root.text("nextToken") {
+            Some(next) => token = Some(next.to_string()),
+            None => return Ok(found),
+        }
+    }
+}
+
+/// An object rkit created earlier for this resource (same stack and name tags) that is
+/// still alive: a create adopts it instead of making a duplicate.
+pub fn adoptable(
+    aws: &Aws,
+    action: &str,
+    set: &str,
+    tags: &Tags,
+    alive: impl Fn(&Element) -> bool,
+) -> Result<Option<Element>> {
+    let identity = identity(tags);
+    if identity.is_empty() {
+        return Ok(None);
+    }
+    Ok(describe_tagged(aws, action, set, &identity, Params::new())?
+        .into_iter()
+        .find(alive))
+}
+
+/// Adds `tags` to an existing object (an update keeps tags in step with the spec).
+pub fn tag(aws: &Aws, id: &str, tags: &Tags) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    aws.api.ec2(
+        "CreateTags",
+        Params::new().set("ResourceId.1", id).ec2_tags(tags),
+    )?;
+    Ok(())
+}
+
+/// `result` of a create's later steps; if it failed, `undo` deletes the object made in the
+/// first step, so a failed create leaves nothing behind (and if even that fails, the error
+/// says so: the object keeps rkit's tags, and the next create adopts it).
+pub fn or_undo<T>(result: Result<T>, id: &str, undo: impl FnOnce() -> Result<()>) -> Result<T> {
+    let err = match result {
+        Ok(value) => return Ok(value),
+        Err(err) => err,
+    };
+    match undo() {
+        Ok(()) => Err(err),
+        Err(undo_err) => Err(Error::new(
+            err.kind,
+            format!(
+                "{}; deleting the half-made {id} failed too ({}); it carries rkit's tags and the \
+                 next apply adopts it",
+                err.message, undo_err.message
+            ),
+        )),
+    }
+}
+
+/// An IPv4 CIDR block: address and prefix length.
+pub fn parse_cidr(text: &str) -> Option<(u32, u8)> {
+    let (addr, prefix) = text.split_once('/')?;
+    let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+    let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32)?;
+    Some((u32::from(addr), prefix))
+}
+
+/// Checks that `value` of `field` is an IPv4 CIDR block with a prefix in `prefixes`.
+pub fn check_cidr(
+    field: &str,
+    value: &str,
+    prefixes: std::ops::RangeInclusive<u8>,
+) -> Vec<Diagnostic> {
+    match parse_cidr(value) {
+        None => vec![Diagnostic::error(
+            field,
+            format!("{value:?} is not an IPv4 CIDR block (a.b.c.d/n)"),
+        )],
+        Some((_, p)) if !prefixes.contains(&p) => vec![Diagnostic::error(
+            field,
+            format!(
+                "the prefix /{p} is outside what AWS allows here (/{} to /{})",
+                prefixes.start(),
+                prefixes.end()
+            ),
+        )],
+        Some((addr, p)) if p < 32 && addr & (u32::MAX >> p) != 0 => vec![Diagnostic::warning(
+            field,
+            format!("{value} has host bits set; AWS uses the network address"),
+        )],
+        Some(_) => Vec::new(),
+    }
+}
+
+/// `Some(true)` or `Some(false)` for an EC2 boolean text.
+pub fn boolean(text: Option<&str>) -> Option<bool> {
+    text.map(|t| t == "true")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_blocks_are_checked() {
+        assert_eq!(parse_cidr("10.0.0.0/16"), Some((0x0a00_0000, 16)));
+        assert!(parse_cidr("10.0.0.0").is_none());
+        assert!(parse_cidr("10.0.0.300/16").is_none());
+        assert!(check_cidr("CidrBlock", "10.0.0.0/16", 16..=28).is_empty());
+        assert!(
+            check_cidr("CidrBlock", "10.0.0.0/8", 16..=28)[0]
+                .message
+                .contains("/8")
+        );
+        assert_eq!(check_cidr("CidrBlock", "x", 16..=28)[0].field, "CidrBlock");
+        let host_bits = check_cidr("CidrBlock", "10.0.1.5/24", 16..=28);
+        assert_eq!(host_bits[0].severity, rkit_sdk::Severity::Warning);
+    }
+
+    #[test]
+    fn identity_keeps_rkit_tags_only() {
+        let tags: Tags = [("rkit:name", "a"), ("rkit:stack", "s"), ("team", "x")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(identity(&tags).len(), 2);
+    }
+}

@@ -1,0 +1,60 @@
+//! Bounded waits: for an object to become ready or go away, and for one still in use by
+//! another to be freed.
+
+use crate::client::{ApiResult, sleep};
+use rkit_sdk::{Error, Result};
+use std::time::{Duration, Instant};
+
+/// How long waits may take.
+pub struct Waiter {
+    timeout: Duration,
+}
+
+impl Waiter {
+    pub fn new(timeout: Duration) -> Self {
+        Self { timeout }
+    }
+
+    /// Polls `check` until it returns a value: at once, then after 1 s, 2 s, 4 s … (at most
+    /// 10 s apart). Gives up with an error naming `what` after the timeout.
+    pub fn until<T>(&self, what: &str, mut check: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+        let started = Instant::now();
+        let mut pause = Duration::from_secs(1);
+        loop {
+            if let Some(value) = check()? {
+                return Ok(value);
+            }
+            if started.elapsed() + pause > self.timeout {
+                return Err(Error::other(format!(
+                    "timed out after {} s waiting for {what}",
+                    self.timeout.as_secs()
+                )));
+            }
+            sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Runs `op` (a delete or detach) until it succeeds, retrying while AWS says the object is
+    /// still in use (`DependencyViolation` and the like: a terminated instance's interfaces
+    /// take a while to go). An object already gone counts as success.
+    pub fn while_in_use(&self, what: &str, mut op: impl FnMut() -> ApiResult<()>) -> Result<()> {
+        let mut last = None;
+        let done = self.until(what, || match op() {
+            Ok(()) => Ok(Some(())),
+            Err(err) if err.is_not_found() => Ok(Some(())),
+            Err(err) if err.is_in_use() => {
+                last = Some(err);
+                Ok(None)
+            }
+            Err(err) => Err(err.into()),
+        });
+        done.map_err(|timeout| match last {
+            Some(err) => {
+                let err = Error::from(err);
+                Error::new(err.kind, format!("{} ({})", err.message, timeout.message))
+            }
+            None => timeout,
+        })
+    }
+}
