@@ -27,3 +27,4 @@ pub fn provider_wasm(name: &str) -> PathBuf {
 pub fn cache_dir() -> PathBuf {
     target_dir().join("rkit-test-cache")
 }
+pub mod moto;

@@ -1,0 +1,623 @@
+//! The AWS provider end to end: the real `rkit` binary with the real `aws.wasm` against moto's
+//! EC2 and ELBv2 emulator, started on a free loopback port per test. After every step the
+//! emulator's state is read independently with boto3 (`tests/aws/emulator.py`), not only from
+//! rkit's output.
+
+mod common;
+
+use common::moto::Moto;
+use rkit::sandbox::{Grants, HttpAllow, Sandbox};
+use rkit::spi::Tags;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A spec in a temporary directory, applied against one emulator.
+struct Stack<'a> {
+    dir: tempfile::TempDir,
+    spec: PathBuf,
+    moto: &'a Moto,
+    /// Extra variables for rkit (they override the emulator's).
+    env: Vec<(String, String)>,
+}
+
+impl<'a> Stack<'a> {
+    /// A copy of `examples/aws/NAME` whose provider source points at the built `aws.wasm`.
+    fn example(moto: &'a Moto, name: &str) -> Self {
+        let text = std::fs::read_to_string(example(name)).unwrap();
+        let wasm = common::provider_wasm("aws");
+        let text = text.replace(
+            "../../target/wasm32-wasip2/release/aws.wasm",
+            wasm.to_str().unwrap(),
+        );
+        Self::with_text(moto, name, &text)
+    }
+
+    fn with_text(moto: &'a Moto, name: &str, text: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join(name);
+        std::fs::write(&spec, text).unwrap();
+        Self {
+            dir,
+            spec,
+            moto,
+            env: Vec::new(),
+        }
+    }
+
+    /// Edits the spec's text.
+    fn edit(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.spec).unwrap();
+        assert!(text.contains(from), "the spec has no {from:?}");
+        std::fs::write(&self.spec, text.replace(from, to)).unwrap();
+    }
+
+    /// Runs rkit with the emulator's variables (and nothing else from this environment: its
+    /// HOME is the stack's directory, so no ~/.aws of the machine is read).
+    fn rkit(&self, args: &[&str]) -> (i32, String) {
+        let spec = self.spec.to_str().unwrap();
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == "SPEC" { spec } else { a })
+            .collect();
+        let out = Command::new(env!("CARGO_BIN_EXE_rkit"))
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("RKIT_CACHE_DIR", common::cache_dir())
+            .envs(self.moto.env())
+            .envs(self.env.iter().cloned())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// Runs rkit and asserts its exit code.
+    fn expect(&self, code: i32, args: &[&str]) -> String {
+        let (got, text) = self.rkit(args);
+        assert_eq!(got, code, "rkit {args:?}:\n{text}");
+        text
+    }
+
+    /// What rkit's state records: logical name → ID.
+    fn ids(&self) -> std::collections::BTreeMap<String, String> {
+        let state = self.expect(0, &["state", "list", "SPEC"]);
+        state
+            .lines()
+            .filter_map(|l| {
+                let mut cols = l.split('\t');
+                Some((cols.next()?.to_string(), cols.nth(1)?.to_string()))
+            })
+            .collect()
+    }
+
+    fn state_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains(".rkit-state.json"))
+            .collect()
+    }
+}
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/aws")
+        .join(name)
+}
+
+/// The objects of `kind` in the emulator's state.
+fn objects<'v>(state: &'v Value, kind: &str) -> &'v Vec<Value> {
+    state[kind].as_array().unwrap()
+}
+
+/// The one object of `kind` whose rkit:name tag is `name`.
+fn named<'v>(state: &'v Value, kind: &str, name: &str) -> &'v Value {
+    let found: Vec<&Value> = objects(state, kind)
+        .iter()
+        .filter(|o| o["tags"]["rkit:name"] == name)
+        .collect();
+    assert_eq!(found.len(), 1, "{kind} named {name}: {found:?}");
+    found[0]
+}
+
+fn live_instances(state: &Value) -> Vec<&Value> {
+    objects(state, "instances")
+        .iter()
+        .filter(|i| i["state"] == "running")
+        .collect()
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_seed_example_applies_as_written_and_a_lost_state_adopts_instead_of_duplicating() {
+    let moto = Moto::start();
+    let stack = Stack::example(&moto, "seed.json");
+    let wasm = common::provider_wasm("aws");
+    let bind = format!("infrakit-resource-aws={}", wasm.display());
+    let out = stack.expect(0, &["apply", "SPEC", "--provider", &bind, "--yes"]);
+    assert!(out.contains("2 created"), "{out}");
+    assert!(
+        out.contains("bracket left open"),
+        "the seed's unclosed root is read with a warning: {out}"
+    );
+
+    let state = moto.state();
+    let vpc = named(&state, "vpcs", "MyVpc");
+    assert_eq!(vpc["cidr"], "10.0.0.0/16");
+    assert_eq!(vpc["tags"]["rkit:stack"], "seed");
+    let group = named(&state, "security_groups", "MySecurityGroup");
+    assert_eq!(group["name"], "MySecurityGroup");
+    assert_eq!(group["vpc"], vpc["id"]);
+    let ids = stack.ids();
+    assert_eq!(ids["MyVpc"], vpc["id"].as_str().unwrap());
+    assert_eq!(ids["MySecurityGroup"], group["id"].as_str().unwrap());
+
+    // Re-applying changes nothing.
+    stack.expect(
+        0,
+        &["plan", "SPEC", "--provider", &bind, "--detailed-exitcode"],
+    );
+
+    // The state is lost (as if rkit died before recording): the next apply finds both by
+    // their tags and adopts them, no duplicates.
+    for file in stack.state_files() {
+        std::fs::remove_file(file).unwrap();
+    }
+    let out = stack.expect(0, &["apply", "SPEC", "--provider", &bind, "--yes"]);
+    assert!(out.contains("2 created"), "{out}");
+    let again = moto.state();
+    assert_eq!(objects(&again, "vpcs").len(), 1, "{again}");
+    assert_eq!(objects(&again, "security_groups").len(), 1, "{again}");
+    assert_eq!(stack.ids(), ids, "the same objects were adopted");
+
+    let out = stack.expect(0, &["destroy", "SPEC", "--provider", &bind, "--yes"]);
+    assert!(out.contains("2 deleted"), "{out}");
+    let gone = moto.state();
+    assert!(
+        objects(&gone, "vpcs").is_empty() && objects(&gone, "security_groups").is_empty(),
+        "{gone}"
+    );
+}
+
+#[test]
+fn the_full_stack_applies_is_a_no_op_again_updates_a_rule_replaces_a_subnet_and_destroys() {
+    let moto = Moto::start();
+    let stack = Stack::example(&moto, "stack.json");
+
+    // Apply from an empty account.
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("13 created, 0 updated"), "{out}");
+    assert!(
+        out.contains("aws: ") && out.contains(" HTTP requests"),
+        "{out}"
+    );
+    let s = moto.state();
+    let vpc = named(&s, "vpcs", "Network");
+    assert_eq!(vpc["cidr"], "10.20.0.0/16");
+    let (a, b) = (
+        named(&s, "subnets", "PublicA"),
+        named(&s, "subnets", "PublicB"),
+    );
+    assert_eq!(
+        (&a["vpc"], &a["cidr"], &a["zone"]),
+        (&vpc["id"], &json!("10.20.1.0/24"), &json!("us-east-1a"))
+    );
+    assert_eq!(
+        (&b["cidr"], &b["zone"]),
+        (&json!("10.20.2.0/24"), &json!("us-east-1b"))
+    );
+    assert_eq!(a["public_ip"], true);
+    let gateway = named(&s, "gateways", "Gateway");
+    assert_eq!(gateway["vpcs"], json!([vpc["id"]]));
+    let routes = named(&s, "route_tables", "PublicRoutes");
+    assert_eq!(
+        strings(&routes["routes"]),
+        [format!("0.0.0.0/0->{}", gateway["id"].as_str().unwrap())]
+    );
+    let mut both = vec![a["id"].as_str().unwrap(), b["id"].as_str().unwrap()];
+    both.sort();
+    assert_eq!(strings(&routes["subnets"]), both);
+    let group = named(&s, "security_groups", "WebSecurityGroup");
+    assert_eq!(
+        strings(&group["ingress"]),
+        ["tcp:22-22:203.0.113.0/24", "tcp:80-80:0.0.0.0/0"]
+    );
+    assert_eq!(
+        strings(&group["egress"]),
+        ["-1:all:0.0.0.0/0"],
+        "egress is left to AWS's default"
+    );
+    let (web_a, web_b) = (
+        named(&s, "instances", "WebA"),
+        named(&s, "instances", "WebB"),
+    );
+    assert_eq!(
+        (&web_a["state"], &web_a["subnet"]),
+        (&json!("running"), &a["id"])
+    );
+    assert_eq!(
+        (&web_b["state"], &web_b["subnet"]),
+        (&json!("running"), &b["id"])
+    );
+    assert_eq!(web_a["groups"], json!([group["id"]]));
+    let volume = named(&s, "volumes", "Data");
+    assert_eq!(
+        (&volume["size"], &volume["type"], &volume["zone"]),
+        (&json!(20), &json!("gp3"), &json!("us-east-1a"))
+    );
+    assert_eq!(
+        volume["attachments"],
+        json!([{"instance": web_a["id"], "device": "/dev/sdf", "state": "attached"}])
+    );
+    let lb = &objects(&s, "load_balancers")[0];
+    assert_eq!(lb["name"], "web");
+    assert_eq!(strings(&lb["subnets"]), both);
+    assert_eq!(lb["groups"], json!([group["id"]]));
+    let tg = &objects(&s, "target_groups")[0];
+    let mut targets = vec![web_a["id"].as_str().unwrap(), web_b["id"].as_str().unwrap()];
+    targets.sort();
+    assert_eq!((&tg["port"], &tg["vpc"]), (&json!(80), &vpc["id"]));
+    assert_eq!(strings(&tg["targets"]), targets);
+    let listener = &objects(&s, "listeners")[0];
+    assert_eq!(
+        (&listener["load_balancer"], &listener["port"]),
+        (&lb["arn"], &json!(80))
+    );
+    assert_eq!(listener["forward"], json!([tg["arn"]]));
+    assert!(
+        out.contains(&format!("Url = \"http://{}", "web-")),
+        "outputs: {out}"
+    );
+
+    // list by tags finds every resource of the stack, type by type, through the sandbox.
+    list_by_tags_finds_the_stack(&moto);
+
+    // Again: nothing to do (every property read back equals the spec's).
+    stack.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("No changes"), "{out}");
+
+    // A security-group rule changes in place: same group, new rule, nothing else touched.
+    stack.edit(
+        "\"FromPort\": 22, \"ToPort\": 22",
+        "\"FromPort\": 2222, \"ToPort\": 2222",
+    );
+    let plan = stack.expect(2, &["plan", "SPEC", "--detailed-exitcode"]);
+    assert!(
+        plan.contains("0 to create, 1 to update, 0 to replace"),
+        "{plan}"
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let s2 = moto.state();
+    let group2 = named(&s2, "security_groups", "WebSecurityGroup");
+    assert_eq!(group2["id"], group["id"]);
+    assert_eq!(
+        strings(&group2["ingress"]),
+        ["tcp:2222-2222:203.0.113.0/24", "tcp:80-80:0.0.0.0/0"]
+    );
+    assert_eq!(live_instances(&s2).len(), 2);
+
+    // A subnet's CIDR changes: it is replaced, and so is the instance in it (its SubnetId is
+    // force-new); the route table, load balancer and target group follow in place.
+    stack.edit(
+        "\"CidrBlock\": \"10.20.2.0/24\"",
+        "\"CidrBlock\": \"10.20.3.0/24\"",
+    );
+    let plan = stack.expect(2, &["plan", "SPEC", "--detailed-exitcode"]);
+    assert!(
+        plan.contains("0 to create, 3 to update, 2 to replace"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("PublicB (aws Subnet): CidrBlock forces replacement"),
+        "{plan}"
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let s3 = moto.state();
+    let b3 = named(&s3, "subnets", "PublicB");
+    assert_eq!(b3["cidr"], "10.20.3.0/24");
+    assert_ne!(b3["id"], b["id"]);
+    assert_eq!(
+        objects(&s3, "subnets").len(),
+        2,
+        "the old subnet is gone: {s3}"
+    );
+    let live = live_instances(&s3);
+    assert_eq!(live.len(), 2);
+    let web_b3 = live
+        .iter()
+        .find(|i| i["tags"]["rkit:name"] == "WebB")
+        .unwrap();
+    assert_ne!(web_b3["id"], web_b["id"]);
+    assert_eq!(web_b3["subnet"], b3["id"]);
+    let old_b = objects(&s3, "instances")
+        .iter()
+        .find(|i| i["id"] == web_b["id"])
+        .unwrap();
+    assert_eq!(old_b["state"], "terminated");
+    let mut both3 = vec![a["id"].as_str().unwrap(), b3["id"].as_str().unwrap()];
+    both3.sort();
+    assert_eq!(
+        strings(&named(&s3, "route_tables", "PublicRoutes")["subnets"]),
+        both3
+    );
+    assert_eq!(
+        strings(&objects(&s3, "load_balancers")[0]["subnets"]),
+        both3
+    );
+    let mut targets3 = vec![
+        web_a["id"].as_str().unwrap(),
+        web_b3["id"].as_str().unwrap(),
+    ];
+    targets3.sort();
+    assert_eq!(
+        strings(&objects(&s3, "target_groups")[0]["targets"]),
+        targets3
+    );
+    assert_eq!(
+        named(&s3, "vpcs", "Network")["id"],
+        vpc["id"],
+        "the VPC stays"
+    );
+    stack.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
+
+    // Destroy: everything goes, dependents first.
+    let out = stack.expect(0, &["destroy", "SPEC", "--yes"]);
+    assert!(out.contains("13 deleted; 0 failed"), "{out}");
+    let order: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- ")?.split(':').next())
+        .filter(|l| !l.contains(' '))
+        .collect();
+    let at = |name: &str| {
+        order
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or_else(|| panic!("{name} in {order:?}"))
+    };
+    assert!(
+        at("DataAttachment") < at("Data") && at("DataAttachment") < at("WebA"),
+        "{order:?}"
+    );
+    assert!(
+        at("WebA") < at("PublicA") && at("WebB") < at("PublicB"),
+        "{order:?}"
+    );
+    assert!(
+        at("Http") < at("WebLoadBalancer") && at("Http") < at("WebTargets"),
+        "{order:?}"
+    );
+    assert!(at("WebLoadBalancer") < at("WebSecurityGroup"), "{order:?}");
+    assert!(
+        at("PublicRoutes") < at("Gateway") && at("Gateway") < at("Network"),
+        "{order:?}"
+    );
+    assert_eq!(order.last(), Some(&"Network"), "{order:?}");
+    let end = moto.state();
+    for kind in [
+        "vpcs",
+        "subnets",
+        "gateways",
+        "route_tables",
+        "security_groups",
+        "volumes",
+        "load_balancers",
+        "target_groups",
+    ] {
+        assert!(objects(&end, kind).is_empty(), "{kind} left: {end}");
+    }
+    assert!(live_instances(&end).is_empty(), "{end}");
+}
+
+/// Lists every type of the full stack by its stack tag through the sandboxed provider.
+fn list_by_tags_finds_the_stack(moto: &Moto) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let provider = start_provider(moto, &moto.endpoint, &moto.endpoint).await;
+        let stack: Tags = [("rkit:stack".to_string(), "web".to_string())].into();
+        let expected = [
+            ("Vpc", vec!["Network"]),
+            ("Subnet", vec!["PublicA", "PublicB"]),
+            ("InternetGateway", vec!["Gateway"]),
+            ("RouteTable", vec!["PublicRoutes"]),
+            ("SecurityGroup", vec!["WebSecurityGroup"]),
+            ("Volume", vec!["Data"]),
+            ("VolumeAttachment", vec!["DataAttachment"]),
+            ("Instance", vec!["WebA", "WebB"]),
+            ("LoadBalancer", vec!["WebLoadBalancer"]),
+            ("TargetGroup", vec!["WebTargets"]),
+            ("Listener", vec!["Http"]),
+        ];
+        for (type_name, names) in expected {
+            let found = provider.list(type_name, &stack).await.unwrap();
+            let got: BTreeSet<&str> = found.iter().map(|o| o.tags["rkit:name"].as_str()).collect();
+            assert_eq!(got, names.into_iter().collect(), "list {type_name}");
+        }
+        let nobody: Tags = [("rkit:stack".to_string(), "nobody".to_string())].into();
+        assert!(provider.list("Subnet", &nobody).await.unwrap().is_empty());
+    });
+}
+
+/// The AWS provider started straight from the library, granted HTTP to the emulator only,
+/// configured to send EC2 calls to `ec2` and ELBv2 calls to `elbv2`.
+async fn start_provider(moto: &Moto, ec2: &str, elbv2: &str) -> rkit::sandbox::Provider {
+    let sandbox = Sandbox::new(Some(&common::cache_dir())).unwrap();
+    let module = sandbox
+        .load_file(&common::provider_wasm("aws"))
+        .await
+        .unwrap();
+    assert_eq!(module.info().capabilities.credentials, ["aws"]);
+    let grants = Grants {
+        http: vec![HttpAllow::parse(&moto.endpoint).unwrap()],
+        ..Grants::default()
+    };
+    let config = json!({
+        "Region": "us-east-1",
+        "Endpoints": {"Ec2": ec2, "Elbv2": elbv2},
+        "AccessKeyId": "testing", "SecretAccessKey": "testing",
+        "MaxAttempts": 1,
+    });
+    module.start(grants, &config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_provider_reaches_its_endpoint_and_no_other_host() {
+    let moto = Moto::start();
+    // Another loopback server the provider is told to use but not granted: it must see no
+    // connection at all.
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_url = format!("http://{}", other.local_addr().unwrap());
+    other.set_nonblocking(true).unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let watcher = std::thread::spawn(move || {
+        for _ in 0..100 {
+            if other.accept().is_ok() {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    let vpc = json!({"CidrBlock": "10.9.0.0/16"});
+
+    let misdirected = start_provider(&moto, &other_url, &moto.endpoint).await;
+    let err = misdirected
+        .create("Vpc", &vpc, &Tags::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains(&format!("POST {other_url}"))
+            && err.message.contains("granted: ")
+            && err.message.contains(&moto.endpoint),
+        "the denial names the request and the grant: {err}"
+    );
+
+    let granted = start_provider(&moto, &moto.endpoint, &moto.endpoint).await;
+    let created = granted.create("Vpc", &vpc, &Tags::new()).await.unwrap();
+    assert!(created.id.starts_with("vpc-"), "{created:?}");
+    watcher.join().unwrap();
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "the ungranted host saw a connection"
+    );
+    let state = moto.state();
+    assert_eq!(objects(&state, "vpcs").len(), 1, "{state}");
+    assert_eq!(misdirected.http_requests(), 0);
+}
+
+#[test]
+fn signatures_are_verified_by_the_emulator() {
+    // moto checks SigV4 signatures (and IAM policies) after the first three requests, which
+    // create the key used below.
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let (key, secret) = moto.access_key();
+    let spec = json!({
+        "Providers": {"aws": {"Source": common::provider_wasm("aws")}},
+        "Resources": {"Net": {"Plugin": "aws", "Type": "Vpc", "Properties": {"CidrBlock": "10.1.0.0/16"}}}
+    });
+    let mut stack = Stack::with_text(&moto, "signed.json", &spec.to_string());
+
+    stack.env = vec![
+        ("AWS_ACCESS_KEY_ID".into(), key.clone()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "wrong".into()),
+    ];
+    let out = stack.expect(1, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("Net (aws Vpc): EC2 DescribeVpcs: AuthFailure"),
+        "{out}"
+    );
+
+    stack.env = vec![
+        ("AWS_ACCESS_KEY_ID".into(), key),
+        ("AWS_SECRET_ACCESS_KEY".into(), secret),
+    ];
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("1 created"), "{out}");
+}
+
+#[test]
+fn aws_errors_surface_verbatim_and_the_state_keeps_what_exists() {
+    let moto = Moto::start();
+    let spec = json!({
+        "Providers": {"aws": {"Source": common::provider_wasm("aws")}},
+        "Resources": {
+            "Net": {"Plugin": "aws", "Type": "Vpc", "Properties": {"CidrBlock": "10.1.0.0/16"}},
+            "Outside": {"Plugin": "aws", "Type": "Subnet", "Properties": {
+                "VpcId": "{{.Resources.Net.ID}}", "CidrBlock": "192.168.0.0/24"}}
+        }
+    });
+    let stack = Stack::with_text(&moto, "bad.json", &spec.to_string());
+    let out = stack.expect(1, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("Outside (aws Subnet): EC2 CreateSubnet: InvalidSubnet.Range:"),
+        "AWS's code and message with the resource's name: {out}"
+    );
+    assert!(
+        out.contains("1 created") && out.contains("1 failed"),
+        "{out}"
+    );
+    let ids = stack.ids();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        ids["Net"],
+        named(&moto.state(), "vpcs", "Net")["id"].as_str().unwrap()
+    );
+
+    // A spec the provider rejects names the file, resource and field before any call.
+    let bad = Stack::with_text(
+        &moto,
+        "typo.json",
+        &json!({
+            "Providers": {"aws": {"Source": common::provider_wasm("aws")}},
+            "Resources": {"Net": {"Plugin": "aws", "Type": "Vpc", "Properties": {"CidrBlock": "10.1.0.0/33"}}}
+        })
+        .to_string(),
+    );
+    let out = bad.expect(1, &["plan", "SPEC"]);
+    assert!(
+        out.contains("typo.json: resource Net: field Properties.CidrBlock:"),
+        "{out}"
+    );
+}
+
+#[test]
+fn without_credentials_the_error_says_where_they_come_from() {
+    let moto = Moto::start();
+    let spec = json!({
+        "Providers": {"aws": {"Source": common::provider_wasm("aws")}},
+        "Resources": {"Net": {"Plugin": "aws", "Type": "Vpc", "Properties": {"CidrBlock": "10.1.0.0/16"}}}
+    });
+    let mut stack = Stack::with_text(&moto, "nokeys.json", &spec.to_string());
+    // Override the emulator's keys with empty values: rkit treats empty as unset.
+    stack.env = vec![
+        ("AWS_ACCESS_KEY_ID".into(), String::new()),
+        ("AWS_SECRET_ACCESS_KEY".into(), String::new()),
+    ];
+    let out = stack.expect(1, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("no AWS credentials: set AWS_ACCESS_KEY_ID"),
+        "{out}"
+    );
+    assert!(objects(&moto.state(), "vpcs").is_empty());
+}

@@ -1,0 +1,173 @@
+"""The AWS tests' independent view of the emulator, through boto3 (not through rkit).
+
+    emulator.py state       prints what EC2 and ELBv2 hold, as JSON
+    emulator.py access-key  creates an IAM user allowed everything; prints its key as JSON
+
+The endpoint, region and credentials come from the usual AWS_* variables.
+"""
+
+import json
+import os
+import sys
+
+import boto3
+
+
+def client(service):
+    return boto3.client(
+        service,
+        region_name=os.environ["AWS_REGION"],
+        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+    )
+
+
+def tags(obj):
+    return {t["Key"]: t["Value"] for t in obj.get("Tags", [])}
+
+
+def rule(p, r):
+    ports = f"{p.get('FromPort', '')}-{p.get('ToPort', '')}" if p["IpProtocol"] != "-1" else "all"
+    return f"{p['IpProtocol']}:{ports}:{r}"
+
+
+def rules(permissions):
+    found = []
+    for p in permissions:
+        found += [rule(p, r["CidrIp"]) for r in p.get("IpRanges", [])]
+        found += [rule(p, g["GroupId"]) for g in p.get("UserIdGroupPairs", [])]
+    return sorted(found)
+
+
+def state():
+    ec2, elb = client("ec2"), client("elbv2")
+    out = {}
+    out["vpcs"] = [
+        {"id": v["VpcId"], "cidr": v["CidrBlock"], "tags": tags(v)}
+        for v in ec2.describe_vpcs()["Vpcs"]
+        if not v.get("IsDefault")
+    ]
+    default_vpcs = {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault")}
+    out["subnets"] = [
+        {
+            "id": s["SubnetId"],
+            "vpc": s["VpcId"],
+            "cidr": s["CidrBlock"],
+            "zone": s["AvailabilityZone"],
+            "public_ip": s["MapPublicIpOnLaunch"],
+            "tags": tags(s),
+        }
+        for s in ec2.describe_subnets()["Subnets"]
+        if s["VpcId"] not in default_vpcs
+    ]
+    out["gateways"] = [
+        {"id": g["InternetGatewayId"], "vpcs": [a["VpcId"] for a in g.get("Attachments", [])], "tags": tags(g)}
+        for g in ec2.describe_internet_gateways()["InternetGateways"]
+    ]
+    out["route_tables"] = [
+        {
+            "id": t["RouteTableId"],
+            "vpc": t["VpcId"],
+            "routes": sorted(
+                f"{r.get('DestinationCidrBlock')}->{r.get('GatewayId') or r.get('InstanceId')}"
+                for r in t.get("Routes", [])
+                if r.get("GatewayId") != "local"
+            ),
+            "subnets": sorted(a["SubnetId"] for a in t.get("Associations", []) if a.get("SubnetId")),
+            "tags": tags(t),
+        }
+        for t in ec2.describe_route_tables()["RouteTables"]
+        if not any(a.get("Main") for a in t.get("Associations", []))
+    ]
+    out["security_groups"] = [
+        {
+            "id": g["GroupId"],
+            "name": g["GroupName"],
+            "vpc": g.get("VpcId"),
+            "ingress": rules(g.get("IpPermissions", [])),
+            "egress": rules(g.get("IpPermissionsEgress", [])),
+            "tags": tags(g),
+        }
+        for g in ec2.describe_security_groups()["SecurityGroups"]
+        if g["GroupName"] != "default"
+    ]
+    out["volumes"] = [
+        {
+            "id": v["VolumeId"],
+            "size": v["Size"],
+            "type": v["VolumeType"],
+            "zone": v["AvailabilityZone"],
+            "attachments": [
+                {"instance": a["InstanceId"], "device": a["Device"], "state": a["State"]}
+                for a in v.get("Attachments", [])
+            ],
+            "tags": tags(v),
+        }
+        for v in ec2.describe_volumes()["Volumes"]
+        if not any(a.get("DeleteOnTermination") for a in v.get("Attachments", []))
+        and not v.get("SnapshotId")
+    ]
+    out["instances"] = [
+        {
+            "id": i["InstanceId"],
+            "state": i["State"]["Name"],
+            "subnet": i.get("SubnetId"),
+            "type": i["InstanceType"],
+            "groups": sorted(g["GroupId"] for g in i.get("SecurityGroups", [])),
+            "tags": tags(i),
+        }
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+    ]
+    lbs = elb.describe_load_balancers()["LoadBalancers"]
+    out["load_balancers"] = [
+        {
+            "arn": lb["LoadBalancerArn"],
+            "name": lb["LoadBalancerName"],
+            "subnets": sorted(z["SubnetId"] for z in lb.get("AvailabilityZones", [])),
+            "groups": sorted(lb.get("SecurityGroups", [])),
+        }
+        for lb in lbs
+    ]
+    out["target_groups"] = [
+        {
+            "arn": tg["TargetGroupArn"],
+            "name": tg["TargetGroupName"],
+            "port": tg["Port"],
+            "vpc": tg["VpcId"],
+            "targets": sorted(
+                d["Target"]["Id"]
+                for d in elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+            ),
+        }
+        for tg in elb.describe_target_groups()["TargetGroups"]
+    ]
+    out["listeners"] = [
+        {
+            "arn": li["ListenerArn"],
+            "load_balancer": li["LoadBalancerArn"],
+            "port": li["Port"],
+            "forward": [a.get("TargetGroupArn") for a in li["DefaultActions"]],
+        }
+        for lb in lbs
+        for li in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    ]
+    return out
+
+
+def access_key():
+    iam = client("iam")
+    iam.create_user(UserName="rkit-test")
+    iam.put_user_policy(
+        UserName="rkit-test",
+        PolicyName="everything",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+    key = iam.create_access_key(UserName="rkit-test")["AccessKey"]
+    return {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
+
+
+if __name__ == "__main__":
+    command = {"state": state, "access-key": access_key}[sys.argv[1]]
+    print(json.dumps(command()))

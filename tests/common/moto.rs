@@ -1,0 +1,129 @@
+//! The AWS emulator for the AWS tests and benchmark: moto's server from the project's
+//! virtualenv, started on a free loopback port and stopped on drop, and boto3 from the same
+//! virtualenv as the independent view of what it holds (`tests/aws/emulator.py`).
+
+use serde_json::Value;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The virtualenv holding moto and boto3: `$RKIT_TEST_VENV`, else `.venv` in the workspace.
+pub fn venv() -> PathBuf {
+    let dir = std::env::var_os("RKIT_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv"));
+    assert!(
+        dir.join("bin/moto_server").exists(),
+        "{}: no moto_server there. Set up the AWS emulator first: python3 -m venv .venv && \
+         .venv/bin/pip install -r tests/aws/requirements.txt (see README.md)",
+        dir.display()
+    );
+    dir
+}
+
+/// A running moto server.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+    log: PathBuf,
+}
+
+impl Moto {
+    /// Starts moto on a free loopback port and waits until it accepts connections.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// As [`Moto::start`], with extra environment for the server (e.g. turning on its
+    /// signature checks with `INITIAL_NO_AUTH_ACTION_COUNT`).
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let log = std::env::temp_dir().join(format!("rkit-moto-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(venv().join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("starting moto_server");
+        let mut moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited ({status}): {}", moto.log());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto_server did not listen within 60 s: {}",
+                moto.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    /// What the server printed.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The AWS SDKs' variables pointing at this emulator, with test credentials.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn emulator(&self, command: &str) -> Value {
+        let out = Command::new(venv().join("bin/python"))
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/emulator.py"))
+            .arg(command)
+            .envs(self.env())
+            .output()
+            .expect("running tests/aws/emulator.py");
+        assert!(
+            out.status.success(),
+            "emulator.py {command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// What EC2 and ELBv2 hold, read with boto3 (`tests/aws/emulator.py state`).
+    pub fn state(&self) -> Value {
+        self.emulator("state")
+    }
+
+    /// A new IAM access key allowed everything: (key ID, secret).
+    pub fn access_key(&self) -> (String, String) {
+        let key = self.emulator("access-key");
+        (
+            key["AccessKeyId"].as_str().unwrap().to_string(),
+            key["SecretAccessKey"].as_str().unwrap().to_string(),
+        )
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
