@@ -621,3 +621,78 @@ fn without_credentials_the_error_says_where_they_come_from() {
     );
     assert!(objects(&moto.state(), "vpcs").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_is_retried_with_backoff_and_then_reported_verbatim() {
+    // moto never throttles, so a loopback server answers every request the way EC2 answers a
+    // throttled one; the provider must retry (MaxAttempts 3), back off, then give AWS's words.
+    use std::io::{Read, Write};
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.local_addr().unwrap());
+    let answered = Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
+    std::thread::spawn(move || {
+        for stream in server.incoming() {
+            let mut stream = stream.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then the form body announced by content-length.
+            while let Ok(n) = stream.read(&mut buf) {
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            count.fetch_add(1, Ordering::SeqCst);
+            let body = "<Response><Errors><Error><Code>RequestLimitExceeded</Code>\
+                        <Message>Request limit exceeded.</Message></Error></Errors></Response>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            // Close gently: a close with unread bytes would reset the connection under the
+            // answer.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+        }
+    });
+    let sandbox = Sandbox::new(Some(&common::cache_dir())).unwrap();
+    let module = sandbox
+        .load_file(&common::provider_wasm("aws"))
+        .await
+        .unwrap();
+    let grants = Grants {
+        http: vec![HttpAllow::parse(&url).unwrap()],
+        ..Grants::default()
+    };
+    let config = json!({"Region": "us-east-1", "Endpoint": url, "AccessKeyId": "k", "SecretAccessKey": "s", "MaxAttempts": 3});
+    let provider = module.start(grants, &config).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = provider
+        .create("Vpc", &json!({"CidrBlock": "10.0.0.0/16"}), &Tags::new())
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(answered.load(Ordering::SeqCst), 3, "three attempts: {err}");
+    assert_eq!(err.kind, rkit::spi::ErrorKind::Transient, "{err}");
+    assert!(
+        err.message.contains(
+            "EC2 CreateVpc: RequestLimitExceeded: Request limit exceeded. (after 3 attempts)"
+        ),
+        "{err}"
+    );
+    // Two pauses: 200 ms and 400 ms, each jittered to between half and all of it.
+    assert!(
+        waited >= std::time::Duration::from_millis(300),
+        "backed off only {waited:?}"
+    );
+}

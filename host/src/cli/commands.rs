@@ -40,6 +40,9 @@ pub async fn plan(
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         print!("{}", render::plan(&plan));
+        for (plugin, n) in session.ctx.providers.http_requests() {
+            println!("{plugin}: {n} HTTP requests (refresh)");
+        }
     }
     if let Some(out) = out {
         let file = PlanFile {

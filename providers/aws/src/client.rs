@@ -256,7 +256,10 @@ impl Client {
             .map_err(|e| fail("RequestFailed", format!("signing: {e}")))?
             .into_parts();
         let mut request =
-            wstd::http::Request::post(endpoint.as_str()).header("content-type", CONTENT_TYPE);
+            // A known length (wasi-http would otherwise send the form chunked).
+            wstd::http::Request::post(endpoint.as_str())
+                .header("content-type", CONTENT_TYPE)
+                .header("content-length", body.len());
         for (name, value) in instructions.headers() {
             request = request.header(name, value);
         }
@@ -321,7 +324,8 @@ fn jittered(delay: Duration) -> Duration {
 
 /// Blocks the calling export for `d` (a wasi clock subscription: no CPU is spent).
 pub fn sleep(d: Duration) {
-    wstd::runtime::block_on(wstd::task::sleep(d.into()));
+    // The timer must be made inside the runtime: build it in the future, not before.
+    wstd::runtime::block_on(async move { wstd::task::sleep(d.into()).await });
 }
 
 #[cfg(test)]
