@@ -317,6 +317,29 @@ fn the_full_stack_applies_is_a_no_op_again_updates_a_rule_replaces_a_subnet_and_
     );
     assert_eq!(live_instances(&s2).len(), 2);
 
+    // An instance's type (stopped, modified, started) and a volume's size change in place.
+    stack.edit(
+        "\"InstanceType\": \"t3.micro\",\n        \"SubnetId\": \"{{.Resources.PublicB.ID}}\"",
+        "\"InstanceType\": \"t3.small\",\n        \"SubnetId\": \"{{.Resources.PublicB.ID}}\"",
+    );
+    stack.edit("\"Size\": 20", "\"Size\": 30");
+    let plan = stack.expect(2, &["plan", "SPEC", "--detailed-exitcode"]);
+    assert!(
+        plan.contains("0 to create, 2 to update, 0 to replace"),
+        "{plan}"
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let s2 = moto.state();
+    let resized = named(&s2, "instances", "WebB");
+    assert_eq!(
+        (&resized["id"], &resized["type"], &resized["state"]),
+        (&web_b["id"], &json!("t3.small"), &json!("running"))
+    );
+    let grown = named(&s2, "volumes", "Data");
+    assert_eq!((&grown["id"], &grown["size"]), (&volume["id"], &json!(30)));
+    assert_eq!(grown["attachments"][0]["state"], "attached");
+    stack.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
+
     // A subnet's CIDR changes: it is replaced, and so is the instance in it (its SubnetId is
     // force-new); the route table, load balancer and target group follow in place.
     stack.edit(
