@@ -38,7 +38,10 @@ async fn session(spec: &Path) -> Session {
         name: None,
         path: common::provider_wasm("null"),
     };
-    Session::open(spec, None, &[null]).await.unwrap().quiet()
+    Session::open(spec, None, &[null], Default::default())
+        .await
+        .unwrap()
+        .quiet()
 }
 
 fn row(shape: &str, n: usize, what: &str, took: Duration, extra: &str) {

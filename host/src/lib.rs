@@ -2,11 +2,13 @@
 //!
 //! - [`sandbox`] loads provider components and runs them with only what they are granted.
 //! - [`spi`] holds the Resource SPI's values as the engine sees them.
+//! - [`registry`] publishes and fetches provider modules (OCI registries, directories).
 //! - [`cli`] is the `rkit` command.
 
 pub mod cli;
 pub mod engine;
 pub mod graph;
+pub mod registry;
 pub mod sandbox;
 pub mod spec;
 pub mod spi;

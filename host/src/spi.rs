@@ -1,7 +1,7 @@
 //! The Resource SPI as the engine sees it: plain Rust values (JSON as `serde_json::Value`),
 //! independent of the WebAssembly bindings that carry them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -40,7 +40,7 @@ pub struct TypeInfo {
 }
 
 /// The capabilities a provider asks for.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
     pub http_hosts: Vec<String>,
     pub filesystem: bool,

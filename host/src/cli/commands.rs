@@ -1,7 +1,9 @@
 //! The commands on specs and states.
 
 use super::{SpecArgs, StateArgs, render};
+use crate::engine::lock::{Lock, lock_path};
 use crate::engine::plan::Plan;
+use crate::engine::resolve::Policy;
 use crate::engine::{PlanFile, Session, default_state_path};
 use crate::graph::Graph;
 use crate::spec;
@@ -11,12 +13,49 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-async fn session(args: &SpecArgs) -> Result<Session> {
-    Session::open(&args.spec, args.state.as_deref(), &args.providers).await
+/// A session on the spec; `yes` also approves the capabilities of providers fetched by
+/// reference.
+async fn session(args: &SpecArgs, yes: bool) -> Result<Session> {
+    Session::open(
+        &args.spec,
+        args.state.as_deref(),
+        &args.providers,
+        policy(args, yes),
+    )
+    .await
+}
+
+fn policy(args: &SpecArgs, yes: bool) -> Policy {
+    Policy {
+        yes,
+        allow_unsigned: args.allow_unsigned,
+    }
+}
+
+pub async fn init(args: &SpecArgs, yes: bool) -> Result<ExitCode> {
+    let session = session(args, yes).await?;
+    let lock = Lock::load(&lock_path(session.spec().dir()))?;
+    for (plugin, locked) in &lock.providers {
+        println!(
+            "{plugin}: {} {} ({}), {}",
+            locked.source,
+            locked.version,
+            locked.digest,
+            locked
+                .signer
+                .as_deref()
+                .map_or("unsigned".to_string(), |s| format!("signed by {s}"))
+        );
+    }
+    println!(
+        "{}: providers resolved and locked",
+        lock_path(session.spec().dir()).display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn validate(args: &SpecArgs) -> Result<ExitCode> {
-    let session = session(args).await?;
+    let session = session(args, false).await?;
     session.validate().await?;
     println!(
         "{}: valid ({} resources)",
@@ -33,7 +72,7 @@ pub async fn plan(
     refresh: bool,
     detailed_exitcode: bool,
 ) -> Result<ExitCode> {
-    let session = session(args).await?;
+    let session = session(args, false).await?;
     session.validate().await?;
     let plan = session.plan(refresh, args.parallelism.into()).await?;
     if json {
@@ -134,17 +173,17 @@ pub async fn apply(args: &SpecArgs, yes: bool, refresh: bool) -> Result<ExitCode
     if PlanFile::sniff(&text) {
         let file: PlanFile = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a valid saved plan", args.spec.display()))?;
-        let session = file.session().await?;
+        let session = file.session(policy(args, yes)).await?;
         return execute(&session, &file.plan, yes, "Apply", args.parallelism).await;
     }
-    let session = session(args).await?;
+    let session = session(args, yes).await?;
     session.validate().await?;
     let plan = session.plan(refresh, args.parallelism.into()).await?;
     execute(&session, &plan, yes, "Apply", args.parallelism).await
 }
 
 pub async fn destroy(args: &SpecArgs, yes: bool) -> Result<ExitCode> {
-    let session = session(args).await?;
+    let session = session(args, yes).await?;
     let plan = session.destroy_plan();
     execute(&session, &plan, yes, "Destroy", args.parallelism).await
 }

@@ -4,6 +4,7 @@
 
 mod commands;
 mod inspect;
+mod registry;
 mod render;
 
 use crate::engine::providers::ProviderArg;
@@ -34,6 +35,9 @@ pub struct SpecArgs {
     /// How many provider calls may run at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: u16,
+    /// Load providers fetched by reference even when unsigned or signed by an untrusted key.
+    #[arg(long)]
+    pub allow_unsigned: bool,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +76,15 @@ enum Command {
         #[command(flatten)]
         args: SpecArgs,
         /// Destroy without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Resolve the providers a spec names by reference: fetch, check signatures, approve
+    /// their capabilities, and write `rkit.lock`.
+    Init {
+        #[command(flatten)]
+        args: SpecArgs,
+        /// Approve the capabilities providers ask for without asking.
         #[arg(long)]
         yes: bool,
     },
@@ -123,6 +136,29 @@ enum ProviderCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Publish a provider module to an OCI registry (`host[:port]/repo:tag`) or a directory
+    /// registry (`file://DIR:tag`, or `repo:tag` in the default one).
+    Publish {
+        /// The provider component (.wasm).
+        module: PathBuf,
+        /// Where to publish it.
+        reference: String,
+        /// Sign the manifest with this secret key (from `rkit provider keygen`).
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
+    },
+    /// Fetch a provider into the local cache (by digest: from the cache, offline).
+    Pull {
+        /// `host[:port]/repo:tag`, `…@sha256:HEX`, `file://DIR:tag`.
+        reference: String,
+    },
+    /// Make an ed25519 key pair for signing: writes NAME.key (secret) and NAME.pub.
+    Keygen {
+        /// The files' path without extension.
+        name: PathBuf,
+    },
+    /// List the cached providers: reference, digests, signer, capabilities.
+    List,
 }
 
 /// Parses the arguments, runs the command and returns the exit code.
@@ -138,6 +174,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Validate(args) => commands::validate(&args).await,
+            Command::Init { args, yes } => commands::init(&args, yes).await,
             Command::Plan {
                 args,
                 json,
@@ -155,6 +192,16 @@ pub fn main() -> ExitCode {
                     .await
                     .map(|()| ExitCode::SUCCESS)
             }
+            Command::Provider(ProviderCommand::Publish {
+                module,
+                reference,
+                sign,
+            }) => registry::publish(&module, &reference, sign.as_deref()).await,
+            Command::Provider(ProviderCommand::Pull { reference }) => {
+                registry::pull(&reference).await
+            }
+            Command::Provider(ProviderCommand::Keygen { name }) => registry::keygen(&name),
+            Command::Provider(ProviderCommand::List) => registry::list(),
         }
     });
     match result {

@@ -4,8 +4,10 @@
 
 pub mod apply;
 pub mod credentials;
+pub mod lock;
 pub mod plan;
 pub mod providers;
+pub mod resolve;
 
 use crate::graph::Graph;
 use crate::sandbox::{ComponentCache, Sandbox};
@@ -17,6 +19,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use apply::{Context, Report};
 use plan::Plan;
 use providers::{Binding, ProviderArg, Providers};
+use resolve::Policy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,9 +47,10 @@ impl Session {
         spec_path: &Path,
         state_path: Option<&Path>,
         args: &[ProviderArg],
+        policy: Policy,
     ) -> Result<Self> {
         let spec = spec::load(spec_path)?;
-        Self::with_spec(spec, state_path, args).await
+        Self::with_spec(spec, state_path, args, policy).await
     }
 
     /// As [`Session::open`], for a spec already loaded.
@@ -54,6 +58,7 @@ impl Session {
         spec: LoadedSpec,
         state_path: Option<&Path>,
         args: &[ProviderArg],
+        policy: Policy,
     ) -> Result<Self> {
         for warning in &spec.warnings {
             eprintln!("warning: {warning}");
@@ -70,7 +75,7 @@ impl Session {
             .chain(store.state.resources.values().map(|r| r.plugin.clone()))
             .collect();
         let sandbox = Sandbox::new(ComponentCache::default_dir().as_deref())?;
-        let providers = Providers::bind(&sandbox, &spec, args, &plugins).await?;
+        let providers = Providers::bind(&sandbox, &spec, args, &plugins, policy).await?;
         Ok(Self {
             ctx: Arc::new(Context {
                 spec,
@@ -330,18 +335,20 @@ impl PlanFile {
 
     /// Opens a session for the saved plan: the recorded spec, and providers whose digests
     /// must match the recorded ones.
-    pub async fn session(&self) -> Result<Session> {
+    pub async fn session(&self, policy: Policy) -> Result<Session> {
         let text = serde_json::to_string(&self.spec)?;
         let spec = spec::parse(&self.spec_path, &text)?;
+        // Module files are bound again by path; references resolve through the lock.
         let args: Vec<ProviderArg> = self
             .providers
             .iter()
+            .filter(|(_, b)| !crate::registry::ModuleRef::is_reference(&b.path.to_string_lossy()))
             .map(|(name, b)| ProviderArg {
                 name: Some(name.clone()),
                 path: b.path.clone(),
             })
             .collect();
-        let session = Session::with_spec(spec, Some(&self.state_path), &args).await?;
+        let session = Session::with_spec(spec, Some(&self.state_path), &args, policy).await?;
         for (name, binding) in session.ctx.providers.bindings() {
             let saved = self
                 .providers

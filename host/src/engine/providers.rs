@@ -2,6 +2,8 @@
 //! grants and configuration the spec gives them.
 
 use super::credentials::{self, Sources};
+use super::resolve::{Policy, Resolver};
+use crate::registry::ModuleRef;
 use crate::sandbox::{Grants, HttpAllow, Provider, ProviderModule, Sandbox};
 use crate::spec::{LoadedSpec, ProviderSpec};
 use anyhow::{Context, Result, anyhow, bail};
@@ -101,7 +103,9 @@ impl Providers {
         spec: &LoadedSpec,
         args: &[ProviderArg],
         plugins: &BTreeSet<String>,
+        policy: Policy,
     ) -> Result<Self> {
+        let mut resolver: Option<Resolver> = None;
         let mut unnamed = Vec::new();
         for arg in args.iter().filter(|a| a.name.is_none()) {
             unnamed.push(sandbox.load_file(&arg.path).await?);
@@ -114,6 +118,21 @@ impl Providers {
             let provider_spec = spec.spec.providers.get(plugin).cloned().unwrap_or_default();
             let module = if let Some(arg) = named {
                 sandbox.load_file(&arg.path).await?
+            } else if let Some(source) = provider_spec
+                .source
+                .as_ref()
+                .filter(|s| ModuleRef::is_reference(s))
+            {
+                let resolver = match &mut resolver {
+                    Some(r) => r,
+                    None => resolver.insert(Resolver::new(sandbox, spec.dir(), policy)?),
+                };
+                resolver
+                    .module(plugin, source, &provider_spec.trusted_keys)
+                    .await
+                    .map_err(|e| {
+                        anyhow!("{}: Providers.{plugin}.Source: {e:#}", spec.path.display())
+                    })?
             } else if let Some(source) = &provider_spec.source {
                 sandbox
                     .load_file(&spec.dir().join(source))

@@ -40,7 +40,8 @@ fn empty_object() -> Value {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ProviderSpec {
-    /// Path of the module (relative to the spec's directory).
+    /// A module file (`.wasm`, relative to the spec's directory) or a reference
+    /// (`registry/repository:tag`, `file://dir:tag`), resolved through `rkit.lock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// Configuration handed to the provider's `configure`.
@@ -49,6 +50,10 @@ pub struct ProviderSpec {
     /// Capabilities granted to it.
     #[serde(default)]
     pub grants: GrantsSpec,
+    /// Publisher keys (`ed25519:BASE64`) whose signature a provider fetched by reference must
+    /// carry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_keys: Vec<String>,
 }
 
 impl Default for ProviderSpec {
@@ -58,6 +63,7 @@ impl Default for ProviderSpec {
             source: None,
             config: empty_object(),
             grants: GrantsSpec::default(),
+            trusted_keys: Vec::new(),
         }
     }
 }

@@ -1,0 +1,130 @@
+//! `rkit provider publish | pull | keygen | list`.
+
+use crate::registry::cache::{Entry, ModuleCache};
+use crate::registry::{self, ModuleRef, sha256_digest, signing};
+use crate::sandbox::{ComponentCache, Sandbox};
+use crate::spi::Capabilities;
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::process::ExitCode;
+
+fn sandbox() -> Result<Sandbox> {
+    Sandbox::new(ComponentCache::default_dir().as_deref())
+}
+
+/// Publishes `module` at `reference`, signed with `key` if given.
+pub async fn publish(module: &Path, reference: &str, key: Option<&Path>) -> Result<ExitCode> {
+    let bytes = std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
+    let loaded = sandbox()?
+        .load(&bytes, &module.display().to_string())
+        .await?;
+    let info = loaded.info();
+    let key = key.map(signing::read_secret).transpose()?;
+    let reference = ModuleRef::parse(reference)?;
+    let manifest =
+        registry::publish(&bytes, &info.name, &info.version, &reference, key.as_ref()).await?;
+    println!("published {} {} to {reference}", info.name, info.version);
+    println!("  manifest: {manifest}");
+    println!("  module:   {}", sha256_digest(&bytes));
+    if let Some(key) = &key {
+        println!("  signed by {}", signing::public_text(&key.verifying_key()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fetches `reference` into the cache (a digest the cache holds needs no network).
+pub async fn pull(reference: &str) -> Result<ExitCode> {
+    let parsed = ModuleRef::parse(reference)?;
+    let cache = ModuleCache::default_location();
+    let fetched = cache.fetch(&parsed).await?;
+    let module = sandbox()?.load(&fetched.module, reference).await?;
+    let info = module.info();
+    let entry = Entry {
+        reference: reference.to_string(),
+        manifest_digest: fetched.manifest_digest.clone(),
+        digest: sha256_digest(&fetched.module),
+        name: info.name.clone(),
+        version: info.version.clone(),
+        signature: fetched.signature.clone(),
+        capabilities: info.capabilities.clone(),
+    };
+    cache.store(entry.clone(), &fetched.module)?;
+    let from = if fetched.from_cache {
+        " (from the cache, offline)"
+    } else {
+        ""
+    };
+    println!("pulled {reference}{from}");
+    print_entry(&entry, &cache);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Makes a key pair at `name`.key / `name`.pub.
+pub fn keygen(name: &Path) -> Result<ExitCode> {
+    let public = signing::keygen(name)?;
+    println!(
+        "secret key: {} (keep it private)",
+        name.with_extension("key").display()
+    );
+    println!(
+        "public key: {} = {public}",
+        name.with_extension("pub").display()
+    );
+    println!("trust it in a spec with \"TrustedKeys\": [\"{public}\"]");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the cached providers.
+pub fn list() -> Result<ExitCode> {
+    let cache = ModuleCache::default_location();
+    let entries = cache.entries();
+    if entries.is_empty() {
+        println!("no providers cached");
+    }
+    for entry in &entries {
+        println!("{}", entry.reference);
+        print_entry(entry, &cache);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_entry(entry: &Entry, cache: &ModuleCache) {
+    println!("  provider:     {} {}", entry.name, entry.version);
+    println!("  manifest:     {}", entry.manifest_digest);
+    println!(
+        "  module:       {} ({})",
+        entry.digest,
+        cache.module_path(&entry.digest).display()
+    );
+    let signer = match &entry.signature {
+        Some(s) => format!(
+            "{} (checked against TrustedKeys when a spec uses it)",
+            s.public_key
+        ),
+        None => "unsigned".to_string(),
+    };
+    println!("  signer:       {signer}");
+    println!("  capabilities: {}", capabilities(&entry.capabilities));
+}
+
+/// One line for what a provider asks for.
+pub fn capabilities(c: &Capabilities) -> String {
+    let mut parts = Vec::new();
+    if !c.http_hosts.is_empty() {
+        parts.push(format!("HTTP to {}", c.http_hosts.join(", ")));
+    }
+    if c.filesystem {
+        parts.push("a host directory".into());
+    }
+    if c.memory_mib > 0 {
+        parts.push(format!("{} MiB", c.memory_mib));
+    }
+    if !c.credentials.is_empty() {
+        parts.push(format!("{} credentials", c.credentials.join(", ")));
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join("; ")
+    }
+}
