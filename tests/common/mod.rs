@@ -28,3 +28,4 @@ pub fn cache_dir() -> PathBuf {
     target_dir().join("rkit-test-cache")
 }
 pub mod moto;
+pub mod registry;

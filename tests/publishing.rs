@@ -1,0 +1,384 @@
+//! Publishing providers end to end: the real `rkit` binary, the real provider components, and
+//! a real OCI registry (Debian's `docker-registry`, the CNCF distribution registry) on a free
+//! loopback port per test; the AWS provider's apply runs against moto.
+
+mod common;
+
+use common::moto::Moto;
+use common::registry::Registry;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A working directory with its own rkit cache and default directory registry.
+struct Workspace {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![
+            (
+                "RKIT_CACHE_DIR".into(),
+                dir.path().join("cache").display().to_string(),
+            ),
+            (
+                "RKIT_REGISTRY".into(),
+                dir.path().join("default-registry").display().to_string(),
+            ),
+            ("HOME".into(), dir.path().display().to_string()),
+        ];
+        Self { dir, env }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs rkit in the workspace; returns the exit code and stdout + stderr.
+    fn rkit(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_rkit"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().cloned())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    fn expect(&self, code: i32, args: &[&str]) -> String {
+        let (got, text) = self.rkit(args);
+        assert_eq!(got, code, "rkit {args:?}:\n{text}");
+        text
+    }
+
+    /// Makes a key pair NAME.key / NAME.pub; returns the public key's text.
+    fn keygen(&self, name: &str) -> String {
+        self.expect(0, &["provider", "keygen", name]);
+        std::fs::read_to_string(self.path(&format!("{name}.pub")))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// Publishes provider `wasm` (a name in target/) at `reference`, signed with `key` if given;
+    /// returns the manifest digest.
+    fn publish(&self, wasm: &str, reference: &str, key: Option<&str>) -> String {
+        let module = common::provider_wasm(wasm);
+        let mut args = vec!["provider", "publish", module.to_str().unwrap(), reference];
+        let key_file = key.map(|k| format!("{k}.key"));
+        if let Some(k) = &key_file {
+            args.extend(["--sign", k]);
+        }
+        let out = self.expect(0, &args);
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("manifest: "))
+            .unwrap_or_else(|| panic!("no manifest digest in {out}"))
+            .to_string()
+    }
+
+    fn write_spec(&self, spec: &Value) {
+        std::fs::write(
+            self.path("spec.json"),
+            serde_json::to_vec_pretty(spec).unwrap(),
+        )
+        .unwrap();
+    }
+
+    fn lock(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.path("rkit.lock")).unwrap()).unwrap()
+    }
+}
+
+fn sha256_of(path: &Path) -> String {
+    format!("sha256:{:x}", Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+fn echo_spec(source: &str, trusted: &[&str]) -> Value {
+    json!({
+        "Providers": {"echo": {"Source": source, "TrustedKeys": trusted}},
+        "Resources": {"Hello": {"Plugin": "echo", "Type": "Echo", "Properties": {"Message": "hi"}}}
+    })
+}
+
+#[test]
+fn published_aws_and_local_apply_by_tag_and_are_locked() {
+    let registry = Registry::start();
+    let moto = Moto::start();
+    let ws = Workspace::new();
+    let alice = ws.keygen("alice");
+    let aws = format!("{}/rkit/aws:0.1.0", registry.host);
+    let local = format!("{}/rkit/local:0.1.0", registry.host);
+    ws.publish("aws", &aws, Some("alice"));
+    ws.publish("local", &local, Some("alice"));
+
+    // The registry holds Wasm OCI artifacts, as wkg and other tools expect them.
+    let manifest: Value = serde_json::from_str(&registry.get(
+        "/v2/rkit/aws/manifests/0.1.0",
+        "application/vnd.oci.image.manifest.v1+json",
+    ))
+    .unwrap();
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
+    assert_eq!(
+        manifest["layers"][0]["digest"],
+        sha256_of(&common::provider_wasm("aws"))
+    );
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.version"],
+        "0.1.0"
+    );
+    let config_digest = manifest["config"]["digest"].as_str().unwrap();
+    let config: Value =
+        serde_json::from_str(&registry.get(&format!("/v2/rkit/aws/blobs/{config_digest}"), "*/*"))
+            .unwrap();
+    assert_eq!(
+        (&config["architecture"], &config["os"]),
+        (&json!("wasm"), &json!("wasip2"))
+    );
+    assert!(
+        config["component"]["exports"]
+            .to_string()
+            .contains("rkit:provider/resources"),
+        "{config}"
+    );
+
+    ws.write_spec(&json!({
+        "Providers": {
+            "aws": {"Source": aws, "TrustedKeys": [alice]},
+            "local": {"Source": local, "TrustedKeys": [alice], "Grants": {"Filesystem": "out"}}
+        },
+        "Resources": {
+            "Net": {"Plugin": "aws", "Type": "Vpc", "Properties": {"CidrBlock": "10.3.0.0/16"}},
+            "Note": {"Plugin": "local", "Type": "File", "Properties": {
+                "Path": "vpc.txt", "Content": "{{.Resources.Net.ID}}"}}
+        }
+    }));
+    let mut with_moto = ws.env.clone();
+    with_moto.extend(moto.env());
+    let ws = Workspace {
+        env: with_moto,
+        ..ws
+    };
+
+    // Not approved yet and no terminal: nothing happens, nothing is locked.
+    let (code, out) = ws.rkit(&["apply", "spec.json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("asks for") && out.contains("your aws credentials"),
+        "{out}"
+    );
+    assert!(!ws.path("rkit.lock").exists());
+
+    let out = ws.expect(0, &["apply", "spec.json", "--yes"]);
+    assert!(out.contains("2 created"), "{out}");
+    let vpc = std::fs::read_to_string(ws.path("out/vpc.txt")).unwrap();
+    assert!(vpc.starts_with("vpc-"), "{vpc}");
+    assert_eq!(moto.state()["vpcs"][0]["id"], vpc.as_str());
+
+    let lock = ws.lock();
+    let aws_lock = &lock["Providers"]["aws"];
+    assert_eq!(aws_lock["Source"], aws);
+    assert_eq!(aws_lock["Digest"], sha256_of(&common::provider_wasm("aws")));
+    assert_eq!(aws_lock["Version"], "0.1.0");
+    assert_eq!(aws_lock["Signer"], alice);
+    assert_eq!(aws_lock["Capabilities"]["Credentials"], json!(["aws"]));
+    assert!(
+        aws_lock["ManifestDigest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let local_lock = &lock["Providers"]["local"];
+    assert_eq!(
+        local_lock["Digest"],
+        sha256_of(&common::provider_wasm("local"))
+    );
+    assert_eq!(local_lock["Capabilities"]["Filesystem"], true);
+
+    // Locked: later runs need no approval and no registry.
+    drop(registry);
+    ws.expect(0, &["plan", "spec.json", "--detailed-exitcode"]);
+    let listed = ws.expect(0, &["provider", "list"]);
+    assert!(
+        listed.contains(&aws) && listed.contains(&local) && listed.contains(&alice),
+        "{listed}"
+    );
+    ws.expect(0, &["destroy", "spec.json", "--yes"]);
+}
+
+#[test]
+fn a_tampered_cached_module_is_refused_naming_both_digests() {
+    let registry = Registry::start();
+    let ws = Workspace::new();
+    let alice = ws.keygen("alice");
+    ws.publish(
+        "echo_v1",
+        &format!("{}/rkit/echo:1", registry.host),
+        Some("alice"),
+    );
+    ws.write_spec(&echo_spec(
+        &format!("{}/rkit/echo:1", registry.host),
+        &[&alice],
+    ));
+    ws.expect(0, &["init", "spec.json", "--yes"]);
+    let locked = ws.lock()["Providers"]["echo"]["Digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cached = ws
+        .path("cache/providers/modules")
+        .join(format!("{}.wasm", locked.replace(':', "-")));
+    let original = std::fs::read(&cached).unwrap();
+    let mut tampered = original.clone();
+    tampered.extend_from_slice(b"\0evil");
+    std::fs::write(&cached, &tampered).unwrap();
+
+    let out = ws.expect(1, &["apply", "spec.json", "--yes"]);
+    let actual = format!("sha256:{:x}", Sha256::digest(&tampered));
+    assert!(
+        out.contains("digest mismatch") && out.contains(&locked) && out.contains(&actual),
+        "{out}"
+    );
+    assert!(!ws.path("spec.rkit-state.json").exists(), "nothing ran");
+
+    std::fs::write(&cached, &original).unwrap();
+    ws.expect(0, &["apply", "spec.json", "--yes"]);
+}
+
+#[test]
+fn unsigned_and_untrusted_modules_are_refused_unless_allowed() {
+    let registry = Registry::start();
+    let ws = Workspace::new();
+    let alice = ws.keygen("alice");
+    ws.keygen("mallory");
+    let forged = format!("{}/rkit/echo:forged", registry.host);
+    let unsigned = format!("{}/rkit/echo:unsigned", registry.host);
+    ws.publish("echo_v1", &forged, Some("mallory"));
+    ws.publish("echo_v1", &unsigned, None);
+
+    ws.write_spec(&echo_spec(&forged, &[&alice]));
+    let out = ws.expect(1, &["init", "spec.json", "--yes"]);
+    assert!(
+        out.contains("a key the trust policy does not list"),
+        "{out}"
+    );
+    assert!(!ws.path("rkit.lock").exists());
+
+    ws.write_spec(&echo_spec(&unsigned, &[&alice]));
+    let out = ws.expect(1, &["init", "spec.json", "--yes"]);
+    assert!(
+        out.contains("it is not signed") && out.contains("--allow-unsigned"),
+        "{out}"
+    );
+
+    let out = ws.expect(0, &["init", "spec.json", "--yes", "--allow-unsigned"]);
+    assert!(out.contains("loaded because of --allow-unsigned"), "{out}");
+    assert_eq!(ws.lock()["Providers"]["echo"]["Signer"], Value::Null);
+}
+
+#[test]
+fn an_upgrade_asking_for_another_host_is_refused_until_approved() {
+    let registry = Registry::start();
+    let ws = Workspace::new();
+    let alice = ws.keygen("alice");
+    let v1 = format!("{}/rkit/echo:1.0.0", registry.host);
+    let v2 = format!("{}/rkit/echo:2.0.0", registry.host);
+    ws.publish("echo_v1", &v1, Some("alice"));
+    ws.publish("echo_v2", &v2, Some("alice"));
+
+    ws.write_spec(&echo_spec(&v1, &[&alice]));
+    ws.expect(0, &["apply", "spec.json", "--yes"]);
+    let before = ws.lock();
+    assert_eq!(
+        before["Providers"]["echo"]["Capabilities"]["Http"],
+        json!(["https://echo.example.com"])
+    );
+
+    ws.write_spec(&echo_spec(&v2, &[&alice]));
+    let out = ws.expect(1, &["plan", "spec.json"]);
+    assert!(
+        out.contains("now also asks for") && out.contains("HTTP to https://telemetry.example.com"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("HTTP to https://echo.example.com"),
+        "only what is new is listed: {out}"
+    );
+    assert_eq!(ws.lock(), before, "nothing recorded");
+
+    let out = ws.expect(0, &["init", "spec.json", "--yes"]);
+    assert!(out.contains("2.0.0"), "{out}");
+    let after = ws.lock();
+    assert_eq!(after["Providers"]["echo"]["Version"], "2.0.0");
+    assert_eq!(
+        after["Providers"]["echo"]["Digest"],
+        sha256_of(&common::provider_wasm("echo_v2"))
+    );
+    assert_eq!(
+        after["Providers"]["echo"]["Capabilities"]["Http"],
+        json!(["https://echo.example.com", "https://telemetry.example.com"])
+    );
+    ws.expect(0, &["plan", "spec.json", "--detailed-exitcode"]);
+}
+
+#[test]
+fn pulling_by_digest_works_offline_from_the_cache() {
+    let mut registry = Registry::start();
+    let ws = Workspace::new();
+    let tagged = format!("{}/rkit/echo:1", registry.host);
+    let manifest = ws.publish("echo_v1", &tagged, None);
+    let pinned = format!("{}/rkit/echo@{manifest}", registry.host);
+    let out = ws.expect(0, &["provider", "pull", &tagged]);
+    assert!(!out.contains("offline"), "{out}");
+
+    registry.stop();
+    let out = ws.expect(1, &["provider", "pull", &tagged]);
+    assert!(out.contains("fetching"), "a tag needs the registry: {out}");
+    let out = ws.expect(0, &["provider", "pull", &pinned]);
+    assert!(
+        out.contains("from the cache, offline") && out.contains("echo 1.0.0"),
+        "{out}"
+    );
+
+    // A spec pinned by digest resolves offline too.
+    ws.write_spec(&echo_spec(&pinned, &[]));
+    ws.expect(0, &["apply", "spec.json", "--yes", "--allow-unsigned"]);
+    assert_eq!(ws.lock()["Providers"]["echo"]["ManifestDigest"], manifest);
+}
+
+#[test]
+fn directory_registries_need_no_server() {
+    let ws = Workspace::new();
+    let alice = ws.keygen("alice");
+    // An explicit directory (relative to where rkit runs, and in the spec to the spec) and the
+    // default registry.
+    ws.publish("echo_v1", "file://registry/echo:1", Some("alice"));
+    ws.publish("echo_v2", "team/echo:2", Some("alice"));
+    assert!(ws.path("registry/echo/index.json").exists());
+    assert!(ws.path("default-registry/team/echo/oci-layout").exists());
+
+    ws.write_spec(&echo_spec("file://registry/echo:1", &[&alice]));
+    ws.expect(0, &["apply", "spec.json", "--yes"]);
+    assert_eq!(ws.lock()["Providers"]["echo"]["Signer"], alice);
+
+    ws.write_spec(&echo_spec("team/echo:2", &[&alice]));
+    let out = ws.expect(0, &["apply", "spec.json", "--yes"]);
+    assert!(out.contains("now also asks for"), "{out}");
+    assert_eq!(ws.lock()["Providers"]["echo"]["Version"], "2.0.0");
+}
