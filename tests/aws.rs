@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -64,23 +63,16 @@ impl<'a> Stack<'a> {
             .iter()
             .map(|a| if *a == "SPEC" { spec } else { a })
             .collect();
-        let out = Command::new(env!("CARGO_BIN_EXE_rkit"))
-            .args(&args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("RKIT_CACHE_DIR", common::cache_dir())
-            .envs(self.moto.env())
-            .envs(self.env.iter().cloned())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), text)
+        let mut env = vec![
+            ("HOME".to_string(), self.dir.path().display().to_string()),
+            (
+                "RKIT_CACHE_DIR".to_string(),
+                common::cache_dir().display().to_string(),
+            ),
+        ];
+        env.extend(self.moto.env());
+        env.extend(self.env.iter().cloned());
+        common::rkit(self.dir.path(), &env, &args)
     }
 
     /// Runs rkit and asserts its exit code.

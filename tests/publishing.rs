@@ -9,7 +9,6 @@ use common::registry::Registry;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A working directory with its own rkit cache and default directory registry.
 struct Workspace {
@@ -40,21 +39,7 @@ impl Workspace {
 
     /// Runs rkit in the workspace; returns the exit code and stdout + stderr.
     fn rkit(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_rkit"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(self.env.iter().cloned())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), text)
+        common::rkit(self.dir.path(), &self.env, args)
     }
 
     fn expect(&self, code: i32, args: &[&str]) -> String {
@@ -290,6 +275,18 @@ fn unsigned_and_untrusted_modules_are_refused_unless_allowed() {
     let out = ws.expect(0, &["init", "spec.json", "--yes", "--allow-unsigned"]);
     assert!(out.contains("loaded because of --allow-unsigned"), "{out}");
     assert_eq!(ws.lock()["Providers"]["echo"]["Signer"], Value::Null);
+
+    // The user's trust file (~/.config/rkit/trust.json) can trust a key for a provider too.
+    ws.write_spec(&echo_spec(&forged, &[&alice]));
+    let mallory = std::fs::read_to_string(ws.path("mallory.pub")).unwrap();
+    std::fs::create_dir_all(ws.path(".config/rkit")).unwrap();
+    std::fs::write(
+        ws.path(".config/rkit/trust.json"),
+        json!({"TrustedKeys": {"echo": [mallory.trim()]}}).to_string(),
+    )
+    .unwrap();
+    ws.expect(0, &["init", "spec.json", "--yes"]);
+    assert_eq!(ws.lock()["Providers"]["echo"]["Signer"], mallory.trim());
 }
 
 #[test]

@@ -27,5 +27,57 @@ pub fn provider_wasm(name: &str) -> PathBuf {
 pub fn cache_dir() -> PathBuf {
     target_dir().join("rkit-test-cache")
 }
+
+/// Runs the `rkit` binary in `dir` with `env` and nothing else of this environment but
+/// `PATH`, without standard input; returns the exit code and stdout followed by stderr.
+pub fn rkit(dir: &std::path::Path, env: &[(String, String)], args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rkit"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().cloned())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running rkit");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// A loopback port nobody listens on (for a server a test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Waits until the server `child` (called `what`) accepts connections on `port`, at most
+/// `limit`; fails with what it logged if it exits or stays silent.
+pub fn wait_listening(
+    child: &mut std::process::Child,
+    port: u16,
+    what: &str,
+    limit: std::time::Duration,
+    log: impl Fn() -> String,
+) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited ({status}): {}", log());
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{what} did not listen within {limit:?}: {}",
+            log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub mod moto;
 pub mod registry;

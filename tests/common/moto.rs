@@ -3,10 +3,9 @@
 //! virtualenv as the independent view of what it holds (`tests/aws/emulator.py`).
 
 use serde_json::Value;
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The virtualenv holding moto and boto3: `$RKIT_TEST_VENV`, else `.venv` in the workspace.
 pub fn venv() -> PathBuf {
@@ -38,10 +37,7 @@ impl Moto {
     /// As [`Moto::start`], with extra environment for the server (e.g. turning on its
     /// signature checks with `INITIAL_NO_AUTH_ACTION_COUNT`).
     pub fn start_with(env: &[(&str, &str)]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
+        let port = super::free_port();
         let log = std::env::temp_dir().join(format!("rkit-moto-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(venv().join("bin/moto_server"))
@@ -57,18 +53,14 @@ impl Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
             log,
         };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto_server exited ({status}): {}", moto.log());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto_server did not listen within 60 s: {}",
-                moto.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = moto.log.clone();
+        super::wait_listening(
+            &mut moto.child,
+            port,
+            "moto_server",
+            Duration::from_secs(60),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
         moto
     }
 

@@ -2,10 +2,10 @@
 //! distribution registry) serving a temporary directory on a free loopback port, stopped on
 //! drop.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The registry binary: `$RKIT_TEST_REGISTRY`, else Debian's.
 fn binary() -> PathBuf {
@@ -31,10 +31,7 @@ pub struct Registry {
 impl Registry {
     /// Starts a registry with filesystem storage in a new temporary directory.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
+        let port = super::free_port();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.yml");
         std::fs::write(
@@ -55,24 +52,20 @@ impl Registry {
             .stderr(log)
             .spawn()
             .expect("starting docker-registry");
-        let mut registry = Self {
+        let mut child = child;
+        let log = dir.path().join("log");
+        super::wait_listening(
+            &mut child,
+            port,
+            "docker-registry",
+            Duration::from_secs(30),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
+        Self {
             child: Some(child),
             host: format!("127.0.0.1:{port}"),
             dir,
-        };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(Ok(Some(status))) = registry.child.as_mut().map(|c| c.try_wait()) {
-                panic!("docker-registry exited ({status}): {}", registry.log());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the registry did not listen: {}",
-                registry.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
-        registry
     }
 
     /// What the registry printed.

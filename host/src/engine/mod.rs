@@ -67,12 +67,20 @@ impl Session {
         let state_path =
             state_path.map_or_else(|| default_state_path(&spec.path), Path::to_path_buf);
         let store = StateStore::open(&state_path)?;
+        // The plugins resources use (in the spec or the state), and those the spec declares
+        // with a Source (so `rkit init` resolves and locks them all).
+        let declared = spec
+            .spec
+            .providers
+            .iter()
+            .filter(|(_, p)| p.source.is_some());
         let plugins: BTreeSet<String> = spec
             .spec
             .resources
             .values()
             .map(|r| r.plugin.clone())
             .chain(store.state.resources.values().map(|r| r.plugin.clone()))
+            .chain(declared.map(|(name, _)| name.clone()))
             .collect();
         let sandbox = Sandbox::new(ComponentCache::default_dir().as_deref())?;
         let providers = Providers::bind(&sandbox, &spec, args, &plugins, policy).await?;

@@ -140,21 +140,22 @@ impl<'a> Resolver<'a> {
                 locked.digest
             );
         }
+        let module = self.sandbox.load(&bytes, &locked.source).await?;
         if self.cache.read(&locked.digest).is_none() {
+            let info = module.info();
             self.cache.store(
                 Entry {
                     reference: locked.source.clone(),
                     manifest_digest: locked.manifest_digest.clone(),
                     digest: locked.digest.clone(),
-                    name: plugin.to_string(),
-                    version: locked.version.clone(),
+                    name: info.name.clone(),
+                    version: info.version.clone(),
                     signature: None,
-                    capabilities: locked.capabilities.clone(),
+                    capabilities: info.capabilities.clone(),
                 },
                 &bytes,
             )?;
         }
-        let module = self.sandbox.load(&bytes, &locked.source).await?;
         let new = beyond(&locked.capabilities, &module.info().capabilities);
         if !new.is_empty() {
             bail!(
@@ -165,8 +166,9 @@ impl<'a> Resolver<'a> {
         Ok(module)
     }
 
-    /// The signer, if the module carries a signature by a trusted key; an unsigned or wrongly
-    /// signed module is refused unless `--allow-unsigned`.
+    /// The signer, if the module carries a signature by a trusted key (the spec's or the
+    /// user's trust file's); an unsigned or wrongly signed module is refused unless
+    /// `--allow-unsigned`.
     fn check_signature(
         &self,
         plugin: &str,
@@ -174,9 +176,11 @@ impl<'a> Resolver<'a> {
         fetched: &Fetched,
         trusted: &[String],
     ) -> Result<Option<String>> {
+        let mut trusted = trusted.to_vec();
+        trusted.extend(user_trusted_keys(plugin)?);
         let problem = match &fetched.signature {
             Some(signature) => {
-                match signing::verify(signature, &fetched.manifest_digest, trusted) {
+                match signing::verify(signature, &fetched.manifest_digest, &trusted) {
                     Ok(signer) => return Ok(Some(signer)),
                     Err(err) => err.to_string(),
                 }
@@ -191,7 +195,8 @@ impl<'a> Resolver<'a> {
         }
         bail!(
             "provider {plugin} ({reference}) is refused: {problem}. List its publisher's key in \
-             Providers.{plugin}.TrustedKeys, or pass --allow-unsigned"
+             Providers.{plugin}.TrustedKeys (or {}), or pass --allow-unsigned",
+            trust_file().display()
         )
     }
 
@@ -235,6 +240,39 @@ impl<'a> Resolver<'a> {
             self.lock_path.display()
         ))
     }
+}
+
+/// The user's trust file: `$RKIT_TRUST_FILE`, else `~/.config/rkit/trust.json`
+/// (`{"TrustedKeys": {"PLUGIN": ["ed25519:…"], "*": [...]}}`, `*` for every provider).
+fn trust_file() -> PathBuf {
+    if let Some(path) = std::env::var_os("RKIT_TRUST_FILE") {
+        return path.into();
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_default();
+    config.join("rkit/trust.json")
+}
+
+/// The keys the user's trust file lists for `plugin` (and for every provider).
+fn user_trusted_keys(plugin: &str) -> Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+    struct TrustFile {
+        trusted_keys: std::collections::BTreeMap<String, Vec<String>>,
+    }
+    let path = trust_file();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => bail!("{}: {err}", path.display()),
+    };
+    let mut file: TrustFile =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let mut keys = file.trusted_keys.remove(plugin).unwrap_or_default();
+    keys.extend(file.trusted_keys.remove("*").unwrap_or_default());
+    Ok(keys)
 }
 
 /// `source` pinned to `manifest_digest` (`REPO[:TAG]@DIGEST`).

@@ -1,7 +1,7 @@
 //! `InternetGateway`: CreateInternetGateway with its VPC attachment (Attach/Detach, moved in
 //! place), DeleteInternetGateway after detaching.
 
-use super::{adoptable, describe_one, describe_tagged, or_undo, tag};
+use super::{adoptable, delete_when_free, describe_one, describe_tagged, or_undo, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -145,15 +145,13 @@ impl Resource for InternetGateway {
         for vpc in attached(&gateway) {
             detach(aws, id, &vpc)?;
         }
-        aws.wait
-            .while_in_use(&format!("internet gateway {id} to be free"), || {
-                aws.api
-                    .ec2(
-                        "DeleteInternetGateway",
-                        Params::new().set("InternetGatewayId", id),
-                    )
-                    .map(drop)
-            })
+        delete_when_free(
+            aws,
+            "internet gateway",
+            "DeleteInternetGateway",
+            "InternetGatewayId",
+            id,
+        )
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {

@@ -84,6 +84,16 @@ pub fn adoptable(
         .find(alive))
 }
 
+/// Deletes `id` with `action` (`DeleteVpc` with `VpcId`), retrying while AWS says another
+/// object still uses it (a terminated instance's interfaces take a while to go); one already
+/// gone counts as deleted.
+pub fn delete_when_free(aws: &Aws, what: &str, action: &str, param: &str, id: &str) -> Result<()> {
+    aws.wait
+        .while_in_use(&format!("{what} {id} to be free of dependents"), || {
+            aws.api.ec2(action, Params::new().set(param, id)).map(drop)
+        })
+}
+
 /// Adds `tags` to an existing object (an update keeps tags in step with the spec).
 pub fn tag(aws: &Aws, id: &str, tags: &Tags) -> Result<()> {
     if tags.is_empty() {

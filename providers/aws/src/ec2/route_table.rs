@@ -2,7 +2,7 @@
 //! associations (Associate/DisassociateRouteTable) converged in place, DeleteRouteTable after
 //! disassociating.
 
-use super::{adoptable, check_cidr, describe_one, describe_tagged, or_undo, tag};
+use super::{adoptable, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::sets::{changes, keep_shape, strings};
@@ -314,12 +314,7 @@ impl Resource for RouteTable {
         for association in associations(&now).values() {
             disassociate(aws, association)?;
         }
-        aws.wait
-            .while_in_use(&format!("route table {id} to be free"), || {
-                aws.api
-                    .ec2("DeleteRouteTable", Params::new().set("RouteTableId", id))
-                    .map(drop)
-            })
+        delete_when_free(aws, "route table", "DeleteRouteTable", "RouteTableId", id)
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {

@@ -6,7 +6,7 @@
 //! `IpPermissionsEgress` is given (as in CloudFormation): then AWS's default allow-all rule is
 //! revoked unless listed.
 
-use super::{adoptable, check_cidr, describe_one, describe_tagged, or_undo, tag};
+use super::{adoptable, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::sets::{changes, keep_shape};
@@ -412,14 +412,7 @@ impl Resource for SecurityGroup {
     }
 
     fn delete(aws: &Aws, id: &str, _: &SecurityGroupProps) -> Result<()> {
-        aws.wait.while_in_use(
-            &format!("security group {id} to be free of dependents"),
-            || {
-                aws.api
-                    .ec2("DeleteSecurityGroup", Params::new().set("GroupId", id))
-                    .map(drop)
-            },
-        )
+        delete_when_free(aws, "security group", "DeleteSecurityGroup", "GroupId", id)
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {

@@ -1,7 +1,9 @@
 //! `Subnet`: CreateSubnet, MapPublicIpOnLaunch with ModifySubnetAttribute (in place),
 //! DeleteSubnet.
 
-use super::{adoptable, boolean, check_cidr, describe_one, describe_tagged, or_undo, tag};
+use super::{
+    adoptable, boolean, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, tag,
+};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -147,12 +149,7 @@ impl Resource for Subnet {
     }
 
     fn delete(aws: &Aws, id: &str, _: &SubnetProps) -> Result<()> {
-        aws.wait
-            .while_in_use(&format!("subnet {id} to be free of dependents"), || {
-                aws.api
-                    .ec2("DeleteSubnet", Params::new().set("SubnetId", id))
-                    .map(drop)
-            })
+        delete_when_free(aws, "subnet", "DeleteSubnet", "SubnetId", id)
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {

@@ -1,6 +1,8 @@
 //! `Vpc`: CreateVpc, DNS attributes with ModifyVpcAttribute (in place), DeleteVpc.
 
-use super::{adoptable, boolean, check_cidr, describe_one, describe_tagged, or_undo, tag};
+use super::{
+    adoptable, boolean, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, tag,
+};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -172,12 +174,7 @@ impl Resource for Vpc {
     }
 
     fn delete(aws: &Aws, id: &str, _: &VpcProps) -> Result<()> {
-        aws.wait
-            .while_in_use(&format!("VPC {id} to be free of dependents"), || {
-                aws.api
-                    .ec2("DeleteVpc", Params::new().set("VpcId", id))
-                    .map(drop)
-            })
+        delete_when_free(aws, "VPC", "DeleteVpc", "VpcId", id)
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
