@@ -54,12 +54,7 @@ fn stats(mut times: Vec<Duration>) -> (f64, f64, f64) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let rounds: usize = args
-        .iter()
-        .position(|a| a == "--rounds")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(5);
+    let rounds = common::rounds(5);
     let wasm = common::provider_wasm("aws");
     let spec = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/aws/stack.json"),

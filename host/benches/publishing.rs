@@ -24,12 +24,7 @@ fn timed(dir: &Path, env: &[(String, String)], args: &[&str]) -> Duration {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let rounds: usize = args
-        .iter()
-        .position(|a| a == "--rounds")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(5);
+    let rounds = common::rounds(5);
     let registry = Registry::start();
     let wasm = common::provider_wasm("aws");
     let size = std::fs::metadata(&wasm).unwrap().len();

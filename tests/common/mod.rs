@@ -48,6 +48,15 @@ pub fn rkit(dir: &std::path::Path, env: &[(String, String)], args: &[&str]) -> (
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// A benchmark's `--rounds N` argument, else `default`.
+pub fn rounds(default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A loopback port nobody listens on (for a server a test starts).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
