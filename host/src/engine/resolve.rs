@@ -119,7 +119,9 @@ impl<'a> Resolver<'a> {
         reference: &ModuleRef,
         locked: &Locked,
     ) -> Result<ProviderModule> {
-        let (bytes, place) = match self.cache.read(&locked.digest) {
+        let cached = self.cache.read(&locked.digest);
+        let from_cache = cached.is_some();
+        let (bytes, place) = match cached {
             Some(bytes) => (
                 bytes,
                 self.cache.module_path(&locked.digest).display().to_string(),
@@ -141,7 +143,7 @@ impl<'a> Resolver<'a> {
             );
         }
         let module = self.sandbox.load(&bytes, &locked.source).await?;
-        if self.cache.read(&locked.digest).is_none() {
+        if !from_cache {
             let info = module.info();
             self.cache.store(
                 Entry {
