@@ -244,6 +244,12 @@ fn a_tampered_cached_module_is_refused_naming_both_digests() {
 
     std::fs::write(&cached, &original).unwrap();
     ws.expect(0, &["apply", "spec.json", "--yes"]);
+
+    // Gone from the cache: fetched again by the locked manifest digest, checked, kept.
+    std::fs::remove_file(&cached).unwrap();
+    ws.expect(0, &["plan", "spec.json", "--detailed-exitcode"]);
+    assert_eq!(std::fs::read(&cached).unwrap(), original);
+    drop(registry);
 }
 
 #[test]
