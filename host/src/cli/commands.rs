@@ -34,7 +34,12 @@ fn policy(args: &SpecArgs, yes: bool) -> Policy {
 
 pub async fn init(args: &SpecArgs, yes: bool) -> Result<ExitCode> {
     let session = session(args, yes).await?;
-    let lock = Lock::load(&lock_path(session.spec().dir()))?;
+    let path = lock_path(session.spec().dir());
+    let lock = Lock::load(&path)?;
+    if lock.providers.is_empty() {
+        println!("no provider is named by reference: nothing to lock");
+        return Ok(ExitCode::SUCCESS);
+    }
     for (plugin, locked) in &lock.providers {
         println!(
             "{plugin}: {} {} ({}), {}",
@@ -47,10 +52,7 @@ pub async fn init(args: &SpecArgs, yes: bool) -> Result<ExitCode> {
                 .map_or("unsigned".to_string(), |s| format!("signed by {s}"))
         );
     }
-    println!(
-        "{}: providers resolved and locked",
-        lock_path(session.spec().dir()).display()
-    );
+    println!("{}: providers resolved and locked", path.display());
     Ok(ExitCode::SUCCESS)
 }
 
