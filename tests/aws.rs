@@ -6,7 +6,7 @@
 mod common;
 
 use common::moto::Moto;
-use rkit::sandbox::{Grants, HttpAllow, Sandbox};
+use rkit::sandbox::{ApiActions, AwsEndpoint, AwsSigner, Grants, HttpAllow, Sandbox};
 use rkit::spi::Tags;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -59,10 +59,11 @@ impl<'a> Stack<'a> {
     /// HOME is the stack's directory, so no ~/.aws of the machine is read).
     fn rkit(&self, args: &[&str]) -> (i32, String) {
         let spec = self.spec.to_str().unwrap();
-        let args: Vec<&str> = args
+        let mut args: Vec<&str> = args
             .iter()
             .map(|a| if *a == "SPEC" { spec } else { a })
             .collect();
+        common::approving(&mut args);
         let mut env = vec![
             ("HOME".to_string(), self.dir.path().display().to_string()),
             (
@@ -473,23 +474,57 @@ fn list_by_tags_finds_the_stack(moto: &Moto) {
     });
 }
 
+/// Grants as rkit gives the AWS provider: HTTP to `granted`, requests to `endpoints` (EC2's,
+/// then ELBv2's) signed with the emulator's test keys, the provider's declared actions.
+fn aws_grants(
+    module: &rkit::sandbox::ProviderModule,
+    granted: &str,
+    endpoints: [&str; 2],
+) -> Grants {
+    let signed = endpoints
+        .iter()
+        .zip([
+            ("ec2", "2016-11-15"),
+            ("elasticloadbalancing", "2015-12-01"),
+        ])
+        .filter_map(|(url, (service, version))| {
+            Some(AwsEndpoint {
+                origin: HttpAllow::parse(url).ok()?,
+                service: service.into(),
+                version: version.into(),
+            })
+        })
+        .collect();
+    Grants {
+        http: vec![HttpAllow::parse(granted).unwrap()],
+        signer: Some(Arc::new(AwsSigner::new(
+            "testing".into(),
+            "testing".into(),
+            None,
+            "us-east-1".into(),
+            signed,
+        ))),
+        api_actions: ApiActions::parse(&module.info().capabilities.api_actions).unwrap(),
+        ..Grants::default()
+    }
+}
+
 /// The AWS provider started straight from the library, granted HTTP to the emulator only,
 /// configured to send EC2 calls to `ec2` and ELBv2 calls to `elbv2`.
 async fn start_provider(moto: &Moto, ec2: &str, elbv2: &str) -> rkit::sandbox::Provider {
     let sandbox = Sandbox::new(Some(&common::cache_dir())).unwrap();
     let module = sandbox
-        .load_file(&common::provider_wasm("aws"))
+        .load_file(
+            &common::provider_wasm("aws"),
+            &rkit::sandbox::Grants::default(),
+        )
         .await
         .unwrap();
     assert_eq!(module.info().capabilities.credentials, ["aws"]);
-    let grants = Grants {
-        http: vec![HttpAllow::parse(&moto.endpoint).unwrap()],
-        ..Grants::default()
-    };
+    let grants = aws_grants(&module, &moto.endpoint, [ec2, elbv2]);
     let config = json!({
         "Region": "us-east-1",
         "Endpoints": {"Ec2": ec2, "Elbv2": elbv2},
-        "AccessKeyId": "testing", "SecretAccessKey": "testing",
         "MaxAttempts": 1,
     });
     module.start(grants, &config).await.unwrap()
@@ -682,14 +717,14 @@ async fn throttling_is_retried_with_backoff_and_then_reported_verbatim() {
     });
     let sandbox = Sandbox::new(Some(&common::cache_dir())).unwrap();
     let module = sandbox
-        .load_file(&common::provider_wasm("aws"))
+        .load_file(
+            &common::provider_wasm("aws"),
+            &rkit::sandbox::Grants::default(),
+        )
         .await
         .unwrap();
-    let grants = Grants {
-        http: vec![HttpAllow::parse(&url).unwrap()],
-        ..Grants::default()
-    };
-    let config = json!({"Region": "us-east-1", "Endpoint": url, "AccessKeyId": "k", "SecretAccessKey": "s", "MaxAttempts": 3});
+    let grants = aws_grants(&module, &url, [&url, &url]);
+    let config = json!({"Region": "us-east-1", "Endpoint": url, "MaxAttempts": 3});
     let provider = module.start(grants, &config).await.unwrap();
     let started = std::time::Instant::now();
     let err = provider

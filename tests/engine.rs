@@ -40,9 +40,10 @@ impl Stack {
         std::fs::write(self.spec_path(), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
     }
 
+    /// Runs rkit; commands on a spec approve its providers (`--approve`).
     fn rkit(&self, args: &[&str]) -> Output {
         let spec = self.spec_path();
-        let args: Vec<&str> = args
+        let mut args: Vec<&str> = args
             .iter()
             .map(|a| {
                 if *a == "SPEC" {
@@ -52,6 +53,7 @@ impl Stack {
                 }
             })
             .collect();
+        common::approving(&mut args);
         Command::new(env!("CARGO_BIN_EXE_rkit"))
             .args(&args)
             .env("RKIT_CACHE_DIR", common::cache_dir())
@@ -444,7 +446,7 @@ fn an_interactive_yes_applies() {
     let stack = Stack::new();
     stack.write(json!({"A": file("a.txt", "x")}), json!({}));
     let mut child = Command::new(env!("CARGO_BIN_EXE_rkit"))
-        .args(["apply", stack.spec_path().to_str().unwrap()])
+        .args(["apply", stack.spec_path().to_str().unwrap(), "--approve"])
         .env("RKIT_CACHE_DIR", common::cache_dir())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -475,6 +477,7 @@ fn an_apply_killed_mid_way_loses_nothing_and_the_next_one_finishes() {
         .args([
             "apply",
             stack.spec_path().to_str().unwrap(),
+            "--approve",
             "--yes",
             "--parallelism",
             "2",
@@ -483,8 +486,21 @@ fn an_apply_killed_mid_way_loses_nothing_and_the_next_one_finishes() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // 20 creates of 100 ms, two at a time: about a second. Kill it (SIGKILL) half-way.
-    std::thread::sleep(std::time::Duration::from_millis(600));
+    // 20 creates of 100 ms, two at a time: about a second. Kill it (SIGKILL) once a few are
+    // recorded (however long loading the provider took on this machine).
+    let started = std::time::Instant::now();
+    let recorded = || {
+        String::from_utf8_lossy(&stack.rkit(&["state", "list", "SPEC"]).stdout)
+            .lines()
+            .count()
+    };
+    while recorded() < 4 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
 

@@ -161,16 +161,20 @@ fn published_aws_and_local_apply_by_tag_and_are_locked() {
         ..ws
     };
 
-    // Not approved yet and no terminal: nothing happens, nothing is locked.
-    let (code, out) = ws.rkit(&["apply", "spec.json"]);
+    // Not approved yet and no terminal: nothing happens, nothing is locked; `--yes` approves
+    // the plan, never capabilities.
+    let (code, out) = ws.rkit(&["apply", "spec.json", "--yes"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("asks for") && out.contains("your aws credentials"),
+        out.contains("is not approved yet")
+            && out.contains("your aws credentials, signed for it by rkit")
+            && out.contains("API action ec2:CreateVpc")
+            && out.contains("rkit init spec.json --approve"),
         "{out}"
     );
     assert!(!ws.path("rkit.lock").exists());
 
-    let out = ws.expect(0, &["apply", "spec.json", "--yes"]);
+    let out = ws.expect(0, &["apply", "spec.json", "--yes", "--approve"]);
     assert!(out.contains("2 created"), "{out}");
     let vpc = std::fs::read_to_string(ws.path("out/vpc.txt")).unwrap();
     assert!(vpc.starts_with("vpc-"), "{vpc}");
@@ -221,7 +225,7 @@ fn a_tampered_cached_module_is_refused_naming_both_digests() {
         &format!("{}/rkit/echo:1", registry.host),
         &[&alice],
     ));
-    ws.expect(0, &["init", "spec.json", "--yes"]);
+    ws.expect(0, &["init", "spec.json", "--approve"]);
     let locked = ws.lock()["Providers"]["echo"]["Digest"]
         .as_str()
         .unwrap()
@@ -264,7 +268,7 @@ fn unsigned_and_untrusted_modules_are_refused_unless_allowed() {
     ws.publish("echo_v1", &unsigned, None);
 
     ws.write_spec(&echo_spec(&forged, &[&alice]));
-    let out = ws.expect(1, &["init", "spec.json", "--yes"]);
+    let out = ws.expect(1, &["init", "spec.json", "--approve"]);
     assert!(
         out.contains("a key the trust policy does not list"),
         "{out}"
@@ -272,13 +276,13 @@ fn unsigned_and_untrusted_modules_are_refused_unless_allowed() {
     assert!(!ws.path("rkit.lock").exists());
 
     ws.write_spec(&echo_spec(&unsigned, &[&alice]));
-    let out = ws.expect(1, &["init", "spec.json", "--yes"]);
+    let out = ws.expect(1, &["init", "spec.json", "--approve"]);
     assert!(
         out.contains("it is not signed") && out.contains("--allow-unsigned"),
         "{out}"
     );
 
-    let out = ws.expect(0, &["init", "spec.json", "--yes", "--allow-unsigned"]);
+    let out = ws.expect(0, &["init", "spec.json", "--approve", "--allow-unsigned"]);
     assert!(out.contains("loaded because of --allow-unsigned"), "{out}");
     assert_eq!(ws.lock()["Providers"]["echo"]["Signer"], Value::Null);
 
@@ -291,7 +295,7 @@ fn unsigned_and_untrusted_modules_are_refused_unless_allowed() {
         json!({"TrustedKeys": {"echo": [mallory.trim()]}}).to_string(),
     )
     .unwrap();
-    ws.expect(0, &["init", "spec.json", "--yes"]);
+    ws.expect(0, &["init", "spec.json", "--approve"]);
     assert_eq!(ws.lock()["Providers"]["echo"]["Signer"], mallory.trim());
 }
 
@@ -306,7 +310,7 @@ fn an_upgrade_asking_for_another_host_is_refused_until_approved() {
     ws.publish("echo_v2", &v2, Some("alice"));
 
     ws.write_spec(&echo_spec(&v1, &[&alice]));
-    ws.expect(0, &["apply", "spec.json", "--yes"]);
+    ws.expect(0, &["apply", "spec.json", "--yes", "--approve"]);
     let before = ws.lock();
     assert_eq!(
         before["Providers"]["echo"]["Capabilities"]["Http"],
@@ -316,16 +320,17 @@ fn an_upgrade_asking_for_another_host_is_refused_until_approved() {
     ws.write_spec(&echo_spec(&v2, &[&alice]));
     let out = ws.expect(1, &["plan", "spec.json"]);
     assert!(
-        out.contains("now also asks for") && out.contains("HTTP to https://telemetry.example.com"),
+        out.contains("now comes from")
+            && out.contains("HTTP to https://telemetry.example.com  (new)"),
         "{out}"
     );
     assert!(
-        !out.contains("HTTP to https://echo.example.com"),
-        "only what is new is listed: {out}"
+        out.contains("HTTP to https://echo.example.com\n"),
+        "what was approved before is listed, not marked new: {out}"
     );
     assert_eq!(ws.lock(), before, "nothing recorded");
 
-    let out = ws.expect(0, &["init", "spec.json", "--yes"]);
+    let out = ws.expect(0, &["init", "spec.json", "--approve"]);
     assert!(out.contains("2.0.0"), "{out}");
     let after = ws.lock();
     assert_eq!(after["Providers"]["echo"]["Version"], "2.0.0");
@@ -361,7 +366,16 @@ fn pulling_by_digest_works_offline_from_the_cache() {
 
     // A spec pinned by digest resolves offline too.
     ws.write_spec(&echo_spec(&pinned, &[]));
-    ws.expect(0, &["apply", "spec.json", "--yes", "--allow-unsigned"]);
+    ws.expect(
+        0,
+        &[
+            "apply",
+            "spec.json",
+            "--yes",
+            "--approve",
+            "--allow-unsigned",
+        ],
+    );
     assert_eq!(ws.lock()["Providers"]["echo"]["ManifestDigest"], manifest);
 }
 
@@ -377,11 +391,16 @@ fn directory_registries_need_no_server() {
     assert!(ws.path("default-registry/team/echo/oci-layout").exists());
 
     ws.write_spec(&echo_spec("file://registry/echo:1", &[&alice]));
-    ws.expect(0, &["apply", "spec.json", "--yes"]);
+    ws.expect(0, &["apply", "spec.json", "--yes", "--approve"]);
     assert_eq!(ws.lock()["Providers"]["echo"]["Signer"], alice);
 
     ws.write_spec(&echo_spec("team/echo:2", &[&alice]));
-    let out = ws.expect(0, &["apply", "spec.json", "--yes"]);
-    assert!(out.contains("now also asks for"), "{out}");
+    let out = ws.expect(1, &["apply", "spec.json", "--yes"]);
+    assert!(
+        out.contains("now comes from team/echo:2") && out.contains("(new)"),
+        "{out}"
+    );
+    let out = ws.expect(0, &["apply", "spec.json", "--yes", "--approve"]);
+    assert!(out.contains("approved (--approve)"), "{out}");
     assert_eq!(ws.lock()["Providers"]["echo"]["Version"], "2.0.0");
 }

@@ -48,7 +48,10 @@ struct Fixture {
 async fn start(grants: impl FnOnce(&mut Grants)) -> Fixture {
     let sandbox = Sandbox::new(Some(&common::cache_dir())).unwrap();
     let module = sandbox
-        .load_file(&common::provider_wasm("hostile"))
+        .load_file(
+            &common::provider_wasm("hostile"),
+            &rkit::sandbox::Grants::default(),
+        )
         .await
         .unwrap();
     let allowed_port = http_server();
@@ -99,7 +102,8 @@ async fn host_files_are_out_of_reach() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_filesystem_grant_does_not_reach_beyond_its_directory() {
     let f = start(|_| {}).await;
-    let granted = start(|g| g.filesystem = Some(f.dir.clone())).await;
+    let granted =
+        start(|g| g.filesystem = Some(rkit::sandbox::GrantDir::open(&f.dir).unwrap())).await;
     std::fs::write(f.dir.join("inside.txt"), "granted").unwrap();
     let inside = granted
         .attempt("ReadFile", json!({"Path": "/inside.txt"}))

@@ -11,7 +11,10 @@ use std::path::Path;
 async fn load() -> (Sandbox, ProviderModule) {
     let sandbox = Sandbox::new(Some(&common::cache_dir())).unwrap();
     let module = sandbox
-        .load_file(&common::provider_wasm("local"))
+        .load_file(
+            &common::provider_wasm("local"),
+            &rkit::sandbox::Grants::default(),
+        )
         .await
         .unwrap();
     (sandbox, module)
@@ -20,7 +23,7 @@ async fn load() -> (Sandbox, ProviderModule) {
 async fn start(dir: &Path) -> Provider {
     let (_sandbox, module) = load().await;
     let grants = Grants {
-        filesystem: Some(dir.to_path_buf()),
+        filesystem: Some(rkit::sandbox::GrantDir::open(dir).unwrap()),
         ..Grants::default()
     };
     module.start(grants, &json!({})).await.unwrap()
@@ -279,7 +282,10 @@ async fn compiled_components_are_cached_by_digest() {
     let cache = tempfile::tempdir().unwrap();
     let wasm = common::provider_wasm("local");
     let first = Sandbox::new(Some(cache.path())).unwrap();
-    let module = first.load_file(&wasm).await.unwrap();
+    let module = first
+        .load_file(&wasm, &rkit::sandbox::Grants::default())
+        .await
+        .unwrap();
     let compiled: Vec<_> = std::fs::read_dir(cache.path().join("compiled"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -288,10 +294,26 @@ async fn compiled_components_are_cached_by_digest() {
     assert!(compiled[0].starts_with(module.digest()), "{compiled:?}");
     // A second sandbox loads from the cache, and a corrupt entry is recompiled, not trusted.
     let second = Sandbox::new(Some(cache.path())).unwrap();
-    assert_eq!(second.load_file(&wasm).await.unwrap().info().name, "local");
+    assert_eq!(
+        second
+            .load_file(&wasm, &rkit::sandbox::Grants::default())
+            .await
+            .unwrap()
+            .info()
+            .name,
+        "local"
+    );
     let entry = cache.path().join("compiled").join(&compiled[0]);
     std::fs::write(&entry, b"garbage").unwrap();
     let third = Sandbox::new(Some(cache.path())).unwrap();
-    assert_eq!(third.load_file(&wasm).await.unwrap().info().name, "local");
+    assert_eq!(
+        third
+            .load_file(&wasm, &rkit::sandbox::Grants::default())
+            .await
+            .unwrap()
+            .info()
+            .name,
+        "local"
+    );
     assert!(std::fs::metadata(&entry).unwrap().len() > 1000);
 }

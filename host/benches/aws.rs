@@ -79,10 +79,18 @@ fn main() {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join("stack.json"), &spec).unwrap();
             let steps: [&[&str]; 3] = [
-                &["apply", "stack.json", "--yes", "--parallelism", parallelism],
+                &[
+                    "apply",
+                    "stack.json",
+                    "--yes",
+                    "--approve",
+                    "--parallelism",
+                    parallelism,
+                ],
                 &[
                     "plan",
                     "stack.json",
+                    "--approve",
                     "--detailed-exitcode",
                     "--parallelism",
                     parallelism,
@@ -91,6 +99,7 @@ fn main() {
                     "destroy",
                     "stack.json",
                     "--yes",
+                    "--approve",
                     "--parallelism",
                     parallelism,
                 ],

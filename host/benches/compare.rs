@@ -281,7 +281,7 @@ impl Bench {
         let with = |cmd: &[&'static str]| -> Vec<&str> {
             cmd.iter()
                 .copied()
-                .chain(["spec.json", "--parallelism", p.as_str()])
+                .chain(["spec.json", "--approve", "--parallelism", p.as_str()])
                 .collect()
         };
         let d = dir.path();
@@ -381,7 +381,14 @@ impl Bench {
             let ps = p.to_string();
             let apply = self.rkit_run(
                 dir.path(),
-                &["apply", "--yes", "spec.json", "--parallelism", &ps],
+                &[
+                    "apply",
+                    "--yes",
+                    "--approve",
+                    "spec.json",
+                    "--parallelism",
+                    &ps,
+                ],
             );
             self.push("rkit", "latency 50 ms", n, "apply", p, apply, None);
         }

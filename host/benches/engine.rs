@@ -38,7 +38,11 @@ async fn session(spec: &Path) -> Session {
         name: None,
         path: common::provider_wasm("null"),
     };
-    Session::open(spec, None, &[null], Default::default())
+    let policy = rkit::engine::resolve::Policy {
+        approve: true,
+        ..Default::default()
+    };
+    Session::open(spec, None, &[null], policy)
         .await
         .unwrap()
         .quiet()

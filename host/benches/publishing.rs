@@ -68,7 +68,7 @@ fn main() {
             timed(dir.path(), &env, &["provider", "pull", &reference]),
             {
                 let _ = std::fs::remove_dir_all(compiled.path().join("providers"));
-                timed(dir.path(), &env, &["init", "spec.json", "--yes"])
+                timed(dir.path(), &env, &["init", "spec.json", "--approve"])
             },
             timed(dir.path(), &env, &["plan", "spec.json"]),
         ];

@@ -24,21 +24,31 @@ fn sandbox(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     let uncached = Sandbox::new(None).unwrap();
     load.bench_function("cold", |b| {
-        b.to_async(&runtime)
-            .iter(|| async { uncached.load(&bytes, "local.wasm").await.unwrap() })
+        b.to_async(&runtime).iter(|| async {
+            uncached
+                .load(&bytes, "local.wasm", &Grants::default())
+                .await
+                .unwrap()
+        })
     });
     let cached = Sandbox::new(Some(dir.path())).unwrap();
-    let module = runtime.block_on(cached.load(&bytes, "local.wasm")).unwrap();
+    let module = runtime
+        .block_on(cached.load(&bytes, "local.wasm", &Grants::default()))
+        .unwrap();
     load.sample_size(100)
         .measurement_time(Duration::from_secs(5));
     load.bench_function("cached", |b| {
-        b.to_async(&runtime)
-            .iter(|| async { cached.load(&bytes, "local.wasm").await.unwrap() })
+        b.to_async(&runtime).iter(|| async {
+            cached
+                .load(&bytes, "local.wasm", &Grants::default())
+                .await
+                .unwrap()
+        })
     });
     load.finish();
 
     let grants = Grants {
-        filesystem: Some(dir.path().to_path_buf()),
+        filesystem: Some(rkit::sandbox::GrantDir::open(dir.path()).unwrap()),
         ..Grants::default()
     };
     c.bench_function("start", |b| {

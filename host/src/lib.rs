@@ -13,3 +13,4 @@ pub mod sandbox;
 pub mod spec;
 pub mod spi;
 pub mod state;
+pub mod text;

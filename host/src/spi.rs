@@ -45,8 +45,11 @@ pub struct Capabilities {
     pub http_hosts: Vec<String>,
     pub filesystem: bool,
     pub memory_mib: u32,
-    /// Credentials the host resolves and hands to `configure` (`aws`).
+    /// Credentials the host resolves and signs the provider's requests with (`aws`).
     pub credentials: Vec<String>,
+    /// API actions called with those credentials, `service:Action` (`ec2:Describe*`).
+    #[serde(default)]
+    pub api_actions: Vec<String>,
 }
 
 /// Severity of a [`Diagnostic`].

@@ -48,6 +48,18 @@ pub fn rkit(dir: &std::path::Path, env: &[(String, String)], args: &[&str]) -> (
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// Adds `--approve` to a command on a spec (validate, plan, apply, destroy, init): the tests
+/// that run providers approve them; the approval itself is tested on its own.
+pub fn approving(args: &mut Vec<&str>) {
+    let on_spec = matches!(
+        args.first().copied(),
+        Some("validate" | "plan" | "apply" | "destroy" | "init")
+    );
+    if on_spec && !args.contains(&"--approve") {
+        args.push("--approve");
+    }
+}
+
 /// A benchmark's `--rounds N` argument, else `default`.
 pub fn rounds(default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();

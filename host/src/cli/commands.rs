@@ -13,31 +13,69 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// A session on the spec; `yes` also approves the capabilities of providers fetched by
-/// reference.
-async fn session(args: &SpecArgs, yes: bool) -> Result<Session> {
+/// A session on the spec.
+async fn session(args: &SpecArgs) -> Result<Session> {
     Session::open(
         &args.spec,
         args.state.as_deref(),
         &args.providers,
-        policy(args, yes),
+        policy(args),
     )
     .await
 }
 
-fn policy(args: &SpecArgs, yes: bool) -> Policy {
+/// How providers are approved: `--approve`, else asking at a terminal, else refusing with
+/// the command that approves.
+fn policy(args: &SpecArgs) -> Policy {
+    let mut command = format!("rkit init {}", shell_word(&args.spec.display().to_string()));
+    for p in &args.providers {
+        let arg = match &p.name {
+            Some(name) => format!("{name}={}", p.path.display()),
+            None => p.path.display().to_string(),
+        };
+        command.push_str(&format!(" --provider {}", shell_word(&arg)));
+    }
+    if args.allow_unsigned {
+        command.push_str(" --allow-unsigned");
+    }
+    command.push_str(" --approve");
     Policy {
-        yes,
+        approve: args.approve,
         allow_unsigned: args.allow_unsigned,
+        ask: std::io::stdin()
+            .is_terminal()
+            .then_some(ask_yes as fn(&str) -> bool),
+        approve_command: command,
     }
 }
 
-pub async fn init(args: &SpecArgs, yes: bool) -> Result<ExitCode> {
-    let session = session(args, yes).await?;
+/// `word` quoted for a POSIX shell if it needs to be.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-=:@+,".contains(&b))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// Asks `question` on the terminal; only `yes` is yes.
+fn ask_yes(question: &str) -> bool {
+    eprint!("{question} Only 'yes' will be accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim() == "yes"
+}
+
+pub async fn init(args: &SpecArgs) -> Result<ExitCode> {
+    let session = session(args).await?;
     let path = lock_path(session.spec().dir());
     let lock = Lock::load(&path)?;
     if lock.providers.is_empty() {
-        println!("no provider is named by reference: nothing to lock");
+        println!("the spec uses no provider: nothing to lock");
         return Ok(ExitCode::SUCCESS);
     }
     for (plugin, locked) in &lock.providers {
@@ -57,7 +95,7 @@ pub async fn init(args: &SpecArgs, yes: bool) -> Result<ExitCode> {
 }
 
 pub async fn validate(args: &SpecArgs) -> Result<ExitCode> {
-    let session = session(args, false).await?;
+    let session = session(args).await?;
     session.validate().await?;
     println!(
         "{}: valid ({} resources)",
@@ -74,7 +112,7 @@ pub async fn plan(
     refresh: bool,
     detailed_exitcode: bool,
 ) -> Result<ExitCode> {
-    let session = session(args, false).await?;
+    let session = session(args).await?;
     session.validate().await?;
     let plan = session.plan(refresh, args.parallelism.into()).await?;
     if json {
@@ -175,17 +213,17 @@ pub async fn apply(args: &SpecArgs, yes: bool, refresh: bool) -> Result<ExitCode
     if PlanFile::sniff(&text) {
         let file: PlanFile = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a valid saved plan", args.spec.display()))?;
-        let session = file.session(policy(args, yes)).await?;
+        let session = file.session(policy(args)).await?;
         return execute(&session, &file.plan, yes, "Apply", args.parallelism).await;
     }
-    let session = session(args, yes).await?;
+    let session = session(args).await?;
     session.validate().await?;
     let plan = session.plan(refresh, args.parallelism.into()).await?;
     execute(&session, &plan, yes, "Apply", args.parallelism).await
 }
 
 pub async fn destroy(args: &SpecArgs, yes: bool) -> Result<ExitCode> {
-    let session = session(args, yes).await?;
+    let session = session(args).await?;
     let plan = session.destroy_plan();
     execute(&session, &plan, yes, "Destroy", args.parallelism).await
 }

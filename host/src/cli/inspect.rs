@@ -10,7 +10,9 @@ use std::path::Path;
 /// Loads `module` and prints its description, as text or JSON.
 pub async fn run(module: &Path, as_json: bool) -> Result<()> {
     let sandbox = Sandbox::new(ComponentCache::default_dir().as_deref())?;
-    let module = sandbox.load_file(module).await?;
+    let module = sandbox
+        .load_file(module, &crate::sandbox::Grants::default())
+        .await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&to_json(&module))?);
     } else {

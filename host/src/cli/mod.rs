@@ -38,6 +38,11 @@ pub struct SpecArgs {
     /// Load providers fetched by reference even when unsigned or signed by an untrusted key.
     #[arg(long)]
     pub allow_unsigned: bool,
+    /// Approve what each provider module asks for and is given (credentials, API actions,
+    /// HTTP, a directory, limits), recording it in rkit.lock. Without it rkit asks at a
+    /// terminal and refuses elsewhere; `--yes` never approves capabilities.
+    #[arg(long)]
+    pub approve: bool,
 }
 
 #[derive(Subcommand)]
@@ -65,7 +70,7 @@ enum Command {
     Apply {
         #[command(flatten)]
         args: SpecArgs,
-        /// Apply without asking.
+        /// Apply the plan without asking (capabilities still need approval: --approve).
         #[arg(long)]
         yes: bool,
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -75,18 +80,15 @@ enum Command {
     Destroy {
         #[command(flatten)]
         args: SpecArgs,
-        /// Destroy without asking.
+        /// Destroy without asking (capabilities still need approval: --approve).
         #[arg(long)]
         yes: bool,
     },
-    /// Resolve the providers a spec names by reference: fetch, check signatures, approve
-    /// their capabilities, and write `rkit.lock`.
+    /// Resolve the spec's providers: fetch those named by reference, check signatures,
+    /// approve what every module asks for and is given, and write `rkit.lock`.
     Init {
         #[command(flatten)]
         args: SpecArgs,
-        /// Approve the capabilities providers ask for without asking.
-        #[arg(long)]
-        yes: bool,
     },
     /// Print the dependency graph in Graphviz DOT.
     Graph {
@@ -174,7 +176,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Validate(args) => commands::validate(&args).await,
-            Command::Init { args, yes } => commands::init(&args, yes).await,
+            Command::Init { args } => commands::init(&args).await,
             Command::Plan {
                 args,
                 json,
@@ -204,6 +206,9 @@ pub fn main() -> ExitCode {
             Command::Provider(ProviderCommand::List) => registry::list(),
         }
     });
+    // Work a provider left behind (a host thread blocked on its behalf after a timeout) must
+    // not keep rkit from exiting.
+    runtime.shutdown_background();
     match result {
         Ok(code) => code,
         Err(err) => {

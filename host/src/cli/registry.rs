@@ -16,7 +16,11 @@ fn sandbox() -> Result<Sandbox> {
 pub async fn publish(module: &Path, reference: &str, key: Option<&Path>) -> Result<ExitCode> {
     let bytes = std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
     let loaded = sandbox()?
-        .load(&bytes, &module.display().to_string())
+        .load(
+            &bytes,
+            &module.display().to_string(),
+            &crate::sandbox::Grants::default(),
+        )
         .await?;
     let info = loaded.info();
     let key = key.map(signing::read_secret).transpose()?;
@@ -37,7 +41,13 @@ pub async fn pull(reference: &str) -> Result<ExitCode> {
     let parsed = ModuleRef::parse(reference)?;
     let cache = ModuleCache::default_location();
     let fetched = cache.fetch(&parsed).await?;
-    let module = sandbox()?.load(&fetched.module, reference).await?;
+    let module = sandbox()?
+        .load(
+            &fetched.module,
+            reference,
+            &crate::sandbox::Grants::default(),
+        )
+        .await?;
     let info = module.info();
     let entry = Entry {
         reference: reference.to_string(),

@@ -1,6 +1,7 @@
 //! Credentials a provider asks for by name (its `capabilities.credentials`), resolved here in
-//! the host from the user's environment and files and handed to the provider's `configure`,
-//! with the HTTP grant they imply. The guest never sees the environment or the files.
+//! the host from the user's environment and files. They never reach the guest: `configure`
+//! gets the region and the service endpoints, HTTP is granted to exactly those endpoints, and
+//! the sandbox signs the provider's requests to them ([`crate::sandbox::AwsSigner`]).
 //!
 //! `aws` follows the AWS SDKs: explicit configuration (the spec's `Providers.NAME.Config`)
 //! first, then `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`,
@@ -8,16 +9,20 @@
 //! then the shared files (`~/.aws/credentials`, `~/.aws/config`, profile `AWS_PROFILE` or
 //! `default`). The provider is granted HTTP to exactly the resolved service endpoints.
 
-use crate::sandbox::HttpAllow;
+use crate::sandbox::{AwsEndpoint, AwsSigner, HttpAllow};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-/// A provider's configuration with its credentials filled in, and the HTTP grant they imply.
+/// A provider's configuration (without secrets), the HTTP grant the credentials imply, the
+/// signer holding them, and in plain words whose they are.
 #[derive(Debug, Default)]
 pub struct Resolved {
     pub config: Value,
     pub http: Vec<HttpAllow>,
+    pub signer: Option<AwsSigner>,
+    /// One line per kind: `aws credentials (access key AKIA…WXYZ, from the environment)`.
+    pub whose: Vec<String>,
 }
 
 /// Where credentials are looked up: the process environment and the user's home directory
@@ -41,7 +46,7 @@ impl Sources<'_> {
 pub fn resolve(kinds: &[String], config: &Value, sources: &Sources) -> Result<Resolved> {
     let mut resolved = Resolved {
         config: config.clone(),
-        http: Vec::new(),
+        ..Resolved::default()
     };
     for kind in kinds {
         match kind.as_str() {
@@ -52,11 +57,17 @@ pub fn resolve(kinds: &[String], config: &Value, sources: &Sources) -> Result<Re
     Ok(resolved)
 }
 
-/// The AWS services the `aws` credentials cover: config key, endpoint host prefix, and the
-/// suffix of the SDKs' `AWS_ENDPOINT_URL_<SERVICE>` variable.
-const AWS_SERVICES: [(&str, &str, &str); 2] = [
-    ("Ec2", "ec2", "EC2"),
-    ("Elbv2", "elasticloadbalancing", "ELASTIC_LOAD_BALANCING_V2"),
+/// The AWS services the `aws` credentials cover: config key, endpoint host prefix (also the
+/// signing name and IAM prefix), the suffix of the SDKs' `AWS_ENDPOINT_URL_<SERVICE>`
+/// variable, and the API version its requests name.
+const AWS_SERVICES: [(&str, &str, &str, &str); 2] = [
+    ("Ec2", "ec2", "EC2", "2016-11-15"),
+    (
+        "Elbv2",
+        "elasticloadbalancing",
+        "ELASTIC_LOAD_BALANCING_V2",
+        "2015-12-01",
+    ),
 ];
 
 fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
@@ -96,10 +107,19 @@ fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
         config.insert("Region".into(), region.clone().into());
     }
 
-    if text(config, "AccessKeyId")?.is_none() {
-        let from_env = env("AWS_ACCESS_KEY_ID").zip(env("AWS_SECRET_ACCESS_KEY"));
-        let found = match from_env {
-            Some((key, secret)) => Some((key, secret, env("AWS_SESSION_TOKEN"))),
+    // The secrets are consumed here: they stay in the host.
+    let explicit = (
+        text(config, "AccessKeyId")?,
+        text(config, "SecretAccessKey")?,
+        text(config, "SessionToken")?,
+    );
+    for key in ["AccessKeyId", "SecretAccessKey", "SessionToken"] {
+        config.remove(key);
+    }
+    let found = match explicit {
+        (Some(key), Some(secret), token) => Some((key, secret, token, "the spec's configuration")),
+        (None, None, None) => match env("AWS_ACCESS_KEY_ID").zip(env("AWS_SECRET_ACCESS_KEY")) {
+            Some((key, secret)) => Some((key, secret, env("AWS_SESSION_TOKEN"), "the environment")),
             None => file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
                 .map(|path| ini_section(&path, std::slice::from_ref(&profile)))
                 .transpose()?
@@ -107,17 +127,16 @@ fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
                 .and_then(|s| {
                     let key = lookup(&s, "aws_access_key_id")?;
                     let secret = lookup(&s, "aws_secret_access_key")?;
-                    Some((key, secret, lookup(&s, "aws_session_token")))
+                    Some((
+                        key,
+                        secret,
+                        lookup(&s, "aws_session_token"),
+                        "the shared credentials file",
+                    ))
                 }),
-        };
-        if let Some((key, secret, token)) = found {
-            config.insert("AccessKeyId".into(), key.into());
-            config.insert("SecretAccessKey".into(), secret.into());
-            if let Some(token) = token {
-                config.insert("SessionToken".into(), token.into());
-            }
-        }
-    }
+        },
+        _ => bail!("AccessKeyId and SecretAccessKey go together"),
+    };
 
     let common = match config.remove("Endpoint") {
         Some(Value::String(e)) => Some(e),
@@ -129,7 +148,8 @@ fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
         None => Map::new(),
         Some(_) => bail!("Endpoints: must be an object"),
     };
-    for (key, prefix, var) in AWS_SERVICES {
+    let mut signed = Vec::new();
+    for (key, prefix, var, version) in AWS_SERVICES {
         let endpoint = match text(&endpoints, key).map_err(|e| anyhow!("Endpoints.{e}"))? {
             Some(e) => Some(e),
             None => env(&format!("AWS_ENDPOINT_URL_{var}"))
@@ -141,14 +161,39 @@ fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
                 }),
         };
         if let Some(endpoint) = endpoint {
-            resolved.http.push(
-                origin(&endpoint).map_err(|e| anyhow!("Endpoints.{key}: {endpoint:?}: {e}"))?,
-            );
+            let origin =
+                origin(&endpoint).map_err(|e| anyhow!("Endpoints.{key}: {endpoint:?}: {e}"))?;
+            resolved.http.push(origin.clone());
+            signed.push(AwsEndpoint {
+                origin,
+                service: prefix.to_string(),
+                version: version.to_string(),
+            });
             endpoints.insert(key.into(), endpoint.into());
         }
     }
     config.insert("Endpoints".into(), Value::Object(endpoints));
     resolved.http.dedup();
+    // An endpoint without a region (an emulator's, say) is signed for us-east-1.
+    let signing_region = region.unwrap_or_else(|| "us-east-1".into());
+    let (whose, signer) = match found {
+        Some((key, secret, token, from)) => {
+            let signer = AwsSigner::new(key, secret, token, signing_region, signed);
+            (
+                format!(
+                    "aws credentials (access key {}, from {from})",
+                    signer.access_key_hint()
+                ),
+                signer,
+            )
+        }
+        None => (
+            "aws credentials (none found yet)".to_string(),
+            AwsSigner::without_credentials(signing_region, signed),
+        ),
+    };
+    resolved.whose.push(whose);
+    resolved.signer = Some(signer);
     Ok(())
 }
 
@@ -229,7 +274,15 @@ mod tests {
             None,
         );
         assert_eq!(r.config["Region"], "eu-west-1");
-        assert_eq!(r.config["AccessKeyId"], "AK");
+        assert!(
+            r.config.get("AccessKeyId").is_none(),
+            "no secret for the guest"
+        );
+        assert!(r.config.get("SecretAccessKey").is_none());
+        assert_eq!(
+            r.whose,
+            ["aws credentials (access key …, from the environment)"]
+        );
         assert_eq!(
             r.config["Endpoints"]["Ec2"],
             "https://ec2.eu-west-1.amazonaws.com"
@@ -276,8 +329,14 @@ mod tests {
             None,
         );
         assert_eq!(r.config["Region"], "ap-south-1");
-        assert_eq!(r.config["AccessKeyId"], "CFG");
-        assert!(r.config.get("Endpoint").is_none(), "consumed: {}", r.config);
+        assert_eq!(
+            r.config,
+            json!({"Region": "ap-south-1", "Endpoints": {"Ec2": "http://localhost:4566", "Elbv2": "http://localhost:4566"}})
+        );
+        assert_eq!(
+            r.whose,
+            ["aws credentials (access key …, from the spec's configuration)"]
+        );
         assert_eq!(grants(&r), ["http://localhost:4566"]);
     }
 
@@ -300,11 +359,14 @@ mod tests {
             &[("AWS_PROFILE", "ci")],
             Some(home.path().into()),
         );
-        assert_eq!(r.config["AccessKeyId"], "C");
-        assert_eq!(r.config["SessionToken"], "T");
+        assert!(r.config.get("SessionToken").is_none());
         assert_eq!(r.config["Region"], "sa-east-1");
+        assert_eq!(
+            r.whose,
+            ["aws credentials (access key …, from the shared credentials file)"]
+        );
         let r = resolve_with(json!({"Profile": "default"}), &[], Some(home.path().into()));
-        assert_eq!(r.config["AccessKeyId"], "D");
+        assert!(r.config.get("Profile").is_none());
         assert!(r.config.get("Region").is_none());
         assert!(r.http.is_empty(), "no region, no endpoint: nothing granted");
     }

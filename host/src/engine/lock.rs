@@ -1,7 +1,9 @@
-//! `rkit.lock`, beside the spec: for each provider bound by reference, the reference, the
-//! module's sha256, its version and signer, and the capabilities the user approved. Later runs
-//! load only the module with that digest; a provider asking for more than was approved is
-//! refused until approved again.
+//! `rkit.lock`, beside the spec: for every provider the spec uses (named by reference or given
+//! as a module file), its source, the module's sha256, its version and signer, the
+//! capabilities it declared and the grants it was given when the user approved it. A
+//! reference loads only the module with that digest; any module with another digest, or asking
+//! for (or given) more than was approved, is refused until approved again. Committed beside
+//! the spec, it is the approval: CI needs no flag.
 
 use crate::spi::Capabilities;
 use anyhow::{Context, Result};
@@ -30,14 +32,18 @@ pub struct Locked {
     pub source: String,
     /// sha256 of the module: nothing else is loaded.
     pub digest: String,
-    /// The digest of the manifest it was published under.
+    /// The digest of the manifest it was published under (none for a module file).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub manifest_digest: String,
     pub version: String,
     /// The public key whose signature was verified, if any (`--allow-unsigned`: none).
     pub signer: Option<String>,
-    /// What the user approved.
+    /// What the module asked for when the user approved it.
     #[serde(with = "ApprovedCapabilities")]
     pub capabilities: Capabilities,
+    /// What the spec gave it then, one line each (see [`grant_lines`]).
+    #[serde(default)]
+    pub grants: Vec<String>,
 }
 
 /// How the lock file spells approved capabilities.
@@ -50,6 +56,8 @@ struct ApprovedCapabilities {
     #[serde(rename = "MemoryMiB")]
     memory_mib: u32,
     credentials: Vec<String>,
+    #[serde(default)]
+    api_actions: Vec<String>,
 }
 
 impl Lock {
@@ -89,7 +97,12 @@ pub fn beyond(approved: &Capabilities, asked: &Capabilities) -> Vec<String> {
     }
     for kind in &asked.credentials {
         if !approved.credentials.contains(kind) {
-            new.push(format!("your {kind} credentials"));
+            new.push(format!("your {kind} credentials, signed for it by rkit"));
+        }
+    }
+    for action in &asked.api_actions {
+        if !approved.api_actions.contains(action) {
+            new.push(format!("API action {action}"));
         }
     }
     new
@@ -106,6 +119,7 @@ mod tests {
             filesystem: false,
             memory_mib: 64,
             credentials: vec![],
+            api_actions: vec!["ec2:Describe*".into()],
         };
         assert!(beyond(&approved, &approved).is_empty());
         assert!(
@@ -117,6 +131,7 @@ mod tests {
             filesystem: true,
             memory_mib: 128,
             credentials: vec!["aws".into()],
+            api_actions: vec!["ec2:Describe*".into(), "ec2:CreateVpc".into()],
         };
         assert_eq!(
             beyond(&approved, &more),
@@ -124,7 +139,8 @@ mod tests {
                 "HTTP to https://b.example",
                 "a host directory (filesystem)",
                 "128 MiB of memory",
-                "your aws credentials"
+                "your aws credentials, signed for it by rkit",
+                "API action ec2:CreateVpc"
             ]
         );
     }
@@ -144,6 +160,7 @@ mod tests {
                 version: "0.1.0".into(),
                 signer: Some("ed25519:k".into()),
                 capabilities: Capabilities::default(),
+                grants: vec!["HTTP to https://x.example (granted by the spec)".into()],
             },
         );
         lock.save(&path).unwrap();

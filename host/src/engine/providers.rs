@@ -1,10 +1,13 @@
 //! Binding the plugins a spec names to provider modules, started in the sandbox with the
-//! grants and configuration the spec gives them.
+//! grants and configuration the spec gives them, once approved.
 
 use super::credentials::{self, Sources};
-use super::resolve::{Policy, Resolver};
+use super::resolve::{Pending, Policy, Resolver};
 use crate::registry::ModuleRef;
-use crate::sandbox::{Grants, HttpAllow, Provider, ProviderModule, Sandbox};
+use crate::sandbox::{
+    ApiActions, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_TIMEOUT, GrantDir, Grants, HttpAllow,
+    Provider, ProviderModule, Sandbox,
+};
 use crate::spec::{LoadedSpec, ProviderSpec};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
@@ -98,6 +101,7 @@ impl Providers {
 
     /// Loads and starts the providers of `plugins`: `--provider NAME=PATH` first, then the
     /// spec's `Providers.NAME.Source`, then an unnamed `--provider PATH` declaring that name.
+    /// Every module is approved (see [`Resolver::approve`]) before it is configured.
     pub async fn bind(
         sandbox: &Sandbox,
         spec: &LoadedSpec,
@@ -105,43 +109,67 @@ impl Providers {
         plugins: &BTreeSet<String>,
         policy: Policy,
     ) -> Result<Self> {
-        let mut resolver: Option<Resolver> = None;
+        let mut resolver = Resolver::new(sandbox, spec.dir(), policy)?;
+        // Every grant first: directories are opened (never through a link) and checked for
+        // overlaps before any provider runs.
+        let mut planned: Vec<(&String, ProviderSpec, Grants)> = Vec::new();
+        for plugin in plugins {
+            let provider_spec = spec.spec.providers.get(plugin).cloned().unwrap_or_default();
+            let grants = grants(spec, plugin, &provider_spec)?;
+            if let Some(dir) = &grants.filesystem {
+                for (other, _, theirs) in &planned {
+                    if let Some(their_dir) = theirs.filesystem.as_ref().filter(|d| d.overlaps(dir))
+                    {
+                        bail!(
+                            "{}: Providers.{plugin}.Grants.Filesystem ({}) and Providers.{other}.Grants.Filesystem ({}) overlap: one provider could plant links or files the other trusts; give each provider a directory of its own",
+                            spec.path.display(),
+                            dir.path().display(),
+                            their_dir.path().display()
+                        );
+                    }
+                }
+            }
+            planned.push((plugin, provider_spec, grants));
+        }
         let mut unnamed = Vec::new();
         for arg in args.iter().filter(|a| a.name.is_none()) {
-            unnamed.push(sandbox.load_file(&arg.path).await?);
+            unnamed.push((
+                sandbox.load_file(&arg.path, &Grants::default()).await?,
+                arg.path.display().to_string(),
+            ));
         }
         let mut bound = BTreeMap::new();
-        for plugin in plugins {
+        for (plugin, provider_spec, mut grants) in planned {
             let named = args
                 .iter()
                 .find(|a| a.name.as_deref() == Some(plugin.as_str()));
-            let provider_spec = spec.spec.providers.get(plugin).cloned().unwrap_or_default();
-            let module = if let Some(arg) = named {
-                sandbox.load_file(&arg.path).await?
+            let (module, source, pending) = if let Some(arg) = named {
+                let module = sandbox.load_file(&arg.path, &grants).await?;
+                (module, arg.path.display().to_string(), Pending::file())
             } else if let Some(source) = provider_spec
                 .source
                 .as_ref()
                 .filter(|s| ModuleRef::is_reference(s))
             {
-                let resolver = match &mut resolver {
-                    Some(r) => r,
-                    None => resolver.insert(Resolver::new(sandbox, spec.dir(), policy)?),
-                };
-                resolver
-                    .module(plugin, source, &provider_spec.trusted_keys)
+                let (module, pending) = resolver
+                    .module(plugin, source, &provider_spec.trusted_keys, &grants)
                     .await
                     .map_err(|e| {
                         anyhow!("{}: Providers.{plugin}.Source: {e:#}", spec.path.display())
-                    })?
+                    })?;
+                (module, source.clone(), pending)
             } else if let Some(source) = &provider_spec.source {
-                sandbox
-                    .load_file(&spec.dir().join(source))
+                let module = sandbox
+                    .load_file(&spec.dir().join(source), &grants)
                     .await
                     .with_context(|| {
                         format!("{}: Providers.{plugin}.Source", spec.path.display())
-                    })?
-            } else if let Some(module) = unnamed.iter().find(|m| m.info().name == *plugin) {
-                module.clone()
+                    })?;
+                (module, source.clone(), Pending::file())
+            } else if let Some((module, path)) =
+                unnamed.iter().find(|(m, _)| m.info().name == *plugin)
+            {
+                (module.clone(), path.clone(), Pending::file())
             } else {
                 bail!(
                     "{}: plugin {plugin:?} has no provider: pass --provider {plugin}=PATH (or \
@@ -149,14 +177,30 @@ impl Providers {
                     spec.path.display()
                 );
             };
+            let capabilities = &module.info().capabilities;
             let credentials = credentials::resolve(
-                &module.info().capabilities.credentials,
+                &capabilities.credentials,
                 &provider_spec.config,
                 &Sources::process(),
             )
             .map_err(|err| anyhow!("{}: Providers.{plugin}.Config: {err}", spec.path.display()))?;
-            let mut grants = grants(spec, plugin, &provider_spec)?;
+            let lines = grant_lines(&provider_spec, &grants);
+            let mut notes = credentials.whose.clone();
+            if !credentials.http.is_empty() {
+                let endpoints: Vec<String> =
+                    credentials.http.iter().map(ToString::to_string).collect();
+                notes.push(format!(
+                    "its requests to {} are signed by rkit; it never sees a key",
+                    endpoints.join(", ")
+                ));
+            }
             grants.http.extend(credentials.http);
+            grants.signer = credentials.signer.map(Arc::new);
+            grants.api_actions = ApiActions::parse(&capabilities.api_actions)
+                .map_err(|e| anyhow!("provider {plugin} ({source}) declares an {e}"))?;
+            resolver
+                .approve(plugin, &source, &module, pending, lines, &notes)
+                .map_err(|e| anyhow!("{}: {e:#}", spec.path.display()))?;
             let provider = module
                 .start(grants, &credentials.config)
                 .await
@@ -173,7 +217,33 @@ impl Providers {
     }
 }
 
-/// The sandbox grants the spec gives `plugin`; a filesystem grant's directory is created.
+/// What the spec gives a provider, one line each, as approved and recorded in the lock:
+/// spelled as the spec writes it (relative paths stay relative), so that a lock committed
+/// beside the spec holds on every machine.
+fn grant_lines(p: &ProviderSpec, grants: &Grants) -> Vec<String> {
+    let mut lines = Vec::new();
+    for host in &p.grants.http {
+        lines.push(format!("HTTP to {host} (granted by the spec)"));
+    }
+    if let Some(dir) = &p.grants.filesystem {
+        lines.push(format!(
+            "the directory {dir} (read and write; relative to the spec)"
+        ));
+    }
+    if grants.memory_bytes != DEFAULT_MEMORY {
+        lines.push(format!("{} MiB of memory", grants.memory_bytes >> 20));
+    }
+    if grants.cpu != DEFAULT_CPU {
+        lines.push(format!("{} s of CPU per call", grants.cpu.as_secs()));
+    }
+    if grants.timeout != DEFAULT_TIMEOUT {
+        lines.push(format!("{} s per call", grants.timeout.as_secs()));
+    }
+    lines
+}
+
+/// The sandbox grants the spec gives `plugin`; a filesystem grant's directory is created and
+/// opened without following links.
 fn grants(spec: &LoadedSpec, plugin: &str, p: &ProviderSpec) -> Result<Grants> {
     let at = |field: &str| format!("{}: Providers.{plugin}.Grants.{field}", spec.path.display());
     let mut grants = Grants::default();
@@ -184,10 +254,10 @@ fn grants(spec: &LoadedSpec, plugin: &str, p: &ProviderSpec) -> Result<Grants> {
         );
     }
     if let Some(dir) = &p.grants.filesystem {
-        let dir = spec.dir().join(dir);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("{}: creating {}", at("Filesystem"), dir.display()))?;
-        grants.filesystem = Some(dir);
+        grants.filesystem = Some(
+            GrantDir::open_beneath(spec.dir(), std::path::Path::new(dir))
+                .map_err(|err| anyhow!("{}: {err:#}", at("Filesystem")))?,
+        );
     }
     if let Some(mib) = p.grants.memory_mib {
         grants.memory_bytes = (mib as usize) << 20;

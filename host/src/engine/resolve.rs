@@ -1,24 +1,50 @@
 //! Providers named by reference (`"Source": "localhost:5000/rkit/aws:0.1.0"`): the locked
 //! module from the cache (refusing one whose digest is not the lock's), or, for a reference
-//! not locked yet, the module fetched from its registry, its signature checked against the
-//! spec's trusted keys, its capabilities approved, and the lock written.
+//! not locked yet, the module fetched from its registry and its signature checked against the
+//! spec's trusted keys. And the approval of every module, files included: its digest, what it
+//! declares and what the spec grants it, against `rkit.lock`.
+//!
+//! Invariant: a module runs (`configure` or any call beyond `describe`) only once approved: in
+//! the lock with the same digest and nothing it asks for or is given beyond what was approved,
+//! or approved now by the user (at a terminal, or with `--approve`); `--yes` never approves.
 
 use super::lock::{Lock, Locked, beyond, lock_path};
 use crate::registry::cache::{Entry, ModuleCache};
 use crate::registry::{self, Fetched, ModuleRef, sha256_digest, signing};
-use crate::sandbox::{ProviderModule, Sandbox};
-use crate::spi::ProviderInfo;
+use crate::sandbox::{Grants, ProviderModule, Sandbox};
 use anyhow::{Result, anyhow, bail};
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// What the user allows when providers are resolved.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Policy {
-    /// Approve requested capabilities without asking (`--yes`).
-    pub yes: bool,
+    /// Approve what modules ask for and are given, without asking (`--approve`).
+    pub approve: bool,
     /// Accept modules with no (or no trusted) signature (`--allow-unsigned`).
     pub allow_unsigned: bool,
+    /// Asks the user a question and says whether they answered yes (`None`: no one to ask).
+    pub ask: Option<fn(&str) -> bool>,
+    /// The command that approves, for messages (`rkit init SPEC --approve`).
+    pub approve_command: String,
+}
+
+/// A module resolved by reference, not cached or locked until approved.
+pub struct Pending {
+    pub manifest_digest: String,
+    pub signer: Option<String>,
+    /// What to put in the module cache once approved (none: already there).
+    cache: Option<(Entry, Vec<u8>)>,
+}
+
+impl Pending {
+    /// A module given as a file: no manifest, no signature, nothing to cache.
+    pub fn file() -> Self {
+        Self {
+            manifest_digest: String::new(),
+            signer: None,
+            cache: None,
+        }
+    }
 }
 
 /// Resolves references for one spec, keeping its lock.
@@ -46,69 +72,145 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    /// The module `plugin`'s `source` names, as locked (or newly locked).
+    /// The module `plugin`'s `source` names: the locked one, or fetched and its signature
+    /// checked; [`Resolver::approve`] decides whether it runs.
     pub async fn module(
         &mut self,
         plugin: &str,
         source: &str,
         trusted: &[String],
-    ) -> Result<ProviderModule> {
+        limits: &Grants,
+    ) -> Result<(ProviderModule, Pending)> {
         let reference = registry::relative_to(ModuleRef::parse(source)?, &self.dir);
         let locked = self
             .lock
             .providers
             .get(plugin)
-            .filter(|l| l.source == source)
+            .filter(|l| l.source == source && !l.manifest_digest.is_empty())
             .cloned();
         if let Some(locked) = locked {
-            return self.locked(plugin, &reference, &locked).await;
+            return self.locked(plugin, &reference, &locked, limits).await;
         }
         let fetched = self.cache.fetch(&reference).await?;
         let signer = self.check_signature(plugin, &reference, &fetched, trusted)?;
-        let module = self.sandbox.load(&fetched.module, source).await?;
-        let info = module.info().clone();
-        let approved = self
-            .lock
-            .providers
-            .get(plugin)
-            .map(|l| l.capabilities.clone())
-            .unwrap_or_default();
-        let new = beyond(&approved, &info.capabilities);
-        if !new.is_empty() {
-            self.approve(
-                plugin,
-                &reference,
-                &info,
-                &new,
-                self.lock.providers.contains_key(plugin),
-            )?;
-        }
-        let digest = sha256_digest(&fetched.module);
-        self.cache.store(
-            Entry {
-                reference: source.to_string(),
-                manifest_digest: fetched.manifest_digest.clone(),
-                digest: digest.clone(),
-                name: info.name.clone(),
-                version: info.version.clone(),
-                signature: fetched.signature.clone(),
-                capabilities: info.capabilities.clone(),
+        let module = self.sandbox.load(&fetched.module, source, limits).await?;
+        let info = module.info();
+        let entry = Entry {
+            reference: source.to_string(),
+            manifest_digest: fetched.manifest_digest.clone(),
+            digest: sha256_digest(&fetched.module),
+            name: info.name.clone(),
+            version: info.version.clone(),
+            signature: fetched.signature.clone(),
+            capabilities: info.capabilities.clone(),
+        };
+        Ok((
+            module,
+            Pending {
+                manifest_digest: fetched.manifest_digest,
+                signer,
+                cache: Some((entry, fetched.module)),
             },
-            &fetched.module,
-        )?;
+        ))
+    }
+
+    /// Approves `plugin`'s `module` from `source` (its digest, what it declares, and `grants`,
+    /// the lines of what the spec gives it) against the lock: nothing new passes; anything
+    /// new is listed and asked for (or taken from `--approve`), then recorded.
+    pub fn approve(
+        &mut self,
+        plugin: &str,
+        source: &str,
+        module: &ProviderModule,
+        pending: Pending,
+        grants: Vec<String>,
+        notes: &[String],
+    ) -> Result<()> {
+        let info = module.info();
+        let digest = format!("sha256:{}", module.digest());
+        let previous = self.lock.providers.get(plugin);
+        let declared = beyond(&Default::default(), &info.capabilities);
+        // What goes beyond the last approval (everything, the first time).
+        let new: Vec<String> = match previous {
+            Some(locked) => beyond(&locked.capabilities, &info.capabilities)
+                .into_iter()
+                .chain(
+                    grants
+                        .iter()
+                        .filter(|g| !locked.grants.contains(g))
+                        .cloned(),
+                )
+                .collect(),
+            None => declared.iter().chain(&grants).cloned().collect(),
+        };
+        let why = match previous {
+            None => "is not approved yet".to_string(),
+            Some(l) if l.source != source => {
+                format!("now comes from {source} (approved: {})", l.source)
+            }
+            Some(l) if l.digest != digest => {
+                format!("is a module rkit has not approved (approved: {})", l.digest)
+            }
+            Some(_) if new.is_empty() => {
+                // Approved as it is; a locked module fetched again is kept in the cache.
+                if let Some((entry, bytes)) = pending.cache {
+                    self.cache.store(entry, &bytes)?;
+                }
+                return Ok(());
+            }
+            Some(_) => "now asks for or is given more than was approved".to_string(),
+        };
+        let mut text = format!(
+            "provider {plugin} ({source}, {} {}, {digest}) {why}. It gets:\n",
+            info.name, info.version
+        );
+        let everything: Vec<&String> = declared.iter().chain(&grants).collect();
+        if everything.is_empty() {
+            text.push_str("  - nothing beyond the sandbox's defaults\n");
+        }
+        for line in everything {
+            let mark = if previous.is_some() && new.contains(line) {
+                "  (new)"
+            } else {
+                ""
+            };
+            text.push_str(&format!("  - {line}{mark}\n"));
+        }
+        for note in notes {
+            text.push_str(&format!("  ({note})\n"));
+        }
+        let approved = if self.policy.approve {
+            eprint!("{text}approved (--approve)\n");
+            true
+        } else if let Some(ask) = self.policy.ask {
+            ask(&format!("{text}Approve?"))
+        } else {
+            false
+        };
+        if !approved {
+            bail!(
+                "{text}Not approved: nothing was run and nothing was recorded in {}. Approve with \
+                 `{}` (or pass --approve; at a terminal rkit asks).",
+                self.lock_path.display(),
+                self.policy.approve_command
+            );
+        }
+        if let Some((entry, bytes)) = pending.cache {
+            self.cache.store(entry, &bytes)?;
+        }
         self.lock.providers.insert(
             plugin.to_string(),
             Locked {
                 source: source.to_string(),
                 digest,
-                manifest_digest: fetched.manifest_digest,
+                manifest_digest: pending.manifest_digest,
                 version: info.version.clone(),
-                signer,
+                signer: pending.signer,
                 capabilities: info.capabilities.clone(),
+                grants,
             },
         );
-        self.lock.save(&self.lock_path)?;
-        Ok(module)
+        self.lock.save(&self.lock_path)
     }
 
     /// The locked module: from the cache, else fetched by its manifest digest; its sha256 must
@@ -118,7 +220,8 @@ impl<'a> Resolver<'a> {
         plugin: &str,
         reference: &ModuleRef,
         locked: &Locked,
-    ) -> Result<ProviderModule> {
+        limits: &Grants,
+    ) -> Result<(ProviderModule, Pending)> {
         let cached = self.cache.read(&locked.digest);
         let from_cache = cached.is_some();
         let (bytes, place) = match cached {
@@ -142,10 +245,15 @@ impl<'a> Resolver<'a> {
                 locked.digest
             );
         }
-        let module = self.sandbox.load(&bytes, &locked.source).await?;
+        let module = self.sandbox.load(&bytes, &locked.source, limits).await?;
+        let mut pending = Pending {
+            manifest_digest: locked.manifest_digest.clone(),
+            signer: locked.signer.clone(),
+            cache: None,
+        };
         if !from_cache {
             let info = module.info();
-            self.cache.store(
+            pending.cache = Some((
                 Entry {
                     reference: locked.source.clone(),
                     manifest_digest: locked.manifest_digest.clone(),
@@ -155,17 +263,10 @@ impl<'a> Resolver<'a> {
                     signature: None,
                     capabilities: info.capabilities.clone(),
                 },
-                &bytes,
-            )?;
+                bytes,
+            ));
         }
-        let new = beyond(&locked.capabilities, &module.info().capabilities);
-        if !new.is_empty() {
-            bail!(
-                "provider {plugin}: the locked module asks for more than was approved: {}",
-                new.join(", ")
-            );
-        }
-        Ok(module)
+        Ok((module, pending))
     }
 
     /// The signer, if the module carries a signature by a trusted key (the spec's or the
@@ -200,47 +301,6 @@ impl<'a> Resolver<'a> {
              Providers.{plugin}.TrustedKeys (or {}), or pass --allow-unsigned",
             trust_file().display()
         )
-    }
-
-    /// Asks the user to approve `new` capabilities (or takes `--yes`).
-    fn approve(
-        &self,
-        plugin: &str,
-        reference: &ModuleRef,
-        info: &ProviderInfo,
-        new: &[String],
-        upgrade: bool,
-    ) -> Result<()> {
-        let what = if upgrade {
-            "now also asks for"
-        } else {
-            "asks for"
-        };
-        let text = format!(
-            "provider {plugin} ({reference}, {} {}) {what}:\n{}",
-            info.name,
-            info.version,
-            new.iter().map(|n| format!("  - {n}\n")).collect::<String>()
-        );
-        if self.policy.yes {
-            eprintln!("{text}approved (--yes)");
-            return Ok(());
-        }
-        let stdin = std::io::stdin();
-        if stdin.is_terminal() {
-            eprint!("{text}Approve? Only 'yes' will be accepted: ");
-            std::io::stderr().flush()?;
-            let mut answer = String::new();
-            stdin.lock().read_line(&mut answer)?;
-            if answer.trim() == "yes" {
-                return Ok(());
-            }
-        }
-        Err(anyhow!(
-            "{}not approved: nothing was recorded in {}. Approve with `rkit init SPEC --yes` (or --yes)",
-            text,
-            self.lock_path.display()
-        ))
     }
 }
 

@@ -1,25 +1,33 @@
 //! What a provider is allowed to do. Deny by default: an empty [`Grants`] allows no HTTP, no
-//! files, no environment and no sockets, and bounds memory, CPU and wall-clock time.
+//! files, no environment, no sockets, no credentials and no API action, and bounds memory,
+//! CPU and wall-clock time of every call (describe and configure included).
 
-use serde::Serialize;
+use super::api_actions::ApiActions;
+use super::aws_signing::AwsSigner;
+use super::grant_dir::GrantDir;
 use std::fmt;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The capabilities granted to one provider.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Grants {
     /// Outgoing HTTP destinations; anything else is denied.
     pub http: Vec<HttpAllow>,
-    /// A host directory mapped into the sandbox as `/` (read-write).
-    pub filesystem: Option<PathBuf>,
-    /// Linear memory limit per instance, in bytes.
+    /// A host directory mapped into the sandbox as `/` (read-write), opened without
+    /// following links.
+    pub filesystem: Option<GrantDir>,
+    /// Memory per instance, in bytes: its linear memory and the host objects it makes.
     pub memory_bytes: usize,
-    /// Time a call may spend executing WebAssembly (time blocked in host calls, such as
-    /// waiting for HTTP, does not count).
+    /// CPU a call may use, in WebAssembly and in the host calls it makes (time spent waiting,
+    /// for HTTP say, does not count).
     pub cpu: Duration,
     /// Wall-clock bound on one call, host calls included.
     pub timeout: Duration,
+    /// Credentials the host signs the provider's requests with, for their endpoints only.
+    pub signer: Option<Arc<AwsSigner>>,
+    /// The API actions signed requests may call.
+    pub api_actions: ApiActions,
 }
 
 impl Default for Grants {
@@ -27,17 +35,25 @@ impl Default for Grants {
         Self {
             http: Vec::new(),
             filesystem: None,
-            memory_bytes: 256 << 20,
-            cpu: Duration::from_secs(10),
-            timeout: Duration::from_secs(300),
+            memory_bytes: DEFAULT_MEMORY,
+            cpu: DEFAULT_CPU,
+            timeout: DEFAULT_TIMEOUT,
+            signer: None,
+            api_actions: ApiActions::default(),
         }
     }
 }
 
+/// The default memory per instance.
+pub const DEFAULT_MEMORY: usize = 256 << 20;
+/// The default CPU per call.
+pub const DEFAULT_CPU: Duration = Duration::from_secs(10);
+/// The default wall-clock bound per call.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// An allowed HTTP destination: `scheme://host[:port]`, where the host may start with `*.`
 /// to allow any subdomain. A missing port means the scheme's default port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpAllow {
     scheme: String,
     host: String,
@@ -66,11 +82,22 @@ impl HttpAllow {
         if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
             return Err(bad());
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
-                (host, Some(port.parse::<u16>().map_err(|_| bad())?))
+        let port_of = |p: &str| p.parse::<u16>().map(Some).map_err(|_| bad());
+        // `[v6]` or `[v6]:port`; otherwise `host` or `host:port`. Hosts are kept bare.
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(rest) => {
+                let (v6, after) = rest.split_once(']').ok_or_else(bad)?;
+                v6.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+                let port = match after {
+                    "" => None,
+                    p => port_of(p.strip_prefix(':').ok_or_else(bad)?)?,
+                };
+                (v6, port)
             }
-            _ => (authority, None),
+            None => match authority.split_once(':') {
+                Some((host, port)) => (host, port_of(port)?),
+                None => (authority, None),
+            },
         };
         if host.is_empty() || (host.contains('*') && !host.starts_with("*.")) {
             return Err(bad());
@@ -82,9 +109,13 @@ impl HttpAllow {
         })
     }
 
-    /// Whether a request to `scheme://host:port` is allowed by this grant.
+    /// Whether a request to `scheme://host:port` is allowed by this grant (an IPv6 host with
+    /// or without its brackets).
     pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
-        let host = host.to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         let host_ok = match self.host.strip_prefix("*.") {
             Some(suffix) => host
                 .strip_suffix(suffix)
@@ -100,17 +131,15 @@ impl HttpAllow {
 
 impl fmt::Display for HttpAllow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}", self.scheme, self.host)?;
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]", self.scheme, self.host)?;
+        } else {
+            write!(f, "{}://{}", self.scheme, self.host)?;
+        }
         if let Some(port) = self.port {
             write!(f, ":{port}")?;
         }
         Ok(())
-    }
-}
-
-impl From<HttpAllow> for String {
-    fn from(allow: HttpAllow) -> String {
-        allow.to_string()
     }
 }
 
@@ -142,6 +171,21 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_literals_match_with_and_without_a_port() {
+        let a = allow("http://[::1]:8080");
+        assert!(a.allows("http", "[::1]", Some(8080)));
+        assert!(a.allows("http", "::1", Some(8080)));
+        assert!(!a.allows("http", "::1", Some(8081)));
+        assert_eq!(a.to_string(), "http://[::1]:8080");
+        let b = allow("https://[FD00:EC2::254]");
+        assert!(b.allows("https", "[fd00:ec2::254]", None));
+        assert_eq!(b.to_string(), "https://[fd00:ec2::254]");
+        assert!(HttpAllow::parse("http://[::1").is_err());
+        assert!(HttpAllow::parse("http://[nope]:80").is_err());
+        assert!(HttpAllow::parse("http://[::1]80").is_err());
+    }
+
+    #[test]
     fn wildcard_subdomains_only() {
         let a = allow("https://*.amazonaws.com");
         assert!(a.allows("https", "ec2.eu-west-1.amazonaws.com", None));
@@ -158,6 +202,7 @@ mod tests {
             "https://a/b",
             "https://a*.com",
             "http://h:port",
+            "http://a:1:2",
         ] {
             assert!(HttpAllow::parse(bad).is_err(), "{bad} accepted");
         }

@@ -1,10 +1,24 @@
-//! The outgoing-HTTP gate: the `send_request` hook of wasi-http, which forwards requests to
-//! granted destinations and denies everything else with `HttpRequestDenied`, recording what
-//! it denied so the host can say which capability was missing.
+//! The outgoing-HTTP gate: the `send_request` hook of wasi-http. It forwards requests to
+//! granted destinations and denies everything else with `HttpRequestDenied`, recording what it
+//! denied (and why) so the call's error can say which capability was missing.
+//!
+//! Invariants, for every request:
+//! - the destination (scheme, host, port) must match a grant;
+//! - a request to an endpoint resolved for the provider's credentials must carry no
+//!   `Authorization` of its own; its body is read (bounded), its API action must be one the
+//!   provider was granted, and only then is it signed here, with credentials the guest never
+//!   sees; a request anywhere else is never signed;
+//! - the connection goes to an address vetted by [`super::egress`] (no link-local or metadata
+//!   address through a grant by name); redirects are returned to the guest, never followed.
 
+use super::api_actions::{ApiActions, action_of, api_version};
+use super::aws_signing::AwsSigner;
+use super::egress;
 use super::grants::HttpAllow;
-use std::sync::Arc;
+use crate::text::escaped;
+use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 type SendResult = wasmtime_wasi_http::Result<(
@@ -12,21 +26,31 @@ type SendResult = wasmtime_wasi_http::Result<(
     Box<dyn Future<Output = Result<(), Error>> + Send>,
 )>;
 
+/// The largest request body the gate reads to sign (AWS's Query and JSON requests are far
+/// smaller).
+const MAX_SIGNED_BODY: usize = 8 << 20;
+
+/// What the gate of a provider's instances shares.
+pub struct HttpGate {
+    pub allowed: Vec<HttpAllow>,
+    pub signer: Option<Arc<AwsSigner>>,
+    pub actions: ApiActions,
+    /// Requests let through, counted across the provider's instances.
+    pub sent: AtomicU64,
+}
+
 /// The HTTP gate of one sandboxed instance.
 pub struct HttpPolicy {
-    allowed: Arc<[HttpAllow]>,
-    /// Requests let through, counted across the provider's instances.
-    sent: Arc<AtomicU64>,
+    gate: Arc<HttpGate>,
     /// Requests denied since the last [`HttpPolicy::take_denied`].
-    denied: Vec<String>,
+    denied: Arc<Mutex<Vec<String>>>,
 }
 
 impl HttpPolicy {
-    pub fn new(allowed: Arc<[HttpAllow]>, sent: Arc<AtomicU64>) -> Self {
+    pub fn new(gate: Arc<HttpGate>) -> Self {
         Self {
-            allowed,
-            sent,
-            denied: Vec::new(),
+            gate,
+            denied: Arc::default(),
         }
     }
 
@@ -34,16 +58,22 @@ impl HttpPolicy {
         let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
             return false;
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.allowed
+        self.gate
+            .allowed
             .iter()
             .any(|a| a.allows(scheme, host, uri.port_u16()))
     }
 
     /// The descriptions of the requests denied since the last call.
     pub fn take_denied(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.denied)
+        std::mem::take(&mut *self.denied.lock().expect("denials lock"))
     }
+}
+
+/// Records a denial and fails the request.
+fn deny(denied: &Mutex<Vec<String>>, what: String) -> Error {
+    denied.lock().expect("denials lock").push(what);
+    Error::HttpRequestDenied
 }
 
 impl WasiHttpHooks for HttpPolicy {
@@ -53,29 +83,143 @@ impl WasiHttpHooks for HttpPolicy {
         options: Option<RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
+        let _ = fut;
+        let gate = self.gate.clone();
+        let denied = self.denied.clone();
+        let what = format!(
+            "HTTP {} {}",
+            request.method(),
+            escaped(&request.uri().to_string())
+        );
         if !self.allows(request.uri()) {
-            let granted: Vec<String> = self.allowed.iter().map(|a| a.to_string()).collect();
-            self.denied.push(format!(
-                "HTTP {} {} (granted: {})",
-                request.method(),
-                request.uri(),
+            let granted: Vec<String> = gate.allowed.iter().map(|a| a.to_string()).collect();
+            let why = format!(
+                "{what} (granted: {})",
                 if granted.is_empty() {
                     "no HTTP at all".to_string()
                 } else {
                     granted.join(", ")
                 }
-            ));
-            return Box::new(async { Err(Error::HttpRequestDenied) });
+            );
+            let err = deny(&denied, why);
+            return Box::new(async move { Err(err) });
         }
-        let _ = fut;
-        self.sent.fetch_add(1, Ordering::Relaxed);
+        let uri = request.uri().clone();
+        let scheme = uri.scheme_str().unwrap_or_default().to_string();
+        let host = uri.host().unwrap_or_default().to_string();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+        let signed = gate
+            .signer
+            .as_ref()
+            .filter(|s| s.signs_for(&scheme, &host, uri.port_u16()))
+            .cloned();
         Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
+            let request = match signed {
+                Some(signer) => sign(request, &signer, &gate.actions, &what)
+                    .await
+                    .map_err(|why| deny(&denied, why))?,
+                None => request,
+            };
+            let addrs = egress::addresses(&host, port)
+                .await
+                .map_err(|why| deny(&denied, format!("{what}: {why}")))?;
+            gate.sent.fetch_add(1, Ordering::Relaxed);
+            egress::send(request, addrs, options).await
         })
     }
+}
+
+/// Checks a request to an AWS endpoint (no own signature, a granted action) and signs it.
+async fn sign(
+    request: http::Request<WasiBody>,
+    signer: &AwsSigner,
+    actions: &ApiActions,
+    what: &str,
+) -> Result<http::Request<WasiBody>, String> {
+    use http_body_util::BodyExt;
+    if request.headers().contains_key(http::header::AUTHORIZATION) {
+        return Err(format!(
+            "{what}: carries its own Authorization header; rkit signs requests to this endpoint itself"
+        ));
+    }
+    let (mut parts, body) = request.into_parts();
+    let body = http_body_util::Limited::new(body, MAX_SIGNED_BODY)
+        .collect()
+        .await
+        .map_err(|e| format!("{what}: reading the body to sign it: {e}"))?
+        .to_bytes();
+    let target: Option<String> = parts
+        .headers
+        .get("x-amz-target")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| format!("{what}: X-Amz-Target is not text"))
+        })
+        .transpose()?;
+    let target = target.as_deref();
+    let action = action_of(target, &body)
+        .ok_or_else(|| format!("{what}: names no API action (no Action field, no X-Amz-Target)"))?;
+    let version = api_version(target, &body);
+    let uri = &parts.uri;
+    let service = signer
+        .service_for(
+            uri.scheme_str().unwrap_or_default(),
+            uri.host().unwrap_or_default(),
+            uri.port_u16(),
+            version.as_deref(),
+        )
+        .ok_or_else(|| {
+            format!(
+                "{what}: names API version {}, which no service resolved at this endpoint speaks",
+                escaped(version.as_deref().unwrap_or("(none)"))
+            )
+        })?
+        .to_string();
+    let service = service.as_str();
+    if !actions.allows(service, &action) {
+        return Err(format!(
+            "{what}: API action {service}:{} was not declared and approved (the provider may call: {actions})",
+            escaped(&action)
+        ));
+    }
+    // Whatever signing headers the guest set, the host's replace them.
+    for name in ["x-amz-date", "x-amz-security-token", "x-amz-content-sha256"] {
+        parts.headers.remove(name);
+    }
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut signed: Vec<(&str, &str)> = Vec::new();
+    if let Some(ct) = &content_type {
+        signed.push(("content-type", ct));
+    }
+    if let Some(t) = target {
+        signed.push(("x-amz-target", t));
+    }
+    let headers = signer.sign(
+        service,
+        parts.method.as_str(),
+        &parts.uri.to_string(),
+        &signed,
+        &body,
+    )?;
+    for (name, value) in headers {
+        let name = http::HeaderName::try_from(name).map_err(|e| e.to_string())?;
+        let value = http::HeaderValue::try_from(value).map_err(|e| e.to_string())?;
+        parts.headers.insert(name, value);
+    }
+    parts.headers.insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(body.len()),
+    );
+    parts.headers.remove(http::header::TRANSFER_ENCODING);
+    Ok(http::Request::from_parts(
+        parts,
+        egress::body(Bytes::from(body)),
+    ))
 }

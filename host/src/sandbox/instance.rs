@@ -1,18 +1,21 @@
 //! One sandboxed instance of a provider: its store (with the WASI context built from the
-//! grants, the HTTP gate and the limits) and its bindings.
+//! grants, the HTTP gate and the budget) and its bindings.
 
 use super::bindings;
-use super::grants::{Grants, HttpAllow};
-use super::http_policy::HttpPolicy;
-use super::limits::{CpuMeter, MemoryLimiter};
+use super::budget::Budget;
+use super::grants::Grants;
+use super::http_policy::{HttpGate, HttpPolicy};
+use super::limits::MemoryLimiter;
 use super::output::GuestOutput;
 use anyhow::{Result, anyhow};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use wasmtime::component::ResourceTable;
 use wasmtime::{CallHook, Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// Most host objects (handles: files, streams, HTTP fields, requests…) an instance may hold.
+const MAX_HANDLES: usize = 10_000;
 
 /// The data of an instance's store.
 pub struct HostState {
@@ -20,8 +23,8 @@ pub struct HostState {
     http: WasiHttpCtx,
     table: ResourceTable,
     pub(super) policy: HttpPolicy,
-    memory: MemoryLimiter,
-    pub(super) cpu: CpuMeter,
+    limiter: MemoryLimiter,
+    budget: Arc<Budget>,
 }
 
 impl WasiView for HostState {
@@ -48,16 +51,18 @@ pub struct Instance {
     pub store: Store<HostState>,
     pub world: bindings::Provider,
     pub output: GuestOutput,
+    pub budget: Arc<Budget>,
 }
 
 /// A store for one instance: no environment, no arguments, no sockets, no stdin; the granted
-/// directory (if any) as `/`; HTTP through the gate; memory and CPU bounded.
+/// directory (if any, by its open handle) as `/`; HTTP through the gate; memory (host objects
+/// included), handles and CPU bounded by `budget`.
 pub fn new_store(
     engine: &Engine,
     grants: &Grants,
-    http: Arc<[HttpAllow]>,
-    sent: Arc<AtomicU64>,
+    gate: Arc<HttpGate>,
     output: &GuestOutput,
+    budget: Arc<Budget>,
 ) -> Result<Store<HostState>> {
     let mut wasi = WasiCtx::builder();
     wasi.stdout(output.clone())
@@ -66,31 +71,31 @@ pub fn new_store(
         .allow_udp(false)
         .allow_ip_name_lookup(false);
     if let Some(dir) = &grants.filesystem {
-        wasi.preopened_dir(dir, "/", FsPerms::ReadWrite)
-            .map_err(|err| anyhow!("filesystem grant {}: {err:#}", dir.display()))?;
+        wasi.preopened_dir(dir.handle_path(), "/", FsPerms::ReadWrite)
+            .map_err(|err| anyhow!("filesystem grant {}: {err:#}", dir.path().display()))?;
     }
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_HANDLES);
     let state = HostState {
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
-        table: ResourceTable::new(),
-        policy: HttpPolicy::new(http, sent),
-        memory: MemoryLimiter {
-            max_bytes: grants.memory_bytes,
+        table,
+        policy: HttpPolicy::new(gate),
+        limiter: MemoryLimiter {
+            budget: budget.clone(),
         },
-        cpu: CpuMeter::new(grants.cpu),
+        budget,
     };
     let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.memory);
-    store.call_hook(|mut ctx, hook| {
-        let cpu = &mut ctx.data_mut().cpu;
-        match hook {
-            CallHook::CallingWasm | CallHook::ReturningFromHost => cpu.resume(),
-            CallHook::ReturningFromWasm | CallHook::CallingHost => cpu.pause(),
+    store.limiter(|state| &mut state.limiter);
+    store.call_hook(|ctx, hook| {
+        if matches!(hook, CallHook::ReturningFromHost | CallHook::CallingHost) {
+            ctx.data().budget.check_memory()?;
         }
         Ok(())
     });
     store.epoch_deadline_callback(|ctx| {
-        ctx.data().cpu.check()?;
+        ctx.data().budget.check()?;
         // Let other tasks run between ticks of a long computation.
         Ok(UpdateDeadline::Yield(1))
     });
@@ -100,7 +105,7 @@ pub fn new_store(
 impl Instance {
     /// Prepares the store for a new call: a fresh CPU budget, no leftover output or denials.
     pub fn begin_call(&mut self) {
-        self.store.data_mut().cpu.reset();
+        self.budget.new_call();
         self.store.data_mut().policy.take_denied();
         self.store.set_epoch_deadline(1);
         self.output.take();

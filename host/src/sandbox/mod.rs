@@ -7,9 +7,18 @@
 //!   pre-instantiated component.
 //! - [`Provider`] is a configured provider with its grants: a pool of instances on which the
 //!   SPI is called; a trap or limit discards the instance, never the host.
+//!
+//! The SPI spoken is `rkit:provider@0.2.0`; a module built for another version is refused
+//! with a message saying which and why.
 
+mod api_actions;
+mod aws_signing;
 mod bindings;
+mod budget;
 mod cache;
+mod egress;
+mod fs_guard;
+mod grant_dir;
 mod grants;
 mod http_policy;
 mod instance;
@@ -17,10 +26,20 @@ mod limits;
 mod output;
 mod provider;
 
+pub use api_actions::{ApiActions, BadApiAction};
+pub use aws_signing::{AwsSigner, Endpoint as AwsEndpoint};
 pub use cache::ComponentCache;
-pub use grants::{BadHttpAllow, Grants, HttpAllow};
+pub use egress::forbidden as forbidden_address;
+pub use fs_guard::link_target_escapes;
+pub use grant_dir::GrantDir;
+pub use grants::{BadHttpAllow, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_TIMEOUT, Grants, HttpAllow};
 pub use limits::LimitHit;
 pub use provider::Provider;
+
+/// The SPI version this host speaks.
+pub const SPI_VERSION: &str = "0.2.0";
+/// The interface a provider component must export.
+const SPI_EXPORT: &str = "rkit:provider/resources@0.2.0";
 
 use crate::spi::ProviderInfo;
 use anyhow::{Context, Result, anyhow};
@@ -52,6 +71,7 @@ impl Sandbox {
         start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        fs_guard::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         let cache = cache_dir.map(|dir| ComponentCache::new(dir, &engine));
         Ok(Self {
@@ -61,15 +81,22 @@ impl Sandbox {
         })
     }
 
-    /// Loads the provider component in the file at `path`.
-    pub async fn load_file(&self, path: &Path) -> Result<ProviderModule> {
+    /// Loads the provider component in the file at `path`; `describe` runs within the limits
+    /// of `limits` (memory, CPU, timeout; nothing else of it is granted).
+    pub async fn load_file(&self, path: &Path, limits: &Grants) -> Result<ProviderModule> {
         let bytes =
             std::fs::read(path).with_context(|| format!("reading provider {}", path.display()))?;
-        self.load(&bytes, &path.display().to_string()).await
+        self.load(&bytes, &path.display().to_string(), limits).await
     }
 
-    /// Loads a provider component from its bytes; `origin` names it in messages.
-    pub async fn load(&self, bytes: &[u8], origin: &str) -> Result<ProviderModule> {
+    /// Loads a provider component from its bytes; `origin` names it in messages; `describe`
+    /// runs within the limits of `limits` and is granted nothing else.
+    pub async fn load(
+        &self,
+        bytes: &[u8],
+        origin: &str,
+        limits: &Grants,
+    ) -> Result<ProviderModule> {
         let digest = hex::encode(Sha256::digest(bytes));
         let component = match &self.cache {
             Some(cache) => cache.load(&self.engine, &digest, bytes),
@@ -80,9 +107,7 @@ impl Sandbox {
             .linker
             .instantiate_pre(&component)
             .and_then(bindings::ProviderPre::new)
-            .map_err(|err| {
-                anyhow!("{origin} is not an rkit provider (it must export rkit:provider/resources@0.1.0 and import only WASI): {err}")
-            })?;
+            .map_err(|err| self.not_a_provider(&component, origin, err))?;
         let mut module = ProviderModule {
             inner: Arc::new(provider::ModuleInner {
                 origin: origin.to_string(),
@@ -91,8 +116,16 @@ impl Sandbox {
                 info: None,
             }),
         };
-        // Describe in a sandbox with no grants at all.
-        let probe = Provider::unconfigured(&module, Grants::default());
+        // Describe in a sandbox with no grants at all, within the caller's limits.
+        let probe = Provider::unconfigured(
+            &module,
+            Grants {
+                memory_bytes: limits.memory_bytes,
+                cpu: limits.cpu,
+                timeout: limits.timeout,
+                ..Grants::default()
+            },
+        );
         let info = probe
             .describe()
             .await
@@ -102,6 +135,38 @@ impl Sandbox {
             .expect("not shared yet")
             .info = Some(info);
         Ok(module)
+    }
+}
+
+impl Sandbox {
+    /// Why `component` cannot be used: built for another SPI version, or not a provider.
+    fn not_a_provider(
+        &self,
+        component: &wasmtime::component::Component,
+        origin: &str,
+        err: wasmtime::Error,
+    ) -> anyhow::Error {
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if let Some(other) = exports
+            .iter()
+            .find(|n| n.starts_with("rkit:provider/resources@") && n.as_str() != SPI_EXPORT)
+        {
+            let version = other.trim_start_matches("rkit:provider/resources@");
+            return anyhow!(
+                "{origin} was built for rkit:provider@{} but this rkit speaks rkit:provider@{SPI_VERSION}: \
+                 rebuild it with rkit-sdk {SPI_VERSION} (since 0.2.0 a provider never receives \
+                 credentials: it declares the API actions it calls and rkit signs its requests)",
+                crate::text::escape(version)
+            );
+        }
+        anyhow!(
+            "{origin} is not an rkit provider (it must export {SPI_EXPORT} and import only WASI): {}",
+            crate::text::escape(&format!("{err:#}"))
+        )
     }
 }
 

@@ -1,14 +1,21 @@
 //! A configured provider: a pool of sandboxed instances and the typed SPI calls on them.
+//!
+//! Invariant: every call into the guest (instantiation and `configure` included) runs inside
+//! [`Metered`] (its CPU and host memory counted) and inside the wall-clock timeout; a call that
+//! trapped, hit a limit or timed out discards its instance.
 
 use super::ProviderModule;
 use super::bindings::{self, rkit::provider::types as wit};
-use super::grants::{Grants, HttpAllow};
+use super::budget::{Budget, Metered};
+use super::grants::Grants;
+use super::http_policy::HttpGate;
 use super::instance::{HostState, Instance, new_store};
 use super::limits::LimitHit;
 use super::output::GuestOutput;
 use crate::spi::{Created, Diagnostic, ErrorKind, Observed, ProviderError, ProviderInfo, Tags};
+use crate::text::escaped;
 use serde_json::Value;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use wasmtime::Trap;
 
@@ -26,9 +33,8 @@ pub(super) struct ModuleInner {
 pub struct Provider {
     module: Arc<ModuleInner>,
     grants: Grants,
-    http: Arc<[HttpAllow]>,
-    /// HTTP requests its instances sent (denied ones not counted).
-    sent: Arc<AtomicU64>,
+    /// The HTTP gate its instances share (it counts the requests sent).
+    gate: Arc<HttpGate>,
     /// The configuration as JSON text; `None` for the describe-only probe.
     config: Option<String>,
     idle: Mutex<Vec<Instance>>,
@@ -40,8 +46,12 @@ impl Provider {
     fn new(module: &ProviderModule, grants: Grants, config: Option<String>) -> Self {
         Self {
             module: module.inner.clone(),
-            http: grants.http.clone().into(),
-            sent: Arc::default(),
+            gate: Arc::new(HttpGate {
+                allowed: grants.http.clone(),
+                signer: grants.signer.clone(),
+                actions: grants.api_actions.clone(),
+                sent: Default::default(),
+            }),
             grants,
             config,
             idle: Mutex::new(Vec::new()),
@@ -59,7 +69,9 @@ impl Provider {
         config: &Value,
     ) -> Result<Self, ProviderError> {
         let provider = Self::new(module, grants, Some(config.to_string()));
-        let instance = provider.instantiate().await?;
+        let instance = provider
+            .bounded("configure", provider.instantiate())
+            .await?;
         provider.idle.lock().expect("pool lock").push(instance);
         Ok(provider)
     }
@@ -74,19 +86,51 @@ impl Provider {
 
     /// How many HTTP requests the provider has sent so far (denied ones are not counted).
     pub fn http_requests(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
+        self.gate.sent.load(Ordering::Relaxed)
     }
 
-    /// A new instance, configured.
+    /// `work`, bounded by the wall-clock timeout.
+    async fn bounded<R>(
+        &self,
+        op: &str,
+        work: impl Future<Output = Result<R, ProviderError>>,
+    ) -> Result<R, ProviderError> {
+        match tokio::time::timeout(self.grants.timeout, work).await {
+            Ok(done) => done,
+            Err(_) => Err(ProviderError::new(
+                ErrorKind::Fault,
+                format!(
+                    "provider {} exceeded its time limit of {:?} during {op} and was stopped",
+                    self.name(),
+                    self.grants.timeout
+                ),
+            )),
+        }
+    }
+
+    /// A new instance, configured (metered like a call).
     async fn instantiate(&self) -> Result<Instance, ProviderError> {
         let output = GuestOutput::default();
+        let budget = Budget::new(self.grants.memory_bytes, self.grants.cpu);
+        let started = Metered::new(budget.clone(), self.instantiate_in(&output, budget.clone()));
+        match started.await {
+            Ok(instance) => instance,
+            Err(hit) => Err(self.limit_fault("configure", &hit, &output)),
+        }
+    }
+
+    async fn instantiate_in(
+        &self,
+        output: &GuestOutput,
+        budget: Arc<Budget>,
+    ) -> Result<Instance, ProviderError> {
         let engine = self.module.pre.engine();
         let mut store = new_store(
             engine,
             &self.grants,
-            self.http.clone(),
-            self.sent.clone(),
-            &output,
+            self.gate.clone(),
+            output,
+            budget.clone(),
         )
         .map_err(|err| {
             ProviderError::new(
@@ -99,12 +143,13 @@ impl Provider {
         })?;
         let world = match self.module.pre.instantiate_async(&mut store).await {
             Ok(world) => world,
-            Err(err) => return Err(self.fault("instantiation", &err, &output)),
+            Err(err) => return Err(self.fault("instantiation", &err, output)),
         };
         let mut instance = Instance {
             store,
             world,
-            output,
+            output: output.clone(),
+            budget,
         };
         if let Some(config) = &self.config {
             let configured = instance
@@ -115,7 +160,7 @@ impl Provider {
             match configured {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => {
-                    let mut err = bindings::error(err);
+                    let mut err = guest_error(err, instance.store.data_mut().policy.take_denied());
                     err.message = format!("configuring provider {}: {}", self.name(), err.message);
                     return Err(err);
                 }
@@ -139,29 +184,24 @@ impl Provider {
                 None => self.instantiate().await?,
             };
             instance.begin_call();
-            match call(&mut instance).await {
-                Ok(value) => {
+            let result = Metered::new(instance.budget.clone(), call(&mut instance)).await;
+            match result {
+                Ok(Ok(value)) => {
                     let denied = instance.store.data_mut().policy.take_denied();
                     Ok((value, denied, instance))
                 }
-                Err(err) => Err(self.fault(op, &err, &instance.output)),
+                Ok(Err(err)) => Err(self.fault(op, &err, &instance.output)),
+                Err(hit) => Err(self.limit_fault(op, &hit, &instance.output)),
             }
         };
-        match tokio::time::timeout(self.grants.timeout, work).await {
-            Ok(Ok((value, denied, instance))) => {
-                self.idle.lock().expect("pool lock").push(instance);
-                Ok((value, denied))
-            }
-            Ok(Err(err)) => Err(err),
-            Err(_) => Err(ProviderError::new(
-                ErrorKind::Fault,
-                format!(
-                    "provider {} exceeded its time limit of {:?} during {op} and was stopped",
-                    self.name(),
-                    self.grants.timeout
-                ),
-            )),
-        }
+        let (value, denied, instance) = self.bounded(op, work).await?;
+        self.idle.lock().expect("pool lock").push(instance);
+        Ok((value, denied))
+    }
+
+    /// Describes a limit the budget enforced between two polls of a call.
+    fn limit_fault(&self, op: &str, hit: &LimitHit, output: &GuestOutput) -> ProviderError {
+        self.describe_fault(op, format!("hit a sandbox limit: {hit}"), output)
     }
 
     /// Describes a trap or host failure of a call.
@@ -174,15 +214,19 @@ impl Provider {
                 other => format!("trapped: {other}"),
             }
         } else {
-            format!("failed in the sandbox: {err:#}")
+            format!("failed in the sandbox: {}", escaped(&format!("{err:#}")))
         };
+        self.describe_fault(op, what, output)
+    }
+
+    fn describe_fault(&self, op: &str, what: String, output: &GuestOutput) -> ProviderError {
         let mut message = format!("provider {} {what} during {op}", self.name());
         let printed = output.take();
         if !printed.is_empty() {
             message.push_str("; it printed:\n");
             for line in printed.lines() {
                 message.push_str("  ");
-                message.push_str(line);
+                message.push_str(&escaped(line));
                 message.push('\n');
             }
             message.truncate(message.trim_end().len());
@@ -325,10 +369,11 @@ impl Provider {
 }
 
 /// A provider's own error, with what the sandbox denied during the call (which usually
-/// explains it).
+/// explains it); with a denial, the error is of kind `denied` whatever the provider said.
 fn guest_error(err: wit::Error, denied: Vec<String>) -> ProviderError {
     let mut err = bindings::error(err);
     if !denied.is_empty() {
+        err.kind = ErrorKind::Denied;
         err.message = format!(
             "{} [the sandbox denied: {}]",
             err.message,

@@ -1,15 +1,13 @@
-//! The AWS Query-protocol client: form-encoded POSTs signed with SigV4 (`aws-sigv4`), sent
-//! over wasi:http (`wstd`), XML answers parsed into [`Element`]s. Throttling, 5xx answers and
-//! failed connections are retried with exponential backoff and full jitter.
+//! The AWS Query-protocol client: form-encoded POSTs sent unsigned over wasi:http (`wstd`) to
+//! the endpoints rkit resolved; rkit's sandbox signs each one with SigV4 on its way out (the
+//! provider never holds a key) and refuses actions the provider did not declare. XML answers
+//! are parsed into [`Element`]s. Throttling, 5xx answers and failed connections are retried
+//! with exponential backoff and jitter; a request the sandbox refused is not.
 
 use crate::query::Params;
 use crate::xml::Element;
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// An AWS API the provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,14 +17,6 @@ pub enum Service {
 }
 
 impl Service {
-    /// The SigV4 signing name (the credential scope's service).
-    fn signing_name(self) -> &'static str {
-        match self {
-            Service::Ec2 => "ec2",
-            Service::Elbv2 => "elasticloadbalancing",
-        }
-    }
-
     fn version(self) -> &'static str {
         match self {
             Service::Ec2 => "2016-11-15",
@@ -48,7 +38,8 @@ pub struct AwsError {
     pub service: Service,
     pub action: String,
     /// The AWS error code (`InvalidVpcID.NotFound`); rkit's own for failures without an
-    /// answer: `RequestFailed`, `MalformedResponse`, `NoCredentials`, `NoEndpoint`.
+    /// answer: `RequestFailed`, `RequestDenied` (by the sandbox), `MalformedResponse`,
+    /// `NoEndpoint`.
     pub code: String,
     pub message: String,
     /// The HTTP status; 0 when no answer came.
@@ -126,7 +117,7 @@ impl From<AwsError> for rkit_sdk::Error {
                 | "SignatureDoesNotMatch"
                 | "AccessDenied"
                 | "AccessDeniedException"
-                | "NoCredentials"
+                | "RequestDenied"
                 | "OptInRequired"
         ) {
             K::Denied
@@ -151,25 +142,15 @@ pub type ApiResult<T> = Result<T, AwsError>;
 
 /// Configured access to EC2 and ELBv2 in one region.
 pub struct Client {
-    pub region: String,
-    credentials: Option<Credentials>,
     ec2: Option<String>,
     elbv2: Option<String>,
     max_attempts: u32,
 }
 
 impl Client {
-    /// A client for `region` with these endpoints (`None`: not configured).
-    pub fn new(
-        region: String,
-        credentials: Option<Credentials>,
-        ec2: Option<String>,
-        elbv2: Option<String>,
-        max_attempts: u32,
-    ) -> Self {
+    /// A client for these endpoints (`None`: not configured).
+    pub fn new(ec2: Option<String>, elbv2: Option<String>, max_attempts: u32) -> Self {
         Self {
-            region,
-            credentials,
             ec2,
             elbv2,
             max_attempts: max_attempts.max(1),
@@ -226,50 +207,26 @@ impl Client {
                     .into(),
             ));
         };
-        let Some(credentials) = &self.credentials else {
-            return Err(fail(
-                "NoCredentials",
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a \
-                 profile in ~/.aws/credentials"
-                    .into(),
-            ));
-        };
         const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
-        let identity: Identity = credentials.clone().into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(service.signing_name())
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| fail("RequestFailed", format!("signing: {e}")))?
-            .into();
-        let signable = SignableRequest::new(
-            "POST",
-            endpoint.as_str(),
-            std::iter::once(("content-type", CONTENT_TYPE)),
-            SignableBody::Bytes(body.as_bytes()),
-        )
-        .map_err(|e| fail("RequestFailed", format!("signing: {e}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| fail("RequestFailed", format!("signing: {e}")))?
-            .into_parts();
-        let mut request =
-            // A known length (wasi-http would otherwise send the form chunked).
-            wstd::http::Request::post(endpoint.as_str())
-                .header("content-type", CONTENT_TYPE)
-                .header("content-length", body.len());
-        for (name, value) in instructions.headers() {
-            request = request.header(name, value);
-        }
+        // Unsigned: the sandbox signs it. A known length (wasi-http would otherwise send the
+        // form chunked).
+        let request = wstd::http::Request::post(endpoint.as_str())
+            .header("content-type", CONTENT_TYPE)
+            .header("content-length", body.len());
         let request = request
             .body(wstd::http::Body::from(body.to_string()))
             .map_err(|e| fail("RequestFailed", format!("building the request: {e}")))?;
-        let mut response = wstd::http::Client::new()
-            .send(request)
-            .await
-            .map_err(|e| fail("RequestFailed", format!("POST {endpoint}: {e:?}")))?;
+        let mut response = wstd::http::Client::new().send(request).await.map_err(|e| {
+            let text = format!("{e:?}");
+            if text.contains("HttpRequestDenied") {
+                fail(
+                    "RequestDenied",
+                    format!("POST {endpoint}: the sandbox refused the request"),
+                )
+            } else {
+                fail("RequestFailed", format!("POST {endpoint}: {text}"))
+            }
+        })?;
         let status = response.status().as_u16();
         let text = response
             .body_mut()

@@ -2,9 +2,11 @@
 //!
 //! EC2 (`Vpc`, `Subnet`, `InternetGateway`, `RouteTable`, `SecurityGroup`, `Volume`,
 //! `VolumeAttachment`, `Instance`) and ELBv2 (`LoadBalancer`, `TargetGroup`, `Listener`),
-//! spoken over the AWS Query protocol from inside the sandbox: wasi:http requests signed with
-//! SigV4. Credentials, region and endpoints come from rkit (`configure`); the sandbox lets
-//! the provider reach those endpoints and nothing else.
+//! spoken over the AWS Query protocol from inside the sandbox. The provider never holds a
+//! credential: `configure` gives it the region and the endpoints rkit resolved, it sends
+//! unsigned requests there, and rkit's sandbox signs each one (SigV4) on its way out, after
+//! checking its action against [`ACTIONS`], the list this provider declares and the user
+//! approves. Nothing else is reachable.
 //!
 //! Every created object carries rkit's tags from its creation (`TagSpecification`), and a
 //! create first looks for an object already carrying its stack and name tags and adopts it,
@@ -18,12 +20,67 @@ mod sets;
 mod wait;
 mod xml;
 
-use aws_credential_types::Credentials;
 use client::Client;
 use rkit_sdk::{Capabilities, Provider, Registry, Result};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::time::Duration;
+
+/// Every API action the provider calls, as IAM spells them: what it declares (and the user
+/// approves); rkit's sandbox refuses any other.
+pub const ACTIONS: &[&str] = &[
+    "ec2:AssociateRouteTable",
+    "ec2:AttachInternetGateway",
+    "ec2:AttachVolume",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateInternetGateway",
+    "ec2:CreateRoute",
+    "ec2:CreateRouteTable",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateSubnet",
+    "ec2:CreateTags",
+    "ec2:CreateVolume",
+    "ec2:CreateVpc",
+    "ec2:DeleteInternetGateway",
+    "ec2:DeleteRoute",
+    "ec2:DeleteRouteTable",
+    "ec2:DeleteSecurityGroup",
+    "ec2:DeleteSubnet",
+    "ec2:DeleteTags",
+    "ec2:DeleteVolume",
+    "ec2:DeleteVpc",
+    "ec2:Describe*",
+    "ec2:DetachInternetGateway",
+    "ec2:DetachVolume",
+    "ec2:DisassociateRouteTable",
+    "ec2:ModifyInstanceAttribute",
+    "ec2:ModifySubnetAttribute",
+    "ec2:ModifyVolume",
+    "ec2:ModifyVpcAttribute",
+    "ec2:ReplaceRoute",
+    "ec2:RevokeSecurityGroupEgress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:RunInstances",
+    "ec2:StartInstances",
+    "ec2:StopInstances",
+    "ec2:TerminateInstances",
+    "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:DeleteTargetGroup",
+    "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:Describe*",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:ModifyTargetGroup",
+    "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:SetIpAddressType",
+    "elasticloadbalancing:SetSecurityGroups",
+    "elasticloadbalancing:SetSubnets",
+];
 
 /// The configured provider: an API client and how long to wait for readiness.
 pub struct Aws {
@@ -40,8 +97,10 @@ pub struct Endpoints {
 }
 
 /// The configuration rkit hands over. rkit resolves it from the spec's `Providers.NAME.Config`,
-/// then the AWS SDKs' variables (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`, …)
-/// and shared files; the provider never reads the environment itself.
+/// then the AWS SDKs' variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, …) and shared files; the
+/// provider never reads the environment itself, and credentials stay with rkit (it consumes
+/// `Profile`, `AccessKeyId`, `SecretAccessKey` and `SessionToken` from the spec's
+/// configuration and signs the provider's requests).
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Config {
@@ -52,12 +111,6 @@ pub struct Config {
     /// Per-service endpoint URLs; they win over `Endpoint`.
     #[serde(default)]
     pub endpoints: Endpoints,
-    /// The shared-file profile rkit reads credentials and region from (default: `AWS_PROFILE`,
-    /// else `default`); rkit consumes it.
-    pub profile: Option<String>,
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<String>,
-    pub session_token: Option<String>,
     /// The longest wait for an object to become ready or to go away (default 600 s).
     pub wait_timeout_seconds: Option<u64>,
     /// Attempts per API call on throttling, 5xx answers and failed connections (default 8).
@@ -78,6 +131,7 @@ impl Provider for Aws {
                 "https://elasticloadbalancing.*.amazonaws.com".into(),
             ],
             credentials: vec!["aws".into()],
+            api_actions: ACTIONS.iter().map(|a| a.to_string()).collect(),
             ..Capabilities::default()
         }
     }
@@ -91,35 +145,8 @@ impl Provider for Aws {
         };
         let ec2 = endpoint(config.endpoints.ec2, "ec2");
         let elbv2 = endpoint(config.endpoints.elbv2, "elasticloadbalancing");
-        let credentials = match (config.access_key_id, config.secret_access_key) {
-            (Some(key), Some(secret)) => Some(Credentials::new(
-                key,
-                secret,
-                config.session_token,
-                None,
-                "rkit",
-            )),
-            (None, None) => None,
-            _ => {
-                return Err(rkit_sdk::Error::invalid(
-                    "AccessKeyId",
-                    "AccessKeyId and SecretAccessKey go together",
-                ));
-            }
-        };
-        let signing_region = if region.is_empty() {
-            "us-east-1".to_string()
-        } else {
-            region
-        };
         Ok(Aws {
-            api: Client::new(
-                signing_region,
-                credentials,
-                ec2,
-                elbv2,
-                config.max_attempts.unwrap_or(8),
-            ),
+            api: Client::new(ec2, elbv2, config.max_attempts.unwrap_or(8)),
             wait: wait::Waiter::new(Duration::from_secs(
                 config.wait_timeout_seconds.unwrap_or(600),
             )),

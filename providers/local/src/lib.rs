@@ -25,7 +25,7 @@ impl Provider for Local {
             http_hosts: Vec::new(),
             filesystem: true,
             memory_mib: 32,
-            credentials: Vec::new(),
+            ..Capabilities::default()
         }
     }
 

@@ -15,8 +15,12 @@ pub struct Capabilities {
     pub filesystem: bool,
     /// Memory needed per instance, in MiB (0: the host's default).
     pub memory_mib: u32,
-    /// Credentials the host resolves and passes to `configure` (`aws`).
+    /// Credentials the host resolves and signs requests with (`aws`); the provider never
+    /// receives them: `configure` gets the region and endpoints.
     pub credentials: Vec<String>,
+    /// The API actions called with those credentials, `service:Action` (`ec2:CreateVpc`,
+    /// `ec2:Describe*`); the host refuses every other one.
+    pub api_actions: Vec<String>,
 }
 
 /// A provider: its identity, its configuration, and the resource types it registers.

@@ -199,6 +199,7 @@ pub fn describe<P: Provider>() -> wit::ProviderInfo {
             filesystem: caps.filesystem,
             memory_mib: caps.memory_mib,
             credentials: caps.credentials,
+            api_actions: caps.api_actions,
         },
     }
 }

@@ -1,24 +1,44 @@
 //! A hostile provider, for tests only. Each resource type's `create` attempts one thing a
 //! provider must not be able to do unless granted (read host files or environment, open a
-//! socket, send HTTP anywhere, spin forever, allocate without bound, panic) and returns what
-//! it obtained. The host's tests assert every attempt fails with a clear error and that the
-//! sandbox keeps serving the next call.
+//! socket, send HTTP anywhere, spin forever, allocate without bound, panic, steal the
+//! credentials it asks for, call API actions it did not declare, plant links out of its
+//! directory, burn host CPU or memory through host calls, write terminal escapes) and returns
+//! what it obtained. The host's tests assert every attempt fails with a clear error (or is
+//! contained) and that the sandbox keeps serving the next call.
 
-use rkit_sdk::{Created, Error, Observed, Provider, Registry, Resource, Result, Tags};
+use rkit_sdk::{
+    Capabilities, Created, Error, Observed, Provider, Registry, Resource, Result, Tags,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The provider; it asks for no capabilities at all.
-pub struct Hostile;
+/// The provider. It asks for `aws` credentials and only `ec2:Describe*`, and keeps whatever
+/// configuration rkit handed it, to try to leak it.
+pub struct Hostile {
+    config: serde_json::Value,
+}
 
 impl Provider for Hostile {
     const NAME: &'static str = "hostile";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Test-only: every create attempts a sandbox escape";
-    type Config = rkit_sdk::NoConfig;
+    type Config = serde_json::Value;
 
-    fn configure(_: Self::Config) -> Result<Self> {
-        Ok(Hostile)
+    fn capabilities() -> Capabilities {
+        Capabilities {
+            credentials: vec!["aws".into()],
+            api_actions: vec!["ec2:Describe*".into()],
+            ..Capabilities::default()
+        }
+    }
+
+    fn configure(config: Self::Config) -> Result<Self> {
+        if config.get("StallConfigure").is_some() {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        Ok(Hostile { config })
     }
 
     fn register(types: &mut Registry<Self>) {
@@ -30,7 +50,13 @@ impl Provider for Hostile {
             .add::<Attack<Spin>>()
             .add::<Attack<Allocate>>()
             .add::<Attack<Panic>>()
-            .add::<Attack<Sleep>>();
+            .add::<Attack<Sleep>>()
+            .add::<Attack<StealConfig>>()
+            .add::<Attack<AwsCall>>()
+            .add::<Attack<Symlink>>()
+            .add::<Attack<HostSpin>>()
+            .add::<Attack<FieldsBomb>>()
+            .add::<Attack<Escape>>();
     }
 }
 
@@ -46,7 +72,11 @@ pub struct Loot {
 /// One attempted escape, with its parameters as properties.
 pub trait Attempt: Serialize + serde::de::DeserializeOwned + JsonSchema + 'static {
     const TYPE: &'static str;
-    fn attempt(&self) -> Result<String>;
+    fn attempt(&self, provider: &Hostile) -> Result<String>;
+    /// The ID the created resource gets.
+    fn id(&self) -> String {
+        Self::TYPE.to_string()
+    }
 }
 
 /// Wraps an [`Attempt`] as a resource type whose `create` runs it.
@@ -58,11 +88,11 @@ impl<A: Attempt> Resource for Attack<A> {
     type Attributes = Loot;
     const TYPE: &'static str = A::TYPE;
 
-    fn create(_: &Hostile, props: &A, _: &Tags) -> Result<Created<Loot>> {
+    fn create(provider: &Hostile, props: &A, _: &Tags) -> Result<Created<Loot>> {
         Ok(Created {
-            id: A::TYPE.to_string(),
+            id: props.id(),
             attributes: Loot {
-                obtained: props.attempt()?,
+                obtained: props.attempt(provider)?,
             },
         })
     }
@@ -93,7 +123,7 @@ pub struct ReadFile {
 
 impl Attempt for ReadFile {
     const TYPE: &'static str = "ReadFile";
-    fn attempt(&self) -> Result<String> {
+    fn attempt(&self, _: &Hostile) -> Result<String> {
         std::fs::read_to_string(&self.path).map_err(|e| failed(format!("read {}", self.path), e))
     }
 }
@@ -107,7 +137,7 @@ pub struct ReadEnv {
 
 impl Attempt for ReadEnv {
     const TYPE: &'static str = "ReadEnv";
-    fn attempt(&self) -> Result<String> {
+    fn attempt(&self, _: &Hostile) -> Result<String> {
         let visible = std::env::vars().count();
         std::env::var(&self.name).map_err(|e| {
             failed(
@@ -130,7 +160,7 @@ pub struct Connect {
 
 impl Attempt for Connect {
     const TYPE: &'static str = "Connect";
-    fn attempt(&self) -> Result<String> {
+    fn attempt(&self, _: &Hostile) -> Result<String> {
         std::net::TcpStream::connect(&self.address)
             .map(|s| format!("connected to {:?}", s.peer_addr()))
             .map_err(|e| failed(format!("connect to {}", self.address), e))
@@ -146,29 +176,34 @@ pub struct Http {
 
 impl Attempt for Http {
     const TYPE: &'static str = "Http";
-    fn attempt(&self) -> Result<String> {
-        let what = format!("GET {}", self.url);
-        wstd::runtime::block_on(async {
-            // A streamed empty body: wstd's `Body::empty()` sends `content-length: 0` and then
-            // still writes zero bytes, racing the host closing the finished body stream.
-            let empty = futures_lite::stream::empty::<Vec<u8>>();
-            let request = wstd::http::Request::get(&self.url)
-                .body(wstd::http::Body::from_stream(empty))
-                .map_err(|e| failed(what.clone(), e))?;
-            let mut response = wstd::http::Client::new()
-                .send(request)
-                .await
-                .map_err(|e| failed(what.clone(), format!("sending: {e:?}")))?;
-            let status = response.status();
-            let body = response
-                .body_mut()
-                .str_contents()
-                .await
-                .map_err(|e| failed(what.clone(), format!("reading the body: {e:?}")))?
-                .to_string();
-            Ok(format!("{status} {body}"))
-        })
+    fn attempt(&self, _: &Hostile) -> Result<String> {
+        get(&self.url)
     }
+}
+
+/// A GET of `url`: the status and body.
+fn get(url: &str) -> Result<String> {
+    let what = format!("GET {url}");
+    wstd::runtime::block_on(async {
+        // A streamed empty body: wstd's `Body::empty()` sends `content-length: 0` and then
+        // still writes zero bytes, racing the host closing the finished body stream.
+        let empty = futures_lite::stream::empty::<Vec<u8>>();
+        let request = wstd::http::Request::get(url)
+            .body(wstd::http::Body::from_stream(empty))
+            .map_err(|e| failed(what.clone(), e))?;
+        let mut response = wstd::http::Client::new()
+            .send(request)
+            .await
+            .map_err(|e| failed(what.clone(), format!("sending: {e:?}")))?;
+        let status = response.status();
+        let body = response
+            .body_mut()
+            .str_contents()
+            .await
+            .map_err(|e| failed(what.clone(), format!("reading the body: {e:?}")))?
+            .to_string();
+        Ok(format!("{status} {body}"))
+    })
 }
 
 /// Loops forever.
@@ -177,7 +212,7 @@ pub struct Spin {}
 
 impl Attempt for Spin {
     const TYPE: &'static str = "Spin";
-    fn attempt(&self) -> Result<String> {
+    fn attempt(&self, _: &Hostile) -> Result<String> {
         let mut n: u64 = 0;
         loop {
             n = std::hint::black_box(n.wrapping_add(1));
@@ -194,7 +229,7 @@ pub struct Allocate {
 
 impl Attempt for Allocate {
     const TYPE: &'static str = "Allocate";
-    fn attempt(&self) -> Result<String> {
+    fn attempt(&self, _: &Hostile) -> Result<String> {
         let mut blocks = Vec::new();
         for i in 0..self.mib {
             blocks.push(std::hint::black_box(vec![i as u8; 1 << 20]));
@@ -212,7 +247,7 @@ pub struct Panic {
 
 impl Attempt for Panic {
     const TYPE: &'static str = "Panic";
-    fn attempt(&self) -> Result<String> {
+    fn attempt(&self, _: &Hostile) -> Result<String> {
         panic!("{}", self.message)
     }
 }
@@ -226,8 +261,163 @@ pub struct Sleep {
 
 impl Attempt for Sleep {
     const TYPE: &'static str = "Sleep";
-    fn attempt(&self) -> Result<String> {
+    fn attempt(&self, _: &Hostile) -> Result<String> {
         std::thread::sleep(std::time::Duration::from_millis(self.ms));
         Ok(format!("slept {} ms", self.ms))
+    }
+}
+
+/// Returns the configuration rkit handed over, and posts it to `Url` if given.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct StealConfig {
+    pub url: Option<String>,
+}
+
+impl Attempt for StealConfig {
+    const TYPE: &'static str = "StealConfig";
+    fn attempt(&self, p: &Hostile) -> Result<String> {
+        let text = p.config.to_string();
+        if let Some(url) = &self.url {
+            let _ = post(url, &text, &[]);
+        }
+        Ok(text)
+    }
+}
+
+/// POSTs `body` to `url` with `headers`: the status and body.
+fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> Result<String> {
+    let what = format!("POST {url}");
+    wstd::runtime::block_on(async {
+        let mut request = wstd::http::Request::post(url)
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
+            .header("content-length", body.len());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(wstd::http::Body::from(body.to_string()))
+            .map_err(|e| failed(what.clone(), e))?;
+        let mut response = wstd::http::Client::new()
+            .send(request)
+            .await
+            .map_err(|e| failed(what.clone(), format!("sending: {e:?}")))?;
+        let status = response.status();
+        let body = response
+            .body_mut()
+            .str_contents()
+            .await
+            .map_err(|e| failed(what.clone(), format!("reading the body: {e:?}")))?
+            .to_string();
+        Ok(format!("{status} {body}"))
+    })
+}
+
+/// Calls an EC2 action at the endpoint rkit configured, optionally with its own
+/// `Authorization` header.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsCall {
+    pub action: String,
+    pub authorization: Option<String>,
+}
+
+impl Attempt for AwsCall {
+    const TYPE: &'static str = "AwsCall";
+    fn attempt(&self, p: &Hostile) -> Result<String> {
+        let endpoint = p.config["Endpoints"]["Ec2"]
+            .as_str()
+            .ok_or_else(|| Error::other("no Endpoints.Ec2 in the configuration"))?;
+        let body = format!("Action={}&Version=2016-11-15", self.action);
+        let headers: Vec<(&str, &str)> = self
+            .authorization
+            .as_deref()
+            .map(|a| vec![("authorization", a)])
+            .unwrap_or_default();
+        post(endpoint, &body, &headers)
+    }
+}
+
+/// Makes a symbolic link `Link` (inside the granted directory) pointing at `Target`.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct Symlink {
+    pub target: String,
+    pub link: String,
+}
+
+impl Attempt for Symlink {
+    const TYPE: &'static str = "Symlink";
+    fn attempt(&self, _: &Hostile) -> Result<String> {
+        let what = format!("symlink {} -> {}", self.link, self.target);
+        let dirs = wasip2::filesystem::preopens::get_directories();
+        let (root, _) = dirs
+            .first()
+            .ok_or_else(|| failed(what.clone(), "no directory granted"))?;
+        root.symlink_at(&self.target, self.link.trim_start_matches('/'))
+            .map(|()| format!("linked {} -> {}", self.link, self.target))
+            .map_err(|e| failed(what, format!("{e:?}")))
+    }
+}
+
+/// Burns host CPU through host calls: asks the host for random bytes, 1 MiB at a time, forever.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct HostSpin {}
+
+impl Attempt for HostSpin {
+    const TYPE: &'static str = "HostSpin";
+    fn attempt(&self, _: &Hostile) -> Result<String> {
+        loop {
+            std::hint::black_box(wasip2::random::random::get_random_bytes(1 << 20));
+        }
+    }
+}
+
+/// Makes `Count` wasi-http header maps holding `Bytes` bytes each, and keeps them.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct FieldsBomb {
+    pub count: usize,
+    pub bytes: usize,
+}
+
+impl Attempt for FieldsBomb {
+    const TYPE: &'static str = "FieldsBomb";
+    fn attempt(&self, _: &Hostile) -> Result<String> {
+        let value = vec![b'x'; self.bytes];
+        let mut kept = Vec::new();
+        for i in 0..self.count {
+            let fields = wasip2::http::types::Fields::new();
+            fields
+                .append("x-bomb", &value)
+                .map_err(|e| failed(format!("fields #{i}"), format!("{e:?}")))?;
+            kept.push(fields);
+        }
+        Ok(format!("kept {} header maps", kept.len()))
+    }
+}
+
+/// Returns `Text` as its ID and attribute; fails with it as its error when `Fail`.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct Escape {
+    pub text: String,
+    #[serde(default)]
+    pub fail: bool,
+}
+
+impl Attempt for Escape {
+    const TYPE: &'static str = "Escape";
+    fn attempt(&self, _: &Hostile) -> Result<String> {
+        if self.fail {
+            return Err(Error::other(self.text.clone()));
+        }
+        Ok(self.text.clone())
+    }
+    fn id(&self) -> String {
+        self.text.clone()
     }
 }
