@@ -40,6 +40,27 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// JSON text (as serde_json writes it) with the characters serde leaves as they are (DEL, C1
+/// controls, bidirectional overrides) written as JSON `\uXXXX` escapes: still valid JSON
+/// meaning the same, and safe on a terminal. (serde_json escapes C0 controls itself, and such
+/// characters can only stand inside strings.)
+pub fn escape_json(json: &str) -> Cow<'_, str> {
+    // Pretty-printed JSON's own line breaks stay (inside strings serde escapes them).
+    let unsafe_in_json = |c: char| c != '\n' && unsafe_char(c);
+    if !json.chars().any(unsafe_in_json) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if unsafe_in_json(c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// [`escape`] into an owned string.
 pub fn escaped(text: &str) -> String {
     escape(text).into_owned()
@@ -62,5 +83,18 @@ mod tests {
         );
         assert_eq!(escape("\u{1b}]0;title\u{7}"), "\\u{1b}]0;title\\u{7}");
         assert_eq!(escape("a\u{202e}b\u{2066}c"), "a\\u{202e}b\\u{2066}c");
+    }
+
+    #[test]
+    fn json_stays_json_with_the_same_value() {
+        let value = serde_json::json!({"id": "a\u{1b}[31m\u{7f}\u{9b}\u{202e}b"});
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        let safe = escape_json(&text);
+        assert!(safe.lines().count() > 1, "line breaks kept");
+        assert!(!safe.chars().any(|c| c != '\n' && unsafe_char(c)), "{safe}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
+            value
+        );
     }
 }

@@ -8,6 +8,7 @@ use crate::engine::{PlanFile, Session, default_state_path};
 use crate::graph::Graph;
 use crate::spec;
 use crate::state::State;
+use crate::text::{escape, escape_json};
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -116,7 +117,7 @@ pub async fn plan(
     session.validate().await?;
     let plan = session.plan(refresh, args.parallelism.into()).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        println!("{}", escape_json(&serde_json::to_string_pretty(&plan)?));
     } else {
         print!("{}", render::plan(&plan));
         for (plugin, n) in session.ctx.providers.http_requests() {
@@ -197,7 +198,7 @@ async fn execute(
     if report.ok() && !outputs.is_empty() && verb == "Apply" {
         println!("\nOutputs:");
         for (name, value) in outputs {
-            println!("  {name} = {value}");
+            println!("  {name} = {}", escape_json(&value.to_string()));
         }
     }
     Ok(if report.ok() {
@@ -247,7 +248,13 @@ fn read_state(args: &StateArgs) -> Result<State> {
 pub fn state_list(args: &StateArgs) -> Result<ExitCode> {
     let state = read_state(args)?;
     for (name, r) in &state.resources {
-        println!("{name}\t{} {}\t{}", r.plugin, r.type_name, r.id);
+        println!(
+            "{}\t{} {}\t{}",
+            escape(name),
+            escape(&r.plugin),
+            escape(&r.type_name),
+            escape(&r.id)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -257,6 +264,6 @@ pub fn state_show(args: &StateArgs, name: &str) -> Result<ExitCode> {
     let Some(r) = state.resources.get(name) else {
         bail!("the state records no resource {name:?}");
     };
-    println!("{}", serde_json::to_string_pretty(r)?);
+    println!("{}", escape_json(&serde_json::to_string_pretty(r)?));
     Ok(ExitCode::SUCCESS)
 }

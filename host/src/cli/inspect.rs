@@ -2,6 +2,7 @@
 
 use crate::sandbox::{ComponentCache, ProviderModule, Sandbox};
 use crate::spi::TypeInfo;
+use crate::text::escape;
 use anyhow::Result;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -14,7 +15,10 @@ pub async fn run(module: &Path, as_json: bool) -> Result<()> {
         .load_file(module, &crate::sandbox::Grants::default())
         .await?;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&module))?);
+        println!(
+            "{}",
+            crate::text::escape_json(&serde_json::to_string_pretty(&to_json(&module))?)
+        );
     } else {
         print!("{}", to_text(&module));
     }
@@ -62,11 +66,17 @@ fn to_text(module: &ProviderModule) -> String {
         "none".to_string()
     } else {
         format!(
-            "{} (resolved by rkit, passed to configure)",
+            "{} (resolved by rkit, which signs the provider's requests; never passed to it)",
             caps.credentials.join(", ")
         )
     };
     let _ = writeln!(out, "  credentials: {credentials}");
+    let actions = if caps.api_actions.is_empty() {
+        "none".to_string()
+    } else {
+        caps.api_actions.join(", ")
+    };
+    let _ = writeln!(out, "  api actions: {actions}");
     let _ = writeln!(out, "configuration:");
     write_properties(&mut out, &info.config_schema, &[]);
     let _ = writeln!(out, "types:");
@@ -113,9 +123,15 @@ fn write_properties(out: &mut String, schema: &Value, force_new: &[String]) {
         if force_new.iter().any(|f| f == name) {
             flags.push("force-new".into());
         }
-        let _ = write!(out, "      {name} ({})", flags.join(", "));
+        // Schemas are the provider's text: escaped for the terminal.
+        let _ = write!(
+            out,
+            "      {} ({})",
+            escape(name),
+            escape(&flags.join(", "))
+        );
         if let Some(doc) = prop.get("description").and_then(Value::as_str) {
-            let _ = write!(out, ": {}", doc.replace('\n', " "));
+            let _ = write!(out, ": {}", escape(&doc.replace('\n', " ")));
         }
         out.push('\n');
     }

@@ -4,6 +4,7 @@ use crate::registry::cache::{Entry, ModuleCache};
 use crate::registry::{self, ModuleRef, sha256_digest, signing};
 use crate::sandbox::{ComponentCache, Sandbox};
 use crate::spi::Capabilities;
+use crate::text::escape;
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::process::ExitCode;
@@ -99,7 +100,11 @@ pub fn list() -> Result<ExitCode> {
 }
 
 fn print_entry(entry: &Entry, cache: &ModuleCache) {
-    println!("  provider:     {} {}", entry.name, entry.version);
+    println!(
+        "  provider:     {} {}",
+        escape(&entry.name),
+        escape(&entry.version)
+    );
     println!("  manifest:     {}", entry.manifest_digest);
     println!(
         "  module:       {} ({})",
@@ -114,7 +119,10 @@ fn print_entry(entry: &Entry, cache: &ModuleCache) {
         None => "unsigned".to_string(),
     };
     println!("  signer:       {signer}");
-    println!("  capabilities: {}", capabilities(&entry.capabilities));
+    println!(
+        "  capabilities: {}",
+        escape(&capabilities(&entry.capabilities))
+    );
 }
 
 /// One line for what a provider asks for.
@@ -131,6 +139,9 @@ pub fn capabilities(c: &Capabilities) -> String {
     }
     if !c.credentials.is_empty() {
         parts.push(format!("{} credentials", c.credentials.join(", ")));
+    }
+    if !c.api_actions.is_empty() {
+        parts.push(format!("API actions {}", c.api_actions.join(", ")));
     }
     if parts.is_empty() {
         "none".into()

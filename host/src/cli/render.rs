@@ -3,6 +3,7 @@
 use crate::engine::apply::Report;
 use crate::engine::plan::{Action, Change, Plan};
 use crate::spec::reference::UNKNOWN;
+use crate::text::{escape, escape_json};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -10,7 +11,7 @@ fn value(v: &Option<Value>) -> String {
     match v {
         None => "(none)".into(),
         Some(Value::String(s)) if s == UNKNOWN => UNKNOWN.into(),
-        Some(v) => v.to_string(),
+        Some(v) => escape_json(&v.to_string()).into_owned(),
     }
 }
 
@@ -21,11 +22,11 @@ fn change(out: &mut String, c: &Change, action: Action) {
         ""
     };
     let _ = match action {
-        Action::Create => writeln!(out, "      {}: {}", c.field, value(&c.after)),
+        Action::Create => writeln!(out, "      {}: {}", escape(&c.field), value(&c.after)),
         _ => writeln!(
             out,
             "      {}: {} => {}{mark}",
-            c.field,
+            escape(&c.field),
             value(&c.before),
             value(&c.after)
         ),
@@ -40,12 +41,12 @@ pub fn plan(plan: &Plan) -> String {
             out,
             "  {} {} ({} {})",
             step.action.symbol(),
-            step.name,
-            step.plugin,
-            step.type_name
+            escape(&step.name),
+            escape(&step.plugin),
+            escape(&step.type_name)
         );
         if let Some(reason) = &step.reason {
-            let _ = write!(out, ": {reason}");
+            let _ = write!(out, ": {}", escape(reason));
         }
         if step.create_before_destroy {
             out.push_str(" (create before destroy)");

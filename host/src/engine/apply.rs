@@ -279,8 +279,9 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), String> {
     };
     match &result {
         Ok(id) if ctx.progress => println!(
-            "  {symbol} {}: {what} [{id}] ({} ms)",
+            "  {symbol} {}: {what} [{}] ({} ms)",
             step.name,
+            crate::text::escape(id),
             started.elapsed().as_millis()
         ),
         Err(err) if ctx.progress => println!("  ! {}: failed: {err}", step.name),

@@ -180,7 +180,7 @@ impl<'a> Resolver<'a> {
             text.push_str(&format!("  ({note})\n"));
         }
         let approved = if self.policy.approve {
-            eprint!("{text}approved (--approve)\n");
+            eprintln!("{text}approved (--approve)");
             true
         } else if let Some(ask) = self.policy.ask {
             ask(&format!("{text}Approve?"))

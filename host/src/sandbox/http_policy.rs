@@ -16,7 +16,6 @@ use super::aws_signing::AwsSigner;
 use super::egress;
 use super::grants::HttpAllow;
 use crate::text::escaped;
-use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
@@ -218,8 +217,5 @@ async fn sign(
         http::HeaderValue::from(body.len()),
     );
     parts.headers.remove(http::header::TRANSFER_ENCODING);
-    Ok(http::Request::from_parts(
-        parts,
-        egress::body(Bytes::from(body)),
-    ))
+    Ok(http::Request::from_parts(parts, egress::body(body)))
 }

@@ -1,0 +1,594 @@
+//! Least privilege through the real `rkit` binary, attacked by the `hostile` provider: it never
+//! holds a secret (canary keys in the environment, checked in everything it can return or
+//! send), calls only the API actions it declared, runs only once approved by digest, cannot
+//! redirect or plant links out of its directory, cannot hang rkit, burn host CPU or host
+//! memory beyond its grants, and cannot write to the terminal through rkit's output. Every
+//! failure is contained, clear, and rkit exits 1 (never 101 or a signal).
+
+mod common;
+
+use common::moto::Moto;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "AKIACANARY00000KEY01";
+const SECRET: &str = "canary-secret-5d1f0c8e7b2a4f6e9d3c";
+const TOKEN: &str = "canary-session-token-8e2b6d4c";
+
+/// A loopback HTTP server recording every request it gets, answering `answer` to each.
+struct Recorder {
+    origin: String,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    fn start(bind: &str, answer: &'static str) -> Self {
+        let listener = TcpListener::bind(bind).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let origin = match addr {
+            std::net::SocketAddr::V6(a) => format!("http://[::1]:{}", a.port()),
+            std::net::SocketAddr::V4(a) => format!("http://127.0.0.1:{}", a.port()),
+        };
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let _ = conn.set_read_timeout(Some(Duration::from_millis(300)));
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Head, then whatever body arrives before a short pause.
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request);
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let length = text[..head_end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= head_end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&request).into_owned());
+                let _ = conn.write_all(answer.as_bytes());
+                let _ = conn.shutdown(std::net::Shutdown::Write);
+                while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+            }
+        });
+        Self { origin, seen }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+
+/// A directory with a spec, where rkit runs with only the given environment.
+struct Workspace {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![
+            ("HOME".into(), dir.path().display().to_string()),
+            (
+                "RKIT_CACHE_DIR".into(),
+                common::cache_dir().display().to_string(),
+            ),
+        ];
+        Self { dir, env }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn spec(&self, spec: &Value) {
+        std::fs::write(self.path("spec.json"), spec.to_string()).unwrap();
+    }
+
+    fn rkit(&self, args: &[&str]) -> (i32, String) {
+        common::rkit(self.dir.path(), &self.env, args)
+    }
+
+    fn expect(&self, code: i32, args: &[&str]) -> String {
+        let (got, out) = self.rkit(args);
+        assert_eq!(got, code, "rkit {args:?}:\n{out}");
+        out
+    }
+
+    fn state(&self) -> Value {
+        let (_, out) = self.rkit(&["state", "show", "spec.json", "Steal"]);
+        serde_json::from_str(&out).unwrap_or(Value::Null)
+    }
+}
+
+fn hostile() -> String {
+    common::provider_wasm("hostile").display().to_string()
+}
+
+fn attack(ty: &str, props: Value) -> Value {
+    json!({"Plugin": "hostile", "Type": ty, "Properties": props})
+}
+
+fn assert_no_canary(what: &str, text: &str) {
+    for canary in [SECRET, TOKEN] {
+        assert!(
+            !text.contains(canary),
+            "{what} holds a canary secret:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn credentials_never_reach_a_module_given_by_source_or_by_file() {
+    let aws = Recorder::start("127.0.0.1:0", OK);
+    let other = Recorder::start("127.0.0.1:0", OK);
+    let mut ws = Workspace::new();
+    ws.env.extend([
+        ("AWS_ACCESS_KEY_ID".into(), KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), SECRET.into()),
+        ("AWS_SESSION_TOKEN".into(), TOKEN.into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ENDPOINT_URL".into(), aws.origin.clone()),
+    ]);
+    // HTTP granted "for another purpose": the provider tries to send what it got there.
+    let resources = json!({
+        "Steal": attack("StealConfig", json!({"Url": format!("{}/steal", other.origin)})),
+        "Call": attack("AwsCall", json!({"Action": "DescribeVpcs"})),
+    });
+    let undeclared = json!({"Undeclared": attack("AwsCall", json!({"Action": "RunInstances"}))});
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile(), "Grants": {"Http": [other.origin]}}},
+        "Resources": resources,
+    }));
+
+    // Not approved: nothing runs (no request anywhere), and the error says what it would get.
+    let out = ws.expect(1, &["apply", "spec.json", "--yes"]);
+    for expected in [
+        "is not approved yet",
+        "your aws credentials, signed for it by rkit",
+        "API action ec2:Describe*",
+        &format!("HTTP to {} (granted by the spec)", other.origin),
+        "aws credentials (access key AKIA…EY01, from the environment)",
+        "rkit init spec.json --approve",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing:\n{out}");
+    }
+    assert!(aws.requests().is_empty() && other.requests().is_empty());
+    assert!(!ws.path("rkit.lock").exists());
+
+    let out = ws.expect(0, &["apply", "spec.json", "--yes", "--approve"]);
+    assert_no_canary("the apply's output", &out);
+    let stolen = ws.state()["Attributes"]["Obtained"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_no_canary("the configuration the provider got", &stolen);
+    assert!(!stolen.contains(KEY), "{stolen}");
+    let got: Value = serde_json::from_str(&stolen).unwrap();
+    assert_eq!(got["Endpoints"]["Ec2"], aws.origin.as_str(), "{got}");
+    for request in other.requests() {
+        assert_no_canary("a request to the other host", &request);
+        assert!(!request.contains(KEY), "{request}");
+        assert!(
+            !request.to_ascii_lowercase().contains("authorization"),
+            "{request}"
+        );
+    }
+    // An undeclared action never leaves the machine.
+    let mut with_undeclared = resources.clone();
+    with_undeclared
+        .as_object_mut()
+        .unwrap()
+        .extend(undeclared.as_object().unwrap().clone());
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile(), "Grants": {"Http": [other.origin]}}},
+        "Resources": with_undeclared,
+    }));
+    let out = ws.expect(1, &["apply", "spec.json", "--yes"]);
+    assert!(
+        out.contains("API action ec2:RunInstances was not declared and approved"),
+        "{out}"
+    );
+    let signed = aws.requests();
+    assert!(
+        !signed.is_empty()
+            && signed
+                .iter()
+                .all(|r| r.ends_with("Action=DescribeVpcs&Version=2016-11-15")),
+        "only the declared DescribeVpcs left: {signed:?}"
+    );
+    assert_no_canary("the signed request", &signed[0].replace(TOKEN, "(token)"));
+    assert!(
+        signed[0].contains(&format!("Credential={KEY}/"))
+            && signed[0].contains("/us-east-1/ec2/aws4_request"),
+        "signed by the host: {}",
+        signed[0]
+    );
+    for file in [
+        "spec.rkit-state.json",
+        "spec.rkit-state.journal",
+        "rkit.lock",
+    ] {
+        if let Ok(text) = std::fs::read_to_string(ws.path(file)) {
+            assert_no_canary(file, &text);
+        }
+    }
+
+    // The same module given as a file on the command line, in a new workspace: asked for,
+    // and still no secret.
+    let ws = Workspace {
+        dir: tempfile::tempdir().unwrap(),
+        env: ws.env.clone(),
+    };
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Grants": {"Http": [other.origin]}}},
+        "Resources": {"Steal": attack("StealConfig", json!({}))},
+    }));
+    let by_file = format!("hostile={}", hostile());
+    let out = ws.expect(1, &["plan", "spec.json", "--provider", &by_file]);
+    assert!(out.contains("is not approved yet"), "{out}");
+    let out = ws.expect(
+        0,
+        &[
+            "apply",
+            "spec.json",
+            "--provider",
+            &by_file,
+            "--yes",
+            "--approve",
+        ],
+    );
+    assert_no_canary("the apply's output", &out);
+    let (_, shown) = ws.rkit(&["state", "show", "spec.json", "Steal"]);
+    assert_no_canary("state show", &shown);
+}
+
+#[test]
+fn undeclared_actions_and_own_signatures_are_refused_by_a_checking_emulator() {
+    // moto checks signatures after the first three requests (which make the key).
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let (key, secret) = moto.access_key();
+    let mut ws = Workspace::new();
+    ws.env.extend(moto.env());
+    ws.env
+        .retain(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"));
+    ws.env.extend([
+        ("AWS_ACCESS_KEY_ID".into(), key),
+        ("AWS_SECRET_ACCESS_KEY".into(), secret),
+    ]);
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile()}},
+        "Resources": {
+            "Allowed": attack("AwsCall", json!({"Action": "DescribeVpcs"})),
+            "Undeclared": attack("AwsCall", json!({"Action": "CreateVpc"})),
+            "Forged": attack("AwsCall", json!({
+                "Action": "DescribeVpcs",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=forged/20260101/us-east-1/ec2/aws4_request"
+            })),
+        }
+    }));
+    let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
+    assert!(
+        out.contains("API action ec2:CreateVpc was not declared and approved (the provider may call: ec2:Describe*)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "carries its own Authorization header; rkit signs requests to this endpoint itself"
+        ),
+        "{out}"
+    );
+    let (_, shown) = ws.rkit(&["state", "show", "spec.json", "Allowed"]);
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    let answer = shown["Attributes"]["Obtained"].as_str().unwrap();
+    assert!(
+        answer.starts_with("200 OK") && answer.contains("DescribeVpcsResponse"),
+        "the host-signed request passes moto's signature check: {answer}"
+    );
+}
+
+#[test]
+fn every_module_is_approved_by_digest_and_the_lock_is_the_approval() {
+    let ws = Workspace::new();
+    let module = ws.path("mod.wasm");
+    std::fs::copy(common::provider_wasm("local"), &module).unwrap();
+    let spec = |memory: Option<u32>| {
+        let mut grants = json!({"Filesystem": "out"});
+        if let Some(mib) = memory {
+            grants["MemoryMiB"] = json!(mib);
+        }
+        json!({
+            "Providers": {"local": {"Source": "mod.wasm", "Grants": grants}},
+            "Resources": {"F": {"Plugin": "local", "Type": "File",
+                                "Properties": {"Path": "f.txt", "Content": "x"}}}
+        })
+    };
+    ws.spec(&spec(None));
+    let out = ws.expect(1, &["plan", "spec.json"]);
+    assert!(
+        out.contains("the directory out (read and write; relative to the spec)")
+            && out.contains("a host directory (filesystem)")
+            && out.contains("Approve with `rkit init spec.json --approve`"),
+        "{out}"
+    );
+    ws.expect(0, &["init", "spec.json", "--approve"]);
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("rkit.lock")).unwrap()).unwrap();
+    let digest = {
+        use sha2::Digest;
+        format!(
+            "sha256:{:x}",
+            sha2::Sha256::digest(std::fs::read(&module).unwrap())
+        )
+    };
+    assert_eq!(lock["Providers"]["local"]["Digest"], digest.as_str());
+    assert_eq!(lock["Providers"]["local"]["Source"], "mod.wasm");
+    // The lock is the approval: no flag needed any more.
+    ws.expect(0, &["apply", "spec.json", "--yes"]);
+
+    // More memory is a new grant.
+    ws.spec(&spec(Some(512)));
+    let out = ws.expect(1, &["plan", "spec.json"]);
+    assert!(out.contains("512 MiB of memory  (new)"), "{out}");
+    ws.expect(0, &["plan", "spec.json", "--approve"]);
+
+    // Another module at the same path: a new digest, asked for again; --yes is no approval.
+    std::fs::copy(common::provider_wasm("null"), &module).unwrap();
+    let out = ws.expect(1, &["apply", "spec.json", "--yes"]);
+    assert!(
+        out.contains("is a module rkit has not approved") && out.contains(&digest),
+        "{out}"
+    );
+}
+
+#[test]
+fn grant_directories_cannot_be_redirected_or_shared() {
+    let ws = Workspace::new();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("id_rsa"), "PRIVATE KEY").unwrap();
+
+    // The guest cannot plant a link leading out of its directory; a link inside is fine.
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile(), "Grants": {"Filesystem": "shared"}}},
+        "Resources": {
+            "Out": attack("Symlink", json!({"Target": "../../outside", "Link": "inner"})),
+            "In": attack("Symlink", json!({"Target": "a/b", "Link": "ok"})),
+        }
+    }));
+    let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
+    assert!(out.contains("symlink inner -> ../../outside"), "{out}");
+    assert!(std::fs::symlink_metadata(ws.path("shared/inner")).is_err());
+    assert!(std::fs::symlink_metadata(ws.path("shared/ok")).is_ok());
+
+    // A link made on the host is never followed to open a grant.
+    std::fs::create_dir(ws.path("other")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), ws.path("other/inner")).unwrap();
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile(), "Grants": {"Filesystem": "other/inner"}}},
+        "Resources": {"Key": attack("ReadFile", json!({"Path": "/id_rsa"}))}
+    }));
+    let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
+    assert!(
+        out.contains("Providers.hostile.Grants.Filesystem")
+            && out.contains("is not a directory (a symbolic link or a file)"),
+        "{out}"
+    );
+    assert!(!out.contains("PRIVATE KEY"), "{out}");
+
+    // Two providers with nested grants are refused before either runs.
+    ws.spec(&json!({
+        "Providers": {
+            "a": {"Grants": {"Filesystem": "shared"}},
+            "b": {"Grants": {"Filesystem": "shared/sub"}}
+        },
+        "Resources": {
+            "A": {"Plugin": "a", "Type": "Sleep", "Properties": {"Ms": 1}},
+            "B": {"Plugin": "b", "Type": "Sleep", "Properties": {"Ms": 1}}
+        }
+    }));
+    let a = format!("a={}", hostile());
+    let b = format!("b={}", hostile());
+    let out = ws.expect(
+        1,
+        &[
+            "apply",
+            "spec.json",
+            "--provider",
+            &a,
+            "--provider",
+            &b,
+            "--yes",
+            "--approve",
+        ],
+    );
+    assert!(
+        out.contains("Providers.b.Grants.Filesystem") && out.contains("overlap"),
+        "{out}"
+    );
+
+    // A FIFO in the directory is refused, not opened (which would block a host thread).
+    let fifo = std::ffi::CString::new(ws.path("shared/fifo").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile(),
+                      "Grants": {"Filesystem": "shared", "TimeoutSeconds": 30}}},
+        "Resources": {"Fifo": attack("ReadFile", json!({"Path": "/fifo"}))}
+    }));
+    let started = Instant::now();
+    let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
+    assert!(out.contains("read /fifo"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Runs rkit and returns its exit code (-1: killed by a signal), output, and the CPU time and
+/// peak memory that process alone used.
+fn measured(ws: &Workspace, args: &[&str]) -> (i32, String, Duration, u64) {
+    let log = ws.path("measured.log");
+    let file = std::fs::File::create(&log).unwrap();
+    // Reaped with wait4 below (for its own resource usage), not with `wait`.
+    #[allow(clippy::zombie_processes)]
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rkit"))
+        .args(args)
+        .current_dir(ws.dir.path())
+        .env_clear()
+        .envs(ws.env.iter().cloned())
+        .stdin(std::process::Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: wait4 on our own child fills the status and the struct it is given.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        assert_eq!(
+            libc::wait4(child.id() as i32, &mut status, 0, &mut u),
+            child.id() as i32
+        );
+        u
+    };
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let cpu = Duration::from_secs((usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) as u64)
+        + Duration::from_micros((usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) as u64);
+    let text = std::fs::read_to_string(&log).unwrap();
+    (code, text, cpu, usage.ru_maxrss as u64 * 1024)
+}
+
+#[test]
+fn limits_hold_for_describe_configure_host_cpu_and_host_memory() {
+    let ws = Workspace::new();
+    // configure never returns: bounded by the spec's timeout.
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile(), "Config": {"StallConfigure": true},
+                                  "Grants": {"TimeoutSeconds": 2}}},
+        "Resources": {"X": attack("Sleep", json!({"Ms": 1}))}
+    }));
+    let started = Instant::now();
+    let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
+    assert!(
+        out.contains("exceeded its time limit of 2s during configure"),
+        "{out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+
+    // describe never returns: bounded too.
+    let stall = common::provider_wasm("stall").display().to_string();
+    ws.spec(&json!({
+        "Providers": {"stall": {"Source": stall, "Grants": {"TimeoutSeconds": 2}}},
+        "Resources": {"X": {"Plugin": "stall", "Type": "Nothing", "Properties": {}}}
+    }));
+    let started = Instant::now();
+    let out = ws.expect(1, &["plan", "spec.json", "--approve"]);
+    assert!(
+        out.contains("exceeded its time limit of 2s during describe"),
+        "{out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+
+    // CPU spent by the host on the guest's behalf counts.
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile(),
+                                  "Grants": {"CpuSeconds": 1, "TimeoutSeconds": 120}}},
+        "Resources": {"X": attack("HostSpin", json!({}))}
+    }));
+    let (code, out, cpu, _) = measured(&ws, &["apply", "spec.json", "--yes", "--approve"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("CPU limit of 1s exceeded"), "{out}");
+    assert!(cpu < Duration::from_secs(6), "rkit burnt {cpu:?} of CPU");
+
+    // Host objects count against the memory grant.
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile(), "Grants": {"MemoryMiB": 16}}},
+        "Resources": {"X": attack("FieldsBomb", json!({"Count": 100000, "Bytes": 120000}))}
+    }));
+    let (code, out, _, rss) = measured(&ws, &["apply", "spec.json", "--yes", "--approve"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("memory limit of 16 MiB exceeded"), "{out}");
+    assert!(rss < 1 << 30, "rkit grew to {} MiB", rss >> 20);
+}
+
+#[test]
+fn provider_text_cannot_drive_the_terminal() {
+    let ws = Workspace::new();
+    let evil = "\u{1b}[2K\r\u{1b}[32mfaked: apply complete\u{1b}]0;pwned\u{7}\n\u{8}\u{9b}1m";
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile()}},
+        "Resources": {
+            "Shown": attack("Escape", json!({"Text": evil})),
+            "Failing": attack("Escape", json!({"Text": evil, "Fail": true})),
+        }
+    }));
+    let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
+    let listed = ws.expect(0, &["state", "list", "spec.json"]);
+    let shown = ws.expect(0, &["state", "show", "spec.json", "Shown"]);
+    let plan = ws.expect(0, &["plan", "spec.json", "--json"]);
+    for (what, text) in [
+        ("apply", &out),
+        ("state list", &listed),
+        ("state show", &shown),
+        ("plan --json", &plan),
+    ] {
+        assert!(
+            !text.contains(['\u{1b}', '\r', '\u{8}', '\u{7}', '\u{9b}']),
+            "{what} lets a control character through:\n{text:?}"
+        );
+    }
+    assert!(
+        out.contains("\\u{1b}[2K\\r\\u{1b}[32mfaked: apply complete"),
+        "{out}"
+    );
+    assert!(listed.contains("\\u{1b}[2K"), "{listed}");
+    let parsed: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(parsed["ID"], evil, "the data itself is kept exactly");
+}
+
+#[test]
+fn a_module_for_another_spi_version_is_refused_with_the_reason() {
+    // A component that exports the 0.1 interface: the host names both versions.
+    let ws = Workspace::new();
+    let old = ws.path("old.wasm");
+    std::fs::write(&old, old_component()).unwrap();
+    let out = ws.expect(1, &["provider", "inspect", old.to_str().unwrap()]);
+    assert!(
+        out.contains("was built for rkit:provider@0.1.0 but this rkit speaks rkit:provider@0.2.0"),
+        "{out}"
+    );
+}
+
+/// The smallest component exporting an (empty) `rkit:provider/resources@0.1.0` instance.
+fn old_component() -> Vec<u8> {
+    let wat = r#"(component
+        (instance $empty)
+        (export "rkit:provider/resources@0.1.0" (instance $empty))
+    )"#;
+    wat::parse_str(wat).unwrap()
+}
