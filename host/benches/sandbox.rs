@@ -2,7 +2,9 @@
 //! - `load/cold`: read, hash, compile and describe a module (no compiled cache);
 //! - `load/cached`: the same with the compiled component in the on-disk cache;
 //! - `start`: a new store, instantiation and `configure` (what a pool miss costs);
-//! - `call/validate`: one SPI round trip on a warm instance (a small JSON body).
+//! - `call/validate`: one SPI round trip on a warm instance (a small JSON body);
+//! - `sign/query`: what the HTTP gate adds to a request to an AWS endpoint: read its action,
+//!   check it against the grant, sign it (SigV4).
 //!
 //! Run with `cargo providers && cargo bench -p rkit --bench sandbox`.
 
@@ -10,7 +12,7 @@
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rkit::sandbox::{Grants, Sandbox};
+use rkit::sandbox::{ApiActions, AwsEndpoint, AwsSigner, Grants, HttpAllow, Sandbox};
 use serde_json::json;
 use std::time::Duration;
 
@@ -68,5 +70,36 @@ fn sandbox(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, sandbox);
+fn signing(c: &mut Criterion) {
+    let signer = AwsSigner::new(
+        "AKIDEXAMPLEKEY1234".into(),
+        "secret".into(),
+        Some("token".into()),
+        "us-east-1".into(),
+        vec![AwsEndpoint {
+            origin: HttpAllow::parse("https://ec2.us-east-1.amazonaws.com").unwrap(),
+            service: "ec2".into(),
+            version: "2016-11-15".into(),
+        }],
+    );
+    let actions = ApiActions::parse(&["ec2:Describe*", "ec2:CreateVpc"]).unwrap();
+    let body: &[u8] = b"Action=CreateVpc&Version=2016-11-15&CidrBlock=10.0.0.0%2F16";
+    c.bench_function("sign/query", |b| {
+        b.iter(|| {
+            let action = rkit::sandbox::action_of(None, body).unwrap();
+            assert!(actions.allows("ec2", &action));
+            signer
+                .sign(
+                    "ec2",
+                    "POST",
+                    "https://ec2.us-east-1.amazonaws.com/",
+                    &[("content-type", "application/x-www-form-urlencoded")],
+                    body,
+                )
+                .unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, sandbox, signing);
 criterion_main!(benches);

@@ -83,15 +83,19 @@ pub async fn init(args: &SpecArgs) -> Result<ExitCode> {
         println!(
             "{plugin}: {} {} ({}), {}",
             locked.source,
-            locked.version,
+            escape(&locked.version),
             locked.digest,
-            locked
-                .signer
-                .as_deref()
-                .map_or("unsigned".to_string(), |s| format!("signed by {s}"))
+            match (&locked.signer, locked.manifest_digest.is_empty()) {
+                (Some(s), _) => format!("signed by {s}"),
+                (None, true) => "a module file".to_string(),
+                (None, false) => "unsigned".to_string(),
+            }
         );
     }
-    println!("{}: providers resolved and locked", path.display());
+    println!(
+        "{}: providers resolved, approved and locked",
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,6 +8,10 @@
 //!   instance's [`Budget`], and heap allocations made on that thread during the poll are
 //!   charged to it (frees credited, never below zero). Time the call spends waiting (HTTP,
 //!   sleeps, blocking file I/O on other threads) is outside any poll and is not counted.
+//! - Both are per call: [`Budget::new_call`] starts from zero. What an instance keeps between
+//!   calls is bounded apart: an instance holding more than a few host objects after a call is
+//!   not reused (see `provider.rs`), so nothing accumulates across calls, and bytes freed
+//!   elsewhere (a request body sent by another task) never count against a later call.
 //! - The budget is checked at every epoch tick inside WebAssembly, on every return from a host
 //!   call, on every linear-memory growth and after every poll; once spent, the call traps (or
 //!   its future ends) with [`LimitHit`], and the instance is discarded.
@@ -51,9 +55,10 @@ impl Budget {
         })
     }
 
-    /// Starts a new call's CPU budget (memory stays: what the instance holds, it holds).
+    /// Starts a new call's budget.
     pub fn new_call(&self) {
         self.cpu_ns.store(0, Ordering::Relaxed);
+        self.host_bytes.store(0, Ordering::Relaxed);
     }
 
     fn host(&self) -> usize {

@@ -17,6 +17,10 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 /// Most host objects (handles: files, streams, HTTP fields, requests…) an instance may hold.
 const MAX_HANDLES: usize = 10_000;
 
+/// Most host objects an instance may still hold after a call and be reused (its preopened
+/// directory, standard streams and the like are a handful).
+pub const MAX_HELD_BETWEEN_CALLS: usize = 64;
+
 /// The data of an instance's store.
 pub struct HostState {
     wasi: WasiCtx,
@@ -103,6 +107,11 @@ pub fn new_store(
 }
 
 impl Instance {
+    /// How many host objects the instance holds now.
+    pub fn held_handles(&mut self) -> usize {
+        self.store.data_mut().table.iter_mut().count()
+    }
+
     /// Prepares the store for a new call: a fresh CPU budget, no leftover output or denials.
     pub fn begin_call(&mut self) {
         self.budget.new_call();

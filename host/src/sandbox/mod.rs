@@ -26,7 +26,7 @@ mod limits;
 mod output;
 mod provider;
 
-pub use api_actions::{ApiActions, BadApiAction};
+pub use api_actions::{ApiActions, BadApiAction, action_of};
 pub use aws_signing::{AwsSigner, Endpoint as AwsEndpoint};
 pub use cache::ComponentCache;
 pub use egress::forbidden as forbidden_address;

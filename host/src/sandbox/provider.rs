@@ -9,7 +9,7 @@ use super::bindings::{self, rkit::provider::types as wit};
 use super::budget::{Budget, Metered};
 use super::grants::Grants;
 use super::http_policy::HttpGate;
-use super::instance::{HostState, Instance, new_store};
+use super::instance::{HostState, Instance, MAX_HELD_BETWEEN_CALLS, new_store};
 use super::limits::LimitHit;
 use super::output::GuestOutput;
 use crate::spi::{Created, Diagnostic, ErrorKind, Observed, ProviderError, ProviderInfo, Tags};
@@ -194,8 +194,12 @@ impl Provider {
                 Err(hit) => Err(self.limit_fault(op, &hit, &instance.output)),
             }
         };
-        let (value, denied, instance) = self.bounded(op, work).await?;
-        self.idle.lock().expect("pool lock").push(instance);
+        let (value, denied, mut instance) = self.bounded(op, work).await?;
+        // An instance still holding many host objects is dropped (and them with it) rather
+        // than reused: memory is bounded per call, and nothing accumulates across calls.
+        if instance.held_handles() <= MAX_HELD_BETWEEN_CALLS {
+            self.idle.lock().expect("pool lock").push(instance);
+        }
         Ok((value, denied))
     }
 
