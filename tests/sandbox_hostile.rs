@@ -383,3 +383,20 @@ async fn host_work_counts_against_the_cpu_and_memory_grants() {
     );
     f.still_serves().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_handles_are_bounded() {
+    let f = start(|g| g.memory_bytes = 256 << 20).await;
+    let err = f
+        .attempt("FieldsBomb", json!({"Count": 20000, "Bytes": 1}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Fault, "{err}");
+    assert!(
+        err.message.contains(
+            "hit a sandbox limit: more than 10000 host objects (handles) at once during create"
+        ),
+        "{err}"
+    );
+    f.still_serves().await;
+}

@@ -49,16 +49,7 @@ pub async fn pull(reference: &str) -> Result<ExitCode> {
             &crate::sandbox::Grants::default(),
         )
         .await?;
-    let info = module.info();
-    let entry = Entry {
-        reference: reference.to_string(),
-        manifest_digest: fetched.manifest_digest.clone(),
-        digest: sha256_digest(&fetched.module),
-        name: info.name.clone(),
-        version: info.version.clone(),
-        signature: fetched.signature.clone(),
-        capabilities: info.capabilities.clone(),
-    };
+    let entry = Entry::of(reference, &fetched, module.info());
     cache.store(entry.clone(), &fetched.module)?;
     let from = if fetched.from_cache {
         " (from the cache, offline)"

@@ -94,16 +94,7 @@ impl<'a> Resolver<'a> {
         let fetched = self.cache.fetch(&reference).await?;
         let signer = self.check_signature(plugin, &reference, &fetched, trusted)?;
         let module = self.sandbox.load(&fetched.module, source, limits).await?;
-        let info = module.info();
-        let entry = Entry {
-            reference: source.to_string(),
-            manifest_digest: fetched.manifest_digest.clone(),
-            digest: sha256_digest(&fetched.module),
-            name: info.name.clone(),
-            version: info.version.clone(),
-            signature: fetched.signature.clone(),
-            capabilities: info.capabilities.clone(),
-        };
+        let entry = Entry::of(source, &fetched, module.info());
         Ok((
             module,
             Pending {

@@ -27,6 +27,21 @@ pub struct Entry {
     pub capabilities: Capabilities,
 }
 
+impl Entry {
+    /// The entry for `fetched`, pulled by `reference`, whose module describes itself as `info`.
+    pub fn of(reference: &str, fetched: &super::Fetched, info: &crate::spi::ProviderInfo) -> Self {
+        Self {
+            reference: reference.to_string(),
+            manifest_digest: fetched.manifest_digest.clone(),
+            digest: super::sha256_digest(&fetched.module),
+            name: info.name.clone(),
+            version: info.version.clone(),
+            signature: fetched.signature.clone(),
+            capabilities: info.capabilities.clone(),
+        }
+    }
+}
+
 /// The module cache in one directory.
 pub struct ModuleCache {
     dir: PathBuf,

@@ -51,6 +51,10 @@ pub async fn addresses(host: &str, port: u16) -> Result<Vec<SocketAddr>, String>
     Ok(found)
 }
 
+/// A connection, plain or TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
 type Sent = (
     http::Response<WasiBody>,
     Box<dyn Future<Output = Result<(), Error>> + Send>,
@@ -103,10 +107,7 @@ pub async fn send(
         .build()
         .map_err(|_| Error::HttpRequestUriInvalid)?;
 
-    let (response, conn): (
-        http::Response<hyper::body::Incoming>,
-        Box<dyn Future<Output = Result<(), Error>> + Send>,
-    ) = if tls {
+    let stream: Box<dyn Stream> = if tls {
         let config = rustls::ClientConfig::builder()
             .with_root_certificates(rustls::RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.into(),
@@ -118,22 +119,17 @@ pub async fn send(
             .connect(name, stream)
             .await
             .map_err(Error::Tls)?;
-        exchange(
-            TokioIo::new(stream),
-            request,
-            connect_timeout,
-            first_byte_timeout,
-        )
-        .await?
+        Box::new(stream)
     } else {
-        exchange(
-            TokioIo::new(stream),
-            request,
-            connect_timeout,
-            first_byte_timeout,
-        )
-        .await?
+        Box::new(stream)
     };
+    let (response, conn) = exchange(
+        TokioIo::new(stream),
+        request,
+        connect_timeout,
+        first_byte_timeout,
+    )
+    .await?;
     let response = response.map(|body| body.map_err(Error::from).boxed_unsync());
     Ok((response, conn))
 }

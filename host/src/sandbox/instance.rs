@@ -15,7 +15,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Most host objects (handles: files, streams, HTTP fields, requests…) an instance may hold.
-const MAX_HANDLES: usize = 10_000;
+pub const MAX_HANDLES: usize = 10_000;
 
 /// Most host objects an instance may still hold after a call and be reused (its preopened
 /// directory, standard streams and the like are a handful).

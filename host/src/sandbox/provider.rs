@@ -9,7 +9,7 @@ use super::bindings::{self, rkit::provider::types as wit};
 use super::budget::{Budget, Metered};
 use super::grants::Grants;
 use super::http_policy::HttpGate;
-use super::instance::{HostState, Instance, MAX_HELD_BETWEEN_CALLS, new_store};
+use super::instance::{HostState, Instance, MAX_HANDLES, MAX_HELD_BETWEEN_CALLS, new_store};
 use super::limits::LimitHit;
 use super::output::GuestOutput;
 use crate::spi::{Created, Diagnostic, ErrorKind, Observed, ProviderError, ProviderInfo, Tags};
@@ -217,6 +217,11 @@ impl Provider {
                 Trap::UnreachableCodeReached => "crashed (it panicked or aborted)".to_string(),
                 other => format!("trapped: {other}"),
             }
+        } else if matches!(
+            err.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        ) {
+            format!("hit a sandbox limit: more than {MAX_HANDLES} host objects (handles) at once")
         } else {
             format!("failed in the sandbox: {}", escaped(&format!("{err:#}")))
         };

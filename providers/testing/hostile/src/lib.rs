@@ -184,13 +184,18 @@ impl Attempt for Http {
 /// A GET of `url`: the status and body.
 fn get(url: &str) -> Result<String> {
     let what = format!("GET {url}");
+    // A streamed empty body: wstd's `Body::empty()` sends `content-length: 0` and then still
+    // writes zero bytes, racing the host closing the finished body stream.
+    let empty = futures_lite::stream::empty::<Vec<u8>>();
+    let request = wstd::http::Request::get(url)
+        .body(wstd::http::Body::from_stream(empty))
+        .map_err(|e| failed(what.clone(), e))?;
+    send(what, request)
+}
+
+/// Sends `request` (described as `what`): the status and the body as text.
+fn send(what: String, request: wstd::http::Request<wstd::http::Body>) -> Result<String> {
     wstd::runtime::block_on(async {
-        // A streamed empty body: wstd's `Body::empty()` sends `content-length: 0` and then
-        // still writes zero bytes, racing the host closing the finished body stream.
-        let empty = futures_lite::stream::empty::<Vec<u8>>();
-        let request = wstd::http::Request::get(url)
-            .body(wstd::http::Body::from_stream(empty))
-            .map_err(|e| failed(what.clone(), e))?;
         let mut response = wstd::http::Client::new()
             .send(request)
             .await
@@ -288,32 +293,19 @@ impl Attempt for StealConfig {
 /// POSTs `body` to `url` with `headers`: the status and body.
 fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> Result<String> {
     let what = format!("POST {url}");
-    wstd::runtime::block_on(async {
-        let mut request = wstd::http::Request::post(url)
-            .header(
-                "content-type",
-                "application/x-www-form-urlencoded; charset=utf-8",
-            )
-            .header("content-length", body.len());
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let request = request
-            .body(wstd::http::Body::from(body.to_string()))
-            .map_err(|e| failed(what.clone(), e))?;
-        let mut response = wstd::http::Client::new()
-            .send(request)
-            .await
-            .map_err(|e| failed(what.clone(), format!("sending: {e:?}")))?;
-        let status = response.status();
-        let body = response
-            .body_mut()
-            .str_contents()
-            .await
-            .map_err(|e| failed(what.clone(), format!("reading the body: {e:?}")))?
-            .to_string();
-        Ok(format!("{status} {body}"))
-    })
+    let mut request = wstd::http::Request::post(url)
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .header("content-length", body.len());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(wstd::http::Body::from(body.to_string()))
+        .map_err(|e| failed(what.clone(), e))?;
+    send(what, request)
 }
 
 /// Calls an EC2 action at the endpoint rkit configured, optionally with its own
