@@ -592,3 +592,55 @@ fn old_component() -> Vec<u8> {
     )"#;
     wat::parse_str(wat).unwrap()
 }
+
+/// Runs `rkit ARGS` in `ws` on a pseudo-terminal (util-linux `script`), typing `input`.
+fn on_a_terminal(ws: &Workspace, args: &str, input: &str) -> (i32, String) {
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_rkit"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(ws.dir.path())
+        .env_clear()
+        .envs(ws.env.iter().cloned())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs rkit on a terminal");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn at_a_terminal_rkit_asks_and_only_yes_approves() {
+    let ws = Workspace::new();
+    ws.spec(&json!({
+        "Providers": {"local": {"Source": common::provider_wasm("local"),
+                                "Grants": {"Filesystem": "out"}}},
+        "Resources": {"F": {"Plugin": "local", "Type": "File",
+                            "Properties": {"Path": "f.txt", "Content": "x"}}}
+    }));
+    let (code, out) = on_a_terminal(&ws, "apply spec.json --yes", "no\n");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Approve? Only 'yes' will be accepted:") && out.contains("Not approved"),
+        "{out}"
+    );
+    assert!(!ws.path("rkit.lock").exists() && !ws.path("out/f.txt").exists());
+
+    let (code, out) = on_a_terminal(&ws, "apply spec.json --yes", "yes\n");
+    assert_eq!(code, 0, "{out}");
+    assert!(ws.path("rkit.lock").exists(), "{out}");
+    assert_eq!(std::fs::read_to_string(ws.path("out/f.txt")).unwrap(), "x");
+}

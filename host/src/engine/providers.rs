@@ -16,6 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a module given as `--provider PATH` (no name) may take to describe itself.
+const UNNAMED_DESCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A `--provider [NAME=]PATH` argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderArg {
@@ -131,10 +134,16 @@ impl Providers {
             }
             planned.push((plugin, provider_spec, grants));
         }
+        // A module whose plugin name it declares itself describes itself before any spec
+        // entry applies: within the defaults, and at most UNNAMED_DESCRIBE_TIMEOUT.
+        let unnamed_limits = Grants {
+            timeout: UNNAMED_DESCRIBE_TIMEOUT,
+            ..Grants::default()
+        };
         let mut unnamed = Vec::new();
         for arg in args.iter().filter(|a| a.name.is_none()) {
             unnamed.push((
-                sandbox.load_file(&arg.path, &Grants::default()).await?,
+                sandbox.load_file(&arg.path, &unnamed_limits).await?,
                 arg.path.display().to_string(),
             ));
         }
