@@ -552,7 +552,7 @@ async fn the_provider_reaches_its_endpoint_and_no_other_host() {
 
     let misdirected = start_provider(&moto, &other_url, &moto.endpoint).await;
     let err = misdirected
-        .create("Vpc", &vpc, &Tags::new())
+        .create("Vpc", &vpc, &Tags::new(), "token")
         .await
         .unwrap_err();
     assert!(
@@ -563,7 +563,10 @@ async fn the_provider_reaches_its_endpoint_and_no_other_host() {
     );
 
     let granted = start_provider(&moto, &moto.endpoint, &moto.endpoint).await;
-    let created = granted.create("Vpc", &vpc, &Tags::new()).await.unwrap();
+    let created = granted
+        .create("Vpc", &vpc, &Tags::new(), "token")
+        .await
+        .unwrap();
     assert!(created.id.starts_with("vpc-"), "{created:?}");
     watcher.join().unwrap();
     assert_eq!(
@@ -728,7 +731,12 @@ async fn throttling_is_retried_with_backoff_and_then_reported_verbatim() {
     let provider = module.start(grants, &config).await.unwrap();
     let started = std::time::Instant::now();
     let err = provider
-        .create("Vpc", &json!({"CidrBlock": "10.0.0.0/16"}), &Tags::new())
+        .create(
+            "Vpc",
+            &json!({"CidrBlock": "10.0.0.0/16"}),
+            &Tags::new(),
+            "token",
+        )
         .await
         .unwrap_err();
     let waited = started.elapsed();

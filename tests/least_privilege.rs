@@ -644,3 +644,20 @@ fn at_a_terminal_rkit_asks_and_only_yes_approves() {
     assert!(ws.path("rkit.lock").exists(), "{out}");
     assert_eq!(std::fs::read_to_string(ws.path("out/f.txt")).unwrap(), "x");
 }
+
+#[test]
+fn every_create_gets_an_idempotency_token() {
+    let ws = Workspace::new();
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile()}},
+        "Resources": {"T": attack("Token", json!({}))}
+    }));
+    ws.expect(0, &["apply", "spec.json", "--yes", "--approve"]);
+    let (_, shown) = ws.rkit(&["state", "show", "spec.json", "T"]);
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    let token = shown["Attributes"]["Obtained"].as_str().unwrap();
+    assert!(
+        token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{token}"
+    );
+}

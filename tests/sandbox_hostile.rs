@@ -77,7 +77,10 @@ async fn start(grants: impl FnOnce(&mut Grants)) -> Fixture {
 
 impl Fixture {
     async fn attempt(&self, ty: &str, props: Value) -> Result<String, ProviderError> {
-        let created = self.provider.create(ty, &props, &Tags::new()).await?;
+        let created = self
+            .provider
+            .create(ty, &props, &Tags::new(), "token")
+            .await?;
         Ok(created.attributes["Obtained"].as_str().unwrap().to_string())
     }
 
@@ -399,4 +402,15 @@ async fn host_handles_are_bounded() {
         "{err}"
     );
     f.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_carries_the_idempotency_token() {
+    let f = start(|_| {}).await;
+    let created = f
+        .provider
+        .create("Token", &json!({}), &Tags::new(), "tok-123")
+        .await
+        .unwrap();
+    assert_eq!(created.attributes["Obtained"], "tok-123");
 }

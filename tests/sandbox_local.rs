@@ -112,7 +112,7 @@ async fn file_lifecycle_create_read_update_list_delete() {
     let stack = tags(&[("rkit:stack", "s1"), ("rkit:name", "Greeting")]);
     let props = json!({"Path": "out/hello.txt", "Content": "hello"});
 
-    let created = p.create("File", &props, &stack).await.unwrap();
+    let created = p.create("File", &props, &stack, "token").await.unwrap();
     assert_eq!(created.id, "out/hello.txt");
     assert_eq!(created.attributes, json!({"Size": 5}));
     let on_disk = dir.path().join("out/hello.txt");
@@ -156,7 +156,9 @@ async fn list_finds_only_what_carries_every_tag() {
     let p = start(dir.path()).await;
     for (stack, path) in [("a", "a1"), ("a", "a2"), ("b", "b1")] {
         let t = tags(&[("rkit:stack", stack), ("rkit:name", path)]);
-        p.create("File", &json!({"Path": path}), &t).await.unwrap();
+        p.create("File", &json!({"Path": path}), &t, "token")
+            .await
+            .unwrap();
     }
     let ids = |found: Vec<rkit::spi::Observed>| -> Vec<String> {
         found.into_iter().map(|o| o.id).collect()
@@ -184,7 +186,7 @@ async fn random_string_keeps_its_value() {
     let p = start(dir.path()).await;
     let props = json!({"Length": 24, "Charset": "abc"});
     let created = p
-        .create("RandomString", &props, &Tags::new())
+        .create("RandomString", &props, &Tags::new(), "token")
         .await
         .unwrap();
     let value = created.attributes["Value"].as_str().unwrap().to_string();
@@ -197,7 +199,7 @@ async fn random_string_keeps_its_value() {
         .unwrap();
     assert_eq!(seen.attributes["Value"], value.as_str());
     let other = p
-        .create("RandomString", &props, &Tags::new())
+        .create("RandomString", &props, &Tags::new(), "token")
         .await
         .unwrap();
     assert_ne!(other.id, created.id);
@@ -215,7 +217,10 @@ async fn directory_refuses_to_delete_what_it_did_not_empty() {
     let dir = tempfile::tempdir().unwrap();
     let p = start(dir.path()).await;
     let props = json!({"Path": "site"});
-    let created = p.create("Directory", &props, &Tags::new()).await.unwrap();
+    let created = p
+        .create("Directory", &props, &Tags::new(), "token")
+        .await
+        .unwrap();
     assert!(dir.path().join("site").is_dir());
     std::fs::write(dir.path().join("site/keep.txt"), "mine").unwrap();
     let err = p
@@ -238,7 +243,9 @@ async fn concurrent_calls_use_separate_instances() {
             let p = p.clone();
             tokio::spawn(async move {
                 let props = json!({"Path": format!("many/{i}.txt"), "Content": i.to_string()});
-                p.create("File", &props, &Tags::new()).await.unwrap()
+                p.create("File", &props, &Tags::new(), "token")
+                    .await
+                    .unwrap()
             })
         })
         .collect();

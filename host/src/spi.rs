@@ -99,6 +99,8 @@ pub enum ErrorKind {
     /// The sandbox stopped the provider: a trap, a panic, a limit or a timeout. The instance
     /// is discarded; the next call gets a fresh one.
     Fault,
+    /// A request was sent and no answer came: it may have happened. Not retried blindly.
+    OutcomeUnknown,
 }
 
 /// A failed provider call.

@@ -397,7 +397,10 @@ async fn upsert(ctx: &Context, step: &Step) -> Result<String, String> {
                 record(ctx, &format!("{}{DEPOSED}", step.name), Some(old))?;
                 record(ctx, &step.name, None)?;
             }
-            let created = retrying(|| provider.create(&rs.type_name, &properties, &tags))
+            // One token for every attempt of this create: a provider passes it where the API
+            // takes one, so a retried request makes no second object.
+            let token = idempotency_token();
+            let created = retrying(|| provider.create(&rs.type_name, &properties, &tags, &token))
                 .await
                 .map_err(|e| describe(step, e))?;
             (created.id, created.attributes)
@@ -425,4 +428,11 @@ fn record(ctx: &Context, name: &str, resource: Option<ResourceState>) -> Result<
         .expect("state lock")
         .record(name, resource)
         .map_err(|err| format!("{name}: recording in the state failed: {err:#}"))
+}
+
+/// A fresh idempotency token: 128 random bits in hex.
+fn idempotency_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    hex::encode(bytes)
 }

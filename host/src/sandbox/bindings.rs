@@ -48,6 +48,7 @@ pub fn error(err: wit::Error) -> ProviderError {
         wit::ErrorKind::Transient => ErrorKind::Transient,
         wit::ErrorKind::Denied => ErrorKind::Denied,
         wit::ErrorKind::Other => ErrorKind::Other,
+        wit::ErrorKind::OutcomeUnknown => ErrorKind::OutcomeUnknown,
     };
     ProviderError {
         kind,

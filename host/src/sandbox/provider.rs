@@ -274,12 +274,13 @@ impl Provider {
         Ok(found.into_iter().map(bindings::diagnostic).collect())
     }
 
-    /// Creates a resource.
+    /// Creates a resource; `token` is its idempotency token (the same for every attempt).
     pub async fn create(
         &self,
         type_name: &str,
         properties: &Value,
         tags: &Tags,
+        token: &str,
     ) -> Result<Created, ProviderError> {
         let properties = properties.to_string();
         let tags = bindings::tags_to_wit(tags);
@@ -287,7 +288,7 @@ impl Provider {
             .call("create", async |i| {
                 i.world
                     .rkit_provider_resources()
-                    .call_create(&mut i.store, type_name, &properties, &tags)
+                    .call_create(&mut i.store, type_name, &properties, &tags, token)
                     .await
             })
             .await?;

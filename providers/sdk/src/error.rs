@@ -18,6 +18,9 @@ pub enum ErrorKind {
     Denied,
     /// Anything else.
     Other,
+    /// The request was sent and no answer came: it may or may not have happened. The engine
+    /// finds out before sending it again; a provider never re-sends a write itself.
+    OutcomeUnknown,
 }
 
 /// A failed provider call: a kind, a message and optionally the property it is about.
@@ -112,6 +115,7 @@ impl From<Error> for wit::Error {
             ErrorKind::Transient => wit::ErrorKind::Transient,
             ErrorKind::Denied => wit::ErrorKind::Denied,
             ErrorKind::Other => wit::ErrorKind::Other,
+            ErrorKind::OutcomeUnknown => wit::ErrorKind::OutcomeUnknown,
         };
         wit::Error {
             kind,

@@ -20,6 +20,7 @@ pub mod runtime;
 pub use error::{Error, ErrorKind, Result};
 pub use provider::{Capabilities, Provider, Registry};
 pub use resource::{Created, Diagnostic, Observed, Resource, Severity, Tags};
+pub use runtime::idempotency_token;
 
 /// Configuration for a provider that takes none: an empty JSON object.
 #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
@@ -50,8 +51,9 @@ macro_rules! export_provider {
                 type_name: String,
                 properties: String,
                 tags: Vec<$crate::bindings::wit::Tag>,
+                token: String,
             ) -> Result<$crate::bindings::wit::Created, $crate::bindings::wit::Error> {
-                $crate::runtime::create::<$provider>(type_name, properties, tags)
+                $crate::runtime::create::<$provider>(type_name, properties, tags, token)
             }
             fn read(
                 type_name: String,

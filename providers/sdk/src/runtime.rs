@@ -242,9 +242,25 @@ pub fn create<P: Provider>(
     type_name: String,
     properties: String,
     tags: Vec<wit::Tag>,
+    token: String,
 ) -> Result<wit::Created, wit::Error> {
     let tags = tags_from_wit(tags);
-    with_type::<P, _>(&type_name, |p, ty| ty.create(p, &properties, &tags))
+    TOKEN.with(|t| *t.borrow_mut() = Some(token));
+    let created = with_type::<P, _>(&type_name, |p, ty| ty.create(p, &properties, &tags));
+    TOKEN.with(|t| *t.borrow_mut() = None);
+    created
+}
+
+thread_local! {
+    /// The idempotency token of the create running now.
+    static TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// During [`crate::Resource::create`], the idempotency token rkit gave this create: the same
+/// for every attempt of it. Pass it where the API takes one (`ClientToken`). `None` outside
+/// a create.
+pub fn idempotency_token() -> Option<String> {
+    TOKEN.with(|t| t.borrow().clone())
 }
 
 /// `read` for provider `P`.

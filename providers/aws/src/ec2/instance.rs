@@ -121,11 +121,17 @@ fn wait_for(aws: &Aws, id: &str, wanted: &str) -> Result<Element> {
     )
 }
 
-/// A unique token: RunInstances retried with it (after a lost answer) starts no second instance.
+/// RunInstances' client token: rkit's idempotency token for this create (the same for every
+/// attempt, so a request retried after a lost answer starts no second instance), or a fresh
+/// one where rkit gave none.
 fn client_token() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).unwrap_or_default();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    rkit_sdk::idempotency_token()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| {
+            let mut bytes = [0u8; 16];
+            getrandom::fill(&mut bytes).unwrap_or_default();
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        })
 }
 
 impl Resource for Instance {

@@ -56,7 +56,8 @@ impl Provider for Hostile {
             .add::<Attack<Symlink>>()
             .add::<Attack<HostSpin>>()
             .add::<Attack<FieldsBomb>>()
-            .add::<Attack<Escape>>();
+            .add::<Attack<Escape>>()
+            .add::<Attack<Token>>();
     }
 }
 
@@ -411,5 +412,16 @@ impl Attempt for Escape {
     }
     fn id(&self) -> String {
         self.text.clone()
+    }
+}
+
+/// Returns the idempotency token rkit gave this create.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Token {}
+
+impl Attempt for Token {
+    const TYPE: &'static str = "Token";
+    fn attempt(&self, _: &Hostile) -> Result<String> {
+        rkit_sdk::idempotency_token().ok_or_else(|| Error::other("no token during create"))
     }
 }
