@@ -3,6 +3,7 @@
 //! - [`sandbox`] loads provider components and runs them with only what they are granted.
 //! - [`spi`] holds the Resource SPI's values as the engine sees them.
 //! - [`registry`] publishes and fetches provider modules (OCI registries, directories).
+//! - [`text`] makes provider-supplied text safe to show on a terminal.
 //! - [`cli`] is the `rkit` command.
 
 pub mod cli;
