@@ -17,27 +17,11 @@ use std::time::{Duration, Instant};
 /// A loopback HTTP server answering `ok` to every request, on its own thread (one
 /// connection at a time: enough for one provider's sequential calls).
 fn http_server() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            // Read the whole request head: closing with unread bytes would reset the connection.
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.ends_with(b"\r\n\r\n") {
-                match conn.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
-            // Keep-alive: the client closes. (Closing first races wstd, which writes even an
-            // empty request body after the head and reads a closed stream as a reset.)
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
-        }
-    });
-    port
+    answering(
+        "127.0.0.1:0",
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+    )
+    .0
 }
 
 struct Fixture {
@@ -269,7 +253,8 @@ async fn a_panic_is_an_error_carrying_the_panic_message() {
     f.still_serves().await;
 }
 
-/// A server on `bind` answering every request with `answer`, counting connections.
+/// A server on `bind` answering every request with `answer` (one connection at a time),
+/// counting connections.
 fn answering(bind: &str, answer: &'static str) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind(bind).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -278,6 +263,7 @@ fn answering(bind: &str, answer: &'static str) -> (u16, Arc<AtomicUsize>) {
     std::thread::spawn(move || {
         for mut conn in listener.incoming().flatten() {
             counter.fetch_add(1, Ordering::SeqCst);
+            // Read the whole request head: closing with unread bytes would reset the connection.
             let mut head = Vec::new();
             let mut buf = [0u8; 1024];
             while !head.ends_with(b"\r\n\r\n") {
@@ -287,6 +273,8 @@ fn answering(bind: &str, answer: &'static str) -> (u16, Arc<AtomicUsize>) {
                 }
             }
             let _ = conn.write_all(answer.as_bytes());
+            // Keep-alive: the client closes. (Closing first races wstd, which writes even an
+            // empty request body after the head and reads a closed stream as a reset.)
             let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
             while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
         }

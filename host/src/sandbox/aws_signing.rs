@@ -89,11 +89,6 @@ impl AwsSigner {
         format!("{}…{}", &id[..4], &id[id.len() - 4..])
     }
 
-    /// The region requests are signed for.
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
     /// Whether `scheme://host:port` is a resolved endpoint (requests there are signed).
     pub fn signs_for(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         self.endpoints

@@ -30,7 +30,6 @@ pub use api_actions::{ApiActions, BadApiAction, action_of};
 pub use aws_signing::{AwsSigner, Endpoint as AwsEndpoint};
 pub use cache::ComponentCache;
 pub use egress::forbidden as forbidden_address;
-pub use fs_guard::link_target_escapes;
 pub use grant_dir::GrantDir;
 pub use grants::{BadHttpAllow, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_TIMEOUT, Grants, HttpAllow};
 pub use limits::LimitHit;
