@@ -676,9 +676,10 @@ fn without_credentials_the_error_says_where_they_come_from() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn throttling_is_retried_with_backoff_and_then_reported_verbatim() {
+async fn throttling_is_retried_by_the_host_with_backoff_and_then_reported_verbatim() {
     // moto never throttles, so a loopback server answers every request the way EC2 answers a
-    // throttled one; the provider must retry (MaxAttempts 3), back off, then give AWS's words.
+    // throttled one; rkit's gate sends it again (re-signed) with backoff, at most
+    // http_retry::ATTEMPTS times, then the provider gives AWS's words (and retries nothing).
     use std::io::{Read, Write};
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", server.local_addr().unwrap());
@@ -727,7 +728,7 @@ async fn throttling_is_retried_with_backoff_and_then_reported_verbatim() {
         .await
         .unwrap();
     let grants = aws_grants(&module, &url, [&url, &url]);
-    let config = json!({"Region": "us-east-1", "Endpoint": url, "MaxAttempts": 3});
+    let config = json!({"Region": "us-east-1", "Endpoint": url});
     let provider = module.start(grants, &config).await.unwrap();
     let started = std::time::Instant::now();
     let err = provider
@@ -740,17 +741,15 @@ async fn throttling_is_retried_with_backoff_and_then_reported_verbatim() {
         .await
         .unwrap_err();
     let waited = started.elapsed();
-    assert_eq!(answered.load(Ordering::SeqCst), 3, "three attempts: {err}");
+    assert_eq!(answered.load(Ordering::SeqCst), 6, "six attempts: {err}");
     assert_eq!(err.kind, rkit::spi::ErrorKind::Transient, "{err}");
-    assert!(
-        err.message.contains(
-            "EC2 CreateVpc: RequestLimitExceeded: Request limit exceeded. (after 3 attempts)"
-        ),
-        "{err}"
+    assert_eq!(
+        err.message,
+        "EC2 CreateVpc: RequestLimitExceeded: Request limit exceeded."
     );
-    // Two pauses: 200 ms and 400 ms, each jittered to between half and all of it.
+    // Five pauses: 100 ms doubling, each jittered to between half and all of it.
     assert!(
-        waited >= std::time::Duration::from_millis(300),
+        waited >= std::time::Duration::from_millis(1550),
         "backed off only {waited:?}"
     );
 }

@@ -393,13 +393,15 @@ fn transient_errors_are_retried_until_they_pass_or_attempts_run_out() {
         &stack,
         json!({
             "Passes": {"Plugin": "null", "Type": "Flaky", "Properties": {"Key": "a", "Failures": 2}},
-            "GivesUp": {"Plugin": "null", "Type": "Flaky", "Properties": {"Key": "b", "Failures": 10}},
+            "GivesUp": {"Plugin": "null", "Type": "Flaky", "Properties": {"Key": "b", "Failures": 20}},
         }),
     );
     let out = stack.expect(1, &["apply", "SPEC", "--yes", "--parallelism", "1"]);
     assert!(out.contains("+ Passes: created"), "{out}");
     assert!(
-        out.contains("failed:  GivesUp: GivesUp (null Flaky): throttled: attempt 6 of 10 fails"),
+        out.contains(
+            "failed:  GivesUp: GivesUp (null Flaky): throttled: attempt 8 of 20 fails (after 8 attempts)"
+        ),
         "{out}"
     );
     let state = stack.state();

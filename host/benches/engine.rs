@@ -64,7 +64,7 @@ async fn measure(shape: &str, n: usize) {
     let s = session(&spec_path).await;
     let started = Instant::now();
     s.validate().await.unwrap();
-    let plan = s.plan(true, PARALLELISM).await.unwrap();
+    let plan = s.plan(true, PARALLELISM, false).await.unwrap();
     row(shape, n, "plan (empty state)", started.elapsed(), "");
     assert_eq!(plan.counts().create, n);
 
@@ -87,7 +87,7 @@ async fn measure(shape: &str, n: usize) {
     let s = session(&spec_path).await;
     let started = Instant::now();
     s.validate().await.unwrap();
-    let plan = s.plan(true, PARALLELISM).await.unwrap();
+    let plan = s.plan(true, PARALLELISM, false).await.unwrap();
     row(
         shape,
         n,
@@ -98,7 +98,10 @@ async fn measure(shape: &str, n: usize) {
     assert!(!plan.has_changes());
 
     let started = Instant::now();
-    let report = s.apply(&s.destroy_plan(), PARALLELISM).await.unwrap();
+    let report = s
+        .apply(&s.destroy_plan(false).await.unwrap(), PARALLELISM)
+        .await
+        .unwrap();
     row(shape, n, "destroy", started.elapsed(), "");
     assert!(report.ok() && report.deleted.len() == n);
 }

@@ -4,11 +4,13 @@
 //! - [`spi`] holds the Resource SPI's values as the engine sees them.
 //! - [`registry`] publishes and fetches provider modules (OCI registries, directories).
 //! - [`text`] makes provider-supplied text safe to show on a terminal.
+//! - [`output`] writes to standard output and error without panicking on a closed stream.
 //! - [`cli`] is the `rkit` command.
 
 pub mod cli;
 pub mod engine;
 pub mod graph;
+pub mod output;
 pub mod registry;
 pub mod sandbox;
 pub mod spec;

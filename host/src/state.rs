@@ -6,6 +6,12 @@
 //! ignored); [`StateStore::compact`] folds it into a new snapshot (written to a temporary file
 //! and renamed over the old one) once per command. A lock file held with an OS file lock
 //! refuses a second concurrent rkit on the same state.
+//!
+//! Intent before effect: before a create, the engine journals an [`Intent`] (resource, type,
+//! the tags the object will carry, the idempotency token). Recording the resource (or settling
+//! the intent) closes it; an intent still open when a state is opened means a create may have
+//! happened without its answer being recorded, and the engine resolves it (`list` by the tags:
+//! adopt what exists) before planning. Every error names the file (and the journal's line).
 
 use crate::spec::reference::{Reference, Target, at_path};
 use anyhow::{Context, Result, anyhow, bail};
@@ -15,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One resource as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +55,33 @@ pub struct State {
     pub resources: BTreeMap<String, ResourceState>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, Value>,
+    /// Creates begun and not yet recorded, by resource name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub intents: BTreeMap<String, Intent>,
+    /// Objects removed from the state with `state rm` (`PLUGIN/TYPE/ID`): they keep the stack's
+    /// tags, but the orphan scan leaves them alone.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub forgotten: std::collections::BTreeSet<String>,
+}
+
+/// A create about to happen: enough to find its object by tags if the answer is lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Intent {
+    pub plugin: String,
+    #[serde(rename = "Type")]
+    pub type_name: String,
+    /// The tags the object will carry (rkit's identity tags among them).
+    pub tags: BTreeMap<String, String>,
+    /// The idempotency token every attempt of the create carries.
+    pub token: String,
+    /// When it was journaled (seconds since the Unix epoch).
+    pub since: u64,
+}
+
+/// The key under which `state rm` remembers an object it forgot.
+pub fn forgotten_key(plugin: &str, type_name: &str, id: &str) -> String {
+    format!("{plugin}/{type_name}/{id}")
 }
 
 impl State {
@@ -63,14 +97,60 @@ impl State {
 
 const VERSION: u32 = 1;
 
-/// A journal line: one change.
+/// A journal line: one change to one resource name.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Entry {
     serial: u64,
     name: String,
-    /// The new record; `None` removes the resource.
-    resource: Option<ResourceState>,
+    #[serde(flatten)]
+    change: Change,
+}
+
+/// What a journal line changes (`"Resource": …` is the format's first and commonest line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Change {
+    /// The new record (`None` removes the resource); closes an intent of the same name.
+    Resource(Option<ResourceState>),
+    /// A create is about to be attempted.
+    Intent(Intent),
+    /// The open intent is closed without a record (its create made nothing), with why.
+    Settled(String),
+    /// The record moves to this new name (`state mv`).
+    MovedTo(String),
+    /// The record is dropped and its object (`PLUGIN/TYPE/ID`) left alone (`state rm`).
+    Forgotten(String),
+}
+
+impl State {
+    /// Applies one change to `name`.
+    fn apply(&mut self, name: String, change: Change) {
+        match change {
+            Change::Resource(Some(r)) => {
+                self.intents.remove(&name);
+                self.resources.insert(name, r);
+            }
+            Change::Resource(None) => {
+                self.intents.remove(&name);
+                self.resources.remove(&name);
+            }
+            Change::Intent(intent) => {
+                self.intents.insert(name, intent);
+            }
+            Change::Settled(_) => {
+                self.intents.remove(&name);
+            }
+            Change::MovedTo(to) => {
+                if let Some(r) = self.resources.remove(&name) {
+                    self.resources.insert(to, r);
+                }
+            }
+            Change::Forgotten(key) => {
+                self.resources.remove(&name);
+                self.forgotten.insert(key);
+            }
+        }
+    }
 }
 
 /// A state on disk, locked for the lifetime of this value.
@@ -110,8 +190,9 @@ impl StateStore {
                 holder.trim()
             );
         }
-        lock.set_len(0)?;
-        write!(lock, "pid {}", std::process::id())?;
+        lock.set_len(0)
+            .and_then(|()| write!(lock, "pid {}", std::process::id()))
+            .with_context(|| format!("writing {}", lock_path.display()))?;
 
         let state = Self::load(path)?;
         let journal_path = sibling(path, ".journal");
@@ -167,21 +248,27 @@ impl StateStore {
     /// Records `resource` as `name` (or removes `name`), durably for this process before
     /// returning: one appended line.
     pub fn record(&mut self, name: &str, resource: Option<ResourceState>) -> Result<()> {
-        self.state.serial += 1;
+        self.change(name, Change::Resource(resource))
+    }
+
+    /// Journals `change` to `name` (one appended line, written before this returns: it
+    /// survives the process being killed) and applies it.
+    pub fn change(&mut self, name: &str, change: Change) -> Result<()> {
         let entry = Entry {
-            serial: self.state.serial,
+            serial: self.state.serial + 1,
             name: name.to_string(),
-            resource,
+            change,
         };
         let mut line = serde_json::to_vec(&entry)?;
         line.push(b'\n');
-        self.journal
-            .write_all(&line)
-            .with_context(|| format!("appending to the journal of {}", self.path.display()))?;
-        match entry.resource {
-            Some(r) => self.state.resources.insert(entry.name, r),
-            None => self.state.resources.remove(&entry.name),
-        };
+        self.journal.write_all(&line).with_context(|| {
+            format!(
+                "appending to the journal {}",
+                sibling(&self.path, ".journal").display()
+            )
+        })?;
+        self.state.serial = entry.serial;
+        self.state.apply(entry.name, entry.change);
         Ok(())
     }
 
@@ -191,13 +278,23 @@ impl StateStore {
         let tmp = sibling(&self.path, ".tmp");
         let mut text = serde_json::to_vec_pretty(&self.state)?;
         text.push(b'\n');
-        let mut file = File::create(&tmp)?;
-        file.write_all(&text)?;
-        file.sync_all()?;
+        File::create(&tmp)
+            .and_then(|mut file| {
+                file.write_all(&text)?;
+                file.sync_all()
+            })
+            .with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &self.path)
             .with_context(|| format!("replacing the state {}", self.path.display()))?;
-        self.journal.set_len(0)?;
-        self.journal.sync_all()?;
+        self.journal
+            .set_len(0)
+            .and_then(|()| self.journal.sync_all())
+            .with_context(|| {
+                format!(
+                    "emptying the journal {}",
+                    sibling(&self.path, ".journal").display()
+                )
+            })?;
         Ok(())
     }
 }
@@ -209,7 +306,18 @@ fn replay(journal: &Path, state: &mut State) -> Result<()> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(err) => return Err(err).context(format!("reading {}", journal.display())),
     };
-    let lines: Vec<String> = BufReader::new(file).lines().collect::<Result<_, _>>()?;
+    let mut lines = Vec::new();
+    for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
+        let line = line.with_context(|| format!("reading {}", journal.display()))?;
+        match String::from_utf8(line) {
+            Ok(text) => lines.push(text),
+            Err(_) => bail!(
+                "{}:{}: corrupt journal entry: not UTF-8 text",
+                journal.display(),
+                i + 1
+            ),
+        }
+    }
     for (i, line) in lines.iter().enumerate() {
         let entry: Entry = match serde_json::from_str(line) {
             Ok(entry) => entry,
@@ -227,12 +335,16 @@ fn replay(journal: &Path, state: &mut State) -> Result<()> {
             continue; // already in the snapshot (a crash between rename and truncate)
         }
         state.serial = entry.serial;
-        match entry.resource {
-            Some(r) => state.resources.insert(entry.name, r),
-            None => state.resources.remove(&entry.name),
-        };
+        state.apply(entry.name, entry.change);
     }
     Ok(())
+}
+
+/// Now, in seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn new_lineage() -> String {
@@ -310,6 +422,100 @@ mod tests {
         journal.write_all(b"{\"Serial\":2,\"Na").unwrap();
         let store = StateStore::open(&path).unwrap();
         assert_eq!(store.state.resources.len(), 1);
+    }
+
+    fn intent(token: &str) -> Intent {
+        Intent {
+            plugin: "local".into(),
+            type_name: "File".into(),
+            tags: [("rkit:name".to_string(), "A".to_string())].into(),
+            token: token.into(),
+            since: 1,
+        }
+    }
+
+    #[test]
+    fn intents_survive_a_crash_and_a_record_closes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        {
+            let mut store = StateStore::open(&path).unwrap();
+            store.change("A", Change::Intent(intent("t1"))).unwrap();
+            store.change("B", Change::Intent(intent("t2"))).unwrap();
+            store.record("B", Some(resource("b"))).unwrap();
+        }
+        let mut store = StateStore::open(&path).unwrap();
+        assert_eq!(store.state.intents.keys().collect::<Vec<_>>(), ["A"]);
+        assert_eq!(store.state.intents["A"].token, "t1");
+        store
+            .change("A", Change::Settled("nothing".into()))
+            .unwrap();
+        store.compact().unwrap();
+        drop(store);
+        let store = StateStore::open(&path).unwrap();
+        assert!(store.state.intents.is_empty());
+    }
+
+    #[test]
+    fn moves_and_forgets_are_journaled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        {
+            let mut store = StateStore::open(&path).unwrap();
+            store.record("A", Some(resource("a"))).unwrap();
+            store.record("B", Some(resource("b"))).unwrap();
+            store.change("A", Change::MovedTo("C".into())).unwrap();
+            store
+                .change("B", Change::Forgotten("local/File/b".into()))
+                .unwrap();
+        }
+        let store = StateStore::open(&path).unwrap();
+        assert_eq!(store.state.resources.keys().collect::<Vec<_>>(), ["C"]);
+        assert_eq!(store.state.resources["C"].id, "a");
+        assert!(store.state.forgotten.contains("local/File/b"));
+    }
+
+    #[test]
+    fn journals_of_the_first_format_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let line = serde_json::json!({"Serial": 1, "Name": "A", "Resource": resource("a")});
+        std::fs::write(
+            dir.path().join("s.state.journal"),
+            format!("{line}\n{}\n", r#"{"Serial":2,"Name":"A","Resource":null}"#),
+        )
+        .unwrap();
+        let store = StateStore::open(&path).unwrap();
+        assert_eq!(store.state.serial, 2);
+        assert!(store.state.resources.is_empty());
+    }
+
+    #[test]
+    fn state_errors_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let journal = dir.path().join("s.state.journal");
+        std::fs::write(&journal, b"\xff\xfe\n{}\n").unwrap();
+        let err = format!("{:#}", StateStore::open(&path).err().unwrap());
+        assert_eq!(
+            err,
+            format!(
+                "{}:1: corrupt journal entry: not UTF-8 text",
+                journal.display()
+            )
+        );
+        std::fs::write(&journal, b"").unwrap();
+        std::fs::write(&path, b"\xff").unwrap();
+        let err = format!("{:#}", StateStore::open(&path).err().unwrap());
+        assert!(
+            err.starts_with(&format!("reading the state {}: ", path.display())),
+            "{err}"
+        );
+        let err = format!("{:#}", StateStore::open(dir.path()).err().unwrap());
+        assert!(
+            err.starts_with(&format!("reading the state {}: ", dir.path().display())),
+            "{err}"
+        );
     }
 
     #[test]

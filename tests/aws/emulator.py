@@ -119,12 +119,18 @@ def state():
         for i in r["Instances"]
     ]
     lbs = elb.describe_load_balancers()["LoadBalancers"]
+
+    def elb_tags(arn):
+        found = elb.describe_tags(ResourceArns=[arn])["TagDescriptions"]
+        return {t["Key"]: t["Value"] for d in found for t in d.get("Tags", [])}
+
     out["load_balancers"] = [
         {
             "arn": lb["LoadBalancerArn"],
             "name": lb["LoadBalancerName"],
             "subnets": sorted(z["SubnetId"] for z in lb.get("AvailabilityZones", [])),
             "groups": sorted(lb.get("SecurityGroups", [])),
+            "tags": elb_tags(lb["LoadBalancerArn"]),
         }
         for lb in lbs
     ]
@@ -138,6 +144,7 @@ def state():
                 d["Target"]["Id"]
                 for d in elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
             ),
+            "tags": elb_tags(tg["TargetGroupArn"]),
         }
         for tg in elb.describe_target_groups()["TargetGroups"]
     ]
@@ -147,6 +154,7 @@ def state():
             "load_balancer": li["LoadBalancerArn"],
             "port": li["Port"],
             "forward": [a.get("TargetGroupArn") for a in li["DefaultActions"]],
+            "tags": elb_tags(li["ListenerArn"]),
         }
         for lb in lbs
         for li in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]

@@ -53,7 +53,7 @@ pub fn rkit(dir: &std::path::Path, env: &[(String, String)], args: &[&str]) -> (
 pub fn approving(args: &mut Vec<&str>) {
     let on_spec = matches!(
         args.first().copied(),
-        Some("validate" | "plan" | "apply" | "destroy" | "init")
+        Some("validate" | "plan" | "apply" | "destroy" | "init" | "import")
     );
     if on_spec && !args.contains(&"--approve") {
         args.push("--approve");
@@ -100,5 +100,6 @@ pub fn wait_listening(
     }
 }
 
+pub mod fault_proxy;
 pub mod moto;
 pub mod registry;

@@ -1,6 +1,7 @@
 //! The commands on specs and states.
 
-use super::{SpecArgs, StateArgs, render};
+use super::{SpecArgs, StateArgs, StateNames, render};
+use crate::engine::interrupt::Interrupt;
 use crate::engine::lock::{Lock, lock_path};
 use crate::engine::plan::Plan;
 use crate::engine::resolve::Policy;
@@ -8,10 +9,11 @@ use crate::engine::{PlanFile, Session, default_state_path};
 use crate::graph::Graph;
 use crate::spec;
 use crate::state::State;
+use crate::state::{Change, StateStore};
 use crate::text::{escape, escape_json};
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// A session on the spec.
@@ -23,6 +25,11 @@ async fn session(args: &SpecArgs) -> Result<Session> {
         policy(args),
     )
     .await
+}
+
+/// A session that stops starting operations on SIGINT/SIGTERM.
+async fn interruptible(args: &SpecArgs, interrupt: &Interrupt) -> Result<Session> {
+    Ok(session(args).await?.interruptible(interrupt))
 }
 
 /// How providers are approved: `--approve`, else asking at a terminal, else refusing with
@@ -65,7 +72,7 @@ fn shell_word(word: &str) -> String {
 
 /// Asks `question` on the terminal; only `yes` is yes.
 fn ask_yes(question: &str) -> bool {
-    eprint!("{question} Only 'yes' will be accepted: ");
+    crate::output::stderr(format_args!("{question} Only 'yes' will be accepted: "));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim() == "yes"
@@ -76,11 +83,11 @@ pub async fn init(args: &SpecArgs) -> Result<ExitCode> {
     let path = lock_path(session.spec().dir());
     let lock = Lock::load(&path)?;
     if lock.providers.is_empty() {
-        println!("the spec uses no provider: nothing to lock");
+        crate::outln!("the spec uses no provider: nothing to lock");
         return Ok(ExitCode::SUCCESS);
     }
     for (plugin, locked) in &lock.providers {
-        println!(
+        crate::outln!(
             "{plugin}: {} {} ({}), {}",
             locked.source,
             escape(&locked.version),
@@ -92,7 +99,7 @@ pub async fn init(args: &SpecArgs) -> Result<ExitCode> {
             }
         );
     }
-    println!(
+    crate::outln!(
         "{}: providers resolved, approved and locked",
         path.display()
     );
@@ -102,7 +109,7 @@ pub async fn init(args: &SpecArgs) -> Result<ExitCode> {
 pub async fn validate(args: &SpecArgs) -> Result<ExitCode> {
     let session = session(args).await?;
     session.validate().await?;
-    println!(
+    crate::outln!(
         "{}: valid ({} resources)",
         args.spec.display(),
         session.spec().spec.resources.len()
@@ -110,22 +117,38 @@ pub async fn validate(args: &SpecArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `plan`'s options.
+pub struct PlanFlags<'a> {
+    pub json: bool,
+    pub out: Option<&'a Path>,
+    pub refresh: bool,
+    pub detailed_exitcode: bool,
+    pub orphans: bool,
+}
+
 pub async fn plan(
     args: &SpecArgs,
-    json: bool,
-    out: Option<&Path>,
-    refresh: bool,
-    detailed_exitcode: bool,
+    flags: &PlanFlags<'_>,
+    interrupt: &Interrupt,
 ) -> Result<ExitCode> {
-    let session = session(args).await?;
+    let PlanFlags {
+        json,
+        out,
+        refresh,
+        detailed_exitcode,
+        orphans,
+    } = *flags;
+    let session = interruptible(args, interrupt).await?;
     session.validate().await?;
-    let plan = session.plan(refresh, args.parallelism.into()).await?;
+    let plan = session
+        .plan(refresh, args.parallelism.into(), orphans)
+        .await?;
     if json {
-        println!("{}", escape_json(&serde_json::to_string_pretty(&plan)?));
+        crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&plan)?));
     } else {
-        print!("{}", render::plan(&plan));
+        crate::out!("{}", render::plan(&plan));
         for (plugin, n) in session.ctx.providers.http_requests() {
-            println!("{plugin}: {n} HTTP requests (refresh)");
+            crate::outln!("{plugin}: {n} HTTP requests (refresh)");
         }
     }
     if let Some(out) = out {
@@ -143,7 +166,7 @@ pub async fn plan(
         std::fs::write(out, serde_json::to_vec_pretty(&file)?)
             .with_context(|| format!("saving the plan to {}", out.display()))?;
         if !json {
-            println!(
+            crate::outln!(
                 "Saved the plan to {}: apply it with `rkit apply {}`.",
                 out.display(),
                 out.display()
@@ -160,7 +183,7 @@ pub async fn plan(
 /// Asks for `yes` on the terminal.
 fn confirm(question: &str) -> Result<bool> {
     let stdin = std::io::stdin();
-    print!("{question} Only 'yes' will be accepted: ");
+    crate::out!("{question} Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
     if stdin.lock().read_line(&mut answer)? == 0 && !stdin.is_terminal() {
@@ -176,8 +199,9 @@ async fn execute(
     verb: &str,
     parallelism: u16,
 ) -> Result<ExitCode> {
-    print!("{}", render::plan(plan));
+    crate::out!("{}", render::plan(plan));
     if !plan.has_changes() {
+        session.keep(plan)?;
         return Ok(ExitCode::SUCCESS);
     }
     if !yes
@@ -186,56 +210,90 @@ async fn execute(
             verb.to_lowercase()
         ))?
     {
-        println!("{verb} cancelled.");
+        crate::outln!("{verb} cancelled.");
         return Ok(ExitCode::from(1));
     }
-    println!();
+    crate::outln!();
     let report = session.apply(plan, parallelism.into()).await?;
-    print!("{}", render::report(verb, &report));
+    crate::out!("{}", render::report(verb, &report));
     for (plugin, n) in session.ctx.providers.http_requests() {
-        println!(
+        crate::outln!(
             "{plugin}: {n} HTTP requests (refresh and {})",
             verb.to_lowercase()
         );
     }
     let outputs = session.outputs();
     if report.ok() && !outputs.is_empty() && verb == "Apply" {
-        println!("\nOutputs:");
+        crate::outln!("\nOutputs:");
         for (name, value) in outputs {
-            println!("  {name} = {}", escape_json(&value.to_string()));
+            crate::outln!("  {name} = {}", escape_json(&value.to_string()));
         }
     }
     Ok(if report.ok() {
         ExitCode::SUCCESS
+    } else if !report.cancelled.is_empty() {
+        crate::errln!("Interrupted: what finished is recorded; run the command again to go on.");
+        ExitCode::from(130)
     } else {
         ExitCode::from(1)
     })
 }
 
-pub async fn apply(args: &SpecArgs, yes: bool, refresh: bool) -> Result<ExitCode> {
+pub async fn apply(
+    args: &SpecArgs,
+    yes: bool,
+    refresh: bool,
+    orphans: bool,
+    interrupt: &Interrupt,
+) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.spec)
         .with_context(|| format!("{}: cannot read", args.spec.display()))?;
     if PlanFile::sniff(&text) {
         let file: PlanFile = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a valid saved plan", args.spec.display()))?;
-        let session = file.session(policy(args)).await?;
+        let session = file.session(policy(args)).await?.interruptible(interrupt);
         return execute(&session, &file.plan, yes, "Apply", args.parallelism).await;
     }
-    let session = session(args).await?;
+    let session = interruptible(args, interrupt).await?;
     session.validate().await?;
-    let plan = session.plan(refresh, args.parallelism.into()).await?;
+    let plan = session
+        .plan(refresh, args.parallelism.into(), orphans)
+        .await?;
     execute(&session, &plan, yes, "Apply", args.parallelism).await
 }
 
-pub async fn destroy(args: &SpecArgs, yes: bool) -> Result<ExitCode> {
-    let session = session(args).await?;
-    let plan = session.destroy_plan();
+pub async fn destroy(
+    args: &SpecArgs,
+    yes: bool,
+    orphans: bool,
+    interrupt: &Interrupt,
+) -> Result<ExitCode> {
+    let session = interruptible(args, interrupt).await?;
+    let plan = session.destroy_plan(orphans).await?;
     execute(&session, &plan, yes, "Destroy", args.parallelism).await
+}
+
+pub async fn import(
+    args: &SpecArgs,
+    name: &str,
+    id: &str,
+    interrupt: &Interrupt,
+) -> Result<ExitCode> {
+    let session = interruptible(args, interrupt).await?;
+    let record = session.import(name, id).await?;
+    crate::outln!(
+        "{}: imported {} ({} {}); `rkit plan` shows how it differs from the spec",
+        escape(name),
+        escape(&record.id),
+        escape(&record.plugin),
+        escape(&record.type_name)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn graph(spec_path: &Path) -> Result<ExitCode> {
     let spec = spec::load(spec_path)?;
-    print!("{}", Graph::build(&spec)?.dot());
+    crate::out!("{}", Graph::build(&spec)?.dot());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -252,7 +310,7 @@ fn read_state(args: &StateArgs) -> Result<State> {
 pub fn state_list(args: &StateArgs) -> Result<ExitCode> {
     let state = read_state(args)?;
     for (name, r) in &state.resources {
-        println!(
+        crate::outln!(
             "{}\t{} {}\t{}",
             escape(name),
             escape(&r.plugin),
@@ -263,11 +321,74 @@ pub fn state_list(args: &StateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn state_show(args: &StateArgs, name: &str) -> Result<ExitCode> {
-    let state = read_state(args)?;
-    let Some(r) = state.resources.get(name) else {
-        bail!("the state records no resource {name:?}");
+/// The state file and the names `SPEC NAME…` or `--state FILE NAME…` give.
+fn state_names(names: &StateNames) -> Result<(PathBuf, Vec<String>)> {
+    let mut args = names.args.clone();
+    let path = match &names.state {
+        Some(state) => state.clone(),
+        None if args.len() >= 2 => default_state_path(Path::new(&args.remove(0))),
+        None => bail!("give the spec (or --state FILE) and then the resource names"),
     };
-    println!("{}", escape_json(&serde_json::to_string_pretty(r)?));
+    Ok((path, args))
+}
+
+pub fn state_show(names: &StateNames) -> Result<ExitCode> {
+    let (path, names) = state_names(names)?;
+    let state = crate::state::StateStore::read_only(&path)?;
+    for name in names {
+        let Some(r) = state.resources.get(&name) else {
+            bail!("the state {} records no resource {name:?}", path.display());
+        };
+        crate::outln!("{}", escape_json(&serde_json::to_string_pretty(r)?));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the state for a change: it must exist, and it is locked.
+fn open_state(path: &Path) -> Result<StateStore> {
+    StateStore::read_only(path)?;
+    StateStore::open(path)
+}
+
+pub fn state_rm(names: &StateNames) -> Result<ExitCode> {
+    let (path, names) = state_names(names)?;
+    let mut store = open_state(&path)?;
+    for name in &names {
+        if !store.state.resources.contains_key(name) {
+            bail!("the state {} records no resource {name:?}", path.display());
+        }
+    }
+    for name in &names {
+        let r = store.state.resources[name].clone();
+        let key = crate::state::forgotten_key(&r.plugin, &r.type_name, &r.id);
+        store.change(name, Change::Forgotten(key))?;
+        crate::outln!(
+            "{}: forgotten; its object {} is left as it is",
+            escape(name),
+            escape(&r.id)
+        );
+    }
+    store.compact()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn state_mv(names: &StateNames) -> Result<ExitCode> {
+    let (path, names) = state_names(names)?;
+    let [from, to] = names.as_slice() else {
+        bail!("state mv takes two names: the recorded one and the new one");
+    };
+    let mut store = open_state(&path)?;
+    if !store.state.resources.contains_key(from) {
+        bail!("the state {} records no resource {from:?}", path.display());
+    }
+    if store.state.resources.contains_key(to) {
+        bail!(
+            "the state {} already records a resource {to:?}",
+            path.display()
+        );
+    }
+    store.change(from, Change::MovedTo(to.clone()))?;
+    store.compact()?;
+    crate::outln!("{} is now recorded as {}", escape(from), escape(to));
     Ok(ExitCode::SUCCESS)
 }

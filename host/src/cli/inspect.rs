@@ -15,12 +15,12 @@ pub async fn run(module: &Path, as_json: bool) -> Result<()> {
         .load_file(module, &crate::sandbox::Grants::default())
         .await?;
     if as_json {
-        println!(
+        crate::outln!(
             "{}",
             crate::text::escape_json(&serde_json::to_string_pretty(&to_json(&module))?)
         );
     } else {
-        print!("{}", to_text(&module));
+        crate::out!("{}", to_text(&module));
     }
     Ok(())
 }

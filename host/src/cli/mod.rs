@@ -1,12 +1,19 @@
 //! The `rkit` command line: argument parsing (clap) and dispatch to subcommands.
 //! Exit codes: 0 success, 1 error, 2 usage (and, for `plan --detailed-exitcode`, changes
-//! pending).
+//! pending), 130 interrupted (SIGINT/SIGTERM).
+//!
+//! Interruption: the first SIGINT or SIGTERM during an apply or destroy stops new operations
+//! from starting, lets those in flight finish and be recorded, writes the state and releases
+//! the lock; a second one exits at once (what was in flight has its intent journaled, and the
+//! next run resolves it). Outside an apply the first signal exits at once: nothing is in
+//! flight that a later run could not redo.
 
 mod commands;
 mod inspect;
 mod registry;
 mod render;
 
+use crate::engine::interrupt::Interrupt;
 use crate::engine::providers::ProviderArg;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -65,6 +72,10 @@ enum Command {
         /// Exit 2 when changes are pending (0: none, 1: error).
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Look for objects carrying this stack's tags that the state does not record (one
+        /// `list` per type in use) and plan to delete them.
+        #[arg(long)]
+        orphans: bool,
     },
     /// Converge resources to a spec, or execute a plan saved with `plan --out`.
     Apply {
@@ -75,14 +86,31 @@ enum Command {
         yes: bool,
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         refresh: bool,
+        /// Also delete objects carrying this stack's tags that the state does not record.
+        #[arg(long)]
+        orphans: bool,
     },
-    /// Delete everything the state records, dependents first.
+    /// Delete everything the state records, dependents first, and every other object
+    /// carrying this stack's tags (even with the state lost).
     Destroy {
         #[command(flatten)]
         args: SpecArgs,
         /// Destroy without asking (capabilities still need approval: --approve).
         #[arg(long)]
         yes: bool,
+        /// Look for objects carrying this stack's tags that the state does not record.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        orphans: bool,
+    },
+    /// Record an existing object as a resource of the spec: read through its provider,
+    /// recorded, and tagged as the stack's. The next plan shows how it differs from the spec.
+    Import {
+        #[command(flatten)]
+        args: SpecArgs,
+        /// The resource's name in the spec.
+        name: String,
+        /// The object's ID (as its provider spells it: `vpc-0abc…`, a path, …).
+        id: String,
     },
     /// Resolve the spec's providers: fetch those named by reference, check signatures,
     /// approve what every module asks for and is given, and write `rkit.lock`.
@@ -95,7 +123,7 @@ enum Command {
         /// The spec.
         spec: PathBuf,
     },
-    /// Read the recorded state.
+    /// Read the recorded state, or change it without a text editor.
     #[command(subcommand)]
     State(StateCommand),
     /// Work with provider modules.
@@ -108,12 +136,23 @@ enum StateCommand {
     /// List the recorded resources.
     List(StateArgs),
     /// Show one recorded resource.
-    Show {
-        #[command(flatten)]
-        args: StateArgs,
-        /// The resource's name.
-        name: String,
-    },
+    Show(StateNames),
+    /// Forget resources: the state stops recording them and their objects are left as they
+    /// are (kept out of the orphan scan).
+    Rm(StateNames),
+    /// Rename a recorded resource (after renaming it in the spec).
+    Mv(StateNames),
+}
+
+/// `SPEC NAME…`, or `--state FILE NAME…`.
+#[derive(Args)]
+pub struct StateNames {
+    /// The state file (instead of the spec's default).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// The spec (unless --state is given), then the resource names.
+    #[arg(value_name = "[SPEC] NAME", required = true)]
+    pub args: Vec<String>,
 }
 
 /// Which state to read: the spec's default, or `--state`.
@@ -169,10 +208,13 @@ pub fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: starting the runtime: {err}");
+            crate::errln!("error: starting the runtime: {err}");
             return ExitCode::from(1);
         }
     };
+    let interrupt = Interrupt::default();
+    runtime.spawn(listen(interrupt.clone()));
+    let interrupt = &interrupt;
     let result = runtime.block_on(async {
         match cli.command {
             Command::Validate(args) => commands::validate(&args).await,
@@ -183,12 +225,34 @@ pub fn main() -> ExitCode {
                 out,
                 refresh,
                 detailed_exitcode,
-            } => commands::plan(&args, json, out.as_deref(), refresh, detailed_exitcode).await,
-            Command::Apply { args, yes, refresh } => commands::apply(&args, yes, refresh).await,
-            Command::Destroy { args, yes } => commands::destroy(&args, yes).await,
+                orphans,
+            } => {
+                let flags = commands::PlanFlags {
+                    json,
+                    out: out.as_deref(),
+                    refresh,
+                    detailed_exitcode,
+                    orphans,
+                };
+                commands::plan(&args, &flags, interrupt).await
+            }
+            Command::Apply {
+                args,
+                yes,
+                refresh,
+                orphans,
+            } => commands::apply(&args, yes, refresh, orphans, interrupt).await,
+            Command::Destroy { args, yes, orphans } => {
+                commands::destroy(&args, yes, orphans, interrupt).await
+            }
+            Command::Import { args, name, id } => {
+                commands::import(&args, &name, &id, interrupt).await
+            }
             Command::Graph { spec } => commands::graph(&spec),
             Command::State(StateCommand::List(args)) => commands::state_list(&args),
-            Command::State(StateCommand::Show { args, name }) => commands::state_show(&args, &name),
+            Command::State(StateCommand::Show(names)) => commands::state_show(&names),
+            Command::State(StateCommand::Rm(names)) => commands::state_rm(&names),
+            Command::State(StateCommand::Mv(names)) => commands::state_mv(&names),
             Command::Provider(ProviderCommand::Inspect { module, json }) => {
                 inspect::run(&module, json)
                     .await
@@ -210,10 +274,44 @@ pub fn main() -> ExitCode {
     // not keep rkit from exiting.
     runtime.shutdown_background();
     match result {
+        Ok(_) if interrupt.raised() => ExitCode::from(130),
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            crate::errln!("error: {err:#}");
+            ExitCode::from(if interrupt.raised() { 130 } else { 1 })
+        }
+    }
+}
+
+/// Raises `interrupt` on SIGINT/SIGTERM (see the module's header for what follows).
+async fn listen(interrupt: Interrupt) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        let busy = interrupt.busy();
+        if interrupt.raise() == 1 && busy {
+            crate::errln!(
+                "\nInterrupted: no new operation starts; those in flight finish and are \
+                 recorded. Interrupt again to abandon them (their intents are journaled: the \
+                 next run resolves them)."
+            );
+        } else {
+            if busy {
+                crate::errln!(
+                    "Abandoned the operations in flight; their intents are journaled and the \
+                     next run resolves them."
+                );
+            }
+            std::process::exit(130);
         }
     }
 }

@@ -28,11 +28,11 @@ pub async fn publish(module: &Path, reference: &str, key: Option<&Path>) -> Resu
     let reference = ModuleRef::parse(reference)?;
     let manifest =
         registry::publish(&bytes, &info.name, &info.version, &reference, key.as_ref()).await?;
-    println!("published {} {} to {reference}", info.name, info.version);
-    println!("  manifest: {manifest}");
-    println!("  module:   {}", sha256_digest(&bytes));
+    crate::outln!("published {} {} to {reference}", info.name, info.version);
+    crate::outln!("  manifest: {manifest}");
+    crate::outln!("  module:   {}", sha256_digest(&bytes));
     if let Some(key) = &key {
-        println!("  signed by {}", signing::public_text(&key.verifying_key()));
+        crate::outln!("  signed by {}", signing::public_text(&key.verifying_key()));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -56,7 +56,7 @@ pub async fn pull(reference: &str) -> Result<ExitCode> {
     } else {
         ""
     };
-    println!("pulled {reference}{from}");
+    crate::outln!("pulled {reference}{from}");
     print_entry(&entry, &cache);
     Ok(ExitCode::SUCCESS)
 }
@@ -64,15 +64,15 @@ pub async fn pull(reference: &str) -> Result<ExitCode> {
 /// Makes a key pair at `name`.key / `name`.pub.
 pub fn keygen(name: &Path) -> Result<ExitCode> {
     let public = signing::keygen(name)?;
-    println!(
+    crate::outln!(
         "secret key: {} (keep it private)",
         name.with_extension("key").display()
     );
-    println!(
+    crate::outln!(
         "public key: {} = {public}",
         name.with_extension("pub").display()
     );
-    println!("trust it in a spec with \"TrustedKeys\": [\"{public}\"]");
+    crate::outln!("trust it in a spec with \"TrustedKeys\": [\"{public}\"]");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -81,23 +81,23 @@ pub fn list() -> Result<ExitCode> {
     let cache = ModuleCache::default_location();
     let entries = cache.entries();
     if entries.is_empty() {
-        println!("no providers cached");
+        crate::outln!("no providers cached");
     }
     for entry in &entries {
-        println!("{}", entry.reference);
+        crate::outln!("{}", entry.reference);
         print_entry(entry, &cache);
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_entry(entry: &Entry, cache: &ModuleCache) {
-    println!(
+    crate::outln!(
         "  provider:     {} {}",
         escape(&entry.name),
         escape(&entry.version)
     );
-    println!("  manifest:     {}", entry.manifest_digest);
-    println!(
+    crate::outln!("  manifest:     {}", entry.manifest_digest);
+    crate::outln!(
         "  module:       {} ({})",
         entry.digest,
         cache.module_path(&entry.digest).display()
@@ -109,8 +109,8 @@ fn print_entry(entry: &Entry, cache: &ModuleCache) {
         ),
         None => "unsigned".to_string(),
     };
-    println!("  signer:       {signer}");
-    println!(
+    crate::outln!("  signer:       {signer}");
+    crate::outln!(
         "  capabilities: {}",
         escape(&capabilities(&entry.capabilities))
     );

@@ -81,6 +81,18 @@ pub fn report(verb: &str, report: &Report) -> String {
             "  skipped: {name} (it waits for {cause}, which failed)"
         );
     }
+    if !report.cancelled.is_empty() {
+        let _ = writeln!(
+            out,
+            "  not started (interrupted): {}",
+            report
+                .cancelled
+                .iter()
+                .map(|n| escape(n).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let status = if report.ok() {
         "complete"
     } else {

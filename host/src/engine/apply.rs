@@ -1,23 +1,30 @@
-//! Executing a plan: each resource operation runs as soon as everything it waits for is done,
-//! up to `parallelism` at once (tokio). A failure skips what depends on it; independent work
-//! finishes. Every completed operation is recorded in the state at once.
+//! Executing a plan: each resource operation runs as soon as everything it waits for is done
+//! (the order is [`schedule`](super::schedule)'s), up to `parallelism` at once (tokio). A
+//! failure skips what depends on it; independent work finishes. Every completed operation is
+//! recorded in the state at once; an interrupt stops new operations from starting.
 //!
-//! A step becomes up to two nodes: `Delete` (of what exists) and `Upsert` (create or update).
-//! Their order: upserts follow the upserts of their dependencies; deletes precede the deletes
-//! of what the resource depended on; a replacement deletes first (or, create-before-destroy,
-//! creates first); a resource leaving the spec is deleted after anything that depended on it
-//! has been moved off it.
+//! Exactly once: before a create, its intent (type, tags, idempotency token) is journaled.
+//! The token is the same for every attempt. A create whose outcome is unknown (or that failed
+//! in a way that may have left an object) is never simply repeated: the engine first lists
+//! the type by the resource's identity tags and adopts what it finds; a conflict after such a
+//! retry is handled the same way. An update is retried only after reading the object back.
 
+use super::interrupt::Interrupt;
 use super::plan::{Action, Plan, Step};
 use super::providers::Providers;
+use super::retry::{Backoff, repeating, retryable};
+use super::schedule::{Phase, StepShape, schedule};
+use crate::sandbox::Provider;
 use crate::spec::LoadedSpec;
 use crate::spec::reference;
-use crate::spi::{ErrorKind, ProviderError, Tags};
-use crate::state::{ResourceState, StateStore};
+use crate::spi::{ErrorKind, Observed, ProviderError, Tags};
+use crate::state::{Change, Intent, ResourceState, StateStore};
+use crate::{errln, outln};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use serde_json::Value;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::task::JoinSet;
 
 /// Tag keys rkit puts on every resource.
@@ -26,13 +33,7 @@ pub const NAME_TAG: &str = "rkit:name";
 
 /// The suffix under which a resource being replaced create-before-destroy is recorded until
 /// its old object is deleted.
-const DEPOSED: &str = "#deposed";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Delete,
-    Upsert,
-}
+pub const DEPOSED: &str = "#deposed";
 
 /// How one operation ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,6 +43,8 @@ pub enum Outcome {
     Failed(String),
     /// Not attempted: something it waits for failed.
     Skipped(String),
+    /// Not attempted: the run was interrupted.
+    Cancelled,
 }
 
 /// What an apply did, per resource.
@@ -55,25 +58,35 @@ pub struct Report {
     pub failed: Vec<(String, String)>,
     /// Resource and what it waited for.
     pub skipped: Vec<(String, String)>,
+    /// Not started because the run was interrupted.
+    pub cancelled: Vec<String>,
 }
 
 impl Report {
     /// Whether everything succeeded.
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty()
+        self.failed.is_empty() && self.skipped.is_empty() && self.cancelled.is_empty()
     }
 
     /// The one-line summary.
     pub fn summary(&self) -> String {
-        format!(
-            "{} created, {} updated, {} replaced, {} deleted; {} failed, {} skipped.",
+        let mut line = format!(
+            "{} created, {} updated, {} replaced, {} deleted; {} failed, {} skipped",
             self.created.len(),
             self.updated.len(),
             self.replaced.len(),
             self.deleted.len(),
             self.failed.len(),
             self.skipped.len()
-        )
+        );
+        if !self.cancelled.is_empty() {
+            line.push_str(&format!(
+                ", {} not started (interrupted)",
+                self.cancelled.len()
+            ));
+        }
+        line.push('.');
+        line
     }
 }
 
@@ -84,17 +97,45 @@ pub struct Context {
     pub store: Mutex<StateStore>,
     /// Print a line per completed operation.
     pub progress: bool,
+    /// Raised by the CLI on SIGINT/SIGTERM.
+    pub interrupt: Interrupt,
 }
 
-struct Node {
-    step: usize,
-    phase: Phase,
+impl Context {
+    /// The resource's dependencies in the spec (none if it is not in the spec).
+    pub fn spec_deps(&self, name: &str) -> Vec<String> {
+        if self.spec.spec.resources.contains_key(name) {
+            self.spec
+                .dependencies(name)
+                .into_iter()
+                .map(String::from)
+                .collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Journals `change` to `name`.
+    pub fn change(&self, name: &str, change: Change) -> Result<(), String> {
+        self.store
+            .lock()
+            .expect("state lock")
+            .change(name, change)
+            .map_err(|err| format!("{name}: recording in the state failed: {err:#}"))
+    }
 }
 
 /// Executes `plan` with at most `parallelism` operations at once.
 pub async fn execute(ctx: Arc<Context>, plan: &Plan, parallelism: usize) -> Report {
     let steps: Arc<Vec<Step>> = Arc::new(plan.steps.clone());
-    let (nodes, successors) = build(&ctx, &steps);
+    let shapes = shapes(&ctx, &steps);
+    let sched = schedule(&shapes);
+    for (first, then) in &sched.dropped {
+        errln!(
+            "warning: the recorded order \"{first} before {then}\" is part of a cycle (dependencies changed since they were recorded); it is not kept"
+        );
+    }
+    let (nodes, successors) = (Arc::new(sched.nodes), sched.successors);
     let mut waiting: Vec<usize> = vec![0; nodes.len()];
     for succ in &successors {
         for &s in succ {
@@ -104,9 +145,8 @@ pub async fn execute(ctx: Arc<Context>, plan: &Plan, parallelism: usize) -> Repo
     let mut outcome: Vec<Option<Outcome>> = vec![None; nodes.len()];
     let mut ready: VecDeque<usize> = (0..nodes.len()).filter(|&i| waiting[i] == 0).collect();
     let mut running = JoinSet::new();
-    let nodes = Arc::new(nodes);
     loop {
-        while running.len() < parallelism.max(1) {
+        while running.len() < parallelism.max(1) && !ctx.interrupt.raised() {
             let Some(i) = ready.pop_front() else { break };
             let (ctx, steps, nodes) = (ctx.clone(), steps.clone(), nodes.clone());
             running.spawn(async move {
@@ -118,7 +158,14 @@ pub async fn execute(ctx: Arc<Context>, plan: &Plan, parallelism: usize) -> Repo
         let Some(joined) = running.join_next().await else {
             break;
         };
-        let (i, result) = joined.expect("operations do not panic");
+        let (i, result) = match joined {
+            Ok(done) => done,
+            // An operation panicked (a bug): its node is unknown; report rather than abort.
+            Err(err) => {
+                errln!("error: an operation stopped unexpectedly: {err}");
+                continue;
+            }
+        };
         match result {
             Ok(()) => {
                 outcome[i] = Some(Outcome::Done);
@@ -142,96 +189,59 @@ pub async fn execute(ctx: Arc<Context>, plan: &Plan, parallelism: usize) -> Repo
             }
         }
     }
+    let interrupted = ctx.interrupt.raised();
+    let outcome = outcome
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or(if interrupted {
+                Outcome::Cancelled
+            } else {
+                Outcome::Failed("stopped unexpectedly".into())
+            })
+        })
+        .collect();
     report(&steps, &nodes, outcome)
 }
 
-/// The nodes of the steps that change something, and each node's successors.
-fn build(ctx: &Context, steps: &[Step]) -> (Vec<Node>, Vec<Vec<usize>>) {
-    let mut nodes = Vec::new();
-    let mut delete_of: HashMap<&str, usize> = HashMap::new();
-    let mut upsert_of: HashMap<&str, usize> = HashMap::new();
-    for (i, step) in steps.iter().enumerate() {
-        let (delete, upsert) = match step.action {
-            Action::NoOp => (false, false),
-            Action::Create | Action::Update => (false, true),
-            Action::Replace => (true, true),
-            Action::Delete => (true, false),
-        };
-        if delete {
-            delete_of.insert(&step.name, nodes.len());
-            nodes.push(Node {
-                step: i,
-                phase: Phase::Delete,
-            });
-        }
-        if upsert {
-            upsert_of.insert(&step.name, nodes.len());
-            nodes.push(Node {
-                step: i,
-                phase: Phase::Upsert,
-            });
-        }
-    }
-    let mut successors = vec![Vec::new(); nodes.len()];
-    let mut edge = |from: usize, to: usize| successors[from].push(to);
-    let recorded_deps: BTreeMap<String, Vec<String>> = {
-        let store = ctx.store.lock().expect("state lock");
-        store
-            .state
-            .resources
-            .iter()
-            .map(|(name, r)| (name.clone(), r.depends_on.clone()))
-            .collect()
-    };
-    // Who depended on whom when last applied, inverted once (not scanned per deletion).
-    let mut recorded_dependents: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (name, deps) in &recorded_deps {
-        for dep in deps {
-            recorded_dependents.entry(dep).or_default().push(name);
-        }
-    }
-    for step in steps {
-        let name = step.name.as_str();
-        if let Some(&up) = upsert_of.get(name) {
-            for dep in ctx.spec.dependencies(name) {
-                if let Some(&dep_up) = upsert_of.get(dep) {
-                    edge(dep_up, up);
-                }
+/// What scheduling needs of each step.
+fn shapes(ctx: &Context, steps: &[Step]) -> Vec<StepShape> {
+    let store = ctx.store.lock().expect("state lock");
+    steps
+        .iter()
+        .map(|step| {
+            let (delete, upsert) = match step.action {
+                Action::NoOp => (false, false),
+                Action::Create | Action::Update => (false, true),
+                Action::Replace => (true, true),
+                Action::Delete => (true, false),
+            };
+            let recorded_deps = match &step.orphan {
+                Some(_) => Vec::new(),
+                None => store
+                    .state
+                    .resources
+                    .get(&step.name)
+                    .map(|r| r.depends_on.clone())
+                    .unwrap_or_default(),
+            };
+            StepShape {
+                name: step.name.clone(),
+                logical: step.logical().to_string(),
+                delete,
+                upsert,
+                create_before_destroy: step.create_before_destroy,
+                leaving: step.action == Action::Delete,
+                spec_deps: ctx.spec_deps(step.logical()),
+                recorded_deps,
             }
-        }
-        if let Some(&del) = delete_of.get(name) {
-            for dep in recorded_deps.get(name).into_iter().flatten() {
-                if let Some(&dep_del) = delete_of.get(dep.as_str()) {
-                    edge(del, dep_del);
-                }
-            }
-            match upsert_of.get(name) {
-                Some(&up) if step.create_before_destroy => edge(up, del),
-                Some(&up) => edge(del, up),
-                None => {}
-            }
-            // Leaving the spec: first move what depended on it (and stays) off it.
-            if step.action == Action::Delete {
-                for other in recorded_dependents.get(name).into_iter().flatten() {
-                    if !delete_of.contains_key(other)
-                        && let Some(&up) = upsert_of.get(other)
-                    {
-                        edge(up, del);
-                    }
-                }
-            }
-        }
-    }
-    (nodes, successors)
+        })
+        .collect()
 }
 
-fn report(steps: &[Step], nodes: &[Node], outcome: Vec<Option<Outcome>>) -> Report {
+fn report(steps: &[Step], nodes: &[super::schedule::Node], outcome: Vec<Outcome>) -> Report {
     let mut by_step: BTreeMap<usize, Vec<Outcome>> = BTreeMap::new();
     for (node, outcome) in nodes.iter().zip(outcome) {
-        by_step
-            .entry(node.step)
-            .or_default()
-            .push(outcome.expect("every node ends"));
+        by_step.entry(node.step).or_default().push(outcome);
     }
     let mut report = Report::default();
     for (i, outcomes) in by_step {
@@ -245,6 +255,8 @@ fn report(steps: &[Step], nodes: &[Node], outcome: Vec<Option<Outcome>>) -> Repo
             outcomes.iter().find(|o| matches!(o, Outcome::Skipped(_)))
         {
             report.skipped.push((name, cause.clone()));
+        } else if outcomes.contains(&Outcome::Cancelled) {
+            report.cancelled.push(name);
         } else {
             match step.action {
                 Action::Create => report.created.push(name),
@@ -262,15 +274,8 @@ fn report(steps: &[Step], nodes: &[Node], outcome: Vec<Option<Outcome>>) -> Repo
 async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), String> {
     let started = Instant::now();
     let result = match phase {
-        Phase::Delete => delete(ctx, step).await,
+        Phase::Delete => delete(ctx, step).await.map(|id| (id, false)),
         Phase::Upsert => upsert(ctx, step).await,
-    };
-    let what = match (phase, step.action) {
-        (Phase::Delete, Action::Replace) => "deleted (to replace)",
-        (Phase::Delete, _) => "deleted",
-        (Phase::Upsert, Action::Create) => "created",
-        (Phase::Upsert, Action::Update) => "updated",
-        (Phase::Upsert, _) => "created (replacement)",
     };
     let symbol = if phase == Phase::Delete {
         "-"
@@ -278,43 +283,57 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), String> {
         step.action.symbol()
     };
     match &result {
-        Ok(id) if ctx.progress => println!(
-            "  {symbol} {}: {what} [{}] ({} ms)",
-            step.name,
-            crate::text::escape(id),
-            started.elapsed().as_millis()
-        ),
-        Err(err) if ctx.progress => println!("  ! {}: failed: {err}", step.name),
+        Ok((id, adopted)) if ctx.progress => {
+            let what = match (phase, step.action) {
+                (Phase::Delete, Action::Replace) => "deleted (to replace)",
+                (Phase::Delete, _) => "deleted",
+                (Phase::Upsert, _) if *adopted => "adopted",
+                (Phase::Upsert, Action::Create) => "created",
+                (Phase::Upsert, Action::Update) => "updated",
+                (Phase::Upsert, _) => "created (replacement)",
+            };
+            outln!(
+                "  {symbol} {}: {what} [{}] ({} ms)",
+                crate::text::escape(&step.name),
+                crate::text::escape(id),
+                started.elapsed().as_millis()
+            )
+        }
+        Err(err) if ctx.progress => outln!("  ! {}: failed: {err}", step.name),
         _ => {}
     }
     result.map(|_| ())
 }
 
-/// Calls `op` until it succeeds or fails for good: transient errors are retried with
-/// exponential backoff and jitter.
-async fn retrying<T, F: Future<Output = Result<T, ProviderError>>>(
-    mut op: impl FnMut() -> F,
-) -> Result<T, ProviderError> {
-    const ATTEMPTS: u32 = 6;
-    let mut delay = Duration::from_millis(200);
-    for attempt in 1.. {
-        match op().await {
-            Err(err) if err.kind == ErrorKind::Transient && attempt < ATTEMPTS => {
-                let jitter = delay.mul_f64(fastrand::f64());
-                tokio::time::sleep(delay / 2 + jitter).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            other => return other,
-        }
-    }
-    unreachable!("the loop returns")
+fn describe(step: &Step, err: ProviderError) -> String {
+    format!(
+        "{} ({} {}): {err}",
+        step.logical(),
+        step.plugin,
+        step.type_name
+    )
 }
 
-fn describe(step: &Step, err: ProviderError) -> String {
-    format!("{} ({} {}): {err}", step.name, step.plugin, step.type_name)
+fn provider_of<'a>(ctx: &'a Context, plugin: &str) -> Result<&'a Provider, String> {
+    ctx.providers
+        .get(plugin)
+        .map(|b| b.provider.as_ref())
+        .map_err(|e| e.to_string())
 }
 
 async fn delete(ctx: &Context, step: &Step) -> Result<String, String> {
+    let provider = provider_of(ctx, &step.plugin)?;
+    if let Some(orphan) = &step.orphan {
+        let deleted = repeating(&ctx.interrupt, || {
+            provider.delete(&step.type_name, &orphan.id, &orphan.properties)
+        })
+        .await;
+        return match deleted {
+            Ok(()) => Ok(orphan.id.clone()),
+            Err(err) if err.kind == ErrorKind::NotFound => Ok(orphan.id.clone()),
+            Err(err) => Err(describe(step, err)),
+        };
+    }
     let key = if step.create_before_destroy {
         format!("{}{DEPOSED}", step.name)
     } else {
@@ -331,29 +350,32 @@ async fn delete(ctx: &Context, step: &Step) -> Result<String, String> {
     else {
         return Ok("already gone".into());
     };
-    let provider = &ctx
-        .providers
-        .get(&recorded.plugin)
-        .map_err(|e| e.to_string())?
-        .provider;
-    let result =
-        retrying(|| provider.delete(&recorded.type_name, &recorded.id, &recorded.properties)).await;
-    match result {
+    let provider = provider_of(ctx, &recorded.plugin)?;
+    let deleted = repeating(&ctx.interrupt, || {
+        provider.delete(&recorded.type_name, &recorded.id, &recorded.properties)
+    })
+    .await;
+    match deleted {
         Ok(()) => {}
         Err(err) if err.kind == ErrorKind::NotFound => {}
         Err(err) => return Err(describe(step, err)),
     }
-    record(ctx, &key, None)?;
+    ctx.change(&key, Change::Resource(None))?;
     Ok(recorded.id)
 }
 
-async fn upsert(ctx: &Context, step: &Step) -> Result<String, String> {
+/// The tags that identify what rkit made: `rkit:*`.
+pub fn identity(tags: &Tags) -> Tags {
+    tags.iter()
+        .filter(|(k, _)| k.starts_with("rkit:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Creates or updates; the ID and whether an existing object was adopted.
+async fn upsert(ctx: &Context, step: &Step) -> Result<(String, bool), String> {
     let rs = &ctx.spec.spec.resources[&step.name];
-    let provider = &ctx
-        .providers
-        .get(&rs.plugin)
-        .map_err(|e| e.to_string())?
-        .provider;
+    let provider = provider_of(ctx, &rs.plugin)?;
     let (properties, recorded) = {
         let store = ctx.store.lock().expect("state lock");
         (
@@ -370,64 +392,221 @@ async fn upsert(ctx: &Context, step: &Step) -> Result<String, String> {
     let mut tags: Tags = rs.tags.clone();
     tags.insert(STACK_TAG.into(), ctx.spec.stack.clone());
     tags.insert(NAME_TAG.into(), step.name.clone());
-    let depends_on: Vec<String> = ctx
-        .spec
-        .dependencies(&step.name)
-        .into_iter()
-        .map(String::from)
-        .collect();
-    let (id, attributes) = match (step.action, recorded) {
+    let (id, attributes, adopted) = match (step.action, recorded) {
         (Action::Update, Some(recorded)) => {
-            let attributes = retrying(|| {
-                provider.update(
-                    &rs.type_name,
-                    &recorded.id,
-                    &recorded.properties,
-                    &properties,
-                    &tags,
-                )
-            })
+            let attributes = update(
+                ctx,
+                provider,
+                &rs.type_name,
+                &recorded.id,
+                recorded.properties.clone(),
+                &properties,
+                &tags,
+            )
             .await
             .map_err(|e| describe(step, e))?;
-            (recorded.id, attributes)
+            (recorded.id, attributes, false)
         }
         (_, recorded) => {
             if let (true, Some(old)) = (step.create_before_destroy, recorded) {
                 // Keep the old object on record until the delete node removes it.
-                record(ctx, &format!("{}{DEPOSED}", step.name), Some(old))?;
-                record(ctx, &step.name, None)?;
+                ctx.change(
+                    &format!("{}{DEPOSED}", step.name),
+                    Change::Resource(Some(old)),
+                )?;
+                ctx.change(&step.name, Change::Resource(None))?;
             }
-            // One token for every attempt of this create: a provider passes it where the API
-            // takes one, so a retried request makes no second object.
+            // Intent before effect: one token for every attempt of this create (a provider
+            // passes it where the API takes one), journaled with the tags that find it.
             let token = idempotency_token();
-            let created = retrying(|| provider.create(&rs.type_name, &properties, &tags, &token))
-                .await
-                .map_err(|e| describe(step, e))?;
-            (created.id, created.attributes)
+            ctx.change(
+                &step.name,
+                Change::Intent(Intent {
+                    plugin: rs.plugin.clone(),
+                    type_name: rs.type_name.clone(),
+                    tags: tags.clone(),
+                    token: token.clone(),
+                    since: crate::state::now(),
+                }),
+            )?;
+            let adopted = match &step.adopt {
+                Some(id) => adopt(ctx, provider, &rs.type_name, id, &properties, &tags)
+                    .await
+                    .map_err(|e| describe(step, e))?,
+                None => None,
+            };
+            match adopted {
+                Some((id, attributes)) => (id, attributes, true),
+                None => create(ctx, provider, &rs.type_name, &properties, &tags, &token)
+                    .await
+                    .map_err(|e| describe(step, e))?,
+            }
         }
     };
-    record(
-        ctx,
+    ctx.change(
         &step.name,
-        Some(ResourceState {
+        Change::Resource(Some(ResourceState {
             plugin: rs.plugin.clone(),
             type_name: rs.type_name.clone(),
             id: id.clone(),
             properties,
             attributes,
-            depends_on,
+            depends_on: ctx.spec_deps(&step.name),
             tags,
-        }),
+        })),
     )?;
-    Ok(id)
+    Ok((id, adopted))
 }
 
-fn record(ctx: &Context, name: &str, resource: Option<ResourceState>) -> Result<(), String> {
-    ctx.store
-        .lock()
-        .expect("state lock")
-        .record(name, resource)
-        .map_err(|err| format!("{name}: recording in the state failed: {err:#}"))
+/// Creates one object, exactly once: a failure that may have left an object is followed by a
+/// `list` by the identity tags before anything is sent again. The ID, attributes and whether
+/// an existing object was adopted.
+async fn create(
+    ctx: &Context,
+    provider: &Provider,
+    type_name: &str,
+    properties: &Value,
+    tags: &Tags,
+    token: &str,
+) -> Result<(String, Value, bool), ProviderError> {
+    let mut backoff = Backoff::new(&ctx.interrupt);
+    let mut look = false;
+    let mut looked_after_conflict = false;
+    loop {
+        if look {
+            let found = find(ctx, provider, type_name, tags).await.map_err(|e| {
+                ProviderError::new(
+                    e.kind,
+                    format!(
+                        "finding out whether an earlier attempt created it: {e}; its intent stays \
+                         open and the next run resolves it"
+                    ),
+                )
+            })?;
+            if let Some(found) = found
+                && let Some((id, attributes)) =
+                    adopt(ctx, provider, type_name, &found.id, properties, tags).await?
+            {
+                return Ok((id, attributes, true));
+            }
+        }
+        match provider.create(type_name, properties, tags, token).await {
+            Ok(created) => return Ok((created.id, created.attributes, false)),
+            // AWS's "already exists" after a request of ours whose answer was lost.
+            Err(err) if err.kind == ErrorKind::Conflict && !looked_after_conflict => {
+                looked_after_conflict = true;
+                look = true;
+            }
+            Err(err) if retryable(err.kind) => {
+                if !backoff.next().await {
+                    return Err(backoff.gave_up(err));
+                }
+                look = true;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// The object carrying `tags`' identity (rkit's tags), if the provider lists one; of several
+/// (duplicates from before), the first by ID: the others are orphans.
+async fn find(
+    ctx: &Context,
+    provider: &Provider,
+    type_name: &str,
+    tags: &Tags,
+) -> Result<Option<Observed>, ProviderError> {
+    let identity = identity(tags);
+    let mut found = repeating(&ctx.interrupt, || provider.list(type_name, &identity)).await?;
+    // Not an object the state already records (the old one of a create-before-destroy
+    // replacement carries the same tags).
+    let known: std::collections::HashSet<String> = {
+        let store = ctx.store.lock().expect("state lock");
+        store
+            .state
+            .resources
+            .values()
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    found.retain(|o| {
+        !known.contains(&o.id) && identity.iter().all(|(k, v)| o.tags.get(k) == Some(v))
+    });
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(found.into_iter().next())
+}
+
+/// Takes over the existing object `id` as the resource: reads it, and updates what differs
+/// from `desired`. `None` if it is gone.
+async fn adopt(
+    ctx: &Context,
+    provider: &Provider,
+    type_name: &str,
+    id: &str,
+    desired: &Value,
+    tags: &Tags,
+) -> Result<Option<(String, Value)>, ProviderError> {
+    let read = repeating(&ctx.interrupt, || provider.read(type_name, id, desired)).await?;
+    let Some(observed) = read else {
+        return Ok(None);
+    };
+    let old = overlay(desired, &observed.properties);
+    if &old == desired
+        && identity(tags)
+            .iter()
+            .all(|(k, v)| observed.tags.get(k) == Some(v))
+    {
+        return Ok(Some((observed.id, observed.attributes)));
+    }
+    let attributes = update(ctx, provider, type_name, &observed.id, old, desired, tags).await?;
+    Ok(Some((observed.id, attributes)))
+}
+
+/// `base` with the top-level fields `over` reports replaced by its values.
+fn overlay(base: &Value, over: &Value) -> Value {
+    let mut out = base.clone();
+    if let (Some(out), Some(over)) = (out.as_object_mut(), over.as_object()) {
+        for (k, v) in over {
+            if out.contains_key(k) {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Updates in place; before a retry the object is read back, so the provider is asked only
+/// for what is still missing.
+async fn update(
+    ctx: &Context,
+    provider: &Provider,
+    type_name: &str,
+    id: &str,
+    mut old: Value,
+    new: &Value,
+    tags: &Tags,
+) -> Result<Value, ProviderError> {
+    let mut backoff = Backoff::new(&ctx.interrupt);
+    loop {
+        match provider.update(type_name, id, &old, new, tags).await {
+            Ok(attributes) => return Ok(attributes),
+            Err(err) if retryable(err.kind) => {
+                if !backoff.next().await {
+                    return Err(backoff.gave_up(err));
+                }
+                match repeating(&ctx.interrupt, || provider.read(type_name, id, new)).await? {
+                    Some(observed) => old = overlay(&old, &observed.properties),
+                    None => {
+                        return Err(ProviderError::new(
+                            ErrorKind::NotFound,
+                            format!("{id} is gone (it was being updated)"),
+                        ));
+                    }
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 /// A fresh idempotency token: 128 random bits in hex.
@@ -435,4 +614,16 @@ fn idempotency_token() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the system's random source");
     hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn overlay_takes_only_fields_the_base_has() {
+        let got = overlay(&json!({"A": 1, "B": 2}), &json!({"A": 9, "C": 3}));
+        assert_eq!(got, json!({"A": 9, "B": 2}));
+    }
 }

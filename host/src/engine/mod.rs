@@ -1,25 +1,32 @@
 //! The engine: from a spec to converged resources. A [`Session`] holds a loaded spec, its
-//! dependency graph, the locked state and the started providers; it validates, refreshes,
-//! plans and applies.
+//! dependency graph, the locked state and the started providers; it settles open intents,
+//! validates, refreshes, scans for the stack's objects, plans and applies.
 
 pub mod apply;
 pub mod credentials;
+pub mod interrupt;
 pub mod lock;
 pub mod plan;
 pub mod providers;
 pub mod resolve;
+pub mod retry;
+pub mod schedule;
 
 use crate::graph::Graph;
 use crate::sandbox::{ComponentCache, Sandbox};
 use crate::spec::reference::{self, Reference, Target, UNKNOWN};
 use crate::spec::{self, LoadedSpec};
-use crate::spi::{Observed, Severity};
-use crate::state::StateStore;
+use crate::spi::{Observed, Severity, Tags};
+use crate::state::{Change, ResourceState, StateStore};
+use crate::{errln, outln};
 use anyhow::{Context as _, Result, anyhow, bail};
 use apply::{Context, Report};
+use interrupt::Interrupt;
+use plan::Found;
 use plan::Plan;
 use providers::{Binding, ProviderArg, Providers};
 use resolve::Policy;
+use retry::repeating;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,7 +68,7 @@ impl Session {
         policy: Policy,
     ) -> Result<Self> {
         for warning in &spec.warnings {
-            eprintln!("warning: {warning}");
+            errln!("warning: {warning}");
         }
         let graph = Graph::build(&spec)?;
         let state_path =
@@ -80,6 +87,7 @@ impl Session {
             .values()
             .map(|r| r.plugin.clone())
             .chain(store.state.resources.values().map(|r| r.plugin.clone()))
+            .chain(store.state.intents.values().map(|i| i.plugin.clone()))
             .chain(declared.map(|(name, _)| name.clone()))
             .collect();
         let sandbox = Sandbox::new(ComponentCache::default_dir().as_deref())?;
@@ -90,9 +98,30 @@ impl Session {
                 providers,
                 store: Mutex::new(store),
                 progress: true,
+                interrupt: Interrupt::default(),
             }),
             graph,
         })
+    }
+
+    /// Makes the session stop starting operations once `interrupt` is raised.
+    pub fn interruptible(mut self, interrupt: &Interrupt) -> Self {
+        Arc::get_mut(&mut self.ctx)
+            .expect("set before any operation")
+            .interrupt = interrupt.clone();
+        self
+    }
+
+    /// The locked state (held briefly: never across an await).
+    fn store(&self) -> std::sync::MutexGuard<'_, StateStore> {
+        self.ctx.store.lock().expect("state lock")
+    }
+
+    fn interrupted(&self) -> Result<()> {
+        if self.ctx.interrupt.raised() {
+            bail!("interrupted");
+        }
+        Ok(())
     }
 
     /// Stops printing a line per completed operation.
@@ -155,7 +184,7 @@ impl Session {
                 let line = format!("{file}: resource {name}: {at}{}", d.message);
                 match d.severity {
                     Severity::Error => errors.push(line),
-                    Severity::Warning => eprintln!("warning: {line}"),
+                    Severity::Warning => errln!("warning: {line}"),
                 }
             }
         }
@@ -205,63 +234,259 @@ impl Session {
         let mut running = JoinSet::new();
         let mut queue = recorded.into_iter();
         loop {
-            while running.len() < parallelism.max(1) {
+            while running.len() < parallelism.max(1) && !self.ctx.interrupt.raised() {
                 let Some((name, r)) = queue.next() else { break };
                 let provider = self.ctx.providers.get(&r.plugin)?.provider.clone();
+                let interrupt = self.ctx.interrupt.clone();
                 running.spawn(async move {
-                    let read = provider.read(&r.type_name, &r.id, &r.properties).await;
+                    let read = repeating(&interrupt, || {
+                        provider.read(&r.type_name, &r.id, &r.properties)
+                    })
+                    .await;
                     (name, read)
                 });
             }
             let Some(joined) = running.join_next().await else {
                 break;
             };
-            let (name, read) = joined.expect("reads do not panic");
+            let (name, read) = joined.map_err(|e| anyhow!("refreshing: {e}"))?;
             let read = read.map_err(|e| anyhow!("refreshing {name}: {e}"))?;
             observed.insert(name, read);
         }
+        self.interrupted()?;
         Ok(observed)
     }
 
-    /// Plans the spec against the state, refreshing first if asked.
-    pub async fn plan(&self, refresh: bool, parallelism: usize) -> Result<Plan> {
+    /// Resolves the intents a previous run left open (its process died, or a create's
+    /// outcome stayed unknown): the object carrying the intent's identity tags is adopted
+    /// (recorded as found, so the plan updates what differs), or the intent is closed.
+    pub async fn settle_intents(&self) -> Result<()> {
+        let intents: Vec<_> = {
+            let store = self.ctx.store.lock().expect("state lock");
+            store.state.intents.clone().into_iter().collect()
+        };
+        for (name, intent) in intents {
+            self.interrupted()?;
+            let provider = &self.ctx.providers.get(&intent.plugin)?.provider;
+            let identity: Tags = apply::identity(&intent.tags);
+            let listed = repeating(&self.ctx.interrupt, || {
+                provider.list(&intent.type_name, &identity)
+            })
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "{name}: a create of {} {} was interrupted and whether it happened cannot be \
+                     found out ({e}); nothing was changed, run again when {} answers",
+                    intent.plugin,
+                    intent.type_name,
+                    intent.plugin
+                )
+            })?;
+            let mut store = self.ctx.store.lock().expect("state lock");
+            let known: BTreeSet<&str> = store
+                .state
+                .resources
+                .values()
+                .map(|r| r.id.as_str())
+                .collect();
+            let mut found: Vec<&Observed> = listed
+                .iter()
+                .filter(|o| identity.iter().all(|(k, v)| o.tags.get(k) == Some(v)))
+                .filter(|o| !known.contains(o.id.as_str()))
+                .collect();
+            found.sort_by(|a, b| a.id.cmp(&b.id));
+            let change = match found.first() {
+                Some(o) if !store.state.resources.contains_key(&name) => {
+                    outln!(
+                        "  {}: adopted {} (made by an interrupted create)",
+                        crate::text::escape(&name),
+                        crate::text::escape(&o.id)
+                    );
+                    Change::Resource(Some(ResourceState {
+                        plugin: intent.plugin.clone(),
+                        type_name: intent.type_name.clone(),
+                        id: o.id.clone(),
+                        properties: o.properties.clone(),
+                        attributes: o.attributes.clone(),
+                        depends_on: self.ctx.spec_deps(&name),
+                        tags: intent.tags.clone(),
+                    }))
+                }
+                Some(_) => Change::Settled("its object is an orphan: the name is recorded".into()),
+                None => Change::Settled("nothing carries its tags".into()),
+            };
+            store.change(&name, change)?;
+        }
+        Ok(())
+    }
+
+    /// Every object of the types in use (in the spec or the state) carrying the stack's tag.
+    /// A provider that cannot list is an error when `required`, else skipped.
+    pub async fn scan(&self, required: bool) -> Result<Vec<Found>> {
+        let types: BTreeSet<(String, String)> = {
+            let store = self.ctx.store.lock().expect("state lock");
+            self.spec()
+                .spec
+                .resources
+                .values()
+                .map(|r| (r.plugin.clone(), r.type_name.clone()))
+                .chain(
+                    store
+                        .state
+                        .resources
+                        .values()
+                        .map(|r| (r.plugin.clone(), r.type_name.clone())),
+                )
+                .collect()
+        };
+        let tags: Tags = [(apply::STACK_TAG.to_string(), self.spec().stack.clone())].into();
+        let mut found = Vec::new();
+        for (plugin, type_name) in types {
+            self.interrupted()?;
+            let Ok(bound) = self.ctx.providers.get(&plugin) else {
+                continue;
+            };
+            if bound.module.info().type_info(&type_name).is_none() {
+                continue;
+            }
+            let listed = repeating(&self.ctx.interrupt, || {
+                bound.provider.list(&type_name, &tags)
+            })
+            .await;
+            match listed {
+                Ok(listed) => found.extend(
+                    listed
+                        .into_iter()
+                        .filter(|o| o.tags.get(apply::STACK_TAG) == tags.get(apply::STACK_TAG))
+                        .map(|observed| Found {
+                            plugin: plugin.clone(),
+                            type_name: type_name.clone(),
+                            observed,
+                        }),
+                ),
+                Err(e) if required => bail!("scanning {plugin} {type_name} for orphans: {e}"),
+                Err(e) => errln!(
+                    "warning: {plugin} {type_name}: cannot look for objects of this stack made \
+                     by a lost run ({e})"
+                ),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Plans the spec against the state: settles open intents, refreshes if asked, and looks
+    /// for the stack's objects the state does not know when `orphans` is set (and, to adopt
+    /// rather than duplicate, whenever the state records nothing: a first run, or a lost
+    /// state).
+    pub async fn plan(&self, refresh: bool, parallelism: usize, orphans: bool) -> Result<Plan> {
+        self.settle_intents().await?;
         let refreshed = if refresh {
             self.refresh(parallelism).await?
         } else {
             BTreeMap::new()
         };
+        let empty = self.store().state.resources.is_empty();
+        let found = if orphans || (empty && !self.spec().spec.resources.is_empty()) {
+            Some(self.scan(orphans).await?)
+        } else {
+            None
+        };
         let store = self.ctx.store.lock().expect("state lock");
-        plan::plan(
+        let mut plan = plan::plan(
             self.spec(),
             &self.graph,
             &store.state,
             &self.ctx.providers,
             &refreshed,
-        )
+            found.as_deref(),
+        )?;
+        if !orphans {
+            // A scan made only to adopt deletes nothing.
+            plan.steps.retain(|s| s.orphan.is_none());
+        }
+        Ok(plan)
     }
 
-    /// A plan deleting everything the state records.
-    pub fn destroy_plan(&self) -> Plan {
+    /// A plan deleting everything the state records and, with `orphans`, every other object
+    /// carrying the stack's tags (found even when the state is lost).
+    pub async fn destroy_plan(&self, orphans: bool) -> Result<Plan> {
+        self.settle_intents().await?;
+        let found = if orphans {
+            Some(self.scan(false).await?)
+        } else {
+            None
+        };
         let store = self.ctx.store.lock().expect("state lock");
-        Plan {
+        let mut steps: Vec<plan::Step> = store
+            .state
+            .resources
+            .iter()
+            .map(|(name, r)| plan::Step::delete(name, &r.plugin, &r.type_name, None))
+            .collect();
+        if let Some(found) = found {
+            steps.extend(plan::sort_found(&found, &store.state, &BTreeMap::new()).1);
+        }
+        Ok(Plan {
             stack: self.spec().stack.clone(),
             lineage: store.state.lineage.clone(),
             serial: store.state.serial,
-            steps: store
-                .state
-                .resources
-                .iter()
-                .map(|(name, r)| plan::Step {
-                    name: name.clone(),
-                    action: plan::Action::Delete,
-                    plugin: r.plugin.clone(),
-                    type_name: r.type_name.clone(),
-                    changes: Vec::new(),
-                    reason: None,
-                    create_before_destroy: false,
-                })
-                .collect(),
+            steps,
+        })
+    }
+
+    /// Records an existing object as resource `name` of the spec: reads it through its
+    /// provider, records what it is, and tags it as the stack's (the next plan shows how it
+    /// differs from the spec).
+    pub async fn import(&self, name: &str, id: &str) -> Result<ResourceState> {
+        let file = self.spec().path.display();
+        let Some(rs) = self.spec().spec.resources.get(name) else {
+            bail!("{file}: there is no resource {name:?} to import into");
+        };
+        if let Some(r) = self.store().state.resources.get(name) {
+            bail!(
+                "{name} is already recorded (as {}); `rkit state rm {name}` first to import \
+                 another object",
+                crate::text::escape(&r.id)
+            );
         }
+        let provider = &self.ctx.providers.get(&rs.plugin)?.provider;
+        let known = {
+            let store = self.ctx.store.lock().expect("state lock");
+            reference::resolve(&rs.properties, &|r| store.state.value_of(r))
+        };
+        let observed = repeating(&self.ctx.interrupt, || {
+            provider.read(&rs.type_name, id, &known)
+        })
+        .await
+        .map_err(|e| anyhow!("{name}: reading {id}: {e}"))?
+        .ok_or_else(|| anyhow!("{name}: {} {} has no object {id}", rs.plugin, rs.type_name))?;
+        let mut tags: Tags = observed.tags.clone();
+        tags.insert(apply::STACK_TAG.into(), self.spec().stack.clone());
+        tags.insert(apply::NAME_TAG.into(), name.to_string());
+        let attributes = repeating(&self.ctx.interrupt, || {
+            provider.update(
+                &rs.type_name,
+                &observed.id,
+                &observed.properties,
+                &observed.properties,
+                &tags,
+            )
+        })
+        .await
+        .map_err(|e| anyhow!("{name}: tagging {id}: {e}"))?;
+        let record = ResourceState {
+            plugin: rs.plugin.clone(),
+            type_name: rs.type_name.clone(),
+            id: observed.id.clone(),
+            properties: observed.properties.clone(),
+            attributes,
+            depends_on: self.ctx.spec_deps(name),
+            tags,
+        };
+        let mut store = self.ctx.store.lock().expect("state lock");
+        store.change(name, Change::Resource(Some(record.clone())))?;
+        store.compact()?;
+        Ok(record)
     }
 
     /// Executes `plan`; records outputs (after a full success) and compacts the state.
@@ -281,7 +506,10 @@ impl Session {
                 );
             }
         }
+        self.record_dependencies(plan)?;
+        self.ctx.interrupt.set_busy(true);
         let report = apply::execute(self.ctx.clone(), plan, parallelism).await;
+        self.ctx.interrupt.set_busy(false);
         let mut store = self.ctx.store.lock().expect("state lock");
         if report.ok() {
             let outputs = outputs(self.spec(), &store.state);
@@ -289,6 +517,30 @@ impl Session {
         }
         store.compact()?;
         Ok(report)
+    }
+
+    /// For a plan without changes: records what an apply of it would (the dependencies as the
+    /// spec has them now) and compacts the state.
+    pub fn keep(&self, plan: &Plan) -> Result<()> {
+        self.record_dependencies(plan)?;
+        self.ctx.store.lock().expect("state lock").compact()
+    }
+
+    /// Brings the recorded dependencies of unchanged resources in step with the spec, so that
+    /// a later delete orders them as they are now.
+    fn record_dependencies(&self, plan: &Plan) -> Result<()> {
+        let mut store = self.ctx.store.lock().expect("state lock");
+        for step in plan.steps.iter().filter(|s| s.action == plan::Action::NoOp) {
+            let deps = self.ctx.spec_deps(&step.name);
+            if let Some(r) = store.state.resources.get(&step.name)
+                && r.depends_on != deps
+            {
+                let mut r = r.clone();
+                r.depends_on = deps;
+                store.change(&step.name, Change::Resource(Some(r)))?;
+            }
+        }
+        Ok(())
     }
 
     /// The outputs as last recorded.

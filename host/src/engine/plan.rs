@@ -65,6 +65,112 @@ pub struct Step {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub create_before_destroy: bool,
+    /// A create that adopts this existing object (it carries the stack's and the resource's
+    /// tags: made by an earlier run whose answer or state was lost) instead of making one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<String>,
+    /// A delete of an object carrying the stack's tags that the state does not know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphan: Option<Orphan>,
+}
+
+/// An object carrying the stack's tags that the state does not record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Orphan {
+    /// Its `rkit:name` tag.
+    pub logical: String,
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Its properties as listed (for the provider's delete).
+    pub properties: Value,
+}
+
+/// An object found by listing a type with the stack's tag.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub plugin: String,
+    pub type_name: String,
+    pub observed: Observed,
+}
+
+impl Step {
+    /// A step deleting a recorded resource (for destroy and what leaves the spec).
+    pub fn delete(name: &str, plugin: &str, type_name: &str, reason: Option<String>) -> Self {
+        Step {
+            name: name.to_string(),
+            action: Action::Delete,
+            plugin: plugin.to_string(),
+            type_name: type_name.to_string(),
+            changes: Vec::new(),
+            reason,
+            create_before_destroy: false,
+            adopt: None,
+            orphan: None,
+        }
+    }
+
+    /// The name it stands for in the spec (an orphan's `rkit:name`).
+    pub fn logical(&self) -> &str {
+        self.orphan.as_ref().map_or(&self.name, |o| &o.logical)
+    }
+}
+
+/// Splits what a scan found into objects to adopt (by logical name: the first by ID of those
+/// whose plugin, type and `rkit:name` match a resource to create) and orphans (the rest the
+/// state does not know). `wanted` gives, per logical name to create, its plugin and type.
+pub fn sort_found(
+    found: &[Found],
+    state: &State,
+    wanted: &BTreeMap<String, (String, String)>,
+) -> (BTreeMap<String, String>, Vec<Step>) {
+    let known: BTreeSet<String> = state
+        .resources
+        .values()
+        .map(|r| crate::state::forgotten_key(&r.plugin, &r.type_name, &r.id))
+        .chain(state.forgotten.iter().cloned())
+        .collect();
+    let mut unknown: Vec<&Found> = found
+        .iter()
+        .filter(|f| {
+            !known.contains(&crate::state::forgotten_key(
+                &f.plugin,
+                &f.type_name,
+                &f.observed.id,
+            ))
+        })
+        .collect();
+    unknown.sort_by(|a, b| a.observed.id.cmp(&b.observed.id));
+    let mut adopt = BTreeMap::new();
+    let mut orphans = Vec::new();
+    for f in unknown {
+        let logical = f
+            .observed
+            .tags
+            .get(super::apply::NAME_TAG)
+            .cloned()
+            .unwrap_or_default();
+        let matches = wanted
+            .get(&logical)
+            .is_some_and(|(p, t)| *p == f.plugin && *t == f.type_name);
+        if matches && !adopt.contains_key(&logical) {
+            adopt.insert(logical, f.observed.id.clone());
+            continue;
+        }
+        let mut step = Step::delete(
+            &format!("{logical} (orphan {})", f.observed.id),
+            &f.plugin,
+            &f.type_name,
+            Some("it carries this stack's tags but the state does not record it".into()),
+        );
+        step.orphan = Some(Orphan {
+            logical,
+            id: f.observed.id.clone(),
+            properties: f.observed.properties.clone(),
+        });
+        orphans.push(step);
+    }
+    (adopt, orphans)
 }
 
 /// A plan: the steps, and the state it was made against.
@@ -118,6 +224,7 @@ pub fn plan(
     state: &State,
     providers: &Providers,
     refreshed: &BTreeMap<String, Option<Observed>>,
+    found: Option<&[Found]>,
 ) -> Result<Plan> {
     let mut actions: HashMap<&str, Action> = HashMap::new();
     let mut steps = Vec::with_capacity(graph.order.len());
@@ -199,21 +306,37 @@ pub fn plan(
             changes,
             reason,
             create_before_destroy: ty.create_before_destroy && action == Action::Replace,
+            adopt: None,
+            orphan: None,
         });
     }
     let in_spec: BTreeSet<&str> = spec.spec.resources.keys().map(String::as_str).collect();
     for (name, r) in &state.resources {
         if !in_spec.contains(name.as_str()) {
-            steps.push(Step {
-                name: name.clone(),
-                action: Action::Delete,
-                plugin: r.plugin.clone(),
-                type_name: r.type_name.clone(),
-                changes: Vec::new(),
-                reason: Some("it is gone from the spec".into()),
-                create_before_destroy: false,
-            });
+            steps.push(Step::delete(
+                name,
+                &r.plugin,
+                &r.type_name,
+                Some("it is gone from the spec".into()),
+            ));
         }
+    }
+    if let Some(found) = found {
+        let wanted: BTreeMap<String, (String, String)> = steps
+            .iter()
+            .filter(|s| s.action == Action::Create)
+            .map(|s| (s.name.clone(), (s.plugin.clone(), s.type_name.clone())))
+            .collect();
+        let (adopt, orphans) = sort_found(found, state, &wanted);
+        for step in &mut steps {
+            if let Some(id) = adopt.get(&step.name) {
+                step.adopt = Some(id.clone());
+                step.reason = Some(format!(
+                    "adopting {id}, which carries this stack's tags and its name"
+                ));
+            }
+        }
+        steps.extend(orphans);
     }
     Ok(Plan {
         stack: spec.stack.clone(),

@@ -171,7 +171,7 @@ impl<'a> Resolver<'a> {
             text.push_str(&format!("  ({note})\n"));
         }
         let approved = if self.policy.approve {
-            eprintln!("{text}approved (--approve)");
+            crate::errln!("{text}approved (--approve)");
             true
         } else if let Some(ask) = self.policy.ask {
             ask(&format!("{text}Approve?"))
@@ -282,7 +282,7 @@ impl<'a> Resolver<'a> {
             None => "it is not signed".to_string(),
         };
         if self.policy.allow_unsigned {
-            eprintln!(
+            crate::errln!(
                 "warning: provider {plugin} ({reference}): {problem}; loaded because of --allow-unsigned"
             );
             return Ok(None);

@@ -9,12 +9,15 @@
 //!   provider was granted, and only then is it signed here, with credentials the guest never
 //!   sees; a request anywhere else is never signed;
 //! - the connection goes to an address vetted by [`super::egress`] (no link-local or metadata
-//!   address through a grant by name); redirects are returned to the guest, never followed.
+//!   address through a grant by name); redirects are returned to the guest, never followed;
+//! - a signed request is sent again (re-signed) only where repeating it is harmless, per
+//!   [`super::http_retry`].
 
 use super::api_actions::{ApiActions, action_of, api_version};
 use super::aws_signing::AwsSigner;
 use super::egress;
 use super::grants::HttpAllow;
+use super::http_retry;
 use crate::text::escaped;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -115,28 +118,55 @@ impl WasiHttpHooks for HttpPolicy {
             .filter(|s| s.signs_for(&scheme, &host, uri.port_u16()))
             .cloned();
         Box::new(async move {
-            let request = match signed {
-                Some(signer) => sign(request, &signer, &gate.actions, &what)
-                    .await
-                    .map_err(|why| deny(&denied, why))?,
-                None => request,
+            let checked = match &signed {
+                Some(signer) => Some(
+                    check(request, signer, &gate.actions, &what)
+                        .await
+                        .map_err(|why| deny(&denied, why))?,
+                ),
+                None => {
+                    let addrs = egress::addresses(&host, port)
+                        .await
+                        .map_err(|why| deny(&denied, format!("{what}: {why}")))?;
+                    gate.sent.fetch_add(1, Ordering::Relaxed);
+                    return egress::send(request, addrs, options).await;
+                }
             };
+            let (checked, signer) = (checked.expect("signed"), signed.expect("signed"));
             let addrs = egress::addresses(&host, port)
                 .await
                 .map_err(|why| deny(&denied, format!("{what}: {why}")))?;
-            gate.sent.fetch_add(1, Ordering::Relaxed);
-            egress::send(request, addrs, options).await
+            http_retry::send(&checked, &signer, &addrs, options, &gate.sent)
+                .await
+                .map_err(|e| match e {
+                    http_retry::Failed::Http(e) => e,
+                    http_retry::Failed::Signing(why) => deny(&denied, format!("{what}: {why}")),
+                })
         })
     }
 }
 
-/// Checks a request to an AWS endpoint (no own signature, a granted action) and signs it.
-async fn sign(
+/// A request to an AWS endpoint that passed the gate's checks (no own signature, a granted
+/// action), body read: it can be signed (anew for each attempt).
+pub struct Checked {
+    parts: http::request::Parts,
+    body: bytes::Bytes,
+    service: String,
+    target: Option<String>,
+    content_type: Option<String>,
+    /// The API action (`DescribeVpcs`, `CreateVpc`).
+    pub action: String,
+    /// The provider marked it safe to send again ([`super::http_retry::REPEATABLE_HEADER`]).
+    pub repeatable: bool,
+}
+
+/// Checks a request to an AWS endpoint: no own signature, a granted action.
+async fn check(
     request: http::Request<WasiBody>,
     signer: &AwsSigner,
     actions: &ApiActions,
     what: &str,
-) -> Result<http::Request<WasiBody>, String> {
+) -> Result<Checked, String> {
     use http_body_util::BodyExt;
     if request.headers().contains_key(http::header::AUTHORIZATION) {
         return Err(format!(
@@ -158,10 +188,9 @@ async fn sign(
                 .map_err(|_| format!("{what}: X-Amz-Target is not text"))
         })
         .transpose()?;
-    let target = target.as_deref();
-    let action = action_of(target, &body)
+    let action = action_of(target.as_deref(), &body)
         .ok_or_else(|| format!("{what}: names no API action (no Action field, no X-Amz-Target)"))?;
-    let version = api_version(target, &body);
+    let version = api_version(target.as_deref(), &body);
     let uri = &parts.uri;
     let service = signer
         .service_for(
@@ -177,8 +206,7 @@ async fn sign(
             )
         })?
         .to_string();
-    let service = service.as_str();
-    if !actions.allows(service, &action) {
+    if !actions.allows(&service, &action) {
         return Err(format!(
             "{what}: API action {service}:{} was not declared and approved (the provider may call: {actions})",
             escaped(&action)
@@ -188,34 +216,60 @@ async fn sign(
     for name in ["x-amz-date", "x-amz-security-token", "x-amz-content-sha256"] {
         parts.headers.remove(name);
     }
+    let repeatable = parts
+        .headers
+        .remove(super::http_retry::REPEATABLE_HEADER)
+        .is_some();
     let content_type = parts
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut signed: Vec<(&str, &str)> = Vec::new();
-    if let Some(ct) = &content_type {
-        signed.push(("content-type", ct));
-    }
-    if let Some(t) = target {
-        signed.push(("x-amz-target", t));
-    }
-    let headers = signer.sign(
+    Ok(Checked {
+        parts,
+        body,
         service,
-        parts.method.as_str(),
-        &parts.uri.to_string(),
-        &signed,
-        &body,
-    )?;
-    for (name, value) in headers {
-        let name = http::HeaderName::try_from(name).map_err(|e| e.to_string())?;
-        let value = http::HeaderValue::try_from(value).map_err(|e| e.to_string())?;
-        parts.headers.insert(name, value);
+        target,
+        content_type,
+        action,
+        repeatable,
+    })
+}
+
+impl Checked {
+    /// The request, signed now.
+    pub fn signed(&self, signer: &AwsSigner) -> Result<http::Request<WasiBody>, String> {
+        let parts = &self.parts;
+        let mut signed: Vec<(&str, &str)> = Vec::new();
+        if let Some(ct) = &self.content_type {
+            signed.push(("content-type", ct));
+        }
+        if let Some(t) = &self.target {
+            signed.push(("x-amz-target", t));
+        }
+        let headers = signer.sign(
+            &self.service,
+            parts.method.as_str(),
+            &parts.uri.to_string(),
+            &signed,
+            &self.body,
+        )?;
+        let mut request = http::Request::new(egress::body(self.body.clone()));
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = parts.uri.clone();
+        *request.version_mut() = parts.version;
+        *request.headers_mut() = parts.headers.clone();
+        let out = request.headers_mut();
+        for (name, value) in headers {
+            let name = http::HeaderName::try_from(name).map_err(|e| e.to_string())?;
+            let value = http::HeaderValue::try_from(value).map_err(|e| e.to_string())?;
+            out.insert(name, value);
+        }
+        out.insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from(self.body.len()),
+        );
+        out.remove(http::header::TRANSFER_ENCODING);
+        Ok(request)
     }
-    parts.headers.insert(
-        http::header::CONTENT_LENGTH,
-        http::HeaderValue::from(body.len()),
-    );
-    parts.headers.remove(http::header::TRANSFER_ENCODING);
-    Ok(http::Request::from_parts(parts, egress::body(body)))
 }

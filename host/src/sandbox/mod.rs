@@ -21,6 +21,7 @@ mod fs_guard;
 mod grant_dir;
 mod grants;
 mod http_policy;
+mod http_retry;
 mod instance;
 mod limits;
 mod output;

@@ -1,8 +1,13 @@
 //! The AWS Query-protocol client: form-encoded POSTs sent unsigned over wasi:http (`wstd`) to
 //! the endpoints rkit resolved; rkit's sandbox signs each one with SigV4 on its way out (the
 //! provider never holds a key) and refuses actions the provider did not declare. XML answers
-//! are parsed into [`Element`]s. Throttling, 5xx answers and failed connections are retried
-//! with exponential backoff and jitter; a request the sandbox refused is not.
+//! are parsed into [`Element`]s.
+//!
+//! No retries here: rkit's engine owns them (one owner, one backoff, one deadline). The client
+//! only classifies each failure so the engine knows what it may do: a throttled request or one
+//! that never left is `transient` (nothing happened); a write that got no answer or a 5xx is
+//! `outcome-unknown` (it may have happened: the engine finds out before sending it again); a
+//! read failing the same way is `transient` (reading again is harmless).
 
 use crate::query::Params;
 use crate::xml::Element;
@@ -46,6 +51,38 @@ pub struct AwsError {
     pub status: u16,
 }
 
+/// Whether sending `action` twice does no more than sending it once: it reads, sets a value,
+/// or deletes (a second delete finds nothing, which the delete paths take as done). Such a
+/// request is marked for rkit's gate to send again on any failure that may pass
+/// ([`REPEATABLE_HEADER`]); any other write is sent once, and a lost answer is reported as
+/// `outcome-unknown`.
+pub fn repeatable(action: &str) -> bool {
+    action.starts_with("Describe")
+        || action.starts_with("Delete")
+        || matches!(
+            action,
+            "CreateTags"
+                | "AddTags"
+                | "RemoveTags"
+                | "ModifyVpcAttribute"
+                | "ModifySubnetAttribute"
+                | "ModifyInstanceAttribute"
+                | "ModifyTargetGroup"
+                | "ModifyListener"
+                | "RegisterTargets"
+                | "DeregisterTargets"
+                | "SetSecurityGroups"
+                | "SetSubnets"
+                | "SetIpAddressType"
+                | "ReplaceRoute"
+                | "TerminateInstances"
+        )
+}
+
+/// The request header by which a provider tells rkit's gate that a request is safe to send
+/// again (the gate removes it before the request leaves).
+pub const REPEATABLE_HEADER: &str = "x-rkit-repeatable";
+
 impl AwsError {
     /// Whether the error's code is `code`.
     pub fn is(&self, code: &str) -> bool {
@@ -65,9 +102,9 @@ impl AwsError {
         )
     }
 
-    fn retryable(&self) -> bool {
-        self.status >= 500
-            || self.code == "RequestFailed"
+    /// Whether AWS refused the request without acting on it (throttling), or it never left.
+    pub fn not_carried_out(&self) -> bool {
+        self.code == "RequestNotSent"
             || matches!(
                 self.code.as_str(),
                 "RequestLimitExceeded"
@@ -76,10 +113,18 @@ impl AwsError {
                     | "RequestThrottled"
                     | "RequestThrottledException"
                     | "TooManyRequestsException"
-                    | "InternalError"
-                    | "InternalFailure"
-                    | "ServiceUnavailable"
-                    | "Unavailable"
+                    | "SlowDown"
+            )
+    }
+
+    /// Whether a later attempt may pass: throttling, a server error, no answer.
+    fn retryable(&self) -> bool {
+        self.not_carried_out()
+            || self.status >= 500
+            || self.code == "RequestFailed"
+            || matches!(
+                self.code.as_str(),
+                "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable"
             )
     }
 }
@@ -121,8 +166,11 @@ impl From<AwsError> for rkit_sdk::Error {
                 | "OptInRequired"
         ) {
             K::Denied
-        } else if err.retryable() {
+        } else if err.retryable() && (err.not_carried_out() || repeatable(&err.action)) {
             K::Transient
+        } else if err.retryable() {
+            // A write that may have been carried out: the engine must find out first.
+            K::OutcomeUnknown
         } else if code.starts_with("Invalid")
             || code.starts_with("Missing")
             || code == "ValidationError"
@@ -144,17 +192,12 @@ pub type ApiResult<T> = Result<T, AwsError>;
 pub struct Client {
     ec2: Option<String>,
     elbv2: Option<String>,
-    max_attempts: u32,
 }
 
 impl Client {
     /// A client for these endpoints (`None`: not configured).
-    pub fn new(ec2: Option<String>, elbv2: Option<String>, max_attempts: u32) -> Self {
-        Self {
-            ec2,
-            elbv2,
-            max_attempts: max_attempts.max(1),
-        }
+    pub fn new(ec2: Option<String>, elbv2: Option<String>) -> Self {
+        Self { ec2, elbv2 }
     }
 
     /// Calls EC2 `action`.
@@ -169,22 +212,7 @@ impl Client {
 
     fn call(&self, service: Service, action: &str, params: &Params) -> ApiResult<Element> {
         let body = params.encode(action, service.version());
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 1;
-        loop {
-            match wstd::runtime::block_on(self.send(service, action, &body)) {
-                Err(err) if err.retryable() && attempt < self.max_attempts => {
-                    sleep(jittered(delay));
-                    delay = (delay * 2).min(Duration::from_secs(20));
-                    attempt += 1;
-                }
-                Err(mut err) if err.retryable() => {
-                    err.message = format!("{} (after {attempt} attempts)", err.message);
-                    return Err(err);
-                }
-                other => return other,
-            }
-        }
+        wstd::runtime::block_on(self.send(service, action, &body))
     }
 
     async fn send(&self, service: Service, action: &str, body: &str) -> ApiResult<Element> {
@@ -210,9 +238,12 @@ impl Client {
         const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
         // Unsigned: the sandbox signs it. A known length (wasi-http would otherwise send the
         // form chunked).
-        let request = wstd::http::Request::post(endpoint.as_str())
+        let mut request = wstd::http::Request::post(endpoint.as_str())
             .header("content-type", CONTENT_TYPE)
             .header("content-length", body.len());
+        if repeatable(action) {
+            request = request.header(REPEATABLE_HEADER, "1");
+        }
         let request = request
             .body(wstd::http::Body::from(body.to_string()))
             .map_err(|e| fail("RequestFailed", format!("building the request: {e}")))?;
@@ -223,6 +254,8 @@ impl Client {
                     "RequestDenied",
                     format!("POST {endpoint}: the sandbox refused the request"),
                 )
+            } else if text.contains("ConnectionRefused") || text.contains("DnsError") {
+                fail("RequestNotSent", format!("POST {endpoint}: {text}"))
             } else {
                 fail("RequestFailed", format!("POST {endpoint}: {text}"))
             }
@@ -272,13 +305,6 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// `delay` scaled by a random factor in [0.5, 1): exponential backoff with jitter, so many
-/// callers throttled together do not retry in step.
-fn jittered(delay: Duration) -> Duration {
-    let unit = getrandom::u64().unwrap_or(0) as f64 / u64::MAX as f64;
-    delay.mul_f64(0.5 + unit / 2.0)
-}
-
 /// Blocks the calling export for `d` (a wasi clock subscription: no CPU is spent).
 pub fn sleep(d: Duration) {
     // The timer must be made inside the runtime: build it in the future, not before.
@@ -309,7 +335,7 @@ mod tests {
         assert_eq!(kind("InvalidGroup.Duplicate", 400), K::Conflict);
         assert_eq!(kind("AuthFailure", 401), K::Denied);
         assert_eq!(kind("RequestLimitExceeded", 503), K::Transient);
-        assert_eq!(kind("HTTP500", 500), K::Transient);
+        assert_eq!(kind("HTTP500", 500), K::OutcomeUnknown);
         assert_eq!(kind("InvalidParameterValue", 400), K::InvalidInput);
         assert_eq!(kind("VpcLimitExceeded", 400), K::InvalidInput);
         assert_eq!(
@@ -319,21 +345,25 @@ mod tests {
     }
 
     #[test]
-    fn throttling_and_server_errors_are_retried_client_errors_are_not() {
-        assert!(error("Throttling", 400).retryable());
-        assert!(error("RequestLimitExceeded", 503).retryable());
-        assert!(error("HTTP502", 502).retryable());
-        assert!(error("RequestFailed", 0).retryable());
-        assert!(!error("InvalidParameterValue", 400).retryable());
-        assert!(!error("DependencyViolation", 400).retryable());
-    }
-
-    #[test]
-    fn jitter_stays_within_half_to_whole_delay() {
-        let d = Duration::from_millis(1000);
-        for _ in 0..100 {
-            let j = jittered(d);
-            assert!(j >= d / 2 && j <= d, "{j:?}");
-        }
+    fn a_write_without_an_answer_is_outcome_unknown_a_read_or_a_throttle_transient() {
+        use rkit_sdk::ErrorKind as K;
+        let kind = |action: &str, code: &str, status| {
+            let mut err = error(code, status);
+            err.action = action.into();
+            rkit_sdk::Error::from(err).kind
+        };
+        assert_eq!(kind("CreateVpc", "RequestFailed", 0), K::OutcomeUnknown);
+        assert_eq!(kind("CreateVpc", "HTTP500", 500), K::OutcomeUnknown);
+        assert_eq!(kind("CreateVpc", "InternalError", 500), K::OutcomeUnknown);
+        assert_eq!(kind("CreateVpc", "RequestLimitExceeded", 503), K::Transient);
+        assert_eq!(kind("CreateVpc", "Throttling", 400), K::Transient);
+        assert_eq!(kind("CreateVpc", "RequestNotSent", 0), K::Transient);
+        assert_eq!(kind("DescribeVpcs", "RequestFailed", 0), K::Transient);
+        assert_eq!(kind("DescribeVpcs", "HTTP502", 502), K::Transient);
+        assert_eq!(
+            kind("CreateVpc", "InvalidParameterValue", 400),
+            K::InvalidInput
+        );
+        assert_eq!(kind("CreateVpc", "DependencyViolation", 400), K::Conflict);
     }
 }

@@ -8,9 +8,11 @@
 //! checking its action against [`ACTIONS`], the list this provider declares and the user
 //! approves. Nothing else is reachable.
 //!
-//! Every created object carries rkit's tags from its creation (`TagSpecification`), and a
-//! create first looks for an object already carrying its stack and name tags and adopts it,
-//! so an apply killed between AWS's answer and rkit's journal never leaves a duplicate.
+//! Every created object carries rkit's tags from its creation (`TagSpecification`), so rkit
+//! finds it by `list` when an answer was lost or a run was killed (it journals an intent
+//! before each create and resolves it that way); a create also first looks for an object
+//! already carrying its stack and name tags and adopts it. The provider retries nothing: it
+//! classifies each failure (`transient`, `outcome-unknown`, …) and rkit's engine decides.
 
 mod client;
 mod ec2;
@@ -113,7 +115,8 @@ pub struct Config {
     pub endpoints: Endpoints,
     /// The longest wait for an object to become ready or to go away (default 600 s).
     pub wait_timeout_seconds: Option<u64>,
-    /// Attempts per API call on throttling, 5xx answers and failed connections (default 8).
+    /// Ignored since 0.2 (kept so older specs still load): rkit's engine owns retries, with
+    /// one backoff and one deadline for every provider.
     pub max_attempts: Option<u32>,
 }
 
@@ -146,7 +149,7 @@ impl Provider for Aws {
         let ec2 = endpoint(config.endpoints.ec2, "ec2");
         let elbv2 = endpoint(config.endpoints.elbv2, "elasticloadbalancing");
         Ok(Aws {
-            api: Client::new(ec2, elbv2, config.max_attempts.unwrap_or(8)),
+            api: Client::new(ec2, elbv2),
             wait: wait::Waiter::new(Duration::from_secs(
                 config.wait_timeout_seconds.unwrap_or(600),
             )),

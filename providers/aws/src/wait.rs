@@ -16,17 +16,24 @@ impl Waiter {
     }
 
     /// Polls `check` until it returns a value: at once, then after 1 s, 2 s, 4 s … (at most
-    /// 10 s apart). Gives up with an error naming `what` after the timeout.
+    /// 10 s apart). A `transient` failure of a check (a describe throttled or unanswered) is
+    /// one more poll, not the end of the wait. Gives up with an error naming `what` after the
+    /// timeout.
     pub fn until<T>(&self, what: &str, mut check: impl FnMut() -> Result<Option<T>>) -> Result<T> {
         let started = Instant::now();
         let mut pause = Duration::from_secs(1);
+        let mut last: Option<Error> = None;
         loop {
-            if let Some(value) = check()? {
-                return Ok(value);
+            match check() {
+                Ok(Some(value)) => return Ok(value),
+                Ok(None) => {}
+                Err(err) if err.kind == rkit_sdk::ErrorKind::Transient => last = Some(err),
+                Err(err) => return Err(err),
             }
             if started.elapsed() + pause > self.timeout {
+                let why = last.map_or(String::new(), |e| format!(" (last: {})", e.message));
                 return Err(Error::other(format!(
-                    "timed out after {} s waiting for {what}",
+                    "timed out after {} s waiting for {what}{why}",
                     self.timeout.as_secs()
                 )));
             }

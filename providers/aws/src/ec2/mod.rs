@@ -106,14 +106,28 @@ pub fn tag(aws: &Aws, id: &str, tags: &Tags) -> Result<()> {
     Ok(())
 }
 
-/// `result` of a create's later steps; if it failed, `undo` deletes the object made in the
-/// first step, so a failed create leaves nothing behind (and if even that fails, the error
-/// says so: the object keeps rkit's tags, and the next create adopts it).
+/// `result` of a create's later steps. If it failed for good, `undo` deletes the object made
+/// in the first step, so a failed create leaves nothing behind (and if even that fails, the
+/// error says so: the object keeps rkit's tags, and the next create adopts it). If it may pass
+/// later (`transient`, `outcome-unknown`), the object stays: rkit lists it by its tags, adopts
+/// it and updates what is missing, rather than deleting and making it again.
 pub fn or_undo<T>(result: Result<T>, id: &str, undo: impl FnOnce() -> Result<()>) -> Result<T> {
     let err = match result {
         Ok(value) => return Ok(value),
         Err(err) => err,
     };
+    if matches!(
+        err.kind,
+        rkit_sdk::ErrorKind::Transient | rkit_sdk::ErrorKind::OutcomeUnknown
+    ) {
+        return Err(Error::new(
+            rkit_sdk::ErrorKind::OutcomeUnknown,
+            format!(
+                "{} ({id} was made and is left for rkit to adopt)",
+                err.message
+            ),
+        ));
+    }
     match undo() {
         Ok(()) => Err(err),
         Err(undo_err) => Err(Error::new(

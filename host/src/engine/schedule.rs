@@ -1,0 +1,271 @@
+//! The execution order of a plan, as a pure function: which operations (nodes) there are and
+//! which must finish before which. Never fails to give an order.
+//!
+//! A step becomes up to two nodes: `Delete` (of what exists) and `Upsert` (create or update).
+//! Strong edges come from the spec: upserts follow the upserts of their dependencies; a
+//! replacement deletes first (or, create-before-destroy, creates first). Weak edges come from
+//! what was recorded: deletes precede the deletes of what the resource depended on when last
+//! applied, a resource leaving the spec is deleted after what depended on it and stays has
+//! been moved off it, and orphans are deleted in the reverse of their spec order. The spec's
+//! graph is acyclic, so strong edges alone never cycle; recorded dependencies can contradict
+//! the spec (a dependency reversed since), and then the weak edges inside the cycle are
+//! dropped (and reported) rather than leaving any node waiting forever.
+
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::HashMap;
+
+/// Which half of a step a node does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Delete,
+    Upsert,
+}
+
+/// What scheduling needs to know of one step.
+#[derive(Debug, Clone, Default)]
+pub struct StepShape {
+    /// The step's name (unique in the plan).
+    pub name: String,
+    /// The logical name it stands for (differs from `name` for an orphan).
+    pub logical: String,
+    pub delete: bool,
+    pub upsert: bool,
+    pub create_before_destroy: bool,
+    /// Whether the resource leaves the spec (or is an orphan).
+    pub leaving: bool,
+    /// What it depends on in the spec (logical names).
+    pub spec_deps: Vec<String>,
+    /// What it depended on when last applied (logical names).
+    pub recorded_deps: Vec<String>,
+}
+
+/// A node: step index and phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    pub step: usize,
+    pub phase: Phase,
+}
+
+/// The nodes, each node's successors, and the recorded orderings dropped to break a cycle.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    pub nodes: Vec<Node>,
+    pub successors: Vec<Vec<usize>>,
+    /// `(first, then)` step names of recorded orderings that contradicted the spec.
+    pub dropped: Vec<(String, String)>,
+}
+
+/// The schedule of `steps`.
+pub fn schedule(steps: &[StepShape]) -> Schedule {
+    let mut nodes = Vec::new();
+    let mut deletes: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut upsert_of: HashMap<&str, usize> = HashMap::new();
+    let mut delete_of: Vec<Option<usize>> = vec![None; steps.len()];
+    for (i, step) in steps.iter().enumerate() {
+        if step.delete {
+            deletes.entry(&step.logical).or_default().push(nodes.len());
+            delete_of[i] = Some(nodes.len());
+            nodes.push(Node {
+                step: i,
+                phase: Phase::Delete,
+            });
+        }
+        if step.upsert {
+            upsert_of.insert(&step.logical, nodes.len());
+            nodes.push(Node {
+                step: i,
+                phase: Phase::Upsert,
+            });
+        }
+    }
+    // (from, to, strong)
+    let mut edges: Vec<(usize, usize, bool)> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let up = upsert_of
+            .get(step.logical.as_str())
+            .copied()
+            .filter(|_| step.upsert);
+        if let Some(up) = up {
+            for dep in &step.spec_deps {
+                if let Some(&dep_up) = upsert_of.get(dep.as_str()) {
+                    edges.push((dep_up, up, true));
+                }
+            }
+        }
+        let Some(del) = delete_of[i] else { continue };
+        match up {
+            Some(up) if step.create_before_destroy => edges.push((up, del, true)),
+            Some(up) => edges.push((del, up, true)),
+            None => {}
+        }
+        // What it depended on is deleted after it: recorded dependencies, and for what
+        // leaves the spec also the spec's (orphans know only those).
+        let deps = step
+            .recorded_deps
+            .iter()
+            .chain(step.spec_deps.iter().filter(|_| step.leaving));
+        for dep in deps {
+            for &dep_del in deletes.get(dep.as_str()).into_iter().flatten() {
+                if dep_del != del {
+                    edges.push((del, dep_del, false));
+                }
+            }
+        }
+    }
+    // Leaving the spec: first move what depended on it (and stays) off it.
+    for (i, step) in steps.iter().enumerate() {
+        if step.upsert && !step.delete {
+            for dep in &step.recorded_deps {
+                for &dep_del in deletes.get(dep.as_str()).into_iter().flatten() {
+                    if steps[nodes[dep_del].step].leaving
+                        && let Some(&up) = upsert_of.get(steps[i].logical.as_str())
+                    {
+                        edges.push((up, dep_del, false));
+                    }
+                }
+            }
+        }
+    }
+    edges.sort_unstable();
+    edges.dedup();
+
+    let mut dropped = Vec::new();
+    loop {
+        let mut graph = DiGraph::<(), bool>::with_capacity(nodes.len(), edges.len());
+        for _ in &nodes {
+            graph.add_node(());
+        }
+        for &(a, b, strong) in &edges {
+            graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), strong);
+        }
+        if toposort(&graph, None).is_ok() {
+            break;
+        }
+        let mut component = vec![usize::MAX; nodes.len()];
+        for (c, members) in tarjan_scc(&graph).into_iter().enumerate() {
+            if members.len() > 1 {
+                for m in members {
+                    component[m.index()] = c;
+                }
+            }
+        }
+        let before = edges.len();
+        edges.retain(|&(a, b, strong)| {
+            let inside = component[a] != usize::MAX && component[a] == component[b];
+            if inside && !strong {
+                dropped.push((
+                    steps[nodes[a].step].name.clone(),
+                    steps[nodes[b].step].name.clone(),
+                ));
+            }
+            !inside || strong
+        });
+        if edges.len() == before {
+            // Strong edges alone never cycle (the spec's graph is acyclic); should they,
+            // every edge of the cycle goes, so that nothing waits forever.
+            edges.retain(|&(a, b, _)| component[a] == usize::MAX || component[a] != component[b]);
+        }
+    }
+    let mut successors = vec![Vec::new(); nodes.len()];
+    for (a, b, _) in edges {
+        successors[a].push(b);
+    }
+    dropped.sort();
+    dropped.dedup();
+    Schedule {
+        nodes,
+        successors,
+        dropped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(name: &str, delete: bool, upsert: bool) -> StepShape {
+        StepShape {
+            name: name.into(),
+            logical: name.into(),
+            delete,
+            upsert,
+            leaving: delete && !upsert,
+            ..StepShape::default()
+        }
+    }
+
+    fn order(s: &Schedule, steps: &[StepShape]) -> Vec<String> {
+        let mut waiting = vec![0; s.nodes.len()];
+        for succ in &s.successors {
+            for &n in succ {
+                waiting[n] += 1;
+            }
+        }
+        let mut ready: Vec<usize> = (0..s.nodes.len()).filter(|&n| waiting[n] == 0).collect();
+        let mut out = Vec::new();
+        while let Some(n) = ready.pop() {
+            let node = s.nodes[n];
+            out.push(format!(
+                "{}{}",
+                if node.phase == Phase::Delete {
+                    "-"
+                } else {
+                    "+"
+                },
+                steps[node.step].name
+            ));
+            for &m in &s.successors[n] {
+                waiting[m] -= 1;
+                if waiting[m] == 0 {
+                    ready.push(m);
+                }
+            }
+        }
+        assert_eq!(out.len(), s.nodes.len(), "every node runs");
+        out
+    }
+
+    #[test]
+    fn deletes_go_dependents_first_and_upserts_dependencies_first() {
+        let mut a = shape("A", false, true);
+        let mut b = shape("B", false, true);
+        b.spec_deps = vec!["A".into()];
+        let mut gone = shape("Old", true, false);
+        gone.recorded_deps = vec!["Older".into()];
+        let older = shape("Older", true, false);
+        a.recorded_deps = vec!["Old".into()];
+        let steps = [a, b, gone, older];
+        let s = schedule(&steps);
+        let order = order(&s, &steps);
+        let at = |x: &str| order.iter().position(|o| o == x).unwrap();
+        assert!(at("+A") < at("+B"));
+        assert!(at("-Old") < at("-Older"));
+        assert!(at("+A") < at("-Old"), "A moves off Old first: {order:?}");
+        assert!(s.dropped.is_empty());
+    }
+
+    #[test]
+    fn a_reversed_recorded_dependency_is_dropped_not_waited_on_forever() {
+        // Recorded: Y depended on Z and Z on Y (each from a different apply); both leave.
+        let mut y = shape("Y", true, false);
+        y.recorded_deps = vec!["Z".into()];
+        let mut z = shape("Z", true, false);
+        z.recorded_deps = vec!["Y".into()];
+        let steps = [y, z];
+        let s = schedule(&steps);
+        assert_eq!(order(&s, &steps).len(), 2);
+        assert_eq!(s.dropped.len(), 2, "{:?}", s.dropped);
+    }
+
+    #[test]
+    fn a_replacement_deletes_first_unless_create_before_destroy() {
+        let r = shape("R", true, true);
+        let s = schedule(std::slice::from_ref(&r));
+        assert_eq!(order(&s, std::slice::from_ref(&r)), ["-R", "+R"]);
+        let mut c = r;
+        c.create_before_destroy = true;
+        let s = schedule(std::slice::from_ref(&c));
+        assert_eq!(order(&s, std::slice::from_ref(&c)), ["+R", "-R"]);
+    }
+}
