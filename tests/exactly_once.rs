@@ -662,3 +662,31 @@ fn a_state_error_names_the_file() {
 fn twenty_percent_of_each_fault_converges_within_three_applies() {
     random_faults(0.20, 3, 3);
 }
+
+#[test]
+fn an_orphans_provider_supplied_name_is_escaped_on_the_terminal() {
+    let run = Run::new();
+    run.write(&local_spec(&[("A", "a")]));
+    run.expect(0, &["apply", "SPEC", "--yes"]);
+    // An object of the stack whose name tag carries a terminal escape sequence.
+    let out = run.dir.path().join("out");
+    std::fs::write(out.join("evil.txt"), "x").unwrap();
+    let sidecar = out.join(".rkit/File/A.txt.json");
+    let mut meta: Value = serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+    meta["Tags"]["rkit:name"] = json!("\u{1b}]0;owned\u{7}\u{1b}[31mRED");
+    meta["Properties"]["Path"] = json!("evil.txt");
+    std::fs::write(
+        out.join(".rkit/File/evil.txt.json"),
+        serde_json::to_vec(&meta).unwrap(),
+    )
+    .unwrap();
+    let plan = run.expect(0, &["plan", "SPEC", "--orphans"]);
+    assert!(
+        !plan.contains('\u{1b}') && !plan.contains('\u{7}'),
+        "{plan:?}"
+    );
+    assert!(plan.contains("(orphan evil.txt)"), "{plan}");
+    let applied = run.expect(0, &["apply", "SPEC", "--yes", "--orphans"]);
+    assert!(!applied.contains('\u{1b}'), "{applied:?}");
+    assert_eq!(out_files(&run), ["A.txt"]);
+}

@@ -73,12 +73,14 @@ pub fn plan(plan: &Plan) -> String {
 pub fn report(verb: &str, report: &Report) -> String {
     let mut out = String::new();
     for (name, err) in &report.failed {
-        let _ = writeln!(out, "  failed:  {name}: {err}");
+        let _ = writeln!(out, "  failed:  {}: {err}", escape(name));
     }
     for (name, cause) in &report.skipped {
         let _ = writeln!(
             out,
-            "  skipped: {name} (it waits for {cause}, which failed)"
+            "  skipped: {} (it waits for {}, which failed)",
+            escape(name),
+            escape(cause)
         );
     }
     if !report.cancelled.is_empty() {

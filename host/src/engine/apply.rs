@@ -299,16 +299,19 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), String> {
                 started.elapsed().as_millis()
             )
         }
-        Err(err) if ctx.progress => outln!("  ! {}: failed: {err}", step.name),
+        Err(err) if ctx.progress => {
+            outln!("  ! {}: failed: {err}", crate::text::escape(&step.name))
+        }
         _ => {}
     }
     result.map(|_| ())
 }
 
 fn describe(step: &Step, err: ProviderError) -> String {
+    // An orphan's name and ID come from a provider's `list`: escaped like any provider text.
     format!(
         "{} ({} {}): {err}",
-        step.logical(),
+        crate::text::escape(step.logical()),
         step.plugin,
         step.type_name
     )

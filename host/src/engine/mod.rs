@@ -12,13 +12,13 @@ pub mod resolve;
 pub mod retry;
 pub mod schedule;
 
+use crate::errln;
 use crate::graph::Graph;
 use crate::sandbox::{ComponentCache, Sandbox};
 use crate::spec::reference::{self, Reference, Target, UNKNOWN};
 use crate::spec::{self, LoadedSpec};
 use crate::spi::{Observed, Severity, Tags};
 use crate::state::{Change, ResourceState, StateStore};
-use crate::{errln, outln};
 use anyhow::{Context as _, Result, anyhow, bail};
 use apply::{Context, Report};
 use interrupt::Interrupt;
@@ -297,8 +297,9 @@ impl Session {
             found.sort_by(|a, b| a.id.cmp(&b.id));
             let change = match found.first() {
                 Some(o) if !store.state.resources.contains_key(&name) => {
-                    outln!(
-                        "  {}: adopted {} (made by an interrupted create)",
+                    // stderr: `plan --json` keeps stdout for the plan.
+                    errln!(
+                        "{}: adopted {} (made by an interrupted create)",
                         crate::text::escape(&name),
                         crate::text::escape(&o.id)
                     );

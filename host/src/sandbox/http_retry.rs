@@ -11,6 +11,8 @@
 //!   header before signing. A provider marking a write it should not only repeats its own,
 //!   approved action, as it could by sending it twice itself: no capability is gained.
 //!
+//! Every attempt waits at most 10 s for its connection and 60 s for its answer to begin.
+//!
 //! Nothing else: a write that got no answer or a 5xx goes back to the provider as it came,
 //! and from there to the engine as `outcome-unknown`, which finds out what happened before
 //! anything is sent again.
@@ -30,6 +32,12 @@ pub const REPEATABLE_HEADER: &str = "x-rkit-repeatable";
 pub const ATTEMPTS: u32 = 6;
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const MAX_PAUSE: Duration = Duration::from_secs(2);
+/// Unless the provider asks for less: how long a connection may take to open, and an answer
+/// to start (AWS's Query and JSON APIs answer in well under a second; a request whose answer
+/// never comes must not hold a call until its overall time limit).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The largest error answer read to find its code.
 const MAX_ERROR_BODY: usize = 1 << 20;
 
@@ -85,6 +93,19 @@ pub async fn send(
 ) -> Result<Sent, Failed> {
     use http_body_util::BodyExt;
     let reads = checked.repeatable || read_only(&checked.action);
+    let options = Some(RequestOptions {
+        connect_timeout: Some(
+            options
+                .and_then(|o| o.connect_timeout)
+                .map_or(CONNECT_TIMEOUT, |d| d.min(CONNECT_TIMEOUT)),
+        ),
+        first_byte_timeout: Some(
+            options
+                .and_then(|o| o.first_byte_timeout)
+                .map_or(FIRST_BYTE_TIMEOUT, |d| d.min(FIRST_BYTE_TIMEOUT)),
+        ),
+        between_bytes_timeout: options.and_then(|o| o.between_bytes_timeout),
+    });
     let mut pause = FIRST_PAUSE;
     let mut attempt = 1;
     loop {

@@ -142,6 +142,11 @@ impl Resource for Volume {
                         .opt("Encrypted", p.encrypted)
                         .opt("KmsKeyId", p.kms_key_id.as_deref())
                         .opt("SnapshotId", p.snapshot_id.as_deref())
+                        // rkit's idempotency token: a retried request makes no second volume.
+                        .opt(
+                            "ClientToken",
+                            rkit_sdk::idempotency_token().filter(|t| !t.is_empty()),
+                        )
                         .tag_specification("volume", tags),
                 )?
                 .string("volumeId"),
