@@ -321,7 +321,9 @@ fn a_saved_plan_applies_exactly_and_is_refused_once_the_state_moved() {
     assert!(out.contains("Saved the plan"), "{out}");
     // The spec changes after planning: the saved plan still applies what was planned.
     stack.write(json!({"A": file("a.txt", "two")}), json!({}));
-    let out = stack.expect(0, &["apply", plan, "--yes"]);
+    // No --yes and no terminal: a saved plan was the review, it applies without asking.
+    let out = stack.expect(0, &["apply", plan]);
+    assert!(!out.contains("Do you want"), "{out}");
     assert!(out.contains("Apply complete: 1 created"), "{out}");
     assert_eq!(std::fs::read_to_string(stack.out("a.txt")).unwrap(), "one");
     let out = stack.expect(1, &["apply", plan, "--yes"]);
@@ -338,7 +340,57 @@ fn without_yes_and_without_an_answer_nothing_is_applied() {
     let stack = Stack::new();
     stack.write(json!({"A": file("a.txt", "x")}), json!({}));
     let out = stack.expect(1, &["apply", "SPEC"]);
-    assert!(out.contains("pass --yes"), "{out}");
+    assert!(
+        out.contains("no answer on standard input; pass --yes to apply without asking"),
+        "{out}"
+    );
+    assert!(!stack.out("a.txt").exists());
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let out = stack.expect(1, &["destroy", "SPEC"]);
+    assert!(
+        out.contains("Do you really want to destroy these resources?")
+            && out.contains("pass --yes to destroy without asking"),
+        "{out}"
+    );
+    assert!(stack.out("a.txt").exists());
+}
+
+#[test]
+fn outputs_print_and_plan_destroy_saves_a_destroy() {
+    let stack = Stack::new();
+    stack.write(
+        json!({"A": file("a.txt", "x")}),
+        json!({"Path": "{{.Resources.A.ID}}", "Both": ["{{.Resources.A.ID}}", 2]}),
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let out = stack.expect(0, &["output", "SPEC"]);
+    assert_eq!(out, "Both = [\"a.txt\",2]\nPath = \"a.txt\"\n");
+    assert_eq!(stack.expect(0, &["output", "SPEC", "Path"]), "\"a.txt\"\n");
+    assert_eq!(
+        stack.expect(0, &["output", "SPEC", "Path", "--raw"]),
+        "a.txt"
+    );
+    let all: Value = serde_json::from_str(&stack.expect(0, &["output", "SPEC", "--json"])).unwrap();
+    assert_eq!(all, json!({"Path": "a.txt", "Both": ["a.txt", 2]}));
+    let err = stack.expect(1, &["output", "SPEC", "Nope"]);
+    assert!(
+        err.contains("no output \"Nope\" is recorded (recorded: Both, Path)"),
+        "{err}"
+    );
+    let err = stack.expect(1, &["output", "SPEC", "Both", "--raw"]);
+    assert!(err.contains("is not a string"), "{err}");
+
+    // plan --destroy shows (and saves) what destroy would do.
+    let saved = stack.dir.path().join("destroy.plan");
+    let saved = saved.to_str().unwrap();
+    let out = stack.expect(0, &["plan", "SPEC", "--destroy", "--out", saved]);
+    assert!(
+        out.contains("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete, 0 unchanged."),
+        "{out}"
+    );
+    assert!(stack.out("a.txt").exists());
+    let out = stack.expect(0, &["apply", saved]);
+    assert!(out.contains("1 deleted"), "{out}");
     assert!(!stack.out("a.txt").exists());
 }
 

@@ -124,6 +124,8 @@ pub struct PlanFlags<'a> {
     pub refresh: bool,
     pub detailed_exitcode: bool,
     pub orphans: bool,
+    /// Plan deleting everything instead (`plan --destroy`).
+    pub destroy: bool,
 }
 
 pub async fn plan(
@@ -137,12 +139,17 @@ pub async fn plan(
         refresh,
         detailed_exitcode,
         orphans,
+        destroy: _,
     } = *flags;
     let session = interruptible(args, interrupt).await?;
-    session.validate().await?;
-    let plan = session
-        .plan(refresh, args.parallelism.into(), orphans)
-        .await?;
+    let plan = if flags.destroy {
+        session.destroy_plan(orphans).await?
+    } else {
+        session.validate().await?;
+        session
+            .plan(refresh, args.parallelism.into(), orphans)
+            .await?
+    };
     if json {
         crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&plan)?));
     } else {
@@ -180,14 +187,14 @@ pub async fn plan(
     })
 }
 
-/// Asks for `yes` on the terminal.
-fn confirm(question: &str) -> Result<bool> {
+/// Asks for `yes` on the terminal before `verb` (apply, destroy).
+fn confirm(question: &str, verb: &str) -> Result<bool> {
     let stdin = std::io::stdin();
     crate::out!("{question} Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
     if stdin.lock().read_line(&mut answer)? == 0 && !stdin.is_terminal() {
-        bail!("no answer on standard input; pass --yes to apply without asking");
+        bail!("no answer on standard input; pass --yes to {verb} without asking");
     }
     Ok(answer.trim() == "yes")
 }
@@ -204,12 +211,12 @@ async fn execute(
         session.keep(plan)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if !yes
-        && !confirm(&format!(
-            "\nDo you want to {} these changes?",
-            verb.to_lowercase()
-        ))?
-    {
+    let question = if verb == "Destroy" {
+        "\nDo you really want to destroy these resources?"
+    } else {
+        "\nDo you want to apply these changes?"
+    };
+    if !yes && !confirm(question, &verb.to_lowercase())? {
         crate::outln!("{verb} cancelled.");
         return Ok(ExitCode::from(1));
     }
@@ -252,7 +259,8 @@ pub async fn apply(
         let file: PlanFile = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a valid saved plan", args.spec.display()))?;
         let session = file.session(policy(args)).await?.interruptible(interrupt);
-        return execute(&session, &file.plan, yes, "Apply", args.parallelism).await;
+        // The saved plan was the review (as with Terraform): it applies without asking.
+        return execute(&session, &file.plan, true, "Apply", args.parallelism).await;
     }
     let session = interruptible(args, interrupt).await?;
     session.validate().await?;
@@ -305,6 +313,59 @@ fn read_state(args: &StateArgs) -> Result<State> {
     };
     // Reading needs no lock: the snapshot is replaced atomically and the journal replayed.
     crate::state::StateStore::read_only(&path)
+}
+
+/// `rkit output`: the outputs recorded by the last complete apply.
+pub fn output(
+    state: Option<PathBuf>,
+    mut args: Vec<String>,
+    json: bool,
+    raw: bool,
+) -> Result<ExitCode> {
+    let path = match state {
+        Some(path) => path,
+        None if !args.is_empty() => default_state_path(Path::new(&args.remove(0))),
+        None => bail!("give the spec (or --state FILE), then optionally an output's name"),
+    };
+    let name = match args.as_slice() {
+        [] => None,
+        [name] => Some(name.as_str()),
+        _ => bail!("output takes at most one name"),
+    };
+    if raw && name.is_none() {
+        bail!("--raw prints one output: give its name");
+    }
+    let state = crate::state::StateStore::read_only(&path)?;
+    match name {
+        None if json => crate::outln!(
+            "{}",
+            escape_json(&serde_json::to_string_pretty(&state.outputs)?)
+        ),
+        None => {
+            for (name, value) in &state.outputs {
+                crate::outln!("{} = {}", escape(name), escape_json(&value.to_string()));
+            }
+        }
+        Some(name) => {
+            let Some(value) = state.outputs.get(name) else {
+                let names: Vec<&str> = state.outputs.keys().map(String::as_str).collect();
+                bail!(
+                    "no output {name:?} is recorded (recorded: {})",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                );
+            };
+            match value {
+                serde_json::Value::String(text) if raw => crate::out!("{}", escape(text)),
+                _ if raw => bail!("output {name:?} is not a string: --raw prints only strings"),
+                _ => crate::outln!("{}", escape_json(&value.to_string())),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn state_list(args: &StateArgs) -> Result<ExitCode> {

@@ -76,12 +76,16 @@ enum Command {
         /// `list` per type in use) and plan to delete them.
         #[arg(long)]
         orphans: bool,
+        /// Plan deleting everything the state records (what `destroy` would do).
+        #[arg(long)]
+        destroy: bool,
     },
     /// Converge resources to a spec, or execute a plan saved with `plan --out`.
     Apply {
         #[command(flatten)]
         args: SpecArgs,
-        /// Apply the plan without asking (capabilities still need approval: --approve).
+        /// Apply the plan without asking (a saved plan never asks: it was the review;
+        /// capabilities still need approval: --approve).
         #[arg(long)]
         yes: bool,
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -117,6 +121,21 @@ enum Command {
     Init {
         #[command(flatten)]
         args: SpecArgs,
+    },
+    /// Print the outputs recorded by the last complete apply.
+    Output {
+        /// The state file (instead of the spec's default).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// The spec (unless --state is given), then optionally one output's name.
+        #[arg(value_name = "[SPEC] [NAME]")]
+        args: Vec<String>,
+        /// All outputs as one JSON object.
+        #[arg(long, conflicts_with = "raw")]
+        json: bool,
+        /// With NAME: a string output as it is, without quotes (for scripts).
+        #[arg(long)]
+        raw: bool,
     },
     /// Print the dependency graph in Graphviz DOT.
     Graph {
@@ -226,6 +245,7 @@ pub fn main() -> ExitCode {
                 refresh,
                 detailed_exitcode,
                 orphans,
+                destroy,
             } => {
                 let flags = commands::PlanFlags {
                     json,
@@ -233,6 +253,7 @@ pub fn main() -> ExitCode {
                     refresh,
                     detailed_exitcode,
                     orphans,
+                    destroy,
                 };
                 commands::plan(&args, &flags, interrupt).await
             }
@@ -248,6 +269,12 @@ pub fn main() -> ExitCode {
             Command::Import { args, name, id } => {
                 commands::import(&args, &name, &id, interrupt).await
             }
+            Command::Output {
+                state,
+                args,
+                json,
+                raw,
+            } => commands::output(state, args, json, raw),
             Command::Graph { spec } => commands::graph(&spec),
             Command::State(StateCommand::List(args)) => commands::state_list(&args),
             Command::State(StateCommand::Show(names)) => commands::state_show(&names),
