@@ -578,3 +578,49 @@ fn an_apply_killed_mid_way_loses_nothing_and_the_next_one_finishes() {
         20
     );
 }
+
+#[test]
+fn target_exclude_and_replace_limit_and_force_a_run() {
+    let stack = Stack::new();
+    let spec = |a: &str, c: &str| {
+        json!({
+            "A": file("a.txt", a),
+            "B": {"Plugin": "local", "Type": "File",
+                  "Properties": {"Path": "b.txt", "Content": "{{.Resources.A.ID}}"}},
+            "C": file("c.txt", c),
+        })
+    };
+    stack.write(spec("1", "1"), json!({}));
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+
+    // A and C change; --target B takes B and what it depends on (A), not C.
+    stack.write(spec("2", "2"), json!({}));
+    let out = stack.expect(0, &["apply", "SPEC", "--yes", "--target", "B"]);
+    assert!(
+        out.contains("~ A (local File)") && !out.contains("C (local File)"),
+        "{out}"
+    );
+    assert!(out.contains("limited by --target/--exclude"), "{out}");
+    assert_eq!(std::fs::read_to_string(stack.out("a.txt")).unwrap(), "2");
+    assert_eq!(std::fs::read_to_string(stack.out("c.txt")).unwrap(), "1");
+
+    // --exclude C leaves it; then C alone is left to change.
+    let out = stack.expect(0, &["apply", "SPEC", "--yes", "--exclude", "C"]);
+    assert!(out.contains("No changes"), "{out}");
+    let out = stack.expect(2, &["plan", "SPEC", "--detailed-exitcode"]);
+    assert!(out.contains("~ C (local File)"), "{out}");
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+
+    // --replace forces a replacement nothing else asks for.
+    let out = stack.expect(0, &["apply", "SPEC", "--yes", "--replace", "C"]);
+    assert!(
+        out.contains("-/+ C (local File): its replacement was asked for (--replace)"),
+        "{out}"
+    );
+    assert!(out.contains("1 replaced"), "{out}");
+    let err = stack.expect(1, &["plan", "SPEC", "--replace", "Nope"]);
+    assert!(
+        err.contains("--replace Nope: no resource \"Nope\" in the spec"),
+        "{err}"
+    );
+}

@@ -1,6 +1,6 @@
 //! The commands on specs and states.
 
-use super::{SpecArgs, StateArgs, StateNames, render};
+use super::{FocusArgs, SpecArgs, StateArgs, StateNames, render};
 use crate::engine::interrupt::Interrupt;
 use crate::engine::lock::{Lock, lock_path};
 use crate::engine::plan::Plan;
@@ -128,9 +128,29 @@ pub struct PlanFlags<'a> {
     pub destroy: bool,
 }
 
+/// Limits `plan` as `--target`, `--exclude` and `--replace` ask.
+fn focused(session: &Session, mut plan: Plan, args: &FocusArgs) -> Result<Plan> {
+    let focus = crate::engine::plan::Focus {
+        targets: args.targets.clone(),
+        excludes: args.excludes.clone(),
+        replace: args.replace.clone(),
+    };
+    if focus.is_empty() {
+        return Ok(plan);
+    }
+    session.focus(&mut plan, &focus)?;
+    if !focus.targets.is_empty() || !focus.excludes.is_empty() {
+        crate::errln!(
+            "warning: the plan is limited by --target/--exclude: what it leaves out may still differ from the spec"
+        );
+    }
+    Ok(plan)
+}
+
 pub async fn plan(
     args: &SpecArgs,
     flags: &PlanFlags<'_>,
+    focus: &FocusArgs,
     interrupt: &Interrupt,
 ) -> Result<ExitCode> {
     let PlanFlags {
@@ -146,9 +166,10 @@ pub async fn plan(
         session.destroy_plan(orphans).await?
     } else {
         session.validate().await?;
-        session
+        let plan = session
             .plan(refresh, args.parallelism.into(), orphans)
-            .await?
+            .await?;
+        focused(&session, plan, focus)?
     };
     if json {
         crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&plan)?));
@@ -251,6 +272,7 @@ pub async fn apply(
     yes: bool,
     refresh: bool,
     orphans: bool,
+    focus: &FocusArgs,
     interrupt: &Interrupt,
 ) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.spec)
@@ -267,6 +289,7 @@ pub async fn apply(
     let plan = session
         .plan(refresh, args.parallelism.into(), orphans)
         .await?;
+    let plan = focused(&session, plan, focus)?;
     execute(&session, &plan, yes, "Apply", args.parallelism).await
 }
 

@@ -52,6 +52,20 @@ pub struct SpecArgs {
     pub approve: bool,
 }
 
+/// Limiting a run to some resources, or forcing replacements.
+#[derive(Args, Clone, Default)]
+pub struct FocusArgs {
+    /// Only this resource and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Not this resource, nor what depends on it (repeatable).
+    #[arg(long = "exclude", value_name = "NAME")]
+    pub excludes: Vec<String>,
+    /// Replace this resource even though no change forces it (repeatable).
+    #[arg(long = "replace", value_name = "NAME")]
+    pub replace: Vec<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check a spec: syntax, references, cycles, and every resource through its provider.
@@ -79,6 +93,8 @@ enum Command {
         /// Plan deleting everything the state records (what `destroy` would do).
         #[arg(long)]
         destroy: bool,
+        #[command(flatten)]
+        focus: FocusArgs,
     },
     /// Converge resources to a spec, or execute a plan saved with `plan --out`.
     Apply {
@@ -93,6 +109,8 @@ enum Command {
         /// Also delete objects carrying this stack's tags that the state does not record.
         #[arg(long)]
         orphans: bool,
+        #[command(flatten)]
+        focus: FocusArgs,
     },
     /// Delete everything the state records, dependents first, and every other object
     /// carrying this stack's tags (even with the state lost).
@@ -246,6 +264,7 @@ pub fn main() -> ExitCode {
                 detailed_exitcode,
                 orphans,
                 destroy,
+                focus,
             } => {
                 let flags = commands::PlanFlags {
                     json,
@@ -255,14 +274,15 @@ pub fn main() -> ExitCode {
                     orphans,
                     destroy,
                 };
-                commands::plan(&args, &flags, interrupt).await
+                commands::plan(&args, &flags, &focus, interrupt).await
             }
             Command::Apply {
                 args,
                 yes,
                 refresh,
                 orphans,
-            } => commands::apply(&args, yes, refresh, orphans, interrupt).await,
+                focus,
+            } => commands::apply(&args, yes, refresh, orphans, &focus, interrupt).await,
             Command::Destroy { args, yes, orphans } => {
                 commands::destroy(&args, yes, orphans, interrupt).await
             }

@@ -408,6 +408,11 @@ impl Session {
         Ok(plan)
     }
 
+    /// Limits `plan` to `focus` (see [`plan::focus`]).
+    pub fn focus(&self, plan: &mut Plan, focus: &plan::Focus) -> Result<()> {
+        plan::focus(plan, self.spec(), &self.store().state, focus)
+    }
+
     /// A plan deleting everything the state records and, with `orphans`, every other object
     /// carrying the stack's tags (found even when the state is lost).
     pub async fn destroy_plan(&self, orphans: bool) -> Result<Plan> {

@@ -377,6 +377,88 @@ fn diff(
         .collect()
 }
 
+/// Which resources a run is limited to and which it must replace (`--target`, `--exclude`,
+/// `--replace`, as in Terraform).
+#[derive(Debug, Clone, Default)]
+pub struct Focus {
+    /// Only these and what they depend on (transitively, in the spec).
+    pub targets: Vec<String>,
+    /// Not these, nor what depends on them.
+    pub excludes: Vec<String>,
+    /// Replace these even though nothing forces it.
+    pub replace: Vec<String>,
+}
+
+impl Focus {
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty() && self.excludes.is_empty() && self.replace.is_empty()
+    }
+}
+
+/// Applies `focus` to `plan`: steps outside the targets (or inside the exclusions) are left
+/// out, and the resources to replace become replacements. Names must be the spec's (or, for
+/// targets and exclusions, the state's).
+pub fn focus(plan: &mut Plan, spec: &LoadedSpec, state: &State, focus: &Focus) -> Result<()> {
+    let known =
+        |name: &str| spec.spec.resources.contains_key(name) || state.resources.contains_key(name);
+    for (flag, names) in [("--target", &focus.targets), ("--exclude", &focus.excludes)] {
+        if let Some(bad) = names.iter().find(|n| !known(n)) {
+            anyhow::bail!("{flag} {bad}: no resource {bad:?} in the spec or the state");
+        }
+    }
+    if let Some(bad) = focus
+        .replace
+        .iter()
+        .find(|n| !spec.spec.resources.contains_key(*n))
+    {
+        anyhow::bail!("--replace {bad}: no resource {bad:?} in the spec");
+    }
+    let deps = |name: &str| -> Vec<String> {
+        if spec.spec.resources.contains_key(name) {
+            spec.dependencies(name)
+                .into_iter()
+                .map(String::from)
+                .collect()
+        } else {
+            Vec::new()
+        }
+    };
+    // Targets and everything they depend on.
+    let mut kept: BTreeSet<String> = BTreeSet::new();
+    let mut stack: Vec<String> = focus.targets.clone();
+    while let Some(name) = stack.pop() {
+        if kept.insert(name.clone()) {
+            stack.extend(deps(&name));
+        }
+    }
+    // Exclusions and everything that depends on them.
+    let mut dropped: BTreeSet<String> = focus.excludes.iter().cloned().collect();
+    loop {
+        let before = dropped.len();
+        for name in spec.spec.resources.keys() {
+            if deps(name).iter().any(|d| dropped.contains(d)) {
+                dropped.insert(name.clone());
+            }
+        }
+        if dropped.len() == before {
+            break;
+        }
+    }
+    plan.steps.retain(|s| {
+        let name = s.logical();
+        (focus.targets.is_empty() || kept.contains(name)) && !dropped.contains(name)
+    });
+    for step in &mut plan.steps {
+        if focus.replace.contains(&step.name)
+            && matches!(step.action, Action::NoOp | Action::Update)
+        {
+            step.action = Action::Replace;
+            step.reason = Some("its replacement was asked for (--replace)".into());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +484,67 @@ mod tests {
             ]
         );
         assert!(changes.iter().all(|c| !c.forces_replacement));
+    }
+
+    fn step(name: &str, action: Action) -> Step {
+        let mut s = Step::delete(name, "p", "T", None);
+        s.action = action;
+        s
+    }
+
+    #[test]
+    fn focus_keeps_targets_with_their_dependencies_and_drops_exclusions_with_dependents() {
+        let spec = crate::spec::parse(
+            std::path::Path::new("s.json"),
+            r#"{"Resources": {
+                "A": {"Plugin": "p", "Type": "T"},
+                "B": {"Plugin": "p", "Type": "T", "DependsOn": ["A"]},
+                "C": {"Plugin": "p", "Type": "T", "DependsOn": ["B"]},
+                "D": {"Plugin": "p", "Type": "T"}}}"#,
+        )
+        .unwrap();
+        let plan = Plan {
+            stack: "s".into(),
+            lineage: "l".into(),
+            serial: 0,
+            steps: ["A", "B", "C", "D"]
+                .iter()
+                .map(|n| step(n, Action::NoOp))
+                .collect(),
+        };
+        let names = |p: &Plan| p.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        let state = State::default();
+        let mut p = plan.clone();
+        let f = Focus {
+            targets: vec!["B".into()],
+            replace: vec!["A".into()],
+            ..Focus::default()
+        };
+        focus(&mut p, &spec, &state, &f).unwrap();
+        assert_eq!(names(&p), ["A", "B"]);
+        assert_eq!(p.steps[0].action, Action::Replace);
+        let mut p = plan.clone();
+        let f = Focus {
+            excludes: vec!["B".into()],
+            ..Focus::default()
+        };
+        focus(&mut p, &spec, &state, &f).unwrap();
+        assert_eq!(names(&p), ["A", "D"]);
+        let err = focus(
+            &mut plan.clone(),
+            &spec,
+            &state,
+            &Focus {
+                targets: vec!["Nope".into()],
+                ..Focus::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "--target Nope: no resource \"Nope\" in the spec or the state"
+        );
     }
 
     #[test]
