@@ -211,10 +211,21 @@ impl StateStore {
 
     /// Reads the state at `path` without locking it (for commands that only look).
     pub fn read_only(path: &Path) -> Result<State> {
+        Self::must_exist(path)?;
+        Self::load(path)
+    }
+
+    /// Opens the state at `path` for a change, taking its lock; it must exist already.
+    pub fn open_existing(path: &Path) -> Result<Self> {
+        Self::must_exist(path)?;
+        Self::open(path)
+    }
+
+    fn must_exist(path: &Path) -> Result<()> {
         if !path.exists() && !sibling(path, ".journal").exists() {
             bail!("there is no state at {}", path.display());
         }
-        Self::load(path)
+        Ok(())
     }
 
     /// The snapshot with the journal replayed over it.

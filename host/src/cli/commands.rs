@@ -341,15 +341,11 @@ fn read_state(args: &StateArgs) -> Result<State> {
 /// `rkit output`: the outputs recorded by the last complete apply.
 pub fn output(
     state: Option<PathBuf>,
-    mut args: Vec<String>,
+    args: Vec<String>,
     json: bool,
     raw: bool,
 ) -> Result<ExitCode> {
-    let path = match state {
-        Some(path) => path,
-        None if !args.is_empty() => default_state_path(Path::new(&args.remove(0))),
-        None => bail!("give the spec (or --state FILE), then optionally an output's name"),
-    };
+    let (path, args) = state_and_names(state.as_ref(), args, 0, "optionally an output's name")?;
     let name = match args.as_slice() {
         [] => None,
         [name] => Some(name.as_str()),
@@ -405,15 +401,30 @@ pub fn state_list(args: &StateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The state file and the names `SPEC NAME…` or `--state FILE NAME…` give.
-fn state_names(names: &StateNames) -> Result<(PathBuf, Vec<String>)> {
-    let mut args = names.args.clone();
-    let path = match &names.state {
+/// The state file and the names that `SPEC NAME…` or `--state FILE NAME…` give (at least
+/// `min` names); `what` says what the names are, for the error.
+fn state_and_names(
+    state: Option<&PathBuf>,
+    mut args: Vec<String>,
+    min: usize,
+    what: &str,
+) -> Result<(PathBuf, Vec<String>)> {
+    let path = match state {
         Some(state) => state.clone(),
-        None if args.len() >= 2 => default_state_path(Path::new(&args.remove(0))),
-        None => bail!("give the spec (or --state FILE) and then the resource names"),
+        None if args.len() > min => default_state_path(Path::new(&args.remove(0))),
+        None => bail!("give the spec (or --state FILE), then {what}"),
     };
     Ok((path, args))
+}
+
+/// The state file and resource names of `state show|rm|mv`.
+fn state_names(names: &StateNames) -> Result<(PathBuf, Vec<String>)> {
+    state_and_names(
+        names.state.as_ref(),
+        names.args.clone(),
+        1,
+        "the resource names",
+    )
 }
 
 pub fn state_show(names: &StateNames) -> Result<ExitCode> {
@@ -428,15 +439,9 @@ pub fn state_show(names: &StateNames) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the state for a change: it must exist, and it is locked.
-fn open_state(path: &Path) -> Result<StateStore> {
-    StateStore::read_only(path)?;
-    StateStore::open(path)
-}
-
 pub fn state_rm(names: &StateNames) -> Result<ExitCode> {
     let (path, names) = state_names(names)?;
-    let mut store = open_state(&path)?;
+    let mut store = StateStore::open_existing(&path)?;
     for name in &names {
         if !store.state.resources.contains_key(name) {
             bail!("the state {} records no resource {name:?}", path.display());
@@ -461,7 +466,7 @@ pub fn state_mv(names: &StateNames) -> Result<ExitCode> {
     let [from, to] = names.as_slice() else {
         bail!("state mv takes two names: the recorded one and the new one");
     };
-    let mut store = open_state(&path)?;
+    let mut store = StateStore::open_existing(&path)?;
     if !store.state.resources.contains_key(from) {
         bail!("the state {} records no resource {from:?}", path.display());
     }

@@ -513,7 +513,7 @@ async fn create(
 
 /// The object carrying `tags`' identity (rkit's tags), if the provider lists one; of several
 /// (duplicates from before), the first by ID: the others are orphans.
-async fn find(
+pub async fn find(
     ctx: &Context,
     provider: &Provider,
     type_name: &str,

@@ -268,34 +268,19 @@ impl Session {
         for (name, intent) in intents {
             self.interrupted()?;
             let provider = &self.ctx.providers.get(&intent.plugin)?.provider;
-            let identity: Tags = apply::identity(&intent.tags);
-            let listed = repeating(&self.ctx.interrupt, || {
-                provider.list(&intent.type_name, &identity)
-            })
-            .await
-            .map_err(|e| {
-                anyhow!(
-                    "{name}: a create of {} {} was interrupted and whether it happened cannot be \
-                     found out ({e}); nothing was changed, run again when {} answers",
-                    intent.plugin,
-                    intent.type_name,
-                    intent.plugin
-                )
-            })?;
+            let found = apply::find(&self.ctx, provider, &intent.type_name, &intent.tags)
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "{name}: a create of {} {} was interrupted and whether it happened cannot \
+                         be found out ({e}); nothing was changed, run again when {} answers",
+                        intent.plugin,
+                        intent.type_name,
+                        intent.plugin
+                    )
+                })?;
             let mut store = self.ctx.store.lock().expect("state lock");
-            let known: BTreeSet<&str> = store
-                .state
-                .resources
-                .values()
-                .map(|r| r.id.as_str())
-                .collect();
-            let mut found: Vec<&Observed> = listed
-                .iter()
-                .filter(|o| identity.iter().all(|(k, v)| o.tags.get(k) == Some(v)))
-                .filter(|o| !known.contains(o.id.as_str()))
-                .collect();
-            found.sort_by(|a, b| a.id.cmp(&b.id));
-            let change = match found.first() {
+            let change = match &found {
                 Some(o) if !store.state.resources.contains_key(&name) => {
                     // stderr: `plan --json` keeps stdout for the plan.
                     errln!(

@@ -118,32 +118,43 @@ impl WasiHttpHooks for HttpPolicy {
             .filter(|s| s.signs_for(&scheme, &host, uri.port_u16()))
             .cloned();
         Box::new(async move {
-            let checked = match &signed {
-                Some(signer) => Some(
-                    check(request, signer, &gate.actions, &what)
+            // Checked (and so read) before the name is resolved, as before signing existed.
+            let outgoing = match signed {
+                Some(signer) => Outgoing::Signed(
+                    check(request, &signer, &gate.actions, &what)
                         .await
                         .map_err(|why| deny(&denied, why))?,
+                    signer,
                 ),
-                None => {
-                    let addrs = egress::addresses(&host, port)
-                        .await
-                        .map_err(|why| deny(&denied, format!("{what}: {why}")))?;
-                    gate.sent.fetch_add(1, Ordering::Relaxed);
-                    return egress::send(request, addrs, options).await;
-                }
+                None => Outgoing::Plain(request),
             };
-            let (checked, signer) = (checked.expect("signed"), signed.expect("signed"));
             let addrs = egress::addresses(&host, port)
                 .await
                 .map_err(|why| deny(&denied, format!("{what}: {why}")))?;
-            http_retry::send(&checked, &signer, &addrs, options, &gate.sent)
-                .await
-                .map_err(|e| match e {
-                    http_retry::Failed::Http(e) => e,
-                    http_retry::Failed::Signing(why) => deny(&denied, format!("{what}: {why}")),
-                })
+            match outgoing {
+                Outgoing::Plain(plain) => {
+                    gate.sent.fetch_add(1, Ordering::Relaxed);
+                    egress::send(plain, addrs, options).await
+                }
+                Outgoing::Signed(checked, signer) => {
+                    http_retry::send(&checked, &signer, &addrs, options, &gate.sent)
+                        .await
+                        .map_err(|e| match e {
+                            http_retry::Failed::Http(e) => e,
+                            http_retry::Failed::Signing(why) => {
+                                deny(&denied, format!("{what}: {why}"))
+                            }
+                        })
+                }
+            }
         })
     }
+}
+
+/// A request on its way out: as the guest sent it, or checked for signing.
+enum Outgoing {
+    Plain(http::Request<WasiBody>),
+    Signed(Checked, Arc<AwsSigner>),
 }
 
 /// A request to an AWS endpoint that passed the gate's checks (no own signature, a granted
