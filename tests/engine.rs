@@ -3,86 +3,9 @@
 
 mod common;
 
+use common::stack::{Stack, file, write_null};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-/// A temporary stack: a spec file beside its state, granting `local` the `out/` directory.
-struct Stack {
-    dir: tempfile::TempDir,
-}
-
-impl Stack {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn spec_path(&self) -> PathBuf {
-        self.dir.path().join("stack.json")
-    }
-
-    fn out(&self, path: &str) -> PathBuf {
-        self.dir.path().join("out").join(path)
-    }
-
-    /// Writes a spec with these resources (and outputs).
-    fn write(&self, resources: Value, outputs: Value) {
-        let spec = json!({
-            "Providers": {"local": {
-                "Source": common::provider_wasm("local"),
-                "Grants": {"Filesystem": "out"}
-            }},
-            "Resources": resources,
-            "Outputs": outputs,
-        });
-        std::fs::write(self.spec_path(), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
-    }
-
-    /// Runs rkit; commands on a spec approve its providers (`--approve`).
-    fn rkit(&self, args: &[&str]) -> Output {
-        let spec = self.spec_path();
-        let mut args: Vec<&str> = args
-            .iter()
-            .map(|a| {
-                if *a == "SPEC" {
-                    spec.to_str().unwrap()
-                } else {
-                    a
-                }
-            })
-            .collect();
-        common::approving(&mut args);
-        Command::new(env!("CARGO_BIN_EXE_rkit"))
-            .args(&args)
-            .env("RKIT_CACHE_DIR", common::cache_dir())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    /// Runs rkit, asserting the exit code; returns stdout and stderr together.
-    fn expect(&self, code: i32, args: &[&str]) -> String {
-        let out = self.rkit(args);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(code), "rkit {args:?}:\n{text}");
-        text
-    }
-
-    fn state(&self) -> Value {
-        let text = std::fs::read_to_string(self.dir.path().join("stack.rkit-state.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
-    }
-}
-
-fn file(path: &str, content: &str) -> Value {
-    json!({"Plugin": "local", "Type": "File", "Properties": {"Path": path, "Content": content}})
-}
+use std::process::Command;
 
 fn quickstart(stack: &Stack, token_file: &str) {
     stack.write(
@@ -106,11 +29,15 @@ fn apply_reapply_update_replace_delete_destroy() {
     // Apply from nothing: dependencies first, the computed token flows into the file.
     let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
     assert!(out.contains("Plan: 3 to create"), "{out}");
-    assert!(out.contains("Content: (known after apply)"), "{out}");
+    assert!(out.contains("Content: (sensitive)"), "{out}");
     assert!(out.contains("Apply complete: 3 created"), "{out}");
     let token = std::fs::read_to_string(stack.out("site/token.txt")).unwrap();
     assert_eq!(token.len(), 16);
-    assert!(out.contains(&format!("Token = \"{token}\"")), "{out}");
+    // The token is sensitive (its schema says so), and so is what it flows into.
+    assert!(
+        out.contains("Token = (sensitive)") && !out.contains(&token),
+        "{out}"
+    );
     let state = stack.state();
     assert_eq!(
         state["Resources"]["TokenFile"]["Tags"]["rkit:stack"],
@@ -134,7 +61,7 @@ fn apply_reapply_update_replace_delete_destroy() {
     let out = stack.expect(2, &["plan", "SPEC", "--detailed-exitcode"]);
     assert!(out.contains("~ TokenFile (local File)"), "{out}");
     assert!(
-        out.contains(&format!("Content: \"tampered\" => \"{token}\"")),
+        out.contains("Content: (sensitive) => (sensitive)") && !out.contains(&token),
         "{out}"
     );
     stack.expect(0, &["apply", "SPEC", "--yes"]);
@@ -208,9 +135,7 @@ fn a_failure_mid_apply_keeps_what_was_created_and_the_next_apply_finishes() {
     );
     let out = stack.expect(1, &["apply", "SPEC", "--yes"]);
     assert!(
-        out.contains(
-            "failed:  Broken: Broken (local File): creating the parent of \"blocked/x.txt\""
-        ),
+        out.contains("failed:  Broken (local File): creating the parent of \"blocked/x.txt\""),
         "{out}"
     );
     assert!(
@@ -329,8 +254,8 @@ fn a_saved_plan_applies_exactly_and_is_refused_once_the_state_moved() {
     let out = stack.expect(1, &["apply", plan, "--yes"]);
     assert!(out.contains("changed since this plan was made"), "{out}");
 
-    let json_plan: Value =
-        serde_json::from_str(&stack.expect(0, &["plan", "SPEC", "--json"])).unwrap();
+    let lines = common::json_lines(&stack.expect(0, &["plan", "SPEC", "--json"]));
+    let json_plan = &lines.iter().find(|l| l["type"] == "plan").unwrap()["plan"];
     assert_eq!(json_plan["Steps"][0]["Action"], "update");
     assert_eq!(json_plan["Steps"][0]["Changes"][0]["Field"], "Content");
 }
@@ -430,14 +355,6 @@ fn providers_bind_by_flag_and_graph_prints_dot() {
 }
 
 /// Writes a spec of `null` provider resources.
-fn write_null(stack: &Stack, resources: Value) {
-    let spec = json!({
-        "Providers": {"null": {"Source": common::provider_wasm("null")}},
-        "Resources": resources,
-    });
-    std::fs::write(stack.spec_path(), spec.to_string()).unwrap();
-}
-
 #[test]
 fn transient_errors_are_retried_until_they_pass_or_attempts_run_out() {
     let stack = Stack::new();
@@ -450,9 +367,16 @@ fn transient_errors_are_retried_until_they_pass_or_attempts_run_out() {
     );
     let out = stack.expect(1, &["apply", "SPEC", "--yes", "--parallelism", "1"]);
     assert!(out.contains("+ Passes: created"), "{out}");
+    // Every retry is shown with its reason as it happens.
+    assert!(out.contains("+ Passes: Creating…"), "{out}");
+    assert!(
+        out.contains("+ Passes: retrying in ") && out.contains("(attempt 3 of 8): throttled"),
+        "{out}"
+    );
+    assert_eq!(out.matches("+ GivesUp: retrying in ").count(), 7, "{out}");
     assert!(
         out.contains(
-            "failed:  GivesUp: GivesUp (null Flaky): throttled: attempt 8 of 20 fails (after 8 attempts)"
+            "failed:  GivesUp (null Flaky): throttled: attempt 8 of 20 fails (after 8 attempts) [transient]"
         ),
         "{out}"
     );

@@ -42,10 +42,10 @@ async fn session(spec: &Path) -> Session {
         approve: true,
         ..Default::default()
     };
-    Session::open(spec, None, &[null], policy)
+    let silent: rkit::engine::events::Events = std::sync::Arc::new(rkit::engine::events::Silent);
+    Session::open(spec, None, &[null], policy, silent)
         .await
         .unwrap()
-        .quiet()
 }
 
 fn row(shape: &str, n: usize, what: &str, took: Duration, extra: &str) {

@@ -5,6 +5,7 @@
 //! - [`registry`] publishes and fetches provider modules (OCI registries, directories).
 //! - [`text`] makes provider-supplied text safe to show on a terminal.
 //! - [`output`] writes to standard output and error without panicking on a closed stream.
+//! - [`tags`] holds the tag keys rkit puts on what it creates.
 //! - [`cli`] is the `rkit` command.
 
 pub mod cli;
@@ -16,4 +17,5 @@ pub mod sandbox;
 pub mod spec;
 pub mod spi;
 pub mod state;
+pub mod tags;
 pub mod text;

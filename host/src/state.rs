@@ -40,6 +40,10 @@ pub struct ResourceState {
     pub depends_on: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// What of it must not be shown: `Properties.X`, `Attributes.Y` (see
+    /// `engine::sensitive`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
 }
 
 /// The recorded state of a stack.
@@ -55,6 +59,9 @@ pub struct State {
     pub resources: BTreeMap<String, ResourceState>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, Value>,
+    /// The outputs that must not be shown.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub sensitive_outputs: std::collections::BTreeSet<String>,
     /// Creates begun and not yet recorded, by resource name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub intents: BTreeMap<String, Intent>,
@@ -376,6 +383,7 @@ mod tests {
             attributes: json!({}),
             depends_on: vec![],
             tags: BTreeMap::new(),
+            sensitive: vec![],
         }
     }
 

@@ -103,3 +103,16 @@ pub fn wait_listening(
 pub mod fault_proxy;
 pub mod moto;
 pub mod registry;
+pub mod stack;
+
+/// The JSON objects of a `--json` run's output, one per line; panics on a line that is not
+/// one (every line of `--json` output is an object).
+pub fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l:?}\n{out}"))
+        })
+        .collect()
+}

@@ -10,8 +10,11 @@
 
 mod commands;
 mod inspect;
+mod prompt;
 mod registry;
 mod render;
+mod run;
+mod ui;
 
 use crate::engine::interrupt::Interrupt;
 use crate::engine::providers::ProviderArg;
@@ -23,8 +26,29 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "rkit", version, about)]
 struct Cli {
+    /// No colour, even on a terminal (also: the NO_COLOR environment variable).
+    #[arg(long, global = true)]
+    no_color: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `apply`'s options.
+#[derive(Args, Clone)]
+pub struct ApplyFlags {
+    /// Apply the plan without asking (a saved plan never asks: it was the review;
+    /// capabilities still need approval: --approve).
+    #[arg(long)]
+    pub yes: bool,
+    /// Read every recorded resource back first, to see drift.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub refresh: bool,
+    /// Also delete objects carrying this stack's tags that the state does not record.
+    #[arg(long)]
+    pub orphans: bool,
+    /// Report as JSON, one object per line (needs --yes: rkit cannot ask).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options every command on a spec takes.
@@ -50,6 +74,19 @@ pub struct SpecArgs {
     /// terminal and refuses elsewhere; `--yes` never approves capabilities.
     #[arg(long)]
     pub approve: bool,
+    /// A parameter's value (repeatable; also `RKIT_VAR_NAME` and --var-file).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = crate::spec::parameters::parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// A JSON object of parameter values (repeatable; later files and --var win).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+impl SpecArgs {
+    /// The parameter values given: `--var`, `--var-file` and `RKIT_VAR_*`.
+    pub fn given(&self) -> crate::spec::parameters::Given {
+        crate::spec::parameters::Given::from_env(self.vars.clone(), self.var_files.clone())
+    }
 }
 
 /// Limiting a run to some resources, or forcing replacements.
@@ -74,7 +111,8 @@ enum Command {
     Plan {
         #[command(flatten)]
         args: SpecArgs,
-        /// Print the plan as JSON.
+        /// Report as JSON, one object per line: a `planned_change` per change, a
+        /// `change_summary`, and the whole `plan`.
         #[arg(long)]
         json: bool,
         /// Save the plan, for `rkit apply FILE`.
@@ -93,6 +131,9 @@ enum Command {
         /// Plan deleting everything the state records (what `destroy` would do).
         #[arg(long)]
         destroy: bool,
+        /// Show sensitive values instead of `(sensitive)`.
+        #[arg(long)]
+        show_sensitive: bool,
         #[command(flatten)]
         focus: FocusArgs,
     },
@@ -100,15 +141,8 @@ enum Command {
     Apply {
         #[command(flatten)]
         args: SpecArgs,
-        /// Apply the plan without asking (a saved plan never asks: it was the review;
-        /// capabilities still need approval: --approve).
-        #[arg(long)]
-        yes: bool,
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-        refresh: bool,
-        /// Also delete objects carrying this stack's tags that the state does not record.
-        #[arg(long)]
-        orphans: bool,
+        #[command(flatten)]
+        flags: ApplyFlags,
         #[command(flatten)]
         focus: FocusArgs,
     },
@@ -123,6 +157,9 @@ enum Command {
         /// Look for objects carrying this stack's tags that the state does not record.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         orphans: bool,
+        /// Report as JSON, one object per line (needs --yes: rkit cannot ask).
+        #[arg(long)]
+        json: bool,
     },
     /// Record an existing object as a resource of the spec: read through its provider,
     /// recorded, and tagged as the stack's. The next plan shows how it differs from the spec.
@@ -151,9 +188,28 @@ enum Command {
         /// All outputs as one JSON object.
         #[arg(long, conflicts_with = "raw")]
         json: bool,
-        /// With NAME: a string output as it is, without quotes (for scripts).
+        /// With NAME: a string output as it is, without quotes (for scripts); a sensitive
+        /// output is shown (asking for one output raw is asking to see it).
         #[arg(long)]
         raw: bool,
+        /// Show sensitive outputs instead of `(sensitive)`.
+        #[arg(long)]
+        show_sensitive: bool,
+    },
+    /// Show what the state records (resources and outputs), or a plan saved with
+    /// `plan --out`; sensitive values as `(sensitive)`.
+    Show {
+        /// A spec (its state is shown) or a saved plan.
+        file: PathBuf,
+        /// The state file (instead of the spec's default).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// One JSON document.
+        #[arg(long)]
+        json: bool,
+        /// Show sensitive values.
+        #[arg(long)]
+        show_sensitive: bool,
     },
     /// Print the dependency graph in Graphviz DOT.
     Graph {
@@ -190,6 +246,9 @@ pub struct StateNames {
     /// The spec (unless --state is given), then the resource names.
     #[arg(value_name = "[SPEC] NAME", required = true)]
     pub args: Vec<String>,
+    /// Show sensitive values instead of `(sensitive)` (state show).
+    #[arg(long)]
+    pub show_sensitive: bool,
 }
 
 /// Which state to read: the spec's default, or `--state`.
@@ -242,6 +301,9 @@ enum ProviderCommand {
 /// Parses the arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.no_color {
+        crate::output::no_color();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -254,8 +316,8 @@ pub fn main() -> ExitCode {
     let interrupt = &interrupt;
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Validate(args) => commands::validate(&args).await,
-            Command::Init { args } => commands::init(&args).await,
+            Command::Validate(args) => run::validate(&args, interrupt).await,
+            Command::Init { args } => run::init(&args, interrupt).await,
             Command::Plan {
                 args,
                 json,
@@ -264,37 +326,43 @@ pub fn main() -> ExitCode {
                 detailed_exitcode,
                 orphans,
                 destroy,
+                show_sensitive,
                 focus,
             } => {
-                let flags = commands::PlanFlags {
+                let flags = run::PlanFlags {
                     json,
+                    reveal: show_sensitive,
                     out: out.as_deref(),
                     refresh,
                     detailed_exitcode,
                     orphans,
                     destroy,
                 };
-                commands::plan(&args, &flags, &focus, interrupt).await
+                run::plan(&args, &flags, &focus, interrupt).await
             }
-            Command::Apply {
+            Command::Apply { args, flags, focus } => {
+                run::apply(&args, &flags, &focus, interrupt).await
+            }
+            Command::Destroy {
                 args,
                 yes,
-                refresh,
                 orphans,
-                focus,
-            } => commands::apply(&args, yes, refresh, orphans, &focus, interrupt).await,
-            Command::Destroy { args, yes, orphans } => {
-                commands::destroy(&args, yes, orphans, interrupt).await
-            }
-            Command::Import { args, name, id } => {
-                commands::import(&args, &name, &id, interrupt).await
-            }
+                json,
+            } => run::destroy(&args, yes, orphans, json, interrupt).await,
+            Command::Import { args, name, id } => run::import(&args, &name, &id, interrupt).await,
             Command::Output {
                 state,
                 args,
                 json,
                 raw,
-            } => commands::output(state, args, json, raw),
+                show_sensitive,
+            } => commands::output(state, args, json, raw, show_sensitive),
+            Command::Show {
+                file,
+                state,
+                json,
+                show_sensitive,
+            } => commands::show(&file, state, json, show_sensitive),
             Command::Graph { spec } => commands::graph(&spec),
             Command::State(StateCommand::List(args)) => commands::state_list(&args),
             Command::State(StateCommand::Show(names)) => commands::state_show(&names),

@@ -1,8 +1,11 @@
 //! Plans and reports as people read them.
 
+use super::ui::{self, RED, paint};
 use crate::engine::apply::Report;
 use crate::engine::plan::{Action, Change, Plan};
+use crate::engine::sensitive::MASK;
 use crate::spec::reference::UNKNOWN;
+use crate::state::ResourceState;
 use crate::text::{escape, escape_json};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -10,9 +13,38 @@ use std::fmt::Write as _;
 fn value(v: &Option<Value>) -> String {
     match v {
         None => "(none)".into(),
-        Some(Value::String(s)) if s == UNKNOWN => UNKNOWN.into(),
-        Some(v) => escape_json(&v.to_string()).into_owned(),
+        Some(v) => json_value(v),
     }
+}
+
+/// A value as shown: JSON, except the markers of a value not known yet or not shown.
+pub fn json_value(v: &Value) -> String {
+    match v {
+        Value::String(s) if s == UNKNOWN || s == MASK => s.clone(),
+        v => escape_json(&v.to_string()).into_owned(),
+    }
+}
+
+/// A recorded resource (already masked as it should be shown).
+pub fn resource(name: &str, r: &ResourceState) -> String {
+    let mut out = format!(
+        "# {} ({} {}) [{}]\n",
+        escape(name),
+        escape(&r.plugin),
+        escape(&r.type_name),
+        escape(&r.id)
+    );
+    for (title, fields) in [("properties", &r.properties), ("attributes", &r.attributes)] {
+        let Some(map) = fields.as_object().filter(|m| !m.is_empty()) else {
+            continue;
+        };
+        let _ = writeln!(out, "  {title}:");
+        for (k, v) in map {
+            let _ = writeln!(out, "    {} = {}", escape(k), json_value(v));
+        }
+    }
+    out.push('\n');
+    out
 }
 
 fn change(out: &mut String, c: &Change, action: Action) {
@@ -40,7 +72,7 @@ pub fn plan(plan: &Plan) -> String {
         let _ = write!(
             out,
             "  {} {} ({} {})",
-            step.action.symbol(),
+            ui::symbol(step.action.symbol()),
             escape(&step.name),
             escape(&step.plugin),
             escape(&step.type_name)
@@ -56,24 +88,60 @@ pub fn plan(plan: &Plan) -> String {
             change(&mut out, c, step.action);
         }
     }
+    if plan.has_changes() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", summary(plan));
+    out
+}
+
+/// The plan's summary line.
+pub fn summary(plan: &Plan) -> String {
     let c = plan.counts();
     if plan.has_changes() {
-        let _ = writeln!(
-            out,
-            "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
+        format!(
+            "Plan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
             c.create, c.update, c.replace, c.delete, c.unchanged
-        );
+        )
     } else {
-        let _ = writeln!(out, "No changes: {} resources are up to date.", c.unchanged);
+        format!("No changes: {} resources are up to date.", c.unchanged)
     }
-    out
+}
+
+/// What a step does, as a verb ("create", "update", …).
+pub fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Replace => "replace",
+        Action::Delete => "delete",
+        Action::NoOp => "keep",
+    }
 }
 
 /// The end of an apply: failures with their errors, skips with their cause, the summary.
 pub fn report(verb: &str, report: &Report) -> String {
     let mut out = String::new();
-    for (name, err) in &report.failed {
-        let _ = writeln!(out, "  failed:  {}: {err}", escape(name));
+    for (_, failure) in &report.failed {
+        let kind = failure
+            .kind
+            .map(|k| {
+                format!(
+                    " [{}]",
+                    serde_json::to_value(k)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("")
+                )
+            })
+            .unwrap_or_default();
+        // The message starts with the resource (and its plugin and type).
+        let _ = writeln!(
+            out,
+            "  {}  {}{kind}",
+            paint(RED, "failed:"),
+            escape(&failure.message)
+        );
     }
     for (name, cause) in &report.skipped {
         let _ = writeln!(

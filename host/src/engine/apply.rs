@@ -1,7 +1,10 @@
-//! Executing a plan: each resource operation runs as soon as everything it waits for is done
-//! (the order is [`schedule`](super::schedule)'s), up to `parallelism` at once (tokio). A
-//! failure skips what depends on it; independent work finishes. Every completed operation is
-//! recorded in the state at once; an interrupt stops new operations from starting.
+//! Executing a plan, and nothing but the plan: its steps carry what each operation needs
+//! (properties, tags, dependencies), [`schedule`](super::schedule) turns them into the
+//! execution graph and [`walk`](super::walk) runs it, up to `parallelism` operations at once.
+//! A failure skips what depends on it; independent work finishes. Every completed operation is
+//! recorded in the state at once; an interrupt stops new operations from starting. Each
+//! operation reports itself (started, still running every progress interval, retried,
+//! finished or failed) as [`Event`]s.
 //!
 //! Exactly once: before a create, its intent (type, tags, idempotency token) is journaled.
 //! The token is the same for every attempt. A create whose outcome is unknown (or that failed
@@ -9,43 +12,30 @@
 //! the type by the resource's identity tags and adopts what it finds; a conflict after such a
 //! retry is handled the same way. An update is retried only after reading the object back.
 
+use super::events::{Event, Events, Failure, Op, OpAction};
 use super::interrupt::Interrupt;
 use super::plan::{Action, Plan, Step};
 use super::providers::Providers;
-use super::retry::{Backoff, repeating, retryable};
+use super::retry::{Backoff, repeating_as, retryable};
 use super::schedule::{Phase, StepShape, schedule};
+use super::walk::{Outcome, walk};
 use crate::sandbox::Provider;
 use crate::spec::LoadedSpec;
 use crate::spec::reference;
 use crate::spi::{ErrorKind, Observed, ProviderError, Tags};
 use crate::state::{Change, Intent, ResourceState, StateStore};
-use crate::{errln, outln};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
-use tokio::task::JoinSet;
-
-/// Tag keys rkit puts on every resource.
-pub const STACK_TAG: &str = "rkit:stack";
-pub const NAME_TAG: &str = "rkit:name";
+use std::time::{Duration, Instant};
 
 /// The suffix under which a resource being replaced create-before-destroy is recorded until
 /// its old object is deleted.
 pub const DEPOSED: &str = "#deposed";
 
-/// How one operation ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "outcome", content = "detail")]
-pub enum Outcome {
-    Done,
-    Failed(String),
-    /// Not attempted: something it waits for failed.
-    Skipped(String),
-    /// Not attempted: the run was interrupted.
-    Cancelled,
-}
+/// How often a running operation reports that it still runs.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// What an apply did, per resource.
 #[derive(Debug, Default, Serialize)]
@@ -54,8 +44,8 @@ pub struct Report {
     pub updated: Vec<String>,
     pub replaced: Vec<String>,
     pub deleted: Vec<String>,
-    /// Resource and error.
-    pub failed: Vec<(String, String)>,
+    /// Resource and why it failed (the provider's kind kept).
+    pub failed: Vec<(String, Failure)>,
     /// Resource and what it waited for.
     pub skipped: Vec<(String, String)>,
     /// Not started because the run was interrupted.
@@ -95,8 +85,10 @@ pub struct Context {
     pub spec: LoadedSpec,
     pub providers: Providers,
     pub store: Mutex<StateStore>,
-    /// Print a line per completed operation.
-    pub progress: bool,
+    /// Where operations report.
+    pub events: Events,
+    /// How often a running operation reports that it still runs.
+    pub progress_every: Duration,
     /// Raised by the CLI on SIGINT/SIGTERM.
     pub interrupt: Interrupt,
 }
@@ -116,146 +108,83 @@ impl Context {
     }
 
     /// Journals `change` to `name`.
-    pub fn change(&self, name: &str, change: Change) -> Result<(), String> {
+    pub fn change(&self, name: &str, change: Change) -> Result<(), Failure> {
         self.store
             .lock()
             .expect("state lock")
             .change(name, change)
-            .map_err(|err| format!("{name}: recording in the state failed: {err:#}"))
+            .map_err(|err| {
+                Failure::engine(format!("{name}: recording in the state failed: {err:#}"))
+            })
     }
 }
 
 /// Executes `plan` with at most `parallelism` operations at once.
 pub async fn execute(ctx: Arc<Context>, plan: &Plan, parallelism: usize) -> Report {
     let steps: Arc<Vec<Step>> = Arc::new(plan.steps.clone());
-    let shapes = shapes(&ctx, &steps);
+    let shapes: Vec<StepShape> = steps.iter().map(StepShape::of).collect();
     let sched = schedule(&shapes);
     for (first, then) in &sched.dropped {
-        errln!(
-            "warning: the recorded order \"{first} before {then}\" is part of a cycle (dependencies changed since they were recorded); it is not kept"
-        );
+        ctx.events.event(Event::OrderDropped {
+            first: first.clone(),
+            then: then.clone(),
+        });
     }
-    let (nodes, successors) = (Arc::new(sched.nodes), sched.successors);
-    let mut waiting: Vec<usize> = vec![0; nodes.len()];
-    for succ in &successors {
-        for &s in succ {
-            waiting[s] += 1;
+    let nodes = Arc::new(sched.nodes);
+    let outcomes = walk(&sched.successors, parallelism, &ctx.interrupt, |i| {
+        let (ctx, steps, nodes) = (ctx.clone(), steps.clone(), nodes.clone());
+        async move {
+            let node = nodes[i];
+            run(&ctx, &steps[node.step], node.phase).await
+        }
+    })
+    .await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            Outcome::Skipped(cause) => ctx.events.event(Event::OperationSkipped {
+                resource: steps[nodes[i].step].name.clone(),
+                waits_for: steps[nodes[*cause].step].name.clone(),
+            }),
+            Outcome::Panicked(message) => ctx.events.event(Event::Warning {
+                message: format!(
+                    "{}: the operation stopped unexpectedly (a bug in rkit): {message}",
+                    steps[nodes[i].step].name
+                ),
+            }),
+            _ => {}
         }
     }
-    let mut outcome: Vec<Option<Outcome>> = vec![None; nodes.len()];
-    let mut ready: VecDeque<usize> = (0..nodes.len()).filter(|&i| waiting[i] == 0).collect();
-    let mut running = JoinSet::new();
-    loop {
-        while running.len() < parallelism.max(1) && !ctx.interrupt.raised() {
-            let Some(i) = ready.pop_front() else { break };
-            let (ctx, steps, nodes) = (ctx.clone(), steps.clone(), nodes.clone());
-            running.spawn(async move {
-                let node = &nodes[i];
-                let result = run(&ctx, &steps[node.step], node.phase).await;
-                (i, result)
-            });
-        }
-        let Some(joined) = running.join_next().await else {
-            break;
-        };
-        let (i, result) = match joined {
-            Ok(done) => done,
-            // An operation panicked (a bug): its node is unknown; report rather than abort.
-            Err(err) => {
-                errln!("error: an operation stopped unexpectedly: {err}");
-                continue;
-            }
-        };
-        match result {
-            Ok(()) => {
-                outcome[i] = Some(Outcome::Done);
-                for &s in &successors[i] {
-                    waiting[s] -= 1;
-                    if waiting[s] == 0 && outcome[s].is_none() {
-                        ready.push_back(s);
-                    }
-                }
-            }
-            Err(err) => {
-                outcome[i] = Some(Outcome::Failed(err));
-                let cause = steps[nodes[i].step].name.clone();
-                let mut stack = successors[i].clone();
-                while let Some(s) = stack.pop() {
-                    if outcome[s].is_none() {
-                        outcome[s] = Some(Outcome::Skipped(cause.clone()));
-                        stack.extend(&successors[s]);
-                    }
-                }
-            }
-        }
-    }
-    let interrupted = ctx.interrupt.raised();
-    let outcome = outcome
-        .into_iter()
-        .map(|o| {
-            o.unwrap_or(if interrupted {
-                Outcome::Cancelled
-            } else {
-                Outcome::Failed("stopped unexpectedly".into())
-            })
-        })
-        .collect();
-    report(&steps, &nodes, outcome)
+    report(&steps, &nodes, outcomes)
 }
 
-/// What scheduling needs of each step.
-fn shapes(ctx: &Context, steps: &[Step]) -> Vec<StepShape> {
-    let store = ctx.store.lock().expect("state lock");
-    steps
-        .iter()
-        .map(|step| {
-            let (delete, upsert) = match step.action {
-                Action::NoOp => (false, false),
-                Action::Create | Action::Update => (false, true),
-                Action::Replace => (true, true),
-                Action::Delete => (true, false),
-            };
-            let recorded_deps = match &step.orphan {
-                Some(_) => Vec::new(),
-                None => store
-                    .state
-                    .resources
-                    .get(&step.name)
-                    .map(|r| r.depends_on.clone())
-                    .unwrap_or_default(),
-            };
-            StepShape {
-                name: step.name.clone(),
-                logical: step.logical().to_string(),
-                delete,
-                upsert,
-                create_before_destroy: step.create_before_destroy,
-                leaving: step.action == Action::Delete,
-                spec_deps: ctx.spec_deps(step.logical()),
-                recorded_deps,
-            }
-        })
-        .collect()
-}
-
-fn report(steps: &[Step], nodes: &[super::schedule::Node], outcome: Vec<Outcome>) -> Report {
-    let mut by_step: BTreeMap<usize, Vec<Outcome>> = BTreeMap::new();
-    for (node, outcome) in nodes.iter().zip(outcome) {
+fn report(
+    steps: &[Step],
+    nodes: &[super::schedule::Node],
+    outcomes: Vec<Outcome<(), Failure>>,
+) -> Report {
+    let mut by_step: BTreeMap<usize, Vec<Outcome<(), Failure>>> = BTreeMap::new();
+    let cause_of = |cause: usize| steps[nodes[cause].step].name.clone();
+    for (node, outcome) in nodes.iter().zip(outcomes) {
         by_step.entry(node.step).or_default().push(outcome);
     }
     let mut report = Report::default();
     for (i, outcomes) in by_step {
         let step = &steps[i];
         let name = step.name.clone();
-        if let Some(Outcome::Failed(err)) =
-            outcomes.iter().find(|o| matches!(o, Outcome::Failed(_)))
-        {
-            report.failed.push((name, err.clone()));
-        } else if let Some(Outcome::Skipped(cause)) =
-            outcomes.iter().find(|o| matches!(o, Outcome::Skipped(_)))
-        {
-            report.skipped.push((name, cause.clone()));
-        } else if outcomes.contains(&Outcome::Cancelled) {
+        let failed = outcomes.iter().find_map(|o| match o {
+            Outcome::Failed(f) => Some(f.clone()),
+            Outcome::Panicked(m) => Some(Failure::engine(format!("stopped unexpectedly: {m}"))),
+            _ => None,
+        });
+        let skipped = outcomes.iter().find_map(|o| match o {
+            Outcome::Skipped(cause) => Some(cause_of(*cause)),
+            _ => None,
+        });
+        if let Some(failure) = failed {
+            report.failed.push((name, failure));
+        } else if let Some(cause) = skipped {
+            report.skipped.push((name, cause));
+        } else if outcomes.iter().any(|o| matches!(o, Outcome::Cancelled)) {
             report.cancelled.push(name);
         } else {
             match step.action {
@@ -270,71 +199,96 @@ fn report(steps: &[Step], nodes: &[super::schedule::Node], outcome: Vec<Outcome>
     report
 }
 
-/// Runs one node; the error is the message to report.
-async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), String> {
-    let started = Instant::now();
-    let result = match phase {
-        Phase::Delete => delete(ctx, step).await.map(|id| (id, false)),
-        Phase::Upsert => upsert(ctx, step).await,
-    };
-    let symbol = if phase == Phase::Delete {
-        "-"
-    } else {
-        step.action.symbol()
-    };
-    match &result {
-        Ok((id, adopted)) if ctx.progress => {
-            let what = match (phase, step.action) {
-                (Phase::Delete, Action::Replace) => "deleted (to replace)",
-                (Phase::Delete, _) => "deleted",
-                (Phase::Upsert, _) if *adopted => "adopted",
-                (Phase::Upsert, Action::Create) => "created",
-                (Phase::Upsert, Action::Update) => "updated",
-                (Phase::Upsert, _) => "created (replacement)",
-            };
-            outln!(
-                "  {symbol} {}: {what} [{}] ({} ms)",
-                crate::text::escape(&step.name),
-                crate::text::escape(id),
-                started.elapsed().as_millis()
-            )
-        }
-        Err(err) if ctx.progress => {
-            outln!("  ! {}: failed: {err}", crate::text::escape(&step.name))
-        }
-        _ => {}
+/// The operation a node of `step` does.
+fn op_action(step: &Step, phase: Phase) -> OpAction {
+    match (phase, step.action) {
+        (Phase::Delete, Action::Replace) => OpAction::DeleteForReplace,
+        (Phase::Delete, _) => OpAction::Delete,
+        (Phase::Upsert, Action::Update) => OpAction::Update,
+        (Phase::Upsert, Action::Replace) => OpAction::Replace,
+        (Phase::Upsert, _) => OpAction::Create,
     }
-    result.map(|_| ())
 }
 
-fn describe(step: &Step, err: ProviderError) -> String {
-    // An orphan's name and ID come from a provider's `list`: escaped like any provider text.
-    format!(
-        "{} ({} {}): {err}",
-        crate::text::escape(step.logical()),
-        step.plugin,
-        step.type_name
+/// Runs one node, reporting it: started, still running (every progress interval), and
+/// finished or failed.
+async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
+    let op = Op::new(&ctx.events, &step.name, op_action(step, phase));
+    let started = Instant::now();
+    ctx.events.event(Event::OperationStarted {
+        resource: step.name.clone(),
+        action: op.action,
+        id: step.orphan.as_ref().map(|o| o.id.clone()),
+    });
+    let work = async {
+        match phase {
+            Phase::Delete => delete(ctx, step, &op).await.map(|id| (id, false)),
+            Phase::Upsert => upsert(ctx, step, &op).await,
+        }
+    };
+    tokio::pin!(work);
+    let every = ctx.progress_every.max(Duration::from_millis(100));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            _ = ticks.tick() => ctx.events.event(Event::OperationProgress {
+                resource: step.name.clone(),
+                action: op.action,
+                elapsed_seconds: started.elapsed().as_secs(),
+            }),
+        }
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok((id, adopted)) => {
+            ctx.events.event(Event::OperationFinished {
+                resource: step.name.clone(),
+                action: op.action,
+                id,
+                adopted,
+                elapsed_ms,
+            });
+            Ok(())
+        }
+        Err(error) => {
+            ctx.events.event(Event::OperationFailed {
+                resource: step.name.clone(),
+                action: op.action,
+                error: error.clone(),
+                elapsed_ms,
+            });
+            Err(error)
+        }
+    }
+}
+
+fn describe(step: &Step, err: &ProviderError) -> Failure {
+    // An orphan's name and ID come from a provider's `list`: renderers escape them.
+    Failure::provider(
+        &format!("{} ({} {})", step.logical(), step.plugin, step.type_name),
+        err,
     )
 }
 
-fn provider_of<'a>(ctx: &'a Context, plugin: &str) -> Result<&'a Provider, String> {
+fn provider_of<'a>(ctx: &'a Context, plugin: &str) -> Result<&'a Provider, Failure> {
     ctx.providers
         .get(plugin)
         .map(|b| b.provider.as_ref())
-        .map_err(|e| e.to_string())
+        .map_err(|e| Failure::engine(e.to_string()))
 }
 
-async fn delete(ctx: &Context, step: &Step) -> Result<String, String> {
+async fn delete(ctx: &Context, step: &Step, op: &Op) -> Result<String, Failure> {
     let provider = provider_of(ctx, &step.plugin)?;
     if let Some(orphan) = &step.orphan {
-        let deleted = repeating(&ctx.interrupt, || {
+        let deleted = repeating_as(&ctx.interrupt, Some(op), || {
             provider.delete(&step.type_name, &orphan.id, &orphan.properties)
         })
         .await;
         return match deleted {
             Ok(()) => Ok(orphan.id.clone()),
             Err(err) if err.kind == ErrorKind::NotFound => Ok(orphan.id.clone()),
-            Err(err) => Err(describe(step, err)),
+            Err(err) => Err(describe(step, &err)),
         };
     }
     let key = if step.create_before_destroy {
@@ -354,14 +308,14 @@ async fn delete(ctx: &Context, step: &Step) -> Result<String, String> {
         return Ok("already gone".into());
     };
     let provider = provider_of(ctx, &recorded.plugin)?;
-    let deleted = repeating(&ctx.interrupt, || {
+    let deleted = repeating_as(&ctx.interrupt, Some(op), || {
         provider.delete(&recorded.type_name, &recorded.id, &recorded.properties)
     })
     .await;
     match deleted {
         Ok(()) => {}
         Err(err) if err.kind == ErrorKind::NotFound => {}
-        Err(err) => return Err(describe(step, err)),
+        Err(err) => return Err(describe(step, &err)),
     }
     ctx.change(&key, Change::Resource(None))?;
     Ok(recorded.id)
@@ -370,44 +324,49 @@ async fn delete(ctx: &Context, step: &Step) -> Result<String, String> {
 /// The tags that identify what rkit made: `rkit:*`.
 pub fn identity(tags: &Tags) -> Tags {
     tags.iter()
-        .filter(|(k, _)| k.starts_with("rkit:"))
+        .filter(|(k, _)| k.starts_with(crate::tags::PREFIX))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
 
-/// Creates or updates; the ID and whether an existing object was adopted.
-async fn upsert(ctx: &Context, step: &Step) -> Result<(String, bool), String> {
-    let rs = &ctx.spec.spec.resources[&step.name];
-    let provider = provider_of(ctx, &rs.plugin)?;
+/// Creates or updates as the step says; the ID and whether an existing object was adopted.
+async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), Failure> {
+    let provider = provider_of(ctx, &step.plugin)?;
+    let template = step.properties.as_ref().ok_or_else(|| {
+        Failure::engine(format!(
+            "{}: the plan carries no properties for it",
+            step.name
+        ))
+    })?;
     let (properties, recorded) = {
         let store = ctx.store.lock().expect("state lock");
         (
-            reference::resolve(&rs.properties, &|r| store.state.value_of(r)),
+            reference::resolve(template, &|r| store.state.value_of(r)),
             store.state.resources.get(&step.name).cloned(),
         )
     };
     if reference::has_unknown(&properties) {
-        return Err(format!(
+        return Err(Failure::engine(format!(
             "{}: a referenced value is not available (its resource has no such attribute)",
             step.name
-        ));
+        )));
     }
-    let mut tags: Tags = rs.tags.clone();
-    tags.insert(STACK_TAG.into(), ctx.spec.stack.clone());
-    tags.insert(NAME_TAG.into(), step.name.clone());
+    let tags = &step.tags;
+    let type_name = &step.type_name;
     let (id, attributes, adopted) = match (step.action, recorded) {
         (Action::Update, Some(recorded)) => {
             let attributes = update(
                 ctx,
+                op,
                 provider,
-                &rs.type_name,
+                type_name,
                 &recorded.id,
                 recorded.properties.clone(),
                 &properties,
-                &tags,
+                tags,
             )
             .await
-            .map_err(|e| describe(step, e))?;
+            .map_err(|e| describe(step, &e))?;
             (recorded.id, attributes, false)
         }
         (_, recorded) => {
@@ -425,37 +384,38 @@ async fn upsert(ctx: &Context, step: &Step) -> Result<(String, bool), String> {
             ctx.change(
                 &step.name,
                 Change::Intent(Intent {
-                    plugin: rs.plugin.clone(),
-                    type_name: rs.type_name.clone(),
+                    plugin: step.plugin.clone(),
+                    type_name: type_name.clone(),
                     tags: tags.clone(),
                     token: token.clone(),
                     since: crate::state::now(),
                 }),
             )?;
             let adopted = match &step.adopt {
-                Some(id) => adopt(ctx, provider, &rs.type_name, id, &properties, &tags)
+                Some(id) => adopt(ctx, op, provider, type_name, id, &properties, tags)
                     .await
-                    .map_err(|e| describe(step, e))?,
+                    .map_err(|e| describe(step, &e))?,
                 None => None,
             };
             match adopted {
                 Some((id, attributes)) => (id, attributes, true),
-                None => create(ctx, provider, &rs.type_name, &properties, &tags, &token)
+                None => create(ctx, op, provider, type_name, &properties, tags, &token)
                     .await
-                    .map_err(|e| describe(step, e))?,
+                    .map_err(|e| describe(step, &e))?,
             }
         }
     };
     ctx.change(
         &step.name,
         Change::Resource(Some(ResourceState {
-            plugin: rs.plugin.clone(),
-            type_name: rs.type_name.clone(),
+            plugin: step.plugin.clone(),
+            type_name: type_name.clone(),
             id: id.clone(),
             properties,
             attributes,
-            depends_on: ctx.spec_deps(&step.name),
-            tags,
+            depends_on: step.depends_on.clone(),
+            tags: tags.clone(),
+            sensitive: step.sensitive.clone(),
         })),
     )?;
     Ok((id, adopted))
@@ -466,29 +426,32 @@ async fn upsert(ctx: &Context, step: &Step) -> Result<(String, bool), String> {
 /// an existing object was adopted.
 async fn create(
     ctx: &Context,
+    op: &Op,
     provider: &Provider,
     type_name: &str,
     properties: &Value,
     tags: &Tags,
     token: &str,
 ) -> Result<(String, Value, bool), ProviderError> {
-    let mut backoff = Backoff::new(&ctx.interrupt);
+    let mut backoff = Backoff::new(&ctx.interrupt).reporting(Some(op));
     let mut look = false;
     let mut looked_after_conflict = false;
     loop {
         if look {
-            let found = find(ctx, provider, type_name, tags).await.map_err(|e| {
-                ProviderError::new(
-                    e.kind,
-                    format!(
-                        "finding out whether an earlier attempt created it: {e}; its intent stays \
-                         open and the next run resolves it"
-                    ),
-                )
-            })?;
+            let found = find(ctx, Some(op), provider, type_name, tags)
+                .await
+                .map_err(|e| {
+                    ProviderError::new(
+                        e.kind,
+                        format!(
+                            "finding out whether an earlier attempt created it: {e}; its intent \
+                             stays open and the next run resolves it"
+                        ),
+                    )
+                })?;
             if let Some(found) = found
                 && let Some((id, attributes)) =
-                    adopt(ctx, provider, type_name, &found.id, properties, tags).await?
+                    adopt(ctx, op, provider, type_name, &found.id, properties, tags).await?
             {
                 return Ok((id, attributes, true));
             }
@@ -501,7 +464,7 @@ async fn create(
                 look = true;
             }
             Err(err) if retryable(err.kind) => {
-                if !backoff.next().await {
+                if !backoff.next(&err).await {
                     return Err(backoff.gave_up(err));
                 }
                 look = true;
@@ -515,12 +478,14 @@ async fn create(
 /// (duplicates from before), the first by ID: the others are orphans.
 pub async fn find(
     ctx: &Context,
+    op: Option<&Op>,
     provider: &Provider,
     type_name: &str,
     tags: &Tags,
 ) -> Result<Option<Observed>, ProviderError> {
     let identity = identity(tags);
-    let mut found = repeating(&ctx.interrupt, || provider.list(type_name, &identity)).await?;
+    let mut found =
+        repeating_as(&ctx.interrupt, op, || provider.list(type_name, &identity)).await?;
     // Not an object the state already records (the old one of a create-before-destroy
     // replacement carries the same tags).
     let known: std::collections::HashSet<String> = {
@@ -543,13 +508,17 @@ pub async fn find(
 /// from `desired`. `None` if it is gone.
 async fn adopt(
     ctx: &Context,
+    op: &Op,
     provider: &Provider,
     type_name: &str,
     id: &str,
     desired: &Value,
     tags: &Tags,
 ) -> Result<Option<(String, Value)>, ProviderError> {
-    let read = repeating(&ctx.interrupt, || provider.read(type_name, id, desired)).await?;
+    let read = repeating_as(&ctx.interrupt, Some(op), || {
+        provider.read(type_name, id, desired)
+    })
+    .await?;
     let Some(observed) = read else {
         return Ok(None);
     };
@@ -561,7 +530,17 @@ async fn adopt(
     {
         return Ok(Some((observed.id, observed.attributes)));
     }
-    let attributes = update(ctx, provider, type_name, &observed.id, old, desired, tags).await?;
+    let attributes = update(
+        ctx,
+        op,
+        provider,
+        type_name,
+        &observed.id,
+        old,
+        desired,
+        tags,
+    )
+    .await?;
     Ok(Some((observed.id, attributes)))
 }
 
@@ -580,8 +559,10 @@ fn overlay(base: &Value, over: &Value) -> Value {
 
 /// Updates in place; before a retry the object is read back, so the provider is asked only
 /// for what is still missing.
+#[allow(clippy::too_many_arguments)]
 async fn update(
     ctx: &Context,
+    op: &Op,
     provider: &Provider,
     type_name: &str,
     id: &str,
@@ -589,15 +570,18 @@ async fn update(
     new: &Value,
     tags: &Tags,
 ) -> Result<Value, ProviderError> {
-    let mut backoff = Backoff::new(&ctx.interrupt);
+    let mut backoff = Backoff::new(&ctx.interrupt).reporting(Some(op));
     loop {
         match provider.update(type_name, id, &old, new, tags).await {
             Ok(attributes) => return Ok(attributes),
             Err(err) if retryable(err.kind) => {
-                if !backoff.next().await {
+                if !backoff.next(&err).await {
                     return Err(backoff.gave_up(err));
                 }
-                match repeating(&ctx.interrupt, || provider.read(type_name, id, new)).await? {
+                let read = repeating_as(&ctx.interrupt, Some(op), || {
+                    provider.read(type_name, id, new)
+                });
+                match read.await? {
                     Some(observed) => old = overlay(&old, &observed.properties),
                     None => {
                         return Err(ProviderError::new(

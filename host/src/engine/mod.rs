@@ -1,38 +1,43 @@
 //! The engine: from a spec to converged resources. A [`Session`] holds a loaded spec, its
 //! dependency graph, the locked state and the started providers; it settles open intents,
-//! validates, refreshes, scans for the stack's objects, plans and applies.
+//! validates, refreshes, scans for the stack's objects, plans and applies. It never prints
+//! or reads a terminal: what happens goes to the session's [`events::Reporter`], which also
+//! answers approvals.
 
 pub mod apply;
 pub mod credentials;
+pub mod events;
 pub mod interrupt;
 pub mod lock;
 pub mod plan;
 pub mod providers;
 pub mod resolve;
 pub mod retry;
+pub mod saved;
 pub mod schedule;
+pub mod sensitive;
+pub mod walk;
 
-use crate::errln;
 use crate::graph::Graph;
 use crate::sandbox::{ComponentCache, Sandbox};
 use crate::spec::reference::{self, Reference, Target, UNKNOWN};
 use crate::spec::{self, LoadedSpec};
 use crate::spi::{Observed, Severity, Tags};
 use crate::state::{Change, ResourceState, StateStore};
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use apply::{Context, Report};
+use events::{Event, Events, Op, OpAction};
 use interrupt::Interrupt;
 use plan::Found;
 use plan::Plan;
-use providers::{Binding, ProviderArg, Providers};
+use providers::{ProviderArg, Providers};
 use resolve::Policy;
-use retry::repeating;
-use serde::{Deserialize, Serialize};
+use retry::{repeating, repeating_as};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use tokio::task::JoinSet;
+use walk::{Outcome, walk};
 
 /// Everything one command works with.
 pub struct Session {
@@ -55,20 +60,26 @@ impl Session {
         state_path: Option<&Path>,
         args: &[ProviderArg],
         policy: Policy,
+        events: Events,
     ) -> Result<Self> {
         let spec = spec::load(spec_path)?;
-        Self::with_spec(spec, state_path, args, policy).await
+        Self::with_spec(spec, state_path, args, policy, events, &[]).await
     }
 
-    /// As [`Session::open`], for a spec already loaded.
+    /// As [`Session::open`], for a spec already loaded; `also` names plugins to start besides
+    /// those the spec and the state use (a saved plan's).
     pub async fn with_spec(
         spec: LoadedSpec,
         state_path: Option<&Path>,
         args: &[ProviderArg],
         policy: Policy,
+        events: Events,
+        also: &[String],
     ) -> Result<Self> {
         for warning in &spec.warnings {
-            errln!("warning: {warning}");
+            events.event(Event::Warning {
+                message: warning.clone(),
+            });
         }
         let graph = Graph::build(&spec)?;
         let state_path =
@@ -89,15 +100,17 @@ impl Session {
             .chain(store.state.resources.values().map(|r| r.plugin.clone()))
             .chain(store.state.intents.values().map(|i| i.plugin.clone()))
             .chain(declared.map(|(name, _)| name.clone()))
+            .chain(also.iter().cloned())
             .collect();
         let sandbox = Sandbox::new(ComponentCache::default_dir().as_deref())?;
-        let providers = Providers::bind(&sandbox, &spec, args, &plugins, policy).await?;
+        let providers = Providers::bind(&sandbox, &spec, args, &plugins, policy, &events).await?;
         Ok(Self {
             ctx: Arc::new(Context {
                 spec,
                 providers,
                 store: Mutex::new(store),
-                progress: true,
+                events,
+                progress_every: apply::PROGRESS_EVERY,
                 interrupt: Interrupt::default(),
             }),
             graph,
@@ -124,12 +137,17 @@ impl Session {
         Ok(())
     }
 
-    /// Stops printing a line per completed operation.
-    pub fn quiet(mut self) -> Self {
+    /// Reports running operations every `every` instead of every 10 s.
+    pub fn progress_every(mut self, every: std::time::Duration) -> Self {
         Arc::get_mut(&mut self.ctx)
             .expect("set before any operation")
-            .progress = false;
+            .progress_every = every;
         self
+    }
+
+    /// Where this session reports.
+    pub fn events(&self) -> &Events {
+        &self.ctx.events
     }
 
     /// The spec.
@@ -184,7 +202,7 @@ impl Session {
                 let line = format!("{file}: resource {name}: {at}{}", d.message);
                 match d.severity {
                     Severity::Error => errors.push(line),
-                    Severity::Warning => errln!("warning: {line}"),
+                    Severity::Warning => self.ctx.events.event(Event::Warning { message: line }),
                 }
             }
         }
@@ -219,41 +237,47 @@ impl Session {
         })
     }
 
-    /// Reads back every recorded resource (`None`: it no longer exists), `parallelism` at once.
+    /// Reads back every recorded resource (`None`: it no longer exists), `parallelism` at
+    /// once (the [`walk`] with no ordering between reads).
     pub async fn refresh(&self, parallelism: usize) -> Result<BTreeMap<String, Option<Observed>>> {
-        let recorded: Vec<_> = {
+        let recorded: Arc<Vec<(String, ResourceState)>> = {
             let store = self.ctx.store.lock().expect("state lock");
-            store
-                .state
-                .resources
-                .iter()
-                .map(|(n, r)| (n.clone(), r.clone()))
-                .collect()
+            Arc::new(
+                store
+                    .state
+                    .resources
+                    .iter()
+                    .map(|(n, r)| (n.clone(), r.clone()))
+                    .collect(),
+            )
         };
-        let mut observed = BTreeMap::new();
-        let mut running = JoinSet::new();
-        let mut queue = recorded.into_iter();
-        loop {
-            while running.len() < parallelism.max(1) && !self.ctx.interrupt.raised() {
-                let Some((name, r)) = queue.next() else { break };
-                let provider = self.ctx.providers.get(&r.plugin)?.provider.clone();
-                let interrupt = self.ctx.interrupt.clone();
-                running.spawn(async move {
-                    let read = repeating(&interrupt, || {
-                        provider.read(&r.type_name, &r.id, &r.properties)
-                    })
-                    .await;
-                    (name, read)
-                });
+        let independent = vec![Vec::new(); recorded.len()];
+        let outcomes = walk(&independent, parallelism, &self.ctx.interrupt, |i| {
+            let (ctx, recorded) = (self.ctx.clone(), recorded.clone());
+            async move {
+                let (name, r) = &recorded[i];
+                let provider = ctx.providers.get(&r.plugin)?.provider.clone();
+                let op = Op::new(&ctx.events, name, OpAction::Read);
+                repeating_as(&ctx.interrupt, Some(&op), || {
+                    provider.read(&r.type_name, &r.id, &r.properties)
+                })
+                .await
+                .map_err(|e| anyhow!("refreshing {name}: {e}"))
             }
-            let Some(joined) = running.join_next().await else {
-                break;
-            };
-            let (name, read) = joined.map_err(|e| anyhow!("refreshing: {e}"))?;
-            let read = read.map_err(|e| anyhow!("refreshing {name}: {e}"))?;
-            observed.insert(name, read);
-        }
+        })
+        .await;
         self.interrupted()?;
+        let mut observed = BTreeMap::new();
+        for ((name, _), outcome) in recorded.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Done(read) => {
+                    observed.insert(name.clone(), read);
+                }
+                Outcome::Failed(err) => return Err(err),
+                Outcome::Panicked(m) => bail!("refreshing {name}: stopped unexpectedly: {m}"),
+                Outcome::Skipped(_) | Outcome::Cancelled => bail!("interrupted"),
+            }
+        }
         Ok(observed)
     }
 
@@ -268,7 +292,7 @@ impl Session {
         for (name, intent) in intents {
             self.interrupted()?;
             let provider = &self.ctx.providers.get(&intent.plugin)?.provider;
-            let found = apply::find(&self.ctx, provider, &intent.type_name, &intent.tags)
+            let found = apply::find(&self.ctx, None, provider, &intent.type_name, &intent.tags)
                 .await
                 .map_err(|e| {
                     anyhow!(
@@ -282,12 +306,10 @@ impl Session {
             let mut store = self.ctx.store.lock().expect("state lock");
             let change = match &found {
                 Some(o) if !store.state.resources.contains_key(&name) => {
-                    // stderr: `plan --json` keeps stdout for the plan.
-                    errln!(
-                        "{}: adopted {} (made by an interrupted create)",
-                        crate::text::escape(&name),
-                        crate::text::escape(&o.id)
-                    );
+                    self.ctx.events.event(Event::IntentAdopted {
+                        resource: name.clone(),
+                        id: o.id.clone(),
+                    });
                     Change::Resource(Some(ResourceState {
                         plugin: intent.plugin.clone(),
                         type_name: intent.type_name.clone(),
@@ -296,6 +318,7 @@ impl Session {
                         attributes: o.attributes.clone(),
                         depends_on: self.ctx.spec_deps(&name),
                         tags: intent.tags.clone(),
+                        sensitive: self.sensitive_of(&name),
                     }))
                 }
                 Some(_) => Change::Settled("its object is an orphan: the name is recorded".into()),
@@ -325,7 +348,7 @@ impl Session {
                 )
                 .collect()
         };
-        let tags: Tags = [(apply::STACK_TAG.to_string(), self.spec().stack.clone())].into();
+        let tags: Tags = [(crate::tags::STACK.to_string(), self.spec().stack.clone())].into();
         let mut found = Vec::new();
         for (plugin, type_name) in types {
             self.interrupted()?;
@@ -343,7 +366,7 @@ impl Session {
                 Ok(listed) => found.extend(
                     listed
                         .into_iter()
-                        .filter(|o| o.tags.get(apply::STACK_TAG) == tags.get(apply::STACK_TAG))
+                        .filter(|o| o.tags.get(crate::tags::STACK) == tags.get(crate::tags::STACK))
                         .map(|observed| Found {
                             plugin: plugin.clone(),
                             type_name: type_name.clone(),
@@ -351,10 +374,12 @@ impl Session {
                         }),
                 ),
                 Err(e) if required => bail!("scanning {plugin} {type_name} for orphans: {e}"),
-                Err(e) => errln!(
-                    "warning: {plugin} {type_name}: cannot look for objects of this stack made \
-                     by a lost run ({e})"
-                ),
+                Err(e) => self.ctx.events.event(Event::Warning {
+                    message: format!(
+                        "{plugin} {type_name}: cannot look for objects of this stack made by a \
+                         lost run ({e})"
+                    ),
+                }),
             }
         }
         Ok(found)
@@ -390,6 +415,7 @@ impl Session {
             // A scan made only to adopt deletes nothing.
             plan.steps.retain(|s| s.orphan.is_none());
         }
+        self.orphans_in_order(&mut plan.steps);
         Ok(plan)
     }
 
@@ -412,17 +438,31 @@ impl Session {
             .state
             .resources
             .iter()
-            .map(|(name, r)| plan::Step::delete(name, &r.plugin, &r.type_name, None))
+            .map(|(name, r)| {
+                let mut step = plan::Step::delete(name, &r.plugin, &r.type_name, None);
+                step.depends_on = self.ctx.spec_deps(name);
+                step.recorded_depends_on = r.depends_on.clone();
+                step
+            })
             .collect();
         if let Some(found) = found {
             steps.extend(plan::sort_found(&found, &store.state, &BTreeMap::new()).1);
         }
+        self.orphans_in_order(&mut steps);
         Ok(Plan {
             stack: self.spec().stack.clone(),
             lineage: store.state.lineage.clone(),
             serial: store.state.serial,
             steps,
         })
+    }
+
+    /// Gives orphans the spec's dependencies of their logical name, so that they are deleted
+    /// in the reverse of the spec's order.
+    fn orphans_in_order(&self, steps: &mut [plan::Step]) {
+        for step in steps.iter_mut().filter(|s| s.orphan.is_some()) {
+            step.depends_on = self.ctx.spec_deps(step.logical());
+        }
     }
 
     /// Records an existing object as resource `name` of the spec: reads it through its
@@ -452,8 +492,7 @@ impl Session {
         .map_err(|e| anyhow!("{name}: reading {id}: {e}"))?
         .ok_or_else(|| anyhow!("{name}: {} {} has no object {id}", rs.plugin, rs.type_name))?;
         let mut tags: Tags = observed.tags.clone();
-        tags.insert(apply::STACK_TAG.into(), self.spec().stack.clone());
-        tags.insert(apply::NAME_TAG.into(), name.to_string());
+        tags.extend(identity_of(self.spec(), name));
         let attributes = repeating(&self.ctx.interrupt, || {
             provider.update(
                 &rs.type_name,
@@ -473,6 +512,7 @@ impl Session {
             attributes,
             depends_on: self.ctx.spec_deps(name),
             tags,
+            sensitive: self.sensitive_of(name),
         };
         let mut store = self.ctx.store.lock().expect("state lock");
         store.change(name, Change::Resource(Some(record.clone())))?;
@@ -504,6 +544,10 @@ impl Session {
         let mut store = self.ctx.store.lock().expect("state lock");
         if report.ok() {
             let outputs = outputs(self.spec(), &store.state);
+            store.state.sensitive_outputs = sensitive::outputs(self.spec(), &store.state)
+                .into_iter()
+                .filter(|name| outputs.contains_key(name))
+                .collect();
             store.state.outputs = outputs;
         }
         store.compact()?;
@@ -522,7 +566,7 @@ impl Session {
     fn record_dependencies(&self, plan: &Plan) -> Result<()> {
         let mut store = self.ctx.store.lock().expect("state lock");
         for step in plan.steps.iter().filter(|s| s.action == plan::Action::NoOp) {
-            let deps = self.ctx.spec_deps(&step.name);
+            let deps = step.depends_on.clone();
             if let Some(r) = store.state.resources.get(&step.name)
                 && r.depends_on != deps
             {
@@ -534,16 +578,31 @@ impl Session {
         Ok(())
     }
 
-    /// The outputs as last recorded.
-    pub fn outputs(&self) -> BTreeMap<String, Value> {
-        self.ctx
-            .store
-            .lock()
-            .expect("state lock")
-            .state
-            .outputs
-            .clone()
+    /// The outputs as last recorded, sensitive ones masked unless `reveal`.
+    pub fn outputs(&self, reveal: bool) -> BTreeMap<String, Value> {
+        let store = self.ctx.store.lock().expect("state lock");
+        if reveal {
+            store.state.outputs.clone()
+        } else {
+            sensitive::mask_outputs(&store.state.outputs, &store.state.sensitive_outputs)
+        }
     }
+
+    /// What of resource `name` is sensitive (`Properties.X`, `Attributes.Y`).
+    fn sensitive_of(&self, name: &str) -> Vec<String> {
+        sensitive::of(self.spec(), &self.ctx.providers)
+            .remove(name)
+            .unwrap_or_default()
+    }
+}
+
+/// rkit's tags for resource `name` of `spec` (its stack and name).
+fn identity_of(spec: &LoadedSpec, name: &str) -> Tags {
+    [
+        (crate::tags::STACK.to_string(), spec.stack.clone()),
+        (crate::tags::NAME.to_string(), name.to_string()),
+    ]
+    .into()
 }
 
 /// Whether property paths `a` and `b` are the same or one lies inside the other.
@@ -557,63 +616,12 @@ fn same_or_nested(a: &str, b: &str) -> bool {
 }
 
 fn outputs(spec: &LoadedSpec, state: &crate::state::State) -> BTreeMap<String, Value> {
-    spec.spec
-        .outputs
+    spec.outputs
         .iter()
-        .map(|(name, v)| (name.clone(), reference::resolve(v, &|r| state.value_of(r))))
+        .map(|(name, o)| {
+            let value = reference::resolve(&o.value, &|r| state.value_of(r));
+            (name.clone(), value)
+        })
         .filter(|(_, v)| v != UNKNOWN)
         .collect()
-}
-
-/// A plan saved by `rkit plan --out`: the plan, the spec it was made from and the providers it
-/// was made with, so that `rkit apply FILE` executes exactly it.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PlanFile {
-    pub rkit_plan: u32,
-    pub spec_path: PathBuf,
-    pub spec: spec::Spec,
-    pub state_path: PathBuf,
-    pub providers: BTreeMap<String, Binding>,
-    pub plan: Plan,
-}
-
-impl PlanFile {
-    /// Whether `text` is a saved plan rather than a spec.
-    pub fn sniff(text: &str) -> bool {
-        serde_json::from_str::<Value>(text).is_ok_and(|v| v.get("RkitPlan").is_some())
-    }
-
-    /// Opens a session for the saved plan: the recorded spec, and providers whose digests
-    /// must match the recorded ones.
-    pub async fn session(&self, policy: Policy) -> Result<Session> {
-        let text = serde_json::to_string(&self.spec)?;
-        let spec = spec::parse(&self.spec_path, &text)?;
-        // Module files are bound again by path; references resolve through the lock.
-        let args: Vec<ProviderArg> = self
-            .providers
-            .iter()
-            .filter(|(_, b)| !crate::registry::ModuleRef::is_reference(&b.path.to_string_lossy()))
-            .map(|(name, b)| ProviderArg {
-                name: Some(name.clone()),
-                path: b.path.clone(),
-            })
-            .collect();
-        let session = Session::with_spec(spec, Some(&self.state_path), &args, policy).await?;
-        for (name, binding) in session.ctx.providers.bindings() {
-            let saved = self
-                .providers
-                .get(&name)
-                .with_context(|| format!("provider {name} was not in the plan"))?;
-            if saved.digest != binding.digest {
-                bail!(
-                    "provider {name} at {} changed since the plan was made (sha256 {} then, {} now): plan again",
-                    binding.path.display(),
-                    saved.digest,
-                    binding.digest
-                );
-            }
-        }
-        Ok(session)
-    }
 }

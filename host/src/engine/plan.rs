@@ -5,7 +5,7 @@ use super::providers::Providers;
 use crate::graph::Graph;
 use crate::spec::LoadedSpec;
 use crate::spec::reference::{self, Reference, Target, at_path};
-use crate::spi::Observed;
+use crate::spi::{Observed, Tags};
 use crate::state::State;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,9 @@ pub struct Change {
     pub after: Option<Value>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forces_replacement: bool,
+    /// Its values must not be shown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 /// The plan for one resource.
@@ -72,6 +75,23 @@ pub struct Step {
     /// A delete of an object carrying the stack's tags that the state does not know.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orphan: Option<Orphan>,
+    /// What it depends on in the spec (logical names): creates and updates wait for these,
+    /// and the state records them for later deletes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// What it depended on when last applied (deletes go before these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recorded_depends_on: Vec<String>,
+    /// For a create, update or replacement: the properties to set, references to other
+    /// resources left as templates (resolved from the state as apply reaches them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Value>,
+    /// For a create, update or replacement: every tag the object carries (rkit's included).
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
+    /// What of it must not be shown (`Properties.X`, `Attributes.Y`), recorded with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
 }
 
 /// An object carrying the stack's tags that the state does not record.
@@ -107,6 +127,11 @@ impl Step {
             create_before_destroy: false,
             adopt: None,
             orphan: None,
+            depends_on: Vec::new(),
+            recorded_depends_on: Vec::new(),
+            properties: None,
+            tags: Tags::new(),
+            sensitive: Vec::new(),
         }
     }
 
@@ -147,7 +172,7 @@ pub fn sort_found(
         let logical = f
             .observed
             .tags
-            .get(super::apply::NAME_TAG)
+            .get(crate::tags::NAME)
             .cloned()
             .unwrap_or_default();
         let matches = wanted
@@ -195,6 +220,26 @@ pub struct Counts {
 }
 
 impl Plan {
+    /// The plan as it may be shown: sensitive changes and properties masked.
+    pub fn redacted(&self) -> Plan {
+        use super::sensitive::{MASK, mask_fields, properties_in};
+        let mut shown = self.clone();
+        for step in &mut shown.steps {
+            for change in step.changes.iter_mut().filter(|c| c.sensitive) {
+                for value in [&mut change.before, &mut change.after]
+                    .into_iter()
+                    .flatten()
+                {
+                    *value = Value::String(MASK.into());
+                }
+            }
+            if let Some(props) = &step.properties {
+                step.properties = Some(mask_fields(props, properties_in(&step.sensitive)));
+            }
+        }
+        shown
+    }
+
     /// Counts by action.
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
@@ -226,6 +271,7 @@ pub fn plan(
     refreshed: &BTreeMap<String, Option<Observed>>,
     found: Option<&[Found]>,
 ) -> Result<Plan> {
+    let sensitivity = super::sensitive::of(spec, providers);
     let mut actions: HashMap<&str, Action> = HashMap::new();
     let mut steps = Vec::with_capacity(graph.order.len());
     for node in &graph.order {
@@ -263,6 +309,7 @@ pub fn plan(
                     before: None,
                     after: Some(v.clone()),
                     forces_replacement: false,
+                    sensitive: false,
                 })
                 .collect()
         };
@@ -298,6 +345,16 @@ pub fn plan(
             }
         };
         actions.insert(name, action);
+        let sensitive = sensitivity.get(name).cloned().unwrap_or_default();
+        let mut changes = changes;
+        for change in &mut changes {
+            change.sensitive =
+                super::sensitive::properties_in(&sensitive).any(|p| p == change.field);
+        }
+        let (properties, tags) = match action {
+            Action::NoOp => (None, Tags::new()),
+            _ => (Some(rs.properties.clone()), tags_of(spec, name)),
+        };
         steps.push(Step {
             name: name.to_string(),
             action,
@@ -308,17 +365,28 @@ pub fn plan(
             create_before_destroy: ty.create_before_destroy && action == Action::Replace,
             adopt: None,
             orphan: None,
+            depends_on: spec
+                .dependencies(name)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            recorded_depends_on: recorded.map(|r| r.depends_on.clone()).unwrap_or_default(),
+            properties,
+            tags,
+            sensitive,
         });
     }
     let in_spec: BTreeSet<&str> = spec.spec.resources.keys().map(String::as_str).collect();
     for (name, r) in &state.resources {
         if !in_spec.contains(name.as_str()) {
-            steps.push(Step::delete(
+            let mut step = Step::delete(
                 name,
                 &r.plugin,
                 &r.type_name,
                 Some("it is gone from the spec".into()),
-            ));
+            );
+            step.recorded_depends_on = r.depends_on.clone();
+            steps.push(step);
         }
     }
     if let Some(found) = found {
@@ -344,6 +412,14 @@ pub fn plan(
         serial: state.serial,
         steps,
     })
+}
+
+/// The tags resource `name` of `spec` carries: its own and rkit's (`rkit:stack`, `rkit:name`).
+pub fn tags_of(spec: &LoadedSpec, name: &str) -> Tags {
+    let mut tags: Tags = spec.spec.resources[name].tags.clone();
+    tags.insert(crate::tags::STACK.into(), spec.stack.clone());
+    tags.insert(crate::tags::NAME.into(), name.to_string());
+    tags
 }
 
 /// The top-level properties that differ between what exists and what is desired. What exists
@@ -372,6 +448,7 @@ fn diff(
                 before: before.cloned(),
                 after: after.cloned(),
                 forces_replacement: force_new(field),
+                sensitive: false,
             })
         })
         .collect()
@@ -454,6 +531,10 @@ pub fn focus(plan: &mut Plan, spec: &LoadedSpec, state: &State, focus: &Focus) -
         {
             step.action = Action::Replace;
             step.reason = Some("its replacement was asked for (--replace)".into());
+            if step.properties.is_none() {
+                step.properties = Some(spec.spec.resources[&step.name].properties.clone());
+                step.tags = tags_of(spec, &step.name);
+            }
         }
     }
     Ok(())

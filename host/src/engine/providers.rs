@@ -2,6 +2,7 @@
 //! grants and configuration the spec gives them, once approved.
 
 use super::credentials::{self, Sources};
+use super::events::Events;
 use super::resolve::{Pending, Policy, Resolver};
 use crate::registry::ModuleRef;
 use crate::sandbox::{
@@ -111,8 +112,9 @@ impl Providers {
         args: &[ProviderArg],
         plugins: &BTreeSet<String>,
         policy: Policy,
+        events: &Events,
     ) -> Result<Self> {
-        let mut resolver = Resolver::new(sandbox, spec.dir(), policy)?;
+        let mut resolver = Resolver::new(sandbox, spec.dir(), policy, events.clone())?;
         // Every grant first: directories are opened (never through a link) and checked for
         // overlaps before any provider runs.
         let mut planned: Vec<(&String, ProviderSpec, Grants)> = Vec::new();

@@ -8,6 +8,7 @@
 //! the lock with the same digest and nothing it asks for or is given beyond what was approved,
 //! or approved now by the user (at a terminal, or with `--approve`); `--yes` never approves.
 
+use super::events::{Approval, Event, Events};
 use super::lock::{Lock, Locked, beyond, lock_path};
 use crate::registry::cache::{Entry, ModuleCache};
 use crate::registry::{self, Fetched, ModuleRef, sha256_digest, signing};
@@ -22,8 +23,6 @@ pub struct Policy {
     pub approve: bool,
     /// Accept modules with no (or no trusted) signature (`--allow-unsigned`).
     pub allow_unsigned: bool,
-    /// Asks the user a question and says whether they answered yes (`None`: no one to ask).
-    pub ask: Option<fn(&str) -> bool>,
     /// The command that approves, for messages (`rkit init SPEC --approve`).
     pub approve_command: String,
 }
@@ -54,13 +53,15 @@ pub struct Resolver<'a> {
     lock: Lock,
     lock_path: PathBuf,
     policy: Policy,
+    /// Where approvals are asked and warnings reported.
+    events: Events,
     /// The spec's directory: relative `file://` references start there.
     dir: PathBuf,
 }
 
 impl<'a> Resolver<'a> {
     /// A resolver for a spec in `dir`, with its lock (`dir/rkit.lock`).
-    pub fn new(sandbox: &'a Sandbox, dir: &Path, policy: Policy) -> Result<Self> {
+    pub fn new(sandbox: &'a Sandbox, dir: &Path, policy: Policy, events: Events) -> Result<Self> {
         let lock_path = lock_path(dir);
         Ok(Self {
             sandbox,
@@ -68,6 +69,7 @@ impl<'a> Resolver<'a> {
             lock: Lock::load(&lock_path)?,
             lock_path,
             policy,
+            events,
             dir: dir.to_path_buf(),
         })
     }
@@ -171,12 +173,16 @@ impl<'a> Resolver<'a> {
             text.push_str(&format!("  ({note})\n"));
         }
         let approved = if self.policy.approve {
-            crate::errln!("{text}approved (--approve)");
+            self.events.event(Event::Approved {
+                plugin: plugin.to_string(),
+                text: text.clone(),
+            });
             true
-        } else if let Some(ask) = self.policy.ask {
-            ask(&format!("{text}Approve?"))
         } else {
-            false
+            self.events.approve(&Approval::Provider {
+                plugin: plugin.to_string(),
+                text: text.clone(),
+            })
         };
         if !approved {
             bail!(
@@ -282,9 +288,11 @@ impl<'a> Resolver<'a> {
             None => "it is not signed".to_string(),
         };
         if self.policy.allow_unsigned {
-            crate::errln!(
-                "warning: provider {plugin} ({reference}): {problem}; loaded because of --allow-unsigned"
-            );
+            self.events.event(Event::Warning {
+                message: format!(
+                    "provider {plugin} ({reference}): {problem}; loaded because of --allow-unsigned"
+                ),
+            });
             return Ok(None);
         }
         bail!(

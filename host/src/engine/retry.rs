@@ -7,6 +7,7 @@
 //! is repeated only after the caller found out what happened (reads need nothing; a create
 //! lists by its tags, an update reads the object back).
 
+use super::events::Op;
 use super::interrupt::Interrupt;
 use crate::spi::{ErrorKind, ProviderError};
 use std::time::{Duration, Instant};
@@ -30,6 +31,8 @@ pub struct Backoff {
     pause: Duration,
     started: Instant,
     interrupt: Interrupt,
+    /// Where retries are reported (none: silently).
+    op: Option<Op>,
 }
 
 impl Backoff {
@@ -39,7 +42,14 @@ impl Backoff {
             pause: FIRST_PAUSE,
             started: Instant::now(),
             interrupt: interrupt.clone(),
+            op: None,
         }
+    }
+
+    /// Reports each retry as `op`'s.
+    pub fn reporting(mut self, op: Option<&Op>) -> Self {
+        self.op = op.cloned();
+        self
     }
 
     /// The attempt under way (1 for the first).
@@ -47,10 +57,10 @@ impl Backoff {
         self.attempt
     }
 
-    /// Waits before the next attempt (half to all of the pause, at random, so callers
-    /// throttled together do not retry in step). `false`: no next attempt (attempts or
-    /// deadline used up, or interrupted).
-    pub async fn next(&mut self) -> bool {
+    /// Waits before the next attempt after `err` (half to all of the pause, at random, so
+    /// callers throttled together do not retry in step), reporting the retry. `false`: no
+    /// next attempt (attempts or deadline used up, or interrupted).
+    pub async fn next(&mut self, err: &ProviderError) -> bool {
         if self.attempt >= ATTEMPTS
             || self.started.elapsed() + self.pause / 2 > DEADLINE
             || self.interrupt.raised()
@@ -58,6 +68,9 @@ impl Backoff {
             return false;
         }
         let pause = self.pause / 2 + self.pause.mul_f64(fastrand::f64() / 2.0);
+        if let Some(op) = &self.op {
+            op.retrying(self.attempt + 1, ATTEMPTS, pause, err);
+        }
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
             () = self.interrupt.wait() => return false,
@@ -83,13 +96,22 @@ impl Backoff {
 /// are safe to repeat as they are (reads, lists, deletes).
 pub async fn repeating<T, F: Future<Output = Result<T, ProviderError>>>(
     interrupt: &Interrupt,
-    mut op: impl FnMut() -> F,
+    call: impl FnMut() -> F,
 ) -> Result<T, ProviderError> {
-    let mut backoff = Backoff::new(interrupt);
+    repeating_as(interrupt, None, call).await
+}
+
+/// [`repeating`], reporting each retry as `op`'s.
+pub async fn repeating_as<T, F: Future<Output = Result<T, ProviderError>>>(
+    interrupt: &Interrupt,
+    op: Option<&Op>,
+    mut call: impl FnMut() -> F,
+) -> Result<T, ProviderError> {
+    let mut backoff = Backoff::new(interrupt).reporting(op);
     loop {
-        match op().await {
+        match call().await {
             Err(err) if retryable(err.kind) => {
-                if !backoff.next().await {
+                if !backoff.next(&err).await {
                     return Err(backoff.gave_up(err));
                 }
             }
@@ -138,9 +160,9 @@ mod tests {
     async fn an_interrupt_ends_the_waiting() {
         let interrupt = Interrupt::default();
         let mut backoff = Backoff::new(&interrupt);
-        assert!(backoff.next().await);
+        assert!(backoff.next(&error(ErrorKind::Transient)).await);
         interrupt.raise();
-        assert!(!backoff.next().await);
+        assert!(!backoff.next(&error(ErrorKind::Transient)).await);
         let err = backoff.gave_up(error(ErrorKind::Transient));
         assert_eq!(
             err.message,

@@ -11,6 +11,7 @@
 //! the spec (a dependency reversed since), and then the weak edges inside the cycle are
 //! dropped (and reported) rather than leaving any node waiting forever.
 
+use super::plan::{Action, Step};
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::HashMap;
@@ -38,6 +39,29 @@ pub struct StepShape {
     pub spec_deps: Vec<String>,
     /// What it depended on when last applied (logical names).
     pub recorded_deps: Vec<String>,
+}
+
+impl StepShape {
+    /// What scheduling needs of a plan's step (everything is in the step: the plan is the
+    /// contract apply executes).
+    pub fn of(step: &Step) -> Self {
+        let (delete, upsert) = match step.action {
+            Action::NoOp => (false, false),
+            Action::Create | Action::Update => (false, true),
+            Action::Replace => (true, true),
+            Action::Delete => (true, false),
+        };
+        StepShape {
+            name: step.name.clone(),
+            logical: step.logical().to_string(),
+            delete,
+            upsert,
+            create_before_destroy: step.create_before_destroy,
+            leaving: step.action == Action::Delete,
+            spec_deps: step.depends_on.clone(),
+            recorded_deps: step.recorded_depends_on.clone(),
+        }
+    }
 }
 
 /// A node: step index and phase.

@@ -1,15 +1,18 @@
-//! The spec: the JSON document a user writes (resources, providers, outputs), loaded with
-//! errors that name the file, the resource and the field.
+//! The spec: the JSON document a user writes (parameters, resources, providers, outputs),
+//! loaded with errors that name the file, the resource and the field. Parameters are
+//! substituted as it loads; what a sensitive parameter flows into is noted.
 
 mod jsonc;
+pub mod parameters;
 pub mod reference;
 
 use anyhow::{Result, anyhow};
 use indexmap::IndexMap;
+use parameters::{Given, ParameterSpec};
 use reference::Reference;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// One resource of the spec.
@@ -93,13 +96,50 @@ pub struct Spec {
     /// The stack's name, used to tag resources (default: the spec file's stem).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
+    /// Values given by whoever runs the spec (`--var`, `--var-file`, `RKIT_VAR_*`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub parameters: IndexMap<String, ParameterSpec>,
     #[serde(default)]
     pub resources: IndexMap<String, ResourceSpec>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub providers: IndexMap<String, ProviderSpec>,
-    /// Values printed and recorded after apply; may hold references.
+    /// Values printed and recorded after apply; may hold references. Each is a value, or
+    /// `{"Value": …, "Sensitive": true, "Description": …}`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub outputs: IndexMap<String, Value>,
+}
+
+/// One output, its long form read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OutputSpec {
+    pub value: Value,
+    /// Shown as `(sensitive)` (outputs derived from sensitive values are, whatever this says).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl OutputSpec {
+    /// The long form (`{"Value": …}` with only `Value`, `Sensitive`, `Description`), else
+    /// the value itself.
+    fn read(raw: &Value) -> Result<Self, String> {
+        let long = raw.as_object().is_some_and(|o| {
+            o.contains_key("Value")
+                && o.keys()
+                    .all(|k| matches!(k.as_str(), "Value" | "Sensitive" | "Description"))
+        });
+        if long {
+            serde_json::from_value(raw.clone()).map_err(|e| e.to_string())
+        } else {
+            Ok(Self {
+                value: raw.clone(),
+                sensitive: false,
+                description: None,
+            })
+        }
+    }
 }
 
 /// A spec with where it came from and what its resources reference.
@@ -113,6 +153,10 @@ pub struct LoadedSpec {
     pub references: BTreeMap<String, Vec<(String, Reference)>>,
     /// What was accepted but deserves a word (a file ending with brackets left open).
     pub warnings: Vec<String>,
+    /// The outputs, read (parameters substituted).
+    pub outputs: IndexMap<String, OutputSpec>,
+    /// Per resource, the top-level properties a sensitive parameter flows into.
+    pub sensitive_fields: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl LoadedSpec {
@@ -142,15 +186,25 @@ impl LoadedSpec {
     }
 }
 
-/// Reads and checks the spec at `path`.
+/// Reads and checks the spec at `path`, its parameters given no value but their defaults.
 pub fn load(path: &Path) -> Result<LoadedSpec> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| anyhow!("{}: cannot read the spec: {err}", path.display()))?;
-    parse(path, &text)
+    load_with(path, &Given::default())
 }
 
-/// Parses and checks spec `text` read from `path`.
+/// Reads and checks the spec at `path` with the `given` parameter values.
+pub fn load_with(path: &Path, given: &Given) -> Result<LoadedSpec> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| anyhow!("{}: cannot read the spec: {err}", path.display()))?;
+    parse_with(path, &text, given)
+}
+
+/// Parses and checks spec `text` read from `path` (parameters get their defaults).
 pub fn parse(path: &Path, text: &str) -> Result<LoadedSpec> {
+    parse_with(path, text, &Given::default())
+}
+
+/// Parses and checks spec `text` read from `path` with the `given` parameter values.
+pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> {
     let file = path.display();
     let relaxed = jsonc::relax(text);
     let value: Value = serde_json::from_str(&relaxed.text).map_err(|err| {
@@ -181,6 +235,8 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedSpec> {
             _ => anyhow!("{file}: field {at}: {message}"),
         }
     })?;
+    let mut spec = spec;
+    let (outputs, sensitive_fields) = substitute_parameters(&file.to_string(), &mut spec, given)?;
     let stack = match &spec.stack {
         Some(stack) => stack.clone(),
         None => path
@@ -215,8 +271,8 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedSpec> {
         }
         references.insert(name.clone(), found);
     }
-    for (name, value) in &spec.outputs {
-        for (_, r) in reference::references(value)
+    for (name, output) in &outputs {
+        for (_, r) in reference::references(&output.value)
             .map_err(|(_, message)| anyhow!("{file}: output {name}: {message}"))?
         {
             if !spec.resources.contains_key(&r.resource) {
@@ -243,7 +299,72 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedSpec> {
         stack,
         references,
         warnings,
+        outputs,
+        sensitive_fields,
     })
+}
+
+/// Substitutes the parameters' values into properties, tags, provider configurations and
+/// outputs; returns the outputs read and, per resource, the properties a sensitive parameter
+/// flows into (outputs it flows into are marked sensitive).
+#[allow(clippy::type_complexity)]
+fn substitute_parameters(
+    file: &str,
+    spec: &mut Spec,
+    given: &Given,
+) -> Result<(
+    IndexMap<String, OutputSpec>,
+    BTreeMap<String, BTreeSet<String>>,
+)> {
+    let values = parameters::values(file, &spec.parameters, given)?;
+    let secret: BTreeSet<String> = spec
+        .parameters
+        .iter()
+        .filter(|(_, p)| p.sensitive)
+        .map(|(n, _)| n.clone())
+        .collect();
+    let sub = |v: &Value| parameters::substitute(v, &values, &secret);
+    let mut sensitive_fields: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (name, resource) in spec.resources.iter_mut() {
+        if let Some(props) = resource.properties.as_object_mut() {
+            for (field, value) in props.iter_mut() {
+                let (new, touched) = sub(value).map_err(|m| {
+                    anyhow!("{file}: resource {name}: field Properties.{field}: {m}")
+                })?;
+                *value = new;
+                if touched {
+                    sensitive_fields
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(field.clone());
+                }
+            }
+        }
+        for (key, value) in resource.tags.iter_mut() {
+            let (new, _) = sub(&Value::String(value.clone()))
+                .map_err(|m| anyhow!("{file}: resource {name}: field Tags.{key}: {m}"))?;
+            *value = match new {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+        }
+    }
+    for (name, provider) in spec.providers.iter_mut() {
+        let (new, _) = sub(&provider.config)
+            .map_err(|m| anyhow!("{file}: field Providers.{name}.Config: {m}"))?;
+        provider.config = new;
+    }
+    let mut outputs = IndexMap::new();
+    for (name, raw) in &spec.outputs {
+        let mut output =
+            OutputSpec::read(raw).map_err(|m| anyhow!("{file}: output {name}: {m}"))?;
+        let (value, touched) =
+            sub(&output.value).map_err(|m| anyhow!("{file}: output {name}: {m}"))?;
+        output.value = value;
+        output.sensitive |= touched;
+        outputs.insert(name.clone(), output);
+    }
+    Ok((outputs, sensitive_fields))
 }
 
 /// serde_json's " at line L column C" suffix (positions in a value, not the file).

@@ -23,7 +23,8 @@ pub struct RandomStringProperties {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct RandomStringAttributes {
-    /// The random string.
+    /// The random string (sensitive: rkit shows it as `(sensitive)`).
+    #[schemars(extend("sensitive" = true))]
     pub value: String,
 }
 

@@ -1,0 +1,249 @@
+//! Rendering the engine's events: a human view (a line when each operation starts and ends,
+//! "Still creating… [10s elapsed]" while it runs, retries with their reason; coloured by
+//! action on a terminal) or `--json`, one JSON object per line (`@level`, `@message`,
+//! `@timestamp`, `type` and the event's fields), like Terraform's machine-readable UI.
+//!
+//! Invariants: every provider-supplied string is escaped before it reaches a terminal
+//! ([`crate::text`]); colour codes are the only escapes rkit writes and are stripped when
+//! the stream is not a terminal, `NO_COLOR` is set or `--no-color` is given (anstream);
+//! JSON lines carry no colour. The JSON reporter never asks: approvals need `--approve`.
+
+use super::prompt;
+use crate::engine::events::{Approval, Event, Events, OpAction, Reporter};
+use crate::text::{escape, escape_json};
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+
+/// Which view a command renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Human,
+    Json,
+}
+
+impl Mode {
+    /// `--json` or not.
+    pub fn of(json: bool) -> Self {
+        if json { Mode::Json } else { Mode::Human }
+    }
+
+    /// The reporter rendering this view.
+    pub fn events(self) -> Events {
+        match self {
+            Mode::Human => std::sync::Arc::new(Human),
+            Mode::Json => std::sync::Arc::new(Json),
+        }
+    }
+}
+
+pub const GREEN: Style = AnsiColor::Green.on_default();
+pub const YELLOW: Style = AnsiColor::Yellow.on_default();
+pub const RED: Style = AnsiColor::Red.on_default();
+
+/// `text` in `style` (the codes are stripped where colour is off).
+pub fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// An action's symbol, coloured: `+` green, `~` yellow, `-` red (`-/+`: both).
+pub fn symbol(symbol: &str) -> String {
+    match symbol {
+        "+" => paint(GREEN, "+"),
+        "~" => paint(YELLOW, "~"),
+        "-" => paint(RED, "-"),
+        "-/+" => format!("{}/{}", paint(RED, "-"), paint(GREEN, "+")),
+        other => other.to_string(),
+    }
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_uppercase().chain(chars).collect::<String>()
+    })
+}
+
+/// The event as one plain line (no symbol, no colour, not escaped), and whether it is a
+/// warning; `None` for what the human view does not show (reads that start and end well,
+/// skips: the final report lists them).
+fn text(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::Warning { message } => format!("warning: {message}"),
+        Event::Approved { text, .. } => format!("{text}approved (--approve)"),
+        Event::OperationStarted {
+            resource, action, ..
+        } if *action != OpAction::Read => {
+            format!("{resource}: {}…", capitalized(action.doing()))
+        }
+        Event::OperationProgress {
+            resource,
+            action,
+            elapsed_seconds,
+        } => format!(
+            "{resource}: Still {}… [{elapsed_seconds}s elapsed]",
+            action.doing()
+        ),
+        Event::OperationRetrying {
+            resource,
+            attempt,
+            of,
+            pause_ms,
+            reason,
+            ..
+        } => format!(
+            "{resource}: retrying in {:.1} s (attempt {attempt} of {of}): {}",
+            *pause_ms as f64 / 1000.0,
+            reason.message
+        ),
+        Event::OperationFinished {
+            resource,
+            action,
+            id,
+            adopted,
+            elapsed_ms,
+        } if *action != OpAction::Read => {
+            let what = match action {
+                _ if *adopted => "adopted",
+                OpAction::Create => "created",
+                OpAction::Update => "updated",
+                OpAction::Replace => "created (replacement)",
+                OpAction::Delete => "deleted",
+                OpAction::DeleteForReplace => "deleted (to replace)",
+                OpAction::Read => "read",
+            };
+            format!("{resource}: {what} [{id}] ({elapsed_ms} ms)")
+        }
+        Event::OperationFailed {
+            resource,
+            elapsed_ms,
+            action,
+            ..
+        } => format!(
+            "{resource}: {} failed after {elapsed_ms} ms (the error follows below)",
+            action.doing()
+        ),
+        Event::IntentAdopted { resource, id } => {
+            format!("{resource}: adopted {id} (made by an interrupted create)")
+        }
+        Event::OrderDropped { first, then } => format!(
+            "warning: the recorded order \"{first} before {then}\" is part of a cycle \
+             (dependencies changed since they were recorded); it is not kept"
+        ),
+        _ => return None,
+    })
+}
+
+/// The human view.
+pub struct Human;
+
+impl Reporter for Human {
+    fn event(&self, event: Event) {
+        let Some(line) = text(&event) else { return };
+        let line = escape(&line);
+        match &event {
+            Event::Warning { .. } | Event::OrderDropped { .. } => {
+                crate::errln!("{}{}", paint(YELLOW, "warning"), &line["warning".len()..])
+            }
+            Event::Approved { .. } | Event::IntentAdopted { .. } => crate::errln!("{line}"),
+            Event::OperationFailed { .. } => crate::outln!("  {} {line}", paint(RED, "!")),
+            Event::OperationStarted { action, .. }
+            | Event::OperationProgress { action, .. }
+            | Event::OperationRetrying { action, .. }
+            | Event::OperationFinished { action, .. } => {
+                crate::outln!("  {} {line}", symbol(action.symbol()))
+            }
+            _ => crate::outln!("{line}"),
+        }
+    }
+
+    fn approve(&self, request: &Approval) -> bool {
+        let Approval::Provider { text, .. } = request;
+        prompt::can_ask()
+            && prompt::yes(&format!("{}Approve?", escape(text)), "pass --approve").unwrap_or(false)
+    }
+}
+
+/// `--json`: one object per line.
+pub struct Json;
+
+impl Reporter for Json {
+    fn event(&self, event: Event) {
+        let level = match event {
+            Event::Warning { .. } | Event::OrderDropped { .. } => "warn",
+            Event::OperationFailed { .. } => "error",
+            _ => "info",
+        };
+        let message = text(&event).unwrap_or_default();
+        line(level, &message, &event);
+    }
+}
+
+/// Prints `value` (an object with a `type`) as one JSON line with `@level`, `@message` and
+/// `@timestamp` first.
+pub fn line(level: &str, message: &str, value: &impl Serialize) {
+    let mut object = serde_json::Map::new();
+    object.insert("@level".into(), level.into());
+    object.insert("@message".into(), message.into());
+    object.insert("@timestamp".into(), timestamp().into());
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(value) {
+        object.extend(fields);
+    }
+    let text = serde_json::Value::Object(object).to_string();
+    crate::outln!("{}", escape_json(&text));
+}
+
+/// Now, in RFC 3339 (UTC, microseconds).
+fn timestamp() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::Failure;
+
+    #[test]
+    fn lines_read_as_terraform_users_expect() {
+        let started = Event::OperationStarted {
+            resource: "Web".into(),
+            action: OpAction::Create,
+            id: None,
+        };
+        assert_eq!(text(&started).unwrap(), "Web: Creating…");
+        let still = Event::OperationProgress {
+            resource: "Web".into(),
+            action: OpAction::Delete,
+            elapsed_seconds: 20,
+        };
+        assert_eq!(text(&still).unwrap(), "Web: Still deleting… [20s elapsed]");
+        let retry = Event::OperationRetrying {
+            resource: "Web".into(),
+            action: OpAction::Create,
+            attempt: 2,
+            of: 8,
+            pause_ms: 150,
+            reason: Failure::engine("throttled"),
+        };
+        assert_eq!(
+            text(&retry).unwrap(),
+            "Web: retrying in 0.1 s (attempt 2 of 8): throttled"
+        );
+        let read = Event::OperationFinished {
+            resource: "Web".into(),
+            action: OpAction::Read,
+            id: "i-1".into(),
+            adopted: false,
+            elapsed_ms: 3,
+        };
+        assert_eq!(text(&read), None);
+    }
+
+    #[test]
+    fn symbols_are_coloured_by_action() {
+        assert_eq!(symbol("+"), "\u{1b}[32m+\u{1b}[0m");
+        assert_eq!(symbol("-"), "\u{1b}[31m-\u{1b}[0m");
+        assert_eq!(symbol("~"), "\u{1b}[33m~\u{1b}[0m");
+    }
+}

@@ -1,0 +1,206 @@
+//! What the engine reports, through one interface: the engine never prints or reads a
+//! terminal; it hands [`Event`]s to a [`Reporter`] and asks it for approvals. The CLI's
+//! reporters render them (a human view, or one JSON object per line); a library user may
+//! collect them. Every string in an event is as the engine or a provider gave it: renderers
+//! escape it before it reaches a terminal.
+
+use crate::spi::{ErrorKind, ProviderError};
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What an operation does to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpAction {
+    Create,
+    Update,
+    /// The create half of a replacement.
+    Replace,
+    Delete,
+    /// The delete half of a replacement.
+    DeleteForReplace,
+    Read,
+}
+
+impl OpAction {
+    /// The plan's symbol for it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            OpAction::Create | OpAction::Replace => "+",
+            OpAction::Update => "~",
+            OpAction::Delete | OpAction::DeleteForReplace => "-",
+            OpAction::Read => " ",
+        }
+    }
+
+    /// "creating", "updating", … (for "Still creating…").
+    pub fn doing(self) -> &'static str {
+        match self {
+            OpAction::Create | OpAction::Replace => "creating",
+            OpAction::Update => "updating",
+            OpAction::Delete | OpAction::DeleteForReplace => "deleting",
+            OpAction::Read => "reading",
+        }
+    }
+}
+
+/// Why an operation failed: the provider's kind (absent for the engine's own failures, such
+/// as the state not being writable) and the message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorKind>,
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of the engine's own (no provider kind).
+    pub fn engine(message: impl Into<String>) -> Self {
+        Self {
+            kind: None,
+            message: message.into(),
+        }
+    }
+
+    /// A provider's failure, `context` (the resource) before its message.
+    pub fn provider(context: &str, err: &ProviderError) -> Self {
+        Self {
+            kind: Some(err.kind),
+            message: format!("{context}: {err}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// One thing that happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Something worth a word that does not stop the command.
+    Warning { message: String },
+    /// A module was approved by `--approve` (the text lists what it gets).
+    Approved { plugin: String, text: String },
+    /// An operation on a resource started.
+    OperationStarted {
+        resource: String,
+        action: OpAction,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// An operation is still running (every progress interval, 10 s by default).
+    OperationProgress {
+        resource: String,
+        action: OpAction,
+        elapsed_seconds: u64,
+    },
+    /// An attempt failed in a way that may pass; the next one starts after `pause_ms`.
+    OperationRetrying {
+        resource: String,
+        action: OpAction,
+        /// The attempt that comes next (2 for the first retry).
+        attempt: u32,
+        of: u32,
+        pause_ms: u64,
+        reason: Failure,
+    },
+    /// An operation succeeded.
+    OperationFinished {
+        resource: String,
+        action: OpAction,
+        id: String,
+        /// An existing object (made by a run whose answer or state was lost) was taken over.
+        adopted: bool,
+        elapsed_ms: u64,
+    },
+    /// An operation failed for good.
+    OperationFailed {
+        resource: String,
+        action: OpAction,
+        error: Failure,
+        elapsed_ms: u64,
+    },
+    /// Not attempted: something it waits for failed.
+    OperationSkipped { resource: String, waits_for: String },
+    /// An object made by an interrupted create was found and recorded.
+    IntentAdopted { resource: String, id: String },
+    /// A recorded ordering contradicted the spec and was dropped.
+    OrderDropped { first: String, then: String },
+}
+
+/// A question only the person running rkit can answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Approval {
+    /// A provider module is not approved (yet) for what it asks for and is given.
+    Provider { plugin: String, text: String },
+}
+
+/// Where events go, and who answers approvals.
+pub trait Reporter: Send + Sync {
+    /// Takes one event (must not block for long: operations report from their tasks).
+    fn event(&self, event: Event);
+
+    /// Asks for an approval; `false` when no one can answer.
+    fn approve(&self, _request: &Approval) -> bool {
+        false
+    }
+}
+
+/// Drops every event and approves nothing (the library's default).
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn event(&self, _event: Event) {}
+}
+
+/// Keeps every event (for tests and tools).
+#[derive(Default)]
+pub struct Collect(pub Mutex<Vec<Event>>);
+
+impl Reporter for Collect {
+    fn event(&self, event: Event) {
+        self.0.lock().expect("events").push(event);
+    }
+}
+
+/// A shared reporter.
+pub type Events = Arc<dyn Reporter>;
+
+/// One operation as it reports itself: its resource and action.
+#[derive(Clone)]
+pub struct Op {
+    pub events: Events,
+    pub resource: String,
+    pub action: OpAction,
+}
+
+impl Op {
+    pub fn new(events: &Events, resource: &str, action: OpAction) -> Self {
+        Self {
+            events: events.clone(),
+            resource: resource.to_string(),
+            action,
+        }
+    }
+
+    /// Reports the retry that comes after `err`, as `attempt` of `of`, after `pause`.
+    pub fn retrying(&self, attempt: u32, of: u32, pause: Duration, err: &ProviderError) {
+        self.events.event(Event::OperationRetrying {
+            resource: self.resource.clone(),
+            action: self.action,
+            attempt,
+            of,
+            pause_ms: pause.as_millis() as u64,
+            reason: Failure {
+                kind: Some(err.kind),
+                message: err.to_string(),
+            },
+        });
+    }
+}

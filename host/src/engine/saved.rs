@@ -1,0 +1,135 @@
+//! A plan saved by `rkit plan --out`, applied later by `rkit apply FILE` exactly as it was
+//! reviewed. The plan is the contract: its steps carry everything apply needs (properties,
+//! tags, dependencies), so the file holds no resource of the spec, only how its providers are
+//! obtained and granted, its outputs and the modules' digests.
+//!
+//! Invariants: a saved plan applies only against the state it was made from (same lineage
+//! and serial, checked by [`Session::apply`]) and with the very modules it was made with
+//! (same sha256); a file written by another format version is refused with what to do.
+
+use super::Session;
+use super::events::Events;
+use super::plan::Plan;
+use super::providers::{Binding, ProviderArg};
+use super::resolve::Policy;
+use crate::spec::{LoadedSpec, OutputSpec, ProviderSpec, Spec};
+use anyhow::{Context as _, Result, bail};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The format version this rkit writes and reads.
+pub const VERSION: u32 = 2;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PlanFile {
+    pub rkit_plan: u32,
+    /// The spec it was made from (for messages and relative paths).
+    pub spec_path: PathBuf,
+    pub state_path: PathBuf,
+    /// The spec's `Providers`: how each is obtained, configured and granted.
+    #[serde(default)]
+    pub provider_specs: IndexMap<String, ProviderSpec>,
+    /// The spec's `Outputs` (parameters substituted), recorded after the apply.
+    #[serde(default)]
+    pub outputs: IndexMap<String, OutputSpec>,
+    /// The modules the plan was made with.
+    pub providers: BTreeMap<String, Binding>,
+    pub plan: Plan,
+}
+
+impl PlanFile {
+    /// The saved form of `plan`, made by `session` from the spec at `spec_path`.
+    pub fn new(session: &Session, state_path: &Path, plan: &Plan) -> Self {
+        let spec = session.spec();
+        Self {
+            rkit_plan: VERSION,
+            spec_path: spec.path.clone(),
+            state_path: state_path.to_path_buf(),
+            provider_specs: spec.spec.providers.clone(),
+            outputs: spec.outputs.clone(),
+            providers: session.ctx.providers.bindings(),
+            plan: plan.clone(),
+        }
+    }
+
+    /// Whether `text` is a saved plan rather than a spec.
+    pub fn sniff(text: &str) -> bool {
+        serde_json::from_str::<Value>(text).is_ok_and(|v| v.get("RkitPlan").is_some())
+    }
+
+    /// Reads a saved plan from `text` (read from `path`).
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let version = serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|v| v.get("RkitPlan")?.as_u64());
+        if version != Some(VERSION.into()) {
+            bail!(
+                "{}: a saved plan of format {} (this rkit reads format {VERSION}): make the plan \
+                 again with `rkit plan SPEC --out FILE`",
+                path.display(),
+                version.map_or("unknown".to_string(), |v| v.to_string())
+            );
+        }
+        serde_json::from_str(text)
+            .with_context(|| format!("{}: not a valid saved plan", path.display()))
+    }
+
+    /// Opens a session for the saved plan: its providers, whose digests must match the
+    /// recorded ones.
+    pub async fn session(&self, policy: Policy, events: Events) -> Result<Session> {
+        let spec = LoadedSpec {
+            path: self.spec_path.clone(),
+            spec: Spec {
+                stack: Some(self.plan.stack.clone()),
+                parameters: IndexMap::new(),
+                resources: IndexMap::new(),
+                providers: self.provider_specs.clone(),
+                outputs: IndexMap::new(),
+            },
+            stack: self.plan.stack.clone(),
+            references: BTreeMap::new(),
+            warnings: Vec::new(),
+            outputs: self.outputs.clone(),
+            sensitive_fields: BTreeMap::new(),
+        };
+        // Module files are bound again by path; references resolve through the lock.
+        let args: Vec<ProviderArg> = self
+            .providers
+            .iter()
+            .filter(|(_, b)| !crate::registry::ModuleRef::is_reference(&b.path.to_string_lossy()))
+            .map(|(name, b)| ProviderArg {
+                name: Some(name.clone()),
+                path: b.path.clone(),
+            })
+            .collect();
+        let plugins: Vec<String> = self.plan.steps.iter().map(|s| s.plugin.clone()).collect();
+        let session = Session::with_spec(
+            spec,
+            Some(&self.state_path),
+            &args,
+            policy,
+            events,
+            &plugins,
+        )
+        .await?;
+        for (name, binding) in session.ctx.providers.bindings() {
+            let saved = self
+                .providers
+                .get(&name)
+                .with_context(|| format!("provider {name} was not in the plan"))?;
+            if saved.digest != binding.digest {
+                bail!(
+                    "provider {name} at {} changed since the plan was made (sha256 {} then, {} now): plan again",
+                    binding.path.display(),
+                    saved.digest,
+                    binding.digest
+                );
+            }
+        }
+        Ok(session)
+    }
+}

@@ -1,0 +1,223 @@
+//! The one walk over a dependency graph, separated from what is walked (as OpenTofu's
+//! `internal/dag` walker): each node is visited once everything before it succeeded, at most
+//! `parallelism` at once (tokio tasks). Refresh, apply and destroy all walk this way.
+//!
+//! Invariants: a node starts only after all its predecessors are `Done`; a failure marks
+//! every node after it `Skipped` (naming the failed node) and never stops independent work;
+//! once the interrupt is raised no node starts, those running finish, and the rest are
+//! `Cancelled`; every node ends with exactly one outcome, even when its visit panics.
+
+use super::interrupt::Interrupt;
+use std::collections::{HashMap, VecDeque};
+use tokio::task::JoinSet;
+
+/// How a node ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome<T, E> {
+    Done(T),
+    Failed(E),
+    /// Not visited: the node (index) it waits for failed.
+    Skipped(usize),
+    /// Not visited: the walk was interrupted.
+    Cancelled,
+    /// The visit panicked (a bug); the message.
+    Panicked(String),
+}
+
+impl<T, E> Outcome<T, E> {
+    pub fn is_done(&self) -> bool {
+        matches!(self, Outcome::Done(_))
+    }
+}
+
+/// Visits the nodes `0..successors.len()` (`successors[i]`: the nodes that wait for `i`;
+/// the graph must be acyclic, which [`super::schedule`] guarantees) and returns each one's
+/// outcome, by index.
+pub async fn walk<T, E, F, Fut>(
+    successors: &[Vec<usize>],
+    parallelism: usize,
+    interrupt: &Interrupt,
+    mut visit: F,
+) -> Vec<Outcome<T, E>>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+{
+    let n = successors.len();
+    let mut waiting = vec![0usize; n];
+    for succ in successors {
+        for &s in succ {
+            waiting[s] += 1;
+        }
+    }
+    let mut outcome: Vec<Option<Outcome<T, E>>> = (0..n).map(|_| None).collect();
+    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut running = JoinSet::new();
+    let mut task_node: HashMap<tokio::task::Id, usize> = HashMap::new();
+    loop {
+        while running.len() < parallelism.max(1) && !interrupt.raised() {
+            let Some(i) = ready.pop_front() else { break };
+            let visit = visit(i);
+            let handle = running.spawn(async move { (i, visit.await) });
+            task_node.insert(handle.id(), i);
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (i, result) = match joined {
+            Ok((i, result)) => (i, result),
+            Err(err) => {
+                let i = task_node[&err.id()];
+                outcome[i] = Some(Outcome::Panicked(err.to_string()));
+                skip_after(i, successors, &mut outcome);
+                continue;
+            }
+        };
+        match result {
+            Ok(value) => {
+                outcome[i] = Some(Outcome::Done(value));
+                for &s in &successors[i] {
+                    waiting[s] -= 1;
+                    if waiting[s] == 0 && outcome[s].is_none() {
+                        ready.push_back(s);
+                    }
+                }
+            }
+            Err(err) => {
+                outcome[i] = Some(Outcome::Failed(err));
+                skip_after(i, successors, &mut outcome);
+            }
+        }
+    }
+    outcome
+        .into_iter()
+        .map(|o| o.unwrap_or(Outcome::Cancelled))
+        .collect()
+}
+
+/// Marks everything after `failed` (transitively) as skipped because of it.
+fn skip_after<T, E>(
+    failed: usize,
+    successors: &[Vec<usize>],
+    outcome: &mut [Option<Outcome<T, E>>],
+) {
+    let mut stack = successors[failed].clone();
+    while let Some(s) = stack.pop() {
+        if outcome[s].is_none() {
+            outcome[s] = Some(Outcome::Skipped(failed));
+            stack.extend(&successors[s]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// A diamond: 0 → 1, 0 → 2, 1 → 3, 2 → 3; and 4 alone.
+    fn diamond() -> Vec<Vec<usize>> {
+        vec![vec![1, 2], vec![3], vec![3], vec![], vec![]]
+    }
+
+    #[tokio::test]
+    async fn visits_each_node_after_its_predecessors() {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let got = walk(&diamond(), 4, &Interrupt::default(), |i| {
+            let order = order.clone();
+            async move {
+                order.lock().unwrap().push(i);
+                Ok::<_, ()>(i * 10)
+            }
+        })
+        .await;
+        assert_eq!(
+            got,
+            (0..5).map(|i| Outcome::Done(i * 10)).collect::<Vec<_>>()
+        );
+        let order = order.lock().unwrap();
+        let at = |n: usize| order.iter().position(|&x| x == n).unwrap();
+        assert!(at(0) < at(1) && at(0) < at(2) && at(1) < at(3) && at(2) < at(3));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn never_runs_more_than_parallelism_at_once() {
+        let now = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let independent = vec![Vec::new(); 20];
+        let got = walk(&independent, 3, &Interrupt::default(), |_| {
+            let (now, most) = (now.clone(), most.clone());
+            async move {
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok::<_, ()>(())
+            }
+        })
+        .await;
+        assert!(got.iter().all(Outcome::is_done));
+        assert_eq!(most.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failure_skips_what_follows_and_nothing_else() {
+        let got = walk(&diamond(), 2, &Interrupt::default(), |i| async move {
+            if i == 1 { Err("no") } else { Ok(()) }
+        })
+        .await;
+        assert_eq!(
+            got,
+            [
+                Outcome::Done(()),
+                Outcome::Failed("no"),
+                Outcome::Done(()),
+                Outcome::Skipped(1),
+                Outcome::Done(()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_that_node_s_outcome() {
+        let got = walk(
+            &[vec![1], vec![]],
+            1,
+            &Interrupt::default(),
+            |i| async move {
+                if i == 0 {
+                    panic!("bug");
+                }
+                Ok::<(), ()>(())
+            },
+        )
+        .await;
+        assert!(matches!(got[0], Outcome::Panicked(_)), "{got:?}");
+        assert_eq!(got[1], Outcome::Skipped(0));
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_lets_running_nodes_finish_and_starts_no_other() {
+        let interrupt = Interrupt::default();
+        let chain = vec![vec![1], vec![2], vec![]];
+        let raise = interrupt.clone();
+        let got = walk(&chain, 4, &interrupt, |i| {
+            let raise = raise.clone();
+            async move {
+                if i == 0 {
+                    raise.raise();
+                }
+                Ok::<_, ()>(i)
+            }
+        })
+        .await;
+        assert_eq!(
+            got,
+            [Outcome::Done(0), Outcome::Cancelled, Outcome::Cancelled]
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The tag keys rkit puts on what it creates: the one home for them. Every object carries
+//! the stack it belongs to and its name in the spec; together they identify it, so that an
+//! object whose creation was not recorded can be found (and adopted or deleted) by listing.
+
+/// The stack (the spec's `Stack`, by default its file's stem).
+pub const STACK: &str = "rkit:stack";
+/// The resource's name in the spec.
+pub const NAME: &str = "rkit:name";
+/// The prefix of every key rkit owns.
+pub const PREFIX: &str = "rkit:";

@@ -1,0 +1,248 @@
+//! The everyday commands end to end through the real `rkit` binary: sensitive values never
+//! shown (every output of every command searched for them), parameters, `show`, `output`.
+
+mod common;
+
+use common::stack::{Stack, file};
+use serde_json::{Value, json};
+
+/// The quickstart with a sensitive parameter: a random token (sensitive by its schema) flows
+/// into a file and an output; a password parameter flows into another file and an output.
+fn secrets(stack: &Stack) {
+    let spec = json!({
+        "Parameters": {
+            "Password": {"Type": "String", "Sensitive": true, "Description": "the admin password"},
+            "Env": {"Default": "dev"},
+        },
+        "Providers": {"local": {"Source": common::provider_wasm("local"), "Grants": {"Filesystem": "out"}}},
+        "Resources": {
+            "Token": {"Plugin": "local", "Type": "RandomString", "Properties": {"Length": 24}},
+            "TokenFile": {"Plugin": "local", "Type": "File",
+                          "Properties": {"Path": "token.txt", "Content": "t={{.Resources.Token.Attributes.Value}}"}},
+            "PasswordFile": {"Plugin": "local", "Type": "File",
+                             "Properties": {"Path": "{{.Parameters.Env}}-pw.txt", "Content": "{{.Parameters.Password}}"}},
+        },
+        "Outputs": {
+            "Token": "{{.Resources.Token.Attributes.Value}}",
+            "Password": {"Value": "{{.Parameters.Password}}", "Description": "shown as (sensitive)"},
+            "Path": "{{.Resources.PasswordFile.ID}}",
+        }
+    });
+    std::fs::write(stack.spec_path(), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+}
+
+const PASSWORD: &str = "hunter2-correct-horse";
+
+#[test]
+fn sensitive_values_appear_in_no_output_unless_asked_for() {
+    let stack = Stack::new();
+    secrets(&stack);
+    let var = format!("Password={PASSWORD}");
+    let v = var.as_str();
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let mut run = |code: i32, args: &[&str]| {
+        let out = stack.expect(code, args);
+        outputs.push((args.join(" "), out.clone()));
+        out
+    };
+    run(0, &["plan", "SPEC", "--var", v]);
+    run(0, &["plan", "SPEC", "--var", v, "--json"]);
+    let applied = run(0, &["apply", "SPEC", "--yes", "--var", v]);
+    assert!(applied.contains("Token = (sensitive)"), "{applied}");
+    assert!(applied.contains("Password = (sensitive)"), "{applied}");
+    assert!(applied.contains("Path = \"dev-pw.txt\""), "{applied}");
+    let token = std::fs::read_to_string(stack.out("token.txt")).unwrap();
+    let token = token.strip_prefix("t=").unwrap().to_string();
+    assert_eq!(token.len(), 24);
+    assert_eq!(
+        std::fs::read_to_string(stack.out("dev-pw.txt")).unwrap(),
+        PASSWORD
+    );
+
+    // Change the password: the diff shows that Content changes, not to what.
+    let other = "Password=another-secret-value";
+    let planned = run(0, &["plan", "SPEC", "--var", other]);
+    assert!(
+        planned.contains("Content: (sensitive) => (sensitive)"),
+        "{planned}"
+    );
+    run(0, &["plan", "SPEC", "--var", other, "--json"]);
+    let saved = stack.dir.path().join("p.json");
+    let saved = saved.to_str().unwrap();
+    run(0, &["plan", "SPEC", "--var", other, "--out", saved]);
+    run(0, &["show", saved]);
+    run(0, &["show", saved, "--json"]);
+    run(0, &["apply", "SPEC", "--yes", "--json", "--var", v]);
+    run(0, &["output", "SPEC"]);
+    run(0, &["output", "SPEC", "--json"]);
+    run(0, &["output", "SPEC", "Token"]);
+    run(0, &["show", "SPEC"]);
+    run(0, &["show", "SPEC", "--json"]);
+    run(
+        0,
+        &[
+            "state",
+            "show",
+            "SPEC",
+            "Token",
+            "TokenFile",
+            "PasswordFile",
+        ],
+    );
+    run(0, &["state", "list", "SPEC"]);
+    run(0, &["destroy", "SPEC", "--yes", "--var", v]);
+    for (command, out) in &outputs {
+        for secret in [token.as_str(), PASSWORD, "another-secret-value"] {
+            assert!(
+                !out.contains(secret),
+                "rkit {command} shows a sensitive value:\n{out}"
+            );
+        }
+        assert!(!out.contains(PASSWORD), "{command}");
+    }
+    assert!(outputs.iter().any(|(_, o)| o.contains("(sensitive)")));
+
+    // Asked for explicitly, they are shown.
+    stack.expect(0, &["apply", "SPEC", "--yes", "--var", v]);
+    let token = std::fs::read_to_string(stack.out("token.txt")).unwrap();
+    let token = token.strip_prefix("t=").unwrap();
+    assert_eq!(
+        stack.expect(0, &["output", "SPEC", "Token", "--raw"]),
+        token
+    );
+    let all = stack.expect(0, &["output", "SPEC", "--json", "--show-sensitive"]);
+    let all: Value = serde_json::from_str(&all).unwrap();
+    assert_eq!(all["Password"], PASSWORD);
+    let shown = stack.expect(0, &["state", "show", "SPEC", "Token", "--show-sensitive"]);
+    assert!(shown.contains(token), "{shown}");
+    let shown = stack.expect(0, &["plan", "SPEC", "--var", other, "--show-sensitive"]);
+    assert!(shown.contains("another-secret-value"), "{shown}");
+}
+
+fn with_parameters(stack: &Stack) {
+    let spec = json!({
+        "Parameters": {
+            "Env": {"Default": "dev", "Description": "where"},
+            "Count": {"Type": "Number"},
+            "Flags": {"Type": "List", "Default": []},
+        },
+        "Providers": {"local": {"Source": common::provider_wasm("local"), "Grants": {"Filesystem": "out"}}},
+        "Resources": {
+            "F": {"Plugin": "local", "Type": "File",
+                  "Properties": {"Path": "{{.Parameters.Env}}.txt", "Content": "n={{.Parameters.Count}} {{.Parameters.Flags}}"}},
+        },
+        "Outputs": {"Count": "{{.Parameters.Count}}"}
+    });
+    std::fs::write(stack.spec_path(), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+}
+
+#[test]
+fn parameters_come_from_vars_files_and_the_environment_with_clear_errors() {
+    let stack = Stack::new();
+    with_parameters(&stack);
+    let spec = stack.spec_path();
+    let spec = spec.display();
+    let out = stack.expect(1, &["plan", "SPEC"]);
+    assert!(
+        out.contains(&format!(
+            "error: {spec}: parameter Count has no value: give it with --var Count=VALUE, \
+             --var-file FILE or RKIT_VAR_Count, or declare a Default"
+        )),
+        "{out}"
+    );
+    let out = stack.expect(1, &["plan", "SPEC", "--var", "Count=three"]);
+    assert!(
+        out.contains(
+            "error: --var Count: parameter Count is a Number; \"three\" is not (give it as JSON)"
+        ),
+        "{out}"
+    );
+    let out = stack.expect(1, &["plan", "SPEC", "--var", "Count=1", "--var", "Cuont=2"]);
+    assert!(
+        out.contains("--var Cuont: the spec")
+            && out.contains("declares no parameter \"Cuont\" (it declares: Env, Count, Flags)"),
+        "{out}"
+    );
+
+    stack.expect(0, &["apply", "SPEC", "--yes", "--var", "Count=2"]);
+    assert_eq!(
+        std::fs::read_to_string(stack.out("dev.txt")).unwrap(),
+        "n=2 []"
+    );
+    assert_eq!(stack.expect(0, &["output", "SPEC", "Count"]), "2\n");
+
+    // The environment, then a file, then --var: the last wins.
+    let vars = stack.dir.path().join("vars.json");
+    std::fs::write(&vars, r#"{"Count": 5, "Flags": ["x"]}"#).unwrap();
+    let out = stack.rkit_with(
+        &[
+            "apply",
+            "SPEC",
+            "--yes",
+            "--var-file",
+            vars.to_str().unwrap(),
+        ],
+        &[("RKIT_VAR_Count", "4"), ("RKIT_VAR_Env", "prod")],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(stack.out("prod.txt")).unwrap(),
+        "n=5 [\"x\"]"
+    );
+    assert!(
+        !stack.out("dev.txt").exists(),
+        "the path changed: the file was replaced"
+    );
+
+    // An unknown parameter in the spec names resource and field.
+    let mut bad: Value =
+        serde_json::from_slice(&std::fs::read(stack.spec_path()).unwrap()).unwrap();
+    bad["Resources"]["F"]["Properties"]["Content"] = json!("{{.Parameters.Nope}}");
+    std::fs::write(stack.spec_path(), bad.to_string()).unwrap();
+    let out = stack.expect(1, &["plan", "SPEC", "--var", "Count=1"]);
+    assert!(
+        out.contains(&format!(
+            "{spec}: resource F: field Properties.Content: {{{{.Parameters.Nope}}}} names no parameter of this spec (it declares: Count, Env, Flags)"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn show_prints_the_state_and_saved_plans() {
+    let stack = Stack::new();
+    stack.write(
+        json!({"A": file("a.txt", "x")}),
+        json!({"Where": "{{.Resources.A.ID}}"}),
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let out = stack.expect(0, &["show", "SPEC"]);
+    assert!(out.contains("# A (local File) [a.txt]"), "{out}");
+    assert!(out.contains("    Content = \"x\""), "{out}");
+    assert!(out.contains("Outputs:\n  Where = \"a.txt\""), "{out}");
+    let doc: Value = serde_json::from_str(&stack.expect(0, &["show", "SPEC", "--json"])).unwrap();
+    assert_eq!(doc["Resources"]["A"]["ID"], "a.txt");
+    assert_eq!(doc["Outputs"]["Where"], "a.txt");
+
+    stack.write(json!({"A": file("a.txt", "y")}), json!({}));
+    let saved = stack.dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    stack.expect(0, &["plan", "SPEC", "--out", saved]);
+    let out = stack.expect(0, &["show", saved]);
+    assert!(
+        out.contains("~ A (local File)") && out.contains("Content: \"x\" => \"y\""),
+        "{out}"
+    );
+    let plan: Value = serde_json::from_str(&stack.expect(0, &["show", saved, "--json"])).unwrap();
+    assert_eq!(plan["Steps"][0]["Action"], "update");
+    // The saved plan carries what apply needs: not the spec's resources.
+    let file: Value = serde_json::from_slice(&std::fs::read(saved).unwrap()).unwrap();
+    assert!(file.get("Spec").is_none(), "{file}");
+    assert_eq!(file["Plan"]["Steps"][0]["Properties"]["Content"], "y");
+    std::fs::remove_file(stack.spec_path()).unwrap();
+    let out = stack.expect(0, &["apply", saved]);
+    assert!(
+        out.contains("Apply complete: 0 created, 1 updated"),
+        "{out}"
+    );
+}
