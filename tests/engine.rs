@@ -200,7 +200,12 @@ fn bad_specs_fail_with_errors_naming_file_resource_and_field() {
 
     stack.write(json!({"A": file("{{.Resources.Nope.ID}}", "")}), json!({}));
     let out = stack.expect(1, &["validate", "SPEC"]);
-    assert!(out.contains(&format!("{name}: resource A: field Properties.Path: reference {{{{.Resources.Nope.ID}}}} names no resource of this spec")), "{out}");
+    // The error names file, line and column, resource and field, and shows the line.
+    assert!(out.contains(&format!("{name}:")) && out.contains(": resource A: field Properties.Path: reference {{.Resources.Nope.ID}} names no resource of this spec"), "{out}");
+    assert!(
+        out.contains("^^^^^^^^^^^^^^^^^^^^^^^^ field Properties.Path"),
+        "{out}"
+    );
 
     stack.write(
         json!({

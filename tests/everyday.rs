@@ -198,12 +198,28 @@ fn parameters_come_from_vars_files_and_the_environment_with_clear_errors() {
     let mut bad: Value =
         serde_json::from_slice(&std::fs::read(stack.spec_path()).unwrap()).unwrap();
     bad["Resources"]["F"]["Properties"]["Content"] = json!("{{.Parameters.Nope}}");
-    std::fs::write(stack.spec_path(), bad.to_string()).unwrap();
+    std::fs::write(
+        stack.spec_path(),
+        serde_json::to_string_pretty(&bad).unwrap(),
+    )
+    .unwrap();
     let out = stack.expect(1, &["plan", "SPEC", "--var", "Count=1"]);
+    // File, line and column, resource and field; then the line itself, underlined.
+    let line = std::fs::read_to_string(stack.spec_path())
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("Parameters.Nope"))
+        .unwrap()
+        + 1;
     assert!(
         out.contains(&format!(
-            "{spec}: resource F: field Properties.Content: {{{{.Parameters.Nope}}}} names no parameter of this spec (it declares: Count, Env, Flags)"
+            "{spec}:{line}:20: resource F: field Properties.Content: {{{{.Parameters.Nope}}}} names no parameter of this spec (it declares: Count, Env, Flags)"
         )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("--> {spec}:{line}:20"))
+            && out.contains("^^^^^^^^^^^^^^^^^^^^^^ field Properties.Content"),
         "{out}"
     );
 }
@@ -244,5 +260,52 @@ fn show_prints_the_state_and_saved_plans() {
     assert!(
         out.contains("Apply complete: 0 created, 1 updated"),
         "{out}"
+    );
+}
+
+#[test]
+fn graph_draws_dot_and_svg_coloured_by_a_saved_plan() {
+    let stack = Stack::new();
+    stack.write(
+        json!({"A": file("a.txt", "x"), "B": {"Plugin": "local", "Type": "File", "DependsOn": ["A"],
+                                               "Properties": {"Path": "b.txt", "Content": "y"}}}),
+        json!({}),
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    stack.write(
+        json!({"A": file("a.txt", "changed"), "C": file("c.txt", "new")}),
+        json!({}),
+    );
+    let saved = stack.dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    stack.expect(0, &["plan", "SPEC", "--out", saved]);
+
+    let svg = stack.expect(0, &["graph", "SPEC", "--format", "svg", "--plan", saved]);
+    let doc = roxmltree::Document::parse(svg.trim()).expect("well-formed SVG");
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("tspan"))
+        .filter_map(|n| n.text())
+        .collect();
+    let mut sorted = texts.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["A", "B", "C"],
+        "one node per resource (B: deleted)"
+    );
+
+    let dot = stack.expect(0, &["graph", "SPEC", "--plan", saved]);
+    assert!(
+        dot.contains("\"A\" [style=filled, fillcolor=\"khaki\""),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"B\" [style=filled, fillcolor=\"salmon\""),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"C\" [style=filled, fillcolor=\"palegreen\""),
+        "{dot}"
     );
 }

@@ -1,6 +1,9 @@
 //! The dependency graph of a spec's resources (petgraph): an edge `a → b` means `b` depends
-//! on `a` (by reference or `DependsOn`), so `a` is created first and deleted last.
+//! on `a` (by reference or `DependsOn`), so `a` is created first and deleted last. And its
+//! pictures: Graphviz DOT, and SVG drawn in pure Rust (layout-rs), each resource coloured by
+//! what a plan does to it when one is given (resources the plan deletes are drawn too).
 
+use crate::engine::plan::Action;
 use crate::spec::LoadedSpec;
 use anyhow::{Result, anyhow};
 use petgraph::algo::toposort;
@@ -41,11 +44,25 @@ impl Graph {
         Ok(Self { graph, order })
     }
 
-    /// The graph in Graphviz DOT.
-    pub fn dot(&self) -> String {
+    /// The graph in Graphviz DOT; with `actions` (a plan's, by resource) each node is
+    /// filled with its action's colour.
+    pub fn dot(&self, actions: Option<&HashMap<String, Action>>) -> String {
         let mut out = String::from("digraph rkit {\n  rankdir=LR;\n");
-        for node in &self.order {
-            let _ = writeln!(out, "  {:?};", self.graph[*node]);
+        for name in self.names(actions) {
+            match actions.and_then(|a| a.get(&name)) {
+                Some(action) => {
+                    let _ = writeln!(
+                        out,
+                        "  {:?} [style=filled, fillcolor={:?}, tooltip={:?}];",
+                        crate::text::escape(&name),
+                        colour(*action),
+                        format!("{action:?}").to_lowercase()
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  {:?};", crate::text::escape(&name));
+                }
+            }
         }
         for edge in self.graph.raw_edges() {
             let _ = writeln!(
@@ -57,6 +74,71 @@ impl Graph {
         }
         out.push_str("}\n");
         out
+    }
+
+    /// The resources to draw: the spec's in dependency order, then those only the plan names
+    /// (deleted: gone from the spec).
+    fn names(&self, actions: Option<&HashMap<String, Action>>) -> Vec<String> {
+        let mut names: Vec<String> = self.order.iter().map(|n| self.graph[*n].clone()).collect();
+        if let Some(actions) = actions {
+            let mut gone: Vec<&String> = actions
+                .keys()
+                .filter(|n| !self.graph.node_weights().any(|w| w == *n))
+                .collect();
+            gone.sort();
+            names.extend(gone.into_iter().cloned());
+        }
+        names
+    }
+
+    /// The graph drawn as SVG (left to right, dependencies first), coloured by `actions`.
+    pub fn svg(&self, actions: Option<&HashMap<String, Action>>) -> String {
+        use layout::backends::svg::SVGWriter;
+        use layout::core::base::Orientation;
+        use layout::core::color::Color;
+        use layout::core::geometry::Point;
+        use layout::core::style::StyleAttr;
+        use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
+        use layout::topo::layout::VisualGraph;
+
+        let mut vg = VisualGraph::new(Orientation::LeftToRight);
+        let mut handles = HashMap::new();
+        for name in self.names(actions) {
+            let label = crate::text::escaped(&name);
+            let fill = actions
+                .and_then(|a| a.get(&name))
+                .map_or("white", |a| colour(*a));
+            let look = StyleAttr::new(Color::fast("black"), 2, Some(Color::fast(fill)), 5, 15);
+            let width = 30.0 + 9.0 * label.chars().count() as f64;
+            let element = Element::create(
+                ShapeKind::new_box(&label),
+                look,
+                Orientation::LeftToRight,
+                Point::new(width, 40.0),
+            );
+            handles.insert(name, vg.add_node(element));
+        }
+        for edge in self.graph.raw_edges() {
+            let (from, to) = (&self.graph[edge.source()], &self.graph[edge.target()]);
+            vg.add_edge(Arrow::simple(""), handles[from], handles[to]);
+        }
+        let mut svg = SVGWriter::new();
+        if !handles.is_empty() {
+            vg.do_it(false, false, false, &mut svg);
+        }
+        svg.finalize()
+    }
+}
+
+/// The fill colour of a planned action: create green, update yellow, replace orange,
+/// delete red, nothing white.
+fn colour(action: Action) -> &'static str {
+    match action {
+        Action::Create => "palegreen",
+        Action::Update => "khaki",
+        Action::Replace => "orange",
+        Action::Delete => "salmon",
+        Action::NoOp => "white",
     }
 }
 
@@ -107,7 +189,39 @@ mod tests {
         let g = Graph::build(&s).unwrap();
         let names: Vec<&str> = g.order.iter().map(|n| g.graph[*n].as_str()).collect();
         assert_eq!(names, ["A", "B", "C"]);
-        assert!(g.dot().contains("\"B\" -> \"C\";"));
+        assert!(g.dot(None).contains("\"B\" -> \"C\";"));
+    }
+
+    #[test]
+    fn the_svg_is_well_formed_with_one_node_per_resource_coloured_by_action() {
+        let s = spec(
+            r#"{"Resources": {
+                "Net": {"Plugin": "p", "Type": "T"},
+                "Web<1>": {"Plugin": "p", "Type": "T", "DependsOn": ["Net"]}}}"#,
+        );
+        let g = Graph::build(&s).unwrap();
+        let actions: HashMap<String, Action> = [
+            ("Net".to_string(), Action::Create),
+            ("Web<1>".to_string(), Action::NoOp),
+            ("Old".to_string(), Action::Delete),
+        ]
+        .into();
+        let svg = g.svg(Some(&actions));
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("tspan"))
+            .filter_map(|n| n.text())
+            .map(str::trim)
+            .collect();
+        for name in ["Net", "Web<1>", "Old"] {
+            assert_eq!(texts.iter().filter(|t| **t == name).count(), 1, "{texts:?}");
+        }
+        let dot = g.dot(Some(&actions));
+        assert!(
+            dot.contains("\"Old\" [style=filled, fillcolor=\"salmon\""),
+            "{dot}"
+        );
     }
 
     #[test]

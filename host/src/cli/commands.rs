@@ -14,9 +14,36 @@ use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn graph(spec_path: &Path) -> Result<ExitCode> {
-    let spec = spec::load(spec_path)?;
-    crate::out!("{}", Graph::build(&spec)?.dot());
+/// `rkit graph`: DOT or SVG, coloured by a saved plan's actions when given one.
+pub fn graph(spec_path: &Path, format: &str, plan: Option<&Path>) -> Result<ExitCode> {
+    let given = crate::spec::parameters::Given {
+        lenient: true,
+        ..crate::spec::parameters::Given::from_env(Vec::new(), Vec::new())
+    };
+    let spec = spec::load_with(spec_path, &given)?;
+    let actions: Option<std::collections::HashMap<String, crate::engine::plan::Action>> = match plan
+    {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+            let saved = PlanFile::parse(path, &text)?;
+            Some(
+                saved
+                    .plan
+                    .steps
+                    .iter()
+                    .filter(|s| s.orphan.is_none())
+                    .map(|s| (s.name.clone(), s.action))
+                    .collect(),
+            )
+        }
+        None => None,
+    };
+    let graph = Graph::build(&spec)?;
+    match format {
+        "svg" => crate::outln!("{}", graph.svg(actions.as_ref())),
+        _ => crate::out!("{}", graph.dot(actions.as_ref())),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

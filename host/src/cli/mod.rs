@@ -211,10 +211,16 @@ enum Command {
         #[arg(long)]
         show_sensitive: bool,
     },
-    /// Print the dependency graph in Graphviz DOT.
+    /// Print the dependency graph: Graphviz DOT, or an SVG picture.
     Graph {
         /// The spec.
         spec: PathBuf,
+        /// `dot` or `svg`.
+        #[arg(long, default_value = "dot", value_parser = ["dot", "svg"])]
+        format: String,
+        /// Colour each resource by what this saved plan (`plan --out`) does to it.
+        #[arg(long, value_name = "PLANFILE")]
+        plan: Option<PathBuf>,
     },
     /// Read the recorded state, or change it without a text editor.
     #[command(subcommand)]
@@ -363,7 +369,9 @@ pub fn main() -> ExitCode {
                 json,
                 show_sensitive,
             } => commands::show(&file, state, json, show_sensitive),
-            Command::Graph { spec } => commands::graph(&spec),
+            Command::Graph { spec, format, plan } => {
+                commands::graph(&spec, &format, plan.as_deref())
+            }
             Command::State(StateCommand::List(args)) => commands::state_list(&args),
             Command::State(StateCommand::Show(names)) => commands::state_show(&names),
             Command::State(StateCommand::Rm(names)) => commands::state_rm(&names),
@@ -392,9 +400,30 @@ pub fn main() -> ExitCode {
         Ok(_) if interrupt.raised() => ExitCode::from(130),
         Ok(code) => code,
         Err(err) => {
-            crate::errln!("error: {err:#}");
+            report_error(&err);
             ExitCode::from(if interrupt.raised() { 130 } else { 1 })
         }
+    }
+}
+
+/// Prints an error: a spec error with its source line, underlined; others on one line.
+fn report_error(err: &anyhow::Error) {
+    use crate::spec::diagnostic::{SpecError, SpecErrors};
+    if let Some(e) = err.downcast_ref::<SpecError>() {
+        crate::errln!("{}", e.render());
+    } else if let Some(SpecErrors(all)) = err.downcast_ref::<SpecErrors>() {
+        for e in all {
+            crate::errln!("{}\n", e.render());
+        }
+        if all.len() > 1 {
+            crate::errln!("error: {} problems in the spec", all.len());
+        }
+    } else {
+        // Line by line: a message may span lines (what a provider asks for), and each line
+        // is escaped like any text that may come from a provider.
+        let text = format!("{err:#}");
+        let lines: Vec<String> = text.lines().map(crate::text::escaped).collect();
+        crate::errln!("error: {}", lines.join("\n"));
     }
 }
 

@@ -139,7 +139,12 @@ pub struct Human;
 impl Reporter for Human {
     fn event(&self, event: Event) {
         let Some(line) = text(&event) else { return };
-        let line = escape(&line);
+        // Line by line: an approval lists what a module gets on several lines.
+        let line = line
+            .lines()
+            .map(|l| escape(l).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n");
         match &event {
             Event::Warning { .. } | Event::OrderDropped { .. } => {
                 crate::errln!("{}{}", paint(YELLOW, "warning"), &line["warning".len()..])

@@ -166,19 +166,21 @@ impl Session {
             let info = bound.module.info();
             if info.type_info(&rs.type_name).is_none() {
                 let types: Vec<&str> = info.types.iter().map(|t| t.name.as_str()).collect();
-                errors.push(format!(
-                    "{file}: resource {name}: field Type: provider {} has no type {:?} (it has: {})",
-                    rs.plugin,
-                    rs.type_name,
-                    types.join(", ")
+                errors.push(spec.resource_error(
+                    name,
+                    "Type",
+                    format!(
+                        "provider {} has no type {:?} (it has: {})",
+                        rs.plugin,
+                        rs.type_name,
+                        types.join(", ")
+                    ),
                 ));
                 continue;
             }
             for (field, r) in &spec.references[name] {
                 if let Some(problem) = self.check_reference(r) {
-                    errors.push(format!(
-                        "{file}: resource {name}: field Properties.{field}: {problem}"
-                    ));
+                    errors.push(spec.resource_error(name, &format!("Properties.{field}"), problem));
                 }
             }
             // Validate with references as placeholders; findings on referencing fields wait
@@ -194,20 +196,22 @@ impl Session {
                 if !d.field.is_empty() && referencing.iter().any(|f| same_or_nested(f, &d.field)) {
                     continue;
                 }
-                let at = if d.field.is_empty() {
-                    String::new()
+                let field = if d.field.is_empty() {
+                    "Properties".to_string()
                 } else {
-                    format!("field Properties.{}: ", d.field)
+                    format!("Properties.{}", d.field)
                 };
-                let line = format!("{file}: resource {name}: {at}{}", d.message);
+                let error = spec.resource_error(name, &field, d.message);
                 match d.severity {
-                    Severity::Error => errors.push(line),
-                    Severity::Warning => self.ctx.events.event(Event::Warning { message: line }),
+                    Severity::Error => errors.push(error),
+                    Severity::Warning => self.ctx.events.event(Event::Warning {
+                        message: error.to_string(),
+                    }),
                 }
             }
         }
         if !errors.is_empty() {
-            bail!("{}", errors.join("\n"));
+            return Err(spec::diagnostic::SpecErrors(errors).into());
         }
         Ok(())
     }

@@ -95,6 +95,7 @@ impl PlanFile {
             warnings: Vec::new(),
             outputs: self.outputs.clone(),
             sensitive_fields: BTreeMap::new(),
+            text: None,
         };
         // Module files are bound again by path; references resolve through the lock.
         let args: Vec<ProviderArg> = self

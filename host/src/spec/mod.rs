@@ -2,11 +2,13 @@
 //! loaded with errors that name the file, the resource and the field. Parameters are
 //! substituted as it loads; what a sensitive parameter flows into is noted.
 
+pub mod diagnostic;
 mod jsonc;
 pub mod parameters;
 pub mod reference;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
+use diagnostic::{SpecError, locate, offset_of, steps};
 use indexmap::IndexMap;
 use parameters::{Given, ParameterSpec};
 use reference::Reference;
@@ -157,9 +159,25 @@ pub struct LoadedSpec {
     pub outputs: IndexMap<String, OutputSpec>,
     /// Per resource, the top-level properties a sensitive parameter flows into.
     pub sensitive_fields: BTreeMap<String, BTreeSet<String>>,
+    /// The text the spec was read from (comments blanked), to point errors at.
+    pub text: Option<std::sync::Arc<str>>,
 }
 
 impl LoadedSpec {
+    /// An error about `field` (a path below the resource, `Properties.X`) of resource `name`,
+    /// located in the file.
+    pub fn resource_error(&self, name: &str, field: &str, message: impl Into<String>) -> SpecError {
+        located(
+            &self.path,
+            self.text.as_ref(),
+            Some(format!("resource {name}")),
+            Some(field),
+            &format!("Resources.{name}.{field}"),
+            false,
+            message.into(),
+        )
+    }
+
     /// The directory relative paths in the spec are resolved from.
     pub fn dir(&self) -> &Path {
         self.path
@@ -194,7 +212,7 @@ pub fn load(path: &Path) -> Result<LoadedSpec> {
 /// Reads and checks the spec at `path` with the `given` parameter values.
 pub fn load_with(path: &Path, given: &Given) -> Result<LoadedSpec> {
     let text = std::fs::read_to_string(path)
-        .map_err(|err| anyhow!("{}: cannot read the spec: {err}", path.display()))?;
+        .map_err(|err| SpecError::file(path, format!("cannot read the spec: {err}")))?;
     parse_with(path, &text, given)
 }
 
@@ -205,38 +223,64 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedSpec> {
 
 /// Parses and checks spec `text` read from `path` with the `given` parameter values.
 pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> {
-    let file = path.display();
     let relaxed = jsonc::relax(text);
-    let value: Value = serde_json::from_str(&relaxed.text).map_err(|err| {
-        anyhow!(
-            "{file}:{}:{}: invalid JSON: {}",
-            err.line(),
-            err.column(),
-            strip_position(&err.to_string())
+    let source: std::sync::Arc<str> = relaxed.text.as_str().into();
+    let at = |subject: Option<String>, field: Option<&str>, json_path: &str, message: String| {
+        located(
+            path,
+            Some(&source),
+            subject,
+            field,
+            json_path,
+            false,
+            message,
         )
-    })?;
-    let spec: Spec = serde_path_to_error::deserialize(&value).map_err(|err| {
-        let at = err.path().to_string();
-        let message = strip_position(&err.inner().to_string());
-        let mut segments = at.split('.');
-        match (segments.next(), segments.next()) {
-            (Some("Resources"), Some(name)) => {
-                let field: Vec<&str> = segments.collect();
-                if field.is_empty() {
-                    anyhow!("{file}: resource {name}: {message}")
-                } else {
-                    anyhow!(
-                        "{file}: resource {name}: field {}: {message}",
-                        field.join(".")
-                    )
-                }
-            }
-            _ if at == "." => anyhow!("{file}: {message}"),
-            _ => anyhow!("{file}: field {at}: {message}"),
+    };
+    let value: Value = serde_json::from_str(&relaxed.text).map_err(|err| {
+        let offset = offset_of(&relaxed.text, err.line(), err.column());
+        let end = (offset + 1).min(relaxed.text.len()).max(offset);
+        SpecError {
+            file: path.to_path_buf(),
+            subject: None,
+            field: None,
+            message: format!("invalid JSON: {}", strip_position(&err.to_string())),
+            at: Some(diagnostic::Location {
+                line: err.line(),
+                column: err.column(),
+                span: offset..end,
+            }),
+            text: Some(source.clone()),
         }
     })?;
+    let spec: Spec = serde_path_to_error::deserialize(&value).map_err(|err| {
+        let json_path = err.path().to_string();
+        let message = strip_position(&err.inner().to_string());
+        let unknown = message.starts_with("unknown field");
+        let mut segments = json_path.splitn(3, '.');
+        let (first, second, rest) = (segments.next(), segments.next(), segments.next());
+        let subject = match (first, second) {
+            (Some("Resources"), Some(name)) => Some(format!("resource {name}")),
+            (Some("Parameters"), Some(name)) => Some(format!("parameter {name}")),
+            (Some("Outputs"), Some(name)) => Some(format!("output {name}")),
+            _ => None,
+        };
+        let field = match (&subject, rest) {
+            (Some(_), rest) => rest.map(String::from),
+            (None, _) if json_path == "." => None,
+            (None, _) => Some(json_path.clone()),
+        };
+        located(
+            path,
+            Some(&source),
+            subject,
+            field.as_deref(),
+            &json_path,
+            unknown,
+            message,
+        )
+    })?;
     let mut spec = spec;
-    let (outputs, sensitive_fields) = substitute_parameters(&file.to_string(), &mut spec, given)?;
+    let (outputs, sensitive_fields) = substitute_parameters(path, &source, &mut spec, given)?;
     let stack = match &spec.stack {
         Some(stack) => stack.clone(),
         None => path
@@ -245,43 +289,65 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     };
     let mut references = BTreeMap::new();
     for (name, resource) in &spec.resources {
+        let subject = || Some(format!("resource {name}"));
         if !resource.properties.is_object() {
-            return Err(anyhow!(
-                "{file}: resource {name}: field Properties: must be an object"
-            ));
+            return Err(at(
+                subject(),
+                Some("Properties"),
+                &format!("Resources.{name}.Properties"),
+                "must be an object".into(),
+            )
+            .into());
         }
         let found = reference::references(&resource.properties).map_err(|(field, message)| {
-            anyhow!("{file}: resource {name}: field Properties.{field}: {message}")
+            at(
+                subject(),
+                Some(&format!("Properties.{field}")),
+                &format!("Resources.{name}.Properties.{field}"),
+                message,
+            )
         })?;
         for (field, r) in &found {
             if !spec.resources.contains_key(&r.resource) {
-                return Err(anyhow!(
-                    "{file}: resource {name}: field Properties.{field}: reference {r} names no \
-                     resource of this spec"
-                ));
+                return Err(at(
+                    subject(),
+                    Some(&format!("Properties.{field}")),
+                    &format!("Resources.{name}.Properties.{field}"),
+                    format!("reference {r} names no resource of this spec"),
+                )
+                .into());
             }
         }
-        for dep in &resource.depends_on {
+        for (i, dep) in resource.depends_on.iter().enumerate() {
             if !spec.resources.contains_key(dep) {
-                return Err(anyhow!(
-                    "{file}: resource {name}: field DependsOn: {dep:?} names no resource of \
-                     this spec"
-                ));
+                return Err(at(
+                    subject(),
+                    Some("DependsOn"),
+                    &format!("Resources.{name}.DependsOn[{i}]"),
+                    format!("{dep:?} names no resource of this spec"),
+                )
+                .into());
             }
         }
         references.insert(name.clone(), found);
     }
     for (name, output) in &outputs {
-        for (_, r) in reference::references(&output.value)
-            .map_err(|(_, message)| anyhow!("{file}: output {name}: {message}"))?
-        {
+        let subject = || Some(format!("output {name}"));
+        let refs = reference::references(&output.value)
+            .map_err(|(_, message)| at(subject(), None, &format!("Outputs.{name}"), message))?;
+        for (_, r) in refs {
             if !spec.resources.contains_key(&r.resource) {
-                return Err(anyhow!(
-                    "{file}: output {name}: reference {r} names no resource of this spec"
-                ));
+                return Err(at(
+                    subject(),
+                    None,
+                    &format!("Outputs.{name}"),
+                    format!("reference {r} names no resource of this spec"),
+                )
+                .into());
             }
         }
     }
+    let file = path.display();
     let warnings = match relaxed.closed_at_end.as_str() {
         "" => Vec::new(),
         closed => vec![format!(
@@ -301,7 +367,28 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         warnings,
         outputs,
         sensitive_fields,
+        text: Some(source),
     })
+}
+
+/// An error at `json_path` of the file (its key with `key`), about `field` of `subject`.
+fn located(
+    file: &Path,
+    text: Option<&std::sync::Arc<str>>,
+    subject: Option<String>,
+    field: Option<&str>,
+    json_path: &str,
+    key: bool,
+    message: String,
+) -> SpecError {
+    SpecError {
+        file: file.to_path_buf(),
+        subject,
+        field: field.map(String::from),
+        message,
+        at: text.and_then(|t| locate(t, &steps(json_path), key)),
+        text: text.cloned(),
+    }
 }
 
 /// Substitutes the parameters' values into properties, tags, provider configurations and
@@ -309,14 +396,15 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
 /// flows into (outputs it flows into are marked sensitive).
 #[allow(clippy::type_complexity)]
 fn substitute_parameters(
-    file: &str,
+    path: &Path,
+    source: &std::sync::Arc<str>,
     spec: &mut Spec,
     given: &Given,
 ) -> Result<(
     IndexMap<String, OutputSpec>,
     BTreeMap<String, BTreeSet<String>>,
 )> {
-    let values = parameters::values(file, &spec.parameters, given)?;
+    let values = parameters::values(&path.display().to_string(), &spec.parameters, given)?;
     let secret: BTreeSet<String> = spec
         .parameters
         .iter()
@@ -324,12 +412,25 @@ fn substitute_parameters(
         .map(|(n, _)| n.clone())
         .collect();
     let sub = |v: &Value| parameters::substitute(v, &values, &secret);
+    let at = |subject: Option<String>, field: &str, json_path: &str, message: String| {
+        located(
+            path,
+            Some(source),
+            subject,
+            Some(field),
+            json_path,
+            false,
+            message,
+        )
+    };
     let mut sensitive_fields: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (name, resource) in spec.resources.iter_mut() {
+        let subject = || Some(format!("resource {name}"));
         if let Some(props) = resource.properties.as_object_mut() {
             for (field, value) in props.iter_mut() {
                 let (new, touched) = sub(value).map_err(|m| {
-                    anyhow!("{file}: resource {name}: field Properties.{field}: {m}")
+                    let field = format!("Properties.{field}");
+                    at(subject(), &field, &format!("Resources.{name}.{field}"), m)
                 })?;
                 *value = new;
                 if touched {
@@ -341,8 +442,10 @@ fn substitute_parameters(
             }
         }
         for (key, value) in resource.tags.iter_mut() {
-            let (new, _) = sub(&Value::String(value.clone()))
-                .map_err(|m| anyhow!("{file}: resource {name}: field Tags.{key}: {m}"))?;
+            let (new, _) = sub(&Value::String(value.clone())).map_err(|m| {
+                let field = format!("Tags.{key}");
+                at(subject(), &field, &format!("Resources.{name}.{field}"), m)
+            })?;
             *value = match new {
                 Value::String(s) => s,
                 other => other.to_string(),
@@ -350,16 +453,26 @@ fn substitute_parameters(
         }
     }
     for (name, provider) in spec.providers.iter_mut() {
-        let (new, _) = sub(&provider.config)
-            .map_err(|m| anyhow!("{file}: field Providers.{name}.Config: {m}"))?;
+        let field = format!("Providers.{name}.Config");
+        let (new, _) = sub(&provider.config).map_err(|m| at(None, &field, &field, m))?;
         provider.config = new;
     }
     let mut outputs = IndexMap::new();
     for (name, raw) in &spec.outputs {
-        let mut output =
-            OutputSpec::read(raw).map_err(|m| anyhow!("{file}: output {name}: {m}"))?;
-        let (value, touched) =
-            sub(&output.value).map_err(|m| anyhow!("{file}: output {name}: {m}"))?;
+        let json_path = format!("Outputs.{name}");
+        let error = |m: String| {
+            located(
+                path,
+                Some(source),
+                Some(format!("output {name}")),
+                None,
+                &json_path,
+                false,
+                m,
+            )
+        };
+        let mut output = OutputSpec::read(raw).map_err(error)?;
+        let (value, touched) = sub(&output.value).map_err(error)?;
         output.value = value;
         output.sensitive |= touched;
         outputs.insert(name.clone(), output);
@@ -440,15 +553,15 @@ mod tests {
     fn field_errors_name_resource_and_field() {
         assert_eq!(
             err(r#"{"Resources": {"A": {"Plugin": "p"}}}"#),
-            "s.json: resource A: missing field `Type`"
+            "s.json:1:21: resource A: missing field `Type`"
         );
         assert!(
             err(r#"{"Resources": {"A": {"Plugin": "p", "Type": "T", "Propertys": {}}}}"#)
-                .starts_with("s.json: resource A: field Propertys: unknown field `Propertys`")
+                .starts_with("s.json:1:50: resource A: field Propertys: unknown field `Propertys`")
         );
         assert_eq!(
             err(r#"{"Resources": {"A": {"Plugin": "p", "Type": 3}}}"#),
-            "s.json: resource A: field Type: invalid type: integer `3`, expected a string"
+            "s.json:1:45: resource A: field Type: invalid type: integer `3`, expected a string"
         );
     }
 
@@ -458,11 +571,11 @@ mod tests {
             err(
                 r#"{"Resources": {"A": {"Plugin": "p", "Type": "T", "Properties": {"X": {"Y": "{{.Resources.Nope.ID}}"}}}}}"#
             ),
-            "s.json: resource A: field Properties.X.Y: reference {{.Resources.Nope.ID}} names no resource of this spec"
+            "s.json:1:76: resource A: field Properties.X.Y: reference {{.Resources.Nope.ID}} names no resource of this spec"
         );
         assert_eq!(
             err(r#"{"Resources": {"A": {"Plugin": "p", "Type": "T", "DependsOn": ["B"]}}}"#),
-            "s.json: resource A: field DependsOn: \"B\" names no resource of this spec"
+            "s.json:1:64: resource A: field DependsOn: \"B\" names no resource of this spec"
         );
     }
 }
