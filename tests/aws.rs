@@ -649,7 +649,7 @@ fn aws_errors_surface_verbatim_and_the_state_keeps_what_exists() {
     );
     let out = bad.expect(1, &["plan", "SPEC"]);
     assert!(
-        out.contains("typo.json: resource Net: field Properties.CidrBlock:"),
+        out.contains("typo.json:1:") && out.contains(": resource Net: field Properties.CidrBlock:"),
         "{out}"
     );
 }

@@ -28,7 +28,7 @@ fn inspect_prints_name_version_types_schemas_and_capabilities() {
         "memory:     32 MiB",
         "  File: A file with the given content",
         "Path (string, required, force-new)",
-        "Value (string, required): The random string.",
+        "Value (string, required, sensitive): The random string.",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

@@ -117,6 +117,34 @@ fn sensitive_values_appear_in_no_output_unless_asked_for() {
     assert!(shown.contains(token), "{shown}");
     let shown = stack.expect(0, &["plan", "SPEC", "--var", other, "--show-sensitive"]);
     assert!(shown.contains("another-secret-value"), "{shown}");
+
+    // A state recorded before the values were marked (an older rkit or provider): the next
+    // apply, even with nothing to change, records what is sensitive.
+    let path = stack.dir.path().join("stack.rkit-state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    state["Resources"]["Token"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Sensitive");
+    state.as_object_mut().unwrap().remove("SensitiveOutputs");
+    std::fs::write(&path, state.to_string()).unwrap();
+    let shown = stack.expect(0, &["state", "show", "SPEC", "Token"]);
+    assert!(
+        shown.contains(token),
+        "the unmarked state shows it: {shown}"
+    );
+    let out = stack.expect(0, &["apply", "SPEC", "--yes", "--var", v]);
+    assert!(out.contains("No changes"), "{out}");
+    for args in [
+        &["state", "show", "SPEC", "Token"][..],
+        &["output", "SPEC"][..],
+    ] {
+        let shown = stack.expect(0, args);
+        assert!(
+            !shown.contains(token) && shown.contains("(sensitive)"),
+            "{shown}"
+        );
+    }
 }
 
 fn with_parameters(stack: &Stack) {

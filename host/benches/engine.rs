@@ -69,7 +69,7 @@ async fn measure(shape: &str, n: usize) {
     assert_eq!(plan.counts().create, n);
 
     let started = Instant::now();
-    let report = s.apply(&plan, PARALLELISM).await.unwrap();
+    let report = s.apply(plan, PARALLELISM).await.unwrap();
     let took = started.elapsed();
     assert!(report.ok() && report.created.len() == n);
     let state_bytes = std::fs::metadata(dir.path().join(format!("{shape}.rkit-state.json")))
@@ -99,7 +99,7 @@ async fn measure(shape: &str, n: usize) {
 
     let started = Instant::now();
     let report = s
-        .apply(&s.destroy_plan(false).await.unwrap(), PARALLELISM)
+        .apply(s.destroy_plan(false).await.unwrap(), PARALLELISM)
         .await
         .unwrap();
     row(shape, n, "destroy", started.elapsed(), "");

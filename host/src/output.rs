@@ -24,12 +24,22 @@ fn choice(stream: &'static OnceLock<ColorChoice>, of: impl FnOnce() -> ColorChoi
 static STDOUT: OnceLock<ColorChoice> = OnceLock::new();
 static STDERR: OnceLock<ColorChoice> = OnceLock::new();
 
+/// `args` as text, colour codes stripped unless `choice` keeps them.
+fn text(args: fmt::Arguments<'_>, choice: ColorChoice) -> String {
+    let text = args.to_string();
+    if choice == ColorChoice::Never && text.contains('\u{1b}') {
+        anstream::adapter::strip_str(&text).to_string()
+    } else {
+        text
+    }
+}
+
 /// Writes `args` to standard output, ignoring a closed or failing stream.
 pub fn stdout(args: fmt::Arguments<'_>) {
     let raw = std::io::stdout();
     let choice = choice(&STDOUT, || AutoStream::choice(&raw));
-    let mut out = AutoStream::new(raw.lock(), choice);
-    let _ = out.write_fmt(args);
+    let mut out = raw.lock();
+    let _ = out.write_all(text(args, choice).as_bytes());
     let _ = out.flush();
 }
 
@@ -37,7 +47,7 @@ pub fn stdout(args: fmt::Arguments<'_>) {
 pub fn stderr(args: fmt::Arguments<'_>) {
     let raw = std::io::stderr();
     let choice = choice(&STDERR, || AutoStream::choice(&raw));
-    let _ = AutoStream::new(raw.lock(), choice).write_fmt(args);
+    let _ = raw.lock().write_all(text(args, choice).as_bytes());
 }
 
 /// `print!` that never panics.

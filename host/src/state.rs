@@ -160,6 +160,14 @@ impl State {
     }
 }
 
+/// The state is locked by another rkit: who (pid, command) and since when.
+#[derive(Debug, thiserror::Error)]
+#[error("the state {} is locked by another rkit ({holder}); wait for it to finish", path.display())]
+pub struct Locked {
+    pub path: PathBuf,
+    pub holder: String,
+}
+
 /// A state on disk, locked for the lifetime of this value.
 pub struct StateStore {
     path: PathBuf,
@@ -191,14 +199,25 @@ impl StateStore {
             .with_context(|| format!("opening {}", lock_path.display()))?;
         if lock.try_lock().is_err() {
             let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
-            bail!(
-                "the state {} is locked by another rkit ({}); wait for it to finish",
-                path.display(),
-                holder.trim()
-            );
+            return Err(Locked {
+                path: path.to_path_buf(),
+                holder: holder.trim().to_string(),
+            }
+            .into());
         }
+        // Who holds it and since when, for whoever finds it locked.
+        let command = std::env::args().nth(1).unwrap_or_default();
+        let since = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         lock.set_len(0)
-            .and_then(|()| write!(lock, "pid {}", std::process::id()))
+            .and_then(|()| {
+                write!(
+                    lock,
+                    "pid {}, rkit {command}, since {since}",
+                    std::process::id()
+                )
+            })
             .with_context(|| format!("writing {}", lock_path.display()))?;
 
         let state = Self::load(path)?;

@@ -53,7 +53,7 @@ pub fn rkit(dir: &std::path::Path, env: &[(String, String)], args: &[&str]) -> (
 pub fn approving(args: &mut Vec<&str>) {
     let on_spec = matches!(
         args.first().copied(),
-        Some("validate" | "plan" | "apply" | "destroy" | "init" | "import")
+        Some("validate" | "plan" | "apply" | "destroy" | "init" | "import" | "converge")
     );
     if on_spec && !args.contains(&"--approve") {
         args.push("--approve");

@@ -231,7 +231,7 @@ pub fn show(file: &Path, state: Option<PathBuf>, json: bool, reveal: bool) -> Re
                 file.display(),
                 saved.state_path.display()
             );
-            crate::out!("{}", render::plan(&plan));
+            crate::out!("{}", render::plan(&plan, reveal));
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -123,6 +123,9 @@ fn write_properties(out: &mut String, schema: &Value, force_new: &[String]) {
         if force_new.iter().any(|f| f == name) {
             flags.push("force-new".into());
         }
+        if prop.get("sensitive") == Some(&Value::Bool(true)) {
+            flags.push("sensitive".into());
+        }
         // Schemas are the provider's text: escaped for the terminal.
         let _ = write!(
             out,

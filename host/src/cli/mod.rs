@@ -14,6 +14,7 @@ mod prompt;
 mod registry;
 mod render;
 mod run;
+mod serve;
 mod ui;
 
 use crate::engine::interrupt::Interrupt;
@@ -158,6 +159,33 @@ enum Command {
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         orphans: bool,
         /// Report as JSON, one object per line (needs --yes: rkit cannot ask).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep reality converged to the spec: each tick refresh, plan and apply what differs
+    /// (deleted outside rkit, drifted, dependents to update), then sleep.
+    Converge {
+        #[command(flatten)]
+        args: SpecArgs,
+        /// Time between ticks (jittered ±10%; doubled up to 8× while providers throttle).
+        #[arg(long, default_value = "30s", value_parser = crate::engine::converge::parse_interval)]
+        interval: std::time::Duration,
+        /// One tick, then exit (for cron and CI).
+        #[arg(long)]
+        once: bool,
+        /// Report drift and change nothing (with --once: exit 2 when drift was found).
+        #[arg(long)]
+        observe_only: bool,
+        /// Apply a changed spec file at the next tick (else it is reported as pending).
+        #[arg(long)]
+        follow_spec: bool,
+        /// At most this many operations start per tick; the rest wait for the next one.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+        max_operations: u32,
+        /// Serve /healthz and /metrics (Prometheus) on HOST:PORT, or :PORT for loopback.
+        #[arg(long, value_name = "ADDR", value_parser = serve::parse_listen)]
+        listen: Option<std::net::SocketAddr>,
+        /// Report as JSON, one object per line.
         #[arg(long)]
         json: bool,
     },
@@ -356,6 +384,26 @@ pub fn main() -> ExitCode {
                 json,
             } => run::destroy(&args, yes, orphans, json, interrupt).await,
             Command::Import { args, name, id } => run::import(&args, &name, &id, interrupt).await,
+            Command::Converge {
+                args,
+                interval,
+                once,
+                observe_only,
+                follow_spec,
+                max_operations,
+                listen,
+                json,
+            } => {
+                let options = crate::engine::converge::Options {
+                    interval,
+                    once,
+                    observe_only,
+                    follow_spec,
+                    max_operations: max_operations as usize,
+                    parallelism: args.parallelism.into(),
+                };
+                run::converge(&args, &options, listen, json, interrupt).await
+            }
             Command::Output {
                 state,
                 args,

@@ -47,26 +47,32 @@ pub fn resource(name: &str, r: &ResourceState) -> String {
     out
 }
 
-fn change(out: &mut String, c: &Change, action: Action) {
+fn change(out: &mut String, c: &Change, action: Action, reveal: bool) {
+    let masked = Some(Value::String(MASK.into()));
+    let (before, after) = if c.sensitive && !reveal {
+        (&masked, &masked)
+    } else {
+        (&c.before, &c.after)
+    };
     let mark = if c.forces_replacement {
         "  # forces replacement"
     } else {
         ""
     };
     let _ = match action {
-        Action::Create => writeln!(out, "      {}: {}", escape(&c.field), value(&c.after)),
+        Action::Create => writeln!(out, "      {}: {}", escape(&c.field), value(after)),
         _ => writeln!(
             out,
             "      {}: {} => {}{mark}",
             escape(&c.field),
-            value(&c.before),
-            value(&c.after)
+            value(before),
+            value(after)
         ),
     };
 }
 
-/// The plan as a readable diff with a summary line.
-pub fn plan(plan: &Plan) -> String {
+/// The plan as a readable diff with a summary line; sensitive values masked unless `reveal`.
+pub fn plan(plan: &Plan, reveal: bool) -> String {
     let mut out = String::new();
     for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
         let _ = write!(
@@ -85,7 +91,7 @@ pub fn plan(plan: &Plan) -> String {
         }
         out.push('\n');
         for c in &step.changes {
-            change(&mut out, c, step.action);
+            change(&mut out, c, step.action, reveal);
         }
     }
     if plan.has_changes() {

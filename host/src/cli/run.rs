@@ -158,16 +158,17 @@ fn focused(session: &Session, mut plan: Plan, args: &FocusArgs) -> Result<Plan> 
 /// Shows `plan`: the readable diff, or (JSON) a `planned_change` line per change and a
 /// `change_summary`.
 fn show_plan(mode: Mode, plan: &Plan, operation: &str, reveal: bool) {
-    let redacted;
-    let plan = if reveal {
-        plan
-    } else {
-        redacted = plan.redacted();
-        &redacted
-    };
     match mode {
-        Mode::Human => crate::out!("{}", render::plan(plan)),
+        Mode::Human => crate::out!("{}", render::plan(plan, reveal)),
         Mode::Json => {
+            // Masked (a copy only when something is sensitive).
+            let redacted;
+            let plan = if reveal || !plan.has_sensitive() {
+                plan
+            } else {
+                redacted = plan.redacted();
+                &redacted
+            };
             for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
                 ui::line(
                     "info",
@@ -207,7 +208,7 @@ pub async fn plan(
         Mode::Json => ui::line(
             "info",
             "the plan",
-            &serde_json::json!({"type": "plan", "plan": if flags.reveal { plan.clone() } else { plan.redacted() }}),
+            &serde_json::json!({"type": "plan", "plan": if flags.reveal || !plan.has_sensitive() { plan.clone() } else { plan.redacted() }}),
         ),
         Mode::Human => {
             for (plugin, n) in session.ctx.providers.http_requests() {
@@ -246,10 +247,10 @@ struct Run<'a> {
     parallelism: u16,
 }
 
-async fn execute(session: &Session, plan: &Plan, run: &Run<'_>) -> Result<ExitCode> {
-    show_plan(run.mode, plan, &run.verb.to_lowercase(), false);
+async fn execute(session: &Session, plan: Plan, run: &Run<'_>) -> Result<ExitCode> {
+    show_plan(run.mode, &plan, &run.verb.to_lowercase(), false);
     if !plan.has_changes() {
-        session.keep(plan)?;
+        session.keep(&plan)?;
         return Ok(ExitCode::SUCCESS);
     }
     if !run.yes {
@@ -354,7 +355,7 @@ pub async fn apply(
             mode,
             parallelism: args.parallelism,
         };
-        return execute(&session, &file.plan, &run).await;
+        return execute(&session, file.plan, &run).await;
     }
     check_json(flags.json, flags.yes, "apply")?;
     let session = session(args, mode, interrupt).await?;
@@ -369,7 +370,7 @@ pub async fn apply(
         mode,
         parallelism: args.parallelism,
     };
-    execute(&session, &plan, &run).await
+    execute(&session, plan, &run).await
 }
 
 pub async fn destroy(
@@ -389,7 +390,7 @@ pub async fn destroy(
         mode,
         parallelism: args.parallelism,
     };
-    execute(&session, &plan, &run).await
+    execute(&session, plan, &run).await
 }
 
 pub async fn import(
@@ -408,4 +409,65 @@ pub async fn import(
         escape(&record.type_name)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens a session per converge tick, as `apply` would.
+struct Opener<'a> {
+    args: &'a SpecArgs,
+}
+
+impl crate::engine::converge::Opener for Opener<'_> {
+    async fn open(
+        &self,
+        spec: crate::spec::LoadedSpec,
+        events: crate::engine::events::Events,
+        interrupt: Interrupt,
+    ) -> Result<Session> {
+        let session = Session::with_spec(
+            spec,
+            self.args.state.as_deref(),
+            &self.args.providers,
+            policy(self.args),
+            events,
+            &[],
+        )
+        .await?;
+        Ok(paced(session.interruptible(&interrupt)))
+    }
+
+    fn load(&self) -> Result<crate::spec::LoadedSpec> {
+        crate::spec::load_with(&self.args.spec, &self.args.given())
+    }
+}
+
+/// `rkit converge`.
+pub async fn converge(
+    args: &SpecArgs,
+    options: &crate::engine::converge::Options,
+    listen: Option<std::net::SocketAddr>,
+    json: bool,
+    interrupt: &Interrupt,
+) -> Result<ExitCode> {
+    use crate::engine::converge::{self, Metrics, Opener as _};
+    let mode = Mode::of(json);
+    let events = mode.events();
+    let opener = Opener { args };
+    let first = opener.load()?;
+    let metrics = std::sync::Arc::new(Metrics::new());
+    if let Some(addr) = listen {
+        let bound = super::serve::serve(addr, metrics.clone()).await?;
+        events.event(crate::engine::events::Event::Listening {
+            address: bound.to_string(),
+        });
+    }
+    let reports = converge::run(options, first, &opener, &events, interrupt, &metrics).await?;
+    let drift = reports.iter().any(|r| r.drift > 0);
+    let failed = reports.iter().any(|r| r.failed > 0);
+    Ok(if options.once && options.observe_only && drift {
+        ExitCode::from(2)
+    } else if options.once && failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

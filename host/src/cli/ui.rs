@@ -125,6 +125,66 @@ fn text(event: &Event) -> Option<String> {
         Event::IntentAdopted { resource, id } => {
             format!("{resource}: adopted {id} (made by an interrupted create)")
         }
+        Event::TickStarted { .. } => return None,
+        Event::Listening { address } => {
+            format!("serving /healthz and /metrics on http://{address}")
+        }
+        Event::Drift {
+            resource,
+            action,
+            fields,
+            reason,
+        } => {
+            use crate::engine::plan::Action;
+            let mut line = match action {
+                Action::Create => format!("{resource}: to create"),
+                Action::Delete => format!("{resource}: to delete"),
+                Action::Replace => format!("{resource}: to replace"),
+                _ => format!("{resource}: differs from the spec ({})", fields.join(", ")),
+            };
+            if let Some(reason) = reason {
+                line.push_str(&format!(": {reason}"));
+            }
+            line
+        }
+        Event::SpecPending { changes } => format!(
+            "the spec file changed: {changes} changes pending (converge applies them with \
+             --follow-spec; or run rkit apply)"
+        ),
+        Event::TickFinished {
+            tick,
+            seconds,
+            drift,
+            repaired,
+            failed,
+            deferred,
+            skipped,
+            throttled,
+            ..
+        } => {
+            let what = if *skipped {
+                "skipped (the state is locked)".to_string()
+            } else if *drift == 0 {
+                "no drift".to_string()
+            } else if repaired + failed + deferred == 0 {
+                format!("drift: {drift} to change (nothing changed)")
+            } else {
+                let mut parts = vec![format!("{drift} to change"), format!("{repaired} done")];
+                if *failed > 0 {
+                    parts.push(format!("{failed} failed"));
+                }
+                if *deferred > 0 {
+                    parts.push(format!("{deferred} left for the next tick"));
+                }
+                parts.join(", ")
+            };
+            let slow = if *throttled {
+                "; throttled: slowing down"
+            } else {
+                ""
+            };
+            format!("tick {tick}: {what} ({seconds:.2} s){slow}")
+        }
         Event::OrderDropped { first, then } => format!(
             "warning: the recorded order \"{first} before {then}\" is part of a cycle \
              (dependencies changed since they were recorded); it is not kept"
@@ -149,8 +209,11 @@ impl Reporter for Human {
             Event::Warning { .. } | Event::OrderDropped { .. } => {
                 crate::errln!("{}{}", paint(YELLOW, "warning"), &line["warning".len()..])
             }
-            Event::Approved { .. } | Event::IntentAdopted { .. } => crate::errln!("{line}"),
+            Event::Approved { .. } | Event::IntentAdopted { .. } | Event::Listening { .. } => {
+                crate::errln!("{line}")
+            }
             Event::OperationFailed { .. } => crate::outln!("  {} {line}", paint(RED, "!")),
+            Event::Drift { action, .. } => crate::outln!("  {} {line}", symbol(action.symbol())),
             Event::OperationStarted { action, .. }
             | Event::OperationProgress { action, .. }
             | Event::OperationRetrying { action, .. }

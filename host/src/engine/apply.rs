@@ -120,8 +120,8 @@ impl Context {
 }
 
 /// Executes `plan` with at most `parallelism` operations at once.
-pub async fn execute(ctx: Arc<Context>, plan: &Plan, parallelism: usize) -> Report {
-    let steps: Arc<Vec<Step>> = Arc::new(plan.steps.clone());
+pub async fn execute(ctx: Arc<Context>, plan: Plan, parallelism: usize) -> Report {
+    let steps: Arc<Vec<Step>> = Arc::new(plan.steps);
     let shapes: Vec<StepShape> = steps.iter().map(StepShape::of).collect();
     let sched = schedule(&shapes);
     for (first, then) in &sched.dropped {
@@ -131,13 +131,31 @@ pub async fn execute(ctx: Arc<Context>, plan: &Plan, parallelism: usize) -> Repo
         });
     }
     let nodes = Arc::new(sched.nodes);
-    let outcomes = walk(&sched.successors, parallelism, &ctx.interrupt, |i| {
-        let (ctx, steps, nodes) = (ctx.clone(), steps.clone(), nodes.clone());
-        async move {
-            let node = nodes[i];
-            run(&ctx, &steps[node.step], node.phase).await
-        }
-    })
+    let still = |i: usize, elapsed: Duration| {
+        let node = nodes[i];
+        ctx.events.event(Event::OperationProgress {
+            resource: steps[node.step].name.clone(),
+            action: op_action(&steps[node.step], node.phase),
+            elapsed_seconds: elapsed.as_secs(),
+        })
+    };
+    let progress = Some((
+        ctx.progress_every,
+        &still as &(dyn Fn(usize, Duration) + Sync),
+    ));
+    let outcomes = walk(
+        &sched.successors,
+        parallelism,
+        &ctx.interrupt,
+        progress,
+        |i| {
+            let (ctx, steps, nodes) = (ctx.clone(), steps.clone(), nodes.clone());
+            async move {
+                let node = nodes[i];
+                run(&ctx, &steps[node.step], node.phase).await
+            }
+        },
+    )
     .await;
     for (i, outcome) in outcomes.iter().enumerate() {
         match outcome {
@@ -210,8 +228,8 @@ fn op_action(step: &Step, phase: Phase) -> OpAction {
     }
 }
 
-/// Runs one node, reporting it: started, still running (every progress interval), and
-/// finished or failed.
+/// Runs one node, reporting it started, and finished or failed (the walk reports it still
+/// running).
 async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
     let op = Op::new(&ctx.events, &step.name, op_action(step, phase));
     let started = Instant::now();
@@ -220,24 +238,9 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
         action: op.action,
         id: step.orphan.as_ref().map(|o| o.id.clone()),
     });
-    let work = async {
-        match phase {
-            Phase::Delete => delete(ctx, step, &op).await.map(|id| (id, false)),
-            Phase::Upsert => upsert(ctx, step, &op).await,
-        }
-    };
-    tokio::pin!(work);
-    let every = ctx.progress_every.max(Duration::from_millis(100));
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let result = loop {
-        tokio::select! {
-            result = &mut work => break result,
-            _ = ticks.tick() => ctx.events.event(Event::OperationProgress {
-                resource: step.name.clone(),
-                action: op.action,
-                elapsed_seconds: started.elapsed().as_secs(),
-            }),
-        }
+    let result = match phase {
+        Phase::Delete => delete(ctx, step, &op).await.map(|id| (id, false)),
+        Phase::Upsert => upsert(ctx, step, &op).await,
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match result {

@@ -131,6 +131,35 @@ pub enum Event {
     IntentAdopted { resource: String, id: String },
     /// A recorded ordering contradicted the spec and was dropped.
     OrderDropped { first: String, then: String },
+    /// `/healthz` and `/metrics` are served here (converge `--listen`).
+    Listening { address: String },
+    /// A converge tick began.
+    TickStarted { tick: u64 },
+    /// A resource differs from the spec (converge).
+    Drift {
+        resource: String,
+        action: crate::engine::plan::Action,
+        /// The properties that differ.
+        fields: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The spec file changed; applying it would make this many changes (converge without
+    /// `--follow-spec`).
+    SpecPending { changes: usize },
+    /// A converge tick ended.
+    TickFinished {
+        tick: u64,
+        seconds: f64,
+        drift: usize,
+        repaired: usize,
+        failed: usize,
+        deferred: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pending: Option<usize>,
+        throttled: bool,
+        skipped: bool,
+    },
 }
 
 /// A question only the person running rkit can answer.

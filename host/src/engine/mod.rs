@@ -5,6 +5,7 @@
 //! answers approvals.
 
 pub mod apply;
+pub mod converge;
 pub mod credentials;
 pub mod events;
 pub mod interrupt;
@@ -256,7 +257,7 @@ impl Session {
             )
         };
         let independent = vec![Vec::new(); recorded.len()];
-        let outcomes = walk(&independent, parallelism, &self.ctx.interrupt, |i| {
+        let outcomes = walk(&independent, parallelism, &self.ctx.interrupt, None, |i| {
             let (ctx, recorded) = (self.ctx.clone(), recorded.clone());
             async move {
                 let (name, r) = &recorded[i];
@@ -525,7 +526,7 @@ impl Session {
     }
 
     /// Executes `plan`; records outputs (after a full success) and compacts the state.
-    pub async fn apply(&self, plan: &Plan, parallelism: usize) -> Result<Report> {
+    pub async fn apply(&self, plan: Plan, parallelism: usize) -> Result<Report> {
         {
             let mut store = self.ctx.store.lock().expect("state lock");
             // A plan made before any state existed starts the state's lineage.
@@ -541,7 +542,7 @@ impl Session {
                 );
             }
         }
-        self.record_dependencies(plan)?;
+        self.record_dependencies(&plan)?;
         self.ctx.interrupt.set_busy(true);
         let report = apply::execute(self.ctx.clone(), plan, parallelism).await;
         self.ctx.interrupt.set_busy(false);
@@ -562,20 +563,29 @@ impl Session {
     /// spec has them now) and compacts the state.
     pub fn keep(&self, plan: &Plan) -> Result<()> {
         self.record_dependencies(plan)?;
-        self.ctx.store.lock().expect("state lock").compact()
+        let mut store = self.ctx.store.lock().expect("state lock");
+        // What is sensitive may have changed (a spec marking an output, a newer provider).
+        let sensitive: std::collections::BTreeSet<String> =
+            sensitive::outputs(self.spec(), &store.state)
+                .into_iter()
+                .filter(|name| store.state.outputs.contains_key(name))
+                .collect();
+        store.state.sensitive_outputs = sensitive;
+        store.compact()
     }
 
-    /// Brings the recorded dependencies of unchanged resources in step with the spec, so that
-    /// a later delete orders them as they are now.
+    /// Brings what is recorded of unchanged resources in step with the spec: their
+    /// dependencies (so that a later delete orders them as they are now) and what of them is
+    /// sensitive (so that a state recorded before a value was marked stops showing it).
     fn record_dependencies(&self, plan: &Plan) -> Result<()> {
         let mut store = self.ctx.store.lock().expect("state lock");
         for step in plan.steps.iter().filter(|s| s.action == plan::Action::NoOp) {
-            let deps = step.depends_on.clone();
             if let Some(r) = store.state.resources.get(&step.name)
-                && r.depends_on != deps
+                && (r.depends_on != step.depends_on || r.sensitive != step.sensitive)
             {
                 let mut r = r.clone();
-                r.depends_on = deps;
+                r.depends_on = step.depends_on.clone();
+                r.sensitive = step.sensitive.clone();
                 store.change(&step.name, Change::Resource(Some(r)))?;
             }
         }

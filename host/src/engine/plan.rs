@@ -220,6 +220,11 @@ pub struct Counts {
 }
 
 impl Plan {
+    /// Whether anything in it is sensitive.
+    pub fn has_sensitive(&self) -> bool {
+        self.steps.iter().any(|s| !s.sensitive.is_empty())
+    }
+
     /// The plan as it may be shown: sensitive changes and properties masked.
     pub fn redacted(&self) -> Plan {
         use super::sensitive::{MASK, mask_fields, properties_in};

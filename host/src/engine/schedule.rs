@@ -282,6 +282,48 @@ mod tests {
         assert_eq!(s.dropped.len(), 2, "{:?}", s.dropped);
     }
 
+    /// A plan's step, as the planner makes it.
+    fn step(name: &str, action: Action, deps: &[&str], recorded: &[&str]) -> Step {
+        let mut s = Step::delete(name, "p", "T", None);
+        s.action = action;
+        s.depends_on = deps.iter().map(|d| d.to_string()).collect();
+        s.recorded_depends_on = recorded.iter().map(|d| d.to_string()).collect();
+        s
+    }
+
+    #[test]
+    fn the_execution_graph_of_a_plan_comes_from_its_steps_alone() {
+        // Net is replaced create-before-destroy; Web (update) moves onto the new Net; Old
+        // leaves the spec and was on Net; Gone leaves and depended on Old.
+        let mut net = step("Net", Action::Replace, &[], &[]);
+        net.create_before_destroy = true;
+        let steps = [
+            net,
+            step("Web", Action::Update, &["Net"], &["Net", "Old"]),
+            step("Old", Action::Delete, &[], &["Net"]),
+            step("Gone", Action::Delete, &[], &["Old"]),
+            step("Same", Action::NoOp, &["Net"], &["Net"]),
+        ];
+        let shapes: Vec<StepShape> = steps.iter().map(StepShape::of).collect();
+        let s = schedule(&shapes);
+        // No-op steps run nothing.
+        assert_eq!(s.nodes.len(), 5, "{:?}", s.nodes);
+        let order = order(&s, &shapes);
+        let at = |x: &str| order.iter().position(|o| o == x).unwrap();
+        assert!(at("+Net") < at("-Net"), "create before destroy: {order:?}");
+        assert!(at("+Net") < at("+Web"), "dependencies first: {order:?}");
+        assert!(
+            at("+Web") < at("-Old"),
+            "moved off what leaves first: {order:?}"
+        );
+        assert!(
+            at("-Gone") < at("-Old"),
+            "dependents deleted first: {order:?}"
+        );
+        assert!(at("-Old") < at("-Net"), "{order:?}");
+        assert!(s.dropped.is_empty());
+    }
+
     #[test]
     fn a_replacement_deletes_first_unless_create_before_destroy() {
         let r = shape("R", true, true);

@@ -5,11 +5,19 @@
 //! Invariants: a node starts only after all its predecessors are `Done`; a failure marks
 //! every node after it `Skipped` (naming the failed node) and never stops independent work;
 //! once the interrupt is raised no node starts, those running finish, and the rest are
-//! `Cancelled`; every node ends with exactly one outcome, even when its visit panics.
+//! `Cancelled`; every node ends with exactly one outcome, even when its visit panics. With a
+//! progress hook, one timer for the whole walk (not one per node: a timer per node costs a
+//! wake-up of the runtime's driver each) reports every node that has run longer than the
+//! interval, at each interval.
 
 use super::interrupt::Interrupt;
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// Called with a running node and how long it has run, every interval.
+pub type Progress<'a> = (Duration, &'a (dyn Fn(usize, Duration) + Sync));
 
 /// How a node ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,10 +41,14 @@ impl<T, E> Outcome<T, E> {
 /// Visits the nodes `0..successors.len()` (`successors[i]`: the nodes that wait for `i`;
 /// the graph must be acyclic, which [`super::schedule`] guarantees) and returns each one's
 /// outcome, by index.
+/// Visits the nodes `0..successors.len()` (`successors[i]`: the nodes that wait for `i`;
+/// the graph must be acyclic, which [`super::schedule`] guarantees) and returns each one's
+/// outcome, by index; `progress`, if given, hears about nodes that run long.
 pub async fn walk<T, E, F, Fut>(
     successors: &[Vec<usize>],
     parallelism: usize,
     interrupt: &Interrupt,
+    progress: Option<Progress<'_>>,
     mut visit: F,
 ) -> Vec<Outcome<T, E>>
 where
@@ -56,20 +68,55 @@ where
     let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
     let mut running = JoinSet::new();
     let mut task_node: HashMap<tokio::task::Id, usize> = HashMap::new();
+    let mut started: HashMap<usize, Instant> = HashMap::new();
+    let mut ticks = progress.map(|(every, _)| {
+        let every = every.max(Duration::from_millis(10));
+        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    });
     loop {
         while running.len() < parallelism.max(1) && !interrupt.raised() {
             let Some(i) = ready.pop_front() else { break };
-            let visit = visit(i);
+            // Boxed: a visit's future can be large, and is then moved as a pointer.
+            let visit = Box::pin(visit(i));
             let handle = running.spawn(async move { (i, visit.await) });
             task_node.insert(handle.id(), i);
+            started.insert(i, Instant::now());
         }
-        let Some(joined) = running.join_next().await else {
+        if running.is_empty() {
+            break;
+        }
+        let joined = match (&mut ticks, progress) {
+            (Some(ticks), Some((every, report))) => tokio::select! {
+                joined = running.join_next_with_id() => joined,
+                _ = ticks.tick() => {
+                    let mut long: Vec<(usize, Duration)> = started
+                        .iter()
+                        .map(|(&i, t)| (i, t.elapsed()))
+                        .filter(|(_, e)| *e >= every)
+                        .collect();
+                    long.sort_unstable();
+                    for (i, elapsed) in long {
+                        report(i, elapsed);
+                    }
+                    continue;
+                }
+            },
+            _ => running.join_next_with_id().await,
+        };
+        let Some(joined) = joined else {
             break;
         };
         let (i, result) = match joined {
-            Ok((i, result)) => (i, result),
+            Ok((id, (i, result))) => {
+                task_node.remove(&id);
+                started.remove(&i);
+                (i, result)
+            }
             Err(err) => {
-                let i = task_node[&err.id()];
+                let i = task_node.remove(&err.id()).expect("every task is a node");
+                started.remove(&i);
                 outcome[i] = Some(Outcome::Panicked(err.to_string()));
                 skip_after(i, successors, &mut outcome);
                 continue;
@@ -127,7 +174,7 @@ mod tests {
     #[tokio::test]
     async fn visits_each_node_after_its_predecessors() {
         let order = Arc::new(Mutex::new(Vec::new()));
-        let got = walk(&diamond(), 4, &Interrupt::default(), |i| {
+        let got = walk(&diamond(), 4, &Interrupt::default(), None, |i| {
             let order = order.clone();
             async move {
                 order.lock().unwrap().push(i);
@@ -149,7 +196,7 @@ mod tests {
         let now = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let independent = vec![Vec::new(); 20];
-        let got = walk(&independent, 3, &Interrupt::default(), |_| {
+        let got = walk(&independent, 3, &Interrupt::default(), None, |_| {
             let (now, most) = (now.clone(), most.clone());
             async move {
                 let n = now.fetch_add(1, Ordering::SeqCst) + 1;
@@ -166,7 +213,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_skips_what_follows_and_nothing_else() {
-        let got = walk(&diamond(), 2, &Interrupt::default(), |i| async move {
+        let got = walk(&diamond(), 2, &Interrupt::default(), None, |i| async move {
             if i == 1 { Err("no") } else { Ok(()) }
         })
         .await;
@@ -188,6 +235,7 @@ mod tests {
             &[vec![1], vec![]],
             1,
             &Interrupt::default(),
+            None,
             |i| async move {
                 if i == 0 {
                     panic!("bug");
@@ -200,12 +248,32 @@ mod tests {
         assert_eq!(got[1], Outcome::Skipped(0));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn one_timer_reports_every_node_that_runs_long() {
+        let seen = Mutex::new(Vec::new());
+        let report =
+            |i: usize, elapsed: Duration| seen.lock().unwrap().push((i, elapsed.as_secs()));
+        let independent = vec![Vec::new(); 2];
+        walk(
+            &independent,
+            2,
+            &Interrupt::default(),
+            Some((Duration::from_secs(10), &report)),
+            |i| async move {
+                tokio::time::sleep(Duration::from_secs(if i == 0 { 25 } else { 5 })).await;
+                Ok::<_, ()>(())
+            },
+        )
+        .await;
+        assert_eq!(*seen.lock().unwrap(), [(0, 10), (0, 20)]);
+    }
+
     #[tokio::test]
     async fn an_interrupt_lets_running_nodes_finish_and_starts_no_other() {
         let interrupt = Interrupt::default();
         let chain = vec![vec![1], vec![2], vec![]];
         let raise = interrupt.clone();
-        let got = walk(&chain, 4, &interrupt, |i| {
+        let got = walk(&chain, 4, &interrupt, None, |i| {
             let raise = raise.clone();
             async move {
                 if i == 0 {

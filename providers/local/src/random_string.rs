@@ -23,7 +23,7 @@ pub struct RandomStringProperties {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct RandomStringAttributes {
-    /// The random string (sensitive: rkit shows it as `(sensitive)`).
+    /// The random string.
     #[schemars(extend("sensitive" = true))]
     pub value: String,
 }

@@ -1,0 +1,499 @@
+//! Converge: InfraKit's controller loop. Once bootstrapped, rkit keeps reality converged to
+//! the spec: each tick refreshes, plans and applies what brings reality back (recreates what
+//! was deleted outside rkit, reverts drifted properties, updates dependents), then sleeps
+//! `interval` (jittered ±10%, doubled up to 8× while providers report throttling).
+//!
+//! Invariants: the state's lock is held during a tick only (a session opened and dropped per
+//! tick), so a person's `apply` between ticks works, and a tick that finds the state locked
+//! is skipped with who holds it; at most `max_operations` operations start per tick (the
+//! rest wait for the next one); a changed spec file is planned at the next tick and applied
+//! only with `follow_spec` (else reported as pending); an interrupt ends the loop between
+//! operations with the state written and the lock released; `observe_only` changes nothing
+//! (it plans and reports drift).
+
+use super::Session;
+use super::events::{Event, Events, OpAction, Reporter};
+use super::interrupt::Interrupt;
+use super::plan::{Action, Plan};
+use crate::spec::LoadedSpec;
+use crate::spi::ErrorKind;
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How the loop runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub interval: Duration,
+    /// One tick, then stop.
+    pub once: bool,
+    /// Plan and report; change nothing.
+    pub observe_only: bool,
+    /// Apply a changed spec file (else it is reported as pending).
+    pub follow_spec: bool,
+    /// At most this many operations start per tick.
+    pub max_operations: usize,
+    pub parallelism: usize,
+}
+
+/// Counters for `/metrics` (Prometheus text) and `/healthz`.
+#[derive(Default)]
+pub struct Metrics {
+    pub ticks: AtomicU64,
+    pub drift_ticks: AtomicU64,
+    pub drift_changes: AtomicU64,
+    pub repairs: AtomicU64,
+    pub failures: AtomicU64,
+    pub deferred: AtomicU64,
+    pub skipped_ticks: AtomicU64,
+    pub spec_pending: AtomicU64,
+    /// The last tick's duration, in microseconds.
+    pub last_tick_micros: AtomicU64,
+    pub last_tick_unix: AtomicU64,
+    /// Whether the last tick completed without an error.
+    pub healthy: AtomicBool,
+    /// Provider HTTP requests, by provider.
+    pub requests: Mutex<BTreeMap<String, u64>>,
+    /// The last tick's error, if it failed.
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let m = Self::default();
+        m.healthy.store(true, Ordering::Relaxed);
+        m
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn prometheus(&self) -> String {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
+        let seconds = self.last_tick_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let rows: [(&str, &str, &str, String); 10] = [
+            ("ticks_total", "counter", "Ticks run.", get(&self.ticks)),
+            (
+                "drift_ticks_total",
+                "counter",
+                "Ticks that found reality differing from the spec.",
+                get(&self.drift_ticks),
+            ),
+            (
+                "drift_changes_total",
+                "counter",
+                "Changes planned to repair drift.",
+                get(&self.drift_changes),
+            ),
+            (
+                "repairs_total",
+                "counter",
+                "Operations that succeeded.",
+                get(&self.repairs),
+            ),
+            (
+                "failures_total",
+                "counter",
+                "Operations (and ticks) that failed.",
+                get(&self.failures),
+            ),
+            (
+                "deferred_total",
+                "counter",
+                "Operations left to a later tick by the per-tick budget.",
+                get(&self.deferred),
+            ),
+            (
+                "skipped_ticks_total",
+                "counter",
+                "Ticks skipped because the state was locked by another rkit.",
+                get(&self.skipped_ticks),
+            ),
+            (
+                "spec_pending_changes",
+                "gauge",
+                "Changes a changed spec file would make (not applied without --follow-spec).",
+                get(&self.spec_pending),
+            ),
+            (
+                "tick_duration_seconds",
+                "gauge",
+                "How long the last tick took.",
+                format!("{seconds:.6}"),
+            ),
+            (
+                "last_tick_timestamp_seconds",
+                "gauge",
+                "When the last tick ended (Unix time).",
+                get(&self.last_tick_unix),
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, value) in rows {
+            out.push_str(&format!(
+                "# HELP rkit_converge_{name} {help}\n# TYPE rkit_converge_{name} {kind}\n\
+                 rkit_converge_{name} {value}\n"
+            ));
+        }
+        out.push_str(
+            "# HELP rkit_provider_requests_total HTTP requests made by providers.\n\
+             # TYPE rkit_provider_requests_total counter\n",
+        );
+        for (provider, n) in self.requests.lock().expect("metrics").iter() {
+            let label = provider.replace('\\', "\\\\").replace('"', "\\\"");
+            out.push_str(&format!(
+                "rkit_provider_requests_total{{provider=\"{label}\"}} {n}\n"
+            ));
+        }
+        out
+    }
+}
+
+/// What one tick found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    /// Changes the plan found (drift, or work left over).
+    pub drift: usize,
+    pub repaired: usize,
+    pub failed: usize,
+    /// Not started: over the budget (or interrupted).
+    pub deferred: usize,
+    /// Changes a changed spec file would make (not applied).
+    pub pending: Option<usize>,
+    /// A provider reported throttling.
+    pub throttled: bool,
+    /// Skipped: the state was locked by another rkit.
+    pub skipped: bool,
+}
+
+/// The session's reporter during a tick: passes events on, counts operations against the
+/// budget (raising the tick's interrupt once it is spent) and notes throttling.
+struct TickEvents {
+    inner: Events,
+    started: AtomicUsize,
+    max: usize,
+    budget: Interrupt,
+    throttled: AtomicBool,
+}
+
+impl Reporter for TickEvents {
+    fn event(&self, event: Event) {
+        match &event {
+            // The budget is spent once the last allowed operation has started.
+            Event::OperationStarted { action, .. }
+                if *action != OpAction::Read
+                    && self.started.fetch_add(1, Ordering::SeqCst) + 1 >= self.max =>
+            {
+                self.budget.raise();
+            }
+            Event::OperationRetrying { reason, .. }
+                if reason.kind == Some(ErrorKind::Transient) =>
+            {
+                self.throttled.store(true, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        self.inner.event(event);
+    }
+
+    fn approve(&self, request: &super::events::Approval) -> bool {
+        self.inner.approve(request)
+    }
+}
+
+/// Opens a session for `spec` reporting to `events` and stopping on `interrupt`.
+pub trait Opener {
+    fn open(
+        &self,
+        spec: LoadedSpec,
+        events: Events,
+        interrupt: Interrupt,
+    ) -> impl Future<Output = Result<Session>>;
+    /// Reads the spec file again.
+    fn load(&self) -> Result<LoadedSpec>;
+}
+
+/// Runs the loop until interrupted (or one tick with `once`); the ticks run.
+pub async fn run(
+    options: &Options,
+    first: LoadedSpec,
+    opener: &impl Opener,
+    events: &Events,
+    interrupt: &Interrupt,
+    metrics: &Metrics,
+) -> Result<Vec<TickReport>> {
+    let mut applied = first;
+    let mut reports = Vec::new();
+    let mut slowdown = 1u32;
+    for tick in 1u64.. {
+        events.event(Event::TickStarted { tick });
+        let started = Instant::now();
+        let result = one_tick(options, &mut applied, opener, events, interrupt, metrics).await;
+        let seconds = started.elapsed().as_secs_f64();
+        metrics.ticks.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .last_tick_micros
+            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        metrics
+            .last_tick_unix
+            .store(crate::state::now(), Ordering::Relaxed);
+        let report = match result {
+            Ok(report) => {
+                metrics.healthy.store(report.failed == 0, Ordering::Relaxed);
+                *metrics.last_error.lock().expect("metrics") = None;
+                report
+            }
+            Err(err) => {
+                metrics.healthy.store(false, Ordering::Relaxed);
+                metrics.failures.fetch_add(1, Ordering::Relaxed);
+                let message = format!("{err:#}");
+                *metrics.last_error.lock().expect("metrics") = Some(message.clone());
+                if options.once {
+                    return Err(err);
+                }
+                events.event(Event::Warning {
+                    message: format!("tick {tick} failed: {message}"),
+                });
+                TickReport::default()
+            }
+        };
+        events.event(Event::TickFinished {
+            tick,
+            seconds,
+            drift: report.drift,
+            repaired: report.repaired,
+            failed: report.failed,
+            deferred: report.deferred,
+            pending: report.pending,
+            throttled: report.throttled,
+            skipped: report.skipped,
+        });
+        slowdown = if report.throttled {
+            (slowdown * 2).min(8)
+        } else {
+            1
+        };
+        reports.push(report);
+        if options.once || interrupt.raised() {
+            break;
+        }
+        let jitter = 0.9 + fastrand::f64() * 0.2;
+        let pause = options.interval.mul_f64(jitter) * slowdown;
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = interrupt.wait() => break,
+        }
+    }
+    Ok(reports)
+}
+
+/// Counts the changes of a plan.
+fn changes(plan: &Plan) -> usize {
+    plan.steps
+        .iter()
+        .filter(|s| s.action != Action::NoOp)
+        .count()
+}
+
+async fn one_tick(
+    options: &Options,
+    applied: &mut LoadedSpec,
+    opener: &impl Opener,
+    events: &Events,
+    interrupt: &Interrupt,
+    metrics: &Metrics,
+) -> Result<TickReport> {
+    let mut report = TickReport::default();
+    // The spec file as it is now: applied with --follow-spec, else planned and reported.
+    let mut pending_spec = None;
+    match opener.load() {
+        Ok(latest) if latest.spec != applied.spec => {
+            if options.follow_spec {
+                events.event(Event::Warning {
+                    message: format!(
+                        "{}: the spec changed; following it (--follow-spec)",
+                        latest.path.display()
+                    ),
+                });
+                *applied = latest;
+            } else {
+                pending_spec = Some(latest);
+            }
+        }
+        Ok(_) => {}
+        Err(err) => events.event(Event::Warning {
+            message: format!(
+                "the spec file cannot be read ({err:#}); converging to the last good one"
+            ),
+        }),
+    }
+
+    // The tick's own interrupt: raised by the budget, or by the user's.
+    let tick_interrupt = Interrupt::default();
+    let forward = {
+        let (outer, inner) = (interrupt.clone(), tick_interrupt.clone());
+        tokio::spawn(async move {
+            outer.wait().await;
+            inner.raise();
+        })
+    };
+    let tick_events = std::sync::Arc::new(TickEvents {
+        inner: events.clone(),
+        started: AtomicUsize::new(0),
+        max: options.max_operations.max(1),
+        budget: tick_interrupt.clone(),
+        throttled: AtomicBool::new(false),
+    });
+    let session = match opener
+        .open(applied.clone(), tick_events.clone(), tick_interrupt.clone())
+        .await
+    {
+        Ok(session) => session,
+        Err(err) if err.downcast_ref::<crate::state::Locked>().is_some() => {
+            forward.abort();
+            metrics.skipped_ticks.fetch_add(1, Ordering::Relaxed);
+            events.event(Event::Warning {
+                message: format!("{err:#}; skipping this tick"),
+            });
+            report.skipped = true;
+            return Ok(report);
+        }
+        Err(err) => {
+            forward.abort();
+            return Err(err);
+        }
+    };
+    let outcome = async {
+        session.validate().await?;
+        let plan = session.plan(true, options.parallelism, false).await?;
+        report.drift = changes(&plan);
+        for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
+            events.event(Event::Drift {
+                resource: step.name.clone(),
+                action: step.action,
+                fields: step.changes.iter().map(|c| c.field.clone()).collect(),
+                reason: step.reason.clone(),
+            });
+        }
+        if report.drift > 0 {
+            metrics.drift_ticks.fetch_add(1, Ordering::Relaxed);
+            metrics
+                .drift_changes
+                .fetch_add(report.drift as u64, Ordering::Relaxed);
+        }
+        if options.observe_only || report.drift == 0 {
+            if !options.observe_only {
+                session.keep(&plan)?;
+            }
+            return Ok::<(), anyhow::Error>(());
+        }
+        interrupt.set_busy(true);
+        let applied_report = session.apply(plan, options.parallelism).await;
+        interrupt.set_busy(false);
+        let applied_report = applied_report?;
+        let done = applied_report.created.len()
+            + applied_report.updated.len()
+            + applied_report.replaced.len()
+            + applied_report.deleted.len();
+        report.repaired = done;
+        report.failed = applied_report.failed.len();
+        report.deferred = applied_report.cancelled.len() + applied_report.skipped.len();
+        metrics.repairs.fetch_add(done as u64, Ordering::Relaxed);
+        metrics
+            .failures
+            .fetch_add(report.failed as u64, Ordering::Relaxed);
+        metrics
+            .deferred
+            .fetch_add(report.deferred as u64, Ordering::Relaxed);
+        Ok(())
+    }
+    .await;
+    {
+        let mut requests = metrics.requests.lock().expect("metrics");
+        for (provider, n) in session.ctx.providers.http_requests() {
+            *requests.entry(provider.to_string()).or_default() += n;
+        }
+    }
+    report.throttled = tick_events.throttled.load(Ordering::Relaxed);
+    // The lock goes with the session, before the next spec is planned.
+    drop(session);
+    forward.abort();
+    outcome?;
+
+    if let Some(latest) = pending_spec {
+        let quiet: Events = std::sync::Arc::new(super::events::Silent);
+        match opener.open(latest, quiet, interrupt.clone()).await {
+            Ok(session) => {
+                let plan = session.plan(false, options.parallelism, false).await?;
+                let n = changes(&plan);
+                report.pending = Some(n);
+                metrics.spec_pending.store(n as u64, Ordering::Relaxed);
+                events.event(Event::SpecPending { changes: n });
+            }
+            Err(err) => events.event(Event::Warning {
+                message: format!("the changed spec cannot be planned: {err:#}"),
+            }),
+        }
+    } else {
+        metrics.spec_pending.store(0, Ordering::Relaxed);
+    }
+    Ok(report)
+}
+
+/// Parses `30s`, `500ms`, `2m`, `1h` (a bare number is seconds).
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a duration such as 30s, 500ms, 2m"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{text:?}: the unit must be ms, s, m or h")),
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("{text:?}: must be more than 0"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_read_as_people_write_them() {
+        assert_eq!(parse_interval("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_interval("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_interval("1"), Ok(Duration::from_secs(1)));
+        assert_eq!(
+            parse_interval("0s"),
+            Err("\"0s\": must be more than 0".to_string())
+        );
+        assert_eq!(
+            parse_interval("3d"),
+            Err("\"3d\": the unit must be ms, s, m or h".to_string())
+        );
+    }
+
+    #[test]
+    fn metrics_read_as_prometheus_text() {
+        let m = Metrics::new();
+        m.ticks.store(3, Ordering::Relaxed);
+        m.requests.lock().unwrap().insert("aws".into(), 12);
+        let text = m.prometheus();
+        assert!(
+            text.contains(
+                "# TYPE rkit_converge_ticks_total counter\nrkit_converge_ticks_total 3\n"
+            )
+        );
+        assert!(text.contains("rkit_provider_requests_total{provider=\"aws\"} 12\n"));
+    }
+}
