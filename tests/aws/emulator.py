@@ -176,6 +176,33 @@ def access_key():
     return {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
 
 
+def named(objects, key, name):
+    return next(o[key] for o in objects if tags(o).get("rkit:name") == name)
+
+
+def drift():
+    """Changes the example stack behind rkit's back: terminates WebA, revokes the SSH rule
+    of WebSecurityGroup, turns off PublicA's public IPs."""
+    ec2 = client("ec2")
+    instances = [
+        i
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] == "running"
+    ]
+    web_a = named(instances, "InstanceId", "WebA")
+    ec2.terminate_instances(InstanceIds=[web_a])
+    group = named(ec2.describe_security_groups()["SecurityGroups"], "GroupId", "WebSecurityGroup")
+    ec2.revoke_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                        "IpRanges": [{"CidrIp": "203.0.113.0/24"}]}],
+    )
+    subnet = named(ec2.describe_subnets()["Subnets"], "SubnetId", "PublicA")
+    ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": False})
+    return {"terminated": web_a, "group": group, "subnet": subnet}
+
+
 if __name__ == "__main__":
-    command = {"state": state, "access-key": access_key}[sys.argv[1]]
+    command = {"state": state, "access-key": access_key, "drift": drift}[sys.argv[1]]
     print(json.dumps(command()))

@@ -102,6 +102,12 @@ impl Moto {
         self.emulator("state")
     }
 
+    /// Changes the example stack behind rkit's back (`emulator.py drift`): terminates WebA,
+    /// revokes WebSecurityGroup's SSH rule, turns off PublicA's public IPs.
+    pub fn drift(&self) -> Value {
+        self.emulator("drift")
+    }
+
     /// A new IAM access key allowed everything: (key ID, secret).
     pub fn access_key(&self) -> (String, String) {
         let key = self.emulator("access-key");

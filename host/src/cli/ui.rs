@@ -160,6 +160,7 @@ fn text(event: &Event) -> Option<String> {
             deferred,
             skipped,
             throttled,
+            requests,
             ..
         } => {
             let what = if *skipped {
@@ -183,7 +184,12 @@ fn text(event: &Event) -> Option<String> {
             } else {
                 ""
             };
-            format!("tick {tick}: {what} ({seconds:.2} s){slow}")
+            let requests = if *requests > 0 {
+                format!(", {requests} HTTP requests")
+            } else {
+                String::new()
+            };
+            format!("tick {tick}: {what} ({seconds:.2} s{requests}){slow}")
         }
         Event::OrderDropped { first, then } => format!(
             "warning: the recorded order \"{first} before {then}\" is part of a cycle \

@@ -364,7 +364,7 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
                 provider,
                 type_name,
                 &recorded.id,
-                recorded.properties.clone(),
+                as_planned(&recorded.properties, step),
                 &properties,
                 tags,
             )
@@ -547,6 +547,26 @@ async fn adopt(
     Ok(Some((observed.id, attributes)))
 }
 
+/// What exists, as the plan saw it: the recorded properties with each changed field's
+/// "before" (what refresh read back: drift), so that a provider comparing old and new
+/// repairs drift instead of seeing nothing to do.
+fn as_planned(recorded: &Value, step: &Step) -> Value {
+    let mut old = recorded.clone();
+    if let Some(map) = old.as_object_mut() {
+        for change in &step.changes {
+            match &change.before {
+                Some(before) => {
+                    map.insert(change.field.clone(), before.clone());
+                }
+                None => {
+                    map.remove(&change.field);
+                }
+            }
+        }
+    }
+    old
+}
+
 /// `base` with the top-level fields `over` reports replaced by its values.
 fn overlay(base: &Value, over: &Value) -> Value {
     let mut out = base.clone();
@@ -610,6 +630,23 @@ fn idempotency_token() -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_update_starts_from_what_refresh_saw() {
+        let mut step = Step::delete("S", "aws", "Subnet", None);
+        step.changes = vec![super::super::plan::Change {
+            field: "MapPublicIpOnLaunch".into(),
+            before: Some(json!(false)),
+            after: Some(json!(true)),
+            forces_replacement: false,
+            sensitive: false,
+        }];
+        let recorded = json!({"CidrBlock": "10.0.1.0/24", "MapPublicIpOnLaunch": true});
+        assert_eq!(
+            as_planned(&recorded, &step),
+            json!({"CidrBlock": "10.0.1.0/24", "MapPublicIpOnLaunch": false})
+        );
+    }
 
     #[test]
     fn overlay_takes_only_fields_the_base_has() {

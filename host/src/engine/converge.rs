@@ -164,6 +164,8 @@ pub struct TickReport {
     pub throttled: bool,
     /// Skipped: the state was locked by another rkit.
     pub skipped: bool,
+    /// HTTP requests providers made during the tick.
+    pub requests: u64,
 }
 
 /// The session's reporter during a tick: passes events on, counts operations against the
@@ -267,6 +269,7 @@ pub async fn run(
             pending: report.pending,
             throttled: report.throttled,
             skipped: report.skipped,
+            requests: report.requests,
         });
         slowdown = if report.throttled {
             (slowdown * 2).min(8)
@@ -412,6 +415,7 @@ async fn one_tick(
         let mut requests = metrics.requests.lock().expect("metrics");
         for (provider, n) in session.ctx.providers.http_requests() {
             *requests.entry(provider.to_string()).or_default() += n;
+            report.requests += n;
         }
     }
     report.throttled = tick_events.throttled.load(Ordering::Relaxed);

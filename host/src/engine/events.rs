@@ -159,6 +159,8 @@ pub enum Event {
         pending: Option<usize>,
         throttled: bool,
         skipped: bool,
+        /// HTTP requests providers made during the tick.
+        requests: u64,
     },
 }
 

@@ -292,7 +292,11 @@ pub fn plan(
                 (Target::Id, Action::NoOp | Action::Update) => {
                     Some(Value::String(recorded.id.clone()))
                 }
-                (Target::Attribute(path), Action::NoOp) => {
+                // An update in place keeps the object: its attributes are taken as they are
+                // (a dependent whose input an update does change is updated by the next
+                // plan), rather than unknown, which would replace dependents that reference
+                // a force-new attribute (a volume's zone) for nothing.
+                (Target::Attribute(path), Action::NoOp | Action::Update) => {
                     let attributes = match refreshed.get(&r.resource) {
                         Some(Some(observed)) => &observed.attributes,
                         _ => &recorded.attributes,
