@@ -460,12 +460,10 @@ pub async fn converge(
             address: bound.to_string(),
         });
     }
-    let reports = converge::run(options, first, &opener, &events, interrupt, &metrics).await?;
-    let drift = reports.iter().any(|r| r.drift > 0);
-    let failed = reports.iter().any(|r| r.failed > 0);
-    Ok(if options.once && options.observe_only && drift {
+    let summary = converge::run(options, first, &opener, &events, interrupt, &metrics).await?;
+    Ok(if options.once && options.observe_only && summary.drift {
         ExitCode::from(2)
-    } else if options.once && failed {
+    } else if options.once && summary.failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

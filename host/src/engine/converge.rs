@@ -215,7 +215,17 @@ pub trait Opener {
     fn load(&self) -> Result<LoadedSpec>;
 }
 
-/// Runs the loop until interrupted (or one tick with `once`); the ticks run.
+/// What a run of the loop saw, in all (kept as totals: a loop may run for months).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub ticks: u64,
+    /// Some tick found drift.
+    pub drift: bool,
+    /// Some operation failed.
+    pub failed: bool,
+}
+
+/// Runs the loop until interrupted (or one tick with `once`).
 pub async fn run(
     options: &Options,
     first: LoadedSpec,
@@ -223,9 +233,9 @@ pub async fn run(
     events: &Events,
     interrupt: &Interrupt,
     metrics: &Metrics,
-) -> Result<Vec<TickReport>> {
+) -> Result<Summary> {
     let mut applied = first;
-    let mut reports = Vec::new();
+    let mut summary = Summary::default();
     let mut slowdown = 1u32;
     for tick in 1u64.. {
         events.event(Event::TickStarted { tick });
@@ -276,7 +286,9 @@ pub async fn run(
         } else {
             1
         };
-        reports.push(report);
+        summary.ticks = tick;
+        summary.drift |= report.drift > 0;
+        summary.failed |= report.failed > 0;
         if options.once || interrupt.raised() {
             break;
         }
@@ -287,7 +299,7 @@ pub async fn run(
             () = interrupt.wait() => break,
         }
     }
-    Ok(reports)
+    Ok(summary)
 }
 
 /// Counts the changes of a plan.
