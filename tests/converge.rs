@@ -151,11 +151,17 @@ fn the_loop_repairs_within_two_ticks_serves_metrics_and_stops_cleanly() {
     // Deleted outside rkit: back within two ticks; drifted content: reverted.
     std::fs::remove_file(stack.out("g.txt")).unwrap();
     std::fs::write(stack.out("f.txt"), "tampered").unwrap();
-    let started = Instant::now();
-    let seen = running.until(Duration::from_secs(10), |l| {
-        tick_finished(l) && l["repaired"] == 2
+    // Within two ticks (counted, not timed: a loaded machine makes ticks slower; a tick
+    // already under way when the files changed may see part of it).
+    let repaired = std::cell::Cell::new(0);
+    let seen = running.until(Duration::from_secs(60), |l| {
+        if tick_finished(l) {
+            repaired.set(repaired.get() + l["repaired"].as_u64().unwrap());
+        }
+        repaired.get() >= 2
     });
-    assert!(started.elapsed() < Duration::from_secs(5), "{seen:#?}");
+    let ticks = seen.iter().filter(|l| tick_finished(l)).count();
+    assert!(ticks <= 2, "repaired after {ticks} ticks: {seen:#?}");
     assert_eq!(
         std::fs::read_to_string(stack.out("g.txt")).unwrap(),
         "world"
@@ -242,7 +248,7 @@ fn a_budget_spreads_work_over_ticks_and_a_changed_spec_waits_for_follow_spec() {
         json!({"A": file("a.txt", "changed"), "B": file("b.txt", "2"), "C": file("c.txt", "3")}),
         json!({}),
     );
-    let seen = running.until(Duration::from_secs(10), |l| l["type"] == "spec_pending");
+    let seen = running.until(Duration::from_secs(60), |l| l["type"] == "spec_pending");
     assert_eq!(seen.last().unwrap()["changes"], 1);
     assert_eq!(std::fs::read_to_string(stack.out("a.txt")).unwrap(), "1");
     running.stop();
