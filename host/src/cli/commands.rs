@@ -76,11 +76,7 @@ pub fn output(
     }
     let state = crate::state::StateStore::read_only(&path)?;
     // `--raw NAME` asks to see that one value.
-    let shown = if reveal || raw {
-        state.outputs.clone()
-    } else {
-        sensitive::mask_outputs(&state.outputs, &state.sensitive_outputs)
-    };
+    let shown = sensitive::shown_outputs(&state, reveal || raw);
     match name {
         None if json => crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&shown)?)),
         None => {
@@ -158,11 +154,7 @@ pub fn state_show(names: &StateNames) -> Result<ExitCode> {
         let Some(r) = state.resources.get(&name) else {
             bail!("the state {} records no resource {name:?}", path.display());
         };
-        let shown = if reveal {
-            r.clone()
-        } else {
-            sensitive::mask_resource(r)
-        };
+        let shown = sensitive::shown_resource(r, reveal);
         crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&shown)?));
     }
     Ok(ExitCode::SUCCESS)
@@ -240,22 +232,9 @@ pub fn show(file: &Path, state: Option<PathBuf>, json: bool, reveal: bool) -> Re
     let resources: std::collections::BTreeMap<&String, crate::state::ResourceState> = state
         .resources
         .iter()
-        .map(|(n, r)| {
-            (
-                n,
-                if reveal {
-                    r.clone()
-                } else {
-                    sensitive::mask_resource(r)
-                },
-            )
-        })
+        .map(|(n, r)| (n, sensitive::shown_resource(r, reveal)))
         .collect();
-    let outputs = if reveal {
-        state.outputs.clone()
-    } else {
-        sensitive::mask_outputs(&state.outputs, &state.sensitive_outputs)
-    };
+    let outputs = sensitive::shown_outputs(&state, reveal);
     if json {
         let doc = serde_json::json!({
             "Lineage": state.lineage,

@@ -161,14 +161,7 @@ fn show_plan(mode: Mode, plan: &Plan, operation: &str, reveal: bool) {
     match mode {
         Mode::Human => crate::out!("{}", render::plan(plan, reveal)),
         Mode::Json => {
-            // Masked (a copy only when something is sensitive).
-            let redacted;
-            let plan = if reveal || !plan.has_sensitive() {
-                plan
-            } else {
-                redacted = plan.redacted();
-                &redacted
-            };
+            let plan = plan.shown(reveal);
             for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
                 ui::line(
                     "info",
@@ -179,7 +172,7 @@ fn show_plan(mode: Mode, plan: &Plan, operation: &str, reveal: bool) {
             let counts = plan.counts();
             ui::line(
                 "info",
-                &render::summary(plan),
+                &render::summary(&plan),
                 &serde_json::json!({"type": "change_summary", "operation": operation, "changes": counts}),
             );
         }
@@ -208,7 +201,7 @@ pub async fn plan(
         Mode::Json => ui::line(
             "info",
             "the plan",
-            &serde_json::json!({"type": "plan", "plan": if flags.reveal || !plan.has_sensitive() { plan.clone() } else { plan.redacted() }}),
+            &serde_json::json!({"type": "plan", "plan": plan.shown(flags.reveal)}),
         ),
         Mode::Human => {
             for (plugin, n) in session.ctx.providers.http_requests() {

@@ -497,7 +497,7 @@ impl Session {
         .map_err(|e| anyhow!("{name}: reading {id}: {e}"))?
         .ok_or_else(|| anyhow!("{name}: {} {} has no object {id}", rs.plugin, rs.type_name))?;
         let mut tags: Tags = observed.tags.clone();
-        tags.extend(identity_of(self.spec(), name));
+        tags.extend(plan::identity_of(self.spec(), name));
         let attributes = repeating(&self.ctx.interrupt, || {
             provider.update(
                 &rs.type_name,
@@ -548,12 +548,8 @@ impl Session {
         self.ctx.interrupt.set_busy(false);
         let mut store = self.ctx.store.lock().expect("state lock");
         if report.ok() {
-            let outputs = outputs(self.spec(), &store.state);
-            store.state.sensitive_outputs = sensitive::outputs(self.spec(), &store.state)
-                .into_iter()
-                .filter(|name| outputs.contains_key(name))
-                .collect();
-            store.state.outputs = outputs;
+            store.state.outputs = outputs(self.spec(), &store.state);
+            store.state.sensitive_outputs = sensitive::outputs(self.spec(), &store.state);
         }
         store.compact()?;
         Ok(report)
@@ -565,12 +561,7 @@ impl Session {
         self.record_dependencies(plan)?;
         let mut store = self.ctx.store.lock().expect("state lock");
         // What is sensitive may have changed (a spec marking an output, a newer provider).
-        let sensitive: std::collections::BTreeSet<String> =
-            sensitive::outputs(self.spec(), &store.state)
-                .into_iter()
-                .filter(|name| store.state.outputs.contains_key(name))
-                .collect();
-        store.state.sensitive_outputs = sensitive;
+        store.state.sensitive_outputs = sensitive::outputs(self.spec(), &store.state);
         store.compact()
     }
 
@@ -594,12 +585,7 @@ impl Session {
 
     /// The outputs as last recorded, sensitive ones masked unless `reveal`.
     pub fn outputs(&self, reveal: bool) -> BTreeMap<String, Value> {
-        let store = self.ctx.store.lock().expect("state lock");
-        if reveal {
-            store.state.outputs.clone()
-        } else {
-            sensitive::mask_outputs(&store.state.outputs, &store.state.sensitive_outputs)
-        }
+        sensitive::shown_outputs(&self.ctx.store.lock().expect("state lock").state, reveal)
     }
 
     /// What of resource `name` is sensitive (`Properties.X`, `Attributes.Y`).
@@ -608,15 +594,6 @@ impl Session {
             .remove(name)
             .unwrap_or_default()
     }
-}
-
-/// rkit's tags for resource `name` of `spec` (its stack and name).
-fn identity_of(spec: &LoadedSpec, name: &str) -> Tags {
-    [
-        (crate::tags::STACK.to_string(), spec.stack.clone()),
-        (crate::tags::NAME.to_string(), name.to_string()),
-    ]
-    .into()
 }
 
 /// Whether property paths `a` and `b` are the same or one lies inside the other.

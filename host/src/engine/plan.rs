@@ -220,6 +220,16 @@ pub struct Counts {
 }
 
 impl Plan {
+    /// The plan as it may be shown: itself when `reveal` or nothing in it is sensitive
+    /// (no copy), else [`Plan::redacted`].
+    pub fn shown(&self, reveal: bool) -> std::borrow::Cow<'_, Plan> {
+        if reveal || !self.has_sensitive() {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            std::borrow::Cow::Owned(self.redacted())
+        }
+    }
+
     /// Whether anything in it is sensitive.
     pub fn has_sensitive(&self) -> bool {
         self.steps.iter().any(|s| !s.sensitive.is_empty())
@@ -426,9 +436,17 @@ pub fn plan(
 /// The tags resource `name` of `spec` carries: its own and rkit's (`rkit:stack`, `rkit:name`).
 pub fn tags_of(spec: &LoadedSpec, name: &str) -> Tags {
     let mut tags: Tags = spec.spec.resources[name].tags.clone();
-    tags.insert(crate::tags::STACK.into(), spec.stack.clone());
-    tags.insert(crate::tags::NAME.into(), name.to_string());
+    tags.extend(identity_of(spec, name));
     tags
+}
+
+/// rkit's own tags for resource `name` of `spec`: its stack and its name.
+pub fn identity_of(spec: &LoadedSpec, name: &str) -> Tags {
+    [
+        (crate::tags::STACK.to_string(), spec.stack.clone()),
+        (crate::tags::NAME.to_string(), name.to_string()),
+    ]
+    .into()
 }
 
 /// The top-level properties that differ between what exists and what is desired. What exists

@@ -95,11 +95,12 @@ fn top_level(path: &str) -> &str {
     &path[..end]
 }
 
-/// The outputs that are sensitive: marked so (or fed by a sensitive parameter), or
+/// The recorded outputs that are sensitive: marked so (or fed by a sensitive parameter), or
 /// referencing an attribute the state records as sensitive.
 pub fn outputs(spec: &LoadedSpec, state: &State) -> BTreeSet<String> {
     spec.outputs
         .iter()
+        .filter(|(name, _)| state.outputs.contains_key(*name))
         .filter(|(_, o)| {
             o.sensitive
                 || crate::spec::reference::references(&o.value)
@@ -147,6 +148,20 @@ pub fn mask_resource(r: &ResourceState) -> ResourceState {
             .filter_map(|p| p.strip_prefix(ATTRIBUTES)),
     );
     shown
+}
+
+/// The state's outputs as they may be shown: sensitive ones masked unless `reveal`.
+pub fn shown_outputs(state: &State, reveal: bool) -> BTreeMap<String, Value> {
+    if reveal {
+        state.outputs.clone()
+    } else {
+        mask_outputs(&state.outputs, &state.sensitive_outputs)
+    }
+}
+
+/// A recorded resource as it may be shown: masked unless `reveal`.
+pub fn shown_resource(r: &ResourceState, reveal: bool) -> ResourceState {
+    if reveal { r.clone() } else { mask_resource(r) }
 }
 
 /// Outputs as they may be shown.
