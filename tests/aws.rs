@@ -683,6 +683,93 @@ fn converge_repairs_what_was_changed_outside_rkit_within_two_ticks() {
     );
 }
 
+/// The running members of group `Web`, read with boto3 by their tags.
+fn web_members(moto: &Moto) -> Vec<Value> {
+    moto.emulator_with(&["members", "Web"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn a_group_scales_rolls_within_its_budget_and_adopts_a_hand_made_seed() {
+    let moto = Moto::start();
+    let stack = Stack::example(&moto, "group.json");
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("Web: 0 → 3 (+3)"), "{out}");
+    assert_eq!(web_members(&moto).len(), 3);
+
+    // Scaled 3 → 5 → 2, counted by tag.
+    stack.edit("\"Size\": 3", "\"Size\": 5");
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("Web: 3 → 5 (+2)"), "{out}");
+    assert_eq!(web_members(&moto).len(), 5);
+    stack.edit("\"Size\": 5", "\"Size\": 2");
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("Web: 5 → 2 (-3)"), "{out}");
+    let kept = web_members(&moto);
+    let mut logical: Vec<&str> = kept
+        .iter()
+        .map(|m| m["tags"]["rkit:logical-id"].as_str().unwrap())
+        .collect();
+    logical.sort();
+    assert_eq!(logical, ["0", "1"], "the highest numbers go first");
+
+    // A template change rolls through, never fewer than Size - MaxUnavailable running, as
+    // boto3 samples it while apply runs.
+    stack.edit("\"t3.micro\"", "\"t3.small\"");
+    let out = stack.expect(0, &["plan", "SPEC"]);
+    assert!(
+        out.contains("Web: rolling update of 2 members (1 at a time)"),
+        "{out}"
+    );
+    let stop = stack.dir.path().join("stop-watching");
+    let watcher = moto
+        .emulator_command(&["watch", "Web", stop.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    std::fs::write(&stop, "").unwrap();
+    let seen: Value = serde_json::from_slice(&watcher.wait_with_output().unwrap().stdout).unwrap();
+    assert!(seen["samples"].as_u64().unwrap() >= 5, "{seen}");
+    assert!(
+        seen["min"].as_u64().unwrap() >= 1,
+        "below Size - MaxUnavailable: {seen}"
+    );
+    assert!(seen["max"].as_u64().unwrap() <= 3, "{seen}");
+    let rolled = web_members(&moto);
+    assert_eq!(rolled.len(), 2);
+    assert!(rolled.iter().all(|m| m["type"] == "t3.small"), "{rolled:?}");
+    let hash = rolled[0]["tags"]["rkit:config-hash"].clone();
+    assert!(rolled.iter().all(|m| m["tags"]["rkit:config-hash"] == hash));
+
+    // A seed started by hand with the group's tags joins it when it grows (adopted and
+    // relabelled, not duplicated and not replaced).
+    let subnet = stack.ids()["Public"].clone();
+    let seed = moto.emulator_with(&["seed", "web-group", "Web", &subnet])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    stack.edit("\"Size\": 2", "\"Size\": 3");
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains(&format!("adopting {seed}")), "{out}");
+    let members = web_members(&moto);
+    assert_eq!(members.len(), 3, "{members:?}");
+    let joined = members.iter().find(|m| m["id"] == seed.as_str()).unwrap();
+    assert_eq!(joined["tags"]["rkit:config-hash"], hash, "relabelled");
+    assert_eq!(joined["tags"]["rkit:name"], "Web[2]");
+    let out = stack.expect(0, &["plan", "SPEC"]);
+    assert!(out.contains("No changes"), "{out}");
+    let ids = stack.expect(0, &["output", "SPEC", "WebInstances", "--json"]);
+    let ids: Vec<String> = serde_json::from_str(ids.trim()).unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.contains(&seed));
+    stack.expect(0, &["destroy", "SPEC", "--yes"]);
+    assert!(web_members(&moto).is_empty());
+}
+
 #[test]
 fn signatures_are_verified_by_the_emulator() {
     // moto checks SigV4 signatures (and IAM policies) after the first three requests, which

@@ -61,7 +61,7 @@ async fn measure(shape: &str, n: usize) {
     let spec_path = dir.path().join(format!("{shape}.json"));
     std::fs::write(&spec_path, spec(shape, n).to_string()).unwrap();
 
-    let s = session(&spec_path).await;
+    let mut s = session(&spec_path).await;
     let started = Instant::now();
     s.validate().await.unwrap();
     let plan = s.plan(true, PARALLELISM, false).await.unwrap();
@@ -84,7 +84,7 @@ async fn measure(shape: &str, n: usize) {
     );
     drop(s);
 
-    let s = session(&spec_path).await;
+    let mut s = session(&spec_path).await;
     let started = Instant::now();
     s.validate().await.unwrap();
     let plan = s.plan(true, PARALLELISM, false).await.unwrap();

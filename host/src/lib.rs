@@ -9,6 +9,7 @@
 //! - [`cli`] is the `rkit` command.
 
 pub mod cli;
+pub mod duration;
 pub mod engine;
 pub mod graph;
 pub mod output;

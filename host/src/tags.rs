@@ -8,3 +8,12 @@ pub const STACK: &str = "rkit:stack";
 pub const NAME: &str = "rkit:name";
 /// The prefix of every key rkit owns.
 pub const PREFIX: &str = "rkit:";
+/// The group a member belongs to.
+pub const GROUP: &str = "rkit:group";
+/// A member's logical ID in its group (its index for a group of a `Size`).
+pub const LOGICAL_ID: &str = "rkit:logical-id";
+/// The hash of the template a member was made from.
+pub const CONFIG_HASH: &str = "rkit:config-hash";
+/// The config hash of a seed member made by hand or by a bootstrap script: adopted and
+/// relabelled, not replaced.
+pub const BOOTSTRAP: &str = "bootstrap";

@@ -203,6 +203,57 @@ def drift():
     return {"terminated": web_a, "group": group, "subnet": subnet}
 
 
+def group_members(ec2, group):
+    return [
+        i
+        for r in ec2.describe_instances(
+            Filters=[{"Name": "tag:rkit:group", "Values": [group]}]
+        )["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] == "running"
+    ]
+
+
+def seed(stack, group, subnet):
+    """Starts an instance by hand as a group's seed: the stack's and the group's tags and
+    rkit:config-hash=bootstrap (what a bootstrap script does before rkit takes over)."""
+    ec2 = client("ec2")
+    tags = [
+        {"Key": "rkit:stack", "Value": stack},
+        {"Key": "rkit:group", "Value": group},
+        {"Key": "rkit:config-hash", "Value": "bootstrap"},
+        {"Key": "Name", "Value": "seed"},
+    ]
+    run = ec2.run_instances(
+        ImageId="ami-0c02fb55956c7d316", InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        SubnetId=subnet, TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )
+    return {"id": run["Instances"][0]["InstanceId"]}
+
+
+def watch(group, stop_file):
+    """Counts the group's running members every 50 ms until stop_file exists: the fewest and
+    most seen, and how many samples."""
+    import os
+    import time
+
+    ec2 = client("ec2")
+    counts = []
+    while not os.path.exists(stop_file):
+        counts.append(len(group_members(ec2, group)))
+        time.sleep(0.05)
+    return {"min": min(counts), "max": max(counts), "samples": len(counts)}
+
+
+def members(group):
+    ec2 = client("ec2")
+    return [
+        {"id": i["InstanceId"], "type": i["InstanceType"], "tags": tags(i)}
+        for i in group_members(ec2, group)
+    ]
+
+
 if __name__ == "__main__":
-    command = {"state": state, "access-key": access_key, "drift": drift}[sys.argv[1]]
-    print(json.dumps(command()))
+    commands = {"state": state, "access-key": access_key, "drift": drift, "seed": seed,
+                "watch": watch, "members": members}
+    print(json.dumps(commands[sys.argv[1]](*sys.argv[2:])))

@@ -83,10 +83,14 @@ impl Moto {
     }
 
     fn emulator(&self, command: &str) -> Value {
-        let out = Command::new(venv().join("bin/python"))
-            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/emulator.py"))
-            .arg(command)
-            .envs(self.env())
+        self.emulator_with(&[command])
+    }
+
+    /// Runs `emulator.py ARGS…` and reads the JSON it prints.
+    pub fn emulator_with(&self, args: &[&str]) -> Value {
+        let command = args.join(" ");
+        let out = self
+            .emulator_command(args)
             .output()
             .expect("running tests/aws/emulator.py");
         assert!(
@@ -95,6 +99,17 @@ impl Moto {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The command running `emulator.py ARGS…` against this emulator (to start it beside
+    /// something else: `watch`).
+    pub fn emulator_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(venv().join("bin/python"));
+        command
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/emulator.py"))
+            .args(args)
+            .envs(self.env());
+        command
     }
 
     /// What EC2 and ELBv2 hold, read with boto3 (`tests/aws/emulator.py state`).

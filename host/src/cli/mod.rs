@@ -168,7 +168,7 @@ enum Command {
         #[command(flatten)]
         args: SpecArgs,
         /// Time between ticks (jittered ±10%; doubled up to 8× while providers throttle).
-        #[arg(long, default_value = "30s", value_parser = crate::engine::converge::parse_interval)]
+        #[arg(long, default_value = "30s", value_parser = crate::duration::positive)]
         interval: std::time::Duration,
         /// One tick, then exit (for cron and CI).
         #[arg(long)]

@@ -97,6 +97,10 @@ pub fn plan(plan: &Plan, reveal: bool) -> String {
     if plan.has_changes() {
         out.push('\n');
     }
+    // Group names come from the spec (no provider text), but escape them all the same.
+    for line in plan.group_lines() {
+        let _ = writeln!(out, "{}", escape(&line));
+    }
     let _ = writeln!(out, "{}", summary(plan));
     out
 }

@@ -169,6 +169,13 @@ fn show_plan(mode: Mode, plan: &Plan, operation: &str, reveal: bool) {
                     &serde_json::json!({"type": "planned_change", "change": step}),
                 );
             }
+            for (change, line) in plan.groups.iter().filter_map(|g| g.line().map(|l| (g, l))) {
+                ui::line(
+                    "info",
+                    &line,
+                    &serde_json::json!({"type": "group_change", "group": change}),
+                );
+            }
             let counts = plan.counts();
             ui::line(
                 "info",
@@ -186,7 +193,7 @@ pub async fn plan(
     interrupt: &Interrupt,
 ) -> Result<ExitCode> {
     let mode = Mode::of(flags.json);
-    let session = session(args, mode, interrupt).await?;
+    let mut session = session(args, mode, interrupt).await?;
     let plan = if flags.destroy {
         session.destroy_plan(flags.orphans).await?
     } else {
@@ -351,7 +358,7 @@ pub async fn apply(
         return execute(&session, file.plan, &run).await;
     }
     check_json(flags.json, flags.yes, "apply")?;
-    let session = session(args, mode, interrupt).await?;
+    let mut session = session(args, mode, interrupt).await?;
     session.validate().await?;
     let plan = session
         .plan(flags.refresh, args.parallelism.into(), flags.orphans)

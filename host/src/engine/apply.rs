@@ -240,7 +240,23 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
     });
     let result = match phase {
         Phase::Delete => delete(ctx, step, &op).await.map(|id| (id, false)),
-        Phase::Upsert => upsert(ctx, step, &op).await,
+        Phase::Upsert => match upsert(ctx, step, &op).await {
+            Ok((id, adopted)) if step.health.is_some() => {
+                // A rolling update's replacement: done when healthy long enough.
+                let properties = ctx
+                    .store
+                    .lock()
+                    .expect("state lock")
+                    .state
+                    .resources
+                    .get(&step.name)
+                    .map_or(Value::Null, |r| r.properties.clone());
+                super::group::wait_healthy(ctx, &op, step, &id, &properties)
+                    .await
+                    .map(|()| (id, adopted))
+            }
+            other => other,
+        },
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match result {

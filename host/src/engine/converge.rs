@@ -359,7 +359,7 @@ async fn one_tick(
         budget: tick_interrupt.clone(),
         throttled: AtomicBool::new(false),
     });
-    let session = match opener
+    let mut session = match opener
         .open(applied.clone(), tick_events.clone(), tick_interrupt.clone())
         .await
     {
@@ -439,7 +439,7 @@ async fn one_tick(
     if let Some(latest) = pending_spec {
         let quiet: Events = std::sync::Arc::new(super::events::Silent);
         match opener.open(latest, quiet, interrupt.clone()).await {
-            Ok(session) => {
+            Ok(mut session) => {
                 let plan = session.plan(false, options.parallelism, false).await?;
                 let n = changes(&plan);
                 report.pending = Some(n);
@@ -456,48 +456,9 @@ async fn one_tick(
     Ok(report)
 }
 
-/// Parses `30s`, `500ms`, `2m`, `1h` (a bare number is seconds).
-pub fn parse_interval(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a duration such as 30s, 500ms, 2m"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("{text:?}: the unit must be ms, s, m or h")),
-    };
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(format!("{text:?}: must be more than 0"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn intervals_read_as_people_write_them() {
-        assert_eq!(parse_interval("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_interval("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_interval("1"), Ok(Duration::from_secs(1)));
-        assert_eq!(
-            parse_interval("0s"),
-            Err("\"0s\": must be more than 0".to_string())
-        );
-        assert_eq!(
-            parse_interval("3d"),
-            Err("\"3d\": the unit must be ms, s, m or h".to_string())
-        );
-    }
 
     #[test]
     fn metrics_read_as_prometheus_text() {

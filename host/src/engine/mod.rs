@@ -8,6 +8,7 @@ pub mod apply;
 pub mod converge;
 pub mod credentials;
 pub mod events;
+pub mod group;
 pub mod interrupt;
 pub mod lock;
 pub mod plan;
@@ -98,6 +99,7 @@ impl Session {
             .resources
             .values()
             .map(|r| r.plugin.clone())
+            .chain(spec.spec.groups.values().map(|g| g.plugin.clone()))
             .chain(store.state.resources.values().map(|r| r.plugin.clone()))
             .chain(store.state.intents.values().map(|i| i.plugin.clone()))
             .chain(declared.map(|(name, _)| name.clone()))
@@ -394,8 +396,13 @@ impl Session {
     /// for the stack's objects the state does not know when `orphans` is set (and, to adopt
     /// rather than duplicate, whenever the state records nothing: a first run, or a lost
     /// state).
-    pub async fn plan(&self, refresh: bool, parallelism: usize, orphans: bool) -> Result<Plan> {
+    pub async fn plan(&mut self, refresh: bool, parallelism: usize, orphans: bool) -> Result<Plan> {
         self.settle_intents().await?;
+        let decision = if self.spec().spec.groups.is_empty() {
+            None
+        } else {
+            Some(self.regroup().await?)
+        };
         let refreshed = if refresh {
             self.refresh(parallelism).await?
         } else {
@@ -420,8 +427,70 @@ impl Session {
             // A scan made only to adopt deletes nothing.
             plan.steps.retain(|s| s.orphan.is_none());
         }
+        if let Some(decision) = decision {
+            group::roll(
+                &mut plan,
+                self.spec(),
+                &store.state,
+                &self.ctx.providers,
+                decision,
+            )?;
+        }
+        drop(store);
         self.orphans_in_order(&mut plan.steps);
         Ok(plan)
+    }
+
+    /// Decides the groups' members from the state and what `list` finds with each group's
+    /// tags, and plans from then on with the spec holding those members.
+    async fn regroup(&mut self) -> Result<group::Decision> {
+        let stack = self.spec().stack.clone();
+        let mut listed: BTreeMap<String, Vec<Found>> = BTreeMap::new();
+        for (g, gs) in &self.spec().spec.groups {
+            self.interrupted()?;
+            let bound = self.ctx.providers.get(&gs.plugin)?;
+            let tags: Tags = [
+                (crate::tags::STACK.to_string(), stack.clone()),
+                (crate::tags::GROUP.to_string(), g.clone()),
+            ]
+            .into();
+            let found = repeating(&self.ctx.interrupt, || {
+                bound.provider.list(&gs.type_name, &tags)
+            })
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "group {g}: listing its members ({} {}): {e}",
+                    gs.plugin,
+                    gs.type_name
+                )
+            })?;
+            listed.insert(
+                g.clone(),
+                found
+                    .into_iter()
+                    .filter(|o| {
+                        o.tags.get(crate::tags::STACK) == Some(&stack)
+                            && o.tags.get(crate::tags::GROUP) == Some(g)
+                    })
+                    .map(|observed| Found {
+                        plugin: gs.plugin.clone(),
+                        type_name: gs.type_name.clone(),
+                        observed,
+                    })
+                    .collect(),
+            );
+        }
+        let decision = {
+            let store = self.store();
+            group::decide(self.spec(), &store.state, &listed)
+        };
+        let spec = self.spec().regroup(&decision.chosen)?;
+        self.graph = Graph::build(&spec)?;
+        Arc::get_mut(&mut self.ctx)
+            .ok_or_else(|| anyhow!("internal: the session is shared while planning"))?
+            .spec = spec;
+        Ok(decision)
     }
 
     /// Limits `plan` to `focus` (see [`plan::focus`]).
@@ -459,6 +528,7 @@ impl Session {
             lineage: store.state.lineage.clone(),
             serial: store.state.serial,
             steps,
+            groups: Vec::new(),
         })
     }
 

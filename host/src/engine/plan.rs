@@ -92,6 +92,62 @@ pub struct Step {
     /// What of it must not be shown (`Properties.X`, `Attributes.Y`), recorded with it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive: Vec<String>,
+    /// Steps that must have finished (every operation of them) before it starts: a rolling
+    /// update's previous batch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+    /// For a group member's replacement: how healthy it must be before the step is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+/// What a rolling update waits for after a member is replaced: the provider's `read` finds it
+/// and its attributes do not say `"Healthy": false`, for `healthy_for_ms` in a row, within
+/// `timeout_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Health {
+    pub healthy_for_ms: u64,
+    pub timeout_ms: u64,
+}
+
+/// How a plan changes a group: its size, and the members it replaces because the template
+/// changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GroupChange {
+    pub group: String,
+    /// Members that exist (recorded, or found by their tags).
+    pub from: usize,
+    /// Members the spec wants.
+    pub to: usize,
+    /// Members replaced by a rolling update.
+    #[serde(default)]
+    pub rolling: usize,
+    /// How many of them at a time.
+    #[serde(default)]
+    pub at_a_time: u32,
+}
+
+impl GroupChange {
+    /// The plan's line for it: `Web: 3 → 5 (+2)`, `Web: rolling update of 3 members (1 at a
+    /// time)`; `None` when it does not change.
+    pub fn line(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.from != self.to {
+            let delta = self.to as i64 - self.from as i64;
+            parts.push(format!("{} → {} ({delta:+})", self.from, self.to));
+        }
+        if self.rolling > 0 {
+            parts.push(format!(
+                "rolling update of {} member{} ({} at a time)",
+                self.rolling,
+                if self.rolling == 1 { "" } else { "s" },
+                self.at_a_time
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("{}: {}", self.group, parts.join(", ")))
+    }
 }
 
 /// An object carrying the stack's tags that the state does not record.
@@ -132,6 +188,8 @@ impl Step {
             properties: None,
             tags: Tags::new(),
             sensitive: Vec::new(),
+            after: Vec::new(),
+            health: None,
         }
     }
 
@@ -206,6 +264,9 @@ pub struct Plan {
     pub lineage: String,
     pub serial: u64,
     pub steps: Vec<Step>,
+    /// How it changes the spec's groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupChange>,
 }
 
 /// How many steps of each action a plan has.
@@ -273,6 +334,11 @@ impl Plan {
     /// Whether applying it would change anything.
     pub fn has_changes(&self) -> bool {
         self.steps.iter().any(|s| s.action != Action::NoOp)
+    }
+
+    /// The lines saying how it changes groups (`Web: 3 → 5 (+2)`).
+    pub fn group_lines(&self) -> Vec<String> {
+        self.groups.iter().filter_map(GroupChange::line).collect()
     }
 }
 
@@ -393,6 +459,8 @@ pub fn plan(
             properties,
             tags,
             sensitive,
+            after: Vec::new(),
+            health: None,
         });
     }
     let in_spec: BTreeSet<&str> = spec.spec.resources.keys().map(String::as_str).collect();
@@ -430,6 +498,7 @@ pub fn plan(
         lineage: state.lineage.clone(),
         serial: state.serial,
         steps,
+        groups: Vec::new(),
     })
 }
 
@@ -619,6 +688,7 @@ mod tests {
                 .iter()
                 .map(|n| step(n, Action::NoOp))
                 .collect(),
+            groups: Vec::new(),
         };
         let names = |p: &Plan| p.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
         let state = State::default();

@@ -87,6 +87,7 @@ impl PlanFile {
                 stack: Some(self.plan.stack.clone()),
                 parameters: IndexMap::new(),
                 resources: IndexMap::new(),
+                groups: IndexMap::new(),
                 providers: self.provider_specs.clone(),
                 outputs: IndexMap::new(),
             },
@@ -96,6 +97,9 @@ impl PlanFile {
             outputs: self.outputs.clone(),
             sensitive_fields: BTreeMap::new(),
             text: None,
+            members: IndexMap::new(),
+            group_users: BTreeMap::new(),
+            group_outputs: BTreeMap::new(),
         };
         // Module files are bound again by path; references resolve through the lock.
         let args: Vec<ProviderArg> = self

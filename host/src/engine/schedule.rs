@@ -9,7 +9,9 @@
 //! been moved off it, and orphans are deleted in the reverse of their spec order. The spec's
 //! graph is acyclic, so strong edges alone never cycle; recorded dependencies can contradict
 //! the spec (a dependency reversed since), and then the weak edges inside the cycle are
-//! dropped (and reported) rather than leaving any node waiting forever.
+//! dropped (and reported) rather than leaving any node waiting forever. A step's `after`
+//! (a rolling update's previous batch) is strong too: it only chains members of one group,
+//! which never depend on each other.
 
 use super::plan::{Action, Step};
 use petgraph::algo::{tarjan_scc, toposort};
@@ -39,6 +41,8 @@ pub struct StepShape {
     pub spec_deps: Vec<String>,
     /// What it depended on when last applied (logical names).
     pub recorded_deps: Vec<String>,
+    /// Steps (by name) all of whose operations finish before any of its starts.
+    pub after: Vec<String>,
 }
 
 impl StepShape {
@@ -60,6 +64,7 @@ impl StepShape {
             leaving: step.action == Action::Delete,
             spec_deps: step.depends_on.clone(),
             recorded_deps: step.recorded_depends_on.clone(),
+            after: step.after.clone(),
         }
     }
 }
@@ -134,6 +139,26 @@ pub fn schedule(steps: &[StepShape]) -> Schedule {
                 if dep_del != del {
                     edges.push((del, dep_del, false));
                 }
+            }
+        }
+    }
+    // A rolling update's batches: every operation of the steps before, then the first of
+    // this one.
+    let mut nodes_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (n, node) in nodes.iter().enumerate() {
+        nodes_of.entry(&steps[node.step].name).or_default().push(n);
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let first = match (delete_of[i], upsert_of.get(step.logical.as_str())) {
+            (Some(_), Some(&up)) if step.create_before_destroy && step.upsert => Some(up),
+            (Some(del), _) => Some(del),
+            (None, Some(&up)) if step.upsert => Some(up),
+            _ => None,
+        };
+        let Some(first) = first else { continue };
+        for before in &step.after {
+            for &n in nodes_of.get(before.as_str()).into_iter().flatten() {
+                edges.push((n, first, true));
             }
         }
     }
@@ -333,5 +358,29 @@ mod tests {
         c.create_before_destroy = true;
         let s = schedule(std::slice::from_ref(&c));
         assert_eq!(order(&s, std::slice::from_ref(&c)), ["+R", "-R"]);
+    }
+
+    #[test]
+    fn a_rolling_update_runs_batch_after_batch() {
+        // W[0] and W[1] are one batch (create before destroy), W[2] the next (destroy before
+        // create): W[2]'s delete waits for both of the first batch's operations.
+        let mut steps = Vec::new();
+        for (name, cbd, after) in [
+            ("W[0]", true, vec![]),
+            ("W[1]", true, vec![]),
+            ("W[2]", false, vec!["W[0]".to_string(), "W[1]".to_string()]),
+        ] {
+            let mut s = shape(name, true, true);
+            s.create_before_destroy = cbd;
+            s.after = after;
+            steps.push(s);
+        }
+        let s = schedule(&steps);
+        let out = order(&s, &steps);
+        let at = |x: &str| out.iter().position(|o| o == x).unwrap();
+        for first in ["+W[0]", "-W[0]", "+W[1]", "-W[1]"] {
+            assert!(at(first) < at("-W[2]"), "{out:?}");
+        }
+        assert!(at("-W[2]") < at("+W[2]"), "{out:?}");
     }
 }

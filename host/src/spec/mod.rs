@@ -3,9 +3,11 @@
 //! substituted as it loads; what a sensitive parameter flows into is noted.
 
 pub mod diagnostic;
+pub mod group;
 mod jsonc;
 pub mod parameters;
 pub mod reference;
+pub mod template;
 
 use anyhow::Result;
 use diagnostic::{SpecError, locate, offset_of, steps};
@@ -103,6 +105,10 @@ pub struct Spec {
     pub parameters: IndexMap<String, ParameterSpec>,
     #[serde(default)]
     pub resources: IndexMap<String, ResourceSpec>,
+    /// Sets of interchangeable members of one template (expanded into `resources` as the
+    /// spec loads: `Web[0]`, `Web[1]`, …).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub groups: IndexMap<String, group::GroupSpec>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub providers: IndexMap<String, ProviderSpec>,
     /// Values printed and recorded after apply; may hold references. Each is a value, or
@@ -161,6 +167,12 @@ pub struct LoadedSpec {
     pub sensitive_fields: BTreeMap<String, BTreeSet<String>>,
     /// The text the spec was read from (comments blanked), to point errors at.
     pub text: Option<std::sync::Arc<str>>,
+    /// Each group's members (resource names, in logical-ID order).
+    pub members: IndexMap<String, Vec<String>>,
+    /// The properties, as written, of resources (not members) using `{{.Groups.X.IDs}}`.
+    pub group_users: BTreeMap<String, Value>,
+    /// The values, as written, of outputs using `{{.Groups.X.IDs}}`.
+    pub group_outputs: BTreeMap<String, Value>,
 }
 
 impl LoadedSpec {
@@ -184,6 +196,60 @@ impl LoadedSpec {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
+    }
+
+    /// The spec with these members in its groups (group → logical IDs, in order; groups not
+    /// named keep theirs): the engine's choice from what exists (see `engine::group`).
+    pub fn regroup(&self, chosen: &BTreeMap<String, Vec<String>>) -> Result<LoadedSpec> {
+        let mut s = self.clone();
+        for (g, ids) in chosen {
+            let Some(gs) = self.spec.groups.get(g) else {
+                continue;
+            };
+            let secret = self.sensitive_fields.get(&format!("group {g}")).cloned();
+            for m in &self.members[g] {
+                s.spec.resources.shift_remove(m);
+                s.references.remove(m);
+                s.sensitive_fields.remove(m);
+            }
+            let expanded = gs
+                .expand_ids(g, ids)
+                .map_err(|(field, m)| anyhow::anyhow!("group {g}: {field}: {m}"))?;
+            let mut names = Vec::with_capacity(expanded.len());
+            for (member, resource) in expanded {
+                if let Some(fields) = &secret {
+                    s.sensitive_fields.insert(member.clone(), fields.clone());
+                }
+                names.push(member.clone());
+                s.spec.resources.insert(member, resource);
+            }
+            s.members.insert(g.clone(), names);
+        }
+        let renamed: Vec<String> = chosen
+            .keys()
+            .filter_map(|g| s.members.get(g))
+            .flatten()
+            .cloned()
+            .chain(self.group_users.keys().cloned())
+            .collect();
+        for name in renamed {
+            let written = self
+                .group_users
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| s.spec.resources[&name].properties.clone());
+            let properties = group::rewrite_group_refs(&written, &s.members)
+                .map_err(|m| anyhow::anyhow!("resource {name}: {m}"))?;
+            let found = reference::references(&properties)
+                .map_err(|(field, m)| anyhow::anyhow!("resource {name}: {field}: {m}"))?;
+            s.spec.resources[&name].properties = properties;
+            s.references.insert(name, found);
+        }
+        for (name, written) in &self.group_outputs {
+            s.outputs[name].value = group::rewrite_group_refs(written, &s.members)
+                .map_err(|m| anyhow::anyhow!("output {name}: {m}"))?;
+        }
+        Ok(s)
     }
 
     /// The names a resource depends on: its references and `DependsOn`, once each.
@@ -280,7 +346,15 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         )
     })?;
     let mut spec = spec;
-    let (outputs, sensitive_fields) = substitute_parameters(path, &source, &mut spec, given)?;
+    let (mut outputs, mut sensitive_fields) =
+        substitute_parameters(path, &source, &mut spec, given)?;
+    let (members, group_users, group_outputs) = expand_groups(
+        path,
+        &source,
+        &mut spec,
+        &mut outputs,
+        &mut sensitive_fields,
+    )?;
     let stack = match &spec.stack {
         Some(stack) => stack.clone(),
         None => path
@@ -368,6 +442,9 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         outputs,
         sensitive_fields,
         text: Some(source),
+        members,
+        group_users,
+        group_outputs,
     })
 }
 
@@ -389,6 +466,122 @@ fn located(
         at: text.and_then(|t| locate(t, &steps(json_path), key)),
         text: text.cloned(),
     }
+}
+
+/// What [`expand_groups`] gives: each group's members, and the properties and outputs, as
+/// written, that use a group's IDs.
+type Expanded = (
+    IndexMap<String, Vec<String>>,
+    BTreeMap<String, Value>,
+    BTreeMap<String, Value>,
+);
+
+/// Adds each group's members to the resources (with the sensitive fields of their group's
+/// template; a member's name must not be a resource's), and turns `{{.Groups.X.IDs}}` in
+/// properties and outputs into the members' ID references.
+fn expand_groups(
+    path: &Path,
+    source: &std::sync::Arc<str>,
+    spec: &mut Spec,
+    outputs: &mut IndexMap<String, OutputSpec>,
+    sensitive_fields: &mut BTreeMap<String, BTreeSet<String>>,
+) -> Result<Expanded> {
+    let mut members = IndexMap::new();
+    for (name, g) in &spec.groups {
+        let at = |field: &str, json_path: String, message: String| {
+            located(
+                path,
+                Some(source),
+                Some(format!("group {name}")),
+                Some(field),
+                &json_path,
+                false,
+                message,
+            )
+        };
+        if name.is_empty()
+            || name.contains(['[', ']', '.', '{', '}'])
+            || spec.resources.contains_key(name)
+        {
+            return Err(at(
+                "",
+                format!("Groups.{name}"),
+                "a group's name is not empty, has no [ ] . { } and is not a resource's".into(),
+            )
+            .into());
+        }
+        let expanded = g
+            .expand(name)
+            .map_err(|(field, m)| at(&field, format!("Groups.{name}.{field}"), m))?;
+        let secret = sensitive_fields.get(&format!("group {name}")).cloned();
+        let mut names = Vec::with_capacity(expanded.len());
+        for (member, resource) in expanded {
+            if spec.resources.contains_key(&member) {
+                return Err(at(
+                    "Size",
+                    format!("Groups.{name}"),
+                    format!("its member {member} has the name of a resource"),
+                )
+                .into());
+            }
+            if let Some(fields) = &secret {
+                sensitive_fields.insert(member.clone(), fields.clone());
+            }
+            names.push(member.clone());
+            spec.resources.insert(member, resource);
+        }
+        members.insert(name.clone(), names);
+    }
+    let member_of: BTreeSet<&String> = members.values().flatten().collect();
+    let mut users = BTreeMap::new();
+    for (name, resource) in spec.resources.iter_mut() {
+        if !group::uses_groups(&resource.properties) {
+            continue;
+        }
+        let (subject, json_path) = match name.split_once('[') {
+            Some((g, _)) if member_of.contains(name) => {
+                (format!("group {g}"), format!("Groups.{g}.Properties"))
+            }
+            _ => (
+                format!("resource {name}"),
+                format!("Resources.{name}.Properties"),
+            ),
+        };
+        let rewritten = group::rewrite_group_refs(&resource.properties, &members).map_err(|m| {
+            located(
+                path,
+                Some(source),
+                Some(subject),
+                Some("Properties"),
+                &json_path,
+                false,
+                m,
+            )
+        })?;
+        if !member_of.contains(name) {
+            users.insert(name.clone(), resource.properties.clone());
+        }
+        resource.properties = rewritten;
+    }
+    let mut output_users = BTreeMap::new();
+    for (name, output) in outputs.iter_mut() {
+        if group::uses_groups(&output.value) {
+            let rewritten = group::rewrite_group_refs(&output.value, &members).map_err(|m| {
+                located(
+                    path,
+                    Some(source),
+                    Some(format!("output {name}")),
+                    None,
+                    &format!("Outputs.{name}"),
+                    false,
+                    m,
+                )
+            })?;
+            output_users.insert(name.clone(), output.value.clone());
+            output.value = rewritten;
+        }
+    }
+    Ok((members, users, output_users))
 }
 
 /// Substitutes the parameters' values into properties, tags, provider configurations and
@@ -450,6 +643,28 @@ fn substitute_parameters(
                 Value::String(s) => s,
                 other => other.to_string(),
             };
+        }
+    }
+    for (name, g) in spec.groups.iter_mut() {
+        if let Some(props) = g.properties.as_object_mut() {
+            for (field, value) in props.iter_mut() {
+                let (new, touched) = sub(value).map_err(|m| {
+                    let field = format!("Properties.{field}");
+                    at(
+                        Some(format!("group {name}")),
+                        &field,
+                        &format!("Groups.{name}.{field}"),
+                        m,
+                    )
+                })?;
+                *value = new;
+                if touched {
+                    sensitive_fields
+                        .entry(format!("group {name}"))
+                        .or_default()
+                        .insert(field.clone());
+                }
+            }
         }
     }
     for (name, provider) in spec.providers.iter_mut() {

@@ -241,62 +241,21 @@ fn substitute_in(
     sensitive: &BTreeSet<String>,
     touched: &mut bool,
 ) -> Result<Value, String> {
-    Ok(match value {
-        Value::String(s) if s.contains("{{") => {
-            let mut lookup = |name: &str| -> Result<Value, String> {
-                let value = values.get(name).ok_or_else(|| {
-                    let names: Vec<&str> = values.keys().map(String::as_str).collect();
-                    format!(
-                        "{{{{.Parameters.{name}}}}} names no parameter of this spec (it declares: {})",
-                        if names.is_empty() {
-                            "none".to_string()
-                        } else {
-                            names.join(", ")
-                        }
-                    )
-                })?;
-                *touched |= sensitive.contains(name);
-                Ok(value.clone())
-            };
-            // Exactly one parameter: its value with its type.
-            if let Some(inner) = s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}"))
-                && !inner.contains("}}")
-                && let Some(name) = parameter_of(inner)
-            {
-                return lookup(name);
-            }
-            let mut out = String::new();
-            let mut rest = s.as_str();
-            while let Some(start) = rest.find("{{") {
-                let Some(end) = rest[start..].find("}}").map(|e| start + e) else {
-                    break;
-                };
-                out.push_str(&rest[..start]);
-                match parameter_of(&rest[start + 2..end]) {
-                    Some(name) => match lookup(name)? {
-                        Value::String(text) => out.push_str(&text),
-                        other => out.push_str(&other.to_string()),
-                    },
-                    // A reference to a resource: left for later.
-                    None => out.push_str(&rest[start..end + 2]),
+    super::template::substitute(value, &mut |expr| {
+        let name = parameter_of(expr)?;
+        let Some(value) = values.get(name) else {
+            let names: Vec<&str> = values.keys().map(String::as_str).collect();
+            return Some(Err(format!(
+                "{{{{.Parameters.{name}}}}} names no parameter of this spec (it declares: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
                 }
-                rest = &rest[end + 2..];
-            }
-            out.push_str(rest);
-            Value::String(out)
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| substitute_in(v, values, sensitive, touched))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), substitute_in(v, values, sensitive, touched)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        other => other.clone(),
+            )));
+        };
+        *touched |= sensitive.contains(name);
+        Some(Ok(value.clone()))
     })
 }
 

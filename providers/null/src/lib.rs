@@ -46,6 +46,10 @@ pub struct NullProperties {
     /// Any value; a change updates the resource in place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<Value>,
+    /// What it reports as its health (for trying a group's rolling update); healthy if
+    /// unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -53,6 +57,10 @@ pub struct NullProperties {
 pub struct NullAttributes {
     /// The input, as given.
     pub output: Option<Value>,
+    /// `Healthy`, as given: the engine's rolling update waits for members not to report
+    /// `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
 }
 
 /// A resource that exists only in rkit's state.
@@ -70,6 +78,7 @@ impl Resource for Null {
             id: new_id()?,
             attributes: NullAttributes {
                 output: p.input.clone(),
+                healthy: p.healthy,
             },
         })
     }
@@ -80,6 +89,7 @@ impl Resource for Null {
             p.clone(),
             NullAttributes {
                 output: p.input.clone(),
+                healthy: p.healthy,
             },
         )
     }
@@ -93,6 +103,7 @@ impl Resource for Null {
     ) -> Result<NullAttributes> {
         Ok(NullAttributes {
             output: new.input.clone(),
+            healthy: new.healthy,
         })
     }
 
@@ -153,6 +164,7 @@ impl Resource for Versioned {
             p.clone(),
             NullAttributes {
                 output: p.input.clone(),
+                healthy: p.healthy,
             },
         )
     }
@@ -257,12 +269,22 @@ impl Resource for Sleepy {
         std::thread::sleep(std::time::Duration::from_millis(p.ms));
         Ok(Created {
             id: new_id()?,
-            attributes: NullAttributes { output: None },
+            attributes: NullAttributes {
+                output: None,
+                healthy: None,
+            },
         })
     }
 
     fn read(_: &NullProvider, id: &str, p: &SleepyProperties) -> Result<Option<Observed<Self>>> {
-        exists(id, p.clone(), NullAttributes { output: None })
+        exists(
+            id,
+            p.clone(),
+            NullAttributes {
+                output: None,
+                healthy: None,
+            },
+        )
     }
 
     fn delete(_: &NullProvider, _: &str, _: &SleepyProperties) -> Result<()> {

@@ -45,6 +45,9 @@ pub struct InstanceAttrs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_ip_address: Option<String>,
     pub availability_zone: String,
+    /// Whether it is `running` (what a group's rolling update waits for).
+    #[serde(default)]
+    pub healthy: bool,
 }
 
 pub struct Instance;
@@ -67,6 +70,7 @@ fn attributes(e: &Element) -> InstanceAttrs {
         private_ip_address: e.string("privateIpAddress"),
         public_ip_address: e.text("ipAddress").map(String::from),
         availability_zone: e.string("placement/availabilityZone"),
+        healthy: state(e) == "running",
     }
 }
 

@@ -1,0 +1,592 @@
+//! Groups in the engine (InfraKit's group controller, as planning): which members a group has,
+//! which it keeps, adopts, adds and removes, how a template change rolls through them, and the
+//! health a rolling replacement waits for.
+//!
+//! Invariants:
+//! - No hidden state: a group's members are what the state records under `GROUP[ID]` and what
+//!   the provider's `list` finds carrying the stack's and the group's tags (`rkit:stack`,
+//!   `rkit:group`); an object found that way and recorded under no name is adopted (it keeps
+//!   its `rkit:logical-id` if that is free and valid) or, if the group has enough members,
+//!   deleted. A seed (`rkit:config-hash=bootstrap`) counts as current: adopted and relabelled,
+//!   never replaced for being a seed.
+//! - Scaling down removes members deterministically: outdated config first, then the highest
+//!   logical ID, then the highest provider ID. Scaling up takes the lowest free numbers.
+//! - A member recorded with another config hash is replaced (a rolling update): at most
+//!   `MaxUnavailable` at a time, each batch after every operation of the previous one, each
+//!   replacement healthy for `HealthyFor` (within `HealthTimeout`) before its step is done; a
+//!   replacement that does not become healthy fails its step, so the batches after it are
+//!   skipped and reported (no automatic rollback: changing the spec back is the rollback).
+
+use super::apply::{Context, DEPOSED};
+use super::events::{Failure, Op};
+use super::plan::{Action, Found, GroupChange, Health, Orphan, Plan, Step};
+use super::providers::Providers;
+use super::retry::repeating_as;
+use crate::spec::LoadedSpec;
+use crate::spec::group::{GroupSpec, member_name};
+use crate::state::{State, forgotten_key};
+use crate::tags;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// What planning decided about the groups before planning their members.
+#[derive(Debug, Default)]
+pub struct Decision {
+    /// Per group, the logical IDs of its members, in order.
+    pub chosen: BTreeMap<String, Vec<String>>,
+    /// Members to adopt: member name → ID of the object found with the group's tags.
+    pub adopt: BTreeMap<String, String>,
+    /// Objects found with a group's tags that the group has no room for (deleted).
+    pub remove: Vec<Step>,
+    /// Recorded members the group no longer has, with why.
+    pub dropped: BTreeMap<String, String>,
+    /// Per group, how it changes (sizes; the rolling count is added by [`roll`]).
+    pub changes: Vec<GroupChange>,
+}
+
+/// One existing member.
+#[derive(Debug, Clone)]
+struct Member {
+    /// Its logical ID, if it has a valid one no other member took.
+    logical: Option<String>,
+    id: String,
+    hash: Option<String>,
+    /// Found by `list` (not recorded): its properties, for a delete.
+    listed: Option<Value>,
+}
+
+impl Member {
+    fn outdated(&self, current: &str) -> bool {
+        !matches!(self.hash.as_deref(), Some(h) if h == current || h == tags::BOOTSTRAP)
+    }
+}
+
+/// The logical ID of recorded resource `name` if it is a member of `group`.
+pub fn logical_of<'a>(group: &str, name: &'a str) -> Option<&'a str> {
+    name.strip_prefix(group)?
+        .strip_prefix('[')?
+        .strip_suffix(']')
+        .filter(|id| !id.contains(DEPOSED))
+}
+
+/// Decides every group's members from the state and what `list` found with the groups' tags
+/// (`listed`: per group).
+pub fn decide(spec: &LoadedSpec, state: &State, listed: &BTreeMap<String, Vec<Found>>) -> Decision {
+    let known: BTreeSet<String> = state
+        .resources
+        .values()
+        .map(|r| forgotten_key(&r.plugin, &r.type_name, &r.id))
+        .chain(state.forgotten.iter().cloned())
+        .collect();
+    let mut decision = Decision::default();
+    for (g, gs) in &spec.spec.groups {
+        let current = gs.config_hash();
+        let mut taken: BTreeMap<String, Member> = BTreeMap::new();
+        for (name, r) in &state.resources {
+            if let Some(logical) = logical_of(g, name) {
+                taken.insert(
+                    logical.to_string(),
+                    Member {
+                        logical: Some(logical.to_string()),
+                        id: r.id.clone(),
+                        hash: r.tags.get(tags::CONFIG_HASH).cloned(),
+                        listed: None,
+                    },
+                );
+            }
+        }
+        let mut floating = Vec::new();
+        let mut found: Vec<&Found> = listed
+            .get(g)
+            .into_iter()
+            .flatten()
+            .filter(|f| {
+                f.plugin == gs.plugin
+                    && f.type_name == gs.type_name
+                    && f.observed.tags.get(tags::GROUP) == Some(g)
+                    && !known.contains(&forgotten_key(&f.plugin, &f.type_name, &f.observed.id))
+            })
+            .collect();
+        found.sort_by(|a, b| a.observed.id.cmp(&b.observed.id));
+        found.dedup_by(|a, b| a.observed.id == b.observed.id);
+        for f in found {
+            let mut m = Member {
+                logical: None,
+                id: f.observed.id.clone(),
+                hash: f.observed.tags.get(tags::CONFIG_HASH).cloned(),
+                listed: Some(f.observed.properties.clone()),
+            };
+            match f.observed.tags.get(tags::LOGICAL_ID) {
+                Some(l) if gs.index_of(l).is_some() && !taken.contains_key(l) => {
+                    m.logical = Some(l.clone());
+                    taken.insert(l.clone(), m);
+                }
+                _ => floating.push(m),
+            }
+        }
+        let from = taken.len() + floating.len();
+        let (kept, surplus) = match &gs.logical_ids {
+            Some(ids) => by_logical_ids(ids, taken, floating),
+            None => by_size(gs, &current, taken, floating),
+        };
+        let to = kept.len();
+        let why = format!(
+            "group {g} has {to} member{}",
+            if to == 1 { "" } else { "s" }
+        );
+        for m in surplus {
+            match m.listed {
+                Some(properties) => {
+                    let logical = m.logical.as_deref().unwrap_or("?");
+                    let mut step = Step::delete(
+                        &format!("{} (found {})", member_name(g, logical), m.id),
+                        &gs.plugin,
+                        &gs.type_name,
+                        Some(format!("it carries group {g}'s tags; {why}")),
+                    );
+                    step.orphan = Some(Orphan {
+                        logical: member_name(g, logical),
+                        id: m.id,
+                        properties,
+                    });
+                    decision.remove.push(step);
+                }
+                None => {
+                    let logical = m.logical.expect("recorded members have a logical ID");
+                    decision
+                        .dropped
+                        .insert(member_name(g, &logical), why.clone());
+                }
+            }
+        }
+        let mut ids = Vec::with_capacity(kept.len());
+        for (logical, m) in kept {
+            if let Some(m) = m
+                && m.listed.is_some()
+            {
+                decision.adopt.insert(member_name(g, &logical), m.id);
+            }
+            ids.push(logical);
+        }
+        decision.chosen.insert(g.clone(), ids);
+        decision.changes.push(GroupChange {
+            group: g.clone(),
+            from,
+            to,
+            rolling: 0,
+            at_a_time: gs.updating.max_unavailable,
+        });
+    }
+    decision
+}
+
+/// Kept members (logical ID, existing member or `None` to create) in order, and the surplus.
+type Sorted = (Vec<(String, Option<Member>)>, Vec<Member>);
+
+/// A group of fixed logical IDs: one member each; members found without a valid free ID fill
+/// the empty ones (seeds first, then by ID).
+fn by_logical_ids(
+    ids: &[String],
+    mut taken: BTreeMap<String, Member>,
+    mut floating: Vec<Member>,
+) -> Sorted {
+    floating.sort_by_key(|m| (m.hash.as_deref() != Some(tags::BOOTSTRAP), m.id.clone()));
+    let mut floating = floating.into_iter();
+    let mut kept = Vec::with_capacity(ids.len());
+    for id in ids {
+        let member = taken.remove(id).or_else(|| {
+            floating.next().map(|mut m| {
+                m.logical = Some(id.clone());
+                m
+            })
+        });
+        kept.push((id.clone(), member));
+    }
+    let surplus = taken.into_values().chain(floating).collect();
+    (kept, surplus)
+}
+
+/// A group of a `Size`: keep that many (removing outdated first, then the highest logical ID,
+/// then the highest provider ID), number the found ones that have no number with the lowest
+/// free ones, and add the lowest free numbers up to the size.
+fn by_size(
+    gs: &GroupSpec,
+    current: &str,
+    taken: BTreeMap<String, Member>,
+    floating: Vec<Member>,
+) -> Sorted {
+    let size = gs.size.unwrap_or(0) as usize;
+    let mut all: Vec<Member> = taken.into_values().chain(floating).collect();
+    // Removal order: first in `all` goes first.
+    let index = |m: &Member| m.logical.as_deref().and_then(|l| gs.index_of(l));
+    all.sort_by(|a, b| {
+        b.outdated(current)
+            .cmp(&a.outdated(current))
+            .then_with(|| match (index(a), index(b)) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, Some(_)) => std::cmp::Ordering::Less,
+                (Some(_), None) => std::cmp::Ordering::Greater,
+                (Some(x), Some(y)) => y.cmp(&x),
+            })
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    let cut = all.len().saturating_sub(size);
+    let kept_members = all.split_off(cut);
+    let surplus = all;
+    let used: BTreeSet<usize> = kept_members.iter().filter_map(index).collect();
+    let mut free = (0usize..).filter(move |i| !used.contains(i));
+    let mut kept: Vec<(usize, Option<Member>)> = Vec::with_capacity(size);
+    let mut unnumbered = Vec::new();
+    for m in kept_members {
+        match index(&m) {
+            Some(i) => kept.push((i, Some(m))),
+            None => unnumbered.push(m),
+        }
+    }
+    unnumbered.sort_by_key(|m| (m.hash.as_deref() != Some(tags::BOOTSTRAP), m.id.clone()));
+    for mut m in unnumbered {
+        let i = free.next().expect("numbers never run out");
+        m.logical = Some(i.to_string());
+        kept.push((i, Some(m)));
+    }
+    while kept.len() < size {
+        let i = free.next().expect("numbers never run out");
+        kept.push((i, None));
+    }
+    kept.sort_by_key(|(i, _)| *i);
+    let kept = kept.into_iter().map(|(i, m)| (i.to_string(), m)).collect();
+    (kept, surplus)
+}
+
+/// Applies the decision to a plan of the regrouped spec: adoptions, removals, the reasons of
+/// dropped members, and each group's rolling update (outdated members replaced in batches of
+/// `MaxUnavailable`, each waiting for the previous batch and for its own health).
+pub fn roll(
+    plan: &mut Plan,
+    spec: &LoadedSpec,
+    state: &State,
+    providers: &Providers,
+    decision: Decision,
+) -> anyhow::Result<()> {
+    let adopted_ids: BTreeSet<&String> = decision.adopt.values().collect();
+    let removed_ids: BTreeSet<String> = decision
+        .remove
+        .iter()
+        .filter_map(|s| s.orphan.as_ref().map(|o| o.id.clone()))
+        .collect();
+    // What the group decided is not also an orphan of the stack-wide scan.
+    plan.steps.retain(|s| match &s.orphan {
+        Some(o) => !adopted_ids.contains(&o.id) && !removed_ids.contains(&o.id),
+        None => true,
+    });
+    let members: BTreeSet<&String> = spec.members.values().flatten().collect();
+    for step in &mut plan.steps {
+        // A member adopts what the group decided, and only that (not also what the stack-wide
+        // scan matched by `rkit:name`: one object is adopted once). Nothing adopts what the
+        // group removes.
+        let drop_scanned = step
+            .adopt
+            .as_ref()
+            .is_some_and(|id| members.contains(&step.name) || removed_ids.contains(id));
+        if drop_scanned {
+            step.adopt = None;
+            step.reason = None;
+        }
+        if let Some(id) = decision.adopt.get(&step.name)
+            && step.action == Action::Create
+        {
+            step.adopt = Some(id.clone());
+            step.reason = Some(format!(
+                "adopting {id}, which carries this stack's and its group's tags"
+            ));
+        }
+        if let Some(why) = decision.dropped.get(&step.name)
+            && step.action == Action::Delete
+        {
+            step.reason = Some(why.clone());
+        }
+    }
+    plan.steps.extend(decision.remove);
+    let mut changes = decision.changes;
+    for change in &mut changes {
+        let gs = &spec.spec.groups[&change.group];
+        let current = gs.config_hash();
+        let (healthy_for, timeout) = gs
+            .updating
+            .durations()
+            .map_err(|(field, m)| anyhow::anyhow!("group {}: {field}: {m}", change.group))?;
+        let health = Health {
+            healthy_for_ms: healthy_for.as_millis() as u64,
+            timeout_ms: timeout.as_millis() as u64,
+        };
+        let cbd = providers
+            .get(&gs.plugin)?
+            .module
+            .info()
+            .type_info(&gs.type_name)
+            .is_some_and(|t| t.create_before_destroy);
+        let members = &spec.members[&change.group];
+        let mut batch: Vec<String> = Vec::new();
+        let mut previous: Vec<String> = Vec::new();
+        for name in members {
+            let Some(recorded) = state.resources.get(name) else {
+                continue;
+            };
+            let outdated = !matches!(
+                recorded.tags.get(tags::CONFIG_HASH).map(String::as_str),
+                Some(h) if h == current || h == tags::BOOTSTRAP
+            );
+            let Some(step) = plan.steps.iter_mut().find(|s| &s.name == name) else {
+                continue;
+            };
+            if !outdated || !matches!(step.action, Action::NoOp | Action::Update | Action::Replace)
+            {
+                continue;
+            }
+            step.action = Action::Replace;
+            step.create_before_destroy = cbd;
+            step.properties = Some(spec.spec.resources[name].properties.clone());
+            step.tags = super::plan::tags_of(spec, name);
+            step.reason = Some(format!(
+                "group {}'s template changed: rolling update",
+                change.group
+            ));
+            step.health = Some(health);
+            step.after = previous.clone();
+            change.rolling += 1;
+            batch.push(name.clone());
+            if batch.len() == gs.updating.max_unavailable as usize {
+                previous = std::mem::take(&mut batch);
+            }
+        }
+    }
+    plan.groups = changes;
+    Ok(())
+}
+
+/// Waits until the member `id` made by `step` is healthy for the step's `HealthyFor`: the
+/// provider's `read` finds it and its attributes do not say `"Healthy": false`. Fails when
+/// that does not happen within `HealthTimeout`, or on an interrupt.
+pub async fn wait_healthy(
+    ctx: &Context,
+    op: &Op,
+    step: &Step,
+    id: &str,
+    properties: &Value,
+) -> Result<(), Failure> {
+    let Some(health) = step.health else {
+        return Ok(());
+    };
+    let provider = ctx
+        .providers
+        .get(&step.plugin)
+        .map_err(|e| Failure::engine(e.to_string()))?
+        .provider
+        .clone();
+    let healthy_for = Duration::from_millis(health.healthy_for_ms);
+    let timeout = Duration::from_millis(health.timeout_ms);
+    let poll = (healthy_for / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
+    let started = Instant::now();
+    let mut since: Option<Instant> = None;
+    let mut last = String::from("not read yet");
+    loop {
+        let read = repeating_as(&ctx.interrupt, Some(op), || {
+            provider.read(&step.type_name, id, properties)
+        })
+        .await
+        .map_err(|e| {
+            Failure::provider(
+                &format!("{} ({} {})", step.name, step.plugin, step.type_name),
+                &e,
+            )
+        })?;
+        let healthy = match &read {
+            None => {
+                last = "it is gone".into();
+                false
+            }
+            Some(o) if o.attributes.get("Healthy") == Some(&Value::Bool(false)) => {
+                last = "its provider reports it unhealthy".into();
+                false
+            }
+            Some(_) => true,
+        };
+        let now = Instant::now();
+        if healthy {
+            let since = *since.get_or_insert(now);
+            if now.duration_since(since) >= healthy_for {
+                return Ok(());
+            }
+        } else {
+            since = None;
+        }
+        if now.duration_since(started) >= timeout {
+            return Err(Failure::engine(format!(
+                "{}: the replacement {} did not stay healthy for {} within {} ({last}); \
+                     the rolling update stops here",
+                step.name,
+                crate::text::escape(id),
+                human(healthy_for),
+                human(timeout)
+            )));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = ctx.interrupt.wait() => {
+                return Err(Failure::engine(format!(
+                    "{}: interrupted while waiting for it to be healthy",
+                    step.name
+                )));
+            }
+        }
+    }
+}
+
+fn human(d: Duration) -> String {
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spi::Observed;
+    use crate::state::ResourceState;
+    use serde_json::json;
+
+    fn spec(group: Value) -> LoadedSpec {
+        let text = json!({"Stack": "s", "Groups": {"Web": group}}).to_string();
+        crate::spec::parse(std::path::Path::new("s.json"), &text).unwrap()
+    }
+
+    fn recorded(state: &mut State, name: &str, id: &str, hash: &str) {
+        state.resources.insert(
+            name.into(),
+            ResourceState {
+                plugin: "null".into(),
+                type_name: "Null".into(),
+                id: id.into(),
+                properties: json!({}),
+                attributes: json!({}),
+                depends_on: vec![],
+                tags: [(tags::CONFIG_HASH.to_string(), hash.to_string())].into(),
+                sensitive: vec![],
+            },
+        );
+    }
+
+    fn found(id: &str, tags: &[(&str, &str)]) -> Found {
+        let mut t: crate::spi::Tags = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        t.insert(tags::GROUP.into(), "Web".into());
+        t.insert(tags::STACK.into(), "s".into());
+        Found {
+            plugin: "null".into(),
+            type_name: "Null".into(),
+            observed: Observed {
+                id: id.into(),
+                properties: json!({}),
+                attributes: json!({}),
+                tags: t,
+            },
+        }
+    }
+
+    #[test]
+    fn scaling_down_removes_outdated_members_first_then_the_highest_numbers() {
+        let s = spec(json!({"Size": 2, "Plugin": "null", "Type": "Null"}));
+        let h = s.spec.groups["Web"].config_hash();
+        let mut state = State::default();
+        recorded(&mut state, "Web[0]", "a", &h);
+        recorded(&mut state, "Web[1]", "b", "old");
+        recorded(&mut state, "Web[2]", "c", &h);
+        recorded(&mut state, "Web[3]", "d", &h);
+        let d = decide(&s, &state, &BTreeMap::new());
+        assert_eq!(d.chosen["Web"], ["0", "2"]);
+        assert_eq!(d.dropped.keys().collect::<Vec<_>>(), ["Web[1]", "Web[3]"]);
+        assert_eq!(d.dropped["Web[1]"], "group Web has 2 members");
+        assert_eq!((d.changes[0].from, d.changes[0].to), (4, 2));
+    }
+
+    #[test]
+    fn scaling_up_takes_the_lowest_free_numbers_and_adopts_what_list_finds() {
+        let s = spec(json!({"Size": 4, "Plugin": "null", "Type": "Null"}));
+        let h = s.spec.groups["Web"].config_hash();
+        let mut state = State::default();
+        recorded(&mut state, "Web[1]", "b", &h);
+        let listed: BTreeMap<String, Vec<Found>> = [(
+            "Web".to_string(),
+            vec![
+                // A seed made by hand: no logical ID, adopted into the lowest free number.
+                found("seed", &[(tags::CONFIG_HASH, tags::BOOTSTRAP)]),
+                // A member whose answer was lost: keeps its number.
+                found("z", &[(tags::CONFIG_HASH, &h), (tags::LOGICAL_ID, "3")]),
+                // Already recorded: not found twice.
+                found("b", &[(tags::CONFIG_HASH, &h), (tags::LOGICAL_ID, "1")]),
+            ],
+        )]
+        .into();
+        state.resources.get_mut("Web[1]").unwrap().plugin = "null".into();
+        let d = decide(&s, &state, &listed);
+        assert_eq!(d.chosen["Web"], ["0", "1", "2", "3"]);
+        assert_eq!(d.adopt["Web[0]"], "seed");
+        assert_eq!(d.adopt["Web[3]"], "z");
+        assert_eq!(d.adopt.len(), 2);
+        assert!(d.remove.is_empty());
+        assert_eq!((d.changes[0].from, d.changes[0].to), (3, 4));
+    }
+
+    #[test]
+    fn found_members_beyond_the_size_are_deleted_and_a_seed_is_kept() {
+        let s = spec(json!({"Size": 1, "Plugin": "null", "Type": "Null"}));
+        let listed: BTreeMap<String, Vec<Found>> = [(
+            "Web".to_string(),
+            vec![
+                found("x", &[(tags::CONFIG_HASH, "old"), (tags::LOGICAL_ID, "0")]),
+                found("seed", &[(tags::CONFIG_HASH, tags::BOOTSTRAP)]),
+            ],
+        )]
+        .into();
+        let d = decide(&s, &State::default(), &listed);
+        assert_eq!(d.chosen["Web"], ["0"]);
+        assert_eq!(d.adopt["Web[0]"], "seed");
+        assert_eq!(d.remove.len(), 1);
+        let gone = &d.remove[0];
+        assert_eq!(gone.orphan.as_ref().unwrap().id, "x");
+        assert_eq!(
+            gone.reason.as_deref(),
+            Some("it carries group Web's tags; group Web has 1 member")
+        );
+    }
+
+    #[test]
+    fn logical_ids_keep_theirs_and_a_seed_fills_an_empty_one() {
+        let s = spec(json!({"LogicalIDs": ["a", "b"], "Plugin": "null", "Type": "Null"}));
+        let h = s.spec.groups["Web"].config_hash();
+        let mut state = State::default();
+        recorded(&mut state, "Web[b]", "1", &h);
+        recorded(&mut state, "Web[c]", "2", &h);
+        let listed: BTreeMap<String, Vec<Found>> = [(
+            "Web".to_string(),
+            vec![found("seed", &[(tags::CONFIG_HASH, tags::BOOTSTRAP)])],
+        )]
+        .into();
+        let d = decide(&s, &state, &listed);
+        assert_eq!(d.chosen["Web"], ["a", "b"]);
+        assert_eq!(d.adopt["Web[a]"], "seed");
+        assert_eq!(d.dropped.keys().collect::<Vec<_>>(), ["Web[c]"]);
+    }
+
+    #[test]
+    fn deposed_objects_are_not_members() {
+        assert_eq!(logical_of("Web", "Web[2]"), Some("2"));
+        assert_eq!(logical_of("Web", &format!("Web[2]{DEPOSED}")), None);
+        assert_eq!(logical_of("Web", "Webs[2]"), None);
+    }
+}
