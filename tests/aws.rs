@@ -698,6 +698,11 @@ fn a_group_scales_rolls_within_its_budget_and_adopts_a_hand_made_seed() {
     let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
     assert!(out.contains("Web: 0 → 3 (+3)"), "{out}");
     assert_eq!(web_members(&moto).len(), 3);
+    let out = stack.expect(0, &["plan", "SPEC"]);
+    assert!(
+        out.contains("No changes"),
+        "targets read back as written: {out}"
+    );
 
     // Scaled 3 → 5 → 2, counted by tag.
     stack.edit("\"Size\": 3", "\"Size\": 5");
@@ -733,12 +738,17 @@ fn a_group_scales_rolls_within_its_budget_and_adopts_a_hand_made_seed() {
     stack.expect(0, &["apply", "SPEC", "--yes"]);
     std::fs::write(&stop, "").unwrap();
     let seen: Value = serde_json::from_slice(&watcher.wait_with_output().unwrap().stdout).unwrap();
+    println!("sampled while rolling: {seen}");
     assert!(seen["samples"].as_u64().unwrap() >= 5, "{seen}");
     assert!(
         seen["min"].as_u64().unwrap() >= 1,
         "below Size - MaxUnavailable: {seen}"
     );
     assert!(seen["max"].as_u64().unwrap() <= 3, "{seen}");
+    assert!(
+        seen["min_healthy_targets"].as_u64().unwrap() >= 1,
+        "the target group kept Size - MaxUnavailable healthy targets: {seen}"
+    );
     let rolled = web_members(&moto);
     assert_eq!(rolled.len(), 2);
     assert!(rolled.iter().all(|m| m["type"] == "t3.small"), "{rolled:?}");
@@ -763,9 +773,23 @@ fn a_group_scales_rolls_within_its_budget_and_adopts_a_hand_made_seed() {
     let out = stack.expect(0, &["plan", "SPEC"]);
     assert!(out.contains("No changes"), "{out}");
     let ids = stack.expect(0, &["output", "SPEC", "WebInstances", "--json"]);
-    let ids: Vec<String> = serde_json::from_str(ids.trim()).unwrap();
+    let mut ids: Vec<String> = serde_json::from_str(ids.trim()).unwrap();
     assert_eq!(ids.len(), 3);
     assert!(ids.contains(&seed));
+    // The target group holds exactly the members.
+    ids.sort();
+    let s = moto.state();
+    let targets = &named(&s, "target_groups", "WebTargets")["targets"];
+    assert_eq!(
+        strings(targets),
+        ids.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let out = stack.expect(0, &["converge", "SPEC", "--once", "--observe-only"]);
+    assert!(out.contains("tick 1: no drift ("), "{out}");
+    println!(
+        "no-drift tick of the group stack: {}",
+        out.lines().last().unwrap_or_default()
+    );
     stack.expect(0, &["destroy", "SPEC", "--yes"]);
     assert!(web_members(&moto).is_empty());
 }

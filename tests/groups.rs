@@ -239,3 +239,64 @@ fn bad_groups_are_named_in_the_spec() {
         "{out}"
     );
 }
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn sigterm_during_a_health_wait_leaves_a_state_the_next_run_continues_from() {
+    use std::io::BufRead;
+    let stack = Stack::new();
+    let updating = json!({"MaxUnavailable": 1, "HealthyFor": "30s"});
+    write(
+        &stack,
+        null_web("v1", true, json!({"MaxUnavailable": 1})),
+        json!({}),
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    write(&stack, null_web("v2", true, updating), json!({}));
+    let spec = stack.spec_path();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rkit"))
+        .args(["apply", spec.to_str().unwrap(), "--yes", "--json", "--approve"])
+        .env("RKIT_CACHE_DIR", common::cache_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // Web[0]'s replacement is made; its 30 s health wait has begun.
+    for line in lines.by_ref().map_while(Result::ok) {
+        let e: Value = serde_json::from_str(&line).unwrap();
+        if e["type"] == "operation_started" && e["resource"] == "Web[0]" {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let started = std::time::Instant::now();
+    unsafe { libc_kill(child.id() as i32, 15) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "it stopped waiting at once"
+    );
+    assert_ne!(status.code(), Some(0), "{rest:?}");
+    let rest = rest.join("\n");
+    assert!(
+        rest.contains("interrupted while waiting for it to be healthy"),
+        "{rest}"
+    );
+    // The replacement is recorded with the new template; the rest roll on the next run.
+    let state = stack.state();
+    assert_eq!(state["Resources"]["Web[0]"]["Properties"]["Input"], "v2");
+    assert_eq!(state["Resources"]["Web[1]"]["Properties"]["Input"], "v1");
+    let plan = stack.expect(0, &["plan", "SPEC"]);
+    assert!(
+        plan.contains("Web: rolling update of 2 members (1 at a time)"),
+        "{plan}"
+    );
+    assert!(!plan.contains("Web[0] (null Null)"), "{plan}");
+}

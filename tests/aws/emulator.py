@@ -232,17 +232,22 @@ def seed(stack, group, subnet):
 
 
 def watch(group, stop_file):
-    """Counts the group's running members every 50 ms until stop_file exists: the fewest and
-    most seen, and how many samples."""
+    """Counts the group's running members (and the healthy targets of each target group) every
+    50 ms until stop_file exists: the fewest and most seen, and how many samples."""
     import os
     import time
 
-    ec2 = client("ec2")
-    counts = []
+    ec2, elb = client("ec2"), client("elbv2")
+    arns = [tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]]
+    counts, healthy = [], []
     while not os.path.exists(stop_file):
         counts.append(len(group_members(ec2, group)))
+        for arn in arns:
+            found = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+            healthy.append(sum(1 for d in found if d["TargetHealth"]["State"] == "healthy"))
         time.sleep(0.05)
-    return {"min": min(counts), "max": max(counts), "samples": len(counts)}
+    return {"min": min(counts), "max": max(counts), "samples": len(counts),
+            "min_healthy_targets": min(healthy) if healthy else None}
 
 
 def members(group):

@@ -91,6 +91,8 @@ pub struct Context {
     pub progress_every: Duration,
     /// Raised by the CLI on SIGINT/SIGTERM.
     pub interrupt: Interrupt,
+    /// Held while a rolling update brings what a group feeds up to date (one at a time).
+    pub feeding: tokio::sync::Mutex<()>,
 }
 
 impl Context {
@@ -290,7 +292,7 @@ fn describe(step: &Step, err: &ProviderError) -> Failure {
     )
 }
 
-fn provider_of<'a>(ctx: &'a Context, plugin: &str) -> Result<&'a Provider, Failure> {
+pub(super) fn provider_of<'a>(ctx: &'a Context, plugin: &str) -> Result<&'a Provider, Failure> {
     ctx.providers
         .get(plugin)
         .map(|b| b.provider.as_ref())

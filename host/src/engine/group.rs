@@ -16,10 +16,14 @@
 //!   replacement healthy for `HealthyFor` (within `HealthTimeout`) before its step is done; a
 //!   replacement that does not become healthy fails its step, so the batches after it are
 //!   skipped and reported (no automatic rollback: changing the spec back is the rollback).
+//! - What a group feeds (a resource using `{{.Groups.X.IDs}}`, such as a target group) is
+//!   brought up to date with each replacement before it is waited on, one update at a time,
+//!   each resolving the membership recorded then; if it reports `TargetHealth`, the member
+//!   must be `healthy` there too.
 
-use super::apply::{Context, DEPOSED};
+use super::apply::{Context, DEPOSED, provider_of};
 use super::events::{Failure, Op};
-use super::plan::{Action, Found, GroupChange, Health, Orphan, Plan, Step};
+use super::plan::{Action, Feed, Found, GroupChange, Health, Orphan, Plan, Step};
 use super::providers::Providers;
 use super::retry::repeating_as;
 use crate::spec::LoadedSpec;
@@ -308,6 +312,12 @@ pub fn roll(
         }
     }
     plan.steps.extend(decision.remove);
+    let at: std::collections::HashMap<String, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.clone(), i))
+        .collect();
     let mut changes = decision.changes;
     for change in &mut changes {
         let gs = &spec.spec.groups[&change.group];
@@ -316,9 +326,30 @@ pub fn roll(
             .updating
             .durations()
             .map_err(|(field, m)| anyhow::anyhow!("group {}: {field}: {m}", change.group))?;
+        let members = &spec.members[&change.group];
+        let member_set: BTreeSet<&str> = members.iter().map(String::as_str).collect();
+        let feeds = spec
+            .group_users
+            .keys()
+            .filter(|user| {
+                spec.references[*user]
+                    .iter()
+                    .any(|(_, r)| member_set.contains(r.resource.as_str()))
+            })
+            .map(|user| {
+                let rs = &spec.spec.resources[user];
+                Feed {
+                    name: user.clone(),
+                    plugin: rs.plugin.clone(),
+                    type_name: rs.type_name.clone(),
+                    properties: rs.properties.clone(),
+                }
+            })
+            .collect();
         let health = Health {
             healthy_for_ms: healthy_for.as_millis() as u64,
             timeout_ms: timeout.as_millis() as u64,
+            feeds,
         };
         let cbd = providers
             .get(&gs.plugin)?
@@ -326,7 +357,6 @@ pub fn roll(
             .info()
             .type_info(&gs.type_name)
             .is_some_and(|t| t.create_before_destroy);
-        let members = &spec.members[&change.group];
         let mut batch: Vec<String> = Vec::new();
         let mut previous: Vec<String> = Vec::new();
         for name in members {
@@ -337,7 +367,7 @@ pub fn roll(
                 recorded.tags.get(tags::CONFIG_HASH).map(String::as_str),
                 Some(h) if h == current || h == tags::BOOTSTRAP
             );
-            let Some(step) = plan.steps.iter_mut().find(|s| &s.name == name) else {
+            let Some(step) = at.get(name.as_str()).map(|&i| &mut plan.steps[i]) else {
                 continue;
             };
             if !outdated || !matches!(step.action, Action::NoOp | Action::Update | Action::Replace)
@@ -352,7 +382,7 @@ pub fn roll(
                 "group {}'s template changed: rolling update",
                 change.group
             ));
-            step.health = Some(health);
+            step.health = Some(health.clone());
             step.after = previous.clone();
             change.rolling += 1;
             batch.push(name.clone());
@@ -366,8 +396,9 @@ pub fn roll(
 }
 
 /// Waits until the member `id` made by `step` is healthy for the step's `HealthyFor`: the
-/// provider's `read` finds it and its attributes do not say `"Healthy": false`. Fails when
-/// that does not happen within `HealthTimeout`, or on an interrupt.
+/// provider's `read` finds it, its attributes do not say `"Healthy": false`, and every
+/// resource it feeds (first brought up to date with it) that reports `TargetHealth` reports
+/// it `healthy`. Fails when that does not happen within `HealthTimeout`, or on an interrupt.
 pub async fn wait_healthy(
     ctx: &Context,
     op: &Op,
@@ -375,60 +406,58 @@ pub async fn wait_healthy(
     id: &str,
     properties: &Value,
 ) -> Result<(), Failure> {
-    let Some(health) = step.health else {
+    let Some(health) = &step.health else {
         return Ok(());
     };
-    let provider = ctx
-        .providers
-        .get(&step.plugin)
-        .map_err(|e| Failure::engine(e.to_string()))?
-        .provider
-        .clone();
+    for feed in &health.feeds {
+        refeed(ctx, op, feed).await?;
+    }
+    let provider = provider_of(ctx, &step.plugin)?;
     let healthy_for = Duration::from_millis(health.healthy_for_ms);
     let timeout = Duration::from_millis(health.timeout_ms);
     let poll = (healthy_for / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
     let started = Instant::now();
     let mut since: Option<Instant> = None;
-    let mut last = String::from("not read yet");
     loop {
         let read = repeating_as(&ctx.interrupt, Some(op), || {
             provider.read(&step.type_name, id, properties)
         })
         .await
-        .map_err(|e| {
-            Failure::provider(
-                &format!("{} ({} {})", step.name, step.plugin, step.type_name),
-                &e,
-            )
-        })?;
-        let healthy = match &read {
-            None => {
-                last = "it is gone".into();
-                false
-            }
+        .map_err(|e| Failure::provider(&step_context(step), &e))?;
+        let mut problem = match &read {
+            None => Some("it is gone".to_string()),
             Some(o) if o.attributes.get("Healthy") == Some(&Value::Bool(false)) => {
-                last = "its provider reports it unhealthy".into();
-                false
+                Some("its provider reports it unhealthy".to_string())
             }
-            Some(_) => true,
+            Some(_) => None,
         };
-        let now = Instant::now();
-        if healthy {
-            let since = *since.get_or_insert(now);
-            if now.duration_since(since) >= healthy_for {
-                return Ok(());
+        if problem.is_none() {
+            for feed in &health.feeds {
+                if let Some(p) = fed_health(ctx, op, feed, id).await? {
+                    problem = Some(p);
+                    break;
+                }
             }
-        } else {
-            since = None;
+        }
+        let now = Instant::now();
+        match &problem {
+            None => {
+                let since = *since.get_or_insert(now);
+                if now.duration_since(since) >= healthy_for {
+                    return Ok(());
+                }
+            }
+            Some(_) => since = None,
         }
         if now.duration_since(started) >= timeout {
             return Err(Failure::engine(format!(
-                "{}: the replacement {} did not stay healthy for {} within {} ({last}); \
-                     the rolling update stops here",
+                "{}: the replacement {} did not stay healthy for {} within {} ({}); the \
+                 rolling update stops here",
                 step.name,
                 crate::text::escape(id),
                 human(healthy_for),
-                human(timeout)
+                human(timeout),
+                crate::text::escape(problem.as_deref().unwrap_or("not healthy long enough")),
             )));
         }
         tokio::select! {
@@ -441,6 +470,85 @@ pub async fn wait_healthy(
             }
         }
     }
+}
+
+fn step_context(step: &Step) -> String {
+    format!("{} ({} {})", step.name, step.plugin, step.type_name)
+}
+
+/// Brings a resource the group feeds up to date with the members recorded now (one at a time:
+/// each update resolves the latest membership) and records it. Nothing to do if it is not
+/// recorded yet or a member is not made yet.
+async fn refeed(ctx: &Context, op: &Op, feed: &Feed) -> Result<(), Failure> {
+    let _one_at_a_time = ctx.feeding.lock().await;
+    let (recorded, desired) = {
+        let store = ctx.store.lock().expect("state lock");
+        let Some(recorded) = store.state.resources.get(&feed.name).cloned() else {
+            return Ok(());
+        };
+        let desired =
+            crate::spec::reference::resolve(&feed.properties, &|r| store.state.value_of(r));
+        (recorded, desired)
+    };
+    if crate::spec::reference::has_unknown(&desired) || desired == recorded.properties {
+        return Ok(());
+    }
+    let provider = provider_of(ctx, &feed.plugin)?;
+    let context = format!("{} ({} {})", feed.name, feed.plugin, feed.type_name);
+    let attributes = repeating_as(&ctx.interrupt, Some(op), || {
+        provider.update(
+            &feed.type_name,
+            &recorded.id,
+            &recorded.properties,
+            &desired,
+            &recorded.tags,
+        )
+    })
+    .await
+    .map_err(|e| Failure::provider(&context, &e))?;
+    ctx.change(
+        &feed.name,
+        crate::state::Change::Resource(Some(crate::state::ResourceState {
+            properties: desired,
+            attributes,
+            ..recorded
+        })),
+    )
+}
+
+/// Why member `id` is not healthy in what it feeds, if the feed reports `TargetHealth`.
+async fn fed_health(
+    ctx: &Context,
+    op: &Op,
+    feed: &Feed,
+    id: &str,
+) -> Result<Option<String>, Failure> {
+    let recorded = ctx
+        .store
+        .lock()
+        .expect("state lock")
+        .state
+        .resources
+        .get(&feed.name)
+        .cloned();
+    let Some(recorded) = recorded else {
+        return Ok(None);
+    };
+    let provider = provider_of(ctx, &feed.plugin)?;
+    let context = format!("{} ({} {})", feed.name, feed.plugin, feed.type_name);
+    let read = repeating_as(&ctx.interrupt, Some(op), || {
+        provider.read(&feed.type_name, &recorded.id, &recorded.properties)
+    })
+    .await
+    .map_err(|e| Failure::provider(&context, &e))?;
+    let Some(health) = read.as_ref().and_then(|o| o.attributes.get("TargetHealth")) else {
+        return Ok(None);
+    };
+    Ok(match health.get(id).and_then(Value::as_str) {
+        Some("healthy") => None,
+        Some(state) => Some(format!("{} reports it {state}", feed.name)),
+        None => Some(format!("it is not registered in {}", feed.name)),
+    })
 }
 
 fn human(d: Duration) -> String {

@@ -115,6 +115,7 @@ impl Session {
                 events,
                 progress_every: apply::PROGRESS_EVERY,
                 interrupt: Interrupt::default(),
+                feeding: tokio::sync::Mutex::new(()),
             }),
             graph,
         })

@@ -102,13 +102,29 @@ pub struct Step {
 }
 
 /// What a rolling update waits for after a member is replaced: the provider's `read` finds it
-/// and its attributes do not say `"Healthy": false`, for `healthy_for_ms` in a row, within
-/// `timeout_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// and its attributes do not say `"Healthy": false`, and every resource it feeds that reports
+/// `TargetHealth` reports it `healthy`, for `healthy_for_ms` in a row, within `timeout_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Health {
     pub healthy_for_ms: u64,
     pub timeout_ms: u64,
+    /// The resources that use the group's IDs (a target group): brought up to date with the
+    /// new member before it is waited on (as a load balancer's registration would be).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feeds: Vec<Feed>,
+}
+
+/// A resource a group's members feed (it uses `{{.Groups.X.IDs}}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Feed {
+    pub name: String,
+    pub plugin: String,
+    #[serde(rename = "Type")]
+    pub type_name: String,
+    /// Its properties with the members' references as templates.
+    pub properties: Value,
 }
 
 /// How a plan changes a group: its size, and the members it replaces because the template

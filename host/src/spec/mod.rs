@@ -207,10 +207,12 @@ impl LoadedSpec {
                 continue;
             };
             let secret = self.sensitive_fields.get(&format!("group {g}")).cloned();
-            for m in &self.members[g] {
-                s.spec.resources.shift_remove(m);
-                s.references.remove(m);
-                s.sensitive_fields.remove(m);
+            let old: BTreeSet<&String> = self.members[g].iter().collect();
+            // One pass (removing members one by one would be quadratic in a large group).
+            s.spec.resources.retain(|name, _| !old.contains(name));
+            for m in &old {
+                s.references.remove(*m);
+                s.sensitive_fields.remove(*m);
             }
             let expanded = gs
                 .expand_ids(g, ids)

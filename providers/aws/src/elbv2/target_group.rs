@@ -11,15 +11,75 @@ use crate::xml::Element;
 use rkit_sdk::{Created, Diagnostic, Error, Observed, Resource, Result, Tags};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// A registered target: an instance ID (or IP), and a port if not the group's.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+/// A registered target: an instance ID (or IP), and a port if not the group's. Written as
+/// `{"Id": …, "Port": …}` or as the bare ID (so that `"Targets": "{{.Groups.Web.IDs}}"`, a
+/// list of IDs, works); read back in the form it was given.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "TargetForm", into = "TargetForm")]
 pub struct Target {
+    pub id: String,
+    pub port: Option<u16>,
+    /// Given as a bare ID.
+    pub bare: bool,
+}
+
+/// How a target is written.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TargetForm {
+    /// An instance ID (or IP) on the group's port.
+    Id(String),
+    Full(FullTarget),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct FullTarget {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+}
+
+impl From<TargetForm> for Target {
+    fn from(form: TargetForm) -> Self {
+        match form {
+            TargetForm::Id(id) => Target {
+                id,
+                port: None,
+                bare: true,
+            },
+            TargetForm::Full(FullTarget { id, port }) => Target {
+                id,
+                port,
+                bare: false,
+            },
+        }
+    }
+}
+
+impl From<Target> for TargetForm {
+    fn from(t: Target) -> Self {
+        match t {
+            Target {
+                id,
+                port: None,
+                bare: true,
+            } => TargetForm::Id(id),
+            Target { id, port, .. } => TargetForm::Full(FullTarget { id, port }),
+        }
+    }
+}
+
+impl JsonSchema for Target {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Target".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        TargetForm::json_schema(generator)
+    }
 }
 
 /// CreateTargetGroup's parameters and the targets.
@@ -59,6 +119,10 @@ pub struct TargetGroupProps {
 pub struct TargetGroupAttrs {
     pub target_group_arn: String,
     pub target_group_name: String,
+    /// Each registered target's health as ELBv2 reports it (`healthy`, `initial`,
+    /// `unhealthy`, …), by ID; read back by `read` (what a group's rolling update waits on).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target_health: BTreeMap<String, String>,
 }
 
 pub struct TargetGroup;
@@ -77,23 +141,36 @@ fn attributes(e: &Element) -> TargetGroupAttrs {
     TargetGroupAttrs {
         target_group_arn: e.string("TargetGroupArn"),
         target_group_name: e.string("TargetGroupName"),
+        target_health: BTreeMap::new(),
     }
 }
 
 /// The registered targets (draining ones are on their way out).
 fn targets(aws: &Aws, arn: &str) -> Result<Vec<Target>> {
+    Ok(targets_and_health(aws, arn)?.0)
+}
+
+/// The registered targets (draining ones are on their way out), and each one's health state.
+fn targets_and_health(aws: &Aws, arn: &str) -> Result<(Vec<Target>, BTreeMap<String, String>)> {
     let root = aws.api.elbv2(
         "DescribeTargetHealth",
         Params::new().set("TargetGroupArn", arn),
     )?;
-    Ok(root
+    let mut registered = Vec::new();
+    let mut health = BTreeMap::new();
+    for d in root
         .items("DescribeTargetHealthResult/TargetHealthDescriptions")
         .filter(|d| d.text("TargetHealth/State") != Some("draining"))
-        .map(|d| Target {
-            id: d.string("Target/Id"),
+    {
+        let id = d.string("Target/Id");
+        health.insert(id.clone(), d.string("TargetHealth/State"));
+        registered.push(Target {
+            id,
             port: d.text("Target/Port").and_then(|p| p.parse().ok()),
-        })
-        .collect())
+            bare: false,
+        });
+    }
+    Ok((registered, health))
 }
 
 /// Targets keyed with the group's port filled in, so `{Id}` equals `{Id, Port: group's}`.
@@ -103,6 +180,7 @@ fn target_keys(targets: &[Target], port: u16) -> BTreeSet<Target> {
         .map(|t| Target {
             id: t.id.clone(),
             port: Some(t.port.unwrap_or(port)),
+            bare: false,
         })
         .collect()
 }
@@ -130,13 +208,12 @@ fn observed(
         .and_then(|p| p.parse().ok())
         .unwrap_or_default();
     let number = |name: &str| e.text(name).and_then(|t| t.parse().ok());
+    let (observed_targets, health) = targets_and_health(aws, &arn)?;
     let registered = match known.map(|k| &k.targets) {
         Some(None) => None,
-        known_targets => keep_shape(
-            &known_targets.cloned().flatten(),
-            targets(aws, &arn)?,
-            |t| target_keys(t, port),
-        ),
+        known_targets => keep_shape(&known_targets.cloned().flatten(), observed_targets, |t| {
+            target_keys(t, port)
+        }),
     };
     Ok(Observed {
         id: arn,
@@ -154,7 +231,10 @@ fn observed(
             unhealthy_threshold_count: number("UnhealthyThresholdCount"),
             targets: registered,
         },
-        attributes: attributes(e),
+        attributes: TargetGroupAttrs {
+            target_health: health,
+            ..attributes(e)
+        },
         tags,
     })
 }
@@ -292,5 +372,35 @@ impl Resource for TargetGroup {
             .into_iter()
             .map(|(group, tags)| observed(aws, &group, None, tags))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn targets_are_read_in_the_form_they_were_written() {
+        let written = json!(["i-1", {"Id": "i-2", "Port": 8080}, {"Id": "i-3"}]);
+        let targets: Vec<Target> = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(
+            targets.iter().map(|t| t.bare).collect::<Vec<_>>(),
+            [true, false, false]
+        );
+        assert_eq!(serde_json::to_value(&targets).unwrap(), written);
+        // A bare ID and the same target read back with the group's port are one target.
+        let read = [Target {
+            id: "i-1".into(),
+            port: Some(80),
+            bare: false,
+        }];
+        assert_eq!(
+            target_keys(&targets[..1], 80),
+            target_keys(&read, 80),
+            "no drift from the form alone"
+        );
+        let bad = serde_json::from_value::<Target>(json!({"Id": "i-1", "Weight": 2}));
+        assert!(bad.is_err());
     }
 }
