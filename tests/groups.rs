@@ -259,7 +259,13 @@ fn sigterm_during_a_health_wait_leaves_a_state_the_next_run_continues_from() {
     write(&stack, null_web("v2", true, updating), json!({}));
     let spec = stack.spec_path();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rkit"))
-        .args(["apply", spec.to_str().unwrap(), "--yes", "--json", "--approve"])
+        .args([
+            "apply",
+            spec.to_str().unwrap(),
+            "--yes",
+            "--json",
+            "--approve",
+        ])
         .env("RKIT_CACHE_DIR", common::cache_dir())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
