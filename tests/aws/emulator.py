@@ -258,7 +258,24 @@ def members(group):
     ]
 
 
+def bucket(name):
+    """Creates an S3 bucket (for a shared state)."""
+    client("s3").create_bucket(Bucket=name)
+    return {"bucket": name}
+
+
+def objects(name):
+    """Every object of an S3 bucket: key → body (text)."""
+    s3 = client("s3")
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for o in page.get("Contents", []):
+            body = s3.get_object(Bucket=name, Key=o["Key"])["Body"].read()
+            out[o["Key"]] = body.decode("utf-8", "replace")
+    return out
+
+
 if __name__ == "__main__":
     commands = {"state": state, "access-key": access_key, "drift": drift, "seed": seed,
-                "watch": watch, "members": members}
+                "watch": watch, "members": members, "bucket": bucket, "objects": objects}
     print(json.dumps(commands[sys.argv[1]](*sys.argv[2:])))

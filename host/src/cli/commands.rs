@@ -2,16 +2,16 @@
 
 use super::render;
 use super::{StateArgs, StateNames};
-use crate::engine::default_state_path;
 use crate::engine::saved::PlanFile;
 use crate::engine::sensitive;
 use crate::graph::Graph;
 use crate::spec;
+use crate::state::Location;
 use crate::state::State;
 use crate::state::{Change, StateStore};
 use crate::text::{escape, escape_json};
 use anyhow::{Result, bail};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// `rkit graph`: DOT or SVG, coloured by a saved plan's actions when given one.
@@ -50,7 +50,7 @@ pub fn graph(spec_path: &Path, format: &str, plan: Option<&Path>) -> Result<Exit
 fn read_state(args: &StateArgs) -> Result<State> {
     let path = match (&args.state, &args.spec) {
         (Some(state), _) => state.clone(),
-        (None, Some(spec)) => default_state_path(spec),
+        (None, Some(spec)) => crate::spec::state_location(spec)?,
         (None, None) => unreachable!("clap requires one"),
     };
     // Reading needs no lock: the snapshot is replaced atomically and the journal replayed.
@@ -59,7 +59,7 @@ fn read_state(args: &StateArgs) -> Result<State> {
 
 /// `rkit output`: the outputs recorded by the last complete apply.
 pub fn output(
-    state: Option<PathBuf>,
+    state: Option<Location>,
     args: Vec<String>,
     json: bool,
     raw: bool,
@@ -106,6 +106,29 @@ pub fn output(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `rkit force-unlock`: releases a shared state's lease left behind (and fences its holder).
+pub fn force_unlock(state: Option<Location>, args: Vec<String>) -> Result<ExitCode> {
+    let (location, ids) = state_and_names(state.as_ref(), args, 1, "the lock ID")?;
+    let [id] = ids.as_slice() else {
+        bail!("force-unlock takes one lock ID");
+    };
+    match &location {
+        Location::S3(s3) => {
+            let lease = crate::state::s3::force_unlock(s3, id)?;
+            crate::outln!(
+                "unlocked {location}: lock {} was held by {}; a write by that run now fails",
+                escape(&lease.id),
+                escape(&lease.holder)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Location::File(_) => bail!(
+            "the state {location} is a file, locked with an OS lock that is released when its \
+             holder exits: there is nothing to force"
+        ),
+    }
+}
+
 pub fn state_list(args: &StateArgs) -> Result<ExitCode> {
     let state = read_state(args)?;
     for (name, r) in &state.resources {
@@ -123,21 +146,21 @@ pub fn state_list(args: &StateArgs) -> Result<ExitCode> {
 /// The state file and the names that `SPEC NAME…` or `--state FILE NAME…` give (at least
 /// `min` names); `what` says what the names are, for the error.
 fn state_and_names(
-    state: Option<&PathBuf>,
+    state: Option<&Location>,
     mut args: Vec<String>,
     min: usize,
     what: &str,
-) -> Result<(PathBuf, Vec<String>)> {
+) -> Result<(Location, Vec<String>)> {
     let path = match state {
         Some(state) => state.clone(),
-        None if args.len() > min => default_state_path(Path::new(&args.remove(0))),
+        None if args.len() > min => crate::spec::state_location(Path::new(&args.remove(0)))?,
         None => bail!("give the spec (or --state FILE), then {what}"),
     };
     Ok((path, args))
 }
 
 /// The state file and resource names of `state show|rm|mv`.
-fn state_names(names: &StateNames) -> Result<(PathBuf, Vec<String>)> {
+fn state_names(names: &StateNames) -> Result<(Location, Vec<String>)> {
     state_and_names(
         names.state.as_ref(),
         names.args.clone(),
@@ -152,7 +175,7 @@ pub fn state_show(names: &StateNames) -> Result<ExitCode> {
     let state = crate::state::StateStore::read_only(&path)?;
     for name in names {
         let Some(r) = state.resources.get(&name) else {
-            bail!("the state {} records no resource {name:?}", path.display());
+            bail!("the state {} records no resource {name:?}", path);
         };
         let shown = sensitive::shown_resource(r, reveal);
         crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&shown)?));
@@ -165,7 +188,7 @@ pub fn state_rm(names: &StateNames) -> Result<ExitCode> {
     let mut store = StateStore::open_existing(&path)?;
     for name in &names {
         if !store.state.resources.contains_key(name) {
-            bail!("the state {} records no resource {name:?}", path.display());
+            bail!("the state {} records no resource {name:?}", path);
         }
     }
     for name in &names {
@@ -189,13 +212,10 @@ pub fn state_mv(names: &StateNames) -> Result<ExitCode> {
     };
     let mut store = StateStore::open_existing(&path)?;
     if !store.state.resources.contains_key(from) {
-        bail!("the state {} records no resource {from:?}", path.display());
+        bail!("the state {} records no resource {from:?}", path);
     }
     if store.state.resources.contains_key(to) {
-        bail!(
-            "the state {} already records a resource {to:?}",
-            path.display()
-        );
+        bail!("the state {} already records a resource {to:?}", path);
     }
     store.change(from, Change::MovedTo(to.clone()))?;
     store.compact()?;
@@ -204,7 +224,7 @@ pub fn state_mv(names: &StateNames) -> Result<ExitCode> {
 }
 
 /// `rkit show`: a saved plan, or what the state of a spec records.
-pub fn show(file: &Path, state: Option<PathBuf>, json: bool, reveal: bool) -> Result<ExitCode> {
+pub fn show(file: &Path, state: Option<Location>, json: bool, reveal: bool) -> Result<ExitCode> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
     if PlanFile::sniff(&text) {
@@ -221,13 +241,16 @@ pub fn show(file: &Path, state: Option<PathBuf>, json: bool, reveal: bool) -> Re
                 "Saved plan of stack {} (from {}, for {}):",
                 escape(&plan.stack),
                 file.display(),
-                saved.state_path.display()
+                saved.state_path
             );
             crate::out!("{}", render::plan(&plan, reveal));
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let path = state.unwrap_or_else(|| default_state_path(file));
+    let path = match state {
+        Some(state) => state,
+        None => crate::spec::state_location(file)?,
+    };
     let state = crate::state::StateStore::read_only(&path)?;
     let resources: std::collections::BTreeMap<&String, crate::state::ResourceState> = state
         .resources
@@ -246,7 +269,7 @@ pub fn show(file: &Path, state: Option<PathBuf>, json: bool, reveal: bool) -> Re
         return Ok(ExitCode::SUCCESS);
     }
     if resources.is_empty() {
-        crate::outln!("The state {} records no resource.", path.display());
+        crate::outln!("The state {} records no resource.", path);
     }
     for (name, r) in &resources {
         crate::out!("{}", render::resource(name, r));

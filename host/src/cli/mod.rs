@@ -57,9 +57,13 @@ pub struct ApplyFlags {
 pub struct SpecArgs {
     /// The spec (JSON; comments and trailing commas allowed).
     pub spec: PathBuf,
-    /// The state file (default: `<spec stem>.rkit-state.json` beside the spec).
+    /// The state: a file, or `s3://BUCKET/KEY` (default: the spec's `State`, else
+    /// `<spec stem>.rkit-state.json` beside the spec).
     #[arg(long)]
-    pub state: Option<PathBuf>,
+    pub state: Option<crate::state::Location>,
+    /// How long to wait for a state another rkit holds (default: fail at once, naming it).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub lock_timeout: Option<std::time::Duration>,
     /// Bind a provider module: `NAME=PATH`, or `PATH` for the name the module declares.
     /// Repeatable.
     #[arg(long = "provider", value_name = "[NAME=]PATH")]
@@ -205,11 +209,21 @@ enum Command {
         #[command(flatten)]
         args: SpecArgs,
     },
+    /// Release the lock of a shared state (in S3) that its holder left behind; its
+    /// holder's next write fails instead of landing.
+    ForceUnlock {
+        /// The state (instead of the spec's).
+        #[arg(long)]
+        state: Option<crate::state::Location>,
+        /// The spec (unless --state is given), then the lock ID the lock error showed.
+        #[arg(value_name = "[SPEC] LOCK_ID", required = true)]
+        args: Vec<String>,
+    },
     /// Print the outputs recorded by the last complete apply.
     Output {
-        /// The state file (instead of the spec's default).
+        /// The state (a file or `s3://BUCKET/KEY`) instead of the spec's.
         #[arg(long)]
-        state: Option<PathBuf>,
+        state: Option<crate::state::Location>,
         /// The spec (unless --state is given), then optionally one output's name.
         #[arg(value_name = "[SPEC] [NAME]")]
         args: Vec<String>,
@@ -229,9 +243,9 @@ enum Command {
     Show {
         /// A spec (its state is shown) or a saved plan.
         file: PathBuf,
-        /// The state file (instead of the spec's default).
+        /// The state (a file or `s3://BUCKET/KEY`) instead of the spec's.
         #[arg(long)]
-        state: Option<PathBuf>,
+        state: Option<crate::state::Location>,
         /// One JSON document.
         #[arg(long)]
         json: bool,
@@ -274,9 +288,9 @@ enum StateCommand {
 /// `SPEC NAME…`, or `--state FILE NAME…`.
 #[derive(Args)]
 pub struct StateNames {
-    /// The state file (instead of the spec's default).
+    /// The state (a file or `s3://BUCKET/KEY`) instead of the spec's.
     #[arg(long)]
-    pub state: Option<PathBuf>,
+    pub state: Option<crate::state::Location>,
     /// The spec (unless --state is given), then the resource names.
     #[arg(value_name = "[SPEC] NAME", required = true)]
     pub args: Vec<String>,
@@ -291,9 +305,9 @@ pub struct StateArgs {
     /// The spec whose state to read.
     #[arg(required_unless_present = "state")]
     pub spec: Option<PathBuf>,
-    /// The state file.
+    /// The state (a file or `s3://BUCKET/KEY`).
     #[arg(long)]
-    pub state: Option<PathBuf>,
+    pub state: Option<crate::state::Location>,
 }
 
 #[derive(Subcommand)]
@@ -404,6 +418,7 @@ pub fn main() -> ExitCode {
                 };
                 run::converge(&args, &options, listen, json, interrupt).await
             }
+            Command::ForceUnlock { state, args } => commands::force_unlock(state, args),
             Command::Output {
                 state,
                 args,

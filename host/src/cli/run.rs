@@ -4,13 +4,13 @@
 
 use super::ui::{self, Mode};
 use super::{FocusArgs, SpecArgs, prompt, render};
+use crate::engine::Session;
 use crate::engine::apply::Report;
 use crate::engine::interrupt::Interrupt;
 use crate::engine::lock::{Lock, lock_path};
 use crate::engine::plan::{Action, Plan};
 use crate::engine::resolve::Policy;
 use crate::engine::saved::PlanFile;
-use crate::engine::{Session, default_state_path};
 use crate::text::escape;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -20,10 +20,13 @@ use std::time::Duration;
 /// A session on the spec, reporting to `mode`'s view and stopping new operations once
 /// `interrupt` is raised.
 async fn session(args: &SpecArgs, mode: Mode, interrupt: &Interrupt) -> Result<Session> {
+    if let Some(wait) = args.lock_timeout {
+        crate::state::set_lock_timeout(wait);
+    }
     let spec = crate::spec::load_with(&args.spec, &args.given())?;
     let session = Session::with_spec(
         spec,
-        args.state.as_deref(),
+        args.state.as_ref(),
         &args.providers,
         policy(args),
         mode.events(),
@@ -217,11 +220,7 @@ pub async fn plan(
         }
     }
     if let Some(out) = flags.out {
-        let state_path = args
-            .state
-            .clone()
-            .unwrap_or_else(|| default_state_path(&args.spec));
-        let file = PlanFile::new(&session, &state_path, &plan);
+        let file = PlanFile::new(&session, &plan);
         std::fs::write(out, serde_json::to_vec_pretty(&file)?)
             .with_context(|| format!("saving the plan to {}", out.display()))?;
         if mode == Mode::Human {
@@ -425,7 +424,7 @@ impl crate::engine::converge::Opener for Opener<'_> {
     ) -> Result<Session> {
         let session = Session::with_spec(
             spec,
-            self.args.state.as_deref(),
+            self.args.state.as_ref(),
             &self.args.providers,
             policy(self.args),
             events,

@@ -81,68 +81,39 @@ fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
             Some(_) => Err(anyhow!("{key}: must be a string")),
         }
     };
-    let env = sources.env;
-    let profile = match config.remove("Profile") {
-        Some(Value::String(p)) => p,
-        Some(_) => bail!("Profile: must be a string"),
-        None => env("AWS_PROFILE").unwrap_or_else(|| "default".into()),
-    };
-    let aws_dir = sources.home.as_deref().map(|h| h.join(".aws"));
-    let file = |var: &str, name: &str| {
-        env(var)
-            .map(PathBuf::from)
-            .or(aws_dir.as_ref().map(|d| d.join(name)))
-    };
-    let shared_config = file("AWS_CONFIG_FILE", "config")
-        .map(|path| ini_section(&path, &[format!("profile {profile}"), profile.clone()]))
-        .transpose()?
-        .flatten()
-        .unwrap_or_default();
-
-    let region = text(config, "Region")?
-        .or_else(|| env("AWS_REGION"))
-        .or_else(|| env("AWS_DEFAULT_REGION"))
-        .or_else(|| lookup(&shared_config, "region"));
-    if let Some(region) = &region {
-        config.insert("Region".into(), region.clone().into());
-    }
-
-    // The secrets are consumed here: they stay in the host.
     let explicit = (
         text(config, "AccessKeyId")?,
         text(config, "SecretAccessKey")?,
         text(config, "SessionToken")?,
     );
+    let profile = match config.remove("Profile") {
+        Some(Value::String(p)) => Some(p),
+        Some(_) => bail!("Profile: must be a string"),
+        None => None,
+    };
+    let endpoint = match config.remove("Endpoint") {
+        Some(Value::String(e)) => Some(e),
+        Some(_) => bail!("Endpoint: must be a string"),
+        None => None,
+    };
+    // The secrets are consumed here: they stay in the host.
     for key in ["AccessKeyId", "SecretAccessKey", "SessionToken"] {
         config.remove(key);
     }
-    let found = match explicit {
-        (Some(key), Some(secret), token) => Some((key, secret, token, "the spec's configuration")),
-        (None, None, None) => match env("AWS_ACCESS_KEY_ID").zip(env("AWS_SECRET_ACCESS_KEY")) {
-            Some((key, secret)) => Some((key, secret, env("AWS_SESSION_TOKEN"), "the environment")),
-            None => file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
-                .map(|path| ini_section(&path, std::slice::from_ref(&profile)))
-                .transpose()?
-                .flatten()
-                .and_then(|s| {
-                    let key = lookup(&s, "aws_access_key_id")?;
-                    let secret = lookup(&s, "aws_secret_access_key")?;
-                    Some((
-                        key,
-                        secret,
-                        lookup(&s, "aws_session_token"),
-                        "the shared credentials file",
-                    ))
-                }),
-        },
-        _ => bail!("AccessKeyId and SecretAccessKey go together"),
-    };
-
-    let common = match config.remove("Endpoint") {
-        Some(Value::String(e)) => Some(e),
-        Some(_) => bail!("Endpoint: must be a string"),
-        None => env("AWS_ENDPOINT_URL").or_else(|| lookup(&shared_config, "endpoint_url")),
-    };
+    let found = identity(
+        explicit,
+        profile,
+        text(config, "Region")?,
+        endpoint,
+        sources,
+    )?;
+    let env = sources.env;
+    let region = found.region.clone();
+    if let Some(region) = &region {
+        config.insert("Region".into(), region.clone().into());
+    }
+    let common = found.endpoint.clone();
+    let found_key = found.credentials.map(|(k, s, t)| (k, s, t, found.from));
     let mut endpoints = match config.remove("Endpoints") {
         Some(Value::Object(e)) => e,
         None => Map::new(),
@@ -176,7 +147,7 @@ fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
     resolved.http.dedup();
     // An endpoint without a region (an emulator's, say) is signed for us-east-1.
     let signing_region = region.unwrap_or_else(|| "us-east-1".into());
-    let (whose, signer) = match found {
+    let (whose, signer) = match found_key {
         Some((key, secret, token, from)) => {
             let signer = AwsSigner::new(key, secret, token, signing_region, signed);
             (
@@ -195,6 +166,103 @@ fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
     resolved.whose.push(whose);
     resolved.signer = Some(signer);
     Ok(())
+}
+
+/// Who the host acts as on AWS, found as the SDKs find it: explicit values first, then the
+/// environment, then the shared files of the profile.
+pub struct Identity {
+    pub region: Option<String>,
+    /// Access key, secret key, session token.
+    pub credentials: Option<(String, String, Option<String>)>,
+    /// Where they came from, in words.
+    pub from: &'static str,
+    /// The endpoint for every service (`AWS_ENDPOINT_URL`, the profile's `endpoint_url`).
+    pub endpoint: Option<String>,
+}
+
+type Explicit = (Option<String>, Option<String>, Option<String>);
+
+fn identity(
+    explicit: Explicit,
+    profile: Option<String>,
+    region: Option<String>,
+    endpoint: Option<String>,
+    sources: &Sources,
+) -> Result<Identity> {
+    let env = sources.env;
+    let profile = profile
+        .or_else(|| env("AWS_PROFILE"))
+        .unwrap_or_else(|| "default".into());
+    let aws_dir = sources.home.as_deref().map(|h| h.join(".aws"));
+    let file = |var: &str, name: &str| {
+        env(var)
+            .map(PathBuf::from)
+            .or(aws_dir.as_ref().map(|d| d.join(name)))
+    };
+    let shared_config = file("AWS_CONFIG_FILE", "config")
+        .map(|path| ini_section(&path, &[format!("profile {profile}"), profile.clone()]))
+        .transpose()?
+        .flatten()
+        .unwrap_or_default();
+    let region = region
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .or_else(|| lookup(&shared_config, "region"));
+    let (credentials, from) = match explicit {
+        (Some(key), Some(secret), token) => {
+            (Some((key, secret, token)), "the spec's configuration")
+        }
+        (None, None, None) => match env("AWS_ACCESS_KEY_ID").zip(env("AWS_SECRET_ACCESS_KEY")) {
+            Some((key, secret)) => (
+                Some((key, secret, env("AWS_SESSION_TOKEN"))),
+                "the environment",
+            ),
+            None => (
+                file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
+                    .map(|path| ini_section(&path, std::slice::from_ref(&profile)))
+                    .transpose()?
+                    .flatten()
+                    .and_then(|s| {
+                        let key = lookup(&s, "aws_access_key_id")?;
+                        let secret = lookup(&s, "aws_secret_access_key")?;
+                        Some((key, secret, lookup(&s, "aws_session_token")))
+                    }),
+                "the shared credentials file",
+            ),
+        },
+        _ => bail!("AccessKeyId and SecretAccessKey go together"),
+    };
+    let endpoint = endpoint
+        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .or_else(|| lookup(&shared_config, "endpoint_url"));
+    Ok(Identity {
+        region,
+        credentials,
+        from,
+        endpoint,
+    })
+}
+
+/// AWS access for the host's own requests to one service (`S3`: the state): its region and
+/// endpoint (`AWS_ENDPOINT_URL_<SERVICE>` before the common ones) unless given.
+pub fn aws_access(
+    service: &str,
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    sources: &Sources,
+) -> Result<Identity> {
+    let mut id = identity(
+        (None, None, None),
+        None,
+        region.map(String::from),
+        None,
+        sources,
+    )?;
+    id.endpoint = endpoint
+        .map(String::from)
+        .or_else(|| (sources.env)(&format!("AWS_ENDPOINT_URL_{service}")))
+        .or(id.endpoint);
+    Ok(id)
 }
 
 /// The `scheme://host[:port]` grant that allows requests to `url`.

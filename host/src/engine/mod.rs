@@ -25,7 +25,7 @@ use crate::sandbox::{ComponentCache, Sandbox};
 use crate::spec::reference::{self, Reference, Target, UNKNOWN};
 use crate::spec::{self, LoadedSpec};
 use crate::spi::{Observed, Severity, Tags};
-use crate::state::{Change, ResourceState, StateStore};
+use crate::state::{Change, Location, ResourceState, StateStore};
 use anyhow::{Result, anyhow, bail};
 use apply::{Context, Report};
 use events::{Event, Events, Op, OpAction};
@@ -37,7 +37,7 @@ use resolve::Policy;
 use retry::{repeating, repeating_as};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use walk::{Outcome, walk};
 
@@ -47,32 +47,34 @@ pub struct Session {
     pub graph: Graph,
 }
 
-/// The default state file of a spec: `<dir>/<stem>.rkit-state.json`.
-pub fn default_state_path(spec: &Path) -> PathBuf {
-    let stem = spec
-        .file_stem()
-        .map_or("spec".into(), |s| s.to_string_lossy());
-    spec.with_file_name(format!("{stem}.rkit-state.json"))
+/// Where a spec's state lives: its `"State"` section, else a file beside it
+/// (`<dir>/<stem>.rkit-state.json`).
+pub fn default_state(spec: &LoadedSpec) -> Location {
+    spec.spec
+        .state
+        .as_ref()
+        .and_then(|s| s.location().ok())
+        .unwrap_or_else(|| crate::state::location::beside(&spec.path))
 }
 
 impl Session {
     /// Loads the spec, locks the state and starts the providers the spec and state use.
     pub async fn open(
         spec_path: &Path,
-        state_path: Option<&Path>,
+        state: Option<&Location>,
         args: &[ProviderArg],
         policy: Policy,
         events: Events,
     ) -> Result<Self> {
         let spec = spec::load(spec_path)?;
-        Self::with_spec(spec, state_path, args, policy, events, &[]).await
+        Self::with_spec(spec, state, args, policy, events, &[]).await
     }
 
     /// As [`Session::open`], for a spec already loaded; `also` names plugins to start besides
     /// those the spec and the state use (a saved plan's).
     pub async fn with_spec(
         spec: LoadedSpec,
-        state_path: Option<&Path>,
+        state: Option<&Location>,
         args: &[ProviderArg],
         policy: Policy,
         events: Events,
@@ -84,9 +86,16 @@ impl Session {
             });
         }
         let graph = Graph::build(&spec)?;
-        let state_path =
-            state_path.map_or_else(|| default_state_path(&spec.path), Path::to_path_buf);
-        let store = StateStore::open(&state_path)?;
+        let location = state.cloned().unwrap_or_else(|| default_state(&spec));
+        let store = StateStore::open(&location)?;
+        if let Some(whose) = store.taken_over() {
+            events.event(Event::Warning {
+                message: format!(
+                    "the state {location}: took over the lock of {whose} (it was not renewed: \
+                     its run was killed or cut off); a write by that run now fails"
+                ),
+            });
+        }
         // The plugins resources use (in the spec or the state), and those the spec declares
         // with a Source (so `rkit init` resolves and locks them all).
         let declared = spec
@@ -147,6 +156,11 @@ impl Session {
             .expect("set before any operation")
             .progress_every = every;
         self
+    }
+
+    /// Where the state lives.
+    pub fn state_location(&self) -> Location {
+        self.store().location().clone()
     }
 
     /// Where this session reports.
@@ -607,7 +621,7 @@ impl Session {
             if store.state.lineage != plan.lineage || store.state.serial != plan.serial {
                 bail!(
                     "the state {} changed since this plan was made (serial {} now, {} then): plan again",
-                    store.path().display(),
+                    store.location(),
                     store.state.serial,
                     plan.serial
                 );

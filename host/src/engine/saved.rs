@@ -29,7 +29,8 @@ pub struct PlanFile {
     pub rkit_plan: u32,
     /// The spec it was made from (for messages and relative paths).
     pub spec_path: PathBuf,
-    pub state_path: PathBuf,
+    /// Where the state is (a file path or `s3://…`).
+    pub state_path: crate::state::Location,
     /// The spec's `Providers`: how each is obtained, configured and granted.
     #[serde(default)]
     pub provider_specs: IndexMap<String, ProviderSpec>,
@@ -43,12 +44,12 @@ pub struct PlanFile {
 
 impl PlanFile {
     /// The saved form of `plan`, made by `session` from the spec at `spec_path`.
-    pub fn new(session: &Session, state_path: &Path, plan: &Plan) -> Self {
+    pub fn new(session: &Session, plan: &Plan) -> Self {
         let spec = session.spec();
         Self {
             rkit_plan: VERSION,
             spec_path: spec.path.clone(),
-            state_path: state_path.to_path_buf(),
+            state_path: session.state_location(),
             provider_specs: spec.spec.providers.clone(),
             outputs: spec.outputs.clone(),
             providers: session.ctx.providers.bindings(),
@@ -88,6 +89,7 @@ impl PlanFile {
                 parameters: IndexMap::new(),
                 resources: IndexMap::new(),
                 groups: IndexMap::new(),
+                state: None,
                 providers: self.provider_specs.clone(),
                 outputs: IndexMap::new(),
             },

@@ -109,6 +109,9 @@ pub struct Spec {
     /// spec loads: `Web[0]`, `Web[1]`, …).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub groups: IndexMap<String, group::GroupSpec>,
+    /// Where the state lives (default: a file beside the spec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::state::location::StateSpec>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub providers: IndexMap<String, ProviderSpec>,
     /// Values printed and recorded after apply; may hold references. Each is a value, or
@@ -272,6 +275,29 @@ impl LoadedSpec {
     }
 }
 
+/// Where the spec at `path` keeps its state: its `"State"` section, else a file beside it
+/// (`<dir>/<stem>.rkit-state.json`). Reads only that section (no parameters needed).
+pub fn state_location(path: &Path) -> Result<crate::state::Location> {
+    let beside = || crate::state::location::beside(path);
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(beside());
+    };
+    let relaxed = jsonc::relax(&text);
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&relaxed.text) else {
+        return Ok(beside());
+    };
+    match map.get("State") {
+        None => Ok(beside()),
+        Some(section) => {
+            let state: crate::state::location::StateSpec = serde_json::from_value(section.clone())
+                .map_err(|e| SpecError::file(path, format!("State: {e}")))?;
+            state
+                .location()
+                .map_err(|m| SpecError::file(path, format!("State: {m}")).into())
+        }
+    }
+}
+
 /// Reads and checks the spec at `path`, its parameters given no value but their defaults.
 pub fn load(path: &Path) -> Result<LoadedSpec> {
     load_with(path, &Given::default())
@@ -357,6 +383,11 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         &mut outputs,
         &mut sensitive_fields,
     )?;
+    if let Some(state) = &spec.state {
+        state
+            .location()
+            .map_err(|m| at(None, Some("State"), "State", m))?;
+    }
     let stack = match &spec.stack {
         Some(stack) => stack.clone(),
         None => path

@@ -1,11 +1,11 @@
-//! What rkit knows exists: the state, persisted as a snapshot plus an append-only journal.
+//! What rkit knows exists: the state, persisted as a snapshot plus an append-only journal, in
+//! a file beside the spec ([`file`]) or in S3 ([`s3`], with a lease and fencing).
 //!
-//! Every resource operation appends one JSON line to `<state>.journal` as it completes (time
-//! proportional to the change, not to the state's size), so a crash or a failed apply loses
-//! nothing. Loading replays the journal over the snapshot (a torn last line from a crash is
-//! ignored); [`StateStore::compact`] folds it into a new snapshot (written to a temporary file
-//! and renamed over the old one) once per command. A lock file held with an OS file lock
-//! refuses a second concurrent rkit on the same state.
+//! Every resource operation journals one JSON line as it completes (time proportional to the
+//! change, not to the state's size), so a crash or a failed apply loses nothing. Loading
+//! replays the journal over the snapshot (a torn last line from a crash is ignored);
+//! [`StateStore::compact`] folds it into a new snapshot once per command. A lock (an OS file
+//! lock, or a lease in S3) refuses a second concurrent rkit on the same state.
 //!
 //! Intent before effect: before a create, the engine journals an [`Intent`] (resource, type,
 //! the tags the object will carry, the idempotency token). Recording the resource (or settling
@@ -13,14 +13,20 @@
 //! happened without its answer being recorded, and the engine resolves it (`list` by the tags:
 //! adopt what exists) before planning. Every error names the file (and the journal's line).
 
+pub mod backend;
+pub mod crypt;
+pub mod file;
+pub mod lease;
+pub mod location;
+pub mod s3;
+
 use crate::spec::reference::{Reference, Target, at_path};
 use anyhow::{Context, Result, anyhow, bail};
+use backend::{Backend, Part};
+pub use location::Location;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One resource as recorded.
@@ -160,126 +166,94 @@ impl State {
     }
 }
 
-/// The state is locked by another rkit: who (pid, command) and since when.
+/// The state is locked by another rkit: who (pid, command, host) and since when.
 #[derive(Debug, thiserror::Error)]
-#[error("the state {} is locked by another rkit ({holder}); wait for it to finish", path.display())]
+#[error("the state {location} is locked by another rkit ({holder}){}; wait for it to finish",
+    lock_id.as_ref().map(|id| format!(", lock ID {id}")).unwrap_or_default())]
 pub struct Locked {
-    pub path: PathBuf,
+    pub location: Location,
     pub holder: String,
+    /// What `rkit force-unlock` takes (a lease in S3).
+    pub lock_id: Option<String>,
 }
 
-/// A state on disk, locked for the lifetime of this value.
+static LOCK_TIMEOUT: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+
+/// How long opening a state waits for another rkit's lock (`--lock-timeout`; default 0).
+pub fn set_lock_timeout(wait: std::time::Duration) {
+    let _ = LOCK_TIMEOUT.set(wait);
+}
+
+fn lock_timeout() -> std::time::Duration {
+    LOCK_TIMEOUT.get().copied().unwrap_or_default()
+}
+
+/// Who this process is, for whoever finds the state locked: `pid 42, rkit apply, since …`.
+pub fn holder() -> String {
+    let command = std::env::args().nth(1).unwrap_or_default();
+    let since = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    format!("pid {}, rkit {command}, since {since}", std::process::id())
+}
+
+/// A state, locked for the lifetime of this value (in a file or in S3).
 pub struct StateStore {
-    path: PathBuf,
-    journal: File,
-    _lock: File,
+    location: Location,
+    backend: Box<dyn Backend>,
     pub state: State,
 }
 
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 impl StateStore {
-    /// Opens (or starts) the state at `path`, taking its lock.
-    pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the state's directory {}", dir.display()))?;
-        }
-        let lock_path = sibling(path, ".lock");
-        let mut lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
-        if lock.try_lock().is_err() {
-            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
-            return Err(Locked {
-                path: path.to_path_buf(),
-                holder: holder.trim().to_string(),
-            }
-            .into());
-        }
-        // Who holds it and since when, for whoever finds it locked.
-        let command = std::env::args().nth(1).unwrap_or_default();
-        let since = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        lock.set_len(0)
-            .and_then(|()| {
-                write!(
-                    lock,
-                    "pid {}, rkit {command}, since {since}",
-                    std::process::id()
-                )
-            })
-            .with_context(|| format!("writing {}", lock_path.display()))?;
+    /// Opens (or starts) the state at `location`, taking its lock.
+    pub fn open(location: &Location) -> Result<Self> {
+        Self::open_with(location, false)
+    }
 
-        let state = Self::load(path)?;
-        let journal_path = sibling(path, ".journal");
-        let journal = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&journal_path)
-            .with_context(|| format!("opening {}", journal_path.display()))?;
+    fn open_with(location: &Location, must_exist: bool) -> Result<Self> {
+        // Checked before locking: taking a file's lock creates its journal.
+        if must_exist && !Self::backend(location, false)?.exists()? {
+            bail!("there is no state at {location}");
+        }
+        let mut backend = Self::backend(location, true)?;
+        let state = load(location, backend.as_mut())?;
         Ok(Self {
-            path: path.to_path_buf(),
-            journal,
-            _lock: lock,
+            location: location.clone(),
+            backend,
             state,
         })
     }
 
-    /// Reads the state at `path` without locking it (for commands that only look).
-    pub fn read_only(path: &Path) -> Result<State> {
-        Self::must_exist(path)?;
-        Self::load(path)
+    fn backend(location: &Location, lock: bool) -> Result<Box<dyn Backend>> {
+        Ok(match location {
+            Location::File(path) if lock => Box::new(file::FileBackend::locked(path)?),
+            Location::File(path) => Box::new(file::FileBackend::reader(path)),
+            Location::S3(s3) => Box::new(s3::S3Backend::open(s3, lock)?),
+        })
     }
 
-    /// Opens the state at `path` for a change, taking its lock; it must exist already.
-    pub fn open_existing(path: &Path) -> Result<Self> {
-        Self::must_exist(path)?;
-        Self::open(path)
-    }
-
-    fn must_exist(path: &Path) -> Result<()> {
-        if !path.exists() && !sibling(path, ".journal").exists() {
-            bail!("there is no state at {}", path.display());
+    /// Reads the state at `location` without locking it (for commands that only look).
+    pub fn read_only(location: &Location) -> Result<State> {
+        let mut backend = Self::backend(location, false)?;
+        if !backend.exists()? {
+            bail!("there is no state at {location}");
         }
-        Ok(())
+        load(location, backend.as_mut())
     }
 
-    /// The snapshot with the journal replayed over it.
-    fn load(path: &Path) -> Result<State> {
-        let mut state = match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str::<State>(&text)
-                .with_context(|| format!("reading the state {}", path.display()))?,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => State {
-                version: VERSION,
-                lineage: new_lineage(),
-                ..State::default()
-            },
-            Err(err) => return Err(err).context(format!("reading the state {}", path.display())),
-        };
-        if state.version != VERSION {
-            bail!(
-                "the state {} has version {}; this rkit reads version {VERSION}",
-                path.display(),
-                state.version
-            );
-        }
-        replay(&sibling(path, ".journal"), &mut state)?;
-        Ok(state)
+    /// Opens the state at `location` for a change, taking its lock; it must exist already.
+    pub fn open_existing(location: &Location) -> Result<Self> {
+        Self::open_with(location, true)
     }
 
-    /// Where the snapshot lives.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the state lives.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Whose expired lock this one took over, if it did.
+    pub fn taken_over(&self) -> Option<String> {
+        self.backend.taken_over()
     }
 
     /// Records `resource` as `name` (or removes `name`), durably for this process before
@@ -288,8 +262,8 @@ impl StateStore {
         self.change(name, Change::Resource(resource))
     }
 
-    /// Journals `change` to `name` (one appended line, written before this returns: it
-    /// survives the process being killed) and applies it.
+    /// Journals `change` to `name` (durable before this returns: it survives the process
+    /// being killed) and applies it.
     pub fn change(&mut self, name: &str, change: Change) -> Result<()> {
         let entry = Entry {
             serial: self.state.serial + 1,
@@ -298,72 +272,72 @@ impl StateStore {
         };
         let mut line = serde_json::to_vec(&entry)?;
         line.push(b'\n');
-        self.journal.write_all(&line).with_context(|| {
-            format!(
-                "appending to the journal {}",
-                sibling(&self.path, ".journal").display()
-            )
-        })?;
+        self.backend.append(entry.serial, &line)?;
         self.state.serial = entry.serial;
         self.state.apply(entry.name, entry.change);
         Ok(())
     }
 
-    /// Folds the journal into a new snapshot: written beside, synced, renamed over the old one;
-    /// then the journal is emptied.
+    /// Folds the journal into a new snapshot.
     pub fn compact(&mut self) -> Result<()> {
-        let tmp = sibling(&self.path, ".tmp");
         let mut text = serde_json::to_vec_pretty(&self.state)?;
         text.push(b'\n');
-        File::create(&tmp)
-            .and_then(|mut file| {
-                file.write_all(&text)?;
-                file.sync_all()
-            })
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("replacing the state {}", self.path.display()))?;
-        self.journal
-            .set_len(0)
-            .and_then(|()| self.journal.sync_all())
-            .with_context(|| {
-                format!(
-                    "emptying the journal {}",
-                    sibling(&self.path, ".journal").display()
-                )
-            })?;
-        Ok(())
+        self.backend.compact(&text, self.state.serial)
     }
 }
 
-/// Applies the journal's entries newer than the snapshot.
-fn replay(journal: &Path, state: &mut State) -> Result<()> {
-    let file = match File::open(journal) {
-        Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(err) => return Err(err).context(format!("reading {}", journal.display())),
+/// The snapshot with the journal replayed over it (a new state if there is none).
+fn load(location: &Location, backend: &mut dyn Backend) -> Result<State> {
+    let loaded = backend.load()?;
+    let mut state = match &loaded.snapshot {
+        Some(bytes) => serde_json::from_slice::<State>(bytes)
+            .with_context(|| format!("reading the state {location}"))?,
+        None => State {
+            version: VERSION,
+            lineage: new_lineage(),
+            ..State::default()
+        },
     };
+    if state.version != VERSION {
+        bail!(
+            "the state {location} has version {}; this rkit reads version {VERSION}",
+            state.version
+        );
+    }
+    let parts = loaded.journal.len();
+    for (p, part) in loaded.journal.iter().enumerate() {
+        replay(part, p + 1 == parts, &mut state)?;
+    }
+    Ok(state)
+}
+
+/// Applies one journal piece's entries newer than the state; a torn last line of the last
+/// piece (a crash mid-append) is ignored.
+fn replay(part: &Part, last_part: bool, state: &mut State) -> Result<()> {
     let mut lines = Vec::new();
-    for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
-        let line = line.with_context(|| format!("reading {}", journal.display()))?;
-        match String::from_utf8(line) {
+    for (i, line) in part.bytes.split(|b| *b == b'\n').enumerate() {
+        match std::str::from_utf8(line) {
             Ok(text) => lines.push(text),
             Err(_) => bail!(
                 "{}:{}: corrupt journal entry: not UTF-8 text",
-                journal.display(),
+                part.name,
                 i + 1
             ),
         }
+    }
+    // The empty piece after the final newline.
+    if lines.last() == Some(&"") {
+        lines.pop();
     }
     for (i, line) in lines.iter().enumerate() {
         let entry: Entry = match serde_json::from_str(line) {
             Ok(entry) => entry,
             // A crash mid-append leaves a torn last line: that change never completed.
-            Err(_) if i + 1 == lines.len() => break,
+            Err(_) if last_part && i + 1 == lines.len() => break,
             Err(err) => {
                 return Err(anyhow!(
                     "{}:{}: corrupt journal entry: {err}",
-                    journal.display(),
+                    part.name,
                     i + 1
                 ));
             }
@@ -392,6 +366,8 @@ fn new_lineage() -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::fs::OpenOptions;
+    use std::io::Write;
 
     fn resource(id: &str) -> ResourceState {
         ResourceState {
@@ -411,13 +387,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         {
-            let mut store = StateStore::open(&path).unwrap();
+            let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
             store.record("A", Some(resource("a"))).unwrap();
             store.record("B", Some(resource("b"))).unwrap();
             store.record("A", None).unwrap();
             // Dropped without compacting, as a crash would.
         }
-        let store = StateStore::open(&path).unwrap();
+        let store = StateStore::open(&Location::File(path.clone())).unwrap();
         assert_eq!(store.state.serial, 3);
         assert_eq!(store.state.resources.keys().collect::<Vec<_>>(), ["B"]);
     }
@@ -427,7 +403,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         let lineage = {
-            let mut store = StateStore::open(&path).unwrap();
+            let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
             store.record("A", Some(resource("a"))).unwrap();
             store.compact().unwrap();
             store.record("B", Some(resource("b"))).unwrap();
@@ -440,7 +416,7 @@ mod tests {
                 .count(),
             1
         );
-        let store = StateStore::open(&path).unwrap();
+        let store = StateStore::open(&Location::File(path.clone())).unwrap();
         assert_eq!(store.state.lineage, lineage);
         assert_eq!(store.state.resources.len(), 2);
     }
@@ -450,7 +426,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         {
-            let mut store = StateStore::open(&path).unwrap();
+            let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
             store.record("A", Some(resource("a"))).unwrap();
         }
         let mut journal = OpenOptions::new()
@@ -458,7 +434,7 @@ mod tests {
             .open(dir.path().join("s.state.journal"))
             .unwrap();
         journal.write_all(b"{\"Serial\":2,\"Na").unwrap();
-        let store = StateStore::open(&path).unwrap();
+        let store = StateStore::open(&Location::File(path.clone())).unwrap();
         assert_eq!(store.state.resources.len(), 1);
     }
 
@@ -477,12 +453,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         {
-            let mut store = StateStore::open(&path).unwrap();
+            let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
             store.change("A", Change::Intent(intent("t1"))).unwrap();
             store.change("B", Change::Intent(intent("t2"))).unwrap();
             store.record("B", Some(resource("b"))).unwrap();
         }
-        let mut store = StateStore::open(&path).unwrap();
+        let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
         assert_eq!(store.state.intents.keys().collect::<Vec<_>>(), ["A"]);
         assert_eq!(store.state.intents["A"].token, "t1");
         store
@@ -490,7 +466,7 @@ mod tests {
             .unwrap();
         store.compact().unwrap();
         drop(store);
-        let store = StateStore::open(&path).unwrap();
+        let store = StateStore::open(&Location::File(path.clone())).unwrap();
         assert!(store.state.intents.is_empty());
     }
 
@@ -499,7 +475,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         {
-            let mut store = StateStore::open(&path).unwrap();
+            let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
             store.record("A", Some(resource("a"))).unwrap();
             store.record("B", Some(resource("b"))).unwrap();
             store.change("A", Change::MovedTo("C".into())).unwrap();
@@ -507,7 +483,7 @@ mod tests {
                 .change("B", Change::Forgotten("local/File/b".into()))
                 .unwrap();
         }
-        let store = StateStore::open(&path).unwrap();
+        let store = StateStore::open(&Location::File(path.clone())).unwrap();
         assert_eq!(store.state.resources.keys().collect::<Vec<_>>(), ["C"]);
         assert_eq!(store.state.resources["C"].id, "a");
         assert!(store.state.forgotten.contains("local/File/b"));
@@ -523,7 +499,7 @@ mod tests {
             format!("{line}\n{}\n", r#"{"Serial":2,"Name":"A","Resource":null}"#),
         )
         .unwrap();
-        let store = StateStore::open(&path).unwrap();
+        let store = StateStore::open(&Location::File(path.clone())).unwrap();
         assert_eq!(store.state.serial, 2);
         assert!(store.state.resources.is_empty());
     }
@@ -534,7 +510,12 @@ mod tests {
         let path = dir.path().join("s.state");
         let journal = dir.path().join("s.state.journal");
         std::fs::write(&journal, b"\xff\xfe\n{}\n").unwrap();
-        let err = format!("{:#}", StateStore::open(&path).err().unwrap());
+        let err = format!(
+            "{:#}",
+            StateStore::open(&Location::File(path.clone()))
+                .err()
+                .unwrap()
+        );
         assert_eq!(
             err,
             format!(
@@ -544,12 +525,22 @@ mod tests {
         );
         std::fs::write(&journal, b"").unwrap();
         std::fs::write(&path, b"\xff").unwrap();
-        let err = format!("{:#}", StateStore::open(&path).err().unwrap());
+        let err = format!(
+            "{:#}",
+            StateStore::open(&Location::File(path.clone()))
+                .err()
+                .unwrap()
+        );
         assert!(
             err.starts_with(&format!("reading the state {}: ", path.display())),
             "{err}"
         );
-        let err = format!("{:#}", StateStore::open(dir.path()).err().unwrap());
+        let err = format!(
+            "{:#}",
+            StateStore::open(&Location::File(dir.path().to_path_buf()))
+                .err()
+                .unwrap()
+        );
         assert!(
             err.starts_with(&format!("reading the state {}: ", dir.path().display())),
             "{err}"
@@ -560,8 +551,11 @@ mod tests {
     fn a_second_opener_is_refused_while_locked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
-        let _held = StateStore::open(&path).unwrap();
-        let err = StateStore::open(&path).err().unwrap().to_string();
+        let _held = StateStore::open(&Location::File(path.clone())).unwrap();
+        let err = StateStore::open(&Location::File(path.clone()))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("is locked by another rkit (pid "), "{err}");
     }
 }

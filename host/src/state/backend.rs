@@ -1,0 +1,41 @@
+//! What a state backend does (a file, an S3 bucket): hold a snapshot and a journal of the
+//! changes after it, append to the journal durably, and fold it into a new snapshot. Parsing,
+//! replaying and serials are the store's (`StateStore`), the same for every backend.
+//!
+//! Invariants: `append` returns only once the entry is durable (intent before effect holds
+//! whatever the backend); `append` of a serial another writer already wrote fails (a backend
+//! that cannot tell does not share the state between machines); `compact` replaces the
+//! snapshot only if nobody else did since it was loaded, and then drops the journal entries
+//! the new snapshot holds.
+
+use anyhow::Result;
+
+/// One piece of the journal as stored: JSON lines, named for errors.
+pub struct Part {
+    /// `web.rkit-state.json.journal`, `s3://b/k.journal/00000000000000000007`.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What is stored: the snapshot (if any) and the journal's pieces, in order.
+pub struct Loaded {
+    pub snapshot: Option<Vec<u8>>,
+    pub journal: Vec<Part>,
+}
+
+/// A place a state is kept.
+pub trait Backend: Send {
+    /// Whether a state is stored there.
+    fn exists(&mut self) -> Result<bool>;
+    /// The snapshot and the journal.
+    fn load(&mut self) -> Result<Loaded>;
+    /// Appends one journal line (its entry has `serial`), durably.
+    fn append(&mut self, serial: u64, line: &[u8]) -> Result<()>;
+    /// Replaces the snapshot with `snapshot` (holding everything up to `serial`) and drops the
+    /// journal it holds.
+    fn compact(&mut self, snapshot: &[u8], serial: u64) -> Result<()>;
+    /// Whose expired lock this one took over, if it did: `pid 42, rkit apply, …, until …`.
+    fn taken_over(&self) -> Option<String> {
+        None
+    }
+}

@@ -1,0 +1,209 @@
+//! Encryption at rest of a state (snapshot and journal, in a file or in S3) and of saved plans:
+//! AES-256-GCM with a key the user keeps (`"Encryption": {"KeyFrom": "env:RKIT_STATE_KEY"}` or
+//! `"file:PATH"`), 32 bytes written as base64 or hex.
+//!
+//! Invariants: every sealed unit is one text line `rkit-sealed:1:KEYID:BASE64` (KEYID: the first
+//! 8 hex of the key's SHA-256, so a wrong key is named, never tried into garbage; BASE64: a
+//! fresh random 96-bit nonce then the ciphertext and tag); the key never appears in an error,
+//! an event or a file rkit writes; opening fails with a clear error on a wrong or missing key
+//! (GCM authenticates: a changed byte is an error, never a wrong state).
+
+use aes_gcm::aead::Aead;
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use anyhow::{Result, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const PREFIX: &str = "rkit-sealed:1:";
+/// Bound to every sealed unit: a state's bytes cannot be passed off as something else's.
+const AAD: &[u8] = b"rkit state or plan, format 1";
+
+/// The spec's `"Encryption"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct EncryptionSpec {
+    /// `env:NAME` or `file:PATH`.
+    pub key_from: String,
+}
+
+/// A key, with where it came from (for messages) and its ID.
+#[derive(Clone)]
+pub struct Key {
+    cipher: Aes256Gcm,
+    /// `env:RKIT_STATE_KEY`.
+    pub from: String,
+    /// The first 8 hex of its SHA-256.
+    pub id: String,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Key({}, {})", self.from, self.id)
+    }
+}
+
+impl Key {
+    /// Reads the key `from` names (`env:NAME`, `file:PATH`).
+    pub fn load(from: &str) -> Result<Self> {
+        let text = match from.split_once(':') {
+            Some(("env", name)) if !name.is_empty() => std::env::var(name).map_err(|_| {
+                anyhow!("the state's key: {from}: the environment variable {name} is not set")
+            })?,
+            Some(("file", path)) if !path.is_empty() => std::fs::read_to_string(path)
+                .map_err(|e| anyhow!("the state's key: {from}: cannot read it ({e})"))?,
+            _ => bail!("the state's key: KeyFrom {from:?}: expected env:NAME or file:PATH"),
+        };
+        Self::from_text(text.trim(), from)
+    }
+
+    /// A key from its text (base64 or hex of 32 bytes).
+    pub fn from_text(text: &str, from: &str) -> Result<Self> {
+        let bytes = match text.len() {
+            64 => hex::decode(text).ok(),
+            _ => STANDARD.decode(text).ok(),
+        }
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| {
+            anyhow!(
+                "the state's key from {from} is not 32 bytes in base64 or hex (make one with \
+                 `rkit state new-key`)"
+            )
+        })?;
+        let id = hex::encode(&Sha256::digest(&bytes)[..4]);
+        let cipher = Aes256Gcm::new_from_slice(&bytes).expect("32 bytes");
+        Ok(Self {
+            cipher,
+            from: from.to_string(),
+            id,
+        })
+    }
+
+    /// A fresh random key, as base64.
+    pub fn generate() -> Result<String> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow!("random source: {e}"))?;
+        Ok(STANDARD.encode(bytes))
+    }
+
+    /// `plain` sealed: one line (no newline at its end).
+    pub fn seal(&self, plain: &[u8]) -> Result<String> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|e| anyhow!("random source: {e}"))?;
+        let sealed = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                aes_gcm::aead::Payload {
+                    msg: plain,
+                    aad: AAD,
+                },
+            )
+            .map_err(|_| anyhow!("encrypting failed"))?;
+        let mut body = nonce.to_vec();
+        body.extend_from_slice(&sealed);
+        Ok(format!("{PREFIX}{}:{}", self.id, STANDARD.encode(body)))
+    }
+}
+
+/// Whether `text` is sealed.
+pub fn is_sealed(text: &[u8]) -> bool {
+    text.starts_with(PREFIX.as_bytes())
+}
+
+/// Opens a sealed unit (`what` names it for errors) with `key`.
+pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<Vec<u8>> {
+    let text = std::str::from_utf8(sealed)
+        .map_err(|_| anyhow!("{what}: not a sealed rkit state"))?
+        .trim_end();
+    let rest = text
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| anyhow!("{what}: not a sealed rkit state"))?;
+    let (id, body) = rest
+        .split_once(':')
+        .ok_or_else(|| anyhow!("{what}: not a sealed rkit state"))?;
+    let Some(key) = key else {
+        bail!(
+            "{what} is encrypted (key {id}): give its key with the spec's \
+             State.Encryption.KeyFrom"
+        );
+    };
+    if key.id != id {
+        bail!(
+            "{what} is encrypted with key {id}, and the key from {} is {}: not the same key",
+            key.from,
+            key.id
+        );
+    }
+    let body = STANDARD
+        .decode(body)
+        .map_err(|_| anyhow!("{what}: a sealed unit is damaged (not base64)"))?;
+    if body.len() < 12 + 16 {
+        bail!("{what}: a sealed unit is damaged (too short)");
+    }
+    key.cipher
+        .decrypt(
+            Nonce::from_slice(&body[..12]),
+            aes_gcm::aead::Payload {
+                msg: &body[12..],
+                aad: AAD,
+            },
+        )
+        .map_err(|_| {
+            anyhow!("{what}: a sealed unit is damaged or was changed (it does not authenticate)")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_units_open_with_their_key_only() {
+        let key = Key::from_text(&Key::generate().unwrap(), "env:K").unwrap();
+        let sealed = key.seal(b"{\"Serial\":1}").unwrap();
+        assert!(is_sealed(sealed.as_bytes()));
+        assert!(!sealed.contains("Serial"));
+        assert!(!sealed.contains('\n'));
+        assert_eq!(
+            open(sealed.as_bytes(), Some(&key), "s").unwrap(),
+            b"{\"Serial\":1}"
+        );
+        // Two seals of the same text differ (fresh nonces).
+        assert_ne!(key.seal(b"x").unwrap(), key.seal(b"x").unwrap());
+
+        let other = Key::from_text(&Key::generate().unwrap(), "file:/k").unwrap();
+        let err = open(sealed.as_bytes(), Some(&other), "the state s").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the state s is encrypted with key {}, and the key from file:/k is {}: not the \
+                 same key",
+                key.id, other.id
+            )
+        );
+        let err = open(sealed.as_bytes(), None, "the state s").unwrap_err();
+        assert!(err.to_string().contains("is encrypted (key "), "{err}");
+        // One changed character: an error, never other bytes.
+        let mut bad = sealed.clone().into_bytes();
+        let at = bad.len() - 5;
+        bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+        let err = open(&bad, Some(&key), "s").unwrap_err();
+        assert!(err.to_string().contains("damaged"), "{err}");
+    }
+
+    #[test]
+    fn keys_are_32_bytes_and_never_shown() {
+        let hex_key = "00".repeat(32);
+        assert!(Key::from_text(&hex_key, "env:K").is_ok());
+        let err = Key::from_text("c2hvcnQ=", "env:K").unwrap_err().to_string();
+        assert!(err.contains("not 32 bytes"), "{err}");
+        assert!(!err.contains("c2hvcnQ"), "{err}");
+        let err = Key::load("vault:x").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the state's key: KeyFrom \"vault:x\": expected env:NAME or file:PATH"
+        );
+    }
+}

@@ -1,0 +1,730 @@
+//! A state in S3 (or an S3-compatible store), shared by a team: the snapshot at `KEY`, the
+//! journal as one object per change at `KEY.journal/SLOT` (20-digit slots), the lease at
+//! `KEY.lock` (see [`super::lease`]). Requests go through `object_store`, with S3's native
+//! conditional writes.
+//!
+//! Invariants:
+//! - Every journal object is created with `If-None-Match: *` at the next slot, so two writers
+//!   never both write one slot; slots only grow (the snapshot records the next one), so a slot
+//!   is never reused after compaction.
+//! - Whoever takes over a lease that was not released (expired, or force-unlocked) first
+//!   writes a fence object at the next slot: the old holder's next write collides with it (or
+//!   with what came after) and fails with whose lease it was, instead of landing. A holder
+//!   whose lease is near its end by its own clock (it was paused, or renewals failed) checks
+//!   the lease before writing. Loading reads no journal object below the snapshot's slot nor
+//!   with a lower token than one already read, so a write that slipped past both (into a slot
+//!   freed by compaction) is never part of the state.
+//! - Every request may be carried out and its answer lost: a conditional write that fails
+//!   because the object already exists (or changed) is read back, and counts as done when what
+//!   is there is exactly what was written.
+//! - The snapshot is replaced only if its ETag is still the one read (`If-Match`), and only
+//!   while the lease is still ours; journal objects are deleted only after the snapshot that
+//!   holds them is written.
+//! - Secrets stay in the host (the credentials are resolved as for the AWS provider and used
+//!   by `object_store` here); requests run on this backend's own runtime thread.
+
+use super::Locked;
+use super::backend::{Backend, Loaded, Part};
+use super::lease::{self, Decision, Lease};
+use super::location::{Location, S3Location};
+use anyhow::{Context, Result, anyhow, bail};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a lease holds without renewal (`RKIT_STATE_LEASE_SECONDS`, default 30).
+fn lease_seconds() -> u64 {
+    std::env::var("RKIT_STATE_LEASE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s| *s >= 1)
+        .unwrap_or(30)
+}
+
+/// The first line of a journal object: who wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Header {
+    token: u64,
+    #[serde(rename = "Lease")]
+    lease_id: String,
+    /// A fence: no entry follows; the lease was taken over from this holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fence: Option<String>,
+}
+
+/// The first line of the snapshot object.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnapshotHeader {
+    /// Journal objects below this slot are in the snapshot (or were written by a fenced
+    /// writer after it): not read.
+    next_slot: u64,
+    /// The fencing token of the lease that wrote it: journal objects with a lower one are a
+    /// fenced writer's, not read.
+    token: u64,
+}
+
+/// Requests to one bucket, run on a runtime of their own (callers may be inside another).
+#[derive(Clone)]
+struct Remote {
+    store: Arc<AmazonS3>,
+    handle: tokio::runtime::Handle,
+}
+
+impl Remote {
+    fn run<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.handle.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv()
+            .expect("the state's runtime runs until the backend is dropped")
+    }
+
+    fn get(&self, path: &StorePath) -> Result<Option<(Vec<u8>, Option<String>)>> {
+        let (store, path) = (self.store.clone(), path.clone());
+        self.run(async move {
+            match store.get(&path).await {
+                Ok(got) => {
+                    let etag = got.meta.e_tag.clone();
+                    Ok(Some((got.bytes().await?.to_vec(), etag)))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(err) => Err(err),
+            }
+        })
+        .map_err(|e| anyhow!("{e}"))
+    }
+
+    fn present(&self, path: &StorePath) -> Result<bool> {
+        let (store, path) = (self.store.clone(), path.clone());
+        self.run(async move {
+            match store.head(&path).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(err) => Err(err),
+            }
+        })
+        .map_err(|e| anyhow!("{e}"))
+    }
+
+    /// A conditional put: `Ok(Some(etag))`, or `Ok(None)` if the condition failed.
+    fn put(&self, path: &StorePath, bytes: Vec<u8>, mode: PutMode) -> Result<Option<String>> {
+        let (store, path) = (self.store.clone(), path.clone());
+        self.run(async move {
+            let opts = PutOptions {
+                mode,
+                ..PutOptions::default()
+            };
+            match store.put_opts(&path, PutPayload::from(bytes), opts).await {
+                Ok(put) => Ok(Some(put.e_tag.unwrap_or_default())),
+                Err(
+                    object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. },
+                ) => Ok(None),
+                Err(err) => Err(err),
+            }
+        })
+        .map_err(|e| anyhow!("{e}"))
+    }
+
+    fn list(&self, prefix: &StorePath) -> Result<Vec<StorePath>> {
+        use futures_util::TryStreamExt;
+        let (store, prefix) = (self.store.clone(), prefix.clone());
+        self.run(async move {
+            store
+                .list(Some(&prefix))
+                .map_ok(|meta| meta.location)
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .map_err(|e| anyhow!("{e}"))
+    }
+
+    fn delete(&self, path: &StorePath) -> Result<()> {
+        let (store, path) = (self.store.clone(), path.clone());
+        self.run(async move {
+            match store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(err) => Err(err),
+            }
+        })
+        .map_err(|e| anyhow!("{e}"))
+    }
+}
+
+/// The lease this process holds, shared with its renewer.
+struct Held {
+    lease: Lease,
+    etag: String,
+    /// Set when a renewal found the lease no longer ours: whose it is now.
+    lost: Option<String>,
+}
+
+/// A state in S3.
+pub struct S3Backend {
+    remote: Remote,
+    runtime: Option<tokio::runtime::Runtime>,
+    location: Location,
+    key: String,
+    snapshot_etag: Option<String>,
+    /// The next journal slot to write.
+    next_slot: u64,
+    /// Journal objects read or written since the last compaction.
+    journaled: Vec<StorePath>,
+    held: Option<Arc<Mutex<Held>>>,
+    /// The lease taken over (expired, not released), fenced at load.
+    took_over: Option<Lease>,
+    /// Whose it was, for the user.
+    taken_from: Option<String>,
+    renewer: Option<(std::thread::JoinHandle<()>, Arc<AtomicBool>)>,
+}
+
+fn slot_path(key: &str, slot: u64) -> StorePath {
+    StorePath::from(format!("{key}.journal/{slot:020}"))
+}
+
+fn slot_of(path: &StorePath) -> Option<u64> {
+    let name = path.filename()?;
+    (name.len() == 20).then(|| name.parse().ok()).flatten()
+}
+
+/// The bucket client for `s3`, with credentials, region and endpoint resolved as the AWS
+/// provider's are (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, the shared files).
+fn client(s3: &S3Location) -> Result<AmazonS3> {
+    let access = crate::engine::credentials::aws_access(
+        "S3",
+        s3.region.as_deref(),
+        s3.endpoint.as_deref(),
+        &crate::engine::credentials::Sources::process(),
+    )?;
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(&s3.bucket)
+        .with_region(access.region.as_deref().unwrap_or("us-east-1"));
+    if let Some(endpoint) = &access.endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"));
+    }
+    match access.credentials {
+        Some((key, secret, token)) => {
+            builder = builder
+                .with_access_key_id(key)
+                .with_secret_access_key(secret);
+            if let Some(token) = token {
+                builder = builder.with_token(token);
+            }
+        }
+        None => bail!(
+            "no AWS credentials for the state s3://{}/{} (looked in AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY, and the profile's shared credentials file)",
+            s3.bucket,
+            s3.key
+        ),
+    }
+    builder
+        .build()
+        .with_context(|| format!("the state s3://{}/{}", s3.bucket, s3.key))
+}
+
+impl S3Backend {
+    /// Connects to the state at `s3`; with `lock`, takes its lease (waiting at most
+    /// `--lock-timeout`, default 0, for a held one).
+    pub fn open(s3: &S3Location, lock: bool) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("rkit-state")
+            .enable_all()
+            .build()
+            .context("starting the state's runtime")?;
+        let remote = Remote {
+            store: Arc::new(client(s3)?),
+            handle: runtime.handle().clone(),
+        };
+        let mut backend = Self {
+            remote,
+            runtime: Some(runtime),
+            location: Location::S3(s3.clone()),
+            key: s3.key.clone(),
+            snapshot_etag: None,
+            next_slot: 0,
+            journaled: Vec::new(),
+            held: None,
+            took_over: None,
+            taken_from: None,
+            renewer: None,
+        };
+        if lock {
+            backend.acquire(super::lock_timeout())?;
+        }
+        Ok(backend)
+    }
+
+    fn lease_path(&self) -> StorePath {
+        StorePath::from(format!("{}.lock", self.key))
+    }
+
+    fn what(&self) -> String {
+        self.location.to_string()
+    }
+
+    /// Takes the lease, waiting up to `wait` for a held one; starts its renewal.
+    fn acquire(&mut self, wait: Duration) -> Result<()> {
+        let started = std::time::Instant::now();
+        let path = self.lease_path();
+        loop {
+            let found = self.remote.get(&path)?;
+            let (current, etag) = match &found {
+                Some((bytes, etag)) => (
+                    Some(
+                        serde_json::from_slice::<Lease>(bytes)
+                            .with_context(|| format!("reading the lease {}.lock", self.what()))?,
+                    ),
+                    etag.clone(),
+                ),
+                None => (None, None),
+            };
+            match lease::decide(current.as_ref(), super::now()) {
+                Decision::Held(held) => {
+                    if started.elapsed() >= wait {
+                        return Err(Locked {
+                            location: self.location.clone(),
+                            holder: format!("{}, until {}", held.holder, rfc3339(held.until)),
+                            lock_id: Some(held.id),
+                        }
+                        .into());
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Decision::Take { token, from } => {
+                    let mine = Lease {
+                        id: lease::new_id(),
+                        token,
+                        holder: lease::holder(),
+                        until: super::now() + lease_seconds(),
+                        released: false,
+                    };
+                    let bytes = serde_json::to_vec(&mine)?;
+                    let mode = match etag {
+                        None => PutMode::Create,
+                        Some(e) => PutMode::Update(UpdateVersion {
+                            e_tag: Some(e),
+                            version: None,
+                        }),
+                    };
+                    let put = self.remote.put(&path, bytes.clone(), mode)?;
+                    let etag = match put {
+                        Some(etag) => etag,
+                        // Lost answer, or someone else was quicker: read it back.
+                        None => match self.remote.get(&path)? {
+                            Some((now, etag)) if now == bytes => etag.unwrap_or_default(),
+                            _ => continue,
+                        },
+                    };
+                    self.taken_from = from
+                        .as_ref()
+                        .map(|l| format!("{}, expired {}", l.holder, rfc3339(l.until)));
+                    self.took_over = from;
+                    let held = Arc::new(Mutex::new(Held {
+                        lease: mine,
+                        etag,
+                        lost: None,
+                    }));
+                    self.held = Some(held.clone());
+                    self.renewer = Some(self.renew(held));
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Renews the lease a third of the way through, until stopped or lost.
+    fn renew(&self, held: Arc<Mutex<Held>>) -> (std::thread::JoinHandle<()>, Arc<AtomicBool>) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (remote, path, flag) = (self.remote.clone(), self.lease_path(), stop.clone());
+        let every = Duration::from_millis(lease_seconds() * 1000 / 3);
+        let thread = std::thread::spawn(move || {
+            loop {
+                let deadline = std::time::Instant::now() + every;
+                while std::time::Instant::now() < deadline {
+                    if flag.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let (mut lease, etag) = {
+                    let h = held.lock().expect("lease");
+                    if h.lost.is_some() {
+                        return;
+                    }
+                    (h.lease.clone(), h.etag.clone())
+                };
+                lease.until = super::now() + lease_seconds();
+                let Ok(bytes) = serde_json::to_vec(&lease) else {
+                    return;
+                };
+                let mode = PutMode::Update(UpdateVersion {
+                    e_tag: Some(etag),
+                    version: None,
+                });
+                match remote.put(&path, bytes.clone(), mode) {
+                    Ok(Some(etag)) => {
+                        let mut h = held.lock().expect("lease");
+                        h.lease = lease;
+                        h.etag = etag;
+                    }
+                    Ok(None) => {
+                        let now = remote.get(&path).ok().flatten();
+                        let mut h = held.lock().expect("lease");
+                        match now {
+                            Some((b, etag)) if b == bytes => {
+                                h.lease = lease;
+                                h.etag = etag.unwrap_or_default();
+                            }
+                            Some((b, _)) => {
+                                let whose = serde_json::from_slice::<Lease>(&b)
+                                    .map(|l| l.holder)
+                                    .unwrap_or_else(|_| "someone".into());
+                                h.lost = Some(whose);
+                            }
+                            None => h.lost = Some("nobody (the lease was deleted)".into()),
+                        }
+                    }
+                    // A failed renewal is tried again; the journal's fencing is what keeps
+                    // a lost lease from writing.
+                    Err(_) => {}
+                }
+            }
+        });
+        (thread, stop)
+    }
+
+    /// Fails if the lease is lost: known from a renewal, or found so when it is read (always,
+    /// or when it is near its end by this process's clock: paused, or renewals failing).
+    fn check_lease(&self, always: bool) -> Result<()> {
+        let Some(held) = &self.held else {
+            return Ok(());
+        };
+        let (lost, until, id, token) = {
+            let h = held.lock().expect("lease");
+            (
+                h.lost.clone(),
+                h.lease.until,
+                h.lease.id.clone(),
+                h.lease.token,
+            )
+        };
+        let lost = match lost {
+            Some(whose) => Some(whose),
+            None if always || until <= super::now() + lease_seconds() / 3 => {
+                match self
+                    .remote
+                    .get(&self.lease_path())?
+                    .and_then(|(b, _)| serde_json::from_slice::<Lease>(&b).ok())
+                {
+                    Some(l) if l.id == id && l.token == token && !l.released => None,
+                    Some(l) => Some(l.holder),
+                    None => Some("nobody (the lease is gone)".into()),
+                }
+            }
+            None => None,
+        };
+        if let Some(whose) = lost {
+            held.lock().expect("lease").lost = Some(whose.clone());
+            bail!(
+                "the lease on the state {} was taken over by another rkit ({whose}); this run \
+                 stops without writing: run it again",
+                self.what()
+            );
+        }
+        Ok(())
+    }
+
+    fn token(&self) -> (u64, String) {
+        match &self.held {
+            Some(h) => {
+                let h = h.lock().expect("lease");
+                (h.lease.token, h.lease.id.clone())
+            }
+            None => (0, String::new()),
+        }
+    }
+
+    /// Writes `body` at the next slot; if someone else wrote it, fails naming the lease holder.
+    fn write_slot(&mut self, body: Vec<u8>) -> Result<()> {
+        let path = slot_path(&self.key, self.next_slot);
+        match self.remote.put(&path, body.clone(), PutMode::Create)? {
+            Some(_) => {}
+            None => match self.remote.get(&path)? {
+                Some((there, _)) if there == body => {}
+                _ => {
+                    let whose = self
+                        .remote
+                        .get(&self.lease_path())
+                        .ok()
+                        .flatten()
+                        .and_then(|(b, _)| serde_json::from_slice::<Lease>(&b).ok())
+                        .map_or_else(|| "unknown".to_string(), |l| l.holder);
+                    bail!(
+                        "another rkit wrote to the state {} (the lease is now held by {whose}); \
+                         this run stops without writing: run it again",
+                        self.what()
+                    );
+                }
+            },
+        }
+        self.journaled.push(path);
+        self.next_slot += 1;
+        Ok(())
+    }
+
+    /// Fences the journal after taking over a lease that was not released.
+    fn fence(&mut self, from: &Lease) -> Result<()> {
+        let (token, lease_id) = self.token();
+        let header = Header {
+            token,
+            lease_id,
+            fence: Some(from.holder.clone()),
+        };
+        let mut body = serde_json::to_vec(&header)?;
+        body.push(b'\n');
+        loop {
+            let path = slot_path(&self.key, self.next_slot);
+            match self.remote.put(&path, body.clone(), PutMode::Create)? {
+                Some(_) => {
+                    self.journaled.push(path);
+                    self.next_slot += 1;
+                    return Ok(());
+                }
+                // The old holder wrote this slot meanwhile: it is journal, read at the next
+                // load; fence the one after.
+                None => self.next_slot += 1,
+            }
+        }
+    }
+}
+
+fn rfc3339(secs: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}
+
+impl Backend for S3Backend {
+    fn taken_over(&self) -> Option<String> {
+        self.taken_from.clone()
+    }
+
+    fn exists(&mut self) -> Result<bool> {
+        Ok(self.remote.present(&StorePath::from(self.key.clone()))?
+            || !self
+                .remote
+                .list(&StorePath::from(format!("{}.journal", self.key)))?
+                .is_empty())
+    }
+
+    fn load(&mut self) -> Result<Loaded> {
+        let what = self.what();
+        self.journaled.clear();
+        let mut folded = SnapshotHeader::default();
+        let snapshot = match self.remote.get(&StorePath::from(self.key.clone()))? {
+            Some((bytes, etag)) => {
+                self.snapshot_etag = etag;
+                let (first, rest) = match bytes.iter().position(|b| *b == b'\n') {
+                    Some(i) => (&bytes[..i], bytes[i + 1..].to_vec()),
+                    None => bail!("{what}: not an rkit state (no header line)"),
+                };
+                folded = serde_json::from_slice(first)
+                    .with_context(|| format!("{what}: not an rkit state"))?;
+                self.next_slot = self.next_slot.max(folded.next_slot);
+                Some(rest)
+            }
+            None => None,
+        };
+        let mut slots: Vec<(u64, StorePath)> = self
+            .remote
+            .list(&StorePath::from(format!("{}.journal", self.key)))?
+            .into_iter()
+            .filter_map(|p| slot_of(&p).map(|s| (s, p)))
+            .collect();
+        slots.sort();
+        let mut journal = Vec::with_capacity(slots.len());
+        let mut last_token = folded.token;
+        for (slot, path) in slots {
+            self.journaled.push(path.clone());
+            self.next_slot = self.next_slot.max(slot + 1);
+            if slot < folded.next_slot {
+                continue; // folded into the snapshot (or a fenced writer's, after it)
+            }
+            let Some((bytes, _)) = self.remote.get(&path)? else {
+                continue; // deleted by a compaction meanwhile: the snapshot holds it
+            };
+            let name = format!("s3://{}/{path}", self.location_bucket());
+            let (first, rest) = match bytes.iter().position(|b| *b == b'\n') {
+                Some(i) => (&bytes[..i], bytes[i + 1..].to_vec()),
+                None => (&bytes[..], Vec::new()),
+            };
+            let header: Header = serde_json::from_slice(first)
+                .with_context(|| format!("{name}: corrupt journal object"))?;
+            if header.token < last_token {
+                continue; // a fenced writer's: never part of the state
+            }
+            last_token = header.token;
+            if header.fence.is_none() {
+                journal.push(Part { name, bytes: rest });
+            }
+        }
+        if let Some(from) = self.took_over.take() {
+            self.fence(&from)?;
+        }
+        Ok(Loaded { snapshot, journal })
+    }
+
+    fn append(&mut self, _serial: u64, line: &[u8]) -> Result<()> {
+        self.check_lease(false)?;
+        let (token, lease_id) = self.token();
+        let header = Header {
+            token,
+            lease_id,
+            fence: None,
+        };
+        let mut body = serde_json::to_vec(&header)?;
+        body.push(b'\n');
+        body.extend_from_slice(line);
+        self.write_slot(body)
+    }
+
+    fn compact(&mut self, snapshot: &[u8], _serial: u64) -> Result<()> {
+        // Still ours? (A holder whose lease was taken over must not replace the snapshot.)
+        self.check_lease(true)?;
+        let header = SnapshotHeader {
+            next_slot: self.next_slot,
+            token: self.token().0,
+        };
+        let mut body = serde_json::to_vec(&header)?;
+        body.push(b'\n');
+        body.extend_from_slice(snapshot);
+        let path = StorePath::from(self.key.clone());
+        let mode = match self.snapshot_etag.take() {
+            None => PutMode::Create,
+            Some(e) => PutMode::Update(UpdateVersion {
+                e_tag: Some(e),
+                version: None,
+            }),
+        };
+        let etag = match self.remote.put(&path, body.clone(), mode)? {
+            Some(etag) => etag,
+            None => match self.remote.get(&path)? {
+                Some((there, etag)) if there == body => etag.unwrap_or_default(),
+                _ => bail!(
+                    "the state {} was replaced by another rkit since this one read it; this \
+                     run stops without compacting: run it again",
+                    self.what()
+                ),
+            },
+        };
+        self.snapshot_etag = Some(etag);
+        for path in std::mem::take(&mut self.journaled) {
+            self.remote.delete(&path)?;
+        }
+        Ok(())
+    }
+}
+
+impl S3Backend {
+    fn location_bucket(&self) -> String {
+        match &self.location {
+            Location::S3(s3) => s3.bucket.clone(),
+            Location::File(_) => String::new(),
+        }
+    }
+}
+
+impl Drop for S3Backend {
+    fn drop(&mut self) {
+        if let Some((thread, stop)) = self.renewer.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
+        if let Some(held) = self.held.take() {
+            let (mut lease, etag, lost) = {
+                let h = held.lock().expect("lease");
+                (h.lease.clone(), h.etag.clone(), h.lost.is_some())
+            };
+            if !lost {
+                lease.released = true;
+                lease.until = 0;
+                if let Ok(bytes) = serde_json::to_vec(&lease) {
+                    let mode = PutMode::Update(UpdateVersion {
+                        e_tag: Some(etag),
+                        version: None,
+                    });
+                    let _ = self.remote.put(&self.lease_path(), bytes, mode);
+                }
+            }
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// `rkit force-unlock`: releases the lease `id` of the state at `s3` (whoever holds it) and
+/// fences the journal, so its holder's next write fails. The lease it was.
+pub fn force_unlock(s3: &S3Location, id: &str) -> Result<Lease> {
+    let mut backend = S3Backend::open(s3, false)?;
+    let path = backend.lease_path();
+    let Some((bytes, etag)) = backend.remote.get(&path)? else {
+        bail!("the state {} has no lock", backend.what());
+    };
+    let lease: Lease = serde_json::from_slice(&bytes)
+        .with_context(|| format!("reading the lease {}.lock", backend.what()))?;
+    if lease.released {
+        bail!("the state {} is not locked", backend.what());
+    }
+    if lease.id != id {
+        bail!(
+            "the state {} is locked with lock ID {} ({}), not {id}",
+            backend.what(),
+            lease.id,
+            lease.holder
+        );
+    }
+    let mut released = lease.clone();
+    released.released = true;
+    released.until = 0;
+    // The next holder's token: the forced one is fenced out by a fence with a newer token.
+    released.token = lease.token + 1;
+    let mode = PutMode::Update(UpdateVersion {
+        e_tag: etag,
+        version: None,
+    });
+    let bytes = serde_json::to_vec(&released)?;
+    if backend.remote.put(&path, bytes.clone(), mode)?.is_none()
+        && backend.remote.get(&path)?.map(|(b, _)| b) != Some(bytes)
+    {
+        bail!(
+            "the lock of the state {} changed meanwhile: look again",
+            backend.what()
+        );
+    }
+    backend.held = Some(Arc::new(Mutex::new(Held {
+        lease: released.clone(),
+        etag: String::new(),
+        lost: Some("force-unlock".into()),
+    })));
+    backend.took_over = Some(lease.clone());
+    backend.load()?;
+    backend.held = None;
+    Ok(lease)
+}
