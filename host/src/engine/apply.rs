@@ -93,6 +93,8 @@ pub struct Context {
     pub interrupt: Interrupt,
     /// Held while a rolling update brings what a group feeds up to date (one at a time).
     pub feeding: tokio::sync::Mutex<()>,
+    /// Held while journal lines are written (one write at a time, in serial order).
+    pub writing: tokio::sync::Mutex<()>,
 }
 
 impl Context {
@@ -109,15 +111,35 @@ impl Context {
         }
     }
 
-    /// Journals `change` to `name`.
-    pub fn change(&self, name: &str, change: Change) -> Result<(), Failure> {
+    /// Journals `change` to `name`, durably before this returns. Operations finishing
+    /// together share one write (group commit): each stages its change, then waits its turn to
+    /// write; whoever writes takes everything staged so far, so the others often find theirs
+    /// already written.
+    pub async fn change(&self, name: &str, change: Change) -> Result<(), Failure> {
+        let failed = |err: anyhow::Error| {
+            Failure::engine(format!("{name}: recording in the state failed: {err:#}"))
+        };
+        let serial = self
+            .store
+            .lock()
+            .expect("state lock")
+            .stage(name, change)
+            .map_err(failed)?;
+        let _turn = self.writing.lock().await;
+        let batch = {
+            let mut store = self.store.lock().expect("state lock");
+            if store.durable() >= serial {
+                return Ok(());
+            }
+            store.batch().map_err(failed)?
+        };
+        // Written with the state free for others to stage meanwhile.
+        let outcome = batch.write();
         self.store
             .lock()
             .expect("state lock")
-            .change(name, change)
-            .map_err(|err| {
-                Failure::engine(format!("{name}: recording in the state failed: {err:#}"))
-            })
+            .written(&batch, outcome)
+            .map_err(failed)
     }
 }
 
@@ -338,7 +360,7 @@ async fn delete(ctx: &Context, step: &Step, op: &Op) -> Result<String, Failure> 
         Err(err) if err.kind == ErrorKind::NotFound => {}
         Err(err) => return Err(describe(step, &err)),
     }
-    ctx.change(&key, Change::Resource(None))?;
+    ctx.change(&key, Change::Resource(None)).await?;
     Ok(recorded.id)
 }
 
@@ -396,8 +418,9 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
                 ctx.change(
                     &format!("{}{DEPOSED}", step.name),
                     Change::Resource(Some(old)),
-                )?;
-                ctx.change(&step.name, Change::Resource(None))?;
+                )
+                .await?;
+                ctx.change(&step.name, Change::Resource(None)).await?;
             }
             // Intent before effect: one token for every attempt of this create (a provider
             // passes it where the API takes one), journaled with the tags that find it.
@@ -411,7 +434,8 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
                     token: token.clone(),
                     since: crate::state::now(),
                 }),
-            )?;
+            )
+            .await?;
             let adopted = match &step.adopt {
                 Some(id) => adopt(ctx, op, provider, type_name, id, &properties, tags)
                     .await
@@ -438,7 +462,8 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
             tags: tags.clone(),
             sensitive: step.sensitive.clone(),
         })),
-    )?;
+    )
+    .await?;
     Ok((id, adopted))
 }
 

@@ -514,6 +514,7 @@ async fn refeed(ctx: &Context, op: &Op, feed: &Feed) -> Result<(), Failure> {
             ..recorded
         })),
     )
+    .await
 }
 
 /// Why member `id` is not healthy in what it feeds, if the feed reports `TargetHealth`.

@@ -125,6 +125,7 @@ impl Session {
                 progress_every: apply::PROGRESS_EVERY,
                 interrupt: Interrupt::default(),
                 feeding: tokio::sync::Mutex::new(()),
+                writing: tokio::sync::Mutex::new(()),
             }),
             graph,
         })

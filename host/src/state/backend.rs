@@ -29,8 +29,9 @@ pub trait Backend: Send {
     fn exists(&mut self) -> Result<bool>;
     /// The snapshot and the journal.
     fn load(&mut self) -> Result<Loaded>;
-    /// Appends one journal line (its entry has `serial`), durably.
-    fn append(&mut self, serial: u64, line: &[u8]) -> Result<()>;
+    /// Appends journal lines (one or more whole lines, in serial order), durably, as one
+    /// write.
+    fn append(&mut self, lines: &[u8]) -> Result<()>;
     /// Replaces the snapshot with `snapshot` (holding everything up to `serial`) and drops the
     /// journal it holds.
     fn compact(&mut self, snapshot: &[u8], serial: u64) -> Result<()>;

@@ -109,7 +109,7 @@ impl Backend for FileBackend {
         Ok(Loaded { snapshot, journal })
     }
 
-    fn append(&mut self, _serial: u64, line: &[u8]) -> Result<()> {
+    fn append(&mut self, line: &[u8]) -> Result<()> {
         let journal = self.journal.as_mut().expect("a locked state writes");
         journal.write_all(line).with_context(|| {
             format!(

@@ -198,10 +198,43 @@ pub fn holder() -> String {
 }
 
 /// A state, locked for the lifetime of this value (in a file or in S3).
+///
+/// Changes are staged (applied in memory, queued as journal lines) and flushed: one write for
+/// every line staged since the last one, in serial order, so that operations finishing
+/// together share a write (group commit). A change is durable once `durable()` reaches its
+/// serial; a failed flush poisons the store (nothing later is written, each caller is told).
 pub struct StateStore {
     location: Location,
-    backend: Box<dyn Backend>,
+    writer: Writer,
+    staged: Vec<u8>,
+    durable: u64,
+    poisoned: Option<String>,
     pub state: State,
+}
+
+/// The backend, lockable apart from the state, so that a flush's write leaves the state
+/// free for staging.
+pub type Writer = std::sync::Arc<std::sync::Mutex<Box<dyn Backend>>>;
+
+/// Lines to write, taken from a store: write them with [`Batch::write`], then tell the store
+/// with [`StateStore::written`].
+pub struct Batch {
+    writer: Writer,
+    lines: Vec<u8>,
+    through: u64,
+}
+
+impl Batch {
+    /// Writes the lines (nothing to do if there are none).
+    pub fn write(&self) -> Result<()> {
+        if self.lines.is_empty() {
+            return Ok(());
+        }
+        self.writer
+            .lock()
+            .expect("state writer")
+            .append(&self.lines)
+    }
 }
 
 impl StateStore {
@@ -219,7 +252,10 @@ impl StateStore {
         let state = load(location, backend.as_mut())?;
         Ok(Self {
             location: location.clone(),
-            backend,
+            writer: std::sync::Arc::new(std::sync::Mutex::new(backend)),
+            staged: Vec::new(),
+            durable: state.serial,
+            poisoned: None,
             state,
         })
     }
@@ -253,7 +289,7 @@ impl StateStore {
 
     /// Whose expired lock this one took over, if it did.
     pub fn taken_over(&self) -> Option<String> {
-        self.backend.taken_over()
+        self.writer.lock().expect("state writer").taken_over()
     }
 
     /// Records `resource` as `name` (or removes `name`), durably for this process before
@@ -265,24 +301,76 @@ impl StateStore {
     /// Journals `change` to `name` (durable before this returns: it survives the process
     /// being killed) and applies it.
     pub fn change(&mut self, name: &str, change: Change) -> Result<()> {
+        self.stage(name, change)?;
+        let batch = self.batch()?;
+        let written = batch.write();
+        self.written(&batch, written)
+    }
+
+    /// Applies `change` to `name` and queues its journal line; its serial (durable once
+    /// [`StateStore::durable`] reaches it).
+    pub fn stage(&mut self, name: &str, change: Change) -> Result<u64> {
+        self.check()?;
         let entry = Entry {
             serial: self.state.serial + 1,
             name: name.to_string(),
             change,
         };
-        let mut line = serde_json::to_vec(&entry)?;
-        line.push(b'\n');
-        self.backend.append(entry.serial, &line)?;
+        serde_json::to_writer(&mut self.staged, &entry)?;
+        self.staged.push(b'\n');
         self.state.serial = entry.serial;
         self.state.apply(entry.name, entry.change);
-        Ok(())
+        Ok(self.state.serial)
     }
 
-    /// Folds the journal into a new snapshot.
+    /// The serial up to which changes are durable.
+    pub fn durable(&self) -> u64 {
+        self.durable
+    }
+
+    fn check(&self) -> Result<()> {
+        match &self.poisoned {
+            Some(why) => bail!("the state {} cannot be written: {why}", self.location),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes every staged line, to write (with the state unlocked).
+    pub fn batch(&mut self) -> Result<Batch> {
+        self.check()?;
+        Ok(Batch {
+            writer: self.writer.clone(),
+            lines: std::mem::take(&mut self.staged),
+            through: self.state.serial,
+        })
+    }
+
+    /// Records how writing `batch` went: its changes are durable, or the store is poisoned.
+    pub fn written(&mut self, batch: &Batch, outcome: Result<()>) -> Result<()> {
+        match outcome {
+            Ok(()) => {
+                self.durable = self.durable.max(batch.through);
+                Ok(())
+            }
+            Err(err) => {
+                let why = format!("{err:#}");
+                self.poisoned = Some(why);
+                Err(err)
+            }
+        }
+    }
+
+    /// Folds the journal into a new snapshot (once everything staged is written).
     pub fn compact(&mut self) -> Result<()> {
+        let batch = self.batch()?;
+        let written = batch.write();
+        self.written(&batch, written)?;
         let mut text = serde_json::to_vec_pretty(&self.state)?;
         text.push(b'\n');
-        self.backend.compact(&text, self.state.serial)
+        self.writer
+            .lock()
+            .expect("state writer")
+            .compact(&text, self.state.serial)
     }
 }
 
@@ -305,15 +393,26 @@ fn load(location: &Location, backend: &mut dyn Backend) -> Result<State> {
         );
     }
     let parts = loaded.journal.len();
+    let mut entries = Vec::new();
     for (p, part) in loaded.journal.iter().enumerate() {
-        replay(part, p + 1 == parts, &mut state)?;
+        entries.extend(parse(part, p + 1 == parts)?);
+    }
+    // In serial order, whatever order the writes landed in; once each.
+    entries.sort_by_key(|e| e.serial);
+    for entry in entries {
+        if entry.serial <= state.serial {
+            continue; // already in the snapshot (a crash between rename and truncate)
+        }
+        state.serial = entry.serial;
+        state.apply(entry.name, entry.change);
     }
     Ok(state)
 }
 
-/// Applies one journal piece's entries newer than the state; a torn last line of the last
-/// piece (a crash mid-append) is ignored.
-fn replay(part: &Part, last_part: bool, state: &mut State) -> Result<()> {
+/// One journal piece's entries; a torn last line of the last piece (a crash mid-append) is
+/// ignored.
+fn parse(part: &Part, last_part: bool) -> Result<Vec<Entry>> {
+    let mut entries = Vec::new();
     let mut lines = Vec::new();
     for (i, line) in part.bytes.split(|b| *b == b'\n').enumerate() {
         match std::str::from_utf8(line) {
@@ -342,13 +441,9 @@ fn replay(part: &Part, last_part: bool, state: &mut State) -> Result<()> {
                 ));
             }
         };
-        if entry.serial <= state.serial {
-            continue; // already in the snapshot (a crash between rename and truncate)
-        }
-        state.serial = entry.serial;
-        state.apply(entry.name, entry.change);
+        entries.push(entry);
     }
-    Ok(())
+    Ok(entries)
 }
 
 /// Now, in seconds since the Unix epoch.
@@ -380,6 +475,103 @@ mod tests {
             tags: BTreeMap::new(),
             sensitive: vec![],
         }
+    }
+
+    #[test]
+    fn staged_changes_are_written_together_and_a_failed_write_poisons() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let location = Location::File(path.clone());
+        {
+            let mut store = StateStore::open(&location).unwrap();
+            assert_eq!(
+                store
+                    .stage("A", Change::Resource(Some(resource("a"))))
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                store
+                    .stage("B", Change::Resource(Some(resource("b"))))
+                    .unwrap(),
+                2
+            );
+            assert_eq!(store.durable(), 0);
+            let batch = store.batch().unwrap();
+            // Staged after the batch was taken: the next batch's.
+            store
+                .stage("C", Change::Resource(Some(resource("c"))))
+                .unwrap();
+            let outcome = batch.write();
+            store.written(&batch, outcome).unwrap();
+            assert_eq!(store.durable(), 2);
+            let failed = store.batch().unwrap();
+            store
+                .written(&failed, Err(anyhow!("disk on fire")))
+                .unwrap_err();
+            let err = store.stage("D", Change::Resource(None)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "the state {} cannot be written: disk on fire",
+                    path.display()
+                )
+            );
+        }
+        // What was written survives; C's line never was.
+        let state = StateStore::read_only(&location).unwrap();
+        assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["A", "B"]);
+    }
+
+    /// A backend holding a journal in memory, for loading.
+    struct Memory(Vec<Vec<u8>>);
+
+    impl Backend for Memory {
+        fn exists(&mut self) -> Result<bool> {
+            Ok(true)
+        }
+        fn load(&mut self) -> Result<backend::Loaded> {
+            Ok(backend::Loaded {
+                snapshot: None,
+                journal: self
+                    .0
+                    .iter()
+                    .enumerate()
+                    .map(|(i, bytes)| Part {
+                        name: format!("part {i}"),
+                        bytes: bytes.clone(),
+                    })
+                    .collect(),
+            })
+        }
+        fn append(&mut self, _: &[u8]) -> Result<()> {
+            unreachable!()
+        }
+        fn compact(&mut self, _: &[u8], _: u64) -> Result<()> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn journal_entries_apply_in_serial_order_whatever_order_they_landed_in() {
+        let line = |serial: u64, change: Change| {
+            let mut l = serde_json::to_vec(&Entry {
+                serial,
+                name: "A".into(),
+                change,
+            })
+            .unwrap();
+            l.push(b'\n');
+            l
+        };
+        // Serial 2 removes A, serial 1 records it: in serial order, A is gone.
+        let mut memory = Memory(vec![
+            line(2, Change::Resource(None)),
+            line(1, Change::Resource(Some(resource("a")))),
+        ]);
+        let state = load(&Location::File("m".into()), &mut memory).unwrap();
+        assert_eq!(state.serial, 2);
+        assert!(state.resources.is_empty());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A state in S3 (or an S3-compatible store), shared by a team: the snapshot at `KEY`, the
-//! journal as one object per change at `KEY.journal/SLOT` (20-digit slots), the lease at
+//! journal as one object per write (the changes of the operations that finished together) at
+//! `KEY.journal/SLOT` (20-digit slots), the lease at
 //! `KEY.lock` (see [`super::lease`]). Requests go through `object_store`, with S3's native
 //! conditional writes.
 //!
@@ -590,7 +591,7 @@ impl Backend for S3Backend {
         Ok(Loaded { snapshot, journal })
     }
 
-    fn append(&mut self, _serial: u64, line: &[u8]) -> Result<()> {
+    fn append(&mut self, line: &[u8]) -> Result<()> {
         self.check_lease(false)?;
         let (token, lease_id) = self.token();
         let header = Header {
