@@ -76,6 +76,28 @@ impl<'a> Stack<'a> {
         common::rkit(self.dir.path(), &env, &args)
     }
 
+    /// `rkit converge SPEC --json --approve ARGS…` with only the emulator's variables (as
+    /// [`Stack::rkit`]), its JSON events on a pipe.
+    fn converge(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rkit"));
+        command
+            .args([
+                "converge",
+                self.spec.to_str().unwrap(),
+                "--json",
+                "--approve",
+            ])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("RKIT_CACHE_DIR", common::cache_dir())
+            .envs(self.moto.env())
+            .stdout(std::process::Stdio::piped());
+        command
+    }
+
     /// Runs rkit and asserts its exit code.
     fn expect(&self, code: i32, args: &[&str]) -> String {
         let (got, text) = self.rkit(args);
@@ -613,20 +635,8 @@ fn converge_repairs_what_was_changed_outside_rkit_within_two_ticks() {
     assert_eq!(named(&s, "subnets", "PublicA")["public_ip"], false);
 
     // The loop: repaired within two ticks of a 1 s interval.
-    let spec = stack.spec.to_str().unwrap().to_string();
-    let mut env: Vec<(String, String)> = moto.env();
-    env.push(("HOME".into(), stack.dir.path().display().to_string()));
-    env.push((
-        "RKIT_CACHE_DIR".into(),
-        common::cache_dir().display().to_string(),
-    ));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rkit"))
-        .args(["converge", &spec, "--interval", "1s", "--json", "--approve"])
-        .current_dir(stack.dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env)
-        .stdout(std::process::Stdio::piped())
+    let mut child = stack
+        .converge(&["--interval", "1s"])
         .stderr(std::process::Stdio::inherit())
         .spawn()
         .unwrap();
@@ -792,21 +802,8 @@ fn a_group_scales_rolls_within_its_budget_and_adopts_a_hand_made_seed() {
     stack.edit("\"t3.small\"", "\"t3.medium\"");
     let port = common::free_port();
     let listen = format!("127.0.0.1:{port}");
-    let spec = stack.spec.to_str().unwrap().to_string();
-    let mut env: Vec<(String, String)> = moto.env();
-    env.push(("HOME".into(), stack.dir.path().display().to_string()));
-    env.push((
-        "RKIT_CACHE_DIR".into(),
-        common::cache_dir().display().to_string(),
-    ));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rkit"))
-        .args(["converge", &spec, "--follow-spec", "--json", "--approve"])
-        .args(["--interval", "1s", "--listen", &listen])
-        .current_dir(stack.dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env)
-        .stdout(std::process::Stdio::piped())
+    let mut child = stack
+        .converge(&["--follow-spec", "--interval", "1s", "--listen", &listen])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
