@@ -329,7 +329,11 @@ fn a_second_apply_on_a_locked_state_is_refused() {
     let stack = Stack::new();
     stack.write(json!({"A": file("a.txt", "x")}), json!({}));
     let state = stack.dir.path().join("stack.rkit-state.json");
-    let _held = rkit::state::StateStore::open(&rkit::state::Location::File(state.clone())).unwrap();
+    let _held = rkit::state::StateStore::open(
+        &rkit::state::Location::File(state.clone()),
+        &rkit::state::Keys::default(),
+    )
+    .unwrap();
     let out = stack.expect(1, &["apply", "SPEC", "--yes"]);
     assert!(out.contains("is locked by another rkit (pid "), "{out}");
 }

@@ -3,7 +3,9 @@
 //! and destroy; two concurrent applies (one runs, the other names the holder); `kill -9`
 //! mid-apply (the journal objects survive, the next run takes the expired lease over and
 //! finishes without duplicates); a paused holder whose lease was taken over is fenced; and
-//! `force-unlock`.
+//! `force-unlock`. Encryption at rest (the objects hold no resource name or ID in the clear;
+//! a missing or wrong key is refused; saved plans are sealed; rekey), and moving a state:
+//! migrate file → S3 → file, pull and push.
 
 mod common;
 
@@ -18,6 +20,8 @@ const BUCKET: &str = "rkit-state";
 struct Team<'a> {
     moto: &'a Moto,
     dir: tempfile::TempDir,
+    /// Variables set for every run besides the emulator's.
+    env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl<'a> Team<'a> {
@@ -26,6 +30,16 @@ impl<'a> Team<'a> {
         Self {
             moto,
             dir: tempfile::tempdir().unwrap(),
+            env: Default::default(),
+        }
+    }
+
+    /// Sets `name` for the next runs (`None`: unset).
+    fn set_env(&self, name: &str, value: Option<&str>) {
+        let mut env = self.env.borrow_mut();
+        env.retain(|(n, _)| n != name);
+        if let Some(value) = value {
+            env.push((name.to_string(), value.to_string()));
         }
     }
 
@@ -35,6 +49,15 @@ impl<'a> Team<'a> {
 
     /// A spec of `n` Sleepy resources taking `ms` each, its state in S3.
     fn write(&self, n: usize, ms: u64) {
+        self.write_with(
+            n,
+            ms,
+            Some(json!({"Backend": "s3", "Bucket": BUCKET, "Key": "stacks/web.json"})),
+        );
+    }
+
+    /// A spec of `n` Sleepy resources taking `ms` each, with this `State` section.
+    fn write_with(&self, n: usize, ms: u64, state: Option<Value>) {
         let resources: serde_json::Map<String, Value> = (0..n)
             .map(|i| {
                 (
@@ -43,11 +66,13 @@ impl<'a> Team<'a> {
                 )
             })
             .collect();
-        let spec = json!({
+        let mut spec = json!({
             "Providers": {"null": {"Source": common::provider_wasm("null")}},
-            "State": {"Backend": "s3", "Bucket": BUCKET, "Key": "stacks/web.json"},
             "Resources": resources,
         });
+        if let Some(state) = state {
+            spec["State"] = state;
+        }
         std::fs::write(self.spec(), spec.to_string()).unwrap();
     }
 
@@ -67,6 +92,7 @@ impl<'a> Team<'a> {
             .env("RKIT_CACHE_DIR", common::cache_dir())
             .env("RKIT_STATE_LEASE_SECONDS", lease_seconds.to_string())
             .envs(self.moto.env())
+            .envs(self.env.borrow().iter().cloned())
             .stdin(Stdio::null());
         cmd
     }
@@ -259,4 +285,275 @@ fn a_holder_whose_lease_was_taken_over_is_fenced_and_force_unlock_fences_too() {
     let listed = team.run(0, &["state", "list", "SPEC"]);
     assert_eq!(listed.lines().count(), 5, "{listed}");
     assert!(team.run(0, &["plan", "SPEC"]).contains("No changes"));
+}
+
+/// Every resource name and ID the state records (read with the key).
+fn recorded(team: &Team) -> Vec<String> {
+    team.run(0, &["state", "list", "SPEC"])
+        .lines()
+        .flat_map(|l| {
+            let fields: Vec<&str> = l.split('\t').collect();
+            [fields[0].to_string(), fields[2].to_string()]
+        })
+        .collect()
+}
+
+/// Asserts that no object in the bucket holds any of `secrets` in the clear (those long
+/// enough not to turn up in base64 by chance: the IDs), nor a type name or a state's field.
+fn nothing_in_the_clear(team: &Team, secrets: &[String]) {
+    let objects = team.objects();
+    assert!(!objects.is_empty());
+    for (name, body) in &objects {
+        let body = body.as_str().unwrap_or_default();
+        assert!(
+            !body.contains("Resources") && !body.contains("Serial"),
+            "{name}: {body}"
+        );
+        for secret in secrets.iter().filter(|s| s.len() >= 8) {
+            assert!(
+                !body.contains(secret.as_str()),
+                "{name} holds {secret}: {body}"
+            );
+        }
+        assert!(!body.contains("Sleepy"), "{name}: {body}");
+    }
+}
+
+#[test]
+fn an_encrypted_state_in_s3_holds_nothing_in_the_clear_and_needs_its_key() {
+    let moto = Moto::start();
+    let team = Team::new(&moto);
+    team.write_with(
+        6,
+        1500,
+        Some(
+            json!({"Backend": "s3", "Bucket": BUCKET, "Key": "stacks/web.json",
+                    "Encryption": {"KeyFrom": "env:RKIT_STATE_KEY"}}),
+        ),
+    );
+    let key = team.run(0, &["state", "new-key"]).trim().to_string();
+    team.set_env("RKIT_STATE_KEY", Some(&key));
+    // Killed mid-apply: the journal objects written so far are sealed.
+    let (mut first, _) = team.apply_until(2, 2);
+    signal(&first, libc::SIGKILL);
+    first.wait().unwrap();
+    assert!(team.journal().len() >= 2, "{:?}", team.journal());
+    let partial = recorded(&team);
+    assert_eq!(partial.len(), 4, "two recorded: {partial:?}");
+    nothing_in_the_clear(&team, &partial);
+    std::thread::sleep(Duration::from_secs(3));
+    let out = team.run(0, &["apply", "SPEC", "--yes", "--parallelism", "6"]);
+    assert!(out.contains("Apply complete: 4 created"), "{out}");
+    let secrets = recorded(&team);
+    assert_eq!(secrets.len(), 12);
+    nothing_in_the_clear(&team, &secrets);
+
+    // No key, or another key: refused, naming what is missing; never garbage.
+    team.set_env("RKIT_STATE_KEY", None);
+    let out = team.run(1, &["plan", "SPEC"]);
+    assert!(
+        out.contains(
+            "the state's key: env:RKIT_STATE_KEY: the environment variable \
+                      RKIT_STATE_KEY is not set"
+        ),
+        "{out}"
+    );
+    let other = team.run(0, &["state", "new-key"]).trim().to_string();
+    team.set_env("RKIT_STATE_KEY", Some(&other));
+    let out = team.run(1, &["state", "list", "SPEC"]);
+    assert!(
+        out.contains("is encrypted with key ") && out.contains("not the same key"),
+        "{out}"
+    );
+
+    // A saved plan is sealed with the state's key too.
+    team.set_env("RKIT_STATE_KEY", Some(&key));
+    team.write_with(
+        7,
+        0,
+        Some(
+            json!({"Backend": "s3", "Bucket": BUCKET, "Key": "stacks/web.json",
+                    "Encryption": {"KeyFrom": "env:RKIT_STATE_KEY"}}),
+        ),
+    );
+    team.run(0, &["plan", "SPEC", "--out", "web.plan"]);
+    let saved = std::fs::read_to_string(team.dir.path().join("web.plan")).unwrap();
+    let header: Value = serde_json::from_str(saved.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        header,
+        json!({"RkitPlan": 2, "KeyFrom": "env:RKIT_STATE_KEY"})
+    );
+    assert!(
+        !saved.contains("Properties") && !saved.contains("Sleepy"),
+        "{saved}"
+    );
+    let out = team.run(0, &["show", "web.plan"]);
+    assert!(out.contains("R6"), "{out}");
+    team.run(0, &["apply", "web.plan"]);
+
+    // Rekey: the state is read with the old key and sealed with the new one.
+    team.set_env("OLD_KEY", Some(&key));
+    team.set_env("RKIT_STATE_KEY", Some(&other));
+    let out = team.run(
+        0,
+        &["state", "rekey", "SPEC", "--old-key-from", "env:OLD_KEY"],
+    );
+    assert!(
+        out.contains("is sealed with the key from env:RKIT_STATE_KEY"),
+        "{out}"
+    );
+    team.set_env("OLD_KEY", None);
+    assert!(team.run(0, &["plan", "SPEC"]).contains("No changes"));
+    let secrets = recorded(&team);
+    assert_eq!(secrets.len(), 14);
+    nothing_in_the_clear(&team, &secrets);
+    team.set_env("RKIT_STATE_KEY", Some(&key));
+    let out = team.run(1, &["state", "list", "SPEC"]);
+    assert!(out.contains("not the same key"), "{out}");
+}
+
+#[test]
+fn a_state_migrates_from_a_file_to_s3_and_back_and_pushes_keep_to_its_history() {
+    let moto = Moto::start();
+    let team = Team::new(&moto);
+    team.write_with(3, 0, None);
+    team.run(0, &["apply", "SPEC", "--yes"]);
+    let before = recorded(&team);
+    let s3 = format!("s3://{BUCKET}/moved/web.json");
+    let out = team.run(0, &["state", "migrate", "SPEC", "--to", &s3]);
+    assert!(out.contains("Moved the state (3 resources)"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "\"State\": {{\"Backend\":\"s3\",\"Bucket\":\"{BUCKET}\",\"Key\":\"moved/web.json\"}}"
+        )),
+        "{out}"
+    );
+    // The file only says where the state went: nothing uses it by mistake.
+    let out = team.run(1, &["plan", "SPEC"]);
+    assert!(
+        out.contains(&format!("was moved to {s3} by `rkit state migrate`")),
+        "{out}"
+    );
+    assert!(
+        team.run(0, &["plan", "SPEC", "--state", &s3])
+            .contains("No changes")
+    );
+    assert!(team.objects().contains_key("moved/web.json"));
+    // And back, with the spec pointing at S3.
+    team.write_with(
+        3,
+        0,
+        Some(json!({"Backend": "s3", "Bucket": BUCKET, "Key": "moved/web.json"})),
+    );
+    let out = team.run(
+        0,
+        &["state", "migrate", "SPEC", "--to", "web.rkit-state.json"],
+    );
+    assert!(
+        out.contains("\"State\": {\"Path\":\"web.rkit-state.json\"}"),
+        "{out}"
+    );
+    let out = team.run(1, &["state", "list", "SPEC"]);
+    assert!(out.contains("was moved to web.rkit-state.json"), "{out}");
+    team.write_with(3, 0, None);
+    assert!(team.run(0, &["plan", "SPEC"]).contains("No changes"));
+    assert_eq!(recorded(&team), before);
+    // Pull and push: the same history only, never older.
+    let pulled = team.run(0, &["state", "pull", "SPEC"]);
+    let mut state: Value = serde_json::from_str(&pulled).unwrap();
+    std::fs::write(team.dir.path().join("pulled.json"), &pulled).unwrap();
+    let out = team.run(0, &["state", "push", "SPEC", "pulled.json"]);
+    assert!(out.contains("nothing to push"), "{out}");
+    // Edited (a resource forgotten) and pushed: taken, with a later serial.
+    let serial = state["Serial"].as_u64().unwrap();
+    state["Resources"].as_object_mut().unwrap().remove("R2");
+    std::fs::write(team.dir.path().join("edited.json"), state.to_string()).unwrap();
+    let out = team.run(0, &["state", "push", "SPEC", "edited.json"]);
+    assert!(
+        out.contains("Pushed edited.json to the state ")
+            && out.contains("web.rkit-state.json (2 resources"),
+        "{out}"
+    );
+    // The pulled file is now older than the state.
+    let out = team.run(1, &["state", "push", "SPEC", "pulled.json"]);
+    assert!(
+        out.contains(&format!(
+            "pulled.json has serial {serial}, older than the state's {}",
+            serial + 1
+        )),
+        "{out}"
+    );
+    state["Lineage"] = json!("0000");
+    state["Serial"] = json!(serial + 10);
+    std::fs::write(team.dir.path().join("other.json"), state.to_string()).unwrap();
+    let out = team.run(1, &["state", "push", "SPEC", "other.json"]);
+    assert!(out.contains("other.json is of lineage 0000"), "{out}");
+    let out = team.run(0, &["state", "push", "SPEC", "pulled.json", "--force"]);
+    assert!(out.contains("(3 resources, serial"), "{out}");
+    std::fs::write(team.dir.path().join("bad.json"), "{\"Version\": 1,").unwrap();
+    let out = team.run(1, &["state", "push", "SPEC", "bad.json"]);
+    assert!(
+        out.contains("bad.json: not an rkit state: EOF while parsing"),
+        "{out}"
+    );
+    assert!(team.run(0, &["plan", "SPEC"]).contains("No changes"));
+
+    // A migration never overwrites another state.
+    let third = format!("s3://{BUCKET}/third.json");
+    team.run(0, &["state", "push", "--state", &third, "other.json"]);
+    let out = team.run(1, &["state", "migrate", "SPEC", "--to", &third]);
+    assert!(
+        out.contains(&format!(
+            "the state {third} already holds a state (lineage 0000, serial {}, 2 resources): \
+             choose another place, or remove it first",
+            serial + 10
+        )),
+        "{out}"
+    );
+    assert!(team.run(0, &["plan", "SPEC"]).contains("No changes"));
+}
+
+#[test]
+fn an_encrypted_file_state_and_its_key_file() {
+    let moto = Moto::start();
+    let team = Team::new(&moto);
+    let out = team.run(0, &["state", "new-key", "--out", "state.key"]);
+    assert!(out.contains("Wrote a new key to state.key"), "{out}");
+    let out = team.run(1, &["state", "new-key", "--out", "state.key"]);
+    assert!(out.contains("a key file is never overwritten"), "{out}");
+    let key_path = team.dir.path().join("state.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // A state in the clear, then encrypted with rekey from none.
+    team.write_with(2, 0, None);
+    team.run(0, &["apply", "SPEC", "--yes"]);
+    team.write_with(
+        2,
+        0,
+        Some(json!({"Encryption": {"KeyFrom": "file:state.key"}})),
+    );
+    let out = team.run(1, &["plan", "SPEC"]);
+    assert!(
+        out.contains("is not encrypted, and its key is to come from file:state.key"),
+        "{out}"
+    );
+    team.run(0, &["state", "rekey", "SPEC", "--old-key-from", "none"]);
+    let names = recorded(&team);
+    for file in ["web.rkit-state.json", "web.rkit-state.json.journal"] {
+        let body = std::fs::read_to_string(team.dir.path().join(file)).unwrap_or_default();
+        assert!(!body.contains("Resources"), "{file}: {body}");
+        for secret in names.iter().filter(|s| s.len() >= 8) {
+            assert!(!body.contains(secret.as_str()), "{file}: {body}");
+        }
+    }
+    assert!(team.run(0, &["plan", "SPEC"]).contains("No changes"));
+    // Without the spec's key section, the state names its key.
+    team.write_with(2, 0, None);
+    let out = team.run(1, &["plan", "SPEC"]);
+    assert!(out.contains("is encrypted (key "), "{out}");
+    let out = team.run(0, &["plan", "SPEC", "--state-key-from", "file:state.key"]);
+    assert!(out.contains("No changes"), "{out}");
 }

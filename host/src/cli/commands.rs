@@ -1,14 +1,13 @@
-//! The commands that read or edit a state, and the spec's graph.
+//! The commands that show what a state records (outputs, `show`), release its lock, and draw
+//! the spec's graph.
 
+use super::StateFlags;
 use super::render;
-use super::{StateArgs, StateNames};
 use crate::engine::saved::PlanFile;
 use crate::engine::sensitive;
 use crate::graph::Graph;
 use crate::spec;
-use crate::state::Location;
-use crate::state::State;
-use crate::state::{Change, StateStore};
+use crate::state::{Location, StateRef, StateStore};
 use crate::text::{escape, escape_json};
 use anyhow::{Result, bail};
 use std::path::Path;
@@ -47,25 +46,15 @@ pub fn graph(spec_path: &Path, format: &str, plan: Option<&Path>) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_state(args: &StateArgs) -> Result<State> {
-    let path = match (&args.state, &args.spec) {
-        (Some(state), _) => state.clone(),
-        (None, Some(spec)) => crate::spec::state_location(spec)?,
-        (None, None) => unreachable!("clap requires one"),
-    };
-    // Reading needs no lock: the snapshot is replaced atomically and the journal replayed.
-    crate::state::StateStore::read_only(&path)
-}
-
 /// `rkit output`: the outputs recorded by the last complete apply.
 pub fn output(
-    state: Option<Location>,
+    state: StateFlags,
     args: Vec<String>,
     json: bool,
     raw: bool,
     reveal: bool,
 ) -> Result<ExitCode> {
-    let (path, args) = state_and_names(state.as_ref(), args, 0, "optionally an output's name")?;
+    let (state_ref, args) = state_and_names(&state, args, 0, "optionally an output's name")?;
     let name = match args.as_slice() {
         [] => None,
         [name] => Some(name.as_str()),
@@ -74,7 +63,7 @@ pub fn output(
     if raw && name.is_none() {
         bail!("--raw prints one output: give its name");
     }
-    let state = crate::state::StateStore::read_only(&path)?;
+    let state = StateStore::read_only(&state_ref.location, &state_ref.keys)?;
     // `--raw NAME` asks to see that one value.
     let shown = sensitive::shown_outputs(&state, reveal || raw);
     match name {
@@ -107,8 +96,9 @@ pub fn output(
 }
 
 /// `rkit force-unlock`: releases a shared state's lease left behind (and fences its holder).
-pub fn force_unlock(state: Option<Location>, args: Vec<String>) -> Result<ExitCode> {
-    let (location, ids) = state_and_names(state.as_ref(), args, 1, "the lock ID")?;
+pub fn force_unlock(state: StateFlags, args: Vec<String>) -> Result<ExitCode> {
+    let (spec, ids) = spec_and_names(&state, args, 1, "the lock ID")?;
+    let (location, _) = state.choose(spec.as_deref())?;
     let [id] = ids.as_slice() else {
         bail!("force-unlock takes one lock ID");
     };
@@ -129,102 +119,35 @@ pub fn force_unlock(state: Option<Location>, args: Vec<String>) -> Result<ExitCo
     }
 }
 
-pub fn state_list(args: &StateArgs) -> Result<ExitCode> {
-    let state = read_state(args)?;
-    for (name, r) in &state.resources {
-        crate::outln!(
-            "{}\t{} {}\t{}",
-            escape(name),
-            escape(&r.plugin),
-            escape(&r.type_name),
-            escape(&r.id)
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The state file and the names that `SPEC NAME…` or `--state FILE NAME…` give (at least
+/// The spec and the names that `SPEC NAME…` or `--state LOCATION NAME…` give (at least
 /// `min` names); `what` says what the names are, for the error.
-fn state_and_names(
-    state: Option<&Location>,
+pub fn spec_and_names(
+    state: &StateFlags,
     mut args: Vec<String>,
     min: usize,
     what: &str,
-) -> Result<(Location, Vec<String>)> {
-    let path = match state {
-        Some(state) => state.clone(),
-        None if args.len() > min => crate::spec::state_location(Path::new(&args.remove(0)))?,
-        None => bail!("give the spec (or --state FILE), then {what}"),
+) -> Result<(Option<std::path::PathBuf>, Vec<String>)> {
+    let spec = match &state.state {
+        Some(_) => None,
+        None if args.len() > min => Some(std::path::PathBuf::from(args.remove(0))),
+        None => bail!("give the spec (or --state LOCATION), then {what}"),
     };
-    Ok((path, args))
+    Ok((spec, args))
 }
 
-/// The state file and resource names of `state show|rm|mv`.
-fn state_names(names: &StateNames) -> Result<(Location, Vec<String>)> {
-    state_and_names(
-        names.state.as_ref(),
-        names.args.clone(),
-        1,
-        "the resource names",
-    )
-}
-
-pub fn state_show(names: &StateNames) -> Result<ExitCode> {
-    let reveal = names.show_sensitive;
-    let (path, names) = state_names(names)?;
-    let state = crate::state::StateStore::read_only(&path)?;
-    for name in names {
-        let Some(r) = state.resources.get(&name) else {
-            bail!("the state {} records no resource {name:?}", path);
-        };
-        let shown = sensitive::shown_resource(r, reveal);
-        crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&shown)?));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn state_rm(names: &StateNames) -> Result<ExitCode> {
-    let (path, names) = state_names(names)?;
-    let mut store = StateStore::open_existing(&path)?;
-    for name in &names {
-        if !store.state.resources.contains_key(name) {
-            bail!("the state {} records no resource {name:?}", path);
-        }
-    }
-    for name in &names {
-        let r = store.state.resources[name].clone();
-        let key = crate::state::forgotten_key(&r.plugin, &r.type_name, &r.id);
-        store.change(name, Change::Forgotten(key))?;
-        crate::outln!(
-            "{}: forgotten; its object {} is left as it is",
-            escape(name),
-            escape(&r.id)
-        );
-    }
-    store.compact()?;
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn state_mv(names: &StateNames) -> Result<ExitCode> {
-    let (path, names) = state_names(names)?;
-    let [from, to] = names.as_slice() else {
-        bail!("state mv takes two names: the recorded one and the new one");
-    };
-    let mut store = StateStore::open_existing(&path)?;
-    if !store.state.resources.contains_key(from) {
-        bail!("the state {} records no resource {from:?}", path);
-    }
-    if store.state.resources.contains_key(to) {
-        bail!("the state {} already records a resource {to:?}", path);
-    }
-    store.change(from, Change::MovedTo(to.clone()))?;
-    store.compact()?;
-    crate::outln!("{} is now recorded as {}", escape(from), escape(to));
-    Ok(ExitCode::SUCCESS)
+/// The state and the names that `SPEC NAME…` or `--state LOCATION NAME…` give.
+pub fn state_and_names(
+    state: &StateFlags,
+    args: Vec<String>,
+    min: usize,
+    what: &str,
+) -> Result<(StateRef, Vec<String>)> {
+    let (spec, names) = spec_and_names(state, args, min, what)?;
+    Ok((state.resolve(spec.as_deref())?, names))
 }
 
 /// `rkit show`: a saved plan, or what the state of a spec records.
-pub fn show(file: &Path, state: Option<Location>, json: bool, reveal: bool) -> Result<ExitCode> {
+pub fn show(file: &Path, state: StateFlags, json: bool, reveal: bool) -> Result<ExitCode> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
     if PlanFile::sniff(&text) {
@@ -247,11 +170,9 @@ pub fn show(file: &Path, state: Option<Location>, json: bool, reveal: bool) -> R
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let path = match state {
-        Some(state) => state,
-        None => crate::spec::state_location(file)?,
-    };
-    let state = crate::state::StateStore::read_only(&path)?;
+    let state_ref = state.resolve(Some(file))?;
+    let path = &state_ref.location;
+    let state = StateStore::read_only(path, &state_ref.keys)?;
     let resources: std::collections::BTreeMap<&String, crate::state::ResourceState> = state
         .resources
         .iter()

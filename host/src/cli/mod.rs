@@ -15,10 +15,12 @@ mod registry;
 mod render;
 mod run;
 mod serve;
+mod state;
 mod ui;
 
 use crate::engine::interrupt::Interrupt;
 use crate::engine::providers::ProviderArg;
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,10 +59,8 @@ pub struct ApplyFlags {
 pub struct SpecArgs {
     /// The spec (JSON; comments and trailing commas allowed).
     pub spec: PathBuf,
-    /// The state: a file, or `s3://BUCKET/KEY` (default: the spec's `State`, else
-    /// `<spec stem>.rkit-state.json` beside the spec).
-    #[arg(long)]
-    pub state: Option<crate::state::Location>,
+    #[command(flatten)]
+    pub state: StateFlags,
     /// How long to wait for a state another rkit holds (default: fail at once, naming it).
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     pub lock_timeout: Option<std::time::Duration>,
@@ -91,6 +91,50 @@ impl SpecArgs {
     /// The parameter values given: `--var`, `--var-file` and `RKIT_VAR_*`.
     pub fn given(&self) -> crate::spec::parameters::Given {
         crate::spec::parameters::Given::from_env(self.vars.clone(), self.var_files.clone())
+    }
+
+    /// The state the flags choose (`None`: the spec's, as its loaded `State` says).
+    pub fn state_ref(&self) -> Result<Option<crate::state::StateRef>> {
+        if self.state.state.is_none() && self.state.state_key_from.is_none() {
+            return Ok(None);
+        }
+        self.state.resolve(Some(&self.spec)).map(Some)
+    }
+}
+
+/// Which state: the spec's, or another; and where its key comes from.
+#[derive(Args, Clone, Default)]
+pub struct StateFlags {
+    /// The state: a file, or `s3://BUCKET/KEY` (default: the spec's `State`, else
+    /// `<spec stem>.rkit-state.json` beside the spec).
+    #[arg(long)]
+    pub state: Option<crate::state::Location>,
+    /// The state's key (`env:NAME` or `file:PATH`), instead of the spec's
+    /// `State.Encryption.KeyFrom`.
+    #[arg(long, value_name = "env:NAME|file:PATH")]
+    pub state_key_from: Option<String>,
+}
+
+impl StateFlags {
+    /// The state of the spec at `spec` (its `State` section, else beside it), or `--state`;
+    /// its key from `--state-key-from`, else the spec's.
+    pub fn resolve(&self, spec: Option<&std::path::Path>) -> Result<crate::state::StateRef> {
+        let (location, key_from) = self.choose(spec)?;
+        crate::state::StateRef::new(location, key_from.as_deref())
+    }
+
+    /// Where the state is and where its key comes from (not read yet).
+    pub fn choose(
+        &self,
+        spec: Option<&std::path::Path>,
+    ) -> Result<(crate::state::Location, Option<String>)> {
+        let (location, key_from) = match (&self.state, spec) {
+            (Some(location), Some(spec)) => (location.clone(), crate::spec::state_of(spec)?.1),
+            (Some(location), None) => (location.clone(), None),
+            (None, Some(spec)) => crate::spec::state_of(spec)?,
+            (None, None) => anyhow::bail!("give the spec or --state"),
+        };
+        Ok((location, self.state_key_from.clone().or(key_from)))
     }
 }
 
@@ -212,18 +256,16 @@ enum Command {
     /// Release the lock of a shared state (in S3) that its holder left behind; its
     /// holder's next write fails instead of landing.
     ForceUnlock {
-        /// The state (instead of the spec's).
-        #[arg(long)]
-        state: Option<crate::state::Location>,
+        #[command(flatten)]
+        state: StateFlags,
         /// The spec (unless --state is given), then the lock ID the lock error showed.
         #[arg(value_name = "[SPEC] LOCK_ID", required = true)]
         args: Vec<String>,
     },
     /// Print the outputs recorded by the last complete apply.
     Output {
-        /// The state (a file or `s3://BUCKET/KEY`) instead of the spec's.
-        #[arg(long)]
-        state: Option<crate::state::Location>,
+        #[command(flatten)]
+        state: StateFlags,
         /// The spec (unless --state is given), then optionally one output's name.
         #[arg(value_name = "[SPEC] [NAME]")]
         args: Vec<String>,
@@ -243,9 +285,8 @@ enum Command {
     Show {
         /// A spec (its state is shown) or a saved plan.
         file: PathBuf,
-        /// The state (a file or `s3://BUCKET/KEY`) instead of the spec's.
-        #[arg(long)]
-        state: Option<crate::state::Location>,
+        #[command(flatten)]
+        state: StateFlags,
         /// One JSON document.
         #[arg(long)]
         json: bool,
@@ -283,14 +324,58 @@ enum StateCommand {
     Rm(StateNames),
     /// Rename a recorded resource (after renaming it in the spec).
     Mv(StateNames),
+    /// Print the whole state as JSON (decrypted), e.g. to keep a copy or edit it and push it.
+    Pull(StateArgs),
+    /// Replace the state with a JSON file (from `state pull`): refused if it is of another
+    /// lineage, older, or of the same serial with other contents.
+    Push {
+        #[command(flatten)]
+        state: StateFlags,
+        /// The spec (unless --state is given), then the state file to push.
+        #[arg(value_name = "[SPEC] FILE", required = true)]
+        args: Vec<String>,
+        /// Push even another lineage or an older serial.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Move the state to another place (a file or `s3://BUCKET/KEY`); the old place keeps
+    /// only where it went, so that it is never used again by mistake.
+    Migrate {
+        /// The spec whose state to move.
+        #[arg(required_unless_present = "state")]
+        spec: Option<PathBuf>,
+        #[command(flatten)]
+        state: StateFlags,
+        /// Where to move it.
+        #[arg(long)]
+        to: crate::state::Location,
+    },
+    /// Seal the state again with its current key (the spec's `State.Encryption.KeyFrom` or
+    /// --state-key-from; none: decrypt it), reading it with the old one.
+    Rekey {
+        /// The spec whose state to rekey.
+        #[arg(required_unless_present = "state")]
+        spec: Option<PathBuf>,
+        #[command(flatten)]
+        state: StateFlags,
+        /// The key the state is sealed with now: `env:NAME`, `file:PATH`, or `none` (a state
+        /// in the clear, to encrypt).
+        #[arg(long, value_name = "env:NAME|file:PATH|none")]
+        old_key_from: String,
+    },
+    /// Make a new random key for encrypting a state (32 bytes, base64).
+    NewKey {
+        /// Write it to this new file (readable by you only) instead of printing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `SPEC NAME…`, or `--state FILE NAME…`.
 #[derive(Args)]
 pub struct StateNames {
-    /// The state (a file or `s3://BUCKET/KEY`) instead of the spec's.
-    #[arg(long)]
-    pub state: Option<crate::state::Location>,
+    #[command(flatten)]
+    pub state: StateFlags,
     /// The spec (unless --state is given), then the resource names.
     #[arg(value_name = "[SPEC] NAME", required = true)]
     pub args: Vec<String>,
@@ -305,9 +390,8 @@ pub struct StateArgs {
     /// The spec whose state to read.
     #[arg(required_unless_present = "state")]
     pub spec: Option<PathBuf>,
-    /// The state (a file or `s3://BUCKET/KEY`).
-    #[arg(long)]
-    pub state: Option<crate::state::Location>,
+    #[command(flatten)]
+    pub state: StateFlags,
 }
 
 #[derive(Subcommand)]
@@ -435,10 +519,23 @@ pub fn main() -> ExitCode {
             Command::Graph { spec, format, plan } => {
                 commands::graph(&spec, &format, plan.as_deref())
             }
-            Command::State(StateCommand::List(args)) => commands::state_list(&args),
-            Command::State(StateCommand::Show(names)) => commands::state_show(&names),
-            Command::State(StateCommand::Rm(names)) => commands::state_rm(&names),
-            Command::State(StateCommand::Mv(names)) => commands::state_mv(&names),
+            Command::State(StateCommand::List(args)) => state::list(&args),
+            Command::State(StateCommand::Show(names)) => state::show(&names),
+            Command::State(StateCommand::Rm(names)) => state::rm(&names),
+            Command::State(StateCommand::Mv(names)) => state::mv(&names),
+            Command::State(StateCommand::Pull(args)) => state::pull(&args),
+            Command::State(StateCommand::Push { state, args, force }) => {
+                state::push(&state, args, force)
+            }
+            Command::State(StateCommand::Migrate { spec, state, to }) => {
+                state::migrate(spec.as_deref(), &state, &to)
+            }
+            Command::State(StateCommand::Rekey {
+                spec,
+                state,
+                old_key_from,
+            }) => state::rekey(spec.as_deref(), &state, &old_key_from),
+            Command::State(StateCommand::NewKey { out }) => state::new_key(out.as_deref()),
             Command::Provider(ProviderCommand::Inspect { module, json }) => {
                 inspect::run(&module, json)
                     .await

@@ -24,9 +24,10 @@ async fn session(args: &SpecArgs, mode: Mode, interrupt: &Interrupt) -> Result<S
         crate::state::set_lock_timeout(wait);
     }
     let spec = crate::spec::load_with(&args.spec, &args.given())?;
+    let state = args.state_ref()?;
     let session = Session::with_spec(
         spec,
-        args.state.as_ref(),
+        state.as_ref(),
         &args.providers,
         policy(args),
         mode.events(),
@@ -221,7 +222,7 @@ pub async fn plan(
     }
     if let Some(out) = flags.out {
         let file = PlanFile::new(&session, &plan);
-        std::fs::write(out, serde_json::to_vec_pretty(&file)?)
+        std::fs::write(out, file.to_bytes()?)
             .with_context(|| format!("saving the plan to {}", out.display()))?;
         if mode == Mode::Human {
             crate::outln!(
@@ -422,9 +423,10 @@ impl crate::engine::converge::Opener for Opener<'_> {
         events: crate::engine::events::Events,
         interrupt: Interrupt,
     ) -> Result<Session> {
+        let state = self.args.state_ref()?;
         let session = Session::with_spec(
             spec,
-            self.args.state.as_ref(),
+            state.as_ref(),
             &self.args.providers,
             policy(self.args),
             events,

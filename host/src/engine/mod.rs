@@ -25,7 +25,7 @@ use crate::sandbox::{ComponentCache, Sandbox};
 use crate::spec::reference::{self, Reference, Target, UNKNOWN};
 use crate::spec::{self, LoadedSpec};
 use crate::spi::{Observed, Severity, Tags};
-use crate::state::{Change, Location, ResourceState, StateStore};
+use crate::state::{Change, Location, ResourceState, StateRef, StateStore};
 use anyhow::{Result, anyhow, bail};
 use apply::{Context, Report};
 use events::{Event, Events, Op, OpAction};
@@ -53,15 +53,24 @@ pub fn default_state(spec: &LoadedSpec) -> Location {
     spec.spec
         .state
         .as_ref()
-        .and_then(|s| s.location().ok())
+        .and_then(|s| s.location(&spec.path).ok())
         .unwrap_or_else(|| crate::state::location::beside(&spec.path))
+}
+
+/// A spec's state and its keys: its `"State"` section (location and encryption), else a file
+/// beside it in the clear.
+pub fn default_state_ref(spec: &LoadedSpec) -> Result<StateRef> {
+    StateRef::new(
+        default_state(spec),
+        spec.spec.state.as_ref().and_then(|s| s.key_from()),
+    )
 }
 
 impl Session {
     /// Loads the spec, locks the state and starts the providers the spec and state use.
     pub async fn open(
         spec_path: &Path,
-        state: Option<&Location>,
+        state: Option<&StateRef>,
         args: &[ProviderArg],
         policy: Policy,
         events: Events,
@@ -74,7 +83,7 @@ impl Session {
     /// those the spec and the state use (a saved plan's).
     pub async fn with_spec(
         spec: LoadedSpec,
-        state: Option<&Location>,
+        state: Option<&StateRef>,
         args: &[ProviderArg],
         policy: Policy,
         events: Events,
@@ -86,8 +95,12 @@ impl Session {
             });
         }
         let graph = Graph::build(&spec)?;
-        let location = state.cloned().unwrap_or_else(|| default_state(&spec));
-        let store = StateStore::open(&location)?;
+        let state = match state {
+            Some(state) => state.clone(),
+            None => default_state_ref(&spec)?,
+        };
+        let location = state.location;
+        let store = StateStore::open(&location, &state.keys)?;
         if let Some(whose) = store.taken_over() {
             events.event(Event::Warning {
                 message: format!(
@@ -162,6 +175,11 @@ impl Session {
     /// Where the state lives.
     pub fn state_location(&self) -> Location {
         self.store().location().clone()
+    }
+
+    /// The keys the state is opened and sealed with (a saved plan is sealed with them too).
+    pub fn state_keys(&self) -> crate::state::Keys {
+        self.store().keys().clone()
     }
 
     /// Where this session reports.

@@ -5,7 +5,10 @@
 //!
 //! Invariants: a saved plan applies only against the state it was made from (same lineage
 //! and serial, checked by [`Session::apply`]) and with the very modules it was made with
-//! (same sha256); a file written by another format version is refused with what to do.
+//! (same sha256); a file written by another format version is refused with what to do. The
+//! plan of an encrypted state is sealed with the state's key: its first line says only the
+//! format and where the key comes from (`{"RkitPlan":2,"KeyFrom":"env:…"}`), the second is
+//! sealed, so the plan's properties are no more readable than the state's.
 
 use super::Session;
 use super::events::Events;
@@ -31,6 +34,9 @@ pub struct PlanFile {
     pub spec_path: PathBuf,
     /// Where the state is (a file path or `s3://…`).
     pub state_path: crate::state::Location,
+    /// Where the state's key comes from, if it is encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_key_from: Option<String>,
     /// The spec's `Providers`: how each is obtained, configured and granted.
     #[serde(default)]
     pub provider_specs: IndexMap<String, ProviderSpec>,
@@ -50,6 +56,7 @@ impl PlanFile {
             rkit_plan: VERSION,
             spec_path: spec.path.clone(),
             state_path: session.state_location(),
+            state_key_from: session.state_keys().key_from().map(str::to_string),
             provider_specs: spec.spec.providers.clone(),
             outputs: spec.outputs.clone(),
             providers: session.ctx.providers.bindings(),
@@ -57,16 +64,48 @@ impl PlanFile {
         }
     }
 
-    /// Whether `text` is a saved plan rather than a spec.
+    /// Whether `text` is a saved plan rather than a spec (sealed or not).
     pub fn sniff(text: &str) -> bool {
-        serde_json::from_str::<Value>(text).is_ok_and(|v| v.get("RkitPlan").is_some())
+        let first = text.split('\n').next().unwrap_or_default();
+        [first, text]
+            .iter()
+            .any(|t| serde_json::from_str::<Value>(t).is_ok_and(|v| v.get("RkitPlan").is_some()))
     }
 
-    /// Reads a saved plan from `text` (read from `path`).
+    /// The file's bytes: JSON, or sealed with the state's key when it has one.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let json = serde_json::to_vec_pretty(self)?;
+        let Some(key_from) = &self.state_key_from else {
+            return Ok(json);
+        };
+        let keys = crate::state::Keys::load(Some(key_from))?;
+        let mut bytes =
+            serde_json::to_vec(&serde_json::json!({"RkitPlan": VERSION, "KeyFrom": key_from}))?;
+        bytes.push(b'\n');
+        bytes.extend(keys.seal(json)?);
+        Ok(bytes)
+    }
+
+    /// Reads a saved plan from `text` (read from `path`), opening it with its key if sealed.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let version = serde_json::from_str::<Value>(text)
-            .ok()
-            .and_then(|v| v.get("RkitPlan")?.as_u64());
+        let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+        let header = serde_json::from_str::<Value>(first).ok();
+        let key_from = header
+            .as_ref()
+            .and_then(|h| h.get("KeyFrom")?.as_str().map(str::to_string));
+        let opened;
+        let (header, text) = match &key_from {
+            Some(key_from) => {
+                let keys = crate::state::Keys::load(Some(key_from))?;
+                let what = format!("the saved plan {}", path.display());
+                opened =
+                    String::from_utf8(keys.open(rest.trim_end().as_bytes(), &what)?.into_owned())
+                        .map_err(|_| anyhow::anyhow!("{what}: not UTF-8 text"))?;
+                (header, opened.as_str())
+            }
+            None => (serde_json::from_str::<Value>(text).ok(), text),
+        };
+        let version = header.and_then(|v| v.get("RkitPlan")?.as_u64());
         if version != Some(VERSION.into()) {
             bail!(
                 "{}: a saved plan of format {} (this rkit reads format {VERSION}): make the plan \
@@ -114,15 +153,10 @@ impl PlanFile {
             })
             .collect();
         let plugins: Vec<String> = self.plan.steps.iter().map(|s| s.plugin.clone()).collect();
-        let session = Session::with_spec(
-            spec,
-            Some(&self.state_path),
-            &args,
-            policy,
-            events,
-            &plugins,
-        )
-        .await?;
+        let state =
+            crate::state::StateRef::new(self.state_path.clone(), self.state_key_from.as_deref())?;
+        let session =
+            Session::with_spec(spec, Some(&state), &args, policy, events, &plugins).await?;
         for (name, binding) in session.ctx.providers.bindings() {
             let saved = self
                 .providers

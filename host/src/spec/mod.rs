@@ -275,10 +275,11 @@ impl LoadedSpec {
     }
 }
 
-/// Where the spec at `path` keeps its state: its `"State"` section, else a file beside it
-/// (`<dir>/<stem>.rkit-state.json`). Reads only that section (no parameters needed).
-pub fn state_location(path: &Path) -> Result<crate::state::Location> {
-    let beside = || crate::state::location::beside(path);
+/// Where the spec at `path` keeps its state (its `"State"` section, else a file beside it,
+/// `<dir>/<stem>.rkit-state.json`) and where the state's key comes from, if it is
+/// encrypted. Reads only that section (no parameters needed).
+pub fn state_of(path: &Path) -> Result<(crate::state::Location, Option<String>)> {
+    let beside = || (crate::state::location::beside(path), None);
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(beside());
     };
@@ -291,9 +292,10 @@ pub fn state_location(path: &Path) -> Result<crate::state::Location> {
         Some(section) => {
             let state: crate::state::location::StateSpec = serde_json::from_value(section.clone())
                 .map_err(|e| SpecError::file(path, format!("State: {e}")))?;
-            state
-                .location()
-                .map_err(|m| SpecError::file(path, format!("State: {m}")).into())
+            let location = state
+                .location(path)
+                .map_err(|m| SpecError::file(path, format!("State: {m}")))?;
+            Ok((location, state.key_from().map(str::to_string)))
         }
     }
 }
@@ -385,7 +387,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     )?;
     if let Some(state) = &spec.state {
         state
-            .location()
+            .location(path)
             .map_err(|m| at(None, Some("State"), "State", m))?;
     }
     let stack = match &spec.stack {

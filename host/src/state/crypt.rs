@@ -107,6 +107,95 @@ impl Key {
     }
 }
 
+/// The keys a state is opened and written with.
+///
+/// Everything written is sealed with `current` (in the clear without one); what is read may
+/// be sealed with `current` or one of `old` (a rekey), or be in the clear when there is no
+/// current key or `clear_ok` says so (a rekey from a state in the clear). Anything else is an
+/// error naming the key it needs: a state configured to be encrypted never silently reads
+/// clear text someone put in its place.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    pub current: Option<Key>,
+    pub old: Vec<Key>,
+    pub clear_ok: bool,
+}
+
+impl Keys {
+    /// The keys for `key_from` (`env:NAME`, `file:PATH`, or none: in the clear).
+    pub fn load(key_from: Option<&str>) -> Result<Self> {
+        Ok(Self {
+            current: key_from.map(Key::load).transpose()?,
+            ..Self::default()
+        })
+    }
+
+    /// Also opens what `old_from` seals (`none`: what is in the clear), for a rekey.
+    pub fn with_old(mut self, old_from: &str) -> Result<Self> {
+        match old_from {
+            "none" => self.clear_ok = true,
+            from => self.old.push(Key::load(from)?),
+        }
+        Ok(self)
+    }
+
+    /// `plain` as written: one sealed line (ending with a newline), or as it is.
+    pub fn seal(&self, plain: Vec<u8>) -> Result<Vec<u8>> {
+        match &self.current {
+            None => Ok(plain),
+            Some(key) => {
+                let mut line = key.seal(&plain)?.into_bytes();
+                line.push(b'\n');
+                Ok(line)
+            }
+        }
+    }
+
+    /// What `stored` (named `what`) holds: opened if sealed, else as it is when clear text is
+    /// allowed.
+    pub fn open<'a>(&self, stored: &'a [u8], what: &str) -> Result<std::borrow::Cow<'a, [u8]>> {
+        if !is_sealed(stored) {
+            return match &self.current {
+                Some(key) if !self.clear_ok => bail!(
+                    "{what} is not encrypted, and its key is to come from {}: encrypt it with \
+                     `rkit state rekey --old-key-from none`",
+                    key.from
+                ),
+                _ => Ok(std::borrow::Cow::Borrowed(stored)),
+            };
+        }
+        let id = sealed_id(stored);
+        let key = self
+            .current
+            .iter()
+            .chain(&self.old)
+            .find(|k| Some(k.id.as_str()) == id)
+            .or(self.current.as_ref());
+        open(stored, key, what).map(std::borrow::Cow::Owned)
+    }
+
+    /// Whether `sealed` names one of these keys (so failing to open it means it is damaged,
+    /// not that the key is wrong).
+    pub fn knows(&self, sealed: &[u8]) -> bool {
+        let id = sealed_id(sealed);
+        self.current
+            .iter()
+            .chain(&self.old)
+            .any(|k| Some(k.id.as_str()) == id)
+    }
+
+    /// The current key's source, for what else it seals (a saved plan names it).
+    pub fn key_from(&self) -> Option<&str> {
+        self.current.as_ref().map(|k| k.from.as_str())
+    }
+}
+
+/// The key ID a sealed unit names.
+fn sealed_id(sealed: &[u8]) -> Option<&str> {
+    let rest = std::str::from_utf8(sealed.strip_prefix(PREFIX.as_bytes())?).ok()?;
+    rest.split_once(':').map(|(id, _)| id)
+}
+
 /// Whether `text` is sealed.
 pub fn is_sealed(text: &[u8]) -> bool {
     text.starts_with(PREFIX.as_bytes())
@@ -126,7 +215,7 @@ pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<Vec<u8>> {
     let Some(key) = key else {
         bail!(
             "{what} is encrypted (key {id}): give its key with the spec's \
-             State.Encryption.KeyFrom"
+             State.Encryption.KeyFrom or --state-key-from"
         );
     };
     if key.id != id {
@@ -191,6 +280,54 @@ mod tests {
         bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
         let err = open(&bad, Some(&key), "s").unwrap_err();
         assert!(err.to_string().contains("damaged"), "{err}");
+    }
+
+    #[test]
+    fn keys_open_what_they_or_the_old_keys_sealed_and_refuse_clear_text() {
+        let new = Key::from_text(&Key::generate().unwrap(), "env:NEW").unwrap();
+        let old = Key::from_text(&Key::generate().unwrap(), "env:OLD").unwrap();
+        let keys = Keys {
+            current: Some(new.clone()),
+            ..Keys::default()
+        };
+        let by_old = Keys {
+            current: Some(old.clone()),
+            ..Keys::default()
+        }
+        .seal(b"{}".to_vec())
+        .unwrap();
+        assert!(by_old.ends_with(b"\n"));
+        let err = keys.open(&by_old, "the state s").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "the state s is encrypted with key {}, and the key from env:NEW is {}: not the \
+                 same key",
+                old.id, new.id
+            )
+        );
+        let rekeying = Keys {
+            old: vec![old.clone()],
+            ..keys.clone()
+        };
+        assert_eq!(&*rekeying.open(&by_old, "s").unwrap(), b"{}");
+        assert_eq!(
+            keys.open(b"{}", "the state s").unwrap_err().to_string(),
+            "the state s is not encrypted, and its key is to come from env:NEW: encrypt it \
+             with `rkit state rekey --old-key-from none`"
+        );
+        let from_clear = Keys {
+            clear_ok: true,
+            ..keys.clone()
+        };
+        assert_eq!(&*from_clear.open(b"{}", "s").unwrap(), b"{}");
+        // Without keys, clear text is read as it is and sealed text names its key.
+        assert_eq!(&*Keys::default().open(b"{}", "s").unwrap(), b"{}");
+        let err = Keys::default().open(&by_old, "s").unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("is encrypted (key {})", old.id)),
+            "{err}"
+        );
     }
 
     #[test]

@@ -143,29 +143,73 @@ pub fn beside(spec: &Path) -> Location {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct StateSpec {
-    /// `s3` (the default is a file beside the spec, with no `State` section).
-    pub backend: String,
-    pub bucket: String,
-    pub key: String,
+    /// `file` (the default) or `s3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// A file state's path, relative to the spec (default: `<stem>.rkit-state.json` beside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// Encryption at rest of the state and of saved plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<super::crypt::EncryptionSpec>,
 }
 
 impl StateSpec {
-    /// Where it says the state lives. The error is the message (the caller names the field).
-    pub fn location(&self) -> Result<Location, String> {
-        if self.backend != "s3" {
-            return Err(format!(
-                "Backend {:?}: rkit keeps a state in a file (no State section) or in \"s3\"",
-                self.backend
-            ));
+    /// Where it says the state of the spec at `spec` lives. The error is the message (the
+    /// caller names the field).
+    pub fn location(&self, spec: &Path) -> Result<Location, String> {
+        match self.backend.as_deref().unwrap_or("file") {
+            "file" => {
+                if let Some(field) = [
+                    ("Bucket", &self.bucket),
+                    ("Key", &self.key),
+                    ("Region", &self.region),
+                    ("Endpoint", &self.endpoint),
+                ]
+                .iter()
+                .find_map(|(name, v)| v.as_ref().map(|_| name))
+                {
+                    return Err(format!(
+                        "{field} is for Backend \"s3\"; a file state takes Path"
+                    ));
+                }
+                Ok(match &self.path {
+                    None => beside(spec),
+                    Some(path) if path.is_empty() => return Err("Path is empty".into()),
+                    Some(path) => Location::File(spec.parent().unwrap_or(Path::new("")).join(path)),
+                })
+            }
+            "s3" => {
+                if self.path.is_some() {
+                    return Err(
+                        "Path is for Backend \"file\"; an S3 state takes Bucket and Key".into(),
+                    );
+                }
+                let (Some(bucket), Some(key)) = (&self.bucket, &self.key) else {
+                    return Err("Backend \"s3\" needs Bucket and Key".into());
+                };
+                let mut s3 = S3Location::new(bucket, key).map_err(|e| e.to_string())?;
+                s3.region = self.region.clone();
+                s3.endpoint = self.endpoint.clone();
+                Ok(Location::S3(s3))
+            }
+            other => Err(format!(
+                "Backend {other:?}: rkit keeps a state in a \"file\" (the default) or in \"s3\""
+            )),
         }
-        let mut s3 = S3Location::new(&self.bucket, &self.key).map_err(|e| e.to_string())?;
-        s3.region = self.region.clone();
-        s3.endpoint = self.endpoint.clone();
-        Ok(Location::S3(s3))
+    }
+
+    /// Where the state's key comes from, if it is encrypted.
+    pub fn key_from(&self) -> Option<&str> {
+        self.encryption.as_ref().map(|e| e.key_from.as_str())
     }
 }
 
@@ -204,6 +248,31 @@ mod tests {
         assert_eq!(
             err("s3://rkit-state/dir/"),
             "\"dir/\": the state's key names an object (not empty, not ending with /)"
+        );
+        let spec = |v: serde_json::Value| {
+            serde_json::from_value::<StateSpec>(v)
+                .unwrap()
+                .location(Path::new("d/web.json"))
+        };
+        assert_eq!(
+            spec(serde_json::json!({"Backend": "s3", "Bucket": "b"})).unwrap_err(),
+            "Backend \"s3\" needs Bucket and Key"
+        );
+        assert_eq!(
+            spec(serde_json::json!({"Bucket": "bkt"})).unwrap_err(),
+            "Bucket is for Backend \"s3\"; a file state takes Path"
+        );
+        assert_eq!(
+            spec(serde_json::json!({"Backend": "gcs"})).unwrap_err(),
+            "Backend \"gcs\": rkit keeps a state in a \"file\" (the default) or in \"s3\""
+        );
+        assert_eq!(
+            spec(serde_json::json!({"Encryption": {"KeyFrom": "env:K"}})).unwrap(),
+            Location::File("d/web.rkit-state.json".into())
+        );
+        assert_eq!(
+            spec(serde_json::json!({"Path": "s/x.json"})).unwrap(),
+            Location::File("d/s/x.json".into())
         );
         assert_eq!(
             err("s3://rkit-state/k?colour=red"),

@@ -12,6 +12,11 @@
 //! the intent) closes it; an intent still open when a state is opened means a create may have
 //! happened without its answer being recorded, and the engine resolves it (`list` by the tags:
 //! adopt what exists) before planning. Every error names the file (and the journal's line).
+//!
+//! Sealing ([`crypt`]) is the store's, the same for every backend: with a key, the snapshot
+//! and each write of journal lines are sealed before a backend sees them, and nothing is read
+//! in the clear unless the keys allow it (a rekey from a state in the clear). A state moved
+//! away by `rkit state migrate` is a marker that is never opened again but as a destination.
 
 pub mod backend;
 pub mod crypt;
@@ -21,8 +26,9 @@ pub mod location;
 pub mod s3;
 
 use crate::spec::reference::{Reference, Target, at_path};
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use backend::{Backend, Part};
+pub use crypt::Keys;
 pub use location::Location;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -75,6 +81,10 @@ pub struct State {
     /// tags, but the orphan scan leaves them alone.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub forgotten: std::collections::BTreeSet<String>,
+    /// Set by `rkit state migrate` on the state it moved away from: where it lives now (this
+    /// one is not opened again, so that two copies never both take changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
 }
 
 /// A create about to happen: enough to find its object by tags if the answer is lost.
@@ -166,6 +176,24 @@ impl State {
     }
 }
 
+/// Which state a command works on, and the keys that open and seal it.
+#[derive(Debug, Clone)]
+pub struct StateRef {
+    pub location: Location,
+    pub keys: Keys,
+}
+
+impl StateRef {
+    /// The state at `location`, its key from `key_from` (`env:NAME`, `file:PATH`; none: in
+    /// the clear).
+    pub fn new(location: Location, key_from: Option<&str>) -> Result<Self> {
+        Ok(Self {
+            location,
+            keys: Keys::load(key_from)?,
+        })
+    }
+}
+
 /// The state is locked by another rkit: who (pid, command, host) and since when.
 #[derive(Debug, thiserror::Error)]
 #[error("the state {location} is locked by another rkit ({holder}){}; wait for it to finish",
@@ -205,6 +233,7 @@ pub fn holder() -> String {
 /// serial; a failed flush poisons the store (nothing later is written, each caller is told).
 pub struct StateStore {
     location: Location,
+    keys: Keys,
     writer: Writer,
     staged: Vec<u8>,
     durable: u64,
@@ -238,20 +267,35 @@ impl Batch {
 }
 
 impl StateStore {
-    /// Opens (or starts) the state at `location`, taking its lock.
-    pub fn open(location: &Location) -> Result<Self> {
-        Self::open_with(location, false)
+    /// Opens (or starts) the state at `location`, taking its lock; `keys` open and seal it.
+    pub fn open(location: &Location, keys: &Keys) -> Result<Self> {
+        Self::open_with(location, keys, Opening::Any)
     }
 
-    fn open_with(location: &Location, must_exist: bool) -> Result<Self> {
+    /// Opens the state at `location` for a change, taking its lock; it must exist already.
+    pub fn open_existing(location: &Location, keys: &Keys) -> Result<Self> {
+        Self::open_with(location, keys, Opening::Existing)
+    }
+
+    /// Opens the place a state is migrated or pushed to: empty, or a state moved away from
+    /// (its marker is replaced).
+    pub fn open_destination(location: &Location, keys: &Keys) -> Result<Self> {
+        Self::open_with(location, keys, Opening::Destination)
+    }
+
+    fn open_with(location: &Location, keys: &Keys, opening: Opening) -> Result<Self> {
         // Checked before locking: taking a file's lock creates its journal.
-        if must_exist && !Self::backend(location, false)?.exists()? {
+        if opening == Opening::Existing && !Self::backend(location, false)?.exists()? {
             bail!("there is no state at {location}");
         }
         let mut backend = Self::backend(location, true)?;
-        let state = load(location, backend.as_mut())?;
+        let state = load(location, keys, backend.as_mut())?;
+        if opening != Opening::Destination {
+            not_moved(location, &state)?;
+        }
         Ok(Self {
             location: location.clone(),
+            keys: keys.clone(),
             writer: std::sync::Arc::new(std::sync::Mutex::new(backend)),
             staged: Vec::new(),
             durable: state.serial,
@@ -269,17 +313,19 @@ impl StateStore {
     }
 
     /// Reads the state at `location` without locking it (for commands that only look).
-    pub fn read_only(location: &Location) -> Result<State> {
+    pub fn read_only(location: &Location, keys: &Keys) -> Result<State> {
         let mut backend = Self::backend(location, false)?;
         if !backend.exists()? {
             bail!("there is no state at {location}");
         }
-        load(location, backend.as_mut())
+        let state = load(location, keys, backend.as_mut())?;
+        not_moved(location, &state)?;
+        Ok(state)
     }
 
-    /// Opens the state at `location` for a change, taking its lock; it must exist already.
-    pub fn open_existing(location: &Location) -> Result<Self> {
-        Self::open_with(location, true)
+    /// The keys it is opened and sealed with.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// Where the state lives.
@@ -335,12 +381,18 @@ impl StateStore {
         }
     }
 
-    /// Takes every staged line, to write (with the state unlocked).
+    /// Takes every staged line (sealed together when the state is encrypted), to write
+    /// (with the state unlocked).
     pub fn batch(&mut self) -> Result<Batch> {
         self.check()?;
+        let lines = std::mem::take(&mut self.staged);
         Ok(Batch {
             writer: self.writer.clone(),
-            lines: std::mem::take(&mut self.staged),
+            lines: if lines.is_empty() {
+                lines
+            } else {
+                self.keys.seal(lines)?
+            },
             through: self.state.serial,
         })
     }
@@ -360,13 +412,25 @@ impl StateStore {
         }
     }
 
+    /// Replaces the whole state with `state` (a push, a migration) as a new snapshot. Its
+    /// serial ends above every serial this place held, so no plan saved against what was
+    /// there applies to it.
+    pub fn replace(&mut self, mut state: State) -> Result<()> {
+        self.check()?;
+        state.serial = state.serial.max(self.state.serial + 1);
+        let batch = self.batch()?;
+        let written = batch.write();
+        self.written(&batch, written)?;
+        self.state = state;
+        self.compact()
+    }
+
     /// Folds the journal into a new snapshot (once everything staged is written).
     pub fn compact(&mut self) -> Result<()> {
         let batch = self.batch()?;
         let written = batch.write();
         self.written(&batch, written)?;
-        let mut text = serde_json::to_vec_pretty(&self.state)?;
-        text.push(b'\n');
+        let text = snapshot_bytes(&self.state, &self.keys)?;
         self.writer
             .lock()
             .expect("state writer")
@@ -374,12 +438,114 @@ impl StateStore {
     }
 }
 
+impl State {
+    /// The marker left where `from` was, once moved to `to`: its lineage, a later serial, no
+    /// resources, and where it went.
+    pub fn moved(from: &State, to: &Location) -> State {
+        State {
+            version: VERSION,
+            lineage: from.lineage.clone(),
+            serial: from.serial + 1,
+            moved_to: Some(to.to_string()),
+            ..State::default()
+        }
+    }
+
+    /// Whether nothing was ever recorded here (a new state).
+    pub fn is_new(&self) -> bool {
+        self.serial == 0 && self.resources.is_empty()
+    }
+}
+
+/// Whether `pushed` (read from `file`) may replace `current`: anything replaces a new state or
+/// a moved marker; otherwise it must be of the same lineage and not older (`force` skips
+/// both checks). Errors are the message.
+pub fn check_push(current: &State, pushed: &State, file: &str, force: bool) -> Result<()> {
+    if pushed.version != VERSION {
+        bail!(
+            "{file} is a state of version {}; this rkit writes version {VERSION}",
+            pushed.version
+        );
+    }
+    if let Some(to) = &pushed.moved_to {
+        bail!("{file} is the marker of a state moved to {to}, not a state");
+    }
+    if force || current.is_new() || current.moved_to.is_some() {
+        return Ok(());
+    }
+    if pushed.lineage != current.lineage {
+        bail!(
+            "{file} is of lineage {}, the state of lineage {}: another state's history \
+             (--force pushes it anyway)",
+            pushed.lineage,
+            current.lineage
+        );
+    }
+    if pushed.serial < current.serial {
+        bail!(
+            "{file} has serial {}, older than the state's {}: it changed since the file was \
+             pulled; pull it again (--force pushes the older one anyway)",
+            pushed.serial,
+            current.serial
+        );
+    }
+    Ok(())
+}
+
+/// Whether a state can be migrated to where `there` was read: nothing there, a moved marker,
+/// or `moving` itself (a migration cut short). The error completes "the state LOCATION …".
+pub fn check_destination(there: &State, moving: &State) -> Result<()> {
+    let same = there.lineage == moving.lineage && there.serial == moving.serial;
+    if there.is_new() || there.moved_to.is_some() || same {
+        return Ok(());
+    }
+    bail!(
+        "already holds a state (lineage {}, serial {}, {} resources)",
+        there.lineage,
+        there.serial,
+        there.resources.len()
+    )
+}
+
+/// How a state is opened: whatever is there, a state that must exist, or the destination of
+/// a migration.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    Any,
+    Existing,
+    Destination,
+}
+
+/// Refuses a state that `rkit state migrate` moved away from.
+fn not_moved(location: &Location, state: &State) -> Result<()> {
+    match &state.moved_to {
+        Some(to) => bail!(
+            "the state {location} was moved to {to} by `rkit state migrate`: use that one (the \
+             spec's State section or --state)"
+        ),
+        None => Ok(()),
+    }
+}
+
+/// A snapshot as stored: pretty JSON, or sealed (one line) when the state is encrypted.
+fn snapshot_bytes(state: &State, keys: &Keys) -> Result<Vec<u8>> {
+    if keys.current.is_some() {
+        return keys.seal(serde_json::to_vec(state)?);
+    }
+    let mut text = serde_json::to_vec_pretty(state)?;
+    text.push(b'\n');
+    Ok(text)
+}
+
 /// The snapshot with the journal replayed over it (a new state if there is none).
-fn load(location: &Location, backend: &mut dyn Backend) -> Result<State> {
+fn load(location: &Location, keys: &Keys, backend: &mut dyn Backend) -> Result<State> {
     let loaded = backend.load()?;
     let mut state = match &loaded.snapshot {
-        Some(bytes) => serde_json::from_slice::<State>(bytes)
-            .with_context(|| format!("reading the state {location}"))?,
+        Some(bytes) => {
+            let what = format!("the state {location}");
+            let bytes = keys.open(bytes, &what)?;
+            serde_json::from_slice::<State>(&bytes).with_context(|| format!("reading {what}"))?
+        }
         None => State {
             version: VERSION,
             lineage: new_lineage(),
@@ -395,7 +561,7 @@ fn load(location: &Location, backend: &mut dyn Backend) -> Result<State> {
     let parts = loaded.journal.len();
     let mut entries = Vec::new();
     for (p, part) in loaded.journal.iter().enumerate() {
-        entries.extend(parse(part, p + 1 == parts)?);
+        entries.extend(parse(part, keys, p + 1 == parts)?);
     }
     // In serial order, whatever order the writes landed in; once each.
     entries.sort_by_key(|e| e.serial);
@@ -410,38 +576,36 @@ fn load(location: &Location, backend: &mut dyn Backend) -> Result<State> {
 }
 
 /// One journal piece's entries; a torn last line of the last piece (a crash mid-append) is
-/// ignored.
-fn parse(part: &Part, last_part: bool) -> Result<Vec<Entry>> {
+/// ignored. A sealed line holds the lines of one write.
+fn parse(part: &Part, keys: &Keys, last_part: bool) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
-    let mut lines = Vec::new();
-    for (i, line) in part.bytes.split(|b| *b == b'\n').enumerate() {
-        match std::str::from_utf8(line) {
-            Ok(text) => lines.push(text),
-            Err(_) => bail!(
-                "{}:{}: corrupt journal entry: not UTF-8 text",
-                part.name,
-                i + 1
-            ),
-        }
-    }
+    let mut lines = part.bytes.split(|b| *b == b'\n').collect::<Vec<_>>();
     // The empty piece after the final newline.
-    if lines.last() == Some(&"") {
+    if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
-    for (i, line) in lines.iter().enumerate() {
-        let entry: Entry = match serde_json::from_str(line) {
-            Ok(entry) => entry,
-            // A crash mid-append leaves a torn last line: that change never completed.
-            Err(_) if last_part && i + 1 == lines.len() => break,
-            Err(err) => {
-                return Err(anyhow!(
-                    "{}:{}: corrupt journal entry: {err}",
-                    part.name,
-                    i + 1
-                ));
-            }
+    let count = lines.len();
+    for (i, line) in lines.into_iter().enumerate() {
+        let at = || format!("{}:{}", part.name, i + 1);
+        let torn_allowed = last_part && i + 1 == count;
+        let opened = match keys.open(line, &at()) {
+            Ok(opened) => opened,
+            // A write cut short: sealed with a key we have, and not whole.
+            Err(_) if torn_allowed && crypt::is_sealed(line) && keys.knows(line) => break,
+            Err(err) => return Err(err),
         };
-        entries.push(entry);
+        let sealed = crypt::is_sealed(line);
+        for inner in opened.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(text) = std::str::from_utf8(inner) else {
+                bail!("{}: corrupt journal entry: not UTF-8 text", at());
+            };
+            match serde_json::from_str::<Entry>(text) {
+                Ok(entry) => entries.push(entry),
+                // A crash mid-append leaves a torn last line: that change never completed.
+                Err(_) if torn_allowed && !sealed => break,
+                Err(err) => bail!("{}: corrupt journal entry: {err}", at()),
+            }
+        }
     }
     Ok(entries)
 }
@@ -460,6 +624,7 @@ fn new_lineage() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::anyhow;
     use serde_json::json;
     use std::fs::OpenOptions;
     use std::io::Write;
@@ -483,7 +648,7 @@ mod tests {
         let path = dir.path().join("s.state");
         let location = Location::File(path.clone());
         {
-            let mut store = StateStore::open(&location).unwrap();
+            let mut store = StateStore::open(&location, &Keys::default()).unwrap();
             assert_eq!(
                 store
                     .stage("A", Change::Resource(Some(resource("a"))))
@@ -519,7 +684,7 @@ mod tests {
             );
         }
         // What was written survives; C's line never was.
-        let state = StateStore::read_only(&location).unwrap();
+        let state = StateStore::read_only(&location, &Keys::default()).unwrap();
         assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["A", "B"]);
     }
 
@@ -569,7 +734,7 @@ mod tests {
             line(2, Change::Resource(None)),
             line(1, Change::Resource(Some(resource("a")))),
         ]);
-        let state = load(&Location::File("m".into()), &mut memory).unwrap();
+        let state = load(&Location::File("m".into()), &Keys::default(), &mut memory).unwrap();
         assert_eq!(state.serial, 2);
         assert!(state.resources.is_empty());
     }
@@ -579,13 +744,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         {
-            let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
+            let mut store =
+                StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
             store.record("A", Some(resource("a"))).unwrap();
             store.record("B", Some(resource("b"))).unwrap();
             store.record("A", None).unwrap();
             // Dropped without compacting, as a crash would.
         }
-        let store = StateStore::open(&Location::File(path.clone())).unwrap();
+        let store = StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
         assert_eq!(store.state.serial, 3);
         assert_eq!(store.state.resources.keys().collect::<Vec<_>>(), ["B"]);
     }
@@ -595,7 +761,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         let lineage = {
-            let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
+            let mut store =
+                StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
             store.record("A", Some(resource("a"))).unwrap();
             store.compact().unwrap();
             store.record("B", Some(resource("b"))).unwrap();
@@ -608,7 +775,7 @@ mod tests {
                 .count(),
             1
         );
-        let store = StateStore::open(&Location::File(path.clone())).unwrap();
+        let store = StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
         assert_eq!(store.state.lineage, lineage);
         assert_eq!(store.state.resources.len(), 2);
     }
@@ -618,7 +785,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         {
-            let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
+            let mut store =
+                StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
             store.record("A", Some(resource("a"))).unwrap();
         }
         let mut journal = OpenOptions::new()
@@ -626,7 +794,7 @@ mod tests {
             .open(dir.path().join("s.state.journal"))
             .unwrap();
         journal.write_all(b"{\"Serial\":2,\"Na").unwrap();
-        let store = StateStore::open(&Location::File(path.clone())).unwrap();
+        let store = StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
         assert_eq!(store.state.resources.len(), 1);
     }
 
@@ -645,12 +813,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         {
-            let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
+            let mut store =
+                StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
             store.change("A", Change::Intent(intent("t1"))).unwrap();
             store.change("B", Change::Intent(intent("t2"))).unwrap();
             store.record("B", Some(resource("b"))).unwrap();
         }
-        let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
+        let mut store = StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
         assert_eq!(store.state.intents.keys().collect::<Vec<_>>(), ["A"]);
         assert_eq!(store.state.intents["A"].token, "t1");
         store
@@ -658,7 +827,7 @@ mod tests {
             .unwrap();
         store.compact().unwrap();
         drop(store);
-        let store = StateStore::open(&Location::File(path.clone())).unwrap();
+        let store = StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
         assert!(store.state.intents.is_empty());
     }
 
@@ -667,7 +836,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         {
-            let mut store = StateStore::open(&Location::File(path.clone())).unwrap();
+            let mut store =
+                StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
             store.record("A", Some(resource("a"))).unwrap();
             store.record("B", Some(resource("b"))).unwrap();
             store.change("A", Change::MovedTo("C".into())).unwrap();
@@ -675,7 +845,7 @@ mod tests {
                 .change("B", Change::Forgotten("local/File/b".into()))
                 .unwrap();
         }
-        let store = StateStore::open(&Location::File(path.clone())).unwrap();
+        let store = StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
         assert_eq!(store.state.resources.keys().collect::<Vec<_>>(), ["C"]);
         assert_eq!(store.state.resources["C"].id, "a");
         assert!(store.state.forgotten.contains("local/File/b"));
@@ -691,7 +861,7 @@ mod tests {
             format!("{line}\n{}\n", r#"{"Serial":2,"Name":"A","Resource":null}"#),
         )
         .unwrap();
-        let store = StateStore::open(&Location::File(path.clone())).unwrap();
+        let store = StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
         assert_eq!(store.state.serial, 2);
         assert!(store.state.resources.is_empty());
     }
@@ -704,7 +874,7 @@ mod tests {
         std::fs::write(&journal, b"\xff\xfe\n{}\n").unwrap();
         let err = format!(
             "{:#}",
-            StateStore::open(&Location::File(path.clone()))
+            StateStore::open(&Location::File(path.clone()), &Keys::default())
                 .err()
                 .unwrap()
         );
@@ -719,7 +889,7 @@ mod tests {
         std::fs::write(&path, b"\xff").unwrap();
         let err = format!(
             "{:#}",
-            StateStore::open(&Location::File(path.clone()))
+            StateStore::open(&Location::File(path.clone()), &Keys::default())
                 .err()
                 .unwrap()
         );
@@ -729,7 +899,7 @@ mod tests {
         );
         let err = format!(
             "{:#}",
-            StateStore::open(&Location::File(dir.path().to_path_buf()))
+            StateStore::open(&Location::File(dir.path().to_path_buf()), &Keys::default())
                 .err()
                 .unwrap()
         );
@@ -743,11 +913,197 @@ mod tests {
     fn a_second_opener_is_refused_while_locked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
-        let _held = StateStore::open(&Location::File(path.clone())).unwrap();
-        let err = StateStore::open(&Location::File(path.clone()))
+        let _held = StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
+        let err = StateStore::open(&Location::File(path.clone()), &Keys::default())
             .err()
             .unwrap()
             .to_string();
         assert!(err.contains("is locked by another rkit (pid "), "{err}");
+    }
+
+    fn sealed(from: &str) -> Keys {
+        Keys {
+            current: Some(crypt::Key::from_text(&crypt::Key::generate().unwrap(), from).unwrap()),
+            ..Keys::default()
+        }
+    }
+
+    fn files(dir: &std::path::Path) -> String {
+        let mut all = String::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            all.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());
+        }
+        all
+    }
+
+    #[test]
+    fn an_encrypted_state_holds_nothing_in_the_clear_and_opens_with_its_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::File(dir.path().join("s.state"));
+        let keys = sealed("env:K");
+        {
+            let mut store = StateStore::open(&location, &keys).unwrap();
+            store.record("Web", Some(resource("i-0secret"))).unwrap();
+        }
+        assert!(!files(dir.path()).contains("i-0secret"));
+        assert!(!files(dir.path()).contains("Web"));
+        {
+            let mut store = StateStore::open(&location, &keys).unwrap();
+            assert_eq!(store.state.resources["Web"].id, "i-0secret");
+            store.record("Db", Some(resource("i-0other"))).unwrap();
+            store.compact().unwrap();
+        }
+        let all = files(dir.path());
+        assert!(!all.contains("i-0") && !all.contains("Lineage"), "{all}");
+        let state = StateStore::read_only(&location, &keys).unwrap();
+        assert_eq!(state.resources.len(), 2);
+
+        let id = keys.current.as_ref().unwrap().id.clone();
+        let err = StateStore::read_only(&location, &Keys::default())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "the state {location} is encrypted (key {id}): give its key with the spec's \
+                 State.Encryption.KeyFrom or --state-key-from"
+            )
+        );
+        let other = sealed("env:OTHER");
+        let err = StateStore::open(&location, &other)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("not the same key"), "{err}");
+    }
+
+    #[test]
+    fn a_torn_sealed_line_is_ignored_and_a_foreign_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let location = Location::File(path.clone());
+        let keys = sealed("env:K");
+        {
+            let mut store = StateStore::open(&location, &keys).unwrap();
+            store.record("A", Some(resource("a"))).unwrap();
+        }
+        let journal = dir.path().join("s.state.journal");
+        let whole = std::fs::read(&journal).unwrap();
+        // Half of a second write, cut by a crash.
+        let mut torn = whole.clone();
+        torn.extend_from_slice(&keys.seal(b"{\"Serial\":2}\n".to_vec()).unwrap()[..40]);
+        std::fs::write(&journal, &torn).unwrap();
+        let state = StateStore::read_only(&location, &keys).unwrap();
+        assert_eq!(state.serial, 1);
+        // A whole line sealed with another key is never skipped as torn.
+        let mut foreign = whole;
+        foreign.extend(sealed("env:X").seal(b"{}".to_vec()).unwrap());
+        std::fs::write(&journal, &foreign).unwrap();
+        let err = StateStore::read_only(&location, &keys)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not the same key"), "{err}");
+    }
+
+    #[test]
+    fn a_rekey_reads_with_the_old_key_and_seals_with_the_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::File(dir.path().join("s.state"));
+        {
+            let mut store = StateStore::open(&location, &Keys::default()).unwrap();
+            store.record("A", Some(resource("a"))).unwrap();
+        }
+        let first = sealed("env:FIRST");
+        let err = StateStore::open(&location, &first)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("is not encrypted"), "{err}");
+        let mut store =
+            StateStore::open(&location, &first.clone().with_old("none").unwrap()).unwrap();
+        store.compact().unwrap();
+        drop(store);
+        let second = sealed("env:SECOND");
+        let rekeying = Keys {
+            old: vec![first.current.clone().unwrap()],
+            ..second.clone()
+        };
+        let mut store = StateStore::open(&location, &rekeying).unwrap();
+        store.compact().unwrap();
+        drop(store);
+        assert_eq!(
+            StateStore::read_only(&location, &second).unwrap().resources["A"].id,
+            "a"
+        );
+        assert!(StateStore::read_only(&location, &first).is_err());
+    }
+
+    #[test]
+    fn a_push_keeps_to_its_history_and_a_moved_state_is_not_opened() {
+        let current = State {
+            version: VERSION,
+            lineage: "l1".into(),
+            serial: 5,
+            ..State::default()
+        };
+        let pushed = |lineage: &str, serial: u64| State {
+            lineage: lineage.into(),
+            serial,
+            ..current.clone()
+        };
+        assert!(check_push(&current, &pushed("l1", 5), "f", false).is_ok());
+        assert!(check_push(&current, &pushed("l1", 9), "f", false).is_ok());
+        assert_eq!(
+            check_push(&current, &pushed("l1", 4), "f", false)
+                .unwrap_err()
+                .to_string(),
+            "f has serial 4, older than the state's 5: it changed since the file was pulled; \
+             pull it again (--force pushes the older one anyway)"
+        );
+        assert_eq!(
+            check_push(&current, &pushed("l2", 9), "f", false)
+                .unwrap_err()
+                .to_string(),
+            "f is of lineage l2, the state of lineage l1: another state's history (--force \
+             pushes it anyway)"
+        );
+        assert!(check_push(&current, &pushed("l2", 1), "f", true).is_ok());
+        assert!(check_push(&State::default(), &pushed("l2", 1), "f", false).is_ok());
+
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::File(dir.path().join("s.state"));
+        let to = Location::parse("s3://bucket/web.json").unwrap();
+        {
+            let mut store = StateStore::open(&location, &Keys::default()).unwrap();
+            store.record("A", Some(resource("a"))).unwrap();
+            let moved = State::moved(&store.state, &to);
+            store.replace(moved).unwrap();
+        }
+        let err = StateStore::open(&location, &Keys::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "the state {location} was moved to s3://bucket/web.json by `rkit state \
+                 migrate`: use that one (the spec's State section or --state)"
+            )
+        );
+        assert!(
+            check_destination(
+                &StateStore::open_destination(&location, &Keys::default())
+                    .unwrap()
+                    .state,
+                &current
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            check_destination(&current, &pushed("l9", 1))
+                .unwrap_err()
+                .to_string(),
+            "already holds a state (lineage l1, serial 5, 0 resources)"
+        );
     }
 }

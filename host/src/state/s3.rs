@@ -59,6 +59,9 @@ struct Header {
     fence: Option<String>,
 }
 
+/// How many journal objects loading reads at once.
+const JOURNAL_READS: usize = 16;
+
 /// The first line of the snapshot object.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -99,6 +102,30 @@ impl Remote {
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(err) => Err(err),
             }
+        })
+        .map_err(|e| anyhow!("{e}"))
+    }
+
+    /// Reads `paths` (at most `JOURNAL_READS` at a time), in their order; a missing one is
+    /// `None`.
+    fn get_many(&self, paths: Vec<StorePath>) -> Result<Vec<Option<Vec<u8>>>> {
+        use futures_util::{StreamExt, TryStreamExt};
+        let store = self.store.clone();
+        self.run(async move {
+            futures_util::stream::iter(paths)
+                .map(|path| {
+                    let store = store.clone();
+                    async move {
+                        match store.get(&path).await {
+                            Ok(got) => Ok(Some(got.bytes().await?.to_vec())),
+                            Err(object_store::Error::NotFound { .. }) => Ok(None),
+                            Err(err) => Err(err),
+                        }
+                    }
+                })
+                .buffered(JOURNAL_READS)
+                .try_collect::<Vec<_>>()
+                .await
         })
         .map_err(|e| anyhow!("{e}"))
     }
@@ -485,8 +512,9 @@ impl S3Backend {
         Ok(())
     }
 
-    /// Fences the journal after taking over a lease that was not released.
-    fn fence(&mut self, from: &Lease) -> Result<()> {
+    /// Fences the journal after taking over a lease that was not released; whether the old
+    /// holder wrote a slot after the journal was listed (then it must be read again).
+    fn fence(&mut self, from: &Lease) -> Result<bool> {
         let (token, lease_id) = self.token();
         let header = Header {
             token,
@@ -495,17 +523,21 @@ impl S3Backend {
         };
         let mut body = serde_json::to_vec(&header)?;
         body.push(b'\n');
+        let mut raced = false;
         loop {
             let path = slot_path(&self.key, self.next_slot);
             match self.remote.put(&path, body.clone(), PutMode::Create)? {
                 Some(_) => {
                     self.journaled.push(path);
                     self.next_slot += 1;
-                    return Ok(());
+                    return Ok(raced);
                 }
-                // The old holder wrote this slot meanwhile: it is journal, read at the next
-                // load; fence the one after.
-                None => self.next_slot += 1,
+                // The old holder wrote this slot meanwhile: it is journal, part of the state;
+                // fence the one after.
+                None => {
+                    raced = true;
+                    self.next_slot += 1;
+                }
             }
         }
     }
@@ -539,16 +571,17 @@ impl Backend for S3Backend {
         self.journaled.clear();
         let mut folded = SnapshotHeader::default();
         let snapshot = match self.remote.get(&StorePath::from(self.key.clone()))? {
-            Some((bytes, etag)) => {
+            Some((mut bytes, etag)) => {
                 self.snapshot_etag = etag;
-                let (first, rest) = match bytes.iter().position(|b| *b == b'\n') {
-                    Some(i) => (&bytes[..i], bytes[i + 1..].to_vec()),
-                    None => bail!("{what}: not an rkit state (no header line)"),
+                let Some(end) = bytes.iter().position(|b| *b == b'\n') else {
+                    bail!("{what}: not an rkit state (no header line)");
                 };
-                folded = serde_json::from_slice(first)
+                folded = serde_json::from_slice(&bytes[..end])
                     .with_context(|| format!("{what}: not an rkit state"))?;
                 self.next_slot = self.next_slot.max(folded.next_slot);
-                Some(rest)
+                // The header dropped in place (a snapshot may be tens of megabytes).
+                bytes.drain(..=end);
+                Some(bytes)
             }
             None => None,
         };
@@ -559,15 +592,20 @@ impl Backend for S3Backend {
             .filter_map(|p| slot_of(&p).map(|s| (s, p)))
             .collect();
         slots.sort();
-        let mut journal = Vec::with_capacity(slots.len());
-        let mut last_token = folded.token;
+        let mut unread = Vec::new();
         for (slot, path) in slots {
             self.journaled.push(path.clone());
             self.next_slot = self.next_slot.max(slot + 1);
-            if slot < folded.next_slot {
-                continue; // folded into the snapshot (or a fenced writer's, after it)
+            // Below the snapshot's slot: folded into it (or a fenced writer's, after it).
+            if slot >= folded.next_slot {
+                unread.push(path);
             }
-            let Some((bytes, _)) = self.remote.get(&path)? else {
+        }
+        let bodies = self.remote.get_many(unread.clone())?;
+        let mut journal = Vec::with_capacity(unread.len());
+        let mut last_token = folded.token;
+        for (path, bytes) in unread.into_iter().zip(bodies) {
+            let Some(bytes) = bytes else {
                 continue; // deleted by a compaction meanwhile: the snapshot holds it
             };
             let name = format!("s3://{}/{path}", self.location_bucket());
@@ -585,8 +623,12 @@ impl Backend for S3Backend {
                 journal.push(Part { name, bytes: rest });
             }
         }
-        if let Some(from) = self.took_over.take() {
-            self.fence(&from)?;
+        if let Some(from) = self.took_over.take()
+            && self.fence(&from)?
+        {
+            // What the old holder wrote before the fence is state: read it too (the fence
+            // is in place, so nothing else of that holder's can land).
+            return self.load();
         }
         Ok(Loaded { snapshot, journal })
     }
