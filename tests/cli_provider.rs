@@ -78,3 +78,104 @@ fn inspect_rejects_what_is_not_a_provider() {
     let usage = rkit(&["provider", "inspect"]);
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// Runs `program args` in `dir`, asserting success; its output.
+fn run_in(dir: &std::path::Path, program: &str, args: &[&str], env: &[(&str, String)]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{program} {args:?}:\n{text}");
+    text
+}
+
+/// Applies the scaffold's own spec in `dir` and reads its output back.
+fn apply_scaffold(dir: &std::path::Path, spec: &str) {
+    let rkit = env!("CARGO_BIN_EXE_rkit");
+    let env = [("RKIT_CACHE_DIR", common::cache_dir().display().to_string())];
+    let out = run_in(dir, rkit, &["apply", spec, "--yes", "--approve"], &env);
+    assert!(out.contains("Apply complete: 1 created"), "{out}");
+    let out = run_in(dir, rkit, &["output", spec, "Text", "--raw"], &env);
+    assert_eq!(out, "Hello, world!");
+    let out = run_in(dir, rkit, &["plan", spec, "--approve"], &env);
+    assert!(out.contains("No changes"), "{out}");
+}
+
+#[test]
+fn a_new_python_provider_tests_builds_and_applies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("greeter");
+    let out = rkit(&["provider", "new", "--lang", "python", "greeter", "--dir"])
+        .status
+        .code();
+    assert_eq!(out, Some(2), "--dir needs a value");
+    let dir_text = dir.display().to_string();
+    let out = rkit(&[
+        "provider", "new", "--lang", "python", "greeter", "--dir", &dir_text,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Never into an existing directory.
+    let again = rkit(&[
+        "provider", "new", "--lang", "python", "greeter", "--dir", &dir_text,
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    let out = run_in(&dir, "python3", &["-m", "unittest", "-v"], &[]);
+    assert!(out.contains("Ran 2 tests") && out.contains("OK"), "{out}");
+    // Its build command, with componentize-py from the project's virtualenv.
+    let venv = common::moto::venv().join("bin");
+    let path = format!(
+        "{}:{}",
+        venv.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run_in(&dir, "./build.sh", &[], &[("PATH", path)]);
+    assert!(dir.join("greeter.wasm").exists());
+    apply_scaffold(&dir, "greeter.json");
+}
+
+#[test]
+fn a_new_rust_provider_builds_and_applies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("greeter-rs");
+    let out = rkit(&[
+        "provider",
+        "new",
+        "--lang",
+        "rust",
+        "greeter-rs",
+        "--dir",
+        &dir.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Built against the workspace's locked versions, in a target directory of its own (the
+    // workspace's is locked by the `cargo test` running this), kept between runs.
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let target = common::target_dir().join("scaffold-test");
+    run_in(
+        &dir,
+        "cargo",
+        &["build", "--release", "--target", "wasm32-wasip2"],
+        &[("CARGO_TARGET_DIR", target.display().to_string())],
+    );
+    let built = target.join("wasm32-wasip2/release/greeter_rs.wasm");
+    let wasm = dir.join("target/wasm32-wasip2/release/greeter_rs.wasm");
+    std::fs::create_dir_all(wasm.parent().unwrap()).unwrap();
+    std::fs::copy(&built, &wasm).unwrap();
+    apply_scaffold(&dir, "greeter-rs.json");
+}

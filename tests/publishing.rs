@@ -211,6 +211,56 @@ fn published_aws_and_local_apply_by_tag_and_are_locked() {
     ws.expect(0, &["destroy", "spec.json", "--yes"]);
 }
 
+/// A provider written in Python follows the same rules: published signed, refused unsigned,
+/// approved and locked by digest, then applied by reference (against a real etcd).
+#[test]
+fn a_python_provider_is_published_signed_locked_and_applied_by_reference() {
+    let registry = Registry::start();
+    let etcd = common::etcd::Etcd::start();
+    let ws = Workspace::new();
+    let alice = ws.keygen("alice");
+    let signed = format!("{}/rkit/etcd:0.1.0", registry.host);
+    let unsigned = format!("{}/rkit/etcd:unsigned", registry.host);
+    ws.publish("etcd", &signed, Some("alice"));
+    ws.publish("etcd", &unsigned, None);
+    let spec = |source: &str| {
+        json!({
+            "Providers": {"etcd": {
+                "Source": source, "TrustedKeys": [alice],
+                "Config": {"Endpoint": etcd.endpoint},
+                "Grants": {"Http": [etcd.endpoint]},
+            }},
+            "Resources": {"Motd": {"Plugin": "etcd", "Type": "Key",
+                                    "Properties": {"Key": "/motd", "Value": "published"}}}
+        })
+    };
+    ws.write_spec(&spec(&unsigned));
+    let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
+    assert!(out.contains("not signed"), "{out}");
+    assert_eq!(etcd.get("/motd"), None);
+
+    ws.write_spec(&spec(&signed));
+    let out = ws.expect(0, &["apply", "spec.json", "--yes", "--approve"]);
+    assert!(out.contains("1 created"), "{out}");
+    assert_eq!(etcd.get("/motd").as_deref(), Some("published"));
+    let lock = ws.lock();
+    let locked = &lock["Providers"]["etcd"];
+    assert_eq!(locked["Source"], signed);
+    assert_eq!(locked["Digest"], sha256_of(&common::provider_wasm("etcd")));
+    assert_eq!(locked["Signer"], alice);
+    assert!(
+        locked["Grants"]
+            .to_string()
+            .contains(&format!("HTTP to {}", etcd.endpoint)),
+        "{locked}"
+    );
+    // Locked: no registry needed any more.
+    drop(registry);
+    ws.expect(0, &["plan", "spec.json", "--detailed-exitcode"]);
+    ws.expect(0, &["destroy", "spec.json", "--yes"]);
+    assert_eq!(etcd.get("/motd"), None);
+}
+
 #[test]
 fn a_tampered_cached_module_is_refused_naming_both_digests() {
     let registry = Registry::start();

@@ -32,10 +32,15 @@ struct Fixture {
 }
 
 async fn start(grants: impl FnOnce(&mut Grants)) -> Fixture {
+    start_module("hostile", grants).await
+}
+
+/// As [`start`], for the provider module `name` (`hostile`, `hostile-python`).
+async fn start_module(name: &str, grants: impl FnOnce(&mut Grants)) -> Fixture {
     let sandbox = Sandbox::new(Some(&common::cache_dir())).unwrap();
     let module = sandbox
         .load_file(
-            &common::provider_wasm("hostile"),
+            &common::provider_wasm(name),
             &rkit::sandbox::Grants::default(),
         )
         .await
@@ -78,7 +83,11 @@ impl Fixture {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn host_files_are_out_of_reach() {
-    let f = start(|_| {}).await;
+    host_files_are_out_of_reach_in(&start(|_| {}).await).await;
+}
+
+/// The checks of [`host_files_are_out_of_reach`], for any hostile module.
+async fn host_files_are_out_of_reach_in(f: &Fixture) {
     let err = f
         .attempt("ReadFile", json!({"Path": "/etc/passwd"}))
         .await
@@ -113,7 +122,11 @@ async fn a_filesystem_grant_does_not_reach_beyond_its_directory() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_environment_is_invisible() {
-    let f = start(|_| {}).await;
+    the_host_environment_is_invisible_in(&start(|_| {}).await).await;
+}
+
+/// The checks of [`the_host_environment_is_invisible`], for any hostile module.
+async fn the_host_environment_is_invisible_in(f: &Fixture) {
     assert!(std::env::var("PATH").is_ok());
     let err = f
         .attempt("ReadEnv", json!({"Name": "PATH"}))
@@ -129,7 +142,11 @@ async fn the_host_environment_is_invisible() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sockets_are_denied_even_to_loopback() {
-    let f = start(|_| {}).await;
+    sockets_are_denied_even_to_loopback_in(&start(|_| {}).await).await;
+}
+
+/// The checks of [`sockets_are_denied_even_to_loopback`], for any hostile module.
+async fn sockets_are_denied_even_to_loopback_in(f: &Fixture) {
     // A real listener, so only the sandbox can make the connection fail.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
@@ -154,7 +171,11 @@ async fn sockets_are_denied_even_to_loopback() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn http_reaches_only_granted_hosts() {
-    let f = start(|_| {}).await;
+    http_reaches_only_granted_hosts_in(&start(|_| {}).await).await;
+}
+
+/// The checks of [`http_reaches_only_granted_hosts`], for any hostile module.
+async fn http_reaches_only_granted_hosts_in(f: &Fixture) {
     f.still_serves().await;
     let other = http_server();
     let url = format!("http://127.0.0.1:{other}/steal");
@@ -250,6 +271,49 @@ async fn a_panic_is_an_error_carrying_the_panic_message() {
         "{err}"
     );
     assert!(err.message.contains("boom from the guest"), "{err}");
+    f.still_serves().await;
+}
+
+/// The same attacks from a provider written in Python (`providers/testing/hostile-python`,
+/// CPython compiled to a component by componentize-py): contained exactly like the Rust one,
+/// with the same errors from the sandbox, and still serving after each.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_provider_is_contained_exactly_like_a_rust_one() {
+    // CPython needs more memory than the Rust guest; the CPU limit is checked against the
+    // thread's CPU time, which on a loaded machine grows slower than the wall clock: the
+    // timeout is well above it.
+    let f = start_module("hostile-python", |g| {
+        g.memory_bytes = 128 << 20;
+        g.cpu = Duration::from_secs(1);
+        g.timeout = Duration::from_secs(30);
+    })
+    .await;
+    f.still_serves().await;
+    host_files_are_out_of_reach_in(&f).await;
+    the_host_environment_is_invisible_in(&f).await;
+    sockets_are_denied_even_to_loopback_in(&f).await;
+    http_reaches_only_granted_hosts_in(&f).await;
+
+    let started = Instant::now();
+    let err = f.attempt("Spin", json!({})).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Fault);
+    assert!(
+        err.message
+            .contains("hit a sandbox limit: CPU limit of 1s exceeded"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    f.still_serves().await;
+
+    let err = f
+        .attempt("Allocate", json!({"Mib": 512}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("memory limit of 128 MiB exceeded")
+            || err.message.contains("allocate 512 MiB: MemoryError"),
+        "{err}"
+    );
     f.still_serves().await;
 }
 

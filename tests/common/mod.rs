@@ -100,6 +100,7 @@ pub fn wait_listening(
     }
 }
 
+pub mod etcd;
 pub mod fault_proxy;
 pub mod moto;
 pub mod registry;

@@ -14,6 +14,7 @@ mod prompt;
 mod registry;
 mod render;
 mod run;
+mod scaffold;
 mod serve;
 mod state;
 mod ui;
@@ -428,6 +429,18 @@ enum ProviderCommand {
     },
     /// List the cached providers: reference, digests, signer, capabilities.
     List,
+    /// Write a new provider to start from (one resource type, a test, the build command, a
+    /// spec using it) into a new directory NAME.
+    New {
+        /// Its language.
+        #[arg(long, value_parser = ["rust", "python"])]
+        lang: String,
+        /// The provider's name (lowercase letters, digits and -).
+        name: String,
+        /// Where to write it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Parses the arguments, runs the command and returns the exit code.
@@ -551,6 +564,9 @@ pub fn main() -> ExitCode {
             }
             Command::Provider(ProviderCommand::Keygen { name }) => registry::keygen(&name),
             Command::Provider(ProviderCommand::List) => registry::list(),
+            Command::Provider(ProviderCommand::New { lang, name, dir }) => {
+                scaffold::run(&lang, &name, dir.as_deref())
+            }
         }
     });
     // Work a provider left behind (a host thread blocked on its behalf after a timeout) must

@@ -1,0 +1,234 @@
+//! `rkit provider new --lang rust|python NAME`: a working provider to start from, in a new
+//! directory: one resource type, its test, the build command, and a spec that uses it.
+//!
+//! Invariants: never writes into an existing directory; what it writes comes from this binary
+//! (templates, the Python SDK and the WIT it builds against), so the skeleton matches the
+//! rkit that made it; NAME is a provider name (lowercase letters, digits and `-`, starting
+//! with a letter), as specs and lock files require.
+
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// The files of a new provider, as (path, contents) with `NAME` and friends substituted.
+fn files(lang: &str, name: &str) -> Result<Vec<(String, String)>> {
+    let lib = name.replace('-', "_");
+    let spec = |source: &str| {
+        serde_json::to_string_pretty(&serde_json::json!({
+            "Providers": {name: {"Source": source}},
+            "Resources": {"Hello": {
+                "Plugin": name, "Type": "Greeting", "Properties": {"Name": "world"}
+            }},
+            "Outputs": {"Text": "{{.Resources.Hello.Attributes.Text}}"},
+        }))
+        .expect("a spec")
+            + "\n"
+    };
+    let sub = |text: &str| {
+        text.replace("__NAME__", name)
+            .replace("__LIBNAME__", &lib)
+            .replace("__CLASS__", &class_name(name))
+    };
+    let mut out = Vec::new();
+    match lang {
+        "python" => {
+            for (path, text) in [
+                ("app.py", include_str!("../../templates/python/app.py")),
+                (
+                    "test_app.py",
+                    include_str!("../../templates/python/test_app.py"),
+                ),
+                ("build.sh", include_str!("../../templates/python/build.sh")),
+                (
+                    "README.md",
+                    include_str!("../../templates/python/README.md"),
+                ),
+            ] {
+                out.push((path.to_string(), sub(text)));
+            }
+            out.push((format!("{name}.json"), spec(&format!("{name}.wasm"))));
+            for (path, text) in PYTHON_SDK.iter().chain(GUEST_WIT) {
+                out.push((path.to_string(), text.to_string()));
+            }
+        }
+        "rust" => {
+            let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../providers/sdk");
+            let sdk = sdk
+                .canonicalize()
+                .with_context(|| format!("the Rust SDK at {}", sdk.display()))?;
+            for (path, text) in [
+                (
+                    "Cargo.toml",
+                    include_str!("../../templates/rust/Cargo.toml"),
+                ),
+                ("src/lib.rs", include_str!("../../templates/rust/lib.rs")),
+                ("README.md", include_str!("../../templates/rust/README.md")),
+            ] {
+                let text = sub(text).replace("__SDKPATH__", &sdk.display().to_string());
+                out.push((path.to_string(), text));
+            }
+            out.push((
+                format!("{name}.json"),
+                spec(&format!("target/wasm32-wasip2/release/{lib}.wasm")),
+            ));
+        }
+        other => bail!("--lang {other}: rkit makes rust or python providers"),
+    }
+    Ok(out)
+}
+
+/// `my-thing` → `MyThing`.
+fn class_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+const PYTHON_SDK: &[(&str, &str)] = &[
+    (
+        "rkit_sdk/__init__.py",
+        include_str!("../../../providers/sdk-python/rkit_sdk/__init__.py"),
+    ),
+    (
+        "rkit_sdk/errors.py",
+        include_str!("../../../providers/sdk-python/rkit_sdk/errors.py"),
+    ),
+    (
+        "rkit_sdk/schema.py",
+        include_str!("../../../providers/sdk-python/rkit_sdk/schema.py"),
+    ),
+    (
+        "rkit_sdk/provider.py",
+        include_str!("../../../providers/sdk-python/rkit_sdk/provider.py"),
+    ),
+    (
+        "rkit_sdk/_exports.py",
+        include_str!("../../../providers/sdk-python/rkit_sdk/_exports.py"),
+    ),
+    (
+        "rkit_sdk/http.py",
+        include_str!("../../../providers/sdk-python/rkit_sdk/http.py"),
+    ),
+    (
+        "rkit_sdk/testing.py",
+        include_str!("../../../providers/sdk-python/rkit_sdk/testing.py"),
+    ),
+];
+
+const GUEST_WIT: &[(&str, &str)] = &[
+    (
+        "wit/world.wit",
+        include_str!("../../../providers/guest-wit/world.wit"),
+    ),
+    (
+        "wit/deps/rkit-provider/provider.wit",
+        include_str!("../../../wit/provider.wit"),
+    ),
+    (
+        "wit/deps/cli.wit",
+        include_str!("../../../providers/guest-wit/deps/cli.wit"),
+    ),
+    (
+        "wit/deps/clocks.wit",
+        include_str!("../../../providers/guest-wit/deps/clocks.wit"),
+    ),
+    (
+        "wit/deps/filesystem.wit",
+        include_str!("../../../providers/guest-wit/deps/filesystem.wit"),
+    ),
+    (
+        "wit/deps/http.wit",
+        include_str!("../../../providers/guest-wit/deps/http.wit"),
+    ),
+    (
+        "wit/deps/io.wit",
+        include_str!("../../../providers/guest-wit/deps/io.wit"),
+    ),
+    (
+        "wit/deps/random.wit",
+        include_str!("../../../providers/guest-wit/deps/random.wit"),
+    ),
+    (
+        "wit/deps/sockets.wit",
+        include_str!("../../../providers/guest-wit/deps/sockets.wit"),
+    ),
+];
+
+/// Whether `name` can name a provider.
+fn valid(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+        && name.len() <= 64
+}
+
+/// `rkit provider new`.
+pub fn run(lang: &str, name: &str, dir: Option<&Path>) -> Result<ExitCode> {
+    if !valid(name) {
+        bail!(
+            "{name:?} cannot name a provider: lowercase letters, digits and -, starting with a \
+             letter"
+        );
+    }
+    let files = files(lang, name)?;
+    let dir = dir.map_or_else(|| Path::new(name).to_path_buf(), Path::to_path_buf);
+    std::fs::create_dir(&dir).with_context(|| {
+        format!(
+            "creating {} (rkit writes a new provider into a new directory)",
+            dir.display()
+        )
+    })?;
+    for (path, text) in &files {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        #[cfg(unix)]
+        if path.extension().is_some_and(|e| e == "sh") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    let (test, build) = match lang {
+        "python" => ("python3 -m unittest", "./build.sh"),
+        _ => ("cargo test", "cargo build --release --target wasm32-wasip2"),
+    };
+    crate::outln!(
+        "Wrote the {lang} provider {name} to {}: test it with `{test}`, build it with `{build}`, \
+         then `rkit apply {name}.json --approve` there.",
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_languages_are_checked() {
+        assert!(valid("my-thing2"));
+        for bad in ["My", "2x", "a_b", "a-", "", "a/b"] {
+            assert!(!valid(bad), "{bad}");
+        }
+        assert_eq!(class_name("my-thing"), "MyThing");
+        assert_eq!(
+            files("cobol", "x").unwrap_err().to_string(),
+            "--lang cobol: rkit makes rust or python providers"
+        );
+        let python = files("python", "my-thing").unwrap();
+        let app = &python.iter().find(|(p, _)| p == "app.py").unwrap().1;
+        assert!(app.contains("class MyThing(Provider):"), "{app}");
+        assert!(app.contains("NAME = \"my-thing\""), "{app}");
+        assert!(python.iter().any(|(p, _)| p == "wit/deps/http.wit"));
+    }
+}

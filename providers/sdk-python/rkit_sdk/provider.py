@@ -1,0 +1,235 @@
+"""A provider and its resource types, independent of the component bindings.
+
+A provider subclasses `Provider` once (name, version, configuration dataclass, capabilities,
+types) and `Resource` per type (properties and attributes dataclasses, the five operations).
+`Dispatch` does what every provider would otherwise repeat: find the type by name, parse the
+JSON the engine sends into the type's dataclasses (errors name the property), call the
+method, render the answer, and keep the SPI's conventions (wrapped properties, force-new,
+create-before-destroy). `rkit_sdk.export` binds it to the component's exports.
+
+Invariants: nothing here touches the environment (a provider knows only its configuration);
+every answer is JSON text of the shapes the schemas describe; an exception that is not an
+`Error` becomes an `other` error naming the type and operation, never a trap.
+"""
+
+import dataclasses
+import json
+from typing import Any, Dict, Generic, List, Optional, TypeVar
+
+from . import schema
+from .errors import Error
+
+A = TypeVar("A")
+
+
+@dataclasses.dataclass
+class Capabilities:
+    """What the provider asks the host for; nothing is available unless the user grants it."""
+
+    http_hosts: List[str] = dataclasses.field(default_factory=list)
+    filesystem: bool = False
+    memory_mib: int = 64
+    credentials: List[str] = dataclasses.field(default_factory=list)
+    api_actions: List[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Created(Generic[A]):
+    """What `create` returns: the new object's ID and computed attributes."""
+
+    id: str
+    attributes: A
+
+
+@dataclasses.dataclass
+class Observed:
+    """A resource as it is now: ID, properties (a `Properties` instance), attributes, tags."""
+
+    id: str
+    properties: Any
+    attributes: Any
+    tags: Dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Diagnostic:
+    """One finding of `validate`: `severity` is "error" or "warning"."""
+
+    field: str
+    message: str
+    severity: str = "error"
+
+
+@dataclasses.dataclass
+class NoConfig:
+    """A provider that takes no configuration."""
+
+
+class Resource:
+    """One resource type. Subclass it and set the class attributes, then implement create,
+    read, update (unless every property is force-new), delete and list."""
+
+    TYPE: str = ""
+    DESCRIPTION: str = ""
+    Properties: type = NoConfig
+    Attributes: type = NoConfig
+    FORCE_NEW: List[str] = []
+    CREATE_BEFORE_DESTROY: bool = False
+    # InfraKit's wrapped form (`{"CreateKeyInput": {...}}`) is accepted too when set.
+    PROPERTY_WRAPPER: Optional[str] = None
+
+    def __init__(self, provider: "Provider"):
+        self.provider = provider
+
+    def validate(self, properties) -> List[Diagnostic]:
+        return []
+
+    def create(self, properties, tags: Dict[str, str], token: str) -> Created:
+        raise Error.other(f"{self.TYPE}: create is not implemented")
+
+    def read(self, id: str, properties) -> Optional[Observed]:
+        raise Error.other(f"{self.TYPE}: read is not implemented")
+
+    def update(self, id: str, old, new, tags: Dict[str, str]):
+        raise Error.other(f"{self.TYPE}: update is not implemented (mark its properties force-new)")
+
+    def delete(self, id: str, properties) -> None:
+        raise Error.other(f"{self.TYPE}: delete is not implemented")
+
+    def list(self, tags: Dict[str, str]) -> List[Observed]:
+        return []
+
+
+class Provider:
+    """A provider: subclass it, set the class attributes, implement `configure`."""
+
+    NAME: str = ""
+    VERSION: str = "0.1.0"
+    DESCRIPTION: str = ""
+    Config: type = NoConfig
+    CAPABILITIES: Capabilities = Capabilities()
+    TYPES: List[type] = []
+
+    def configure(self, config) -> None:
+        """Receives the parsed configuration (an instance of `Config`)."""
+
+
+def _unwrap(value: Any, wrapper: Optional[str]):
+    """Lifts the keys inside `wrapper` to the top level; which keys were wrapped."""
+    if not wrapper or not isinstance(value, dict) or wrapper not in value:
+        return value, []
+    inner = value.pop(wrapper)
+    if not isinstance(inner, dict):
+        raise Error.invalid(wrapper, "must be an object")
+    for key, v in inner.items():
+        if key in value:
+            raise Error.invalid(f"{wrapper}.{key}", f"{key} is set both inside {wrapper} and beside it")
+        value[key] = v
+    return value, list(inner)
+
+
+def _rewrap(value: dict, wrapper: Optional[str], keys: List[str]) -> dict:
+    if not wrapper or not keys:
+        return value
+    inner = {k: value.pop(k) for k in keys if k in value}
+    value[wrapper] = inner
+    return value
+
+
+class Dispatch:
+    """Runs SPI calls against a provider class: JSON in, JSON out, errors as `Error`."""
+
+    def __init__(self, provider_class: type):
+        self.provider = provider_class()
+        self.types = {}
+        for cls in provider_class.TYPES:
+            if not cls.TYPE:
+                raise TypeError(f"{cls.__name__} has no TYPE")
+            self.types[cls.TYPE] = cls(self.provider)
+
+    def _type(self, name: str) -> Resource:
+        found = self.types.get(name)
+        if found is None:
+            known = ", ".join(self.types) or "none"
+            raise Error.invalid("", f"{self.provider.NAME} has no resource type {name!r} (it has {known})")
+        return found
+
+    def _props(self, r: Resource, text: str):
+        try:
+            value = json.loads(text)
+        except ValueError as e:
+            raise Error.invalid("", f"the properties are not JSON: {e}")
+        value, wrapped = _unwrap(value, r.PROPERTY_WRAPPER)
+        try:
+            return schema.parse(r.Properties, value), wrapped
+        except Error as e:
+            if r.PROPERTY_WRAPPER and e.field and e.field.split(".")[0].split("[")[0] in wrapped:
+                raise Error.invalid(f"{r.PROPERTY_WRAPPER}.{e.field}", e.message)
+            raise
+
+    def describe(self) -> dict:
+        p = self.provider
+        return {
+            "name": p.NAME,
+            "version": p.VERSION,
+            "description": p.DESCRIPTION,
+            "config_schema": json.dumps(schema.schema(p.Config)),
+            "types": [
+                {
+                    "name": r.TYPE,
+                    "description": r.DESCRIPTION,
+                    "properties_schema": json.dumps(schema.schema(r.Properties)),
+                    "attributes_schema": json.dumps(schema.schema(r.Attributes)),
+                    "force_new": list(r.FORCE_NEW),
+                    "create_before_destroy": r.CREATE_BEFORE_DESTROY,
+                }
+                for r in self.types.values()
+            ],
+            "capabilities": p.CAPABILITIES,
+        }
+
+    def configure(self, text: str) -> None:
+        try:
+            value = json.loads(text or "{}")
+        except ValueError as e:
+            raise Error.invalid("", f"the configuration is not JSON: {e}")
+        self.provider.configure(schema.parse(self.provider.Config, value))
+
+    def validate(self, type_name: str, text: str) -> List[Diagnostic]:
+        try:
+            r = self._type(type_name)
+            props, _ = self._props(r, text)
+            return list(r.validate(props))
+        except Error as e:
+            return [Diagnostic(field=e.field or "", message=e.message)]
+
+    def create(self, type_name: str, text: str, tags: Dict[str, str], token: str):
+        r = self._type(type_name)
+        props, _ = self._props(r, text)
+        created = r.create(props, tags, token)
+        return created.id, json.dumps(schema.render(created.attributes))
+
+    def read(self, type_name: str, id: str, text: str):
+        r = self._type(type_name)
+        props, wrapped = self._props(r, text)
+        observed = r.read(id, props)
+        return None if observed is None else self._observed(r, observed, wrapped)
+
+    def update(self, type_name: str, id: str, old: str, new: str, tags: Dict[str, str]) -> str:
+        r = self._type(type_name)
+        old_props, _ = self._props(r, old)
+        new_props, _ = self._props(r, new)
+        return json.dumps(schema.render(r.update(id, old_props, new_props, tags)))
+
+    def delete(self, type_name: str, id: str, text: str) -> None:
+        r = self._type(type_name)
+        props, _ = self._props(r, text)
+        r.delete(id, props)
+
+    def list(self, type_name: str, tags: Dict[str, str]):
+        r = self._type(type_name)
+        return [self._observed(r, o, []) for o in r.list(tags)]
+
+    def _observed(self, r: Resource, o: Observed, wrapped: List[str]):
+        properties = _rewrap(schema.render(o.properties), r.PROPERTY_WRAPPER, wrapped)
+        return (o.id, json.dumps(properties), json.dumps(schema.render(o.attributes)), dict(o.tags))
