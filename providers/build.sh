@@ -31,3 +31,21 @@ for app in providers/*/app.py providers/testing/*/app.py; do
     -p "$dir" -p providers/sdk-python -o "$wasm.tmp"
   mv "$wasm.tmp" "$wasm"
 done
+
+for app in providers/*/app.js providers/testing/*/app.js; do
+  [ -e "$app" ] || continue
+  dir=$(dirname "$app")
+  name=$(basename "$dir")
+  wasm="$out/$name.wasm"
+  if [ -e "$wasm" ] && [ -z "$(find "$dir" providers/sdk-js providers/guest-wit wit -newer "$wasm" \
+      \( -name '*.js' -o -name '*.mjs' -o -name '*.wit' \) -not -path '*/node_modules/*' -print -quit)" ]; then
+    continue
+  fi
+  if [ ! -d providers/node_modules/@bytecodealliance/componentize-js ]; then
+    echo "providers/build.sh: componentize-js is missing: npm ci --prefix providers" >&2
+    exit 1
+  fi
+  echo "building $wasm (JavaScript, componentize-js)"
+  node providers/sdk-js/build.mjs "$dir" "$wasm.tmp"
+  mv "$wasm.tmp" "$wasm"
+done

@@ -96,6 +96,20 @@ fn run_in(dir: &std::path::Path, program: &str, args: &[&str], env: &[(&str, Str
     text
 }
 
+/// `rkit provider new --lang LANG NAME` in a temporary directory: it, and the new provider's.
+fn scaffold(lang: &str, name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(name);
+    let dir_text = dir.display().to_string();
+    let out = rkit(&["provider", "new", "--lang", lang, name, "--dir", &dir_text]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (tmp, dir)
+}
+
 /// Applies the scaffold's own spec in `dir` and reads its output back.
 fn apply_scaffold(dir: &std::path::Path, spec: &str) {
     let rkit = env!("CARGO_BIN_EXE_rkit");
@@ -146,22 +160,7 @@ fn a_new_python_provider_tests_builds_and_applies() {
 
 #[test]
 fn a_new_rust_provider_builds_and_applies() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("greeter-rs");
-    let out = rkit(&[
-        "provider",
-        "new",
-        "--lang",
-        "rust",
-        "greeter-rs",
-        "--dir",
-        &dir.display().to_string(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_tmp, dir) = scaffold("rust", "greeter-rs");
     // Built against the workspace's locked versions, in a target directory of its own (the
     // workspace's is locked by the `cargo test` running this), kept between runs.
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -178,4 +177,22 @@ fn a_new_rust_provider_builds_and_applies() {
     std::fs::create_dir_all(wasm.parent().unwrap()).unwrap();
     std::fs::copy(&built, &wasm).unwrap();
     apply_scaffold(&dir, "greeter-rs.json");
+}
+
+#[test]
+fn a_new_js_provider_tests_builds_and_applies() {
+    let (_tmp, dir) = scaffold("js", "greeter-js");
+    // `npm install` would fetch the pinned componentize-js: the repository's copy stands in.
+    let toolchain =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../providers/node_modules");
+    std::os::unix::fs::symlink(toolchain.canonicalize().unwrap(), dir.join("node_modules"))
+        .unwrap();
+    let out = run_in(&dir, "node", &["--test", "test_app.mjs"], &[]);
+    assert!(
+        out.contains("# pass 2") && out.contains("# fail 0"),
+        "{out}"
+    );
+    run_in(&dir, "node", &["build.mjs"], &[]);
+    assert!(dir.join("greeter-js.wasm").exists());
+    apply_scaffold(&dir, "greeter-js.json");
 }

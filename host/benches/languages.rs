@@ -1,5 +1,6 @@
 //! What a provider's language costs: the same no-I/O type (`Null`) from the Rust `null`
-//! provider and from `providers/testing/null-python` (CPython by componentize-py). For each:
+//! provider, from `providers/testing/null-python` (CPython by componentize-py) and from
+//! `providers/testing/null-js` (StarlingMonkey by componentize-js). For each:
 //! the module's size, the first load (compiling the component, `rkit provider inspect` with an
 //! empty cache), a cached load, and a 1,000-resource apply (`--parallelism 10`, a real `rkit`
 //! process, its state in a file).
@@ -46,7 +47,11 @@ fn main() {
         "| provider | language | module | first load (compile) | cached load | apply of 1,000 | no-op plan of 1,000 |\n\
          | --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
     );
-    for (name, language) in [("null", "Rust"), ("null-python", "Python")] {
+    for (name, language) in [
+        ("null", "Rust"),
+        ("null-python", "Python"),
+        ("null-js", "JavaScript"),
+    ] {
         let wasm = common::provider_wasm(name);
         let size = std::fs::metadata(&wasm).unwrap().len();
         let wasm_text = wasm.display().to_string();

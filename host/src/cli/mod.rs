@@ -433,7 +433,7 @@ enum ProviderCommand {
     /// spec using it) into a new directory NAME.
     New {
         /// Its language.
-        #[arg(long, value_parser = ["rust", "python"])]
+        #[arg(long, value_parser = ["rust", "python", "js"])]
         lang: String,
         /// The provider's name (lowercase letters, digits and -).
         name: String,

@@ -1,4 +1,4 @@
-//! `rkit provider new --lang rust|python NAME`: a working provider to start from, in a new
+//! `rkit provider new --lang rust|python|js NAME`: a working provider to start from, in a new
 //! directory: one resource type, its test, the build command, and a spec that uses it.
 //!
 //! Invariants: never writes into an existing directory; what it writes comes from this binary
@@ -72,7 +72,32 @@ fn files(lang: &str, name: &str) -> Result<Vec<(String, String)>> {
                 spec(&format!("target/wasm32-wasip2/release/{lib}.wasm")),
             ));
         }
-        other => bail!("--lang {other}: rkit makes rust or python providers"),
+        "js" => {
+            for (path, text) in [
+                ("app.js", include_str!("../../templates/js/app.js")),
+                (
+                    "test_app.mjs",
+                    include_str!("../../templates/js/test_app.mjs"),
+                ),
+                ("build.mjs", include_str!("../../templates/js/build.mjs")),
+                (
+                    "package.json",
+                    include_str!("../../templates/js/package.json"),
+                ),
+                ("README.md", include_str!("../../templates/js/README.md")),
+            ] {
+                out.push((path.to_string(), sub(text)));
+            }
+            out.push((format!("{name}.json"), spec(&format!("{name}.wasm"))));
+            out.push((
+                "rkit-sdk.js".to_string(),
+                include_str!("../../../providers/sdk-js/rkit-sdk.js").to_string(),
+            ));
+            for (path, text) in GUEST_WIT {
+                out.push((path.to_string(), text.to_string()));
+            }
+        }
+        other => bail!("--lang {other}: rkit makes rust, python or js providers"),
     }
     Ok(out)
 }
@@ -200,6 +225,7 @@ pub fn run(lang: &str, name: &str, dir: Option<&Path>) -> Result<ExitCode> {
     }
     let (test, build) = match lang {
         "python" => ("python3 -m unittest", "./build.sh"),
+        "js" => ("npm test", "npm install && npm run build"),
         _ => ("cargo test", "cargo build --release --target wasm32-wasip2"),
     };
     crate::outln!(
@@ -223,7 +249,7 @@ mod tests {
         assert_eq!(class_name("my-thing"), "MyThing");
         assert_eq!(
             files("cobol", "x").unwrap_err().to_string(),
-            "--lang cobol: rkit makes rust or python providers"
+            "--lang cobol: rkit makes rust, python or js providers"
         );
         let python = files("python", "my-thing").unwrap();
         let app = &python.iter().find(|(p, _)| p == "app.py").unwrap().1;

@@ -1,0 +1,77 @@
+// The SDK's pure parts on Node (no component needed): node --test providers/sdk-js/test
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { RkitError, provider, resource, t } from "../rkit-sdk.js";
+
+const Rule = t.object({ Port: t.integer("The port"), Protocol: t.withDefault(t.enum(["tcp", "udp"]), "tcp") });
+const Group = t.object({
+  Name: t.string("The group's name"),
+  Rules: t.optional(t.array(Rule)),
+  Labels: t.optional(t.map(t.string())),
+});
+
+const error = (f) => {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  assert.fail("no error");
+};
+
+test("schemas describe the fields", () => {
+  assert.deepEqual(Group.schema.required, ["Name"]);
+  assert.equal(Group.schema.additionalProperties, false);
+  assert.deepEqual(Group.schema.properties.Name, { type: "string", description: "The group's name" });
+  assert.deepEqual(Group.schema.properties.Rules.items.properties.Protocol, { enum: ["tcp", "udp"] });
+});
+
+test("parsing names the property at fault", () => {
+  let e = error(() => Group.parse({ Name: "web", Rules: [{ Port: 80 }, { Port: "http" }] }, ""));
+  assert.ok(e instanceof RkitError);
+  assert.deepEqual([e.kind, e.field, e.message], ["invalid-input", "Rules[1].Port", "expected an integer, found a string"]);
+  e = error(() => Group.parse({ Rules: [] }, ""));
+  assert.deepEqual([e.field, e.message], ["Name", "missing (it is required)"]);
+  e = error(() => Group.parse({ Name: "x", Colour: 1 }, ""));
+  assert.equal(e.message, "unknown property 'Colour' (known: Name, Rules, Labels)");
+  e = error(() => Group.parse({ Name: "x", Rules: [{ Port: 1, Protocol: "icmp" }] }, ""));
+  assert.equal(e.message, '"icmp" is not one of "tcp", "udp"');
+  assert.deepEqual(Group.parse({ Name: "x", Rules: [{ Port: 1 }] }, "").Rules[0], { Port: 1, Protocol: "tcp" });
+});
+
+const Note = resource({
+  type: "Note",
+  properties: { Text: t.string() },
+  attributes: { Length: t.integer() },
+  propertyWrapper: "CreateNoteInput",
+  create(p, tags, token, self) {
+    if (p.Text === "boom") throw new TypeError("a bug");
+    return { id: self.config.Prefix + token, attributes: { Length: p.Text.length } };
+  },
+  read(id, p) {
+    return { id, properties: p, attributes: { Length: p.Text.length }, tags: { k: "v" } };
+  },
+});
+
+const exports = provider({ name: "notes", config: { Prefix: t.withDefault(t.string(), "n-") }, types: [Note] });
+
+test("calls parse, dispatch and render; errors become the SPI's records", async () => {
+  exports.configure("{}");
+  assert.deepEqual(await exports.create("Note", '{"Text": "hi"}', [], "t1"), { id: "n-t1", attributes: '{"Length":2}' });
+  await assert.rejects(exports.create("Nope", "{}", [], "t"), {
+    kind: "invalid-input",
+    message: "notes has no resource type 'Nope' (it has Note)",
+  });
+  await assert.rejects(exports.create("Note", '{"Text": "boom"}', [], "t"), {
+    kind: "other",
+    message: "create Note: TypeError: a bug",
+  });
+  const [d] = await exports.validate("Note", '{"CreateNoteInput": {"Text": 1}}');
+  assert.deepEqual([d.field, d.message], ["CreateNoteInput.Text", "expected a string, found a number"]);
+  const o = await exports.read("Note", "n-1", '{"CreateNoteInput": {"Text": "hi"}}');
+  assert.deepEqual(JSON.parse(o.properties), { CreateNoteInput: { Text: "hi" } });
+  assert.deepEqual(o.tags, [{ key: "k", value: "v" }]);
+  const info = exports.describe();
+  assert.equal(info.types[0].name, "Note");
+  assert.deepEqual(JSON.parse(info.configSchema).properties.Prefix, { type: "string" });
+});
