@@ -66,3 +66,135 @@ fn the_js_sdk_unit_tests_pass() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("# fail 0"), "{text}");
 }
+
+/// The S3 provider in JavaScript (`providers/s3`) against moto's S3: it holds no secret (rkit
+/// signs its requests at the gate and lets through only its declared S3 actions); what the
+/// bucket holds is checked with boto3.
+#[test]
+fn the_js_s3_provider_manages_buckets_and_objects_signed_by_rkit() {
+    let moto = common::moto::Moto::start();
+    let stack = Stack::new();
+    let bucket = |versioning: bool, tags: Value, policy: Option<Value>| {
+        let mut p = json!({"Name": "rkit-site", "Versioning": versioning, "Tags": tags});
+        if let Some(policy) = policy {
+            p["Policy"] = policy;
+        }
+        json!({"Plugin": "s3", "Type": "Bucket", "Properties": p})
+    };
+    let object = |key: &str, content: &str| {
+        json!({"Plugin": "s3", "Type": "Object", "Properties": {
+            "Bucket": "{{.Resources.Site.ID}}", "Key": key, "Content": content,
+            "ContentType": "text/html"}})
+    };
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+        "Principal": "*", "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::rkit-site"}]});
+    let write = |resources: Value| {
+        let spec = json!({
+            "Providers": {"s3": {"Source": common::provider_wasm("s3")}},
+            "Resources": resources,
+        });
+        std::fs::write(stack.spec_path(), spec.to_string()).unwrap();
+    };
+    let env: Vec<(String, String)> = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let run = |code: i32, args: &[&str]| stack.expect_with(code, args, &env);
+    let buckets = || moto.emulator_with(&["buckets"]);
+
+    write(json!({
+        "Site": bucket(true, json!({"team": "web"}), Some(policy.clone())),
+        "Index": object("index.html", "<h1>hi</h1>"),
+    }));
+    let out = run(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("Apply complete: 2 created"), "{out}");
+    assert!(
+        out.contains("its requests to") && out.contains("are signed by rkit; it never sees a key"),
+        "{out}"
+    );
+    let site = &buckets()["rkit-site"];
+    assert_eq!(site["versioning"], "Enabled");
+    assert_eq!(site["tags"]["team"], "web");
+    assert_eq!(site["tags"]["rkit:name"], "Site");
+    assert_eq!(site["policy"], policy);
+    let index = &site["objects"]["index.html"];
+    assert_eq!(
+        (&index["content"], &index["content_type"]),
+        (&json!("<h1>hi</h1>"), &json!("text/html"))
+    );
+    assert_eq!(index["tags"]["rkit:name"], "Index");
+    assert!(run(0, &["plan", "SPEC"]).contains("No changes"));
+
+    // In place: versioning suspended, tags, policy removed, content; replaced: the key.
+    write(json!({
+        "Site": bucket(false, json!({"team": "edge"}), None),
+        "Index": object("home.html", "<h1>hello</h1>"),
+    }));
+    let out = run(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("1 updated, 1 replaced"), "{out}");
+    let site = &buckets()["rkit-site"];
+    assert_eq!(site["versioning"], "Suspended");
+    assert_eq!(site["tags"]["team"], "edge");
+    assert_eq!(site["policy"], Value::Null);
+    let keys: Vec<&String> = site["objects"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["home.html"]);
+
+    // Drift: the object changed behind rkit's back is put back.
+    moto.emulator_with(&["put-object", "rkit-site", "home.html", "defaced"]);
+    let plan = run(0, &["plan", "SPEC"]);
+    assert!(plan.contains("Index") && plan.contains("update"), "{plan}");
+    run(0, &["apply", "SPEC", "--yes"]);
+    assert_eq!(
+        buckets()["rkit-site"]["objects"]["home.html"]["content"],
+        "<h1>hello</h1>"
+    );
+
+    // A bucket someone else made is never taken over.
+    moto.emulator_with(&["bucket", "theirs-bucket"]);
+    write(json!({
+        "Site": bucket(false, json!({"team": "edge"}), None),
+        "Index": object("home.html", "<h1>hello</h1>"),
+        "Theirs": {"Plugin": "s3", "Type": "Bucket", "Properties": {"Name": "theirs-bucket"}},
+    }));
+    let out = run(1, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("bucket theirs-bucket already exists (owned by nobody known)"),
+        "{out}"
+    );
+
+    // Old versions remain in the bucket: not deleted without ForceDestroy, and said so.
+    let out = run(1, &["destroy", "SPEC", "--yes"]);
+    assert!(
+        out.contains(
+            "bucket rkit-site is not empty (objects, or old versions of them): delete them, or \
+             set ForceDestroy"
+        ),
+        "{out}"
+    );
+    assert!(buckets().get("theirs-bucket").is_some());
+
+    // ForceDestroy empties a versioned bucket (every version) and deletes it.
+    let logs = Stack::new();
+    let spec = |content: &str| {
+        json!({
+            "Stack": "logs",
+            "Providers": {"s3": {"Source": common::provider_wasm("s3")}},
+            "Resources": {
+                "Logs": {"Plugin": "s3", "Type": "Bucket", "Properties": {
+                    "Name": "rkit-logs", "Versioning": true, "ForceDestroy": true}},
+                "Day": {"Plugin": "s3", "Type": "Object", "Properties": {
+                    "Bucket": "{{.Resources.Logs.ID}}", "Key": "day.log", "Content": content}},
+            },
+        })
+        .to_string()
+    };
+    let run_logs = |args: &[&str]| logs.expect_with(0, args, &env);
+    std::fs::write(logs.spec_path(), spec("one")).unwrap();
+    run_logs(&["apply", "SPEC", "--yes"]);
+    std::fs::write(logs.spec_path(), spec("two")).unwrap();
+    run_logs(&["apply", "SPEC", "--yes"]);
+    assert_eq!(
+        buckets()["rkit-logs"]["objects"]["day.log"]["content"],
+        "two"
+    );
+    run_logs(&["destroy", "SPEC", "--yes"]);
+    assert!(buckets().get("rkit-logs").is_none());
+}

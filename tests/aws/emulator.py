@@ -275,7 +275,48 @@ def objects(name):
     return out
 
 
+def buckets():
+    """Every S3 bucket: name → versioning, tags, policy, and its objects (key → content,
+    content type, tags)."""
+    s3 = client("s3")
+    out = {}
+    for b in s3.list_buckets()["Buckets"]:
+        name = b["Name"]
+        try:
+            tagset = s3.get_bucket_tagging(Bucket=name)["TagSet"]
+        except s3.exceptions.ClientError:
+            tagset = []
+        try:
+            policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
+        except s3.exceptions.ClientError:
+            policy = None
+        objects = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for o in page.get("Contents", []):
+                got = s3.get_object(Bucket=name, Key=o["Key"])
+                otags = s3.get_object_tagging(Bucket=name, Key=o["Key"])["TagSet"]
+                objects[o["Key"]] = {
+                    "content": got["Body"].read().decode("utf-8", "replace"),
+                    "content_type": got["ContentType"],
+                    "tags": {t["Key"]: t["Value"] for t in otags},
+                }
+        out[name] = {
+            "versioning": s3.get_bucket_versioning(Bucket=name).get("Status"),
+            "tags": {t["Key"]: t["Value"] for t in tagset},
+            "policy": policy,
+            "objects": objects,
+        }
+    return out
+
+
+def put_object(bucket_name, key, content):
+    """Changes an object behind rkit's back (drift)."""
+    client("s3").put_object(Bucket=bucket_name, Key=key, Body=content.encode())
+    return {"put": key}
+
+
 if __name__ == "__main__":
     commands = {"state": state, "access-key": access_key, "drift": drift, "seed": seed,
-                "watch": watch, "members": members, "bucket": bucket, "objects": objects}
+                "watch": watch, "members": members, "bucket": bucket, "objects": objects,
+                "buckets": buckets, "put-object": put_object}
     print(json.dumps(commands[sys.argv[1]](*sys.argv[2:])))

@@ -74,7 +74,12 @@ impl Stack {
 
     /// Runs rkit, asserting the exit code; returns stdout and stderr together.
     pub fn expect(&self, code: i32, args: &[&str]) -> String {
-        let out = self.rkit(args);
+        self.expect_with(code, args, &[])
+    }
+
+    /// As [`Stack::expect`], with these environment variables added.
+    pub fn expect_with(&self, code: i32, args: &[&str], env: &[(&str, &str)]) -> String {
+        let out = self.rkit_with(args, env);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

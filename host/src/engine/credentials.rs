@@ -43,14 +43,20 @@ impl Sources<'_> {
 }
 
 /// Fills in the credentials `kinds` of a provider whose spec configuration is `config`.
-pub fn resolve(kinds: &[String], config: &Value, sources: &Sources) -> Result<Resolved> {
+/// `actions` (the provider's declared API actions) decide which services' endpoints it gets.
+pub fn resolve(
+    kinds: &[String],
+    config: &Value,
+    actions: &[String],
+    sources: &Sources,
+) -> Result<Resolved> {
     let mut resolved = Resolved {
         config: config.clone(),
         ..Resolved::default()
     };
     for kind in kinds {
         match kind.as_str() {
-            "aws" => aws(&mut resolved, sources)?,
+            "aws" => aws(&mut resolved, actions, sources)?,
             other => bail!("the provider asks for credentials of an unknown kind {other:?}"),
         }
     }
@@ -60,7 +66,8 @@ pub fn resolve(kinds: &[String], config: &Value, sources: &Sources) -> Result<Re
 /// The AWS services the `aws` credentials cover: config key, endpoint host prefix (also the
 /// signing name and IAM prefix), the suffix of the SDKs' `AWS_ENDPOINT_URL_<SERVICE>`
 /// variable, and the API version its requests name.
-const AWS_SERVICES: [(&str, &str, &str, &str); 2] = [
+/// S3's REST requests name no version: the gate names [`crate::sandbox::S3_VERSION`].
+const AWS_SERVICES: [(&str, &str, &str, &str); 3] = [
     ("Ec2", "ec2", "EC2", "2016-11-15"),
     (
         "Elbv2",
@@ -68,9 +75,23 @@ const AWS_SERVICES: [(&str, &str, &str, &str); 2] = [
         "ELASTIC_LOAD_BALANCING_V2",
         "2015-12-01",
     ),
+    ("S3", "s3", "S3", "s3"),
 ];
 
-fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
+/// Whether a provider calling `actions` (`service:Action` patterns) needs the endpoint of the
+/// service `prefix`: it names one of its actions; a provider naming none of these services
+/// gets EC2's and ELBv2's (what `aws` meant before S3), never S3's unasked.
+fn wanted(prefix: &str, actions: &[String]) -> bool {
+    let named = |p: &str| {
+        actions.iter().any(|a| {
+            a.split_once(':')
+                .is_some_and(|(s, _)| s.eq_ignore_ascii_case(p))
+        })
+    };
+    named(prefix) || (prefix != "s3" && !AWS_SERVICES.iter().any(|(_, p, _, _)| named(p)))
+}
+
+fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result<()> {
     let Value::Object(config) = &mut resolved.config else {
         bail!("must be an object");
     };
@@ -121,6 +142,9 @@ fn aws(resolved: &mut Resolved, sources: &Sources) -> Result<()> {
     };
     let mut signed = Vec::new();
     for (key, prefix, var, version) in AWS_SERVICES {
+        if !wanted(prefix, actions) {
+            continue;
+        }
         let endpoint = match text(&endpoints, key).map_err(|e| anyhow!("Endpoints.{e}"))? {
             Some(e) => Some(e),
             None => env(&format!("AWS_ENDPOINT_URL_{var}"))
@@ -323,7 +347,37 @@ mod tests {
             .collect();
         let env = move |name: &str| vars.get(name).cloned();
         let sources = Sources { env: &env, home };
-        resolve(&["aws".to_string()], &config, &sources).unwrap()
+        resolve(&["aws".to_string()], &config, &[], &sources).unwrap()
+    }
+
+    #[test]
+    fn a_provider_gets_the_endpoints_of_the_services_it_calls() {
+        let env = |name: &str| (name == "AWS_REGION").then(|| "eu-west-1".to_string());
+        let sources = Sources {
+            env: &env,
+            home: None,
+        };
+        let of = |actions: &[&str]| {
+            let actions: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
+            grants(&resolve(&["aws".into()], &json!({}), &actions, &sources).unwrap())
+        };
+        assert_eq!(
+            of(&["s3:PutObject"]),
+            ["https://s3.eu-west-1.amazonaws.com"]
+        );
+        assert_eq!(
+            of(&["ec2:*"]),
+            ["https://ec2.eu-west-1.amazonaws.com"],
+            "only what it calls"
+        );
+        // Naming none of them: EC2 and ELBv2, as `aws` always meant; never S3 unasked.
+        assert_eq!(
+            of(&[]),
+            [
+                "https://ec2.eu-west-1.amazonaws.com",
+                "https://elasticloadbalancing.eu-west-1.amazonaws.com"
+            ]
+        );
     }
 
     fn grants(r: &Resolved) -> Vec<String> {
@@ -446,10 +500,15 @@ mod tests {
             env: &env,
             home: None,
         };
-        let err =
-            resolve(&["aws".into()], &json!({"Endpoint": "localhost"}), &sources).unwrap_err();
+        let err = resolve(
+            &["aws".into()],
+            &json!({"Endpoint": "localhost"}),
+            &[],
+            &sources,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("Endpoints.Ec2"), "{err}");
-        let err = resolve(&["gcp".into()], &json!({}), &sources).unwrap_err();
+        let err = resolve(&["gcp".into()], &json!({}), &[], &sources).unwrap_err();
         assert!(err.to_string().contains("unknown kind"), "{err}");
     }
 }

@@ -192,6 +192,7 @@ impl Providers {
             let credentials = credentials::resolve(
                 &capabilities.credentials,
                 &provider_spec.config,
+                &capabilities.api_actions,
                 &Sources::process(),
             )
             .map_err(|err| anyhow!("{}: Providers.{plugin}.Config: {err}", spec.path.display()))?;

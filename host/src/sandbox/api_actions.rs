@@ -79,6 +79,130 @@ pub fn action_of(target: Option<&str>, body: &[u8]) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
+/// The IAM action of an S3 REST request (path-style: `/BUCKET` or `/BUCKET/KEY`, the
+/// subresource in the query: `?versioning`, `?tagging`, …), as IAM names what it needs:
+/// `s3:CreateBucket`, `s3:PutBucketVersioning`, `s3:PutObject`, `s3:ListBucket` (which
+/// listing and `HeadBucket` need). `None` for what it does not know: refused like an
+/// undeclared action.
+pub fn s3_action(method: &str, path: &str, query: Option<&str>) -> Option<String> {
+    let path = path.strip_prefix('/')?;
+    let (bucket, key) = match path.split_once('/') {
+        Some((b, k)) => (b, k),
+        None => (path, ""),
+    };
+    // The subresource: the first query key of those S3 gives a meaning.
+    const SUBRESOURCES: [&str; 15] = [
+        "versioning",
+        "tagging",
+        "policy",
+        "acl",
+        "cors",
+        "lifecycle",
+        "encryption",
+        "publicAccessBlock",
+        "ownershipControls",
+        "website",
+        "location",
+        "versions",
+        "delete",
+        "uploads",
+        "uploadId",
+    ];
+    // Parameters that change no action (listing, versions, parts, response headers).
+    const PARAMETERS: [&str; 21] = [
+        "list-type",
+        "prefix",
+        "delimiter",
+        "max-keys",
+        "continuation-token",
+        "start-after",
+        "encoding-type",
+        "fetch-owner",
+        "marker",
+        "key-marker",
+        "version-id-marker",
+        "upload-id-marker",
+        "versionId",
+        "partNumber",
+        "response-content-type",
+        "response-content-disposition",
+        "response-cache-control",
+        "response-content-encoding",
+        "response-content-language",
+        "response-expires",
+        "x-id",
+    ];
+    // Exactly one known subresource at most, and nothing unknown: `?replication` is not
+    // `CreateBucket`.
+    let mut sub = None;
+    let mut version = false;
+    for (name, _) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        version |= name == "versionId";
+        match name.as_ref() {
+            n if SUBRESOURCES.contains(&n) && sub.is_none() => sub = Some(n.to_string()),
+            n if PARAMETERS.contains(&n) => {}
+            _ => return None,
+        }
+    }
+    let action = match (method, bucket.is_empty(), key.is_empty(), sub.as_deref()) {
+        ("GET", true, _, None) => "ListAllMyBuckets",
+        (_, true, _, _) => return None,
+        // The bucket.
+        ("PUT", _, true, None) => "CreateBucket",
+        ("PUT", _, true, Some("versioning")) => "PutBucketVersioning",
+        ("PUT", _, true, Some("tagging")) => "PutBucketTagging",
+        ("PUT", _, true, Some("policy")) => "PutBucketPolicy",
+        ("PUT", _, true, Some("acl")) => "PutBucketAcl",
+        ("PUT", _, true, Some("cors")) => "PutBucketCORS",
+        ("PUT", _, true, Some("lifecycle")) => "PutLifecycleConfiguration",
+        ("PUT", _, true, Some("encryption")) => "PutEncryptionConfiguration",
+        ("PUT", _, true, Some("publicAccessBlock")) => "PutBucketPublicAccessBlock",
+        ("PUT", _, true, Some("ownershipControls")) => "PutBucketOwnershipControls",
+        ("PUT", _, true, Some("website")) => "PutBucketWebsite",
+        ("GET" | "HEAD", _, true, None) => "ListBucket",
+        ("GET", _, true, Some("versions")) => "ListBucketVersions",
+        ("GET", _, true, Some("versioning")) => "GetBucketVersioning",
+        ("GET", _, true, Some("tagging")) => "GetBucketTagging",
+        ("GET", _, true, Some("policy")) => "GetBucketPolicy",
+        ("GET", _, true, Some("acl")) => "GetBucketAcl",
+        ("GET", _, true, Some("cors")) => "GetBucketCORS",
+        ("GET", _, true, Some("lifecycle")) => "GetLifecycleConfiguration",
+        ("GET", _, true, Some("encryption")) => "GetEncryptionConfiguration",
+        ("GET", _, true, Some("publicAccessBlock")) => "GetBucketPublicAccessBlock",
+        ("GET", _, true, Some("ownershipControls")) => "GetBucketOwnershipControls",
+        ("GET", _, true, Some("website")) => "GetBucketWebsite",
+        ("GET", _, true, Some("location")) => "GetBucketLocation",
+        ("GET", _, true, Some("uploads")) => "ListBucketMultipartUploads",
+        ("DELETE", _, true, None) => "DeleteBucket",
+        // IAM has no DeleteBucketTagging: removing tags needs PutBucketTagging.
+        ("DELETE", _, true, Some("tagging")) => "PutBucketTagging",
+        ("DELETE", _, true, Some("policy")) => "DeleteBucketPolicy",
+        ("DELETE", _, true, Some("cors")) => "PutBucketCORS",
+        ("DELETE", _, true, Some("lifecycle")) => "PutLifecycleConfiguration",
+        ("DELETE", _, true, Some("encryption")) => "PutEncryptionConfiguration",
+        ("DELETE", _, true, Some("publicAccessBlock")) => "PutBucketPublicAccessBlock",
+        ("DELETE", _, true, Some("website")) => "DeleteBucketWebsite",
+        ("POST", _, true, Some("delete")) => "DeleteObject",
+        // An object.
+        ("PUT", _, false, None | Some("uploadId")) => "PutObject",
+        ("PUT", _, false, Some("tagging")) => "PutObjectTagging",
+        ("PUT", _, false, Some("acl")) => "PutObjectAcl",
+        // One version of an object: IAM's …Version actions.
+        ("GET" | "HEAD", _, false, None) if version => "GetObjectVersion",
+        ("DELETE", _, false, None) if version => "DeleteObjectVersion",
+        ("GET" | "HEAD", _, false, None) => "GetObject",
+        ("GET", _, false, Some("tagging")) => "GetObjectTagging",
+        ("GET", _, false, Some("acl")) => "GetObjectAcl",
+        ("GET", _, false, Some("uploadId")) => "ListMultipartUploadParts",
+        ("DELETE", _, false, None) => "DeleteObject",
+        ("DELETE", _, false, Some("tagging")) => "DeleteObjectTagging",
+        ("DELETE", _, false, Some("uploadId")) => "AbortMultipartUpload",
+        ("POST", _, false, Some("uploads" | "uploadId")) => "PutObject",
+        _ => return None,
+    };
+    Some(action.to_string())
+}
+
 /// The API version a request names: the Query protocol's `Version` field, or the
 /// `_Version` suffix of the JSON protocols' target prefix (`DynamoDB_20120810`).
 pub fn api_version(target: Option<&str>, body: &[u8]) -> Option<String> {
@@ -107,6 +231,53 @@ mod tests {
         assert!(!a.allows("iam", "CreateVpc"));
         assert!(!a.allows("ec2", "Describe Vpcs"), "not an identifier");
         assert!(!ApiActions::default().allows("ec2", "DescribeVpcs"));
+    }
+
+    #[test]
+    fn s3_requests_name_the_actions_iam_checks() {
+        let a = |m, p, q| s3_action(m, p, q);
+        assert_eq!(a("GET", "/", None).as_deref(), Some("ListAllMyBuckets"));
+        assert_eq!(a("PUT", "/b", None).as_deref(), Some("CreateBucket"));
+        assert_eq!(a("PUT", "/b/", None).as_deref(), Some("CreateBucket"));
+        assert_eq!(
+            a("PUT", "/b", Some("versioning")).as_deref(),
+            Some("PutBucketVersioning")
+        );
+        assert_eq!(
+            a("PUT", "/b", Some("tagging=")).as_deref(),
+            Some("PutBucketTagging")
+        );
+        assert_eq!(
+            a("DELETE", "/b", Some("tagging")).as_deref(),
+            Some("PutBucketTagging")
+        );
+        assert_eq!(a("HEAD", "/b", None).as_deref(), Some("ListBucket"));
+        assert_eq!(
+            a("GET", "/b", Some("list-type=2&prefix=x")).as_deref(),
+            Some("ListBucket")
+        );
+        assert_eq!(a("PUT", "/b/dir/k.txt", None).as_deref(), Some("PutObject"));
+        assert_eq!(a("HEAD", "/b/k", None).as_deref(), Some("GetObject"));
+        assert_eq!(
+            a("GET", "/b/k", Some("tagging")).as_deref(),
+            Some("GetObjectTagging")
+        );
+        assert_eq!(a("DELETE", "/b/k", None).as_deref(), Some("DeleteObject"));
+        assert_eq!(
+            a("DELETE", "/b/k", Some("versionId=3")).as_deref(),
+            Some("DeleteObjectVersion")
+        );
+        // What it does not know is refused (None).
+        assert_eq!(a("PATCH", "/b", None), None);
+        assert_eq!(a("PUT", "/", None), None);
+        assert_eq!(a("GET", "/b", Some("replication")), None);
+        assert_eq!(a("PUT", "/b", Some("replication")), None);
+        assert_eq!(a("PUT", "/b", Some("versioning&tagging")), None);
+        assert_eq!(
+            a("PUT", "/b/k", Some("partNumber=1&uploadId=x")).as_deref(),
+            Some("PutObject")
+        );
+        assert_eq!(a("GET", "no-slash", None), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! - a signed request is sent again (re-signed) only where repeating it is harmless, per
 //!   [`super::http_retry`].
 
-use super::api_actions::{ApiActions, action_of, api_version};
+use super::api_actions::{ApiActions, action_of, api_version, s3_action};
 use super::aws_signing::AwsSigner;
 use super::egress;
 use super::grants::HttpAllow;
@@ -199,10 +199,30 @@ async fn check(
                 .map_err(|_| format!("{what}: X-Amz-Target is not text"))
         })
         .transpose()?;
-    let action = action_of(target.as_deref(), &body)
-        .ok_or_else(|| format!("{what}: names no API action (no Action field, no X-Amz-Target)"))?;
-    let version = api_version(target.as_deref(), &body);
+    // The JSON protocols name their action in X-Amz-Target, the Query protocol in the form
+    // it POSTs to `/`; anything else is S3's REST protocol (method, path and subresource),
+    // and only an S3 endpoint takes it.
     let uri = &parts.uri;
+    let query_style = parts.method == http::Method::POST && uri.path() == "/";
+    let (action, version, rest) = match action_of(target.as_deref(), &body) {
+        Some(action) if target.is_some() || query_style => {
+            (action, api_version(target.as_deref(), &body), false)
+        }
+        _ => {
+            let action =
+                s3_action(parts.method.as_str(), uri.path(), uri.query()).ok_or_else(|| {
+                    format!(
+                        "{what}: names no API action (no Action field, no X-Amz-Target, no S3 \
+                         request rkit knows)"
+                    )
+                })?;
+            (
+                action,
+                Some(super::aws_signing::S3_VERSION.to_string()),
+                true,
+            )
+        }
+    };
     let service = signer
         .service_for(
             uri.scheme_str().unwrap_or_default(),
@@ -217,6 +237,12 @@ async fn check(
             )
         })?
         .to_string();
+    if rest && service != "s3" {
+        return Err(format!(
+            "{what}: names no API action (no Action field, no X-Amz-Target; {service} is not \
+             S3)"
+        ));
+    }
     if !actions.allows(&service, &action) {
         return Err(format!(
             "{what}: API action {service}:{} was not declared and approved (the provider may call: {actions})",
@@ -257,6 +283,16 @@ impl Checked {
         }
         if let Some(t) = &self.target {
             signed.push(("x-amz-target", t));
+        }
+        // Every other x-amz-* header the provider set (S3's x-amz-tagging, …) is signed too,
+        // as SigV4 requires.
+        for (name, value) in &parts.headers {
+            if name.as_str().starts_with("x-amz-")
+                && name != "x-amz-target"
+                && let Ok(value) = value.to_str()
+            {
+                signed.push((name.as_str(), value));
+            }
         }
         let headers = signer.sign(
             &self.service,
