@@ -261,6 +261,56 @@ fn a_python_provider_is_published_signed_locked_and_applied_by_reference() {
     assert_eq!(etcd.get("/motd"), None);
 }
 
+/// A provider written in JavaScript too: the S3 provider, published signed, approved with its
+/// credentials and S3 actions, locked, and applied by reference against moto's S3.
+#[test]
+fn a_js_provider_is_published_signed_locked_and_applied_by_reference() {
+    let registry = Registry::start();
+    let moto = Moto::start();
+    let ws = Workspace::new();
+    let alice = ws.keygen("alice");
+    let reference = format!("{}/rkit/s3:0.1.0", registry.host);
+    ws.publish("s3", &reference, Some("alice"));
+    ws.write_spec(&json!({
+        "Providers": {"s3": {"Source": reference, "TrustedKeys": [alice]}},
+        "Resources": {"Site": {"Plugin": "s3", "Type": "Bucket",
+                               "Properties": {"Name": "published-site"}}}
+    }));
+    let mut with_moto = ws.env.clone();
+    with_moto.extend(moto.env());
+    let ws = Workspace {
+        env: with_moto,
+        ..ws
+    };
+    let (code, out) = ws.rkit(&["apply", "spec.json", "--yes"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("your aws credentials, signed for it by rkit")
+            && out.contains("API action s3:CreateBucket"),
+        "{out}"
+    );
+    let out = ws.expect(0, &["apply", "spec.json", "--yes", "--approve"]);
+    assert!(out.contains("1 created"), "{out}");
+    assert!(
+        moto.emulator_with(&["buckets"])
+            .get("published-site")
+            .is_some()
+    );
+    let lock = ws.lock();
+    let locked = &lock["Providers"]["s3"];
+    assert_eq!(locked["Digest"], sha256_of(&common::provider_wasm("s3")));
+    assert_eq!(locked["Signer"], alice);
+    assert_eq!(locked["Capabilities"]["Credentials"], json!(["aws"]));
+    drop(registry);
+    ws.expect(0, &["plan", "spec.json", "--detailed-exitcode"]);
+    ws.expect(0, &["destroy", "spec.json", "--yes"]);
+    assert!(
+        moto.emulator_with(&["buckets"])
+            .get("published-site")
+            .is_none()
+    );
+}
+
 #[test]
 fn a_tampered_cached_module_is_refused_naming_both_digests() {
     let registry = Registry::start();
