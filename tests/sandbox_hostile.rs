@@ -317,6 +317,68 @@ async fn a_python_provider_is_contained_exactly_like_a_rust_one() {
     f.still_serves().await;
 }
 
+/// S3 through the gate, from Python: with `aws` credentials and only `s3:GetObject` granted,
+/// a request of that action goes out signed; undeclared ones (`CreateBucket`, `DeleteBucket`)
+/// and one with a subresource the gate does not know (`?replication`, never read as
+/// `CreateBucket`) are refused, each saying why, and none reaches S3.
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_requests_are_signed_for_declared_actions_only() {
+    let moto = common::moto::Moto::start();
+    let origin = HttpAllow::parse(&moto.endpoint).unwrap();
+    let signer = rkit::sandbox::AwsSigner::new(
+        "testing".into(),
+        "testing".into(),
+        None,
+        "us-east-1".into(),
+        vec![rkit::sandbox::AwsEndpoint {
+            origin: origin.clone(),
+            service: "s3".into(),
+            version: "s3".into(),
+        }],
+    );
+    moto.emulator_with(&["bucket", "loot"]);
+    let f = start_module("hostile-python", |g| {
+        g.memory_bytes = 128 << 20;
+        g.cpu = Duration::from_secs(2);
+        g.timeout = Duration::from_secs(30);
+        g.http.push(origin);
+        g.signer = Some(Arc::new(signer));
+        g.api_actions = rkit::sandbox::ApiActions::parse(&["s3:GetObject"]).unwrap();
+    })
+    .await;
+    let at = |path: &str| format!("{}{path}", moto.endpoint);
+    // Allowed and signed: moto answers (the object does not exist).
+    let got = f
+        .attempt("Http", json!({"Url": at("/loot/missing.txt")}))
+        .await
+        .unwrap();
+    assert!(got.starts_with("404 "), "{got}");
+    for (method, path, why) in [
+        (
+            "PUT",
+            "/stolen",
+            "API action s3:CreateBucket was not declared and approved",
+        ),
+        ("PUT", "/loot?replication", "names no API action"),
+        (
+            "DELETE",
+            "/loot",
+            "API action s3:DeleteBucket was not declared and approved",
+        ),
+    ] {
+        let err = f
+            .attempt("Http", json!({"Url": at(path), "Method": method}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Denied, "{method} {path}: {err}");
+        assert!(err.message.contains(why), "{method} {path}: {err}");
+    }
+    assert!(
+        moto.emulator_with(&["buckets"]).get("stolen").is_none(),
+        "nothing undeclared reached S3"
+    );
+}
+
 /// A server on `bind` answering every request with `answer` (one connection at a time),
 /// counting connections.
 fn answering(bind: &str, answer: &'static str) -> (u16, Arc<AtomicUsize>) {

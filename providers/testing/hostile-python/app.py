@@ -107,6 +107,7 @@ class Connect(Attempt):
 @dataclass
 class UrlProps:
     url: str
+    method: str = "GET"
 
 
 class Http(Attempt):
@@ -114,10 +115,10 @@ class Http(Attempt):
     Properties = UrlProps
 
     def what(self, p):
-        return f"GET {p.url}"
+        return f"{p.method} {p.url}"
 
     def attempt(self, p):
-        answer = gate.request("GET", p.url)
+        answer = gate.request(p.method, p.url)
         return f"{answer.status} {HTTPStatus(answer.status).phrase} {answer.body.decode(errors='replace')}"
 
 
