@@ -3,7 +3,8 @@
 //!
 //! Invariants: deny by default (an empty grant allows nothing); a pattern is `service:Action`
 //! or `service:Prefix*` with IAM's service prefixes (the SigV4 signing name); a request whose
-//! action cannot be read, or is not a plain identifier, is refused like an undeclared one.
+//! action cannot be read, or is not a plain identifier, is refused like an undeclared one;
+//! an S3 request with a subresource or parameter this file does not know names no action.
 
 use std::fmt;
 

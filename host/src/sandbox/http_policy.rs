@@ -5,9 +5,10 @@
 //! Invariants, for every request:
 //! - the destination (scheme, host, port) must match a grant;
 //! - a request to an endpoint resolved for the provider's credentials must carry no
-//!   `Authorization` of its own; its body is read (bounded), its API action must be one the
-//!   provider was granted, and only then is it signed here, with credentials the guest never
-//!   sees; a request anywhere else is never signed;
+//!   `Authorization` of its own; its body is read (bounded), its API action (Query `Action`,
+//!   JSON `X-Amz-Target`, or S3's method, path and subresource, taken only by an S3
+//!   endpoint) must be one the provider was granted, and only then is it signed here, with
+//!   credentials the guest never sees; a request anywhere else is never signed;
 //! - the connection goes to an address vetted by [`super::egress`] (no link-local or metadata
 //!   address through a grant by name); redirects are returned to the guest, never followed;
 //! - a signed request is sent again (re-signed) only where repeating it is harmless, per
