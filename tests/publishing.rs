@@ -33,6 +33,12 @@ impl Workspace {
         Self { dir, env }
     }
 
+    /// The same workspace, its runs also given `env` (an emulator's variables).
+    fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env.extend(env);
+        self
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -154,12 +160,7 @@ fn published_aws_and_local_apply_by_tag_and_are_locked() {
                 "Path": "vpc.txt", "Content": "{{.Resources.Net.ID}}"}}
         }
     }));
-    let mut with_moto = ws.env.clone();
-    with_moto.extend(moto.env());
-    let ws = Workspace {
-        env: with_moto,
-        ..ws
-    };
+    let ws = ws.with_env(moto.env());
 
     // Not approved yet and no terminal: nothing happens, nothing is locked; `--yes` approves
     // the plan, never capabilities.
@@ -276,12 +277,7 @@ fn a_js_provider_is_published_signed_locked_and_applied_by_reference() {
         "Resources": {"Site": {"Plugin": "s3", "Type": "Bucket",
                                "Properties": {"Name": "published-site"}}}
     }));
-    let mut with_moto = ws.env.clone();
-    with_moto.extend(moto.env());
-    let ws = Workspace {
-        env: with_moto,
-        ..ws
-    };
+    let ws = ws.with_env(moto.env());
     let (code, out) = ws.rkit(&["apply", "spec.json", "--yes"]);
     assert_eq!(code, 1, "{out}");
     assert!(

@@ -141,6 +141,11 @@ class Etcd(Provider):
                 found.append(unb64(kv["key"])[len(prefix):])
         return found
 
+    def found(self, resource: Resource, wanted: Dict[str, str]) -> List[Observed]:
+        """What `list` answers for `resource`'s type: its objects tagged with `wanted`, read."""
+        observed = (resource.read(id, None) for id in self.tagged(resource.TYPE, wanted))
+        return [o for o in observed if o is not None]
+
     def claim(self, kind: str, id: str, tags: Dict[str, str], exists: bool) -> None:
         """Refuses to take over `id` when it exists and is not this resource's own."""
         if not exists:
@@ -228,12 +233,7 @@ class Key(Resource):
         etcd.delete(etcd.tags_key("Key", id))
 
     def list(self, tags):
-        found = []
-        for id in self.provider.tagged("Key", tags):
-            observed = self.read(id, None)
-            if observed is not None:
-                found.append(observed)
-        return found
+        return self.provider.found(self, tags)
 
 
 @dataclass
@@ -305,12 +305,7 @@ class Prefix(Resource):
         etcd.delete(etcd.tags_key("Prefix", id))
 
     def list(self, tags):
-        found = []
-        for id in self.provider.tagged("Prefix", tags):
-            observed = self.read(id, None)
-            if observed is not None:
-                found.append(observed)
-        return found
+        return self.provider.found(self, tags)
 
 
 Etcd.TYPES = [Key, Prefix]
