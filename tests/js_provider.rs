@@ -160,7 +160,9 @@ fn the_js_s3_provider_manages_buckets_and_objects_signed_by_rkit() {
         "{out}"
     );
 
-    // Old versions remain in the bucket: not deleted without ForceDestroy, and said so.
+    // An object rkit does not manage is in the bucket: not deleted without ForceDestroy, and
+    // said so (a current object, so that every S3 refuses DeleteBucket).
+    moto.emulator_with(&["put-object", "rkit-site", "stray.txt", "not rkit's"]);
     let out = run(1, &["destroy", "SPEC", "--yes"]);
     assert!(
         out.contains(
