@@ -887,7 +887,7 @@ fn signatures_are_verified_by_the_emulator() {
     ];
     let out = stack.expect(1, &["apply", "SPEC", "--yes"]);
     assert!(
-        out.contains("Net (aws Vpc): EC2 DescribeVpcs: AuthFailure"),
+        out.contains("Net (aws Vpc): EC2 CreateVpc: AuthFailure"),
         "{out}"
     );
 

@@ -573,23 +573,35 @@ fn provider_text_cannot_drive_the_terminal() {
 
 #[test]
 fn a_module_for_another_spi_version_is_refused_with_the_reason() {
-    // A component that exports the 0.1 interface: the host names both versions.
+    // Components that export an older interface: the host names both versions and what
+    // changed since.
     let ws = Workspace::new();
-    let old = ws.path("old.wasm");
-    std::fs::write(&old, old_component()).unwrap();
-    let out = ws.expect(1, &["provider", "inspect", old.to_str().unwrap()]);
-    assert!(
-        out.contains("was built for rkit:provider@0.1.0 but this rkit speaks rkit:provider@0.2.0"),
-        "{out}"
-    );
+    for (version, since) in [
+        ("0.1.0", "since 0.2.0 a provider never receives credentials"),
+        (
+            "0.2.0",
+            "since 0.3.0 a provider reads many resources in one call (`read-many`",
+        ),
+    ] {
+        let old = ws.path(&format!("old-{version}.wasm"));
+        std::fs::write(&old, old_component(version)).unwrap();
+        let out = ws.expect(1, &["provider", "inspect", old.to_str().unwrap()]);
+        let want = format!(
+            "was built for rkit:provider@{version} but this rkit speaks rkit:provider@0.3.0: \
+             rebuild it with rkit-sdk 0.3.0 ({since}"
+        );
+        assert!(out.contains(&want), "{out}");
+    }
 }
 
-/// The smallest component exporting an (empty) `rkit:provider/resources@0.1.0` instance.
-fn old_component() -> Vec<u8> {
-    let wat = r#"(component
+/// The smallest component exporting an (empty) `rkit:provider/resources@VERSION` instance.
+fn old_component(version: &str) -> Vec<u8> {
+    let wat = format!(
+        r#"(component
         (instance $empty)
-        (export "rkit:provider/resources@0.1.0" (instance $empty))
-    )"#;
+        (export "rkit:provider/resources@{version}" (instance $empty))
+    )"#
+    );
     wat::parse_str(wat).unwrap()
 }
 

@@ -37,7 +37,14 @@ pub struct TypeInfo {
     /// Top-level properties whose change forces replacement.
     pub force_new: Vec<String>,
     pub create_before_destroy: bool,
+    /// How many resources one `read-many` call takes (1: read one by one), at most
+    /// [`MAX_READ_BATCH`] whatever the provider declares.
+    pub read_batch: u32,
 }
+
+/// The most resources the engine puts in one `read-many` call, whatever a provider declares:
+/// it bounds what one call holds in memory and how much one failed call has to repeat.
+pub const MAX_READ_BATCH: u32 = 1000;
 
 /// The capabilities a provider asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +81,9 @@ pub struct Diagnostic {
 pub struct Created {
     pub id: String,
     pub attributes: Value,
+    /// Made but not ready yet: the engine reads it until it is (see `wit/provider.wit`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// A resource as the provider sees it now.
@@ -83,6 +93,9 @@ pub struct Observed {
     pub properties: Value,
     pub attributes: Value,
     pub tags: Tags,
+    /// Exists but not usable yet (an instance still starting).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// What kind of failure a provider call hit.

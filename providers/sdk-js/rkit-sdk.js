@@ -156,13 +156,26 @@ const tagsOf = (tags) => Object.fromEntries(tags.map((x) => [x.key, x.value]));
 const tagList = (tags) => Object.entries(tags || {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, value }));
 
 // A resource type: `{type, description, properties, attributes, forceNew, createBeforeDestroy,
-// propertyWrapper, create, read, update, delete, list, validate}`; `properties` and
-// `attributes` are `t.object({...})` field maps.
+// propertyWrapper, readBatch, create, read, readMany, update, delete, list, validate}`;
+// `properties` and `attributes` are `t.object({...})` field maps. `readMany(items, self)` reads
+// `[[id, properties], …]` at once (at most `readBatch`, default 1: rkit then calls `read` one
+// by one) and answers one observed object, `undefined` (gone) or `RkitError` per item, in order;
+// throwing fails the whole call. The default calls `read` for each.
 export function resource(spec) {
   if (!spec.type) throw new TypeError("a resource needs a type");
   return {
-    forceNew: [], createBeforeDestroy: false, propertyWrapper: undefined,
+    forceNew: [], createBeforeDestroy: false, propertyWrapper: undefined, readBatch: 1,
     validate: () => [], list: () => [],
+    async readMany(items, self) {
+      const answers = [];
+      for (const [id, p] of items) {
+        try { answers.push(await this.read(id, p, self)); } catch (e) {
+          if (!(e instanceof RkitError)) throw e;
+          answers.push(e);
+        }
+      }
+      return answers;
+    },
     update() { throw RkitError.other(`${spec.type}: update is not implemented (mark its properties force-new)`); },
     ...spec,
     propertiesType: t.object(spec.properties || {}),
@@ -199,6 +212,7 @@ export function provider(spec) {
     properties: JSON.stringify(rewrap(render(o.properties), r.propertyWrapper, wrapped)),
     attributes: JSON.stringify(render(o.attributes)),
     tags: tagList(o.tags),
+    pending: false,
   });
   const call = async (what, f) => {
     try { return await f(); } catch (e) { throw toRecord(e, what); }
@@ -214,6 +228,7 @@ export function provider(spec) {
           propertiesSchema: JSON.stringify(r.propertiesType.schema),
           attributesSchema: JSON.stringify(r.attributesType.schema),
           forceNew: r.forceNew, createBeforeDestroy: r.createBeforeDestroy,
+          readBatch: Math.max(1, Math.floor(Number(r.readBatch) || 1)),
         })),
         capabilities: {
           httpHosts: caps.httpHosts || [], filesystem: !!caps.filesystem, memoryMib: caps.memoryMib || 64,
@@ -242,13 +257,35 @@ export function provider(spec) {
       const r = find(typeName);
       const [p] = props(r, text);
       const created = await r.create(p, tagsOf(tags), token, state.self);
-      return { id: created.id, attributes: JSON.stringify(render(created.attributes)) };
+      return { id: created.id, attributes: JSON.stringify(render(created.attributes)), pending: false };
     }),
     read: (typeName, id, text) => call(`read ${typeName}`, async () => {
       const r = find(typeName);
       const [p, wrapped] = props(r, text);
       const o = await r.read(id, p, state.self);
       return o ? observed(r, o, wrapped) : undefined;
+    }),
+    readMany: (typeName, requests) => call(`read-many ${typeName}`, async () => {
+      const r = find(typeName);
+      const parsed = requests.map((q) => {
+        try { return props(r, q.properties); } catch (e) {
+          if (e instanceof RkitError) return e;
+          throw e;
+        }
+      });
+      const good = [];
+      requests.forEach((q, i) => { if (!(parsed[i] instanceof RkitError)) good.push([q.id, parsed[i][0]]); });
+      const read = await r.readMany(good, state.self);
+      if (!Array.isArray(read) || read.length !== good.length) {
+        throw RkitError.other(`${r.type}.readMany returned ${Array.isArray(read) ? read.length : "no list of"} answers for ${good.length} requests`);
+      }
+      let next = 0;
+      return parsed.map((p) => {
+        const answer = p instanceof RkitError ? p : read[next++];
+        if (answer instanceof RkitError) return { tag: "failed", val: toRecord(answer, `read ${typeName}`) };
+        if (answer === undefined || answer === null) return { tag: "gone" };
+        return { tag: "found", val: observed(r, answer, p[1]) };
+      });
     }),
     update: (typeName, id, oldText, newText, tags) => call(`update ${typeName}`, async () => {
       const r = find(typeName);

@@ -11,6 +11,9 @@
 //! in a way that may have left an object) is never simply repeated: the engine first lists
 //! the type by the resource's identity tags and adopts what it finds; a conflict after such a
 //! retry is handled the same way. An update is retried only after reading the object back.
+//! A create that answers `pending` is recorded at once, then waits (out of its walk slot) for
+//! its object to be ready, polled with the other new objects of its type ([`super::ready`]);
+//! only then do its dependents start.
 
 use super::events::{Event, Events, Failure, Op, OpAction};
 use super::interrupt::Interrupt;
@@ -95,6 +98,8 @@ pub struct Context {
     pub feeding: tokio::sync::Mutex<()>,
     /// Held while journal lines are written (one write at a time, in serial order).
     pub writing: tokio::sync::Mutex<()>,
+    /// New objects waiting to be ready, polled together per provider and type.
+    pub readiness: super::ready::Readiness,
 }
 
 impl Context {
@@ -396,7 +401,7 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
     }
     let tags = &step.tags;
     let type_name = &step.type_name;
-    let (id, attributes, adopted) = match (step.action, recorded) {
+    let (id, attributes, adopted, pending) = match (step.action, recorded) {
         (Action::Update, Some(recorded)) => {
             let attributes = update(
                 ctx,
@@ -410,7 +415,7 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
             )
             .await
             .map_err(|e| describe(step, &e))?;
-            (recorded.id, attributes, false)
+            (recorded.id, attributes, false, false)
         }
         (_, recorded) => {
             if let (true, Some(old)) = (step.create_before_destroy, recorded) {
@@ -443,33 +448,41 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
                 None => None,
             };
             match adopted {
-                Some((id, attributes)) => (id, attributes, true),
+                Some((id, attributes)) => (id, attributes, true, false),
                 None => create(ctx, op, provider, type_name, &properties, tags, &token)
                     .await
                     .map_err(|e| describe(step, &e))?,
             }
         }
     };
-    ctx.change(
-        &step.name,
+    let record = |attributes: Value| {
         Change::Resource(Some(ResourceState {
             plugin: step.plugin.clone(),
             type_name: type_name.clone(),
             id: id.clone(),
-            properties,
+            properties: properties.clone(),
             attributes,
             depends_on: step.depends_on.clone(),
             tags: tags.clone(),
             sensitive: step.sensitive.clone(),
-        })),
-    )
-    .await?;
+        }))
+    };
+    ctx.change(&step.name, record(attributes)).await?;
+    if pending {
+        // Made, and recorded: now ready, with the other new objects of its type.
+        let ready = ctx
+            .readiness
+            .wait(ctx, &step.plugin, type_name, &id, &properties)
+            .await
+            .map_err(|e| describe(step, &e))?;
+        ctx.change(&step.name, record(ready.attributes)).await?;
+    }
     Ok((id, adopted))
 }
 
 /// Creates one object, exactly once: a failure that may have left an object is followed by a
-/// `list` by the identity tags before anything is sent again. The ID, attributes and whether
-/// an existing object was adopted.
+/// `list` by the identity tags before anything is sent again. The ID, attributes, whether an
+/// existing object was adopted, and whether it is still pending (not ready yet).
 async fn create(
     ctx: &Context,
     op: &Op,
@@ -478,7 +491,7 @@ async fn create(
     properties: &Value,
     tags: &Tags,
     token: &str,
-) -> Result<(String, Value, bool), ProviderError> {
+) -> Result<(String, Value, bool, bool), ProviderError> {
     let mut backoff = Backoff::new(&ctx.interrupt).reporting(Some(op));
     let mut look = false;
     let mut looked_after_conflict = false;
@@ -499,11 +512,13 @@ async fn create(
                 && let Some((id, attributes)) =
                     adopt(ctx, op, provider, type_name, &found.id, properties, tags).await?
             {
-                return Ok((id, attributes, true));
+                return Ok((id, attributes, true, false));
             }
         }
         match provider.create(type_name, properties, tags, token).await {
-            Ok(created) => return Ok((created.id, created.attributes, false)),
+            Ok(created) => {
+                return Ok((created.id, created.attributes, false, created.pending));
+            }
             // AWS's "already exists" after a request of ours whose answer was lost.
             Err(err) if err.kind == ErrorKind::Conflict && !looked_after_conflict => {
                 looked_after_conflict = true;

@@ -603,6 +603,7 @@ mod tests {
                 properties: json!({}),
                 attributes: json!({}),
                 tags: t,
+                pending: false,
             },
         }
     }

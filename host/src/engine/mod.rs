@@ -13,6 +13,8 @@ pub mod interrupt;
 pub mod lock;
 pub mod plan;
 pub mod providers;
+pub mod ready;
+pub mod refresh;
 pub mod resolve;
 pub mod retry;
 pub mod saved;
@@ -28,18 +30,17 @@ use crate::spi::{Observed, Severity, Tags};
 use crate::state::{Change, Location, ResourceState, StateRef, StateStore};
 use anyhow::{Result, anyhow, bail};
 use apply::{Context, Report};
-use events::{Event, Events, Op, OpAction};
+use events::{Event, Events};
 use interrupt::Interrupt;
 use plan::Found;
 use plan::Plan;
 use providers::{ProviderArg, Providers};
 use resolve::Policy;
-use retry::{repeating, repeating_as};
+use retry::repeating;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use walk::{Outcome, walk};
 
 /// Everything one command works with.
 pub struct Session {
@@ -139,6 +140,7 @@ impl Session {
                 interrupt: Interrupt::default(),
                 feeding: tokio::sync::Mutex::new(()),
                 writing: tokio::sync::Mutex::new(()),
+                readiness: Default::default(),
             }),
             graph,
         })
@@ -278,48 +280,10 @@ impl Session {
         })
     }
 
-    /// Reads back every recorded resource (`None`: it no longer exists), `parallelism` at
-    /// once (the [`walk`] with no ordering between reads).
+    /// Reads back every recorded resource (`None`: it no longer exists), in batches per
+    /// provider and type, `parallelism` calls at once (see [`refresh`]).
     pub async fn refresh(&self, parallelism: usize) -> Result<BTreeMap<String, Option<Observed>>> {
-        let recorded: Arc<Vec<(String, ResourceState)>> = {
-            let store = self.ctx.store.lock().expect("state lock");
-            Arc::new(
-                store
-                    .state
-                    .resources
-                    .iter()
-                    .map(|(n, r)| (n.clone(), r.clone()))
-                    .collect(),
-            )
-        };
-        let independent = vec![Vec::new(); recorded.len()];
-        let outcomes = walk(&independent, parallelism, &self.ctx.interrupt, None, |i| {
-            let (ctx, recorded) = (self.ctx.clone(), recorded.clone());
-            async move {
-                let (name, r) = &recorded[i];
-                let provider = ctx.providers.get(&r.plugin)?.provider.clone();
-                let op = Op::new(&ctx.events, name, OpAction::Read);
-                repeating_as(&ctx.interrupt, Some(&op), || {
-                    provider.read(&r.type_name, &r.id, &r.properties)
-                })
-                .await
-                .map_err(|e| anyhow!("refreshing {name}: {e}"))
-            }
-        })
-        .await;
-        self.interrupted()?;
-        let mut observed = BTreeMap::new();
-        for ((name, _), outcome) in recorded.iter().zip(outcomes) {
-            match outcome {
-                Outcome::Done(read) => {
-                    observed.insert(name.clone(), read);
-                }
-                Outcome::Failed(err) => return Err(err),
-                Outcome::Panicked(m) => bail!("refreshing {name}: stopped unexpectedly: {m}"),
-                Outcome::Skipped(_) | Outcome::Cancelled => bail!("interrupted"),
-            }
-        }
-        Ok(observed)
+        refresh::refresh(&self.ctx, parallelism).await
     }
 
     /// Resolves the intents a previous run left open (its process died, or a create's

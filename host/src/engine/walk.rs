@@ -8,11 +8,14 @@
 //! `Cancelled`; every node ends with exactly one outcome, even when its visit panics. With a
 //! progress hook, one timer for the whole walk (not one per node: a timer per node costs a
 //! wake-up of the runtime's driver each) reports every node that has run longer than the
-//! interval, at each interval.
+//! interval, at each interval. A node may step aside while it only waits ([`aside`]): its
+//! slot goes to the next node meanwhile, and it takes one again before it goes on.
 
 use super::interrupt::Interrupt;
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -38,9 +41,6 @@ impl<T, E> Outcome<T, E> {
     }
 }
 
-/// Visits the nodes `0..successors.len()` (`successors[i]`: the nodes that wait for `i`;
-/// the graph must be acyclic, which [`super::schedule`] guarantees) and returns each one's
-/// outcome, by index.
 /// Visits the nodes `0..successors.len()` (`successors[i]`: the nodes that wait for `i`;
 /// the graph must be acyclic, which [`super::schedule`] guarantees) and returns each one's
 /// outcome, by index; `progress`, if given, hears about nodes that run long.
@@ -69,28 +69,49 @@ where
     let mut running = JoinSet::new();
     let mut task_node: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut started: HashMap<usize, Instant> = HashMap::new();
+    let slots = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut ticks = progress.map(|(every, _)| {
         let every = every.max(Duration::from_millis(10));
         let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks
     });
+    // Starts node `i` holding `permit`; its task maps back to it.
+    let mut start = |i: usize, permit: OwnedSemaphorePermit, running: &mut JoinSet<_>| {
+        // Boxed: a visit's future can be large, and is then moved as a pointer.
+        let visit = Box::pin(visit(i));
+        let slot = Slot {
+            slots: slots.clone(),
+            permit: Mutex::new(Some(permit)),
+        };
+        running
+            .spawn(SLOT.scope(slot, async move { (i, visit.await) }))
+            .id()
+    };
     loop {
-        while running.len() < parallelism.max(1) && !interrupt.raised() {
-            let Some(i) = ready.pop_front() else { break };
-            // Boxed: a visit's future can be large, and is then moved as a pointer.
-            let visit = Box::pin(visit(i));
-            let handle = running.spawn(async move { (i, visit.await) });
-            task_node.insert(handle.id(), i);
+        while !interrupt.raised() && !ready.is_empty() {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let i = ready.pop_front().expect("not empty");
+            task_node.insert(start(i, permit, &mut running), i);
             started.insert(i, Instant::now());
         }
         if running.is_empty() {
             break;
         }
-        let joined = match (&mut ticks, progress) {
-            (Some(ticks), Some((every, report))) => tokio::select! {
-                joined = running.join_next_with_id() => joined,
-                _ = ticks.tick() => {
+        let can_start = !ready.is_empty() && !interrupt.raised();
+        let joined = tokio::select! {
+            joined = running.join_next_with_id() => joined,
+            // A node stepped aside (see [`aside`]): its slot goes to the next ready node.
+            permit = slots.clone().acquire_owned(), if can_start => {
+                let i = ready.pop_front().expect("can start");
+                task_node.insert(start(i, permit.expect("never closed"), &mut running), i);
+                started.insert(i, Instant::now());
+                continue;
+            }
+            _ = tick(&mut ticks) => {
+                if let Some((every, report)) = progress {
                     let mut long: Vec<(usize, Duration)> = started
                         .iter()
                         .map(|(&i, t)| (i, t.elapsed()))
@@ -100,10 +121,9 @@ where
                     for (i, elapsed) in long {
                         report(i, elapsed);
                     }
-                    continue;
                 }
-            },
-            _ => running.join_next_with_id().await,
+                continue;
+            }
         };
         let Some(joined) = joined else {
             break;
@@ -142,6 +162,43 @@ where
         .into_iter()
         .map(|o| o.unwrap_or(Outcome::Cancelled))
         .collect()
+}
+
+/// The next progress tick, or never without a progress hook.
+async fn tick(ticks: &mut Option<tokio::time::Interval>) {
+    match ticks {
+        Some(ticks) => drop(ticks.tick().await),
+        None => std::future::pending().await,
+    }
+}
+
+/// The slot of the walk a running node holds: its permit, and the semaphore to take one again.
+struct Slot {
+    slots: Arc<Semaphore>,
+    permit: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+tokio::task_local! {
+    static SLOT: Slot;
+}
+
+/// Runs `work` without holding the running node's slot of the walk, and takes a slot again
+/// before returning: for waits that cost only time (a new object becoming ready), so that
+/// other nodes start meanwhile and `parallelism` bounds the work, not the waiting. Outside a
+/// walk it just runs `work`.
+pub async fn aside<T>(work: impl Future<Output = T>) -> T {
+    let held = SLOT.try_with(|s| {
+        let permit = s.permit.lock().expect("slot").take();
+        (s.slots.clone(), permit)
+    });
+    let Ok((slots, Some(permit))) = held else {
+        return work.await;
+    };
+    drop(permit);
+    let out = work.await;
+    let permit = slots.acquire_owned().await.expect("never closed");
+    let _ = SLOT.try_with(|s| *s.permit.lock().expect("slot") = Some(permit));
+    out
 }
 
 /// Marks everything after `failed` (transitively) as skipped because of it.

@@ -74,13 +74,24 @@ pub fn observed(o: wit::Observed) -> Result<spi::Observed, ProviderError> {
         attributes: json(&format!("the attributes of {}", o.id), &o.attributes)?,
         tags: o.tags.into_iter().map(|t| (t.key, t.value)).collect(),
         id: o.id,
+        pending: o.pending,
     })
+}
+
+/// One answer of `read-many`.
+pub fn read_answer(answer: wit::ReadAnswer) -> Result<Option<spi::Observed>, ProviderError> {
+    match answer {
+        wit::ReadAnswer::Found(o) => observed(o).map(Some),
+        wit::ReadAnswer::Gone => Ok(None),
+        wit::ReadAnswer::Failed(err) => Err(error(err)),
+    }
 }
 
 pub fn created(c: wit::Created) -> Result<spi::Created, ProviderError> {
     Ok(spi::Created {
         attributes: json(&format!("the attributes of {}", c.id), &c.attributes)?,
         id: c.id,
+        pending: c.pending,
     })
 }
 
@@ -118,6 +129,7 @@ pub fn provider_info(info: wit::ProviderInfo) -> Result<spi::ProviderInfo, Provi
                 description: escaped(&t.description),
                 force_new: t.force_new,
                 create_before_destroy: t.create_before_destroy,
+                read_batch: t.read_batch.clamp(1, spi::MAX_READ_BATCH),
             })
         })
         .collect::<Result<_, ProviderError>>()?;

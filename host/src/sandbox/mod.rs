@@ -8,8 +8,8 @@
 //! - [`Provider`] is a configured provider with its grants: a pool of instances on which the
 //!   SPI is called; a trap or limit discards the instance, never the host.
 //!
-//! The SPI spoken is `rkit:provider@0.2.0`; a module built for another version is refused
-//! with a message saying which and why.
+//! The SPI spoken is `rkit:provider@0.3.0`; a module built for another version is refused
+//! with a message saying which and what changed since.
 
 mod api_actions;
 mod aws_signing;
@@ -37,9 +37,9 @@ pub use limits::LimitHit;
 pub use provider::Provider;
 
 /// The SPI version this host speaks.
-pub const SPI_VERSION: &str = "0.2.0";
+pub const SPI_VERSION: &str = "0.3.0";
 /// The interface a provider component must export.
-const SPI_EXPORT: &str = "rkit:provider/resources@0.2.0";
+const SPI_EXPORT: &str = "rkit:provider/resources@0.3.0";
 
 use crate::spi::ProviderInfo;
 use anyhow::{Context, Result, anyhow};
@@ -158,15 +158,30 @@ impl Sandbox {
             let version = other.trim_start_matches("rkit:provider/resources@");
             return anyhow!(
                 "{origin} was built for rkit:provider@{} but this rkit speaks rkit:provider@{SPI_VERSION}: \
-                 rebuild it with rkit-sdk {SPI_VERSION} (since 0.2.0 a provider never receives \
-                 credentials: it declares the API actions it calls and rkit signs its requests)",
-                crate::text::escape(version)
+                 rebuild it with rkit-sdk {SPI_VERSION} ({})",
+                crate::text::escape(version),
+                since(version)
             );
         }
         anyhow!(
             "{origin} is not an rkit provider (it must export {SPI_EXPORT} and import only WASI): {}",
             crate::text::escape(&format!("{err:#}"))
         )
+    }
+}
+
+/// What changed in the SPI since `version` (the reason a module built for it must be rebuilt).
+fn since(version: &str) -> &'static str {
+    const READ_MANY: &str = "since 0.3.0 a provider reads many resources in one call \
+                             (`read-many`, with a batch size per type in `describe`)";
+    match version {
+        "0.1.0" => {
+            "since 0.2.0 a provider never receives credentials: it declares the API actions it \
+             calls and rkit signs its requests; and since 0.3.0 it reads many resources in one \
+             call (`read-many`)"
+        }
+        "0.2.0" => READ_MANY,
+        _ => "the interface differs",
     }
 }
 

@@ -317,6 +317,48 @@ impl Provider {
             .transpose()
     }
 
+    /// Reads many resources of one type in one call: one answer per `(id, properties)`, in
+    /// order (`Ok(None)`: gone; `Err`: that one failed). The whole call fails when the provider
+    /// fails it, or answers with another number of answers than it was asked for.
+    pub async fn read_many(
+        &self,
+        type_name: &str,
+        items: &[(&str, &Value)],
+    ) -> Result<Vec<Result<Option<Observed>, ProviderError>>, ProviderError> {
+        let requests: Vec<wit::ReadRequest> = items
+            .iter()
+            .map(|(id, properties)| wit::ReadRequest {
+                id: id.to_string(),
+                properties: properties.to_string(),
+            })
+            .collect();
+        let (result, denied) = self
+            .call("read-many", async |i| {
+                i.world
+                    .rkit_provider_resources()
+                    .call_read_many(&mut i.store, type_name, &requests)
+                    .await
+            })
+            .await?;
+        let answers = result.map_err(|e| guest_error(e, denied.clone()))?;
+        if answers.len() != items.len() {
+            return Err(ProviderError::new(
+                ErrorKind::Fault,
+                format!(
+                    "provider {} answered read-many of {} {} with {} answers",
+                    self.name(),
+                    items.len(),
+                    escaped(type_name),
+                    answers.len()
+                ),
+            ));
+        }
+        Ok(answers
+            .into_iter()
+            .map(|answer| bindings::read_answer(answer).map_err(|e| with_denied(e, &denied)))
+            .collect())
+    }
+
     /// Updates a resource in place; returns its new attributes.
     pub async fn update(
         &self,
@@ -381,7 +423,11 @@ impl Provider {
 /// A provider's own error, with what the sandbox denied during the call (which usually
 /// explains it); with a denial, the error is of kind `denied` whatever the provider said.
 fn guest_error(err: wit::Error, denied: Vec<String>) -> ProviderError {
-    let mut err = bindings::error(err);
+    with_denied(bindings::error(err), &denied)
+}
+
+/// `err` with what the sandbox denied during its call, if anything (then of kind `denied`).
+fn with_denied(mut err: ProviderError, denied: &[String]) -> ProviderError {
     if !denied.is_empty() {
         err.kind = ErrorKind::Denied;
         err.message = format!(

@@ -39,6 +39,7 @@ def _observed(o) -> "t.Observed":
         properties=properties,
         attributes=attributes,
         tags=[t.Tag(key=k, value=v) for k, v in sorted(tags.items())],
+        pending=False,
     )
 
 
@@ -86,11 +87,25 @@ def exports_for(provider_class: type):
 
         def create(self, type_name: str, properties: str, tags, token: str):
             id, attributes = call(f"create {type_name}", dispatch.create, type_name, properties, _tags(tags), token)
-            return t.Created(id=id, attributes=attributes)
+            return t.Created(id=id, attributes=attributes, pending=False)
 
         def read(self, type_name: str, id: str, properties: str):
             o = call(f"read {type_name}", dispatch.read, type_name, id, properties)
             return None if o is None else _observed(o)
+
+        def read_many(self, type_name: str, requests):
+            answers = call(
+                f"read-many {type_name}", dispatch.read_many, type_name, [(r.id, r.properties) for r in requests]
+            )
+            out = []
+            for answer in answers:
+                if answer[0] == "found":
+                    out.append(t.ReadAnswer_Found(_observed(answer[1])))
+                elif answer[0] == "gone":
+                    out.append(t.ReadAnswer_Gone())
+                else:
+                    out.append(t.ReadAnswer_Failed(_wit_error(answer[1], f"read {type_name}").value))
+            return out
 
         def update(self, type_name: str, id: str, old_properties: str, new_properties: str, tags):
             return call(

@@ -14,7 +14,7 @@ every answer is JSON text of the shapes the schemas describe; an exception that 
 
 import dataclasses
 import json
-from typing import Any, Dict, Generic, List, Optional, TypeVar
+from typing import Any, Dict, Generic, List, Optional, Tuple, TypeVar
 
 from . import schema
 from .errors import Error
@@ -77,6 +77,9 @@ class Resource:
     CREATE_BEFORE_DESTROY: bool = False
     # InfraKit's wrapped form (`{"CreateKeyInput": {...}}`) is accepted too when set.
     PROPERTY_WRAPPER: Optional[str] = None
+    # How many resources `read_many` takes in one call (rkit never sends more); 1: rkit reads
+    # this type one by one with `read`.
+    READ_BATCH: int = 1
 
     def __init__(self, provider: "Provider"):
         self.provider = provider
@@ -89,6 +92,18 @@ class Resource:
 
     def read(self, id: str, properties) -> Optional[Observed]:
         raise Error.other(f"{self.TYPE}: read is not implemented")
+
+    def read_many(self, items: List[Tuple[str, object]]) -> List[object]:
+        """Reads many resources at once: one answer per `(id, properties)`, in order: an
+        `Observed`, `None` (gone) or an `Error` (that one failed). Raising fails the whole
+        call (rkit retries the batch). The default calls `read` for each."""
+        answers: List[object] = []
+        for id, props in items:
+            try:
+                answers.append(self.read(id, props))
+            except Error as e:
+                answers.append(e)
+        return answers
 
     def update(self, id: str, old, new, tags: Dict[str, str]):
         raise Error.other(f"{self.TYPE}: update is not implemented (mark its properties force-new)")
@@ -182,6 +197,7 @@ class Dispatch:
                     "attributes_schema": json.dumps(schema.schema(r.Attributes)),
                     "force_new": list(r.FORCE_NEW),
                     "create_before_destroy": r.CREATE_BEFORE_DESTROY,
+                    "read_batch": max(1, int(r.READ_BATCH)),
                 }
                 for r in self.types.values()
             ],
@@ -214,6 +230,32 @@ class Dispatch:
         props, wrapped = self._props(r, text)
         observed = r.read(id, props)
         return None if observed is None else self._observed(r, observed, wrapped)
+
+    def read_many(self, type_name: str, requests: List[Tuple[str, str]]) -> List[Tuple]:
+        """One answer per `(id, properties text)`: `("found", observed)`, `("gone",)` or
+        `("failed", Error)`."""
+        r = self._type(type_name)
+        parsed: List[object] = []
+        for _, text in requests:
+            try:
+                parsed.append(self._props(r, text))
+            except Error as e:
+                parsed.append(e)
+        good = [(id, p[0]) for (id, _), p in zip(requests, parsed) if not isinstance(p, Error)]
+        read = list(r.read_many(good))
+        if len(read) != len(good):
+            raise Error.other(f"{r.TYPE}.read_many returned {len(read)} answers for {len(good)} requests")
+        answers = iter(read)
+        out: List[Tuple] = []
+        for p in parsed:
+            answer = p if isinstance(p, Error) else next(answers)
+            if isinstance(answer, Error):
+                out.append(("failed", answer))
+            elif answer is None:
+                out.append(("gone",))
+            else:
+                out.append(("found", self._observed(r, answer, p[1])))
+        return out
 
     def update(self, type_name: str, id: str, old: str, new: str, tags: Dict[str, str]) -> str:
         r = self._type(type_name)

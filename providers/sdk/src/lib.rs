@@ -62,6 +62,12 @@ macro_rules! export_provider {
             ) -> Result<Option<$crate::bindings::wit::Observed>, $crate::bindings::wit::Error> {
                 $crate::runtime::read::<$provider>(type_name, id, properties)
             }
+            fn read_many(
+                type_name: String,
+                requests: Vec<$crate::bindings::wit::ReadRequest>,
+            ) -> Result<Vec<$crate::bindings::wit::ReadAnswer>, $crate::bindings::wit::Error> {
+                $crate::runtime::read_many::<$provider>(type_name, requests)
+            }
             fn update(
                 type_name: String,
                 id: String,

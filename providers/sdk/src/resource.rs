@@ -106,6 +106,33 @@ pub trait Resource: 'static {
         properties: &Self::Properties,
     ) -> Result<Option<Observed<Self>>>;
 
+    /// How many resources [`Self::read_many`] takes in one call (rkit never sends more, and
+    /// caps it at 1,000). 1, the default: rkit reads this type one by one with [`Self::read`].
+    const READ_BATCH: u32 = 1;
+
+    /// Reads many resources in one call (at most [`Self::READ_BATCH`]): one answer per
+    /// `(id, last known properties)`, in the same order (`Ok(None)`: gone; `Err`: that one
+    /// failed). An `Err` for the whole call means none was read (rkit retries the batch). The
+    /// default calls [`Self::read`] for each; override it where the API reads many objects in
+    /// one request (a list of IDs).
+    fn read_many(
+        provider: &Self::Provider,
+        items: &[(&str, &Self::Properties)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        Ok(items
+            .iter()
+            .map(|(id, known)| Self::read(provider, id, known))
+            .collect())
+    }
+
+    /// Whether an object with these attributes is usable. A create whose object is not yet
+    /// (an instance still starting) should return at once rather than wait: rkit records the
+    /// object, then reads it, many at once with the other new objects of the type, until
+    /// this says it is ready. The default: always ready.
+    fn ready(_attributes: &Self::Attributes) -> bool {
+        true
+    }
+
     /// Changes the resource in place. Only called when no [`Self::FORCE_NEW`] property
     /// changed; a type whose properties are all force-new never sees it.
     fn update(

@@ -18,6 +18,11 @@ pub(crate) trait ErasedType<P> {
     fn validate(&self, properties: &str) -> Vec<Diagnostic>;
     fn create(&self, provider: &P, properties: &str, tags: &Tags) -> Result<wit::Created>;
     fn read(&self, provider: &P, id: &str, properties: &str) -> Result<Option<wit::Observed>>;
+    fn read_many(
+        &self,
+        provider: &P,
+        requests: Vec<wit::ReadRequest>,
+    ) -> Result<Vec<wit::ReadAnswer>>;
     fn update(&self, provider: &P, id: &str, old: &str, new: &str, tags: &Tags) -> Result<String>;
     fn delete(&self, provider: &P, id: &str, properties: &str) -> Result<()>;
     fn list(&self, provider: &P, tags: &Tags) -> Result<Vec<wit::Observed>>;
@@ -52,6 +57,7 @@ fn observed_as<R: Resource>(o: Observed<R>, wrapped_keys: &[String]) -> Result<w
         _ => render(&o.properties)?,
     };
     Ok(wit::Observed {
+        pending: !R::ready(&o.attributes),
         id: o.id,
         properties,
         attributes: render(&o.attributes)?,
@@ -72,6 +78,7 @@ impl<R: Resource> ErasedType<R::Provider> for Typed<R> {
             attributes_schema: schema::<R::Attributes>(),
             force_new: R::FORCE_NEW.iter().map(|s| s.to_string()).collect(),
             create_before_destroy: R::CREATE_BEFORE_DESTROY,
+            read_batch: R::READ_BATCH.max(1),
         }
     }
 
@@ -88,6 +95,7 @@ impl<R: Resource> ErasedType<R::Provider> for Typed<R> {
     fn create(&self, p: &R::Provider, properties: &str, tags: &Tags) -> Result<wit::Created> {
         let created = R::create(p, &props::<R>(properties)?.value, tags)?;
         Ok(wit::Created {
+            pending: !R::ready(&created.attributes),
             id: created.id,
             attributes: render(&created.attributes)?,
         })
@@ -98,6 +106,47 @@ impl<R: Resource> ErasedType<R::Provider> for Typed<R> {
         R::read(p, id, &known.value)?
             .map(|o| observed_as(o, &known.wrapped_keys))
             .transpose()
+    }
+
+    fn read_many(
+        &self,
+        p: &R::Provider,
+        requests: Vec<wit::ReadRequest>,
+    ) -> Result<Vec<wit::ReadAnswer>> {
+        // Properties that do not parse fail their own request; the others are read together.
+        let parsed: Vec<Result<Wrapped<R::Properties>>> =
+            requests.iter().map(|r| props::<R>(&r.properties)).collect();
+        let good: Vec<(&str, &R::Properties)> = requests
+            .iter()
+            .zip(&parsed)
+            .filter_map(|(r, p)| Some((r.id.as_str(), &p.as_ref().ok()?.value)))
+            .collect();
+        let mut read = R::read_many(p, &good)?.into_iter();
+        if read.len() != good.len() {
+            return Err(Error::other(format!(
+                "{}::read_many returned {} answers for {} requests",
+                R::TYPE,
+                read.len(),
+                good.len()
+            )));
+        }
+        parsed
+            .into_iter()
+            .map(|known| {
+                let answer = match known {
+                    Err(err) => Err(err),
+                    Ok(known) => read
+                        .next()
+                        .expect("counted")
+                        .and_then(|o| o.map(|o| observed_as(o, &known.wrapped_keys)).transpose()),
+                };
+                Ok(match answer {
+                    Ok(Some(o)) => wit::ReadAnswer::Found(o),
+                    Ok(None) => wit::ReadAnswer::Gone,
+                    Err(err) => wit::ReadAnswer::Failed(err.into()),
+                })
+            })
+            .collect()
     }
 
     fn update(
@@ -270,6 +319,14 @@ pub fn read<P: Provider>(
     properties: String,
 ) -> Result<Option<wit::Observed>, wit::Error> {
     with_type::<P, _>(&type_name, |p, ty| ty.read(p, &id, &properties))
+}
+
+/// `read-many` for provider `P`.
+pub fn read_many<P: Provider>(
+    type_name: String,
+    requests: Vec<wit::ReadRequest>,
+) -> Result<Vec<wit::ReadAnswer>, wit::Error> {
+    with_type::<P, _>(&type_name, |p, ty| ty.read_many(p, requests))
 }
 
 /// `update` for provider `P`.

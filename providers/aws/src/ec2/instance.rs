@@ -1,8 +1,9 @@
-//! `Instance`: RunInstances (one instance, idempotent by client token), waiting until it
-//! runs; instance type (stop, modify, start) and security groups change in place;
+//! `Instance`: RunInstances (one instance, idempotent by client token), returned `pending`
+//! for rkit to wait for with the other new instances (one DescribeInstances per 200 per
+//! round); instance type (stop, modify, start) and security groups change in place;
 //! TerminateInstances, waiting until terminated (so its subnet can go next).
 
-use super::{adoptable, describe_one, describe_tagged, or_undo, tag};
+use super::{READ_BATCH, describe_one, describe_pages, describe_tagged, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::sets::{keep_shape, strings};
@@ -48,6 +49,9 @@ pub struct InstanceAttrs {
     /// Whether it is `running` (what a group's rolling update waits for).
     #[serde(default)]
     pub healthy: bool,
+    /// EC2's state: `pending` until it has started, then `running`, `stopped`, ….
+    #[serde(default)]
+    pub state: String,
 }
 
 pub struct Instance;
@@ -71,6 +75,7 @@ fn attributes(e: &Element) -> InstanceAttrs {
         public_ip_address: e.text("ipAddress").map(String::from),
         availability_zone: e.string("placement/availabilityZone"),
         healthy: state(e) == "running",
+        state: state(e).to_string(),
     }
 }
 
@@ -175,49 +180,64 @@ impl Resource for Instance {
     }
 
     fn create(aws: &Aws, p: &InstanceProps, tags: &Tags) -> Result<Created<InstanceAttrs>> {
-        let alive = |r: &Element| {
-            r.items("instancesSet")
-                .any(|i| matches!(state(i), "pending" | "running" | "stopping" | "stopped"))
-        };
-        let id = match adoptable(aws, "DescribeInstances", "reservationSet", tags, alive)? {
-            Some(found) => found
-                .items("instancesSet")
-                .find(|i| !matches!(state(i), "terminated" | "shutting-down"))
-                .map(|i| i.string("instanceId"))
-                .unwrap_or_default(),
-            None => {
-                let user_data = p
-                    .user_data
-                    .as_ref()
-                    .map(|u| base64::engine::general_purpose::STANDARD.encode(u));
-                let params = Params::new()
-                    .set("ImageId", &p.image_id)
-                    .set("InstanceType", &p.instance_type)
-                    .set("MinCount", 1)
-                    .set("MaxCount", 1)
-                    .set("ClientToken", client_token())
-                    .opt("SubnetId", p.subnet_id.as_deref())
-                    .list("SecurityGroupId", p.security_group_ids.iter().flatten())
-                    .opt("KeyName", p.key_name.as_deref())
-                    .opt("UserData", user_data)
-                    .opt("PrivateIpAddress", p.private_ip_address.as_deref())
-                    .tag_specification("instance", tags);
-                aws.api
-                    .ec2("RunInstances", params)?
-                    .string("instancesSet/item/instanceId")
-            }
-        };
-        let running = or_undo(wait_for(aws, &id, "running"), &id, || {
-            Self::delete(aws, &id, p)
-        })?;
+        let user_data = p
+            .user_data
+            .as_ref()
+            .map(|u| base64::engine::general_purpose::STANDARD.encode(u));
+        let params = Params::new()
+            .set("ImageId", &p.image_id)
+            .set("InstanceType", &p.instance_type)
+            .set("MinCount", 1)
+            .set("MaxCount", 1)
+            .set("ClientToken", client_token())
+            .opt("SubnetId", p.subnet_id.as_deref())
+            .list("SecurityGroupId", p.security_group_ids.iter().flatten())
+            .opt("KeyName", p.key_name.as_deref())
+            .opt("UserData", user_data)
+            .opt("PrivateIpAddress", p.private_ip_address.as_deref())
+            .tag_specification("instance", tags);
+        let started = aws
+            .api
+            .ec2("RunInstances", params)?
+            .at("instancesSet/item")
+            .cloned()
+            .unwrap_or_default();
+        // Still `pending`: rkit waits for it with the other new instances (see `ready`).
         Ok(Created {
-            id,
-            attributes: attributes(&running),
+            id: started.string("instanceId"),
+            attributes: attributes(&started),
         })
     }
 
     fn read(aws: &Aws, id: &str, known: &InstanceProps) -> Result<Option<Observed<Self>>> {
         Ok(describe(aws, id)?.map(|e| observed(&e, Some(known))))
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &InstanceProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let ids: Vec<&str> = items.iter().map(|(id, _)| *id).collect();
+        let by_id = Params::new().filters([("instance-id".to_string(), ids)]);
+        let reservations = describe_pages(aws, "DescribeInstances", "reservationSet", by_id)?;
+        let found: std::collections::HashMap<String, &Element> = reservations
+            .iter()
+            .flat_map(|r| r.items("instancesSet"))
+            .filter(|i| !matches!(state(i), "terminated" | "shutting-down"))
+            .map(|i| (i.string("instanceId"), i))
+            .collect();
+        Ok(items
+            .iter()
+            .map(|(id, known)| Ok(found.get(*id).map(|i| observed(i, Some(known)))))
+            .collect())
+    }
+
+    /// Started: rkit polls new instances together (one DescribeInstances per 200 per round)
+    /// until they are no longer `pending`.
+    fn ready(attributes: &InstanceAttrs) -> bool {
+        attributes.state != "pending"
     }
 
     fn update(

@@ -1,7 +1,7 @@
 //! `InternetGateway`: CreateInternetGateway with its VPC attachment (Attach/Detach, moved in
 //! place), DeleteInternetGateway after detaching.
 
-use super::{adoptable, delete_when_free, describe_one, describe_tagged, or_undo, tag};
+use super::{READ_BATCH, delete_when_free, describe_one, describe_tagged, or_undo, read_ids, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -88,26 +88,12 @@ impl Resource for InternetGateway {
     const DESCRIPTION: &'static str = "An internet gateway, attached to a VPC";
 
     fn create(aws: &Aws, p: &GatewayProps, tags: &Tags) -> Result<Created<GatewayAttrs>> {
-        let found = adoptable(
-            aws,
-            "DescribeInternetGateways",
-            "internetGatewaySet",
-            tags,
-            |_| true,
+        let root = aws.api.ec2(
+            "CreateInternetGateway",
+            Params::new().tag_specification("internet-gateway", tags),
         )?;
-        let (id, already) = match found {
-            Some(e) => (e.string("internetGatewayId"), attached(&e)),
-            None => {
-                let root = aws.api.ec2(
-                    "CreateInternetGateway",
-                    Params::new().tag_specification("internet-gateway", tags),
-                )?;
-                (root.string("internetGateway/internetGatewayId"), Vec::new())
-            }
-        };
-        let old = GatewayProps {
-            vpc_id: already.into_iter().next(),
-        };
+        let id = root.string("internetGateway/internetGatewayId");
+        let old = GatewayProps { vpc_id: None };
         let moved = move_attachment(aws, &id, &old, p);
         or_undo(moved, &id, || Self::delete(aws, &id, p))?;
         Ok(Created {
@@ -120,6 +106,21 @@ impl Resource for InternetGateway {
 
     fn read(aws: &Aws, id: &str, _: &GatewayProps) -> Result<Option<Observed<Self>>> {
         Ok(describe(aws, id)?.as_ref().map(observed))
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &GatewayProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let describe = (
+            "DescribeInternetGateways",
+            "internetGatewaySet",
+            "internet-gateway-id",
+            "internetGatewayId",
+        );
+        read_ids(aws, items, describe, |e, _| Ok(Some(observed(e))))
     }
 
     fn update(

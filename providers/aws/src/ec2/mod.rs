@@ -1,5 +1,6 @@
-//! EC2 resource types and what they share: describe by ID or by tags, adoption of an object
-//! rkit already created, tagging, undoing a half-done create, CIDR checks.
+//! EC2 resource types and what they share: describe by ID, by many IDs at once (batched
+//! reads: one request per 200 objects) or by tags, tagging, undoing a half-done create, CIDR
+//! checks.
 
 pub mod instance;
 pub mod internet_gateway;
@@ -13,15 +14,8 @@ pub mod vpc;
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
-use rkit_sdk::{Diagnostic, Error, Result, Tags};
-
-/// The tags that identify what rkit made: its stack and logical name (`rkit:*`).
-pub fn identity(tags: &Tags) -> Tags {
-    tags.iter()
-        .filter(|(k, _)| k.starts_with("rkit:"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
+use rkit_sdk::{Diagnostic, Error, Observed, Resource, Result, Tags};
+use std::collections::HashMap;
 
 /// Describes one object by ID with `action` (`DescribeVpcs` with `VpcId.1`); `None` when
 /// AWS answers that it does not exist.
@@ -50,13 +44,15 @@ pub fn describe_tagged(
     tags: &Tags,
     params: Params,
 ) -> Result<Vec<Element>> {
+    describe_pages(aws, action, set, params.tag_filters(tags))
+}
+
+/// Every item of `set` `action` answers with `params`, following `nextToken` page by page.
+pub fn describe_pages(aws: &Aws, action: &str, set: &str, params: Params) -> Result<Vec<Element>> {
     let mut found = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page = params
-            .clone()
-            .tag_filters(tags)
-            .opt("NextToken", token.as_deref());
+        let page = params.clone().opt("NextToken", token.as_deref());
         let root = aws.api.ec2(action, page)?;
         found.extend(root.items(set).cloned());
         match root.text("nextToken") {
@@ -66,22 +62,56 @@ pub fn describe_tagged(
     }
 }
 
-/// An object rkit created earlier for this resource (same stack and name tags) that is
-/// still alive: a create adopts it instead of making a duplicate.
-pub fn adoptable(
+/// How many objects of a type one batched read asks for: EC2 takes up to 200 values in one
+/// filter.
+pub const READ_BATCH: u32 = 200;
+
+/// The objects with `ids`, described in one request (and its pages), keyed by `id_path`. By
+/// the `filter` (`vpc-id`), not an ID list: an ID that no longer exists is simply absent,
+/// where in an ID list it fails the whole request.
+pub fn describe_ids(
     aws: &Aws,
     action: &str,
     set: &str,
-    tags: &Tags,
-    alive: impl Fn(&Element) -> bool,
-) -> Result<Option<Element>> {
-    let identity = identity(tags);
-    if identity.is_empty() {
-        return Ok(None);
-    }
-    Ok(describe_tagged(aws, action, set, &identity, Params::new())?
+    filter: &str,
+    ids: &[&str],
+    id_path: &str,
+) -> Result<HashMap<String, Element>> {
+    let params = Params::new().filters([(filter.to_string(), ids.to_vec())]);
+    Ok(describe_pages(aws, action, set, params)?
         .into_iter()
-        .find(alive))
+        .map(|e| (e.string(id_path), e))
+        .collect())
+}
+
+/// `read_many` from one batched describe ([`describe_ids`]): each requested ID with what
+/// `observe` makes of its object (`None` when it is absent, or when `observe` says it is as
+/// good as gone).
+pub fn read_ids<R: Resource<Provider = Aws>>(
+    aws: &Aws,
+    items: &[(&str, &R::Properties)],
+    (action, set, filter, id_path): (&str, &str, &str, &str),
+    observe: impl Fn(&Element, &R::Properties) -> Result<Option<Observed<R>>>,
+) -> Result<Vec<Result<Option<Observed<R>>>>> {
+    let ids: Vec<&str> = items.iter().map(|(id, _)| *id).collect();
+    let found = describe_ids(aws, action, set, filter, &ids, id_path)?;
+    Ok(items
+        .iter()
+        .map(|(id, known)| match found.get(*id) {
+            Some(e) => observe(e, known),
+            None => Ok(None),
+        })
+        .collect())
+}
+
+/// What a create answered, if it already says the object is ready (`ready`), else what
+/// `wait` finds: no describe when the create's own answer shows the object usable.
+pub fn ready_or_wait(
+    created: Element,
+    ready: impl Fn(&Element) -> bool,
+    wait: impl FnOnce() -> Result<Element>,
+) -> Result<Element> {
+    if ready(&created) { Ok(created) } else { wait() }
 }
 
 /// Deletes `id` with `action` (`DeleteVpc` with `VpcId`), retrying while AWS says another
@@ -199,14 +229,5 @@ mod tests {
         assert_eq!(check_cidr("CidrBlock", "x", 16..=28)[0].field, "CidrBlock");
         let host_bits = check_cidr("CidrBlock", "10.0.1.5/24", 16..=28);
         assert_eq!(host_bits[0].severity, rkit_sdk::Severity::Warning);
-    }
-
-    #[test]
-    fn identity_keeps_rkit_tags_only() {
-        let tags: Tags = [("rkit:name", "a"), ("rkit:stack", "s"), ("team", "x")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        assert_eq!(identity(&tags).len(), 2);
     }
 }

@@ -2,7 +2,9 @@
 //! associations (Associate/DisassociateRouteTable) converged in place, DeleteRouteTable after
 //! disassociating.
 
-use super::{adoptable, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, tag};
+use super::{
+    READ_BATCH, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, read_ids, tag,
+};
 use crate::Aws;
 use crate::query::Params;
 use crate::sets::{changes, keep_shape, strings};
@@ -262,19 +264,15 @@ impl Resource for RouteTable {
     }
 
     fn create(aws: &Aws, p: &RouteTableProps, tags: &Tags) -> Result<Created<RouteTableAttrs>> {
-        let alive = |e: &Element| e.text("vpcId") == Some(p.vpc_id.as_str());
-        let id = match adoptable(aws, "DescribeRouteTables", "routeTableSet", tags, alive)? {
-            Some(found) => found.string("routeTableId"),
-            None => aws
-                .api
-                .ec2(
-                    "CreateRouteTable",
-                    Params::new()
-                        .set("VpcId", &p.vpc_id)
-                        .tag_specification("route-table", tags),
-                )?
-                .string("routeTable/routeTableId"),
-        };
+        let id = aws
+            .api
+            .ec2(
+                "CreateRouteTable",
+                Params::new()
+                    .set("VpcId", &p.vpc_id)
+                    .tag_specification("route-table", tags),
+            )?
+            .string("routeTable/routeTableId");
         let converged = describe(aws, &id)?
             .ok_or_else(|| Error::other(format!("route table {id} vanished after its creation")))
             .and_then(|now| converge(aws, &id, &now, p));
@@ -289,6 +287,23 @@ impl Resource for RouteTable {
 
     fn read(aws: &Aws, id: &str, known: &RouteTableProps) -> Result<Option<Observed<Self>>> {
         Ok(describe(aws, id)?.map(|e| observed(&e, Some(known))))
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &RouteTableProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let describe = (
+            "DescribeRouteTables",
+            "routeTableSet",
+            "route-table-id",
+            "routeTableId",
+        );
+        read_ids(aws, items, describe, |e, known| {
+            Ok(Some(observed(e, Some(known))))
+        })
     }
 
     fn update(

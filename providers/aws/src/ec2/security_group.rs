@@ -6,7 +6,9 @@
 //! `IpPermissionsEgress` is given (as in CloudFormation): then AWS's default allow-all rule is
 //! revoked unless listed.
 
-use super::{adoptable, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, tag};
+use super::{
+    READ_BATCH, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, read_ids, tag,
+};
 use crate::Aws;
 use crate::query::Params;
 use crate::sets::{changes, keep_shape};
@@ -362,30 +364,20 @@ impl Resource for SecurityGroup {
         p: &SecurityGroupProps,
         tags: &Tags,
     ) -> Result<Created<SecurityGroupAttrs>> {
-        let alive = |e: &Element| e.text("vpcId") == p.vpc_id.as_deref();
-        let id = match adoptable(
-            aws,
-            "DescribeSecurityGroups",
-            "securityGroupInfo",
-            tags,
-            alive,
-        )? {
-            Some(found) => found.string("groupId"),
-            None => aws
-                .api
-                .ec2(
-                    "CreateSecurityGroup",
-                    Params::new()
-                        .set("GroupName", &p.group_name)
-                        .set(
-                            "GroupDescription",
-                            p.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION),
-                        )
-                        .opt("VpcId", p.vpc_id.as_deref())
-                        .tag_specification("security-group", tags),
-                )?
-                .string("groupId"),
-        };
+        let id = aws
+            .api
+            .ec2(
+                "CreateSecurityGroup",
+                Params::new()
+                    .set("GroupName", &p.group_name)
+                    .set(
+                        "GroupDescription",
+                        p.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION),
+                    )
+                    .opt("VpcId", p.vpc_id.as_deref())
+                    .tag_specification("security-group", tags),
+            )?
+            .string("groupId");
         let converged = describe(aws, &id)?
             .ok_or_else(|| Error::other(format!("security group {id} vanished after its creation")))
             .and_then(|now| converge(aws, &id, &now, p).map(|()| attributes(&now)));
@@ -395,6 +387,23 @@ impl Resource for SecurityGroup {
 
     fn read(aws: &Aws, id: &str, known: &SecurityGroupProps) -> Result<Option<Observed<Self>>> {
         Ok(describe(aws, id)?.map(|e| observed(&e, Some(known))))
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &SecurityGroupProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let describe = (
+            "DescribeSecurityGroups",
+            "securityGroupInfo",
+            "group-id",
+            "groupId",
+        );
+        read_ids(aws, items, describe, |e, known| {
+            Ok(Some(observed(e, Some(known))))
+        })
     }
 
     fn update(

@@ -2,7 +2,8 @@
 //! DeleteSubnet.
 
 use super::{
-    adoptable, boolean, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, tag,
+    READ_BATCH, boolean, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo,
+    read_ids, ready_or_wait, tag,
 };
 use crate::Aws;
 use crate::query::Params;
@@ -94,26 +95,25 @@ impl Resource for Subnet {
     }
 
     fn create(aws: &Aws, p: &SubnetProps, tags: &Tags) -> Result<Created<SubnetAttrs>> {
-        let alive = |e: &Element| e.text("vpcId") == Some(p.vpc_id.as_str());
-        let subnet = match adoptable(aws, "DescribeSubnets", "subnetSet", tags, alive)? {
-            Some(found) => found,
-            None => aws
-                .api
-                .ec2(
-                    "CreateSubnet",
-                    Params::new()
-                        .set("VpcId", &p.vpc_id)
-                        .set("CidrBlock", &p.cidr_block)
-                        .opt("AvailabilityZone", p.availability_zone.as_deref())
-                        .tag_specification("subnet", tags),
-                )?
-                .child("subnet")
-                .cloned()
-                .unwrap_or_default(),
-        };
+        let subnet = aws
+            .api
+            .ec2(
+                "CreateSubnet",
+                Params::new()
+                    .set("VpcId", &p.vpc_id)
+                    .set("CidrBlock", &p.cidr_block)
+                    .opt("AvailabilityZone", p.availability_zone.as_deref())
+                    .tag_specification("subnet", tags),
+            )?
+            .child("subnet")
+            .cloned()
+            .unwrap_or_default();
         let id = subnet.string("subnetId");
-        let ready = aws.wait.until(&format!("subnet {id} to be available"), || {
-            Ok(describe(aws, &id)?.filter(|e| e.text("state") == Some("available")))
+        let available = |e: &Element| e.text("state") == Some("available");
+        let ready = ready_or_wait(subnet, available, || {
+            aws.wait.until(&format!("subnet {id} to be available"), || {
+                Ok(describe(aws, &id)?.filter(available))
+            })
         });
         let ready = ready.and_then(|e| match p.map_public_ip_on_launch {
             Some(value) => set_public_ip(aws, &id, value).map(|()| e),
@@ -128,6 +128,16 @@ impl Resource for Subnet {
 
     fn read(aws: &Aws, id: &str, _: &SubnetProps) -> Result<Option<Observed<Self>>> {
         Ok(describe(aws, id)?.as_ref().map(observed))
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &SubnetProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let describe = ("DescribeSubnets", "subnetSet", "subnet-id", "subnetId");
+        read_ids(aws, items, describe, |e, _| Ok(Some(observed(e))))
     }
 
     fn update(

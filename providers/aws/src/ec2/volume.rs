@@ -1,7 +1,7 @@
 //! `Volume` (EBS): CreateVolume, size/type/IOPS/throughput with ModifyVolume (in place),
 //! DeleteVolume once it is detached.
 
-use super::{adoptable, boolean, describe_one, describe_tagged, or_undo, tag};
+use super::{READ_BATCH, boolean, describe_one, describe_tagged, or_undo, read_ids, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -48,10 +48,12 @@ pub struct VolumeAttrs {
 pub struct Volume;
 
 fn describe(aws: &Aws, id: &str) -> Result<Option<Element>> {
-    Ok(
-        describe_one(aws, "DescribeVolumes", "VolumeId", id, "volumeSet")?
-            .filter(|e| !matches!(e.text("status"), Some("deleting" | "deleted"))),
-    )
+    Ok(describe_one(aws, "DescribeVolumes", "VolumeId", id, "volumeSet")?.filter(|e| !gone(e)))
+}
+
+/// Whether the volume is being deleted or is deleted.
+fn gone(e: &Element) -> bool {
+    matches!(e.text("status"), Some("deleting" | "deleted"))
 }
 
 fn attributes(e: &Element) -> VolumeAttrs {
@@ -125,32 +127,27 @@ impl Resource for Volume {
     }
 
     fn create(aws: &Aws, p: &VolumeProps, tags: &Tags) -> Result<Created<VolumeAttrs>> {
-        let alive =
-            |e: &Element| !matches!(e.text("status"), Some("deleting" | "deleted" | "error"));
-        let id = match adoptable(aws, "DescribeVolumes", "volumeSet", tags, alive)? {
-            Some(found) => found.string("volumeId"),
-            None => aws
-                .api
-                .ec2(
-                    "CreateVolume",
-                    Params::new()
-                        .set("AvailabilityZone", &p.availability_zone)
-                        .opt("Size", p.size)
-                        .opt("VolumeType", p.volume_type.as_deref())
-                        .opt("Iops", p.iops)
-                        .opt("Throughput", p.throughput)
-                        .opt("Encrypted", p.encrypted)
-                        .opt("KmsKeyId", p.kms_key_id.as_deref())
-                        .opt("SnapshotId", p.snapshot_id.as_deref())
-                        // rkit's idempotency token: a retried request makes no second volume.
-                        .opt(
-                            "ClientToken",
-                            rkit_sdk::idempotency_token().filter(|t| !t.is_empty()),
-                        )
-                        .tag_specification("volume", tags),
-                )?
-                .string("volumeId"),
-        };
+        let id = aws
+            .api
+            .ec2(
+                "CreateVolume",
+                Params::new()
+                    .set("AvailabilityZone", &p.availability_zone)
+                    .opt("Size", p.size)
+                    .opt("VolumeType", p.volume_type.as_deref())
+                    .opt("Iops", p.iops)
+                    .opt("Throughput", p.throughput)
+                    .opt("Encrypted", p.encrypted)
+                    .opt("KmsKeyId", p.kms_key_id.as_deref())
+                    .opt("SnapshotId", p.snapshot_id.as_deref())
+                    // rkit's idempotency token: a retried request makes no second volume.
+                    .opt(
+                        "ClientToken",
+                        rkit_sdk::idempotency_token().filter(|t| !t.is_empty()),
+                    )
+                    .tag_specification("volume", tags),
+            )?
+            .string("volumeId");
         let volume = or_undo(available(aws, &id), &id, || Self::delete(aws, &id, p))?;
         Ok(Created {
             id,
@@ -160,6 +157,18 @@ impl Resource for Volume {
 
     fn read(aws: &Aws, id: &str, _: &VolumeProps) -> Result<Option<Observed<Self>>> {
         Ok(describe(aws, id)?.as_ref().map(observed))
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &VolumeProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let describe = ("DescribeVolumes", "volumeSet", "volume-id", "volumeId");
+        read_ids(aws, items, describe, |e, _| {
+            Ok((!gone(e)).then(|| observed(e)))
+        })
     }
 
     fn update(

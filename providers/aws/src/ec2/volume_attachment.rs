@@ -5,7 +5,7 @@
 //! prefix `rkit:attachment/` (`rkit:attachment/rkit:name` = the attachment's logical name);
 //! `list` finds attachments by those.
 
-use super::describe_one;
+use super::{READ_BATCH, describe_ids, describe_one};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -152,6 +152,34 @@ impl Resource for VolumeAttachment {
             return Ok(None);
         };
         Ok(attachment(&volume, &p.instance_id).map(|a| observed(&volume, a)))
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    /// One DescribeVolumes for the volumes of all the attachments asked for.
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &AttachmentProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let mut ids: Vec<&str> = items.iter().map(|(_, p)| p.volume_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let volumes = describe_ids(
+            aws,
+            "DescribeVolumes",
+            "volumeSet",
+            "volume-id",
+            &ids,
+            "volumeId",
+        )?;
+        Ok(items
+            .iter()
+            .map(|(_, p)| {
+                Ok(volumes
+                    .get(&p.volume_id)
+                    .and_then(|v| attachment(v, &p.instance_id).map(|a| observed(v, a))))
+            })
+            .collect())
     }
 
     fn delete(aws: &Aws, _: &str, p: &AttachmentProps) -> Result<()> {

@@ -1,7 +1,8 @@
 //! `Vpc`: CreateVpc, DNS attributes with ModifyVpcAttribute (in place), DeleteVpc.
 
 use super::{
-    adoptable, boolean, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, tag,
+    READ_BATCH, boolean, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo,
+    read_ids, ready_or_wait, tag,
 };
 use crate::Aws;
 use crate::query::Params;
@@ -124,26 +125,24 @@ impl Resource for Vpc {
     }
 
     fn create(aws: &Aws, p: &VpcProps, tags: &Tags) -> Result<Created<VpcAttrs>> {
-        let alive = |e: &Element| e.text("state") != Some("deleted");
-        let vpc = match adoptable(aws, "DescribeVpcs", "vpcSet", tags, alive)? {
-            Some(found) => found,
-            None => aws
-                .api
-                .ec2(
-                    "CreateVpc",
-                    Params::new()
-                        .set("CidrBlock", &p.cidr_block)
-                        .opt("InstanceTenancy", p.instance_tenancy.as_deref())
-                        .tag_specification("vpc", tags),
-                )?
-                .child("vpc")
-                .cloned()
-                .unwrap_or_default(),
-        };
+        let vpc = aws
+            .api
+            .ec2(
+                "CreateVpc",
+                Params::new()
+                    .set("CidrBlock", &p.cidr_block)
+                    .opt("InstanceTenancy", p.instance_tenancy.as_deref())
+                    .tag_specification("vpc", tags),
+            )?
+            .child("vpc")
+            .cloned()
+            .unwrap_or_default();
         let id = vpc.string("vpcId");
-        let ready = aws.wait.until(&format!("VPC {id} to be available"), || {
-            Ok(describe_one(aws, "DescribeVpcs", "VpcId", &id, "vpcSet")?
-                .filter(|e| e.text("state") == Some("available")))
+        let available = |e: &Element| e.text("state") == Some("available");
+        let ready = ready_or_wait(vpc, available, || {
+            aws.wait.until(&format!("VPC {id} to be available"), || {
+                Ok(describe_one(aws, "DescribeVpcs", "VpcId", &id, "vpcSet")?.filter(available))
+            })
         });
         let ready = ready.and_then(|e| set_dns(aws, &id, None, p).map(|()| e));
         let vpc = or_undo(ready, &id, || Self::delete(aws, &id, p))?;
@@ -157,6 +156,18 @@ impl Resource for Vpc {
         describe_one(aws, "DescribeVpcs", "VpcId", id, "vpcSet")?
             .map(|e| observed(aws, &e, Some(known)))
             .transpose()
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &VpcProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let describe = ("DescribeVpcs", "vpcSet", "vpc-id", "vpcId");
+        read_ids(aws, items, describe, |e, known| {
+            observed(aws, e, Some(known)).map(Some)
+        })
     }
 
     fn update(

@@ -1,7 +1,7 @@
 //! `Listener` (ELBv2): CreateListener; port, protocol, certificates and default actions
 //! change in place (ModifyListener); DeleteListener.
 
-use super::{add_tags, describe_all, describe_arn, tagged, tags_of_one};
+use super::{READ_BATCH, add_tags, describe_all, describe_arn, read_arns, tagged, tags_of_one};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -171,6 +171,23 @@ impl Resource for Listener {
             Some(known),
             tags_of_one(aws, arn)?,
         )))
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &ListenerProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let describe = (
+            "DescribeListeners",
+            "ListenerArns",
+            "Listeners",
+            "ListenerArn",
+        );
+        read_arns(aws, items, describe, |e, known, tags| {
+            Ok(observed(e, Some(known), tags))
+        })
     }
 
     fn update(

@@ -3,7 +3,7 @@
 //! SetIpAddressType); DeleteLoadBalancer, waiting until it is gone (its network interfaces
 //! hold its subnets and security groups until then).
 
-use super::{add_tags, describe_all, describe_arn, tagged, tags_of_one};
+use super::{READ_BATCH, add_tags, describe_all, describe_arn, read_arns, tagged, tags_of_one};
 use crate::Aws;
 use crate::ec2::or_undo;
 use crate::query::Params;
@@ -165,6 +165,23 @@ impl Resource for LoadBalancer {
             return Ok(None);
         };
         Ok(Some(observed(&lb, Some(known), tags_of_one(aws, arn)?)))
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &LoadBalancerProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let describe = (
+            "DescribeLoadBalancers",
+            "LoadBalancerArns",
+            "LoadBalancers",
+            "LoadBalancerArn",
+        );
+        read_arns(aws, items, describe, |e, known, tags| {
+            Ok(observed(e, Some(known), tags))
+        })
     }
 
     fn update(

@@ -1,5 +1,6 @@
 //! ELBv2 resource types and what they share: pages of describe answers, tags (kept apart
-//! from the objects in this API: DescribeTags and AddTags), lookups by ARN.
+//! from the objects in this API: DescribeTags and AddTags), lookups by ARN, one at a time or
+//! 20 at once (batched reads: one describe and one DescribeTags per 20 objects).
 
 pub mod listener;
 pub mod load_balancer;
@@ -8,8 +9,8 @@ pub mod target_group;
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
-use rkit_sdk::{Result, Tags};
-use std::collections::BTreeMap;
+use rkit_sdk::{Observed, Resource, Result, Tags};
+use std::collections::{BTreeMap, HashMap};
 
 /// The entries of `list` in every page of `action`'s answer (`Marker`/`NextMarker`).
 pub fn describe_all(aws: &Aws, action: &str, params: Params, list: &str) -> Result<Vec<Element>> {
@@ -43,6 +44,60 @@ pub fn describe_arn(
         Err(err) if err.kind == rkit_sdk::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(err),
     }
+}
+
+/// How many objects of a type one batched read asks for: ELBv2's describes and DescribeTags
+/// take up to 20 ARNs.
+pub const READ_BATCH: u32 = 20;
+
+/// The objects with `arns` (at most 20) that `action` describes under `param`, with their
+/// tags: one describe and one DescribeTags. An ARN that no longer exists fails the whole
+/// describe in this API: then each is described alone, and those gone are absent.
+pub fn describe_arns(
+    aws: &Aws,
+    (action, param, list, arn_field): (&str, &str, &str, &str),
+    arns: &[&str],
+) -> Result<HashMap<String, (Element, Tags)>> {
+    let objects = match describe_all(aws, action, Params::new().members(param, arns), list) {
+        Ok(found) => found,
+        Err(err) if err.kind == rkit_sdk::ErrorKind::NotFound => {
+            let mut found = Vec::new();
+            for arn in arns {
+                found.extend(describe_arn(aws, action, param, arn, list)?);
+            }
+            found
+        }
+        Err(err) => return Err(err),
+    };
+    let found: Vec<String> = objects.iter().map(|o| o.string(arn_field)).collect();
+    let mut tags = tags_of(aws, &found)?;
+    Ok(objects
+        .into_iter()
+        .map(|o| {
+            let arn = o.string(arn_field);
+            let own = tags.remove(&arn).unwrap_or_default();
+            (arn, (o, own))
+        })
+        .collect())
+}
+
+/// `read_many` from [`describe_arns`]: each requested ARN with what `observe` makes of its
+/// object and tags (`None` when it is gone).
+pub fn read_arns<R: Resource<Provider = Aws>>(
+    aws: &Aws,
+    items: &[(&str, &R::Properties)],
+    describe: (&str, &str, &str, &str),
+    observe: impl Fn(&Element, &R::Properties, Tags) -> Result<Observed<R>>,
+) -> Result<Vec<Result<Option<Observed<R>>>>> {
+    let arns: Vec<&str> = items.iter().map(|(arn, _)| *arn).collect();
+    let mut found = describe_arns(aws, describe, &arns)?;
+    Ok(items
+        .iter()
+        .map(|(arn, known)| match found.remove(*arn) {
+            Some((e, tags)) => observe(&e, known, tags).map(Some),
+            None => Ok(None),
+        })
+        .collect())
 }
 
 /// The tags of each of `arns` (DescribeTags takes 20 at a time).

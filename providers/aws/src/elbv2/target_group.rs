@@ -2,7 +2,7 @@
 //! targets (Register/DeregisterTargets) change in place; DeleteTargetGroup, waiting while a
 //! listener still forwards to it.
 
-use super::{add_tags, describe_all, describe_arn, tagged, tags_of_one};
+use super::{READ_BATCH, add_tags, describe_all, describe_arn, read_arns, tagged, tags_of_one};
 use crate::Aws;
 use crate::ec2::or_undo;
 use crate::query::Params;
@@ -328,6 +328,25 @@ impl Resource for TargetGroup {
             return Ok(None);
         };
         observed(aws, &group, Some(known), tags_of_one(aws, arn)?).map(Some)
+    }
+
+    const READ_BATCH: u32 = READ_BATCH;
+
+    /// One describe and one DescribeTags per batch; each group's targets and their health
+    /// still cost one DescribeTargetHealth (the API takes one group at a time).
+    fn read_many(
+        aws: &Aws,
+        items: &[(&str, &TargetGroupProps)],
+    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
+        let describe = (
+            "DescribeTargetGroups",
+            "TargetGroupArns",
+            "TargetGroups",
+            "TargetGroupArn",
+        );
+        read_arns(aws, items, describe, |e, known, tags| {
+            observed(aws, e, Some(known), tags)
+        })
     }
 
     fn update(

@@ -1,0 +1,228 @@
+//! Refresh: reading back every recorded resource, in batches.
+//!
+//! Recorded resources are grouped by provider and type, in the state's order, into batches of
+//! at most the type's `read-batch` (what its provider declared, capped by
+//! [`crate::spi::MAX_READ_BATCH`]); a batch of one is a plain `read`. The batches are the
+//! nodes of one [`walk`] with no ordering between them, so `--parallelism` bounds the calls in
+//! flight, not the resources.
+//!
+//! Invariants: every recorded resource gets exactly one answer or the refresh fails; a batch
+//! holds the IDs and properties of its own resources only while it runs (nothing is copied
+//! for the whole state up front); a failure of the whole call is retried as a batch (one
+//! owner of retries: [`repeating_as`]); a retryable failure of one resource in a batch is
+//! retried with `read` for that one alone; any other failure names the resource.
+
+use super::apply::Context;
+use super::events::{Op, OpAction};
+use super::retry::{repeating_as, retryable};
+use super::walk::{Outcome, walk};
+use crate::spi::Observed;
+use anyhow::{Result, anyhow, bail};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Resources of one provider and type read in one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub plugin: String,
+    pub type_name: String,
+    pub names: Vec<String>,
+}
+
+/// Splits `recorded` (name, plugin, type), in order, into batches: per provider and type, at
+/// most `size(plugin, type)` names each (at least one).
+pub fn batches<'a>(
+    recorded: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    size: impl Fn(&str, &str) -> usize,
+) -> Vec<Batch> {
+    let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut out: Vec<Batch> = Vec::new();
+    for (name, plugin, type_name) in recorded {
+        let limit = size(plugin, type_name).max(1);
+        let index = match open.get(&(plugin, type_name)) {
+            Some(&i) if out[i].names.len() < limit => i,
+            _ => {
+                out.push(Batch {
+                    plugin: plugin.to_string(),
+                    type_name: type_name.to_string(),
+                    names: Vec::with_capacity(limit.min(64)),
+                });
+                open.insert((plugin, type_name), out.len() - 1);
+                out.len() - 1
+            }
+        };
+        out[index].names.push(name.to_string());
+    }
+    out
+}
+
+/// Reads back every recorded resource (`None`: it no longer exists), `parallelism` calls at
+/// once.
+pub async fn refresh(
+    ctx: &Arc<Context>,
+    parallelism: usize,
+) -> Result<BTreeMap<String, Option<Observed>>> {
+    let batches: Arc<Vec<Batch>> = {
+        let store = ctx.store.lock().expect("state lock");
+        let size = |plugin: &str, type_name: &str| {
+            ctx.providers
+                .get(plugin)
+                .ok()
+                .and_then(|b| b.module.info().type_info(type_name))
+                .map_or(1, |t| t.read_batch as usize)
+        };
+        Arc::new(batches(
+            store
+                .state
+                .resources
+                .iter()
+                .map(|(n, r)| (n.as_str(), r.plugin.as_str(), r.type_name.as_str())),
+            size,
+        ))
+    };
+    let independent = vec![Vec::new(); batches.len()];
+    let outcomes = walk(&independent, parallelism, &ctx.interrupt, None, |i| {
+        let (ctx, batches) = (ctx.clone(), batches.clone());
+        async move { read(&ctx, &batches[i]).await }
+    })
+    .await;
+    if ctx.interrupt.raised() {
+        bail!("interrupted");
+    }
+    let mut observed = BTreeMap::new();
+    for (batch, outcome) in batches.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Done(read) => observed.extend(read),
+            Outcome::Failed(err) => return Err(err),
+            Outcome::Panicked(m) => {
+                bail!("refreshing {}: stopped unexpectedly: {m}", batch.names[0])
+            }
+            Outcome::Skipped(_) | Outcome::Cancelled => bail!("interrupted"),
+        }
+    }
+    Ok(observed)
+}
+
+/// Reads one batch: each name with what was found (`None`: gone).
+async fn read(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Observed>)>> {
+    let provider = ctx.providers.get(&batch.plugin)?.provider.clone();
+    // The batch's IDs and last known properties, taken from the state now (a resource removed
+    // meanwhile is simply not read).
+    let items: Vec<(String, String, Value)> = {
+        let store = ctx.store.lock().expect("state lock");
+        batch
+            .names
+            .iter()
+            .filter_map(|n| {
+                let r = store.state.resources.get(n)?;
+                Some((n.clone(), r.id.clone(), r.properties.clone()))
+            })
+            .collect()
+    };
+    let Some((first, ..)) = items.first() else {
+        return Ok(Vec::new());
+    };
+    let label = match items.len() {
+        1 => first.clone(),
+        n => format!("{first} and {} more", n - 1),
+    };
+    let op = Op::new(&ctx.events, &label, OpAction::Read);
+    let type_name = &batch.type_name;
+    if items.len() == 1 {
+        let (name, id, properties) = &items[0];
+        let read = repeating_as(&ctx.interrupt, Some(&op), || {
+            provider.read(type_name, id, properties)
+        })
+        .await
+        .map_err(|e| anyhow!("refreshing {name}: {e}"))?;
+        return Ok(vec![(name.clone(), read)]);
+    }
+    let asked: Vec<(&str, &Value)> = items.iter().map(|(_, id, p)| (id.as_str(), p)).collect();
+    let answers = repeating_as(&ctx.interrupt, Some(&op), || {
+        provider.read_many(type_name, &asked)
+    })
+    .await
+    .map_err(|e| anyhow!("refreshing {label}: {e}"))?;
+    let mut out = Vec::with_capacity(items.len());
+    for ((name, id, properties), answer) in items.iter().zip(answers) {
+        let read = match answer {
+            Ok(read) => read,
+            // This one alone hit something passing: read it again, alone.
+            Err(err) if retryable(err.kind) => {
+                let op = Op::new(&ctx.events, name, OpAction::Read);
+                op.retrying(1, super::retry::ATTEMPTS, std::time::Duration::ZERO, &err);
+                repeating_as(&ctx.interrupt, Some(&op), || {
+                    provider.read(type_name, id, properties)
+                })
+                .await
+                .map_err(|e| anyhow!("refreshing {name}: {e}"))?
+            }
+            Err(err) => bail!("refreshing {name}: {err}"),
+        };
+        out.push((name.clone(), read));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_group_by_provider_and_type_in_order_up_to_each_size() {
+        let recorded = [
+            ("a1", "aws", "Instance"),
+            ("v", "aws", "Vpc"),
+            ("a2", "aws", "Instance"),
+            ("n", "null", "Instance"),
+            ("a3", "aws", "Instance"),
+            ("a4", "aws", "Instance"),
+            ("v2", "aws", "Vpc"),
+        ];
+        let size = |plugin: &str, type_name: &str| match (plugin, type_name) {
+            ("aws", "Instance") => 3,
+            ("aws", _) => 0,
+            _ => 5,
+        };
+        let got: Vec<(String, String, Vec<String>)> = batches(recorded, size)
+            .into_iter()
+            .map(|b| (b.plugin, b.type_name, b.names))
+            .collect();
+        let want = |p: &str, t: &str, n: &[&str]| {
+            (
+                p.to_string(),
+                t.to_string(),
+                n.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            got,
+            vec![
+                want("aws", "Instance", &["a1", "a2", "a3"]),
+                want("aws", "Vpc", &["v"]),
+                want("null", "Instance", &["n"]),
+                want("aws", "Instance", &["a4"]),
+                want("aws", "Vpc", &["v2"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_resource_is_in_exactly_one_batch() {
+        let names: Vec<String> = (0..2_345).map(|i| format!("r{i}")).collect();
+        let recorded = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), "p", if i % 3 == 0 { "A" } else { "B" }));
+        let got = batches(recorded, |_, t| if t == "A" { 100 } else { 250 });
+        let mut seen: Vec<&String> = got.iter().flat_map(|b| &b.names).collect();
+        assert_eq!(seen.len(), names.len());
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), names.len());
+        assert!(got.iter().all(|b| b.names.len() <= 250));
+        assert_eq!(got.iter().filter(|b| b.type_name == "A").count(), 8);
+        assert_eq!(got.iter().filter(|b| b.type_name == "B").count(), 7);
+    }
+}
