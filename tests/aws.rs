@@ -870,6 +870,74 @@ fn a_group_scales_rolls_within_its_budget_and_adopts_a_hand_made_seed() {
 }
 
 #[test]
+fn many_objects_are_read_in_batches_and_what_vanished_is_found() {
+    // 250 instances (2 batches) and 3 target groups in one spec: a no-op plan reads them in a
+    // handful of requests; with one instance terminated and one target group deleted behind
+    // rkit's back, the batches still answer for every object, and the plan re-creates the two.
+    let moto = Moto::start();
+    let mut resources = serde_json::Map::new();
+    resources.insert(
+        "Net".into(),
+        json!({"Plugin": "aws", "Type": "Vpc", "Properties": {"CidrBlock": "10.9.0.0/16"}}),
+    );
+    resources.insert(
+        "Sub".into(),
+        json!({"Plugin": "aws", "Type": "Subnet", "Properties": {
+            "VpcId": "{{.Resources.Net.ID}}", "CidrBlock": "10.9.0.0/20"}}),
+    );
+    for i in 0..250 {
+        resources.insert(
+            format!("Web{i:03}"),
+            json!({"Plugin": "aws", "Type": "Instance", "Properties": {
+                "ImageId": "ami-12c6146b", "InstanceType": "t3.micro",
+                "SubnetId": "{{.Resources.Sub.ID}}"}}),
+        );
+    }
+    for i in 0..3 {
+        resources.insert(
+            format!("Pool{i}"),
+            json!({"Plugin": "aws", "Type": "TargetGroup", "Properties": {
+                "Name": format!("pool-{i}"), "Protocol": "HTTP", "Port": 80,
+                "VpcId": "{{.Resources.Net.ID}}"}}),
+        );
+    }
+    let spec = json!({
+        "Providers": {"aws": {"Source": common::provider_wasm("aws")}},
+        "Resources": resources,
+    });
+    let stack = Stack::with_text(&moto, "many.json", &spec.to_string());
+    let requests = |out: &str| -> u64 {
+        out.lines()
+            .find_map(|l| l.strip_prefix("aws: ")?.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no request count in:\n{out}"))
+    };
+
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("255 created"), "{out}");
+    // RunInstances each, new instances polled together, the target groups' creates and tags.
+    assert!(requests(&out) <= 2 * 255, "{out}");
+    assert_eq!(live_instances(&moto.state()).len(), 250);
+
+    let out = stack.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
+    // VPC 1, subnet 1, instances 3 (batches of 200 and 50; moto answers 100 per page),
+    // target groups: 1 describe, 1 DescribeTags and one DescribeTargetHealth each. One read
+    // per object would be 255.
+    assert!(requests(&out) <= 10, "{out}");
+
+    let ids = stack.ids();
+    moto.emulator_with(&["remove", &ids["Web123"], &ids["Pool1"]]);
+    let (code, out) = stack.rkit(&["plan", "SPEC", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("2 to create, 0 to update"), "{out}");
+    assert!(out.contains("+ Web123 (aws Instance)"), "{out}");
+    assert!(out.contains("+ Pool1 (aws TargetGroup)"), "{out}");
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("2 created"), "{out}");
+    assert_eq!(live_instances(&moto.state()).len(), 250);
+    stack.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
+}
+
+#[test]
 fn signatures_are_verified_by_the_emulator() {
     // moto checks SigV4 signatures (and IAM policies) after the first three requests, which
     // create the key used below.

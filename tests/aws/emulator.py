@@ -2,6 +2,7 @@
 
     emulator.py state       prints what EC2 and ELBv2 hold, as JSON
     emulator.py access-key  creates an IAM user allowed everything; prints its key as JSON
+    emulator.py remove ID…  terminates instances, deletes target groups (by ARN)
 
 The endpoint, region and credentials come from the usual AWS_* variables.
 """
@@ -115,7 +116,8 @@ def state():
             "groups": sorted(g["GroupId"] for g in i.get("SecurityGroups", [])),
             "tags": tags(i),
         }
-        for r in ec2.describe_instances()["Reservations"]
+        for page in ec2.get_paginator("describe_instances").paginate()
+        for r in page["Reservations"]
         for i in r["Instances"]
     ]
     lbs = elb.describe_load_balancers()["LoadBalancers"]
@@ -315,8 +317,19 @@ def put_object(bucket_name, key, content):
     return {"put": key}
 
 
+def remove(*ids):
+    """Deletes objects behind rkit's back, by EC2 instance ID or ELBv2 target group ARN."""
+    instances = [i for i in ids if i.startswith("i-")]
+    if instances:
+        client("ec2").terminate_instances(InstanceIds=instances)
+    for arn in ids:
+        if ":targetgroup/" in arn:
+            client("elbv2").delete_target_group(TargetGroupArn=arn)
+    return {"removed": list(ids)}
+
+
 if __name__ == "__main__":
     commands = {"state": state, "access-key": access_key, "drift": drift, "seed": seed,
                 "watch": watch, "members": members, "bucket": bucket, "objects": objects,
-                "buckets": buckets, "put-object": put_object}
+                "buckets": buckets, "put-object": put_object, "remove": remove}
     print(json.dumps(commands[sys.argv[1]](*sys.argv[2:])))

@@ -268,6 +268,52 @@ mod tests {
         assert_eq!(most.load(Ordering::SeqCst), 3);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_node_waiting_aside_frees_its_slot_and_takes_one_back() {
+        // 6 nodes, 2 slots: each works (holding a slot), then waits aside for a gate that
+        // opens only once all 6 wait there: possible only if waiting holds no slot. Work
+        // after the wait takes a slot again: never more than 2 at work at once.
+        let (at_work, most, waiting) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let work = |at_work: &AtomicUsize, most: &AtomicUsize| {
+            let n = at_work.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(n, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(5));
+            at_work.fetch_sub(1, Ordering::SeqCst);
+        };
+        let independent = vec![Vec::new(); 6];
+        let interrupt = Interrupt::default();
+        let walked = walk(&independent, 2, &interrupt, None, |_| {
+            let (at_work, most, waiting, gate) =
+                (at_work.clone(), most.clone(), waiting.clone(), gate.clone());
+            async move {
+                work(&at_work, &most);
+                aside(async {
+                    let opened = gate.notified();
+                    if waiting.fetch_add(1, Ordering::SeqCst) + 1 == 6 {
+                        gate.notify_waiters();
+                    } else {
+                        opened.await;
+                    }
+                })
+                .await;
+                work(&at_work, &most);
+                Ok::<_, ()>(())
+            }
+        });
+        let got = tokio::time::timeout(Duration::from_secs(10), walked)
+            .await
+            .expect("waiting aside must not hold the walk's slots");
+        assert!(got.iter().all(Outcome::is_done));
+        assert!(most.load(Ordering::SeqCst) <= 2);
+        // Outside a walk, aside just runs the work.
+        assert_eq!(aside(async { 7 }).await, 7);
+    }
+
     #[tokio::test]
     async fn a_failure_skips_what_follows_and_nothing_else() {
         let got = walk(&diamond(), 2, &Interrupt::default(), None, |i| async move {

@@ -72,6 +72,9 @@ impl Resource for Null {
     type Attributes = NullAttributes;
     const TYPE: &'static str = "Null";
     const DESCRIPTION: &'static str = "Nothing, with an ID";
+    /// Read 500 at once (the SDK's default `read_many`): refresh at scale goes through the
+    /// engine's batched path, as it does for real APIs.
+    const READ_BATCH: u32 = 500;
 
     fn create(_: &NullProvider, p: &NullProperties, _: &Tags) -> Result<Created<NullAttributes>> {
         Ok(Created {

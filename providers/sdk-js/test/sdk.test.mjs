@@ -49,6 +49,8 @@ const Note = resource({
     return { id: self.config.Prefix + token, attributes: { Length: p.Text.length } };
   },
   read(id, p) {
+    if (id === "gone") return undefined;
+    if (id === "throttled") throw RkitError.transient("slow down");
     return { id, properties: p, attributes: { Length: p.Text.length }, tags: { k: "v" } };
   },
 });
@@ -57,7 +59,7 @@ const exports = provider({ name: "notes", config: { Prefix: t.withDefault(t.stri
 
 test("calls parse, dispatch and render; errors become the SPI's records", async () => {
   exports.configure("{}");
-  assert.deepEqual(await exports.create("Note", '{"Text": "hi"}', [], "t1"), { id: "n-t1", attributes: '{"Length":2}' });
+  assert.deepEqual(await exports.create("Note", '{"Text": "hi"}', [], "t1"), { id: "n-t1", attributes: '{"Length":2}', pending: false });
   await assert.rejects(exports.create("Nope", "{}", [], "t"), {
     kind: "invalid-input",
     message: "notes has no resource type 'Nope' (it has Note)",
@@ -74,4 +76,20 @@ test("calls parse, dispatch and render; errors become the SPI's records", async 
   const info = exports.describe();
   assert.equal(info.types[0].name, "Note");
   assert.deepEqual(JSON.parse(info.configSchema).properties.Prefix, { type: "string" });
+});
+
+test("read-many answers every request in order: found, gone, failed, or bad properties", async () => {
+  exports.configure("{}");
+  const answers = await exports.readMany("Note", [
+    { id: "n-1", properties: '{"Text": "hi"}' },
+    { id: "gone", properties: '{"Text": "x"}' },
+    { id: "n-2", properties: '{"Text": 5}' },
+    { id: "throttled", properties: '{"Text": "x"}' },
+  ]);
+  assert.deepEqual(answers.map((a) => a.tag), ["found", "gone", "failed", "failed"]);
+  assert.equal(answers[0].val.id, "n-1");
+  assert.equal(answers[0].val.pending, false);
+  assert.deepEqual([answers[2].val.kind, answers[2].val.field], ["invalid-input", "Text"]);
+  assert.deepEqual([answers[3].val.kind, answers[3].val.message], ["transient", "slow down"]);
+  assert.equal(exports.describe().types[0].readBatch, 1);
 });

@@ -100,6 +100,10 @@ class Note(Resource):
         return Created(id=self.provider.prefix + token, attributes=NoteAttributes(length=len(p.text)))
 
     def read(self, id, p):
+        if id == "gone":
+            return None
+        if id == "throttled":
+            raise Error.transient("slow down")
         return Observed(id=id, properties=p, attributes=NoteAttributes(length=len(p.text)), tags={"k": "v"})
 
 
@@ -131,6 +135,22 @@ class DispatchTest(unittest.TestCase):
             self.d.create("Nope", "{}", {}, "t")
         self.assertEqual(caught.exception.message, "notes has no resource type 'Nope' (it has Note)")
         self.assertEqual(self.d.validate("Note", '{"Text": 1}')[0].field, "Text")
+
+    def test_read_many_answers_every_request_in_order(self):
+        answers = self.d.read_many(
+            "Note",
+            [
+                ("n-1", '{"CreateNoteInput": {"Text": "hi"}}'),
+                ("gone", '{"Text": "x"}'),
+                ("n-2", '{"Text": 5}'),
+                ("throttled", '{"Text": "x"}'),
+            ],
+        )
+        self.assertEqual([a[0] for a in answers], ["found", "gone", "failed", "failed"])
+        self.assertEqual(json.loads(answers[0][1][1]), {"CreateNoteInput": {"Text": "hi"}})
+        self.assertEqual((answers[2][1].kind, answers[2][1].field), ("invalid-input", "Text"))
+        self.assertEqual((answers[3][1].kind, answers[3][1].message), ("transient", "slow down"))
+        self.assertEqual(self.d.describe()["types"][0]["read_batch"], 1)
 
     def test_wrapped_properties_read_back_wrapped(self):
         observed = self.d.read("Note", "n-1", '{"CreateNoteInput": {"Text": "hi"}}')
