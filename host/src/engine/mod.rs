@@ -280,8 +280,9 @@ impl Session {
         })
     }
 
-    /// Reads back every recorded resource (`None`: it no longer exists), in batches per
-    /// provider and type, `parallelism` calls at once (see [`refresh`]).
+    /// Reads back every recorded resource, in batches per provider and type, `parallelism`
+    /// calls at once: those gone (`None`) and those that differ from the record (see
+    /// [`refresh`]).
     pub async fn refresh(&self, parallelism: usize) -> Result<BTreeMap<String, Option<Observed>>> {
         refresh::refresh(&self.ctx, parallelism).await
     }

@@ -10,7 +10,11 @@
 //! holds the IDs and properties of its own resources only while it runs (nothing is copied
 //! for the whole state up front); a failure of the whole call is retried as a batch (one
 //! owner of retries: [`repeating_as`]); a retryable failure of one resource in a batch is
-//! retried with `read` for that one alone; any other failure names the resource.
+//! retried with `read` for that one alone; any other failure names the resource. The answer
+//! holds only what differs from the record: a resource gone (`None`), or read back with other
+//! properties or attributes; one read back exactly as recorded is left out (the plan then
+//! works from the record, the same values), so a no-op plan never holds a second copy of every
+//! object.
 
 use super::apply::Context;
 use super::events::{Op, OpAction};
@@ -57,8 +61,8 @@ pub fn batches<'a>(
     out
 }
 
-/// Reads back every recorded resource (`None`: it no longer exists), `parallelism` calls at
-/// once.
+/// Reads back every recorded resource, `parallelism` calls at once: those gone (`None`) and
+/// those that differ from their record.
 pub async fn refresh(
     ctx: &Arc<Context>,
     parallelism: usize,
@@ -104,8 +108,24 @@ pub async fn refresh(
     Ok(observed)
 }
 
-/// Reads one batch: each name with what was found (`None`: gone).
+/// Reads one batch: each name that is gone (`None`) or differs from its record, with what was
+/// found.
 async fn read(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Observed>)>> {
+    let found = read_all(ctx, batch).await?;
+    let store = ctx.store.lock().expect("state lock");
+    Ok(found
+        .into_iter()
+        .filter(
+            |(name, read)| match (read, store.state.resources.get(name)) {
+                (Some(o), Some(r)) => o.properties != r.properties || o.attributes != r.attributes,
+                _ => true,
+            },
+        )
+        .collect())
+}
+
+/// Reads one batch: each name with what was found (`None`: gone).
+async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Observed>)>> {
     let provider = ctx.providers.get(&batch.plugin)?.provider.clone();
     // The batch's IDs and last known properties, taken from the state now (a resource removed
     // meanwhile is simply not read).

@@ -105,6 +105,11 @@ where
             joined = running.join_next_with_id() => joined,
             // A node stepped aside (see [`aside`]): its slot goes to the next ready node.
             permit = slots.clone().acquire_owned(), if can_start => {
+                // Raised while this waited for a slot (an operation that just started may
+                // have spent a budget): nothing more starts.
+                if interrupt.raised() {
+                    continue;
+                }
                 let i = ready.pop_front().expect("can start");
                 task_node.insert(start(i, permit.expect("never closed"), &mut running), i);
                 started.insert(i, Instant::now());
@@ -390,5 +395,28 @@ mod tests {
             got,
             [Outcome::Done(0), Outcome::Cancelled, Outcome::Cancelled]
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn raised_by_the_running_node_no_independent_node_takes_its_slot() {
+        // Converge's budget: the first operation to start spends it. With one slot, the
+        // others never start, whichever the walk sees first: the slot freed or the node done.
+        for _ in 0..200 {
+            let interrupt = Interrupt::default();
+            let independent = vec![Vec::new(); 3];
+            let raise = interrupt.clone();
+            let got = walk(&independent, 1, &interrupt, None, |i| {
+                let raise = raise.clone();
+                async move {
+                    raise.raise();
+                    Ok::<_, ()>(i)
+                }
+            })
+            .await;
+            assert_eq!(
+                got,
+                [Outcome::Done(0), Outcome::Cancelled, Outcome::Cancelled]
+            );
+        }
     }
 }
