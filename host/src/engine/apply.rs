@@ -448,7 +448,7 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
                 None => None,
             };
             match adopted {
-                Some((id, attributes)) => (id, attributes, true, false),
+                Some((id, attributes, pending)) => (id, attributes, true, pending),
                 None => create(ctx, op, provider, type_name, &properties, tags, &token)
                     .await
                     .map_err(|e| describe(step, &e))?,
@@ -509,10 +509,10 @@ async fn create(
                     )
                 })?;
             if let Some(found) = found
-                && let Some((id, attributes)) =
+                && let Some((id, attributes, pending)) =
                     adopt(ctx, op, provider, type_name, &found.id, properties, tags).await?
             {
-                return Ok((id, attributes, true, false));
+                return Ok((id, attributes, true, pending));
             }
         }
         match provider.create(type_name, properties, tags, token).await {
@@ -566,7 +566,8 @@ pub async fn find(
 }
 
 /// Takes over the existing object `id` as the resource: reads it, and updates what differs
-/// from `desired`. `None` if it is gone.
+/// from `desired`. `None` if it is gone; else its ID, attributes, and whether it is still
+/// pending (an earlier attempt's object may not be ready yet: it is waited for as a new one).
 async fn adopt(
     ctx: &Context,
     op: &Op,
@@ -575,7 +576,7 @@ async fn adopt(
     id: &str,
     desired: &Value,
     tags: &Tags,
-) -> Result<Option<(String, Value)>, ProviderError> {
+) -> Result<Option<(String, Value, bool)>, ProviderError> {
     let read = repeating_as(&ctx.interrupt, Some(op), || {
         provider.read(type_name, id, desired)
     })
@@ -589,7 +590,7 @@ async fn adopt(
             .iter()
             .all(|(k, v)| observed.tags.get(k) == Some(v))
     {
-        return Ok(Some((observed.id, observed.attributes)));
+        return Ok(Some((observed.id, observed.attributes, observed.pending)));
     }
     let attributes = update(
         ctx,
@@ -602,7 +603,7 @@ async fn adopt(
         tags,
     )
     .await?;
-    Ok(Some((observed.id, attributes)))
+    Ok(Some((observed.id, attributes, false)))
 }
 
 /// What exists, as the plan saw it: the recorded properties with each changed field's
