@@ -164,16 +164,8 @@ async fn round(ctx: &Context, plugin: &str, type_name: &str, kind: &Kind) -> boo
         }
     };
     for chunk in asked.chunks(size.max(1)) {
-        let read = if let [(id, properties)] = chunk {
-            provider
-                .read(type_name, id, properties)
-                .await
-                .map(|r| vec![Ok(r)])
-        } else {
-            let items: Vec<(&str, &Value)> = chunk.iter().map(|(i, p)| (i.as_str(), p)).collect();
-            provider.read_many(type_name, &items).await
-        };
-        let answers = match read {
+        let items: Vec<(&str, &Value)> = chunk.iter().map(|(i, p)| (i.as_str(), p)).collect();
+        let answers = match provider.read_batch(type_name, &items).await {
             Ok(answers) => answers,
             Err(err) if retryable(err.kind) => continue,
             Err(err) => {

@@ -149,18 +149,9 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
     };
     let op = Op::new(&ctx.events, &label, OpAction::Read);
     let type_name = &batch.type_name;
-    if items.len() == 1 {
-        let (name, id, properties) = &items[0];
-        let read = repeating_as(&ctx.interrupt, Some(&op), || {
-            provider.read(type_name, id, properties)
-        })
-        .await
-        .map_err(|e| anyhow!("refreshing {name}: {e}"))?;
-        return Ok(vec![(name.clone(), read)]);
-    }
     let asked: Vec<(&str, &Value)> = items.iter().map(|(_, id, p)| (id.as_str(), p)).collect();
     let answers = repeating_as(&ctx.interrupt, Some(&op), || {
-        provider.read_many(type_name, &asked)
+        provider.read_batch(type_name, &asked)
     })
     .await
     .map_err(|e| anyhow!("refreshing {label}: {e}"))?;

@@ -359,6 +359,19 @@ impl Provider {
             .collect())
     }
 
+    /// Reads a batch of one type: one `read` for a single item (a type that does not batch
+    /// gets nothing else), else one `read-many`; answers as [`Provider::read_many`]'s.
+    pub async fn read_batch(
+        &self,
+        type_name: &str,
+        items: &[(&str, &Value)],
+    ) -> Result<Vec<Result<Option<Observed>, ProviderError>>, ProviderError> {
+        match items {
+            [(id, properties)] => Ok(vec![Ok(self.read(type_name, id, properties).await?)]),
+            _ => self.read_many(type_name, items).await,
+        }
+    }
+
     /// Updates a resource in place; returns its new attributes.
     pub async fn update(
         &self,
