@@ -505,15 +505,11 @@ fn aws_grants(
 ) -> Grants {
     let signed = endpoints
         .iter()
-        .zip([
-            ("ec2", "2016-11-15"),
-            ("elasticloadbalancing", "2015-12-01"),
-        ])
-        .filter_map(|(url, (service, version))| {
+        .zip(["ec2", "elasticloadbalancing"])
+        .filter_map(|(url, service)| {
             Some(AwsEndpoint {
                 origin: HttpAllow::parse(url).ok()?,
                 service: service.into(),
-                version: version.into(),
             })
         })
         .collect();

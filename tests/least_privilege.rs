@@ -86,6 +86,18 @@ struct Workspace {
 }
 
 impl Workspace {
+    /// A workspace whose AWS endpoint is `origin`, with the canary key and secret.
+    fn at_endpoint(origin: &str) -> Self {
+        let mut ws = Self::new();
+        ws.env.extend([
+            ("AWS_ACCESS_KEY_ID".into(), KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), SECRET.into()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+            ("AWS_ENDPOINT_URL".into(), origin.to_string()),
+        ]);
+        ws
+    }
+
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let env = vec![
@@ -290,7 +302,7 @@ fn undeclared_actions_and_own_signatures_are_refused_by_a_checking_emulator() {
     }));
     let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
     assert!(
-        out.contains("API action ec2:CreateVpc was not declared and approved (the provider may call: ec2:Describe*)"),
+        out.contains("API action ec2:CreateVpc was not declared and approved (the provider may call: ec2:Describe*, s3:PutObject, s3:GetObject, s3:ListBucket)"),
         "{out}"
     );
     assert!(
@@ -671,5 +683,254 @@ fn every_create_gets_an_idempotency_token() {
     assert!(
         token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
         "{token}"
+    );
+}
+
+/// The gate reads each request as the service will (issue 24), through the real binary, with
+/// a loopback server posing as the AWS endpoint (EC2 and S3 at one origin, as emulators serve
+/// them) and recording what arrives: the hostile provider declares only `ec2:Describe*`,
+/// `s3:PutObject`, `s3:GetObject` and `s3:ListBucket`, and tries to have other actions signed
+/// through every signal the services route on. Only the two honest requests arrive.
+#[test]
+fn the_gate_reads_each_request_as_the_service_will() {
+    let aws = Recorder::start("127.0.0.1:0", OK);
+    let ws = Workspace::at_endpoint(&aws.origin);
+    let form = json!(["content-type", "application/x-www-form-urlencoded"]);
+    let raw = |endpoint: &str, method: &str, path: &str, headers: Value, body: &str| {
+        attack(
+            "AwsRaw",
+            json!({"Endpoint": endpoint, "Method": method, "Path": path,
+                                "Headers": headers, "Body": body}),
+        )
+    };
+    let honest = json!({
+        "Describe": raw("Ec2", "POST", "/", json!([form]), "Action=DescribeVpcs&Version=2016-11-15"),
+        "Put": raw("S3", "PUT", "/b-1/k.txt", json!([]), "hello"),
+    });
+    let attacks: Vec<(&str, Value, &str)> = vec![
+        (
+            "TargetOnQuery",
+            raw(
+                "Ec2",
+                "POST",
+                "/",
+                json!([form, ["x-amz-target", "AmazonEC2.DescribeVpcs"]]),
+                "Action=DeleteVpc&Version=2016-11-15",
+            ),
+            "carries X-Amz-Target",
+        ),
+        (
+            "TargetOnRest",
+            raw(
+                "S3",
+                "DELETE",
+                "/b-1",
+                json!([["x-amz-target", "AmazonS3.PutObject"]]),
+                "",
+            ),
+            "carries X-Amz-Target",
+        ),
+        (
+            "TwoActions",
+            raw(
+                "Ec2",
+                "POST",
+                "/",
+                json!([form]),
+                "Action=DescribeVpcs&Version=2016-11-15&Action=DeleteVpc",
+            ),
+            "form field Action is given twice",
+        ),
+        (
+            "ActionInQuery",
+            raw(
+                "Ec2",
+                "POST",
+                "/?Action=DeleteVpc",
+                json!([form]),
+                "Action=DescribeVpcs&Version=2016-11-15",
+            ),
+            "no query string",
+        ),
+        (
+            "JsonOnQuery",
+            raw(
+                "Ec2",
+                "POST",
+                "/",
+                json!([["content-type", "application/x-amz-json-1.1"]]),
+                "Action=DescribeVpcs&Version=2016-11-15",
+            ),
+            "content type",
+        ),
+        (
+            "ExtraField",
+            raw(
+                "Ec2",
+                "POST",
+                "/",
+                json!([form]),
+                "Action=DescribeVpcs&Version=2016-11-15&Smuggle.1=x",
+            ),
+            "form field Smuggle.1",
+        ),
+        (
+            "Acl",
+            raw(
+                "S3",
+                "PUT",
+                "/b-1/k",
+                json!([["x-amz-acl", "public-read"]]),
+                "x",
+            ),
+            "s3:PutObjectAcl, which header x-amz-acl implies",
+        ),
+        (
+            "Tagging",
+            raw(
+                "S3",
+                "PUT",
+                "/b-1/k",
+                json!([["x-amz-tagging", "a=b"]]),
+                "x",
+            ),
+            "s3:PutObjectTagging, which header x-amz-tagging implies",
+        ),
+        (
+            "CopyVersion",
+            raw(
+                "S3",
+                "PUT",
+                "/b-1/k",
+                json!([["x-amz-copy-source", "/other/secret?versionId=1"]]),
+                "",
+            ),
+            "s3:GetObjectVersion",
+        ),
+        (
+            "EncodedSlash",
+            raw("S3", "PUT", "/b-1%2Fk", json!([]), "x"),
+            "encoded separator",
+        ),
+        (
+            "DotSegment",
+            raw("S3", "PUT", "/b-1/a/%2E%2E/k", json!([]), "x"),
+            "dot segment",
+        ),
+        (
+            "XIdLies",
+            raw("S3", "GET", "/b-1/k?x-id=DeleteObject", json!([]), ""),
+            "no s3 operation",
+        ),
+        (
+            "DuplicateQuery",
+            raw("S3", "GET", "/b-1?list-type=2&list-type=1", json!([]), ""),
+            "given twice",
+        ),
+        // wasi-http lets no guest set Host at all (the gate checks it too).
+        (
+            "OtherHost",
+            raw(
+                "S3",
+                "PUT",
+                "/b-1/k",
+                json!([["host", "other.example"]]),
+                "x",
+            ),
+            "Forbidden",
+        ),
+        (
+            "FormToS3",
+            raw("S3", "POST", "/b-1/k", json!([form]), "Action=DeleteBucket"),
+            "form of parameters",
+        ),
+        (
+            "DeleteMany",
+            raw(
+                "S3",
+                "POST",
+                "/b-1?delete",
+                json!([]),
+                "<Delete><Object><Key>k</Key></Object></Delete>",
+            ),
+            "s3:DeleteObject was not declared",
+        ),
+        (
+            "Unknown",
+            raw(
+                "Ec2",
+                "POST",
+                "/",
+                json!([form]),
+                "Action=DescribeEverything2&Version=2016-11-15",
+            ),
+            "names ec2 DescribeEverything2, an operation rkit does not know",
+        ),
+    ];
+    let mut resources = honest.as_object().unwrap().clone();
+    for (name, resource, _) in &attacks {
+        resources.insert(name.to_string(), resource.clone());
+    }
+    ws.spec(&json!({"Providers": {"hostile": {"Source": hostile()}}, "Resources": resources}));
+    let out = ws.expect(
+        1,
+        &[
+            "apply",
+            "spec.json",
+            "--yes",
+            "--approve",
+            "--parallelism",
+            "1",
+        ],
+    );
+    for (name, _, why) in &attacks {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!("{name} (hostile AwsRaw)")) && l.contains("denied"))
+            .unwrap_or_else(|| panic!("no refusal of {name}:\n{out}"));
+        assert!(line.contains(why), "{name}: {why:?} not in {line}");
+    }
+    let arrived = aws.requests();
+    assert_eq!(
+        arrived.len(),
+        2,
+        "only the honest requests arrive: {arrived:#?}"
+    );
+    for request in &arrived {
+        assert!(request.contains(&format!("Credential={KEY}/")), "{request}");
+        let first = request.lines().next().unwrap();
+        assert!(
+            first == "POST / HTTP/1.1" || first == "PUT /b-1/k.txt HTTP/1.1",
+            "{first}"
+        );
+    }
+}
+
+/// One write is sent at most `rkit::sandbox::MAX_SENDS` times per operation in all, however
+/// the layers retry: the provider marks a write repeatable (the gate resends it), sends it
+/// three times in its own loop, and fails as `transient` (the engine retries); the server
+/// always answers 500.
+#[test]
+fn one_write_is_sent_at_most_max_sends_times_in_all() {
+    const FAILING: &str =
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    let aws = Recorder::start("127.0.0.1:0", FAILING);
+    let ws = Workspace::at_endpoint(&aws.origin);
+    ws.spec(&json!({
+        "Providers": {"hostile": {"Source": hostile()}},
+        "Resources": {"Write": attack("AwsRaw", json!({
+            "Endpoint": "S3", "Method": "PUT", "Path": "/b-1/k", "Body": "x",
+            "Headers": [["x-rkit-repeatable", "1"]], "Repeat": 3, "FailTransient": true
+        }))}
+    }));
+    let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
+    assert_eq!(
+        aws.requests().len(),
+        rkit::sandbox::MAX_SENDS as usize,
+        "sent exactly MAX_SENDS times:\n{out}"
+    );
+    assert!(
+        out.contains("s3:PutObject was already sent 6 times in this operation, the most rkit sends one write; its last answer: HTTP 500 Internal Server Error"),
+        "{out}"
     );
 }

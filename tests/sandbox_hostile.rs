@@ -333,7 +333,6 @@ async fn s3_requests_are_signed_for_declared_actions_only() {
         vec![rkit::sandbox::AwsEndpoint {
             origin: origin.clone(),
             service: "s3".into(),
-            version: "s3".into(),
         }],
     );
     moto.emulator_with(&["bucket", "loot"]);
@@ -359,7 +358,11 @@ async fn s3_requests_are_signed_for_declared_actions_only() {
             "/stolen",
             "API action s3:CreateBucket was not declared and approved",
         ),
-        ("PUT", "/loot?replication", "names no API action"),
+        (
+            "PUT",
+            "/loot?replication",
+            "API action s3:PutReplicationConfiguration was not declared and approved",
+        ),
         (
             "DELETE",
             "/loot",
@@ -463,15 +466,67 @@ async fn metadata_endpoints_need_a_grant_naming_them() {
         assert_eq!(err.kind, ErrorKind::Denied, "{err}");
         assert!(err.message.contains("the sandbox denied"), "{err}");
     }
-    // A grant by host name is vetted after resolution (the classification is unit-tested in
-    // sandbox::egress; names resolving to such addresses are refused as a whole).
-    assert!(rkit::sandbox::forbidden_address(
-        "169.254.169.254".parse().unwrap()
-    ));
-    assert!(rkit::sandbox::forbidden_address(
-        "fd00:ec2::254".parse().unwrap()
-    ));
+    // The classification of every range is unit-tested in sandbox::http::addresses.
+    for ip in [
+        "169.254.169.254",
+        "fd00:ec2::254",
+        "::ffff:a9fe:a9fe",
+        "2002:a9fe:a9fe::1",
+    ] {
+        assert_eq!(
+            rkit::sandbox::classify_address(ip.parse().unwrap()).map(|(kind, _)| kind),
+            Some(rkit::sandbox::AddressKind::Metadata),
+            "{ip}"
+        );
+    }
     f.still_serves().await;
+}
+
+/// DNS cannot turn a grant by name towards the machine itself or its network: this machine's
+/// own host name resolves (through /etc/hosts here) to a loopback or private address, and a
+/// grant naming it reaches nothing; a grant naming `localhost` may reach loopback.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_resolving_to_a_local_address_is_refused_unless_it_is_localhost() {
+    let (port, seen) = answering(
+        "127.0.0.1:0",
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+    );
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let by_name = format!("http://{name}:{port}");
+    let resolved: Vec<std::net::SocketAddr> =
+        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port))
+            .unwrap()
+            .collect();
+    assert!(
+        resolved
+            .iter()
+            .all(|a| rkit::sandbox::classify_address(a.ip()).is_some()),
+        "this test needs the host name to resolve to a local address: {resolved:?}"
+    );
+    let f = start(|g| {
+        g.http.push(HttpAllow::parse(&by_name).unwrap());
+        g.http
+            .push(HttpAllow::parse(&format!("http://localhost:{port}")).unwrap());
+    })
+    .await;
+    let err = f
+        .attempt("Http", json!({"Url": format!("{by_name}/x")}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Denied, "{err}");
+    assert!(
+        err.message.contains(&format!("{name} resolves to")),
+        "{err}"
+    );
+    assert_eq!(seen.load(Ordering::SeqCst), 0, "nothing reached the server");
+    let got = f
+        .attempt("Http", json!({"Url": format!("http://localhost:{port}/x")}))
+        .await
+        .unwrap();
+    assert_eq!(got, "200 OK ok");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -527,4 +582,45 @@ async fn create_carries_the_idempotency_token() {
         .await
         .unwrap();
     assert_eq!(created.attributes["Obtained"], "tok-123");
+}
+
+/// A provider answering a read, one or many, with an object carrying another ID than the one
+/// asked for is a `fault` naming both: rkit never records the wrong object.
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_answered_for_another_object_are_faults() {
+    let f = start(|_| {}).await;
+    let props = json!({});
+    let err = f
+        .provider
+        .read_many(
+            "Impostor",
+            &[("impostor-1", &props), ("impostor-2", &props)],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Fault, "{err}");
+    assert!(
+        err.message.contains(
+            "provider hostile answered a read of Impostor impostor-2 with an object whose ID is impostor-1"
+        ),
+        "{err}"
+    );
+    let err = f
+        .provider
+        .read("Impostor", "other", &props)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Fault, "{err}");
+    assert!(err.message.contains("whose ID is impostor-1"), "{err}");
+    let read = f
+        .provider
+        .read("Impostor", "impostor-1", &props)
+        .await
+        .unwrap();
+    assert_eq!(
+        read.unwrap().id,
+        "impostor-1",
+        "the object asked for is answered"
+    );
+    f.still_serves().await;
 }

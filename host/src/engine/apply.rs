@@ -181,7 +181,8 @@ pub async fn execute(ctx: Arc<Context>, plan: Plan, parallelism: usize) -> Repor
             let (ctx, steps, nodes) = (ctx.clone(), steps.clone(), nodes.clone());
             async move {
                 let node = nodes[i];
-                run(&ctx, &steps[node.step], node.phase).await
+                // One operation: one send budget for every write of every attempt.
+                crate::sandbox::operation(run(&ctx, &steps[node.step], node.phase)).await
             }
         },
     )

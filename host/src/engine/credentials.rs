@@ -64,18 +64,12 @@ pub fn resolve(
 }
 
 /// The AWS services the `aws` credentials cover: config key, endpoint host prefix (also the
-/// signing name and IAM prefix), the suffix of the SDKs' `AWS_ENDPOINT_URL_<SERVICE>`
-/// variable, and the API version its requests name.
-/// S3's REST requests name no version: the gate names [`crate::sandbox::S3_VERSION`].
-const AWS_SERVICES: [(&str, &str, &str, &str); 3] = [
-    ("Ec2", "ec2", "EC2", "2016-11-15"),
-    (
-        "Elbv2",
-        "elasticloadbalancing",
-        "ELASTIC_LOAD_BALANCING_V2",
-        "2015-12-01",
-    ),
-    ("S3", "s3", "S3", "s3"),
+/// signing name and IAM prefix), and the suffix of the SDKs' `AWS_ENDPOINT_URL_<SERVICE>`
+/// variable. How each routes its requests is the sandbox's table (`sandbox/http/aws_api`).
+const AWS_SERVICES: [(&str, &str, &str); 3] = [
+    ("Ec2", "ec2", "EC2"),
+    ("Elbv2", "elasticloadbalancing", "ELASTIC_LOAD_BALANCING_V2"),
+    ("S3", "s3", "S3"),
 ];
 
 /// Whether a provider calling `actions` (`service:Action` patterns) needs the endpoint of the
@@ -88,7 +82,7 @@ fn wanted(prefix: &str, actions: &[String]) -> bool {
                 .is_some_and(|(s, _)| s.eq_ignore_ascii_case(p))
         })
     };
-    named(prefix) || (prefix != "s3" && !AWS_SERVICES.iter().any(|(_, p, _, _)| named(p)))
+    named(prefix) || (prefix != "s3" && !AWS_SERVICES.iter().any(|(_, p, _)| named(p)))
 }
 
 fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result<()> {
@@ -141,7 +135,7 @@ fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result
         Some(_) => bail!("Endpoints: must be an object"),
     };
     let mut signed = Vec::new();
-    for (key, prefix, var, version) in AWS_SERVICES {
+    for (key, prefix, var) in AWS_SERVICES {
         if !wanted(prefix, actions) {
             continue;
         }
@@ -162,7 +156,6 @@ fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result
             signed.push(AwsEndpoint {
                 origin,
                 service: prefix.to_string(),
-                version: version.to_string(),
             });
             endpoints.insert(key.into(), endpoint.into());
         }

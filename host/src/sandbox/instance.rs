@@ -4,7 +4,7 @@
 use super::bindings;
 use super::budget::Budget;
 use super::grants::Grants;
-use super::http_policy::{HttpGate, HttpPolicy};
+use super::http::{HttpGate, HttpPolicy};
 use super::limits::MemoryLimiter;
 use super::output::GuestOutput;
 use anyhow::{Result, anyhow};
@@ -116,6 +116,7 @@ impl Instance {
     pub fn begin_call(&mut self) {
         self.budget.new_call();
         self.store.data_mut().policy.take_denied();
+        self.store.data_mut().policy.begin_call();
         self.store.set_epoch_deadline(1);
         self.output.take();
     }

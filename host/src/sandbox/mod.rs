@@ -11,28 +11,25 @@
 //! The SPI spoken is `rkit:provider@0.3.0`; a module built for another version is refused
 //! with a message saying which and what changed since.
 
-mod api_actions;
-mod aws_signing;
 mod bindings;
 mod budget;
 mod cache;
-mod egress;
 mod fs_guard;
 mod grant_dir;
 mod grants;
-mod http_policy;
-mod http_retry;
+mod http;
 mod instance;
 mod limits;
 mod output;
 mod provider;
 
-pub use api_actions::{ApiActions, BadApiAction, action_of};
-pub use aws_signing::{AwsSigner, Endpoint as AwsEndpoint};
 pub use cache::ComponentCache;
-pub use egress::forbidden as forbidden_address;
 pub use grant_dir::GrantDir;
-pub use grants::{BadHttpAllow, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_TIMEOUT, Grants, HttpAllow};
+pub use grants::{DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_TIMEOUT, Grants};
+pub use http::{
+    AddressKind, ApiActions, AwsEndpoint, AwsSigner, BadApiAction, BadHttpAllow, HttpAllow,
+    MAX_SENDS, actions_needed, classify_address, operation,
+};
 pub use limits::LimitHit;
 pub use provider::Provider;
 

@@ -8,7 +8,7 @@ use super::ProviderModule;
 use super::bindings::{self, rkit::provider::types as wit};
 use super::budget::{Budget, Metered};
 use super::grants::Grants;
-use super::http_policy::HttpGate;
+use super::http::HttpGate;
 use super::instance::{HostState, Instance, MAX_HANDLES, MAX_HELD_BETWEEN_CALLS, new_store};
 use super::limits::LimitHit;
 use super::output::GuestOutput;
@@ -311,15 +311,38 @@ impl Provider {
                     .await
             })
             .await?;
-        result
+        let observed = result
             .map_err(|e| guest_error(e, denied))?
             .map(bindings::observed)
-            .transpose()
+            .transpose()?;
+        if let Some(o) = &observed {
+            self.same_id(type_name, id, &o.id)?;
+        }
+        Ok(observed)
+    }
+
+    /// An object read must be the one asked for: another ID is a `fault` naming both (a
+    /// provider answering for another object would make rkit record the wrong one).
+    fn same_id(&self, type_name: &str, asked: &str, got: &str) -> Result<(), ProviderError> {
+        if asked == got {
+            return Ok(());
+        }
+        Err(ProviderError::new(
+            ErrorKind::Fault,
+            format!(
+                "provider {} answered a read of {} {} with an object whose ID is {}",
+                self.name(),
+                escaped(type_name),
+                escaped(asked),
+                escaped(got)
+            ),
+        ))
     }
 
     /// Reads many resources of one type in one call: one answer per `(id, properties)`, in
     /// order (`Ok(None)`: gone; `Err`: that one failed). The whole call fails when the provider
-    /// fails it, or answers with another number of answers than it was asked for.
+    /// fails it, answers with another number of answers than it was asked for, or answers one
+    /// with an object carrying another ID than asked (a `fault` naming both).
     pub async fn read_many(
         &self,
         type_name: &str,
@@ -353,10 +376,16 @@ impl Provider {
                 ),
             ));
         }
-        Ok(answers
+        let answers: Vec<_> = answers
             .into_iter()
             .map(|answer| bindings::read_answer(answer).map_err(|e| with_denied(e, &denied)))
-            .collect())
+            .collect();
+        for ((asked, _), answer) in items.iter().zip(&answers) {
+            if let Ok(Some(o)) = answer {
+                self.same_id(type_name, asked, &o.id)?;
+            }
+        }
+        Ok(answers)
     }
 
     /// Reads a batch of one type: one `read` for a single item (a type that does not batch

@@ -12,11 +12,19 @@ use rkit_sdk::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The provider. It asks for `aws` credentials and only `ec2:Describe*`, and keeps whatever
-/// configuration rkit handed it, to try to leak it.
+/// The provider. It asks for `aws` credentials and only a few harmless actions
+/// ([`ACTIONS`]), and keeps whatever configuration rkit handed it, to try to leak it.
 pub struct Hostile {
     config: serde_json::Value,
 }
+
+/// All it declares: reads of EC2, and writing and reading objects in S3.
+pub const ACTIONS: &[&str] = &[
+    "ec2:Describe*",
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:ListBucket",
+];
 
 impl Provider for Hostile {
     const NAME: &'static str = "hostile";
@@ -27,7 +35,7 @@ impl Provider for Hostile {
     fn capabilities() -> Capabilities {
         Capabilities {
             credentials: vec!["aws".into()],
-            api_actions: vec!["ec2:Describe*".into()],
+            api_actions: ACTIONS.iter().map(|a| a.to_string()).collect(),
             ..Capabilities::default()
         }
     }
@@ -53,11 +61,13 @@ impl Provider for Hostile {
             .add::<Attack<Sleep>>()
             .add::<Attack<StealConfig>>()
             .add::<Attack<AwsCall>>()
+            .add::<Attack<AwsRaw>>()
             .add::<Attack<Symlink>>()
             .add::<Attack<HostSpin>>()
             .add::<Attack<FieldsBomb>>()
             .add::<Attack<Escape>>()
-            .add::<Attack<Token>>();
+            .add::<Attack<Token>>()
+            .add::<Impostor>();
     }
 }
 
@@ -103,6 +113,42 @@ impl<A: Attempt> Resource for Attack<A> {
     }
 
     fn delete(_: &Hostile, _: &str, _: &A) -> Result<()> {
+        Ok(())
+    }
+
+    fn list(_: &Hostile, _: &Tags) -> Result<Vec<Observed<Self>>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Answers every read, one or many, with an object carrying the ID `impostor-1`, whatever was
+/// asked: a provider lying about which object it read.
+pub struct Impostor;
+
+impl Resource for Impostor {
+    type Provider = Hostile;
+    type Properties = serde_json::Value;
+    type Attributes = serde_json::Value;
+    const TYPE: &'static str = "Impostor";
+    const READ_BATCH: u32 = 10;
+
+    fn create(_: &Hostile, _: &serde_json::Value, _: &Tags) -> Result<Created<serde_json::Value>> {
+        Ok(Created {
+            id: "impostor-1".into(),
+            attributes: serde_json::json!({}),
+        })
+    }
+
+    fn read(_: &Hostile, _: &str, props: &serde_json::Value) -> Result<Option<Observed<Self>>> {
+        Ok(Some(Observed {
+            id: "impostor-1".into(),
+            properties: props.clone(),
+            attributes: serde_json::json!({}),
+            tags: Tags::new(),
+        }))
+    }
+
+    fn delete(_: &Hostile, _: &str, _: &serde_json::Value) -> Result<()> {
         Ok(())
     }
 
@@ -331,6 +377,71 @@ impl Attempt for AwsCall {
             .map(|a| vec![("authorization", a)])
             .unwrap_or_default();
         post(endpoint, &body, &headers)
+    }
+}
+
+/// Sends any request to an AWS endpoint rkit configured (`Endpoint`: `Ec2`, `Elbv2`, `S3`),
+/// exactly as given: method, path with its query, headers (repeats kept), body. The shape of
+/// every attempt to talk the gate into signing what was not declared.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsRaw {
+    pub endpoint: String,
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub body: String,
+    /// Sends it this many times in a loop of its own while the answer is a 5xx (default 1).
+    #[serde(default)]
+    pub repeat: Option<u32>,
+    /// A 5xx answer in the end fails the create as `transient` (so the engine retries it).
+    #[serde(default)]
+    pub fail_transient: bool,
+}
+
+impl Attempt for AwsRaw {
+    const TYPE: &'static str = "AwsRaw";
+    fn attempt(&self, p: &Hostile) -> Result<String> {
+        let base = p.config["Endpoints"][&self.endpoint]
+            .as_str()
+            .ok_or_else(|| {
+                Error::other(format!(
+                    "no Endpoints.{} in the configuration",
+                    self.endpoint
+                ))
+            })?;
+        let url = format!("{}{}", base.trim_end_matches('/'), self.path);
+        let mut answer = String::new();
+        for _ in 0..self.repeat.unwrap_or(1).max(1) {
+            answer = self.once(&url)?;
+            if !answer.starts_with('5') {
+                return Ok(answer);
+            }
+        }
+        if self.fail_transient {
+            return Err(Error::transient(format!("still failing: {answer}")));
+        }
+        Ok(answer)
+    }
+}
+
+impl AwsRaw {
+    fn once(&self, url: &str) -> Result<String> {
+        let what = format!("{} {url}", self.method);
+        let mut request = wstd::http::Request::builder()
+            .method(self.method.as_str())
+            .uri(url);
+        for (name, value) in &self.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let body = self.body.clone().into_bytes();
+        let request = request
+            .header("content-length", body.len())
+            .body(wstd::http::Body::from(body))
+            .map_err(|e| failed(what.clone(), e))?;
+        send(what, request)
     }
 }
 

@@ -1,52 +1,47 @@
 //! Sending a request the HTTP gate let through: the destination's addresses are resolved and
-//! vetted here, and the connection is made to a vetted address (never resolved again), so a
-//! grant by host name cannot be turned towards the machine's link-local network or a cloud
-//! metadata endpoint (169.254.169.254, fd00:ec2::254) by DNS, rebinding included.
+//! vetted here against [`super::addresses`], and the connection is made to a vetted address
+//! (never resolved again), so a grant by host name cannot be turned towards a cloud metadata
+//! endpoint, the link-local network, the user's private network or (but for `localhost`) the
+//! machine itself by DNS, rebinding included.
 //!
 //! Invariants: an address literal in the URL is used as it is (the gate only lets one through
 //! when a grant names exactly it); a host name whose addresses include a forbidden one is
 //! refused as a whole; TLS verifies the certificate against the host *name* with the webpki
 //! roots; redirects are answers like any other (nothing here follows them).
 
+use super::addresses::refused;
+use crate::text::escaped;
 use bytes::Bytes;
 use http::uri::Scheme;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
-/// Whether `ip` is link-local or a cloud metadata address (or an IPv4-mapped form of one),
-/// or unspecified: never reached through a grant by name.
-pub fn forbidden(ip: IpAddr) -> bool {
-    const AWS_IMDS_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
-    match ip {
-        IpAddr::V4(v4) => v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => forbidden(IpAddr::V4(v4)),
-            None => v6 == AWS_IMDS_V6 || v6.is_unicast_link_local() || v6.is_unspecified(),
-        },
-    }
-}
-
-/// The addresses to connect to for `host:port`, vetted; the reason if refused.
-pub async fn addresses(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+/// The addresses to connect to for `host:port`, vetted against [`super::addresses`]
+/// (`localhost`: the grant names localhost, so loopback addresses may be reached); the reason
+/// if refused.
+pub async fn addresses(host: &str, port: u16, localhost: bool) -> Result<Vec<SocketAddr>, String> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let found: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
         .await
-        .map_err(|e| format!("cannot resolve {bare}: {e}"))?
+        .map_err(|e| format!("cannot resolve {}: {e}", escaped(bare)))?
         .collect();
-    if let Some(bad) = found.iter().find(|a| forbidden(a.ip())) {
-        return Err(format!(
-            "{bare} resolves to {}, a link-local or cloud metadata address that only a grant naming that address allows",
-            bad.ip()
-        ));
+    for addr in &found {
+        if let Some(why) = refused(addr.ip(), localhost) {
+            return Err(format!(
+                "{} resolves to {}: {why}",
+                escaped(bare),
+                addr.ip()
+            ));
+        }
     }
     if found.is_empty() {
-        return Err(format!("{bare} has no address"));
+        return Err(format!("{} has no address", escaped(bare)));
     }
     Ok(found)
 }
@@ -180,36 +175,20 @@ pub fn body(bytes: Bytes) -> WasiBody {
 mod tests {
     use super::*;
 
-    #[test]
-    fn metadata_and_link_local_addresses_are_forbidden() {
-        for bad in [
-            "169.254.169.254",
-            "169.254.0.1",
-            "fd00:ec2::254",
-            "fe80::1",
-            "::ffff:169.254.169.254",
-            "0.0.0.0",
-            "::",
-        ] {
-            assert!(forbidden(bad.parse().unwrap()), "{bad}");
-        }
-        for good in ["127.0.0.1", "::1", "10.0.0.1", "52.94.1.1", "2600:1f18::1"] {
-            assert!(!forbidden(good.parse().unwrap()), "{good}");
-        }
-    }
-
     #[tokio::test]
     async fn literals_pass_and_names_resolve() {
         assert_eq!(
-            addresses("[::1]", 80).await.unwrap(),
+            addresses("[::1]", 80, false).await.unwrap(),
             vec!["[::1]:80".parse().unwrap()]
         );
         assert_eq!(
-            addresses("169.254.169.254", 80).await.unwrap(),
+            addresses("169.254.169.254", 80, false).await.unwrap(),
             vec!["169.254.169.254:80".parse().unwrap()],
             "a literal passed the gate only because a grant names it"
         );
-        let local = addresses("localhost", 8080).await.unwrap();
+        let local = addresses("localhost", 8080, true).await.unwrap();
         assert!(local.iter().all(|a| a.ip().is_loopback()), "{local:?}");
+        let refused = addresses("localhost", 8080, false).await.unwrap_err();
+        assert!(refused.contains("loopback"), "{refused}");
     }
 }

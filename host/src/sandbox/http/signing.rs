@@ -2,11 +2,12 @@
 //! requests to the endpoints that were resolved for them.
 //!
 //! Invariants: the secret never leaves this type (its `Debug` redacts it, nothing returns it);
-//! [`AwsSigner::service_for`] knows only the resolved endpoints, so a request anywhere else is
+//! [`AwsSigner::services_at`] knows only the resolved endpoints, so a request anywhere else is
 //! never signed; what is signed is the request as it will be sent (method, URI, content type,
 //! `X-Amz-Target`, the whole body).
 
-use super::grants::HttpAllow;
+use super::allow::HttpAllow;
+use super::aws_api::{self, Service};
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
@@ -16,15 +17,15 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use std::fmt;
 use std::time::SystemTime;
+use wasmtime_wasi_http::WasiBody;
 
 /// One resolved service endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub origin: HttpAllow,
-    /// The SigV4 signing name, also the IAM prefix of its actions (`ec2`).
+    /// The SigV4 signing name (`ec2`, `elasticloadbalancing`, `s3`): the service's entry in
+    /// [`super::aws_api`], which says how its requests are routed.
     pub service: String,
-    /// The API version its requests name (`Version=2016-11-15`).
-    pub version: String,
 }
 
 /// Signs requests to one set of AWS endpoints with one set of credentials.
@@ -32,8 +33,8 @@ pub struct AwsSigner {
     /// `None`: none were found; requests to the endpoints are refused, saying so.
     credentials: Option<Credentials>,
     region: String,
-    /// The resolved endpoints: origin, SigV4 signing name (`ec2`) and API version
-    /// (`2016-11-15`, which tells services sharing one origin apart, as emulators do).
+    /// The resolved endpoints: origin and SigV4 signing name (`ec2`); services sharing one
+    /// origin, as emulators do, are told apart by their protocol's own signals.
     endpoints: Vec<Endpoint>,
 }
 
@@ -99,28 +100,23 @@ impl AwsSigner {
             .any(|e| e.origin.allows(scheme, host, port))
     }
 
-    /// The signing name of the service a request to `scheme://host:port` naming API
-    /// `version` goes to: the endpoint's own, or, where services share the origin, the one
-    /// whose API version the request names.
-    pub fn service_for(
+    /// The services resolved at `scheme://host:port` (several where they share an origin).
+    pub fn services_at(
         &self,
         scheme: &str,
         host: &str,
         port: Option<u16>,
-        version: Option<&str>,
-    ) -> Option<&str> {
-        let at: Vec<&Endpoint> = self
-            .endpoints
+    ) -> Vec<&'static Service> {
+        self.endpoints
             .iter()
             .filter(|e| e.origin.allows(scheme, host, port))
-            .collect();
-        match at.as_slice() {
-            [only] => Some(only.service.as_str()),
-            several => several
-                .iter()
-                .find(|e| Some(e.version.as_str()) == version)
-                .map(|e| e.service.as_str()),
-        }
+            .filter_map(|e| aws_api::service(&e.service))
+            .collect()
+    }
+
+    /// The region requests are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     /// The headers that sign a request (`authorization`, `x-amz-date`, and
@@ -167,10 +163,6 @@ impl AwsSigner {
     }
 }
 
-/// The token that selects S3 on an origin several services share: S3's REST requests name no
-/// API version, so the gate names this one for them.
-pub const S3_VERSION: &str = "s3";
-
 /// How requests to `service` are signed: S3 wants its payload's hash in
 /// `x-amz-content-sha256` and its paths encoded once and never normalised.
 fn settings(service: &str) -> SigningSettings {
@@ -181,6 +173,63 @@ fn settings(service: &str) -> SigningSettings {
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
     }
     settings
+}
+
+/// A request to an AWS endpoint that passed the gate (routed, every action it needs
+/// approved), its body read: it can be signed, anew for each attempt.
+pub struct Signable {
+    pub parts: http::request::Parts,
+    pub body: bytes::Bytes,
+    /// The signing name (`ec2`).
+    pub service: String,
+    /// The operation (`DescribeVpcs`), and `service:Operation` for messages.
+    pub operation: String,
+    pub what: String,
+    /// Only reads: sent again on any failure that may pass.
+    pub read_only: bool,
+    /// The provider marked it safe to send again ([`super::retry::REPEATABLE_HEADER`]).
+    pub repeatable: bool,
+}
+
+impl Signable {
+    /// The request, signed now.
+    pub fn signed(&self, signer: &AwsSigner) -> Result<http::Request<WasiBody>, String> {
+        let parts = &self.parts;
+        // Every header that carries meaning is signed: the content type, the target, and
+        // every x-amz-* header the provider set (S3's x-amz-tagging, ...), as SigV4 requires.
+        let signed: Vec<(&str, &str)> = parts
+            .headers
+            .iter()
+            .filter(|(name, _)| {
+                name.as_str().starts_with("x-amz-") || *name == http::header::CONTENT_TYPE
+            })
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        let headers = signer.sign(
+            &self.service,
+            parts.method.as_str(),
+            &parts.uri.to_string(),
+            &signed,
+            &self.body,
+        )?;
+        let mut request = http::Request::new(super::egress::body(self.body.clone()));
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = parts.uri.clone();
+        *request.version_mut() = parts.version;
+        *request.headers_mut() = parts.headers.clone();
+        let out = request.headers_mut();
+        for (name, value) in headers {
+            let name = http::HeaderName::try_from(name).map_err(|e| e.to_string())?;
+            let value = http::HeaderValue::try_from(value).map_err(|e| e.to_string())?;
+            out.insert(name, value);
+        }
+        out.insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from(self.body.len()),
+        );
+        out.remove(http::header::TRANSFER_ENCODING);
+        Ok(request)
+    }
 }
 
 #[cfg(test)]
@@ -195,11 +244,9 @@ mod tests {
             "us-east-1".into(),
             ["ec2", "elasticloadbalancing"]
                 .iter()
-                .zip(["2016-11-15", "2015-12-01"])
-                .map(|(service, version)| Endpoint {
+                .map(|service| Endpoint {
                     origin: HttpAllow::parse("http://127.0.0.1:5000").unwrap(),
                     service: service.to_string(),
-                    version: version.to_string(),
                 })
                 .collect(),
         )
@@ -208,15 +255,14 @@ mod tests {
     #[test]
     fn signs_only_for_resolved_endpoints_and_never_shows_the_secret() {
         let s = signer();
-        let at = |port, version| s.service_for("http", "127.0.0.1", Some(port), version);
-        assert_eq!(at(5000, Some("2016-11-15")), Some("ec2"));
-        assert_eq!(at(5000, Some("2015-12-01")), Some("elasticloadbalancing"));
-        assert_eq!(
-            at(5000, Some("2010-05-08")),
-            None,
-            "a shared origin needs a known API"
-        );
-        assert_eq!(at(5001, Some("2016-11-15")), None);
+        let at = |port| -> Vec<&str> {
+            s.services_at("http", "127.0.0.1", Some(port))
+                .iter()
+                .map(|s| s.signing_name.as_str())
+                .collect()
+        };
+        assert_eq!(at(5000), ["ec2", "elasticloadbalancing"]);
+        assert!(at(5001).is_empty());
         assert!(s.signs_for("http", "127.0.0.1", Some(5000)));
         assert!(!s.signs_for("https", "evil.example", None));
         let shown = format!("{s:?}");
