@@ -467,6 +467,31 @@ fn the_full_stack_applies_is_a_no_op_again_updates_a_rule_replaces_a_subnet_and_
     assert!(live_instances(&end).is_empty(), "{end}");
 }
 
+/// `--replace` reaches what references the replaced object in the same apply (issue 25):
+/// the route table routes to the new internet gateway after one apply, checked in EC2 itself.
+#[test]
+fn a_replaced_gateway_is_routed_to_in_the_same_apply() {
+    let moto = Moto::start();
+    let stack = Stack::example(&moto, "stack.json");
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let old = named(&moto.state(), "gateways", "Gateway")["id"].clone();
+    let plan = stack.expect(0, &["plan", "SPEC", "--replace", "Gateway"]);
+    assert!(
+        plan.contains("-/+ Gateway") && plan.contains("~ PublicRoutes"),
+        "{plan}"
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes", "--replace", "Gateway"]);
+    let s = moto.state();
+    let gateway = named(&s, "gateways", "Gateway");
+    assert_ne!(gateway["id"], old, "replaced");
+    let routes = named(&s, "route_tables", "PublicRoutes");
+    assert_eq!(
+        strings(&routes["routes"]),
+        [format!("0.0.0.0/0->{}", gateway["id"].as_str().unwrap())]
+    );
+    stack.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
+}
+
 /// Lists every type of the full stack by its stack tag through the sandboxed provider.
 fn list_by_tags_finds_the_stack(moto: &Moto) {
     let runtime = tokio::runtime::Runtime::new().unwrap();

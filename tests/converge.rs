@@ -263,3 +263,88 @@ fn a_budget_spreads_work_over_ticks_and_a_changed_spec_waits_for_follow_spec() {
     );
     running.stop();
 }
+
+/// A failed operation says why, in every output a converge loop has (issue 25): the human
+/// line of the tick, the JSON event, `/healthz` and a metric labelled with the resource and
+/// the error's kind.
+#[test]
+fn a_failed_operation_says_why_in_every_output() {
+    let stack = Stack::new();
+    // A directory where the file should go: the provider's write fails, saying so.
+    std::fs::create_dir_all(stack.out("taken/inner")).unwrap();
+    stack.write(json!({"Bad": file("taken", "x")}), json!({}));
+    let out = stack.expect(1, &["converge", "SPEC", "--once"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("Bad: creating failed after"))
+        .unwrap_or_else(|| panic!("no failure line:\n{out}"));
+    assert!(
+        line.contains("taken"),
+        "the provider's words are on the line: {line}"
+    );
+
+    let running = Running::start(&stack, &["--interval", "1s", "--listen", ":0"]);
+    let seen = running.until(Duration::from_secs(60), |l| l["type"] == "listening");
+    let addr = seen.last().unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = running.until(Duration::from_secs(60), tick_finished);
+    let failed = seen
+        .iter()
+        .find(|l| l["type"] == "operation_failed")
+        .unwrap_or_else(|| panic!("no operation_failed event: {seen:#?}"));
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("taken"),
+        "{failed}"
+    );
+    let (status, body) = get(&addr, "/healthz");
+    assert!(status.contains("503"), "{status}");
+    assert!(body.contains("Bad") && body.contains("taken"), "{body}");
+    let (_, metrics) = get(&addr, "/metrics");
+    assert!(
+        metrics.contains("rkit_converge_operation_failures_total{resource=\"Bad\",kind=\""),
+        "{metrics}"
+    );
+    running.stop();
+}
+
+/// converge never undoes a person's apply (issue 25): with converge running on a spec, the
+/// spec file is changed and applied by hand; converge follows the applied spec instead of
+/// reverting to the one it loaded.
+#[test]
+fn converge_never_reverts_a_persons_apply_of_a_changed_spec() {
+    let stack = Stack::new();
+    stack.write(json!({"F": file("f.txt", "v1")}), json!({}));
+    let running = Running::start(&stack, &["--interval", "1s"]);
+    running.until(Duration::from_secs(60), tick_finished);
+    assert_eq!(std::fs::read_to_string(stack.out("f.txt")).unwrap(), "v1");
+    stack.write(json!({"F": file("f.txt", "v2")}), json!({}));
+    let mut applied = false;
+    for _ in 0..100 {
+        if stack.rkit(&["apply", "SPEC", "--yes"]).status.success() {
+            applied = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(applied, "the person's apply got the lock between ticks");
+    assert_eq!(std::fs::read_to_string(stack.out("f.txt")).unwrap(), "v2");
+    let ticks = std::cell::Cell::new(0);
+    let seen = running.until(Duration::from_secs(60), |l| {
+        if tick_finished(l) {
+            ticks.set(ticks.get() + 1);
+        }
+        ticks.get() >= 3
+    });
+    assert_eq!(ticks.get(), 3, "{seen:#?}");
+    assert_eq!(
+        std::fs::read_to_string(stack.out("f.txt")).unwrap(),
+        "v2",
+        "never reverted: {seen:#?}"
+    );
+    running.stop();
+}

@@ -337,3 +337,106 @@ fn graph_draws_dot_and_svg_coloured_by_a_saved_plan() {
         "{dot}"
     );
 }
+
+/// Everything rkit reads is untrusted input (issue 25): a spec with a key written twice or a
+/// byte-order mark, a var file with comments or a repeated key, a saved plan edited to hold
+/// a malformed template or a step waiting on itself, an environment variable that is not
+/// UTF-8: errors naming the place, never a panic or a hang.
+#[test]
+fn untrusted_input_gets_errors_never_panics_or_hangs() {
+    let stack = Stack::new();
+    stack.write(json!({"A": file("a.txt", "x")}), json!({}));
+    // A byte-order mark, as Windows editors write one: read past.
+    let spec = std::fs::read_to_string(stack.spec_path()).unwrap();
+    std::fs::write(stack.spec_path(), format!("\u{feff}{spec}")).unwrap();
+    stack.expect(0, &["validate", "SPEC"]);
+    // A resource written twice: refused where the second one is.
+    let twice = spec.replacen("\"A\": {", "\"A\": {\"Plugin\": \"local\", \"Type\": \"File\", \"Properties\": {\"Path\": \"b.txt\"}},\n    \"A\": {", 1);
+    std::fs::write(stack.spec_path(), twice).unwrap();
+    let out = stack.expect(1, &["validate", "SPEC"]);
+    assert!(
+        out.contains("key \"A\" appears twice in Resources"),
+        "{out}"
+    );
+    assert!(out.contains("stack.json:"), "{out}");
+    std::fs::write(stack.spec_path(), &spec).unwrap();
+
+    // A saved plan edited: a step that waits on itself, a malformed template.
+    stack.write(json!({"A": file("a.txt", "y")}), json!({}));
+    let saved = stack.dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    stack.expect(0, &["plan", "SPEC", "--out", saved]);
+    let original: Value = serde_json::from_slice(&std::fs::read(saved).unwrap()).unwrap();
+    for (edit, why) in [
+        (json!({"DependsOn": ["A"]}), "step A waits for itself"),
+        (
+            json!({"Properties": {"Path": "a.txt", "Content": "{{.Resources.A"}}),
+            "step A: field Content",
+        ),
+    ] {
+        let mut plan = original.clone();
+        for (k, v) in edit.as_object().unwrap() {
+            plan["Plan"]["Steps"][0][k] = v.clone();
+        }
+        std::fs::write(saved, plan.to_string()).unwrap();
+        let started = std::time::Instant::now();
+        let out = stack.expect(1, &["apply", saved]);
+        assert!(
+            out.contains("not a valid saved plan") && out.contains(why),
+            "{out}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+    // The state was not locked by the refused plans: the spec still applies.
+    std::fs::write(saved, original.to_string()).unwrap();
+    stack.expect(0, &["apply", saved]);
+
+    // An environment variable that is not UTF-8, even one rkit never reads.
+    use std::os::unix::ffi::OsStrExt;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rkit"))
+        .args(["validate", stack.spec_path().to_str().unwrap()])
+        .env(
+            std::ffi::OsStr::from_bytes(b"NOT_UTF8"),
+            std::ffi::OsStr::from_bytes(b"\xff\xfe"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+}
+
+/// `--replace` reaches what depends on the replaced resource in the same apply (issue 25):
+/// the plan shows the dependent's update with the new value unknown until apply, and after
+/// one apply the file holds the new token that `output` shows.
+#[test]
+fn a_replacement_updates_its_dependents_in_the_same_apply() {
+    let stack = Stack::new();
+    stack.write(
+        json!({
+            "Token": {"Plugin": "local", "Type": "RandomString", "Properties": {"Length": 24}},
+            "Holder": file("token.txt", "{{.Resources.Token.Attributes.Value}}"),
+        }),
+        json!({"Token": "{{.Resources.Token.Attributes.Value}}"}),
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let before = std::fs::read_to_string(stack.out("token.txt")).unwrap();
+    let plan = stack.expect(
+        0,
+        &["plan", "SPEC", "--replace", "Token", "--show-sensitive"],
+    );
+    assert!(
+        plan.contains("-/+ Token") && plan.contains("~ Holder"),
+        "{plan}"
+    );
+    assert!(plan.contains("(known after apply)"), "{plan}");
+    let out = stack.expect(0, &["apply", "SPEC", "--yes", "--replace", "Token"]);
+    assert!(
+        out.contains("1 updated") && out.contains("1 replaced"),
+        "{out}"
+    );
+    let after = std::fs::read_to_string(stack.out("token.txt")).unwrap();
+    let shown = stack.expect(0, &["output", "SPEC", "Token", "--raw"]);
+    assert_ne!(before, after, "the token was replaced");
+    assert_eq!(shown.trim(), after, "the file holds the token output shows");
+    let again = stack.expect(0, &["plan", "SPEC"]);
+    assert!(again.contains("No changes"), "{again}");
+}

@@ -302,7 +302,7 @@ fn undeclared_actions_and_own_signatures_are_refused_by_a_checking_emulator() {
     }));
     let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
     assert!(
-        out.contains("API action ec2:CreateVpc was not declared and approved (the provider may call: ec2:Describe*, s3:PutObject, s3:GetObject, s3:ListBucket)"),
+        out.contains("API action ec2:CreateVpc was not declared and approved (the provider may call: ec2:Describe*, s3:PutObject, s3:GetObject, s3:ListBucket, s3:DeleteObject on arn:aws:s3:::b-1/tmp/*, ec2:TerminateInstances on arn:aws:ec2:*:*:instance/i-0aaa*)"),
         "{out}"
     );
     assert!(
@@ -706,6 +706,10 @@ fn the_gate_reads_each_request_as_the_service_will() {
     let honest = json!({
         "Describe": raw("Ec2", "POST", "/", json!([form]), "Action=DescribeVpcs&Version=2016-11-15"),
         "Put": raw("S3", "PUT", "/b-1/k.txt", json!([]), "hello"),
+        // Declared only on some resources, and used on them.
+        "ScopedDelete": raw("S3", "DELETE", "/b-1/tmp/x", json!([]), ""),
+        "ScopedTerminate": raw("Ec2", "POST", "/", json!([form]),
+            "Action=TerminateInstances&Version=2016-11-15&InstanceId.1=i-0aaa1"),
     });
     let attacks: Vec<(&str, Value, &str)> = vec![
         (
@@ -853,7 +857,23 @@ fn the_gate_reads_each_request_as_the_service_will() {
                 json!([]),
                 "<Delete><Object><Key>k</Key></Object></Delete>",
             ),
-            "s3:DeleteObject was not declared",
+            "s3:DeleteObject on arn:aws:s3:::b-1/k was not declared and approved (approved only on arn:aws:s3:::b-1/tmp/*)",
+        ),
+        (
+            "DeleteOutside",
+            raw("S3", "DELETE", "/b-1/k", json!([]), ""),
+            "s3:DeleteObject on arn:aws:s3:::b-1/k was not declared",
+        ),
+        (
+            "TerminateOther",
+            raw(
+                "Ec2",
+                "POST",
+                "/",
+                json!([form]),
+                "Action=TerminateInstances&Version=2016-11-15&InstanceId.1=i-0aaa1&InstanceId.2=i-0bbb2",
+            ),
+            "ec2:TerminateInstances on arn:aws:ec2:us-east-1::instance/i-0bbb2 was not declared",
         ),
         (
             "Unknown",
@@ -893,14 +913,24 @@ fn the_gate_reads_each_request_as_the_service_will() {
     let arrived = aws.requests();
     assert_eq!(
         arrived.len(),
-        2,
+        4,
         "only the honest requests arrive: {arrived:#?}"
+    );
+    let lock = std::fs::read_to_string(ws.path("rkit.lock")).unwrap();
+    assert!(
+        lock.contains("s3:DeleteObject on arn:aws:s3:::b-1/tmp/*"),
+        "the lock records actions with their resources: {lock}"
     );
     for request in &arrived {
         assert!(request.contains(&format!("Credential={KEY}/")), "{request}");
         let first = request.lines().next().unwrap();
         assert!(
-            first == "POST / HTTP/1.1" || first == "PUT /b-1/k.txt HTTP/1.1",
+            [
+                "POST / HTTP/1.1",
+                "PUT /b-1/k.txt HTTP/1.1",
+                "DELETE /b-1/tmp/x HTTP/1.1"
+            ]
+            .contains(&first),
             "{first}"
         );
     }
@@ -930,7 +960,7 @@ fn one_write_is_sent_at_most_max_sends_times_in_all() {
         "sent exactly MAX_SENDS times:\n{out}"
     );
     assert!(
-        out.contains("s3:PutObject was already sent 6 times in this operation, the most rkit sends one write; its last answer: HTTP 500 Internal Server Error"),
+        out.contains("s3:PutObject was already sent 6 times in this operation without an answer that settles it, the most rkit sends one write; its last answer: HTTP 500 Internal Server Error"),
         "{out}"
     );
 }

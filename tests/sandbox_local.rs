@@ -67,7 +67,7 @@ async fn validate_names_the_field() {
     let ok = p
         .validate(
             "File",
-            &json!({"Path": "a/b.txt", "Content": "x", "Mode": "0644"}),
+            &json!({"Path": "a/b.txt", "Content": "x", "Mode": "0600"}),
         )
         .await
         .unwrap();
@@ -81,6 +81,12 @@ async fn validate_names_the_field() {
             "must not leave",
         ),
         ("File", json!({"Path": "a", "Mode": "rwx"}), "Mode", "octal"),
+        (
+            "File",
+            json!({"Path": "a", "Mode": "0644"}),
+            "Mode",
+            "\"0644\" cannot be honoured: files the sandbox creates are readable and writable by you alone",
+        ),
         (
             "File",
             json!({"Path": "a", "Contnet": "x"}),
@@ -117,6 +123,10 @@ async fn file_lifecycle_create_read_update_list_delete() {
     assert_eq!(created.attributes, json!({"Size": 5}));
     let on_disk = dir.path().join("out/hello.txt");
     assert_eq!(std::fs::read_to_string(&on_disk).unwrap(), "hello");
+    // Every file a provider creates is private: it may hold a secret (issue 25).
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&on_disk).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "created {mode:o}");
 
     let seen = p.read("File", &created.id, &props).await.unwrap().unwrap();
     assert_eq!(seen.properties["Content"], "hello");

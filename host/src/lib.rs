@@ -12,6 +12,7 @@ pub mod cli;
 pub mod duration;
 pub mod engine;
 pub mod graph;
+pub mod json_strict;
 pub mod output;
 pub mod registry;
 pub mod sandbox;

@@ -203,7 +203,12 @@ pub async fn plan(
     } else {
         session.validate().await?;
         let plan = session
-            .plan(flags.refresh, args.parallelism.into(), flags.orphans)
+            .plan_replacing(
+                flags.refresh,
+                args.parallelism.into(),
+                flags.orphans,
+                &focus.replace,
+            )
             .await?;
         focused(&session, plan, focus)?
     };
@@ -361,7 +366,12 @@ pub async fn apply(
     let mut session = session(args, mode, interrupt).await?;
     session.validate().await?;
     let plan = session
-        .plan(flags.refresh, args.parallelism.into(), flags.orphans)
+        .plan_replacing(
+            flags.refresh,
+            args.parallelism.into(),
+            flags.orphans,
+            &focus.replace,
+        )
         .await?;
     let plan = focused(&session, plan, focus)?;
     let run = Run {

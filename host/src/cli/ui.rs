@@ -113,14 +113,16 @@ fn text(event: &Event) -> Option<String> {
             };
             format!("{resource}: {what} [{id}] ({elapsed_ms} ms)")
         }
+        // The provider's own words, on the line itself: a converge tick has no summary below.
         Event::OperationFailed {
             resource,
             elapsed_ms,
             action,
-            ..
+            error,
         } => format!(
-            "{resource}: {} failed after {elapsed_ms} ms (the error follows below)",
-            action.doing()
+            "{resource}: {} failed after {elapsed_ms} ms: {}",
+            action.doing(),
+            error.message
         ),
         Event::IntentAdopted { resource, id } => {
             format!("{resource}: adopted {id} (made by an interrupted create)")

@@ -56,8 +56,10 @@ pub struct Metrics {
     pub healthy: AtomicBool,
     /// Provider HTTP requests, by provider.
     pub requests: Mutex<BTreeMap<String, u64>>,
-    /// The last tick's error, if it failed.
+    /// The last tick's error, if it failed: its own, or each failed operation's message.
     pub last_error: Mutex<Option<String>>,
+    /// Operations that failed, by resource and the provider's error kind.
+    pub failed_operations: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl Metrics {
@@ -140,13 +142,35 @@ impl Metrics {
              # TYPE rkit_provider_requests_total counter\n",
         );
         for (provider, n) in self.requests.lock().expect("metrics").iter() {
-            let label = provider.replace('\\', "\\\\").replace('"', "\\\"");
             out.push_str(&format!(
-                "rkit_provider_requests_total{{provider=\"{label}\"}} {n}\n"
+                "rkit_provider_requests_total{{provider=\"{}\"}} {n}\n",
+                label(provider)
+            ));
+        }
+        out.push_str(
+            "# HELP rkit_converge_operation_failures_total Operations that failed, by resource \
+             and error kind.\n# TYPE rkit_converge_operation_failures_total counter\n",
+        );
+        for ((resource, kind), n) in self.failed_operations.lock().expect("metrics").iter() {
+            out.push_str(&format!(
+                "rkit_converge_operation_failures_total{{resource=\"{}\",kind=\"{}\"}} {n}\n",
+                label(resource),
+                label(kind)
             ));
         }
         out
     }
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped, control characters dropped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 /// What one tick found and did.
@@ -166,6 +190,8 @@ pub struct TickReport {
     pub skipped: bool,
     /// HTTP requests providers made during the tick.
     pub requests: u64,
+    /// The messages of the operations that failed (each names its resource).
+    pub errors: Vec<String>,
 }
 
 /// The session's reporter during a tick: passes events on, counts operations against the
@@ -235,12 +261,23 @@ pub async fn run(
     metrics: &Metrics,
 ) -> Result<Summary> {
     let mut applied = first;
+    // The spec the state's last apply used when this converge began (read at the first tick).
+    let mut baseline: Option<Option<String>> = None;
     let mut summary = Summary::default();
     let mut slowdown = 1u32;
     for tick in 1u64.. {
         events.event(Event::TickStarted { tick });
         let started = Instant::now();
-        let result = one_tick(options, &mut applied, opener, events, interrupt, metrics).await;
+        let result = one_tick(
+            options,
+            &mut applied,
+            &mut baseline,
+            opener,
+            events,
+            interrupt,
+            metrics,
+        )
+        .await;
         let seconds = started.elapsed().as_secs_f64();
         metrics.ticks.fetch_add(1, Ordering::Relaxed);
         metrics
@@ -252,7 +289,8 @@ pub async fn run(
         let report = match result {
             Ok(report) => {
                 metrics.healthy.store(report.failed == 0, Ordering::Relaxed);
-                *metrics.last_error.lock().expect("metrics") = None;
+                *metrics.last_error.lock().expect("metrics") =
+                    (!report.errors.is_empty()).then(|| report.errors.join("; "));
                 report
             }
             Err(err) => {
@@ -313,6 +351,7 @@ fn changes(plan: &Plan) -> usize {
 async fn one_tick(
     options: &Options,
     applied: &mut LoadedSpec,
+    baseline: &mut Option<Option<String>>,
     opener: &impl Opener,
     events: &Events,
     interrupt: &Interrupt,
@@ -378,6 +417,50 @@ async fn one_tick(
             return Err(err);
         }
     };
+    // A person's apply of another spec is never undone: converge acts only with the spec the
+    // state's last apply used, following the spec file when that is the one applied.
+    let mut stale = false;
+    let recorded = session.applied_spec();
+    // What the state said when this converge began is the operator's starting point (starting
+    // converge on a spec is choosing it); only an apply of another spec since then counts.
+    let began = baseline.get_or_insert_with(|| recorded.clone()).clone();
+    if let Some(recorded) = recorded
+        && recorded != applied.digest
+        && Some(&recorded) != began.as_ref()
+    {
+        if pending_spec.as_ref().is_some_and(|p| p.digest == recorded) {
+            let latest = pending_spec.take().expect("checked");
+            events.event(Event::Warning {
+                message: format!(
+                    "{}: this spec was applied since converge loaded the previous one; \
+                     following it",
+                    latest.path.display()
+                ),
+            });
+            *applied = latest;
+            drop(session);
+            session = match opener
+                .open(applied.clone(), tick_events.clone(), tick_interrupt.clone())
+                .await
+            {
+                Ok(session) => session,
+                Err(err) => {
+                    forward.abort();
+                    return Err(err);
+                }
+            };
+        } else {
+            stale = true;
+            events.event(Event::Warning {
+                message: format!(
+                    "the state was last applied with another spec ({recorded}) than the one \
+                     this converge runs ({}): not acting, only observing, until the spec file \
+                     is the one applied last (or this spec is applied by hand)",
+                    applied.digest
+                ),
+            });
+        }
+    }
     let outcome = async {
         session.validate().await?;
         let plan = session.plan(true, options.parallelism, false).await?;
@@ -396,8 +479,8 @@ async fn one_tick(
                 .drift_changes
                 .fetch_add(report.drift as u64, Ordering::Relaxed);
         }
-        if options.observe_only || report.drift == 0 {
-            if !options.observe_only {
+        if options.observe_only || stale || report.drift == 0 {
+            if !options.observe_only && !stale {
                 session.keep(&plan)?;
             }
             return Ok::<(), anyhow::Error>(());
@@ -412,6 +495,22 @@ async fn one_tick(
             + applied_report.deleted.len();
         report.repaired = done;
         report.failed = applied_report.failed.len();
+        report.errors = applied_report
+            .failed
+            .iter()
+            .map(|(_, failure)| failure.message.clone())
+            .collect();
+        let mut failed = metrics.failed_operations.lock().expect("metrics");
+        for (resource, failure) in &applied_report.failed {
+            let kind = failure.kind.map_or("engine".to_string(), |k| {
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            });
+            *failed.entry((resource.clone(), kind)).or_default() += 1;
+        }
+        drop(failed);
         report.deferred = applied_report.cancelled.len() + applied_report.skipped.len();
         metrics.repairs.fetch_add(done as u64, Ordering::Relaxed);
         metrics

@@ -396,12 +396,33 @@ impl Session {
     /// rather than duplicate, whenever the state records nothing: a first run, or a lost
     /// state).
     pub async fn plan(&mut self, refresh: bool, parallelism: usize, orphans: bool) -> Result<Plan> {
+        self.plan_replacing(refresh, parallelism, orphans, &[])
+            .await
+    }
+
+    /// As [`Session::plan`], replacing the resources `replace` names though nothing forces
+    /// it (`--replace`): decided while planning, so what references them is planned with
+    /// their ID and attributes unknown until apply, and updated in the same apply.
+    pub async fn plan_replacing(
+        &mut self,
+        refresh: bool,
+        parallelism: usize,
+        orphans: bool,
+        replace: &[String],
+    ) -> Result<Plan> {
         self.settle_intents().await?;
         let decision = if self.spec().spec.groups.is_empty() {
             None
         } else {
             Some(self.regroup().await?)
         };
+        // Checked once the groups' members are resources of the spec.
+        if let Some(bad) = replace
+            .iter()
+            .find(|n| !self.spec().spec.resources.contains_key(*n))
+        {
+            bail!("--replace {bad}: no resource {bad:?} in the spec");
+        }
         let refreshed = if refresh {
             self.refresh(parallelism).await?
         } else {
@@ -421,6 +442,7 @@ impl Session {
             &self.ctx.providers,
             &refreshed,
             found.as_deref(),
+            replace,
         )?;
         if !orphans {
             // A scan made only to adopt deletes nothing.
@@ -620,8 +642,21 @@ impl Session {
             store.state.outputs = outputs(self.spec(), &store.state);
             store.state.sensitive_outputs = sensitive::outputs(self.spec(), &store.state);
         }
+        self.record_spec(&mut store.state);
         store.compact()?;
         Ok(report)
+    }
+
+    /// Records which spec this apply used (a saved plan's is not known: left as it was).
+    fn record_spec(&self, state: &mut crate::state::State) {
+        if !self.spec().digest.is_empty() {
+            state.applied_spec = Some(self.spec().digest.clone());
+        }
+    }
+
+    /// The spec the state's last apply used, if recorded.
+    pub fn applied_spec(&self) -> Option<String> {
+        self.store().state.applied_spec.clone()
     }
 
     /// For a plan without changes: records what an apply of it would (the dependencies as the
@@ -631,6 +666,7 @@ impl Session {
         let mut store = self.ctx.store.lock().expect("state lock");
         // What is sensitive may have changed (a spec marking an output, a newer provider).
         store.state.sensitive_outputs = sensitive::outputs(self.spec(), &store.state);
+        self.record_spec(&mut store.state);
         store.compact()
     }
 

@@ -367,6 +367,7 @@ pub fn plan(
     providers: &Providers,
     refreshed: &BTreeMap<String, Option<Observed>>,
     found: Option<&[Found]>,
+    replace: &[String],
 ) -> Result<Plan> {
     let sensitivity = super::sensitive::of(spec, providers);
     let mut actions: HashMap<&str, Action> = HashMap::new();
@@ -435,7 +436,10 @@ pub fn plan(
                     .filter(|c| c.forces_replacement)
                     .map(|c| c.field.as_str())
                     .collect();
-                if changes.is_empty() {
+                if replace.iter().any(|n| n == name) {
+                    let why = "its replacement was asked for (--replace)".to_string();
+                    (Action::Replace, changes, Some(why))
+                } else if changes.is_empty() {
                     (Action::NoOp, changes, None)
                 } else if forcing.is_empty() {
                     (Action::Update, changes, None)

@@ -114,8 +114,63 @@ impl PlanFile {
                 version.map_or("unknown".to_string(), |v| v.to_string())
             );
         }
-        serde_json::from_str(text)
-            .with_context(|| format!("{}: not a valid saved plan", path.display()))
+        let file: Self = serde_json::from_str(text)
+            .with_context(|| format!("{}: not a valid saved plan", path.display()))?;
+        file.check()
+            .map_err(|why| anyhow::anyhow!("{}: not a valid saved plan: {why}", path.display()))?;
+        Ok(file)
+    }
+
+    /// A saved plan is input like any file (edited, truncated, forged): its steps must be what
+    /// a plan can hold, or apply would act on what it cannot read, or wait on itself forever.
+    /// Each step once, its templates well-formed, and no step waiting (through `DependsOn` or
+    /// `After`) on itself.
+    fn check(&self) -> std::result::Result<(), String> {
+        use crate::text::escaped;
+        let steps = &self.plan.steps;
+        let mut names = std::collections::HashSet::new();
+        for step in steps {
+            if !names.insert(step.name.as_str()) {
+                return Err(format!("step {} appears twice", escaped(&step.name)));
+            }
+            if let Some(properties) = &step.properties {
+                crate::spec::reference::references(properties).map_err(|(field, why)| {
+                    format!(
+                        "step {}: field {}: {why}",
+                        escaped(&step.name),
+                        escaped(&field)
+                    )
+                })?;
+            }
+        }
+        let mut graph = petgraph::graph::DiGraph::<usize, ()>::new();
+        let index: Vec<_> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
+        let mut by_logical: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        let mut by_name = std::collections::HashMap::new();
+        for (i, step) in steps.iter().enumerate() {
+            by_logical.entry(step.logical()).or_default().push(i);
+            by_name.insert(step.name.as_str(), i);
+        }
+        for (i, step) in steps.iter().enumerate() {
+            let deps = step
+                .depends_on
+                .iter()
+                .flat_map(|d| by_logical.get(d.as_str()))
+                .flatten();
+            let after = step.after.iter().filter_map(|a| by_name.get(a.as_str()));
+            for &j in deps.chain(after) {
+                graph.add_edge(index[j], index[i], ());
+            }
+        }
+        petgraph::algo::toposort(&graph, None)
+            .map(|_| ())
+            .map_err(|cycle| {
+                let step = &steps[graph[cycle.node_id()]];
+                format!(
+                    "step {} waits for itself (through DependsOn or After)",
+                    escaped(&step.name)
+                )
+            })
     }
 
     /// Opens a session for the saved plan: its providers, whose digests must match the
@@ -141,6 +196,7 @@ impl PlanFile {
             members: IndexMap::new(),
             group_users: BTreeMap::new(),
             group_outputs: BTreeMap::new(),
+            digest: String::new(),
         };
         // Module files are bound again by path; references resolve through the lock.
         let args: Vec<ProviderArg> = self

@@ -6,7 +6,9 @@
 //!   is led out of the directory the user granted;
 //! - `open-at` refuses to open anything but a regular file or a directory (a FIFO, a device, a
 //!   socket): opening a FIFO blocks a host thread until someone writes to it, which neither a
-//!   timeout nor exiting could undo.
+//!   timeout nor exiting could undo; and a file it creates is made private (0600) at once,
+//!   before the guest can write to it: WASI has no call to set permissions, and a secret a
+//!   provider writes must never be readable by others.
 //!
 //! Both are installed over wasmtime-wasi's own definitions (linker shadowing) and delegate to
 //! them once the check passes.
@@ -74,8 +76,9 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
                 let mut fs = store.data_mut().filesystem();
                 let dir = Resource::<Descriptor>::new_borrow(fd.rep());
                 // What is there now (nothing yet is fine: it will be made as a regular file).
-                if let Ok(stat) =
-                    HostDescriptor::stat_at(&mut fs, dir, path_flags, path.clone()).await
+                let existing =
+                    HostDescriptor::stat_at(&mut fs, dir, path_flags, path.clone()).await;
+                if let Ok(stat) = &existing
                     && !matches!(
                         stat.type_,
                         DescriptorType::RegularFile | DescriptorType::Directory
@@ -85,11 +88,32 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
                 }
                 let opened =
                     HostDescriptor::open_at(&mut fs, fd, path_flags, path, open_flags, flags).await;
+                if existing.is_err()
+                    && let Ok(file) = &opened
+                {
+                    private(fs.table, file).map_err(wasmtime::Error::msg)?;
+                }
                 Ok((flatten(opened)?,))
             })
         },
     )?;
     linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// Makes a file the guest just created readable and writable by the user alone (0600): a
+/// provider cannot set permissions through WASI, and what it writes (a generated key, a
+/// token) must never land in a file others can read.
+fn private(
+    table: &mut wasmtime::component::ResourceTable,
+    file: &Resource<Descriptor>,
+) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let wasmtime_wasi::filesystem::Descriptor::File(f) = table.get(file)? {
+        f.file
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| anyhow::anyhow!("making a new file private: {e}"))?;
+    }
     Ok(())
 }
 

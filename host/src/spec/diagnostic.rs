@@ -200,6 +200,17 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The byte offset of 1-based `line` and `column`.
+/// The span of the one character at byte `offset` of `text` (empty at the end): never
+/// inside a multi-byte character, whatever the offset.
+pub fn char_at(text: &str, offset: usize) -> Range<usize> {
+    let mut start = offset.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let len = text[start..].chars().next().map_or(0, char::len_utf8);
+    start..start + len
+}
+
 pub fn offset_of(text: &str, line: usize, column: usize) -> usize {
     let start: usize = text
         .split_inclusive('\n')

@@ -176,6 +176,10 @@ pub struct LoadedSpec {
     pub group_users: BTreeMap<String, Value>,
     /// The values, as written, of outputs using `{{.Groups.X.IDs}}`.
     pub group_outputs: BTreeMap<String, Value>,
+    /// `sha256:HEX` of the spec as read (parameters substituted, groups not yet expanded):
+    /// the state records which spec each apply used, so that converge never applies an older
+    /// one over a person's apply. Empty: not known (a saved plan's).
+    pub digest: String,
 }
 
 impl LoadedSpec {
@@ -319,6 +323,8 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedSpec> {
 
 /// Parses and checks spec `text` read from `path` with the `given` parameter values.
 pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> {
+    // A byte-order mark is not part of the JSON (editors on Windows write one).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let relaxed = jsonc::relax(text);
     let source: std::sync::Arc<str> = relaxed.text.as_str().into();
     let at = |subject: Option<String>, field: Option<&str>, json_path: &str, message: String| {
@@ -334,7 +340,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     };
     let value: Value = serde_json::from_str(&relaxed.text).map_err(|err| {
         let offset = offset_of(&relaxed.text, err.line(), err.column());
-        let end = (offset + 1).min(relaxed.text.len()).max(offset);
+        let span = diagnostic::char_at(&relaxed.text, offset);
         SpecError {
             file: path.to_path_buf(),
             subject: None,
@@ -343,7 +349,23 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
             at: Some(diagnostic::Location {
                 line: err.line(),
                 column: err.column(),
-                span: offset..end,
+                span,
+            }),
+            text: Some(source.clone()),
+        }
+    })?;
+    // A key written twice would silently lose the first: refused, where it is.
+    crate::json_strict::unique_keys(&relaxed.text).map_err(|err| {
+        let offset = offset_of(&relaxed.text, err.line(), err.column());
+        SpecError {
+            file: path.to_path_buf(),
+            subject: None,
+            field: None,
+            message: strip_position(&err.to_string()),
+            at: Some(diagnostic::Location {
+                line: err.line(),
+                column: err.column(),
+                span: diagnostic::char_at(&relaxed.text, offset),
             }),
             text: Some(source.clone()),
         }
@@ -378,6 +400,11 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     let mut spec = spec;
     let (mut outputs, mut sensitive_fields) =
         substitute_parameters(path, &source, &mut spec, given)?;
+    let digest = {
+        use sha2::Digest as _;
+        let bytes = serde_json::to_vec(&spec).unwrap_or_default();
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)))
+    };
     let (members, group_users, group_outputs) = expand_groups(
         path,
         &source,
@@ -480,6 +507,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         members,
         group_users,
         group_outputs,
+        digest,
     })
 }
 
@@ -789,6 +817,47 @@ mod tests {
     #[test]
     fn an_absent_provider_entry_means_an_empty_configuration() {
         assert_eq!(ProviderSpec::default().config, serde_json::json!({}));
+    }
+
+    #[test]
+    fn a_key_written_twice_is_refused_where_it_is() {
+        assert_eq!(
+            err(
+                "{\n  \"Resources\": {\n    \"Net\": {\"Plugin\": \"p\", \"Type\": \"T\"},\n    \"Net\": {\"Plugin\": \"p\", \"Type\": \"U\"}\n  }\n}"
+            ),
+            "s.json:4:9: key \"Net\" appears twice in Resources"
+        );
+        assert!(
+            err(r#"{"Resources": {"A": {"Plugin": "p", "Type": "T", "Properties": {"X": 1, "X": 2}}}}"#)
+                .contains("key \"X\" appears twice in Resources.A.Properties"),
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_read_past_and_errors_at_any_character_render() {
+        let spec = "\u{feff}{\"Resources\": {\"A\": {\"Plugin\": \"p\", \"Type\": \"T\"}}}";
+        assert_eq!(
+            parse(Path::new("s.json"), spec)
+                .unwrap()
+                .spec
+                .resources
+                .len(),
+            1
+        );
+        // Errors located at a multi-byte character render without cutting it.
+        for text in [
+            "\u{feff}\u{feff}{}",
+            "{\"Résumé\": é}",
+            "{\"A\": 1,\n\"é\"\u{2028}}",
+            "\u{1F600}",
+        ] {
+            let e = parse(Path::new("s.json"), text).unwrap_err();
+            let shown = match e.downcast_ref::<diagnostic::SpecError>() {
+                Some(spec_error) => spec_error.render(),
+                None => e.to_string(),
+            };
+            assert!(shown.contains("s.json"), "{shown}");
+        }
     }
 
     #[test]

@@ -84,8 +84,14 @@ pub struct Given {
 impl Given {
     /// `vars` and `files` from the command line, and `RKIT_VAR_*` from the environment.
     pub fn from_env(vars: Vec<(String, String)>, files: Vec<PathBuf>) -> Self {
-        let env = std::env::vars()
-            .filter_map(|(k, v)| Some((k.strip_prefix(ENV_PREFIX)?.to_string(), v)))
+        // `vars_os`: a variable that is not UTF-8 (even one rkit never reads) must not stop
+        // rkit; one of rkit's own that is not UTF-8 is given lossily, and its value then
+        // fails its type's check like any other wrong value.
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| {
+                let name = k.to_str()?.strip_prefix(ENV_PREFIX)?.to_string();
+                Some((name, v.to_string_lossy().into_owned()))
+            })
             .collect();
         Self {
             vars,
@@ -169,6 +175,10 @@ pub fn values(
     }
     for path in &given.files {
         let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow!("--var-file {}: {e}", path.display()))?;
+        // What specs accept: a byte-order mark, comments, trailing commas; no repeated key.
+        let text = super::jsonc::relax(text.strip_prefix('\u{feff}').unwrap_or(&text)).text;
+        crate::json_strict::unique_keys(&text)
             .map_err(|e| anyhow!("--var-file {}: {e}", path.display()))?;
         let object: serde_json::Map<String, Value> = serde_json::from_str(&text).map_err(|e| {
             anyhow!(
@@ -309,6 +319,33 @@ mod tests {
         assert_eq!(
             values("s.json", &d, &unknown).unwrap_err().to_string(),
             "--var Nope: the spec s.json declares no parameter \"Nope\" (it declares: Env, Count, Zones)"
+        );
+    }
+
+    #[test]
+    fn var_files_read_as_specs_do_and_refuse_a_repeated_name() {
+        let d = declared(json!({"Env": {}, "Count": {"Type": "Number"}}));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.json");
+        let given = Given {
+            files: vec![file.clone()],
+            ..Given::default()
+        };
+        std::fs::write(
+            &file,
+            "\u{feff}{\n  // where\n  \"Env\": \"prod\",\n  \"Count\": 2,\n}\n",
+        )
+        .unwrap();
+        let v = values("s.json", &d, &given).unwrap();
+        assert_eq!((&v["Env"], &v["Count"]), (&json!("prod"), &json!(2)));
+        std::fs::write(&file, "{\"Env\": \"a\", \"Count\": 1, \"Env\": \"b\"}").unwrap();
+        let err = values("s.json", &d, &given).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "--var-file {}: key \"Env\" appears twice at the top level",
+                file.display()
+            )),
+            "{err}"
         );
     }
 

@@ -85,6 +85,10 @@ pub struct State {
     /// one is not opened again, so that two copies never both take changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_to: Option<String>,
+    /// The spec the last apply used (`sha256:HEX`, see `LoadedSpec::digest`): converge does
+    /// not act with another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_spec: Option<String>,
 }
 
 /// A create about to happen: enough to find its object by tags if the answer is lost.

@@ -5,6 +5,10 @@ use crate::client::{ApiResult, sleep};
 use rkit_sdk::{Error, Result};
 use std::time::{Duration, Instant};
 
+/// How long a delete refused as "in use" is tried again (5 attempts: at once, after 1, 2, 4
+/// and 8 s), well inside rkit's limit of 6 sends of one write per operation.
+pub const IN_USE_WAIT: Duration = Duration::from_secs(20);
+
 /// How long waits may take.
 pub struct Waiter {
     timeout: Duration,
@@ -44,10 +48,14 @@ impl Waiter {
 
     /// Runs `op` (a delete or detach) until it succeeds, retrying while AWS says the object is
     /// still in use (`DependencyViolation` and the like: a terminated instance's interfaces
-    /// take a while to go). An object already gone counts as success.
+    /// take a while to go), for at most [`IN_USE_WAIT`]: an object another one keeps using (a
+    /// target group a listener forwards to) is reported then, in AWS's words, as a conflict
+    /// that retrying will not resolve, rather than waited on until the call's time runs out.
+    /// An object already gone counts as success.
     pub fn while_in_use(&self, what: &str, mut op: impl FnMut() -> ApiResult<()>) -> Result<()> {
         let mut last = None;
-        let done = self.until(what, || match op() {
+        let bounded = Waiter::new(self.timeout.min(IN_USE_WAIT));
+        let done = bounded.until(what, || match op() {
             Ok(()) => Ok(Some(())),
             Err(err) if err.is_not_found() => Ok(Some(())),
             Err(err) if err.is_in_use() => {
@@ -59,7 +67,14 @@ impl Waiter {
         done.map_err(|timeout| match last {
             Some(err) => {
                 let err = Error::from(err);
-                Error::new(err.kind, format!("{} ({})", err.message, timeout.message))
+                Error::new(
+                    rkit_sdk::ErrorKind::Conflict,
+                    format!(
+                        "{} (still in use after {} s)",
+                        err.message,
+                        IN_USE_WAIT.as_secs()
+                    ),
+                )
             }
             None => timeout,
         })

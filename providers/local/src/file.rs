@@ -15,8 +15,9 @@ pub struct FileProperties {
     /// The file's content (UTF-8 text).
     #[serde(default)]
     pub content: String,
-    /// Permission bits as octal text, e.g. "0644". WASI 0.2 has no call to set them, so they
-    /// are recorded (and compared) but the file gets the host's default permissions.
+    /// Permission bits as octal text: "0600", the only mode the sandbox gives (every file a
+    /// provider creates is readable and writable by the user alone; WASI has no call to set
+    /// permissions, so a wider mode cannot be honoured and is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
 }
@@ -66,13 +67,24 @@ impl Resource for File {
 
     fn validate(props: &FileProperties) -> Vec<Diagnostic> {
         let mut diagnostics = paths::check("Path", &props.path);
-        if let Some(mode) = &props.mode
-            && (mode.is_empty() || mode.len() > 4 || u32::from_str_radix(mode, 8).is_err())
-        {
-            diagnostics.push(Diagnostic::error(
-                "Mode",
-                format!("{mode:?} is not octal permission bits like \"0644\""),
-            ));
+        if let Some(mode) = &props.mode {
+            let bits = (!mode.is_empty() && mode.len() <= 4)
+                .then(|| u32::from_str_radix(mode, 8).ok())
+                .flatten();
+            match bits {
+                None => diagnostics.push(Diagnostic::error(
+                    "Mode",
+                    format!("{mode:?} is not octal permission bits like \"0600\""),
+                )),
+                Some(0o600) => {}
+                Some(_) => diagnostics.push(Diagnostic::error(
+                    "Mode",
+                    format!(
+                        "{mode:?} cannot be honoured: files the sandbox creates are readable \
+                         and writable by you alone (\"0600\"), and WASI cannot change that"
+                    ),
+                )),
+            }
         }
         diagnostics
     }

@@ -148,7 +148,7 @@ pub async fn send(
         to.sent.fetch_add(1, Ordering::Relaxed);
         let (outcome, answer) = attempt_once(request, to.addrs, options, reads, last).await;
         if let Some(key) = key {
-            to.budget.answered(key, answer);
+            to.budget.answered(key, answer.text, answer.settled);
         }
         if let Attempt::Done(result) = outcome {
             return result;
@@ -183,34 +183,53 @@ enum Attempt {
     Again,
 }
 
+/// What an attempt got: in words, and whether it settles what the write did (an answer
+/// other than a 5xx or a throttle).
+struct Answer {
+    text: String,
+    settled: bool,
+}
+
+fn unsettled(text: String) -> Answer {
+    Answer {
+        text,
+        settled: false,
+    }
+}
+
 /// One attempt: sent, and judged (`reads`: harmless to repeat on any failure that may pass;
-/// `last`: whatever came, hand it back); with what it got, in words.
+/// `last`: whatever came, hand it back); with what it got.
 async fn attempt_once(
     request: http::Request<WasiBody>,
     addrs: &[SocketAddr],
     options: Option<RequestOptions>,
     reads: bool,
     last: bool,
-) -> (Attempt, String) {
+) -> (Attempt, Answer) {
     use http_body_util::BodyExt;
     let (response, io) = match egress::send(request, addrs.to_vec(), options).await {
         // Never left: safe to send again whatever it was.
         Err(e @ Error::Connect(_)) if !last => {
-            return (Attempt::Again, format!("no connection ({e})"));
+            return (Attempt::Again, unsettled(format!("no connection ({e})")));
         }
-        Err(e) if reads && !last => return (Attempt::Again, format!("no answer ({e})")),
+        Err(e) if reads && !last => return (Attempt::Again, unsettled(format!("no answer ({e})"))),
         Err(e) => {
-            let answer = format!("no answer ({e})");
+            let answer = unsettled(format!("no answer ({e})"));
             return (Attempt::Done(Err(Failed::Http(e))), answer);
         }
         Ok(sent) => sent,
     };
     let status = response.status();
+    let failing = status.is_server_error() || status.as_u16() == 429;
     if status.is_success() || last {
-        return (Attempt::Done(Ok((response, io))), format!("HTTP {status}"));
+        let answer = Answer {
+            text: format!("HTTP {status}"),
+            settled: !failing,
+        };
+        return (Attempt::Done(Ok((response, io))), answer);
     }
-    if reads && (status.is_server_error() || status.as_u16() == 429) {
-        return (Attempt::Again, format!("HTTP {status}"));
+    if reads && failing {
+        return (Attempt::Again, unsettled(format!("HTTP {status}")));
     }
     let (parts, body) = response.into_parts();
     match http_body_util::Limited::new(body, MAX_ERROR_BODY)
@@ -224,15 +243,25 @@ async fn attempt_once(
                 None => format!("HTTP {status}"),
             };
             if throttled(&body) {
-                return (Attempt::Again, answer);
+                return (Attempt::Again, unsettled(answer));
             }
             let response = http::Response::from_parts(parts, egress::body(body));
-            (Attempt::Done(Ok((response, io))), answer)
+            let settled = !failing;
+            (
+                Attempt::Done(Ok((response, io))),
+                Answer {
+                    text: answer,
+                    settled,
+                },
+            )
         }
-        Err(_) if reads => (Attempt::Again, format!("HTTP {status}, its body cut")),
+        Err(_) if reads => (
+            Attempt::Again,
+            unsettled(format!("HTTP {status}, its body cut")),
+        ),
         Err(_) => (
             Attempt::Done(Err(Failed::Http(Error::HttpResponseIncomplete))),
-            format!("HTTP {status}, its body cut"),
+            unsettled(format!("HTTP {status}, its body cut")),
         ),
     }
 }

@@ -331,7 +331,7 @@ fn json(
             )
         })?;
     let operation = known(service, name)?;
-    let keys = super::json_keys::top_keys(body).map_err(|why| format!("its JSON body {why}"))?;
+    let keys = crate::json_strict::top_keys(body).map_err(|why| format!("its JSON body {why}"))?;
     for key in &keys {
         if !operation.keys.contains(key) {
             return Err(format!(

@@ -1,14 +1,17 @@
 //! One retry budget per operation: however the layers retry (the gate below a provider's
-//! call, the engine above it, a provider's own loop), one write is sent at most
-//! [`MAX_SENDS`] times in all within one operation.
+//! call, the engine above it, a provider's own loop), one write that keeps failing is sent at
+//! most [`MAX_SENDS`] times in all within one operation.
 //!
 //! An operation is what the engine scopes with [`operation`] (one resource's create, update,
 //! replace or delete with all its attempts); a provider call outside any scope is its own
 //! operation. A write is a request that is not read-only, known by its service, operation,
-//! method, URL and body; reads (polling, describes) are not counted. Invariants: a send is
-//! taken from the budget before it leaves, so the limit holds under any interleaving; a
-//! refusal names the write, the count and the last answer it got, so the user sees the
-//! service's own words, not only the limit.
+//! method, URL and body; reads (polling, describes) are not counted. Failing means no answer,
+//! a 5xx or a throttle: an answer that settles what the write did (a 2xx, or a refusal such
+//! as `InvalidAttachment.NotFound`) starts its count again, so sending it anew in a later
+//! attempt, after the write was answered, is not held against it. Invariants: a send is taken
+//! from the budget before it leaves, so the limit holds under any interleaving; a refusal
+//! names the write, the count and the last answer it got, so the user sees the service's own
+//! words, not only the limit.
 
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -57,18 +60,22 @@ impl SendBudget {
                 .map(|l| format!("; its last answer: {l}"))
                 .unwrap_or_default();
             return Err(format!(
-                "{what} was already sent {MAX_SENDS} times in this operation, the most rkit \
-                 sends one write{last}"
+                "{what} was already sent {MAX_SENDS} times in this operation without an answer \
+                 that settles it, the most rkit sends one write{last}"
             ));
         }
         sent.count += 1;
         Ok(())
     }
 
-    /// Records the answer a send of `key` got (`HTTP 400 DependencyViolation`, `no answer`).
-    pub fn answered(&self, key: [u8; 32], answer: String) {
+    /// Records the answer a send of `key` got (`HTTP 400 DependencyViolation`, `no answer`);
+    /// a `settled` one starts the write's count again.
+    pub fn answered(&self, key: [u8; 32], answer: String, settled: bool) {
         if let Some(sent) = self.writes.lock().expect("budget lock").get_mut(&key) {
             sent.last = Some(answer);
+            if settled {
+                sent.count = 0;
+            }
         }
     }
 }
@@ -97,13 +104,20 @@ mod tests {
         let k = key("ec2", "DeleteSubnet", "POST", "/", b"Action=DeleteSubnet");
         for _ in 0..MAX_SENDS {
             budget.take(k, "ec2:DeleteSubnet").unwrap();
+            budget.answered(k, "HTTP 503 Service Unavailable".into(), false);
         }
-        budget.answered(k, "HTTP 400 DependencyViolation".into());
         assert_eq!(
             budget.take(k, "ec2:DeleteSubnet").unwrap_err(),
-            "ec2:DeleteSubnet was already sent 6 times in this operation, the most rkit sends \
-             one write; its last answer: HTTP 400 DependencyViolation"
+            "ec2:DeleteSubnet was already sent 6 times in this operation without an answer that \
+             settles it, the most rkit sends one write; its last answer: HTTP 503 Service \
+             Unavailable"
         );
+        // An answer that settles the write starts its count again.
+        let settled = key("ec2", "DetachVolume", "POST", "/", b"x");
+        for _ in 0..3 * MAX_SENDS {
+            budget.take(settled, "ec2:DetachVolume").unwrap();
+            budget.answered(settled, "HTTP 400 IncorrectState".into(), true);
+        }
         let other = key(
             "ec2",
             "DeleteSubnet",

@@ -18,12 +18,15 @@ pub struct Hostile {
     config: serde_json::Value,
 }
 
-/// All it declares: reads of EC2, and writing and reading objects in S3.
+/// All it declares: reads of EC2, writing and reading objects in S3, and two actions limited
+/// to some resources.
 pub const ACTIONS: &[&str] = &[
     "ec2:Describe*",
     "s3:PutObject",
     "s3:GetObject",
     "s3:ListBucket",
+    "s3:DeleteObject on arn:aws:s3:::b-1/tmp/*",
+    "ec2:TerminateInstances on arn:aws:ec2:*:*:instance/i-0aaa*",
 ];
 
 impl Provider for Hostile {
