@@ -428,13 +428,23 @@ fn state_rm_mv_and_import_need_no_text_editor() {
     run.write(&local_spec(&[("A", "a"), ("B", "b")]));
     run.expect(0, &["apply", "SPEC", "--yes"]);
 
-    // mv: the resource is renamed in the spec and in the state; nothing to do.
+    // mv: the resource is renamed in the spec and in the state; the object still carries its
+    // old name, so the next apply retags it (a lost state would otherwise find an orphan).
     let mut spec = local_spec(&[("B", "b")]);
     spec["Resources"]["Renamed"] =
         json!({"Plugin": "local", "Type": "File", "Properties": {"Path": "A.txt", "Content": "a"}});
     run.write(&spec);
     let out = run.expect(0, &["state", "mv", "SPEC", "A", "Renamed"]);
     assert_eq!(out, "A is now recorded as Renamed\n");
+    let plan = run.expect(2, &["plan", "SPEC", "--detailed-exitcode"]);
+    assert!(
+        plan.contains("it still carries rkit:name=A (renamed with state mv): retagged"),
+        "{plan}"
+    );
+    run.expect(0, &["apply", "SPEC", "--yes"]);
+    let sidecar =
+        std::fs::read_to_string(run.dir.path().join("out/.rkit/File/A.txt.json")).unwrap();
+    assert!(sidecar.contains("\"rkit:name\":\"Renamed\""), "{sidecar}");
     run.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
     let err = run.expect(1, &["state", "mv", "SPEC", "Nope", "X"]);
     assert!(err.contains("records no resource \"Nope\""), "{err}");

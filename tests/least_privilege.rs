@@ -960,7 +960,7 @@ fn one_write_is_sent_at_most_max_sends_times_in_all() {
         "sent exactly MAX_SENDS times:\n{out}"
     );
     assert!(
-        out.contains("s3:PutObject was already sent 6 times in this operation without an answer that settles it, the most rkit sends one write; its last answer: HTTP 500 Internal Server Error"),
+        out.contains("s3:PutObject was already sent 24 times in this operation without an answer that settles it, the most rkit sends one write; its last answer: HTTP 500 Internal Server Error"),
         "{out}"
     );
 }

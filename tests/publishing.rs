@@ -417,11 +417,17 @@ fn an_upgrade_asking_for_another_host_is_refused_until_approved() {
     let out = ws.expect(1, &["plan", "spec.json"]);
     assert!(
         out.contains("now comes from")
-            && out.contains("HTTP to https://telemetry.example.com  (new)"),
+            && out.contains(
+                "HTTP to https://telemetry.example.com (reached only where the spec or its \
+                 credentials grant it)  (new)"
+            ),
         "{out}"
     );
     assert!(
-        out.contains("HTTP to https://echo.example.com\n"),
+        out.contains(
+            "HTTP to https://echo.example.com (reached only where the spec or its credentials \
+             grant it)\n"
+        ),
         "what was approved before is listed, not marked new: {out}"
     );
     assert_eq!(ws.lock(), before, "nothing recorded");

@@ -443,9 +443,40 @@ enum ProviderCommand {
     },
 }
 
+/// Terraform's single-dash spellings of options rkit spells with two dashes (clap would read
+/// `-out` as `-o -u -t` and suggest something else).
+const TERRAFORM_SPELLINGS: [&str; 9] = [
+    "out",
+    "var",
+    "var-file",
+    "target",
+    "replace",
+    "exclude",
+    "json",
+    "parallelism",
+    "refresh",
+];
+
+/// The usage error for a Terraform spelling among `args`, if one is there.
+fn terraform_spelling(args: &[std::ffi::OsString]) -> Option<String> {
+    args.iter().skip(1).find_map(|arg| {
+        let arg = arg.to_str()?;
+        let name = arg.strip_prefix('-').filter(|a| !a.starts_with('-'))?;
+        let name = name.split('=').next()?;
+        TERRAFORM_SPELLINGS
+            .contains(&name)
+            .then(|| format!("error: rkit spells Terraform's {arg} as --{}", &arg[1..]))
+    })
+}
+
 /// Parses the arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(message) = terraform_spelling(&args) {
+        crate::errln!("{message}");
+        return ExitCode::from(2);
+    }
+    let cli = Cli::parse_from(args);
     if cli.no_color {
         crate::output::no_color();
     }
@@ -633,5 +664,28 @@ async fn listen(interrupt: Interrupt) {
             }
             std::process::exit(130);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terraform_spellings_are_named() {
+        let args = |a: &[&str]| -> Vec<std::ffi::OsString> { a.iter().map(Into::into).collect() };
+        assert_eq!(
+            terraform_spelling(&args(&["rkit", "plan", "s.json", "-out", "p"])).as_deref(),
+            Some("error: rkit spells Terraform's -out as --out")
+        );
+        assert_eq!(
+            terraform_spelling(&args(&["rkit", "plan", "s.json", "-var=A=1"])).as_deref(),
+            Some("error: rkit spells Terraform's -var=A=1 as --var=A=1")
+        );
+        assert_eq!(
+            terraform_spelling(&args(&["rkit", "plan", "s.json", "--out", "p"])),
+            None
+        );
+        assert_eq!(terraform_spelling(&args(&["rkit", "graph", "-"])), None);
     }
 }

@@ -86,7 +86,9 @@ pub fn beyond(approved: &Capabilities, asked: &Capabilities) -> Vec<String> {
     let mut new = Vec::new();
     for host in &asked.http_hosts {
         if !approved.http_hosts.contains(host) {
-            new.push(format!("HTTP to {host}"));
+            new.push(format!(
+                "HTTP to {host} (reached only where the spec or its credentials grant it)"
+            ));
         }
     }
     if asked.filesystem && !approved.filesystem {
@@ -136,7 +138,7 @@ mod tests {
         assert_eq!(
             beyond(&approved, &more),
             [
-                "HTTP to https://b.example",
+                "HTTP to https://b.example (reached only where the spec or its credentials grant it)",
                 "a host directory (filesystem)",
                 "128 MiB of memory",
                 "your aws credentials, signed for it by rkit",

@@ -416,7 +416,9 @@ impl Session {
         } else {
             Some(self.regroup().await?)
         };
-        // Checked once the groups' members are resources of the spec.
+        // Checked once the groups' members are resources of the spec (a group's name stands
+        // for its members).
+        let replace = &self.spec().with_members(replace);
         if let Some(bad) = replace
             .iter()
             .find(|n| !self.spec().spec.resources.contains_key(*n))

@@ -6,7 +6,7 @@ use crate::graph::Graph;
 use crate::spec::LoadedSpec;
 use crate::spec::reference::{self, Reference, Target, at_path};
 use crate::spi::{Observed, Tags};
-use crate::state::State;
+use crate::state::{ResourceState, State};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -439,6 +439,10 @@ pub fn plan(
                 if replace.iter().any(|n| n == name) {
                     let why = "its replacement was asked for (--replace)".to_string();
                     (Action::Replace, changes, Some(why))
+                } else if changes.is_empty()
+                    && let Some(why) = retag(r, &tags_of(spec, name), name)
+                {
+                    (Action::Update, changes, Some(why))
                 } else if changes.is_empty() {
                     (Action::NoOp, changes, None)
                 } else if forcing.is_empty() {
@@ -522,6 +526,30 @@ pub fn plan(
     })
 }
 
+/// Why an object whose properties match must still be updated for its tags: it does not
+/// carry the identity rkit finds it by (`rkit:stack`, `rkit:name`) as the spec gives it: it
+/// was renamed with `state mv` and still carries its old `rkit:name`, which a lost state
+/// would make an orphan. A record without tags (an older state) is taken as it is.
+fn retag(recorded: &ResourceState, desired: &Tags, name: &str) -> Option<String> {
+    let identity = [crate::tags::STACK, crate::tags::NAME];
+    let differs = identity.iter().any(|k| {
+        desired
+            .get(*k)
+            .is_some_and(|v| recorded.tags.get(*k) != Some(v))
+    });
+    if recorded.tags.is_empty() || !differs {
+        return None;
+    }
+    Some(match recorded.tags.get(crate::tags::NAME) {
+        Some(old) if old != name => format!(
+            "it still carries {}={} (renamed with state mv): retagged",
+            crate::tags::NAME,
+            crate::text::escaped(old)
+        ),
+        _ => "it does not carry this stack's tags: retagged".to_string(),
+    })
+}
+
 /// The tags resource `name` of `spec` carries: its own and rkit's (`rkit:stack`, `rkit:name`).
 pub fn tags_of(spec: &LoadedSpec, name: &str) -> Tags {
     let mut tags: Tags = spec.spec.resources[name].tags.clone();
@@ -592,6 +620,12 @@ impl Focus {
 /// out, and the resources to replace become replacements. Names must be the spec's (or, for
 /// targets and exclusions, the state's).
 pub fn focus(plan: &mut Plan, spec: &LoadedSpec, state: &State, focus: &Focus) -> Result<()> {
+    // A group's name stands for its members.
+    let focus = &Focus {
+        targets: spec.with_members(&focus.targets),
+        excludes: spec.with_members(&focus.excludes),
+        replace: spec.with_members(&focus.replace),
+    };
     let known =
         |name: &str| spec.spec.resources.contains_key(name) || state.resources.contains_key(name);
     for (flag, names) in [("--target", &focus.targets), ("--exclude", &focus.excludes)] {

@@ -154,20 +154,29 @@ impl<'a> Resolver<'a> {
             Some(_) => "now asks for or is given more than was approved".to_string(),
         };
         let mut text = format!(
-            "provider {plugin} ({source}, {} {}, {digest}) {why}. It gets:\n",
+            "provider {plugin} ({source}, {} {}, {digest}) {why}.\n",
             info.name, info.version
         );
-        let everything: Vec<&String> = declared.iter().chain(&grants).collect();
-        if everything.is_empty() {
-            text.push_str("  - nothing beyond the sandbox's defaults\n");
-        }
-        for line in everything {
-            let mark = if previous.is_some() && new.contains(line) {
-                "  (new)"
-            } else {
-                ""
-            };
-            text.push_str(&format!("  - {line}{mark}\n"));
+        // What the module asks for and what the spec gives it are two lists: a host the
+        // module declares is reached only where the spec or its credentials grant it.
+        let listed = |text: &mut String, heading: &str, lines: &[String]| {
+            if lines.is_empty() {
+                return;
+            }
+            text.push_str(heading);
+            for line in lines {
+                let mark = if previous.is_some() && new.contains(line) {
+                    "  (new)"
+                } else {
+                    ""
+                };
+                text.push_str(&format!("  - {line}{mark}\n"));
+            }
+        };
+        listed(&mut text, "It asks for:\n", &declared);
+        listed(&mut text, "The spec gives it:\n", &grants);
+        if declared.is_empty() && grants.is_empty() {
+            text.push_str("It gets nothing beyond the sandbox's defaults.\n");
         }
         for note in notes {
             text.push_str(&format!("  ({note})\n"));

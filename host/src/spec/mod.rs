@@ -183,6 +183,18 @@ pub struct LoadedSpec {
 }
 
 impl LoadedSpec {
+    /// `names` with each group's name replaced by its members' (`--target Web` targets the
+    /// group's members, as `--target` on a resource would).
+    pub fn with_members(&self, names: &[String]) -> Vec<String> {
+        names
+            .iter()
+            .flat_map(|n| match self.members.get(n) {
+                Some(members) => members.clone(),
+                None => vec![n.clone()],
+            })
+            .collect()
+    }
+
     /// An error about `field` (a path below the resource, `Properties.X`) of resource `name`,
     /// located in the file.
     pub fn resource_error(&self, name: &str, field: &str, message: impl Into<String>) -> SpecError {

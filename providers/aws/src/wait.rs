@@ -6,7 +6,7 @@ use rkit_sdk::{Error, Result};
 use std::time::{Duration, Instant};
 
 /// How long a delete refused as "in use" is tried again (5 attempts: at once, after 1, 2, 4
-/// and 8 s), well inside rkit's limit of 6 sends of one write per operation.
+/// and 8 s), well inside rkit's limit of sends of one write per operation.
 pub const IN_USE_WAIT: Duration = Duration::from_secs(20);
 
 /// How long waits may take.
