@@ -440,7 +440,7 @@ pub fn plan(
                     let why = "its replacement was asked for (--replace)".to_string();
                     (Action::Replace, changes, Some(why))
                 } else if changes.is_empty()
-                    && let Some(why) = retag(r, &tags_of(spec, name), name)
+                    && let Some(why) = retag(r, &spec.stack, name)
                 {
                     (Action::Update, changes, Some(why))
                 } else if changes.is_empty() {
@@ -530,14 +530,11 @@ pub fn plan(
 /// carry the identity rkit finds it by (`rkit:stack`, `rkit:name`) as the spec gives it: it
 /// was renamed with `state mv` and still carries its old `rkit:name`, which a lost state
 /// would make an orphan. A record without tags (an older state) is taken as it is.
-fn retag(recorded: &ResourceState, desired: &Tags, name: &str) -> Option<String> {
-    let identity = [crate::tags::STACK, crate::tags::NAME];
-    let differs = identity.iter().any(|k| {
-        desired
-            .get(*k)
-            .is_some_and(|v| recorded.tags.get(*k) != Some(v))
-    });
-    if recorded.tags.is_empty() || !differs {
+fn retag(recorded: &ResourceState, stack: &str, name: &str) -> Option<String> {
+    let carries = |key: &str, value: &str| recorded.tags.get(key).is_some_and(|v| v == value);
+    if recorded.tags.is_empty()
+        || (carries(crate::tags::STACK, stack) && carries(crate::tags::NAME, name))
+    {
         return None;
     }
     Some(match recorded.tags.get(crate::tags::NAME) {

@@ -412,11 +412,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     let mut spec = spec;
     let (mut outputs, mut sensitive_fields) =
         substitute_parameters(path, &source, &mut spec, given)?;
-    let digest = {
-        use sha2::Digest as _;
-        let bytes = serde_json::to_vec(&spec).unwrap_or_default();
-        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)))
-    };
+    let digest = digest_of(&spec);
     let (members, group_users, group_outputs) = expand_groups(
         path,
         &source,
@@ -521,6 +517,25 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         group_outputs,
         digest,
     })
+}
+
+/// `sha256:HEX` of `spec` as JSON, hashed as it is written (no copy of a large spec's text).
+fn digest_of(spec: &Spec) -> String {
+    use sha2::Digest as _;
+    struct Hashing(sha2::Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(sha2::Sha256::new());
+    // Writing to a hasher cannot fail, nor can serialising a spec that was just read.
+    let _ = serde_json::to_writer(&mut hashing, spec);
+    format!("sha256:{}", hex::encode(hashing.0.finalize()))
 }
 
 /// An error at `json_path` of the file (its key with `key`), about `field` of `subject`.

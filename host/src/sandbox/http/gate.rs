@@ -85,11 +85,11 @@ impl HttpPolicy {
         std::mem::take(&mut *self.denied.lock().expect("denials lock"))
     }
 
-    /// Why `request` may not go to its destination at all, if so.
-    fn refusal(&self, request: &http::Request<WasiBody>, what: &str) -> Option<String> {
-        let Some(_) = self.grant(request.uri()) else {
+    /// The grant `request` goes out under, or why it may not go to its destination at all.
+    fn admit(&self, request: &http::Request<WasiBody>, what: &str) -> Result<&HttpAllow, String> {
+        let Some(grant) = self.grant(request.uri()) else {
             let granted: Vec<String> = self.gate.allowed.iter().map(|a| a.to_string()).collect();
-            return Some(format!(
+            return Err(format!(
                 "{what} (granted: {})",
                 if granted.is_empty() {
                     "no HTTP at all".to_string()
@@ -106,12 +106,12 @@ impl HttpPolicy {
             .unwrap_or_default();
         match request.headers().get(http::header::HOST) {
             Some(host) if !host.as_bytes().eq_ignore_ascii_case(authority.as_bytes()) => {
-                Some(format!(
+                Err(format!(
                     "{what}: its Host header {} is not its URL's host",
                     escaped(&String::from_utf8_lossy(host.as_bytes()))
                 ))
             }
-            _ => None,
+            _ => Ok(grant),
         }
     }
 }
@@ -138,13 +138,13 @@ impl WasiHttpHooks for HttpPolicy {
             request.method(),
             escaped(&request.uri().to_string())
         );
-        if let Some(why) = self.refusal(&request, &what) {
-            let err = deny(&denied, why);
-            return Box::new(async move { Err(err) });
-        }
-        let localhost = self
-            .grant(request.uri())
-            .is_some_and(HttpAllow::names_localhost);
+        let localhost = match self.admit(&request, &what) {
+            Ok(grant) => grant.names_localhost(),
+            Err(why) => {
+                let err = deny(&denied, why);
+                return Box::new(async move { Err(err) });
+            }
+        };
         let uri = request.uri().clone();
         let scheme = uri.scheme_str().unwrap_or_default().to_string();
         let host = uri.host().unwrap_or_default().to_string();

@@ -61,7 +61,7 @@ pub fn needs(routed: &Routed, body: &[u8], region: &str) -> Result<Vec<Need>, St
             Mode::OnSource => out.push(copy_source(value, &rule.action)?),
         }
     }
-    if op.name == "DeleteObjects" && deletes_versions(body) {
+    if op.name == "DeleteObjects" && delete_list(body)?.1 {
         out.push(Need {
             action: "s3:DeleteObjectVersion".into(),
             resources,
@@ -96,7 +96,7 @@ fn own_resources(routed: &Routed, body: &[u8], region: &str) -> Result<Vec<Strin
                 ));
             }
             if routed.operation.name == "DeleteObjects" {
-                return delete_keys(body).map(|keys| {
+                return delete_list(body).map(|(keys, _)| {
                     keys.iter()
                         .map(|k| format!("arn:aws:s3:::{bucket}/{k}"))
                         .collect()
@@ -221,35 +221,23 @@ fn copy_source(value: &str, action: &str) -> Result<Need, String> {
     })
 }
 
-/// The keys a `DeleteObjects` body lists; refused if it is not plain XML.
-fn delete_keys(body: &[u8]) -> Result<Vec<String>, String> {
-    let doc = delete_doc(body)?;
-    let document = roxmltree::Document::parse(&doc)
-        .map_err(|e| format!("its DeleteObjects body is not XML: {e}"))?;
-    Ok(document
-        .descendants()
-        .filter(|n| n.has_tag_name("Key"))
-        .map(|n| n.text().unwrap_or_default().to_string())
-        .collect())
-}
-
-fn delete_doc(body: &[u8]) -> Result<String, String> {
+/// The keys a `DeleteObjects` body lists, and whether it names versions; refused if it is
+/// not plain XML (no DOCTYPE, comment or CDATA section: S3 would read those, the gate need
+/// not).
+fn delete_list(body: &[u8]) -> Result<(Vec<String>, bool), String> {
     let text = std::str::from_utf8(body).map_err(|_| "its DeleteObjects body is not UTF-8")?;
     if text.contains("<!") {
         return Err("its DeleteObjects body holds a DOCTYPE, comment or CDATA section".into());
     }
-    Ok(text.to_string())
-}
-
-fn deletes_versions(body: &[u8]) -> bool {
-    delete_doc(body)
-        .ok()
-        .and_then(|doc| {
-            roxmltree::Document::parse(&doc)
-                .ok()
-                .map(|d| d.descendants().any(|n| n.has_tag_name("VersionId")))
-        })
-        .unwrap_or(false)
+    let document = roxmltree::Document::parse(text)
+        .map_err(|e| format!("its DeleteObjects body is not XML: {e}"))?;
+    let keys = document
+        .descendants()
+        .filter(|n| n.has_tag_name("Key"))
+        .map(|n| n.text().unwrap_or_default().to_string())
+        .collect();
+    let versions = document.descendants().any(|n| n.has_tag_name("VersionId"));
+    Ok((keys, versions))
 }
 
 #[cfg(test)]
@@ -286,10 +274,12 @@ mod tests {
     #[test]
     fn delete_objects_bodies_name_their_keys() {
         let body = b"<Delete><Object><Key>a/1</Key></Object><Object><Key>b&amp;2</Key><VersionId>v</VersionId></Object></Delete>";
-        assert_eq!(delete_keys(body).unwrap(), ["a/1", "b&2"]);
-        assert!(deletes_versions(body));
-        assert!(delete_keys(b"<Delete><Key><![CDATA[x]]></Key></Delete>").is_err());
-        assert!(delete_keys(b"not xml").is_err());
+        assert_eq!(
+            delete_list(body).unwrap(),
+            (vec!["a/1".into(), "b&2".into()], true)
+        );
+        assert!(delete_list(b"<Delete><Key><![CDATA[x]]></Key></Delete>").is_err());
+        assert!(delete_list(b"not xml").is_err());
     }
 
     #[test]
