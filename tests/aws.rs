@@ -467,10 +467,14 @@ fn the_full_stack_applies_is_a_no_op_again_updates_a_rule_replaces_a_subnet_and_
     assert!(live_instances(&end).is_empty(), "{end}");
 }
 
-/// `--replace` reaches what references the replaced object in the same apply (issue 25):
-/// the route table routes to the new internet gateway after one apply, checked in EC2 itself.
+/// Every kind of replacement reaches what references the replaced object in the same apply
+/// (issue 25), checked in EC2 itself: `--replace Gateway` and the route table routes to the
+/// new gateway; a security group's new name (force-new) makes the new group first, moves the
+/// instances and the load balancer onto it, and only then deletes the old one (which AWS
+/// refuses while it is in use); `--replace` of a target group a listener forwards to ends in
+/// seconds with AWS's own refusal, as a conflict retrying will not resolve.
 #[test]
-fn a_replaced_gateway_is_routed_to_in_the_same_apply() {
+fn replacements_reach_their_users_in_the_same_apply_and_in_use_is_said_at_once() {
     let moto = Moto::start();
     let stack = Stack::example(&moto, "stack.json");
     stack.expect(0, &["apply", "SPEC", "--yes"]);
@@ -490,6 +494,68 @@ fn a_replaced_gateway_is_routed_to_in_the_same_apply() {
         [format!("0.0.0.0/0->{}", gateway["id"].as_str().unwrap())]
     );
     stack.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
+
+    let old_group = named(&s, "security_groups", "WebSecurityGroup")["id"].clone();
+    stack.edit("\"GroupName\": \"web\"", "\"GroupName\": \"web-2\"");
+    let plan = stack.expect(0, &["plan", "SPEC"]);
+    assert!(
+        plan.contains(
+            "-/+ WebSecurityGroup (aws SecurityGroup): GroupName forces replacement; \
+             in use by WebA, WebB, WebLoadBalancer (create before destroy)"
+        ),
+        "{plan}"
+    );
+    let events = stack.expect(0, &["apply", "SPEC", "--yes", "--json"]);
+    let finished = common::finished_operations(&events);
+    let at = |what: &str| {
+        finished
+            .iter()
+            .position(|f| f == what)
+            .unwrap_or_else(|| panic!("{what}: {finished:?}"))
+    };
+    for user in ["update WebA", "update WebB", "update WebLoadBalancer"] {
+        assert!(at("replace WebSecurityGroup") < at(user), "{finished:?}");
+        assert!(
+            at(user) < at("delete-for-replace WebSecurityGroup"),
+            "{finished:?}"
+        );
+    }
+    let s = moto.state();
+    let group = named(&s, "security_groups", "WebSecurityGroup");
+    assert_eq!(group["name"], "web-2");
+    assert_ne!(group["id"], old_group);
+    assert_eq!(
+        objects(&s, "security_groups").len(),
+        1,
+        "the old group is gone: {s}"
+    );
+    for web in live_instances(&s) {
+        assert_eq!(strings(&web["groups"]), [group["id"].as_str().unwrap()]);
+    }
+    let balancer = named(&s, "load_balancers", "WebLoadBalancer");
+    assert_eq!(
+        strings(&balancer["groups"]),
+        [group["id"].as_str().unwrap()]
+    );
+
+    let targets = named(&s, "target_groups", "WebTargets")["arn"].clone();
+    let started = std::time::Instant::now();
+    let out = stack.expect(1, &["apply", "SPEC", "--yes", "--replace", "WebTargets"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.contains(
+            "is currently in use by a listener or a rule (still in use after 20 s) [conflict]"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        named(&moto.state(), "target_groups", "WebTargets")["arn"],
+        targets
+    );
 }
 
 /// Lists every type of the full stack by its stack tag through the sandboxed provider.
@@ -757,8 +823,10 @@ fn a_group_scales_rolls_within_its_budget_and_adopts_a_hand_made_seed() {
     stack.edit("\"t3.micro\"", "\"t3.small\"");
     let out = stack.expect(0, &["plan", "SPEC"]);
     assert!(
-        out.contains("Web: rolling update of 2 members (1 at a time)"),
-        "{out}"
+        out.contains("Web: rolling update of 2 members (1 at a time)")
+            && out.contains("~ WebTargets (aws TargetGroup)")
+            && out.contains("0 to create, 1 to update, 2 to replace"),
+        "the plan shows the target group the members feed: {out}"
     );
     let stop = stack.dir.path().join("stop-watching");
     let watcher = moto
@@ -816,6 +884,22 @@ fn a_group_scales_rolls_within_its_budget_and_adopts_a_hand_made_seed() {
         strings(targets),
         ids.iter().map(String::as_str).collect::<Vec<_>>()
     );
+    // One member replaced by name: the target group holds the new one after the same apply.
+    let out = stack.expect(0, &["plan", "SPEC", "--replace", "Web[1]"]);
+    assert!(
+        out.contains("-/+ Web[1]") && out.contains("~ WebTargets"),
+        "{out}"
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes", "--replace", "Web[1]"]);
+    let members = web_members(&moto);
+    let mut ids: Vec<&str> = members.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids.len(), 3, "{members:?}");
+    let s = moto.state();
+    assert_eq!(
+        strings(&named(&s, "target_groups", "WebTargets")["targets"]),
+        ids
+    );
     // converge --follow-spec rolls a template change; SIGTERM during a replacement's health
     // wait ends it with the state consistent: the next apply finishes the roll, no member is
     // duplicated, and /metrics was served meanwhile.
@@ -849,13 +933,14 @@ fn a_group_scales_rolls_within_its_budget_and_adopts_a_hand_made_seed() {
         stream.read_to_string(&mut text).unwrap();
         text
     };
-    // Mid-tick: the drift is counted (the tick and its requests when it ends).
+    // Mid-tick: the drift is counted (the tick and its requests when it ends): three members
+    // and the target group they feed.
     assert!(
         metrics.contains("\nrkit_converge_drift_ticks_total 1\n"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("\nrkit_converge_drift_changes_total 3\n"),
+        metrics.contains("\nrkit_converge_drift_changes_total 4\n"),
         "{metrics}"
     );
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);

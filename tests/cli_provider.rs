@@ -2,7 +2,7 @@
 
 mod common;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::process::Command;
 
 fn rkit(args: &[&str]) -> std::process::Output {
@@ -40,16 +40,18 @@ fn inspect_json_has_the_same_facts() {
     let out = rkit(&["provider", "inspect", "--json", wasm.to_str().unwrap()]);
     assert!(out.status.success(), "{out:?}");
     let info: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(info["name"], "local");
-    assert_eq!(info["capabilities"]["filesystem"], true);
-    assert_eq!(info["types"][1]["name"], "File");
-    assert_eq!(info["types"][1]["force_new"][0], "Path");
+    // PascalCase as all else rkit prints; a provider's JSON Schemas as it wrote them.
+    assert_eq!(info["Name"], "local");
+    assert_eq!(info["Capabilities"]["Filesystem"], true);
+    assert_eq!(info["Capabilities"]["HttpHosts"], json!([]));
+    assert_eq!(info["Types"][1]["Name"], "File");
+    assert_eq!(info["Types"][1]["ForceNew"][0], "Path");
     assert_eq!(
-        info["types"][1]["properties_schema"]["properties"]["Path"]["type"],
+        info["Types"][1]["PropertiesSchema"]["properties"]["Path"]["type"],
         "string"
     );
     assert!(
-        info["module"]["digest"]
+        info["Module"]["Digest"]
             .as_str()
             .unwrap()
             .starts_with("sha256:")

@@ -193,10 +193,27 @@ fn bad_specs_fail_with_errors_naming_file_resource_and_field() {
     );
     let out = stack.expect(1, &["plan", "SPEC"]);
     assert!(
-        out.contains("dependency cycle: A -> B -> A")
-            || out.contains("dependency cycle: B -> A -> B"),
+        out.contains("resource A: field Properties.Path: dependency cycle: A -> B -> A"),
         "{out}"
     );
+
+    // Every unknown reference at once, each with the name likely meant.
+    stack.write(
+        json!({
+            "Alpha": {"Plugin": "local", "Type": "File", "Properties": {"Path": "{{.Resources.Alpah.ID}}"}},
+            "B": {"Plugin": "local", "Type": "File", "Properties": {"Path": "{{.Resources.Zed.ID}}"}, "DependsOn": ["Alfa"]},
+        }),
+        json!({}),
+    );
+    let out = stack.expect(1, &["plan", "SPEC"]);
+    for problem in [
+        "resource Alpha: field Properties.Path: reference {{.Resources.Alpah.ID}} names no resource of this spec, did you mean \"Alpha\"?",
+        "resource B: field Properties.Path: reference {{.Resources.Zed.ID}} names no resource of this spec\n",
+        "resource B: field DependsOn: \"Alfa\" names no resource of this spec, did you mean \"Alpha\"?",
+        "3 problems in the spec",
+    ] {
+        assert!(out.contains(problem), "{problem}: {out}");
+    }
 
     stack.write(json!({"A": file("{{.Resources.Nope.ID}}", "")}), json!({}));
     let out = stack.expect(1, &["validate", "SPEC"]);
@@ -236,7 +253,18 @@ fn bad_specs_fail_with_errors_naming_file_resource_and_field() {
     );
     let out = stack.expect(1, &["plan", "SPEC"]);
     assert!(
-        out.contains("plugin \"elsewhere\" has no provider: pass --provider elsewhere=PATH"),
+        out.contains(
+            "stack.json:12:17: resource A: field Plugin: plugin \"elsewhere\" has no provider \
+             (pass --provider elsewhere=PATH, or --provider PATH to a module named \"elsewhere\", \
+             or set Providers.elsewhere.Source)"
+        ),
+        "{out}"
+    );
+    // A misspelt plugin is named with the one meant.
+    stack.write(json!({"A": {"Plugin": "locl", "Type": "File"}}), json!({}));
+    let out = stack.expect(1, &["plan", "SPEC"]);
+    assert!(
+        out.contains("plugin \"locl\" has no provider, did you mean \"local\"? (pass"),
         "{out}"
     );
 }
@@ -301,7 +329,11 @@ fn outputs_print_and_plan_destroy_saves_a_destroy() {
         "a.txt"
     );
     let all: Value = serde_json::from_str(&stack.expect(0, &["output", "SPEC", "--json"])).unwrap();
-    assert_eq!(all, json!({"Path": "a.txt", "Both": ["a.txt", 2]}));
+    assert_eq!(
+        all,
+        json!({"Path": {"Value": "a.txt", "Sensitive": false},
+               "Both": {"Value": ["a.txt", 2], "Sensitive": false}})
+    );
     let err = stack.expect(1, &["output", "SPEC", "Nope"]);
     assert!(
         err.contains("no output \"Nope\" is recorded (recorded: Both, Path)"),

@@ -112,7 +112,18 @@ fn sensitive_values_appear_in_no_output_unless_asked_for() {
     );
     let all = stack.expect(0, &["output", "SPEC", "--json", "--show-sensitive"]);
     let all: Value = serde_json::from_str(&all).unwrap();
-    assert_eq!(all["Password"], PASSWORD);
+    assert_eq!(
+        all["Password"],
+        json!({"Value": PASSWORD, "Sensitive": true})
+    );
+    // Not asked for, a sensitive output is marked as such and has no value, not a
+    // placeholder string a script would take for one; asked for by name, it is the value.
+    let all: Value = serde_json::from_str(&stack.expect(0, &["output", "SPEC", "--json"])).unwrap();
+    assert_eq!(all["Password"], json!({"Sensitive": true}));
+    assert_eq!(
+        stack.expect(0, &["output", "SPEC", "Password", "--json"]),
+        format!("{}\n", json!(PASSWORD))
+    );
     let shown = stack.expect(0, &["state", "show", "SPEC", "Token", "--show-sensitive"]);
     assert!(shown.contains(token), "{shown}");
     let shown = stack.expect(0, &["plan", "SPEC", "--var", other, "--show-sensitive"]);
@@ -319,9 +330,32 @@ fn graph_draws_dot_and_svg_coloured_by_a_saved_plan() {
     sorted.sort();
     assert_eq!(
         sorted,
-        ["A", "B", "C"],
-        "one node per resource (B: deleted)"
+        [
+            "(leaves the spec)",
+            "A",
+            "B",
+            "C",
+            "local File",
+            "local File"
+        ],
+        "one node per resource with its type (B: deleted)"
     );
+    // On a white background (readable in a dark viewer), with a legend of the colours.
+    assert!(
+        svg.contains("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>"),
+        "{svg}"
+    );
+    for (colour, action) in [
+        ("palegreen", "create"),
+        ("khaki", "update"),
+        ("salmon", "delete"),
+    ] {
+        assert!(
+            svg.contains(&format!("fill=\"{colour}\" stroke=\"black\"/><text")),
+            "{svg}"
+        );
+        assert!(svg.contains(&format!(">{action}</text>")), "{svg}");
+    }
 
     let dot = stack.expect(0, &["graph", "SPEC", "--plan", saved]);
     assert!(
@@ -439,4 +473,86 @@ fn a_replacement_updates_its_dependents_in_the_same_apply() {
     assert_eq!(shown.trim(), after, "the file holds the token output shows");
     let again = stack.expect(0, &["plan", "SPEC"]);
     assert!(again.contains("No changes"), "{again}");
+}
+
+/// A replacement a changed property forces, of something another resource keeps using, makes
+/// the new one first, moves its user onto it, and only then deletes the old one (issue 25).
+#[test]
+fn a_forced_replacement_in_use_is_made_before_the_old_one_goes() {
+    let stack = Stack::new();
+    let write = |length: u32| {
+        stack.write(
+            json!({
+                "Token": {"Plugin": "local", "Type": "RandomString", "Properties": {"Length": length}},
+                "Holder": file("token.txt", "{{.Resources.Token.Attributes.Value}}"),
+            }),
+            json!({}),
+        )
+    };
+    write(12);
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    write(16);
+    let plan = stack.expect(0, &["plan", "SPEC"]);
+    assert!(
+        plan.contains(
+            "-/+ Token (local RandomString): Length forces replacement; in use by Holder \
+             (create before destroy)"
+        ),
+        "{plan}"
+    );
+    let events = stack.expect(0, &["apply", "SPEC", "--yes", "--json"]);
+    let finished = common::finished_operations(&events);
+    assert_eq!(
+        finished,
+        ["replace Token", "update Holder", "delete-for-replace Token"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(stack.out("token.txt"))
+            .unwrap()
+            .len(),
+        16
+    );
+}
+
+/// A module given with `--provider` is one approval from any working directory, and the lock
+/// remembers it: later commands need not repeat it (issue 25).
+#[test]
+fn a_provider_given_once_is_remembered_and_the_same_from_anywhere() {
+    let stack = Stack::new();
+    let spec = json!({"Resources": {"N": {"Plugin": "null", "Type": "Null",
+        "Properties": {"Input": "x"}}}});
+    std::fs::write(stack.spec_path(), spec.to_string()).unwrap();
+    let wasm = stack.dir.path().join("modules/null.wasm");
+    std::fs::create_dir_all(wasm.parent().unwrap()).unwrap();
+    std::fs::copy(common::provider_wasm("null"), &wasm).unwrap();
+    let here = stack.dir.path();
+    let sub = here.join("modules");
+    let run = |dir: &std::path::Path, args: &[&str]| common::rkit(dir, &[], args);
+    let spec = stack.spec_path();
+    let spec = spec.to_str().unwrap();
+    let (code, out) = run(
+        here,
+        &[
+            "apply",
+            spec,
+            "--yes",
+            "--approve",
+            "--provider",
+            "null=modules/null.wasm",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let lock = std::fs::read_to_string(here.join("rkit.lock")).unwrap();
+    assert!(lock.contains("\"Source\": \"modules/null.wasm\""), "{lock}");
+    // From another directory, the same module by another relative path: no new approval.
+    let (code, out) = run(&sub, &["plan", spec, "--provider", "null=null.wasm"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("No changes: 1 resource is up to date."),
+        "{out}"
+    );
+    // Without --provider: the lock remembers where the module is.
+    let (code, out) = run(&sub, &["plan", spec]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No changes"), "{out}");
 }

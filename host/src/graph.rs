@@ -5,7 +5,7 @@
 
 use crate::engine::plan::Action;
 use crate::spec::LoadedSpec;
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::HashMap;
@@ -16,6 +16,8 @@ pub struct Graph {
     pub graph: DiGraph<String, ()>,
     /// Nodes in dependency order (dependencies first).
     pub order: Vec<NodeIndex>,
+    /// What each resource is (`aws Vpc`), for pictures.
+    pub kinds: HashMap<String, String>,
 }
 
 impl Graph {
@@ -35,13 +37,21 @@ impl Graph {
         }
         let order = toposort(&graph, None).map_err(|cycle| {
             let path = cycle_through(&graph, cycle.node_id());
-            anyhow!(
-                "{}: dependency cycle: {}",
-                spec.path.display(),
-                path.join(" -> ")
-            )
+            let message = format!("dependency cycle: {}", path.join(" -> "));
+            let field = field_naming(spec, &path[0], &path[1]);
+            spec.resource_error(&path[0], &field, message)
         })?;
-        Ok(Self { graph, order })
+        let kinds = spec
+            .spec
+            .resources
+            .iter()
+            .map(|(name, r)| (name.clone(), format!("{} {}", r.plugin, r.type_name)))
+            .collect();
+        Ok(Self {
+            graph,
+            order,
+            kinds,
+        })
     }
 
     /// The graph in Graphviz DOT; with `actions` (a plan's, by resource) each node is
@@ -104,17 +114,23 @@ impl Graph {
         let mut vg = VisualGraph::new(Orientation::LeftToRight);
         let mut handles = HashMap::new();
         for name in self.names(actions) {
-            let label = crate::text::escaped(&name);
+            let kind = self
+                .kinds
+                .get(&name)
+                .map_or("(leaves the spec)", String::as_str);
+            let lines = [crate::text::escaped(&name), crate::text::escaped(kind)];
+            let label = lines.join("\n");
             let fill = actions
                 .and_then(|a| a.get(&name))
                 .map_or("white", |a| colour(*a));
             let look = StyleAttr::new(Color::fast("black"), 2, Some(Color::fast(fill)), 5, 15);
-            let width = 30.0 + 9.0 * label.chars().count() as f64;
+            let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+            let width = 30.0 + 8.0 * longest as f64;
             let element = Element::create(
                 ShapeKind::new_box(&label),
                 look,
                 Orientation::LeftToRight,
-                Point::new(width, 40.0),
+                Point::new(width, 60.0),
             );
             handles.insert(name, vg.add_node(element));
         }
@@ -126,8 +142,65 @@ impl Graph {
         if !handles.is_empty() {
             vg.do_it(false, false, false, &mut svg);
         }
-        svg.finalize()
+        framed(&svg.finalize(), actions.is_some())
     }
+}
+
+/// The actions a plan picture's legend explains, in its order.
+const LEGEND: [(Action, &str); 5] = [
+    (Action::Create, "create"),
+    (Action::Update, "update"),
+    (Action::Replace, "replace"),
+    (Action::Delete, "delete"),
+    (Action::NoOp, "no change"),
+];
+
+/// `svg` on a white background (readable in a dark viewer too), with a legend of the
+/// actions' colours below the graph when it pictures a plan.
+fn framed(svg: &str, legend: bool) -> String {
+    let size = |attr: &str| -> Option<&str> {
+        let at = svg.find(&format!(" {attr}=\""))? + attr.len() + 3;
+        svg[at..].split('"').next()
+    };
+    let (Some(width), Some(height)) = (size("width"), size("height")) else {
+        return svg.to_string();
+    };
+    let (Ok(w), Ok(h)) = (width.parse::<f64>(), height.parse::<f64>()) else {
+        return svg.to_string();
+    };
+    let extra = if legend { 40.0 } else { 0.0 };
+    let (new_width, new_height) = (w.max(if legend { 560.0 } else { 0.0 }), h + extra);
+    let mut out = svg.replacen(
+        &format!("width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\""),
+        &format!(
+            "width=\"{new_width}\" height=\"{new_height}\" viewBox=\"0 0 {new_width} {new_height}\""
+        ),
+        1,
+    );
+    let height = h;
+    let background = "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>";
+    if let Some(at) = out.find("</style>") {
+        out.insert_str(at + "</style>".len(), background);
+    }
+    if legend {
+        let mut items = String::new();
+        for (i, (action, what)) in LEGEND.iter().enumerate() {
+            let x = 20 + 108 * i;
+            let y = height + 10.0;
+            let _ = write!(
+                items,
+                "<rect x=\"{x}\" y=\"{y}\" width=\"18\" height=\"18\" fill=\"{}\" stroke=\"black\"/>\
+                 <text x=\"{}\" y=\"{}\" class=\"a15\">{what}</text>",
+                colour(*action),
+                x + 24,
+                y + 14.0
+            );
+        }
+        if let Some(at) = out.rfind("</svg>") {
+            out.insert_str(at, &items);
+        }
+    }
+    out
 }
 
 /// The fill colour of a planned action: create green, update yellow, replace orange,
@@ -142,7 +215,30 @@ fn colour(action: Action) -> &'static str {
     }
 }
 
-/// A cycle through `start`, as names from a dependent around to itself.
+/// The field by which `name` depends on `dependency`: a reference's, else `DependsOn`.
+fn field_naming(spec: &LoadedSpec, name: &str, dependency: &str) -> String {
+    let by_reference = spec.references.get(name).and_then(|refs| {
+        refs.iter()
+            .find(|(_, r)| r.resource == dependency)
+            .map(|(field, _)| format!("Properties.{field}"))
+    });
+    let listed = || {
+        let at = spec
+            .spec
+            .resources
+            .get(name)?
+            .depends_on
+            .iter()
+            .position(|d| d == dependency)?;
+        Some(format!("DependsOn[{at}]"))
+    };
+    by_reference
+        .or_else(listed)
+        .unwrap_or_else(|| "DependsOn".into())
+}
+
+/// A cycle through `start`, as names from a dependent around to itself, starting at the
+/// first name in order (the same cycle always reads the same).
 fn cycle_through(graph: &DiGraph<String, ()>, start: NodeIndex) -> Vec<String> {
     // Depth-first search for a path from `start` back to `start`.
     let mut stack = vec![(start, graph.neighbors(start).collect::<Vec<_>>())];
@@ -154,6 +250,10 @@ fn cycle_through(graph: &DiGraph<String, ()>, start: NodeIndex) -> Vec<String> {
                 names.push(graph[start].clone());
                 // Edges point from dependency to dependent; print "A depends on B" order.
                 names.reverse();
+                names.pop();
+                let first = (0..names.len()).min_by_key(|&i| &names[i]).unwrap_or(0);
+                names.rotate_left(first);
+                names.push(names[0].clone());
                 return names;
             }
             Some(n) if !seen[n.index()] => {
@@ -217,6 +317,24 @@ mod tests {
         for name in ["Net", "Web<1>", "Old"] {
             assert_eq!(texts.iter().filter(|t| **t == name).count(), 1, "{texts:?}");
         }
+        assert_eq!(
+            texts.iter().filter(|t| **t == "p T").count(),
+            2,
+            "{texts:?}"
+        );
+        assert!(texts.contains(&"(leaves the spec)"), "{texts:?}");
+        let root = doc.root_element();
+        let first = root.children().find(|n| n.has_tag_name("rect")).unwrap();
+        assert_eq!(first.attribute("fill"), Some("white"), "a background");
+        let legend: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text") && n.attribute("class") == Some("a15"))
+            .filter_map(|n| n.text())
+            .collect();
+        assert_eq!(
+            legend,
+            ["create", "update", "replace", "delete", "no change"]
+        );
         let dot = g.dot(Some(&actions));
         assert!(
             dot.contains("\"Old\" [style=filled, fillcolor=\"salmon\""),
@@ -232,10 +350,19 @@ mod tests {
                 "B": {"Plugin": "p", "Type": "T", "DependsOn": ["A"]}}}"#,
         );
         let err = Graph::build(&s).err().unwrap().to_string();
-        assert!(
-            err == "s.json: dependency cycle: A -> B -> A"
-                || err == "s.json: dependency cycle: B -> A -> B",
-            "{err}"
+        assert_eq!(
+            err,
+            "s.json:2:71: resource A: field Properties.X: dependency cycle: A -> B -> A"
+        );
+        let s = spec(
+            r#"{"Resources": {
+                "A": {"Plugin": "p", "Type": "T", "DependsOn": ["B"]},
+                "B": {"Plugin": "p", "Type": "T", "DependsOn": ["A"]}}}"#,
+        );
+        let err = Graph::build(&s).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "s.json:2:65: resource A: field DependsOn[0]: dependency cycle: A -> B -> A"
         );
     }
 }

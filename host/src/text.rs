@@ -66,6 +66,18 @@ pub fn escaped(text: &str) -> String {
     escape(text).into_owned()
 }
 
+/// `, did you mean "X"?` when one of `known` is a likely misspelling of `given` (as clap
+/// suggests a subcommand: Jaro-Winkler similarity above 0.8), else empty.
+pub fn did_you_mean<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(given, k), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!(", did you mean {k:?}?"))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +108,18 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
             value
         );
+    }
+
+    #[test]
+    fn a_likely_misspelling_is_suggested_and_nothing_else() {
+        assert_eq!(
+            did_you_mean("locl", ["local", "aws"]),
+            ", did you mean \"local\"?"
+        );
+        assert_eq!(
+            did_you_mean("Netwrk", ["Network", "Subnet"]),
+            ", did you mean \"Network\"?"
+        );
+        assert_eq!(did_you_mean("zzz", ["local", "aws"]), "");
     }
 }

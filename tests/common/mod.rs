@@ -117,3 +117,20 @@ pub fn json_lines(out: &str) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// The operations a JSON event stream reports finished, in order: `ACTION RESOURCE`
+/// (`replace Token`, `delete-for-replace Token`).
+pub fn finished_operations(events: &str) -> Vec<String> {
+    events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["type"] == "operation_finished")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap_or_default(),
+                e["resource"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}

@@ -64,10 +64,14 @@ pub fn output(
         bail!("--raw prints one output: give its name");
     }
     let state = StateStore::read_only(&state_ref.location, &state_ref.keys)?;
-    // `--raw NAME` asks to see that one value.
-    let shown = sensitive::shown_outputs(&state, reveal || raw);
+    // `--raw NAME` and `--json NAME` ask to see that one value (for a script).
+    let one = name.is_some() && (raw || json);
+    let shown = sensitive::shown_outputs(&state, reveal || one);
     match name {
-        None if json => crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&shown)?)),
+        None if json => {
+            let all = json_outputs(&state, reveal);
+            crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&all)?))
+        }
         None => {
             for (name, value) in &shown {
                 crate::outln!("{} = {}", escape(name), render::json_value(value));
@@ -93,6 +97,27 @@ pub fn output(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every output as `{"Value": …, "Sensitive": bool}` (as Terraform's `output -json`); a
+/// sensitive one has no `Value` unless `reveal`, so no placeholder passes for a value.
+fn json_outputs(
+    state: &crate::state::State,
+    reveal: bool,
+) -> serde_json::Map<String, serde_json::Value> {
+    state
+        .outputs
+        .iter()
+        .map(|(name, value)| {
+            let sensitive = state.sensitive_outputs.contains(name);
+            let mut entry = serde_json::Map::new();
+            if reveal || !sensitive {
+                entry.insert("Value".into(), value.clone());
+            }
+            entry.insert("Sensitive".into(), sensitive.into());
+            (name.clone(), entry.into())
+        })
+        .collect()
 }
 
 /// `rkit force-unlock`: releases a shared state's lease left behind (and fences its holder).

@@ -25,13 +25,50 @@ pub async fn run(module: &Path, as_json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The module as JSON, its keys in PascalCase as everywhere else in rkit (the JSON Schemas a
+/// provider gives are its own words and stay as they are).
 fn to_json(module: &ProviderModule) -> Value {
-    let mut value = serde_json::to_value(module.info()).expect("serialisable");
-    value["module"] = json!({
-        "path": module.origin(),
-        "digest": format!("sha256:{}", module.digest()),
+    let mut value = pascal(serde_json::to_value(module.info()).expect("serialisable"));
+    value["Module"] = json!({
+        "Path": module.origin(),
+        "Digest": format!("sha256:{}", module.digest()),
     });
     value
+}
+
+/// `value` with every object key in PascalCase (`memory_mib` → `MemoryMiB`), except inside a
+/// `…_schema` value.
+fn pascal(value: Value) -> Value {
+    match value {
+        Value::Object(map) => map
+            .into_iter()
+            .map(|(key, v)| {
+                let v = if key.ends_with("_schema") {
+                    v
+                } else {
+                    pascal(v)
+                };
+                (pascal_key(&key), v)
+            })
+            .collect(),
+        Value::Array(items) => items.into_iter().map(pascal).collect(),
+        other => other,
+    }
+}
+
+fn pascal_key(key: &str) -> String {
+    key.split('_')
+        .map(|word| match word {
+            "mib" => "MiB".to_string(),
+            _ => {
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default()
+            }
+        })
+        .collect()
 }
 
 fn to_text(module: &ProviderModule) -> String {

@@ -156,8 +156,18 @@ pub struct FocusArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Check a spec: syntax, references, cycles, and every resource through its provider.
+    #[command(
+        after_help = "Examples:\n  rkit validate stack.json\n  rkit validate stack.json --var-file prod.json",
+        mut_arg("state", |a| a.hide(true)),
+        mut_arg("state_key_from", |a| a.hide(true)),
+        mut_arg("lock_timeout", |a| a.hide(true)),
+        mut_arg("parallelism", |a| a.hide(true))
+    )]
     Validate(SpecArgs),
     /// Show what apply would do.
+    #[command(
+        after_help = "Examples:\n  rkit plan stack.json\n  rkit plan stack.json --out plan.json && rkit apply plan.json\n  rkit plan stack.json --target Web --replace 'Web[0]'\n  rkit plan stack.json --detailed-exitcode   # exit 2 when changes are pending"
+    )]
     Plan {
         #[command(flatten)]
         args: SpecArgs,
@@ -188,6 +198,9 @@ enum Command {
         focus: FocusArgs,
     },
     /// Converge resources to a spec, or execute a plan saved with `plan --out`.
+    #[command(
+        after_help = "Examples:\n  rkit apply stack.json                 # shows the plan, then asks\n  rkit apply stack.json --yes --approve # no questions (CI)\n  rkit apply plan.json                  # a plan saved with plan --out\n  rkit apply stack.json --replace Gateway"
+    )]
     Apply {
         #[command(flatten)]
         args: SpecArgs,
@@ -198,14 +211,21 @@ enum Command {
     },
     /// Delete everything the state records, dependents first, and every other object
     /// carrying this stack's tags (even with the state lost).
+    #[command(
+        after_help = "Examples:\n  rkit destroy stack.json\n  rkit destroy stack.json --yes --no-orphans   # only what the state records"
+    )]
     Destroy {
         #[command(flatten)]
         args: SpecArgs,
         /// Destroy without asking (capabilities still need approval: --approve).
         #[arg(long)]
         yes: bool,
-        /// Look for objects carrying this stack's tags that the state does not record.
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        /// Leave alone the objects carrying this stack's tags that the state does not record
+        /// (by default they are looked for, one `list` per type in use, and deleted too).
+        #[arg(long)]
+        no_orphans: bool,
+        /// Look for those objects too (the default; as `plan --orphans`).
+        #[arg(long, overrides_with = "no_orphans")]
         orphans: bool,
         /// Report as JSON, one object per line (needs --yes: rkit cannot ask).
         #[arg(long)]
@@ -213,6 +233,9 @@ enum Command {
     },
     /// Keep reality converged to the spec: each tick refresh, plan and apply what differs
     /// (deleted outside rkit, drifted, dependents to update), then sleep.
+    #[command(
+        after_help = "Examples:\n  rkit converge stack.json --interval 1m --listen :9100\n  rkit converge stack.json --once --observe-only   # exit 2 when drift is found\n  rkit converge stack.json --follow-spec           # apply edits to the spec as they land"
+    )]
     Converge {
         #[command(flatten)]
         args: SpecArgs,
@@ -240,6 +263,7 @@ enum Command {
     },
     /// Record an existing object as a resource of the spec: read through its provider,
     /// recorded, and tagged as the stack's. The next plan shows how it differs from the spec.
+    #[command(after_help = "Example:\n  rkit import stack.json Network vpc-0abc1234")]
     Import {
         #[command(flatten)]
         args: SpecArgs,
@@ -250,6 +274,13 @@ enum Command {
     },
     /// Resolve the spec's providers: fetch those named by reference, check signatures,
     /// approve what every module asks for and is given, and write `rkit.lock`.
+    #[command(
+        after_help = "Example:\n  rkit init stack.json --approve   # fetch, verify and approve the providers once",
+        mut_arg("state", |a| a.hide(true)),
+        mut_arg("state_key_from", |a| a.hide(true)),
+        mut_arg("lock_timeout", |a| a.hide(true)),
+        mut_arg("parallelism", |a| a.hide(true))
+    )]
     Init {
         #[command(flatten)]
         args: SpecArgs,
@@ -264,13 +295,18 @@ enum Command {
         args: Vec<String>,
     },
     /// Print the outputs recorded by the last complete apply.
+    #[command(
+        after_help = "Examples:\n  rkit output stack.json\n  rkit output stack.json Token --raw > token.txt\n  rkit output stack.json --json"
+    )]
     Output {
         #[command(flatten)]
         state: StateFlags,
         /// The spec (unless --state is given), then optionally one output's name.
         #[arg(value_name = "[SPEC] [NAME]")]
         args: Vec<String>,
-        /// All outputs as one JSON object.
+        /// As JSON: all outputs as one object, each `{"Value": …, "Sensitive": bool}` (a
+        /// sensitive one without `Value` unless --show-sensitive); with NAME, that value (shown
+        /// even if sensitive: asking for one output is asking to see it).
         #[arg(long, conflicts_with = "raw")]
         json: bool,
         /// With NAME: a string output as it is, without quotes (for scripts); a sensitive
@@ -296,6 +332,9 @@ enum Command {
         show_sensitive: bool,
     },
     /// Print the dependency graph: Graphviz DOT, or an SVG picture.
+    #[command(
+        after_help = "Examples:\n  rkit graph stack.json | dot -Tpng > graph.png\n  rkit graph stack.json --format svg --plan plan.json > plan.svg"
+    )]
     Graph {
         /// The spec.
         spec: PathBuf,
@@ -522,9 +561,10 @@ pub fn main() -> ExitCode {
             Command::Destroy {
                 args,
                 yes,
-                orphans,
+                no_orphans,
+                orphans: _,
                 json,
-            } => run::destroy(&args, yes, orphans, json, interrupt).await,
+            } => run::destroy(&args, yes, !no_orphans, json, interrupt).await,
             Command::Import { args, name, id } => run::import(&args, &name, &id, interrupt).await,
             Command::Converge {
                 args,

@@ -114,7 +114,10 @@ pub fn summary(plan: &Plan) -> String {
             c.create, c.update, c.replace, c.delete, c.unchanged
         )
     } else {
-        format!("No changes: {} resources are up to date.", c.unchanged)
+        match c.unchanged {
+            1 => "No changes: 1 resource is up to date.".to_string(),
+            n => format!("No changes: {n} resources are up to date."),
+        }
     }
 }
 

@@ -22,6 +22,13 @@ use std::time::Duration;
 async fn session(args: &SpecArgs, mode: Mode, interrupt: &Interrupt) -> Result<Session> {
     if let Some(wait) = args.lock_timeout {
         crate::state::set_lock_timeout(wait);
+        crate::state::on_lock_wait(Box::new(|location, holder, most| {
+            crate::errln!(
+                "{location} is locked by {}: waiting for it, at most {} (--lock-timeout)",
+                crate::text::escape(holder),
+                format!("{most:?}")
+            );
+        }));
     }
     let spec = crate::spec::load_with(&args.spec, &args.given())?;
     let state = args.state_ref()?;

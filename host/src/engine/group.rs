@@ -360,17 +360,11 @@ pub fn roll(
         let mut batch: Vec<String> = Vec::new();
         let mut previous: Vec<String> = Vec::new();
         for name in members {
-            let Some(recorded) = state.resources.get(name) else {
-                continue;
-            };
-            let outdated = !matches!(
-                recorded.tags.get(tags::CONFIG_HASH).map(String::as_str),
-                Some(h) if h == current || h == tags::BOOTSTRAP
-            );
             let Some(step) = at.get(name.as_str()).map(|&i| &mut plan.steps[i]) else {
                 continue;
             };
-            if !outdated || !matches!(step.action, Action::NoOp | Action::Update | Action::Replace)
+            if !is_outdated(state, name, &current)
+                || !matches!(step.action, Action::NoOp | Action::Update | Action::Replace)
             {
                 continue;
             }
@@ -393,6 +387,33 @@ pub fn roll(
     }
     plan.groups = changes;
     Ok(())
+}
+
+/// The members a rolling update replaces: recorded, made from another template than the
+/// group's current one (a seed's bootstrap hash counts as current). The plan replaces them
+/// like `--replace` does, so what they feed shows its update; [`roll`] then orders them.
+pub fn outdated_members(spec: &LoadedSpec, state: &State) -> Vec<String> {
+    spec.spec
+        .groups
+        .iter()
+        .flat_map(|(g, gs)| {
+            let current = gs.config_hash();
+            spec.members[g]
+                .iter()
+                .filter(move |name| is_outdated(state, name, &current))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn is_outdated(state: &State, name: &str, current: &str) -> bool {
+    state.resources.get(name).is_some_and(|recorded| {
+        !matches!(
+            recorded.tags.get(tags::CONFIG_HASH).map(String::as_str),
+            Some(h) if h == current || h == tags::BOOTSTRAP
+        )
+    })
 }
 
 /// Waits until the member `id` made by `step` is healthy for the step's `HealthyFor`: the

@@ -437,6 +437,10 @@ impl Session {
             None
         };
         let store = self.ctx.store.lock().expect("state lock");
+        let mut replacing = replace.to_vec();
+        if decision.is_some() {
+            replacing.extend(group::outdated_members(self.spec(), &store.state));
+        }
         let mut plan = plan::plan(
             self.spec(),
             &self.graph,
@@ -444,7 +448,7 @@ impl Session {
             &self.ctx.providers,
             &refreshed,
             found.as_deref(),
-            replace,
+            &replacing,
         )?;
         if !orphans {
             // A scan made only to adopt deletes nothing.

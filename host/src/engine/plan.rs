@@ -358,6 +358,9 @@ impl Plan {
     }
 }
 
+/// How a plan says a changed property is why a resource is replaced.
+const FORCES: &str = "forces replacement";
+
 /// Plans `spec` against `state`. `refreshed` holds what providers read back (`None`: gone);
 /// a resource missing from it is taken as recorded.
 pub fn plan(
@@ -448,7 +451,7 @@ pub fn plan(
                 } else if forcing.is_empty() {
                     (Action::Update, changes, None)
                 } else {
-                    let reason = format!("{} forces replacement", forcing.join(", "));
+                    let reason = format!("{} {FORCES}", forcing.join(", "));
                     (Action::Replace, changes, Some(reason))
                 }
             }
@@ -517,6 +520,7 @@ pub fn plan(
         }
         steps.extend(orphans);
     }
+    create_before_users_move(&mut steps);
     Ok(Plan {
         stack: spec.stack.clone(),
         lineage: state.lineage.clone(),
@@ -524,6 +528,42 @@ pub fn plan(
         steps,
         groups: Vec::new(),
     })
+}
+
+/// A replacement that a changed property forces, of something another resource keeps using
+/// and is only updated (a security group an instance names, a subnet a load balancer spans),
+/// creates the new object first: the user is moved onto it, and only then is the old one
+/// deleted, which the service would refuse while it is in use (CloudFormation's order for
+/// every replacement). A replacement asked for by name (`--replace`) keeps its type's order:
+/// the new object may take the old one's name or path, which only deleting first frees.
+fn create_before_users_move(steps: &mut [Step]) {
+    let updated_users: BTreeMap<&str, BTreeSet<&str>> = steps
+        .iter()
+        .filter(|s| s.action == Action::Update)
+        .fold(BTreeMap::new(), |mut users, s| {
+            for dep in &s.depends_on {
+                users
+                    .entry(dep.as_str())
+                    .or_default()
+                    .insert(s.name.as_str());
+            }
+            users
+        });
+    let promoted: Vec<(usize, String)> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.action == Action::Replace && !s.create_before_destroy)
+        .filter(|(_, s)| s.reason.as_deref().is_some_and(|r| r.ends_with(FORCES)))
+        .filter_map(|(i, s)| {
+            let users = updated_users.get(s.name.as_str())?;
+            let users: Vec<&str> = users.iter().copied().collect();
+            Some((i, format!("; in use by {}", users.join(", "))))
+        })
+        .collect();
+    for (i, why) in promoted {
+        steps[i].create_before_destroy = true;
+        steps[i].reason.get_or_insert_default().push_str(&why);
+    }
 }
 
 /// Why an object whose properties match must still be updated for its tags: it does not
@@ -718,6 +758,27 @@ mod tests {
         let mut s = Step::delete(name, "p", "T", None);
         s.action = action;
         s
+    }
+
+    #[test]
+    fn a_forced_replacement_whose_users_are_updated_is_made_before_the_old_one_goes() {
+        let mut sg = step("Sg", Action::Replace);
+        sg.reason = Some("GroupName forces replacement".into());
+        let mut asked = step("Tg", Action::Replace);
+        asked.reason = Some("its replacement was asked for (--replace)".into());
+        let mut web = step("Web", Action::Update);
+        web.depends_on = vec!["Sg".into(), "Tg".into()];
+        let mut steps = vec![sg, asked, web];
+        create_before_users_move(&mut steps);
+        assert!(steps[0].create_before_destroy);
+        assert_eq!(
+            steps[0].reason.as_deref(),
+            Some("GroupName forces replacement; in use by Web")
+        );
+        assert!(
+            !steps[1].create_before_destroy,
+            "--replace keeps its type's order"
+        );
     }
 
     #[test]

@@ -146,7 +146,7 @@ impl Providers {
         for arg in args.iter().filter(|a| a.name.is_none()) {
             unnamed.push((
                 sandbox.load_file(&arg.path, &unnamed_limits).await?,
-                arg.path.display().to_string(),
+                from_spec_dir(spec, &arg.path),
             ));
         }
         let mut bound = BTreeMap::new();
@@ -156,7 +156,7 @@ impl Providers {
                 .find(|a| a.name.as_deref() == Some(plugin.as_str()));
             let (module, source, pending) = if let Some(arg) = named {
                 let module = sandbox.load_file(&arg.path, &grants).await?;
-                (module, arg.path.display().to_string(), Pending::file())
+                (module, from_spec_dir(spec, &arg.path), Pending::file())
             } else if let Some(source) = provider_spec
                 .source
                 .as_ref()
@@ -176,17 +176,30 @@ impl Providers {
                     .with_context(|| {
                         format!("{}: Providers.{plugin}.Source", spec.path.display())
                     })?;
-                (module, source.clone(), Pending::file())
+                (
+                    module,
+                    from_spec_dir(spec, &spec.dir().join(source)),
+                    Pending::file(),
+                )
             } else if let Some((module, path)) =
                 unnamed.iter().find(|(m, _)| m.info().name == *plugin)
             {
                 (module.clone(), path.clone(), Pending::file())
+            } else if let Some(source) = resolver.remembered_file(plugin) {
+                // A module given with --provider before: the lock remembers where it is.
+                let module = sandbox
+                    .load_file(&spec.dir().join(&source), &grants)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "{}: provider {plugin}, given before as --provider {plugin}={source} \
+                             (remembered in rkit.lock)",
+                            spec.path.display()
+                        )
+                    })?;
+                (module, source, Pending::file())
             } else {
-                bail!(
-                    "{}: plugin {plugin:?} has no provider: pass --provider {plugin}=PATH (or \
-                     --provider PATH to a module named {plugin:?}) or set Providers.{plugin}.Source",
-                    spec.path.display()
-                );
+                return Err(no_provider(spec, plugin, args, &unnamed).into());
             };
             let capabilities = &module.info().capabilities;
             let credentials = credentials::resolve(
@@ -281,6 +294,75 @@ fn grants(spec: &LoadedSpec, plugin: &str, p: &ProviderSpec) -> Result<Grants> {
         grants.timeout = Duration::from_secs(s);
     }
     Ok(grants)
+}
+
+/// The error for a plugin no provider is bound to, at the first resource that names it, with
+/// the likely plugin meant when it is a misspelling of a known one.
+fn no_provider(
+    spec: &LoadedSpec,
+    plugin: &str,
+    args: &[ProviderArg],
+    unnamed: &[(ProviderModule, String)],
+) -> crate::spec::diagnostic::SpecError {
+    let known: Vec<String> = spec
+        .spec
+        .providers
+        .keys()
+        .cloned()
+        .chain(args.iter().filter_map(|a| a.name.clone()))
+        .chain(unnamed.iter().map(|(m, _)| m.info().name.clone()))
+        .filter(|k| k != plugin)
+        .collect();
+    let hint = crate::text::did_you_mean(plugin, known.iter().map(String::as_str));
+    let message = format!(
+        "plugin {plugin:?} has no provider{hint} (pass --provider {plugin}=PATH, or --provider \
+         PATH to a module named {plugin:?}, or set Providers.{plugin}.Source)"
+    );
+    let user = spec.spec.resources.iter().find(|(_, r)| r.plugin == plugin);
+    match user {
+        Some((name, _)) => spec.resource_error(name, "Plugin", message),
+        None => crate::spec::diagnostic::SpecError::file(&spec.path, message),
+    }
+}
+
+/// A module file given with `--provider` as the lock records it: relative to the spec's
+/// directory (as a spec's own `Source` is), so the same module is the same approval from any
+/// working directory, and a later command without `--provider` finds it again. A path with
+/// nothing in common with the spec's directory stays absolute.
+fn from_spec_dir(spec: &LoadedSpec, path: &std::path::Path) -> String {
+    let (Ok(file), Ok(dir)) = (std::path::absolute(path), std::path::absolute(spec.dir())) else {
+        return path.display().to_string();
+    };
+    let (file, dir) = (lexical(&file), lexical(&dir));
+    let common = file
+        .components()
+        .zip(dir.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    if common <= 1 {
+        return file.display().to_string();
+    }
+    let up = dir.components().count() - common;
+    let relative: PathBuf = std::iter::repeat_n(std::path::Component::ParentDir, up)
+        .chain(file.components().skip(common))
+        .collect();
+    relative.display().to_string()
+}
+
+/// `path` with `.` and `..` resolved by their names (no file system lookup).
+fn lexical(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -74,6 +74,16 @@ impl<'a> Resolver<'a> {
         })
     }
 
+    /// The module file last approved for `plugin` (given with `--provider`), relative to the
+    /// spec's directory; none for a module fetched by reference.
+    pub fn remembered_file(&self, plugin: &str) -> Option<String> {
+        self.lock
+            .providers
+            .get(plugin)
+            .filter(|l| l.manifest_digest.is_empty() && !ModuleRef::is_reference(&l.source))
+            .map(|l| l.source.clone())
+    }
+
     /// The module `plugin`'s `source` names: the locked one, or fetched and its signature
     /// checked; [`Resolver::approve`] decides whether it runs.
     pub async fn module(

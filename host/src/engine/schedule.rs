@@ -5,8 +5,8 @@
 //! Strong edges come from the spec: upserts follow the upserts of their dependencies; a
 //! replacement deletes first (or, create-before-destroy, creates first). Weak edges come from
 //! what was recorded: deletes precede the deletes of what the resource depended on when last
-//! applied, a resource leaving the spec is deleted after what depended on it and stays has
-//! been moved off it, and orphans are deleted in the reverse of their spec order. The spec's
+//! applied, a resource leaving the spec (or replaced by an object created first) is deleted
+//! after what depended on it and stays has been moved off it, and orphans are deleted in the reverse of their spec order. The spec's
 //! graph is acyclic, so strong edges alone never cycle; recorded dependencies can contradict
 //! the spec (a dependency reversed since), and then the weak edges inside the cycle are
 //! dropped (and reported) rather than leaving any node waiting forever. A step's `after`
@@ -162,12 +162,14 @@ pub fn schedule(steps: &[StepShape]) -> Schedule {
             }
         }
     }
-    // Leaving the spec: first move what depended on it (and stays) off it.
+    // Leaving the spec, or replaced by a new object made first: first move what depended on
+    // it (and stays) off it.
     for (i, step) in steps.iter().enumerate() {
         if step.upsert && !step.delete {
             for dep in &step.recorded_deps {
                 for &dep_del in deletes.get(dep.as_str()).into_iter().flatten() {
-                    if steps[nodes[dep_del].step].leaving
+                    let old = &steps[nodes[dep_del].step];
+                    if (old.leaving || old.create_before_destroy)
                         && let Some(&up) = upsert_of.get(steps[i].logical.as_str())
                     {
                         edges.push((up, dep_del, false));
@@ -358,6 +360,19 @@ mod tests {
         c.create_before_destroy = true;
         let s = schedule(std::slice::from_ref(&c));
         assert_eq!(order(&s, std::slice::from_ref(&c)), ["+R", "-R"]);
+    }
+
+    #[test]
+    fn an_object_made_first_is_deleted_after_its_users_move_to_the_new_one() {
+        let mut sg = shape("Sg", true, true);
+        sg.create_before_destroy = true;
+        let mut web = shape("Web", false, true);
+        web.spec_deps = vec!["Sg".into()];
+        web.recorded_deps = vec!["Sg".into()];
+        let steps = [web, sg];
+        let s = schedule(&steps);
+        assert_eq!(order(&s, &steps), ["+Sg", "+Web", "-Sg"]);
+        assert!(s.dropped.is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod reference;
 pub mod template;
 
 use anyhow::Result;
-use diagnostic::{SpecError, locate, offset_of, steps};
+use diagnostic::{SpecError, SpecErrors, locate, offset_of, steps};
 use indexmap::IndexMap;
 use parameters::{Given, ParameterSpec};
 use reference::Reference;
@@ -382,9 +382,11 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
             text: Some(source.clone()),
         }
     })?;
+    let mut value = value;
+    group_settings_with_parameters(path, &source, &mut value, given)?;
     let spec: Spec = serde_path_to_error::deserialize(&value).map_err(|err| {
         let json_path = err.path().to_string();
-        let message = strip_position(&err.inner().to_string());
+        let message = in_user_terms(&strip_position(&err.inner().to_string()));
         let unknown = message.starts_with("unknown field");
         let mut segments = json_path.splitn(3, '.');
         let (first, second, rest) = (segments.next(), segments.next(), segments.next());
@@ -431,66 +433,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
             .file_stem()
             .map_or("default".into(), |s| s.to_string_lossy().into_owned()),
     };
-    let mut references = BTreeMap::new();
-    for (name, resource) in &spec.resources {
-        let subject = || Some(format!("resource {name}"));
-        if !resource.properties.is_object() {
-            return Err(at(
-                subject(),
-                Some("Properties"),
-                &format!("Resources.{name}.Properties"),
-                "must be an object".into(),
-            )
-            .into());
-        }
-        let found = reference::references(&resource.properties).map_err(|(field, message)| {
-            at(
-                subject(),
-                Some(&format!("Properties.{field}")),
-                &format!("Resources.{name}.Properties.{field}"),
-                message,
-            )
-        })?;
-        for (field, r) in &found {
-            if !spec.resources.contains_key(&r.resource) {
-                return Err(at(
-                    subject(),
-                    Some(&format!("Properties.{field}")),
-                    &format!("Resources.{name}.Properties.{field}"),
-                    format!("reference {r} names no resource of this spec"),
-                )
-                .into());
-            }
-        }
-        for (i, dep) in resource.depends_on.iter().enumerate() {
-            if !spec.resources.contains_key(dep) {
-                return Err(at(
-                    subject(),
-                    Some("DependsOn"),
-                    &format!("Resources.{name}.DependsOn[{i}]"),
-                    format!("{dep:?} names no resource of this spec"),
-                )
-                .into());
-            }
-        }
-        references.insert(name.clone(), found);
-    }
-    for (name, output) in &outputs {
-        let subject = || Some(format!("output {name}"));
-        let refs = reference::references(&output.value)
-            .map_err(|(_, message)| at(subject(), None, &format!("Outputs.{name}"), message))?;
-        for (_, r) in refs {
-            if !spec.resources.contains_key(&r.resource) {
-                return Err(at(
-                    subject(),
-                    None,
-                    &format!("Outputs.{name}"),
-                    format!("reference {r} names no resource of this spec"),
-                )
-                .into());
-            }
-        }
-    }
+    let references = check_references(&spec, &outputs, &at)?;
     let file = path.display();
     let warnings = match relaxed.closed_at_end.as_str() {
         "" => Vec::new(),
@@ -517,6 +460,172 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         group_outputs,
         digest,
     })
+}
+
+/// A group's settings besides its member template (`Size`, `LogicalIDs`, `Updating`) take
+/// parameters too: they are substituted in the JSON, before it is read as numbers and lists
+/// (the template's own are substituted with the resources'). Parameters that cannot be read
+/// are left to the spec's full reading, which reports them where they are.
+fn group_settings_with_parameters(
+    path: &Path,
+    source: &std::sync::Arc<str>,
+    value: &mut Value,
+    given: &Given,
+) -> Result<()> {
+    const TEMPLATE: [&str; 5] = ["Plugin", "Type", "Properties", "Tags", "DependsOn"];
+    let settings = |g: &Value| -> bool {
+        g.as_object().is_some_and(|g| {
+            g.iter()
+                .any(|(k, v)| !TEMPLATE.contains(&k.as_str()) && v.to_string().contains("{{"))
+        })
+    };
+    let Some(groups) = value.get("Groups").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    if !groups.values().any(settings) {
+        return Ok(());
+    }
+    let declared = value
+        .get("Parameters")
+        .cloned()
+        .unwrap_or_else(empty_object);
+    let Ok(declared) = serde_json::from_value::<IndexMap<String, ParameterSpec>>(declared) else {
+        return Ok(());
+    };
+    let values = parameters::values(&path.display().to_string(), &declared, given)?;
+    let Some(groups) = value.get_mut("Groups").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    for (name, group) in groups.iter_mut() {
+        let Some(group) = group.as_object_mut() else {
+            continue;
+        };
+        for (key, setting) in group
+            .iter_mut()
+            .filter(|(k, _)| !TEMPLATE.contains(&k.as_str()))
+        {
+            let (new, _) =
+                parameters::substitute(setting, &values, &BTreeSet::new()).map_err(|m| {
+                    let json_path = format!("Groups.{name}.{key}");
+                    located(
+                        path,
+                        Some(source),
+                        Some(format!("group {name}")),
+                        Some(key),
+                        &json_path,
+                        false,
+                        m,
+                    )
+                })?;
+            *setting = new;
+        }
+    }
+    Ok(())
+}
+
+/// A reading error in the user's terms: `expected u32` is `expected a whole number`.
+fn in_user_terms(message: &str) -> String {
+    const TERMS: [(&str, &str); 9] = [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected usize", "expected a whole number of 0 or more"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected an object"),
+    ];
+    let mut out = message.to_string();
+    for (rust, user) in TERMS {
+        if let Some(at) = out.find(rust)
+            && !out[at + rust.len()..].starts_with(|c: char| c.is_alphanumeric())
+        {
+            out.replace_range(at..at + rust.len(), user);
+        }
+    }
+    out
+}
+
+/// Makes an error at (subject, field, JSON path) with a message.
+type Locate<'a> = dyn Fn(Option<String>, Option<&str>, &str, String) -> SpecError + 'a;
+
+/// What each resource references, by field; every reference and `DependsOn` naming no
+/// resource, and every malformed template, is reported at once (with a likely name).
+fn check_references(
+    spec: &Spec,
+    outputs: &IndexMap<String, OutputSpec>,
+    at: &Locate,
+) -> Result<BTreeMap<String, Vec<(String, Reference)>>, SpecErrors> {
+    let names = || spec.resources.keys().map(String::as_str);
+    let unknown = |what: &str, name: &str| {
+        let hint = crate::text::did_you_mean(name, names());
+        format!("{what} names no resource of this spec{hint}")
+    };
+    let mut errors = Vec::new();
+    let mut references = BTreeMap::new();
+    for (name, resource) in &spec.resources {
+        let subject = || Some(format!("resource {name}"));
+        let json_path = |field: &str| format!("Resources.{name}.{field}");
+        if !resource.properties.is_object() {
+            errors.push(at(
+                subject(),
+                Some("Properties"),
+                &json_path("Properties"),
+                "must be an object".into(),
+            ));
+            continue;
+        }
+        let found = match reference::references(&resource.properties) {
+            Ok(found) => found,
+            Err((field, message)) => {
+                let field = format!("Properties.{field}");
+                errors.push(at(subject(), Some(&field), &json_path(&field), message));
+                continue;
+            }
+        };
+        for (field, r) in &found {
+            if !spec.resources.contains_key(&r.resource) {
+                let field = format!("Properties.{field}");
+                let message = unknown(&format!("reference {r}"), &r.resource);
+                errors.push(at(subject(), Some(&field), &json_path(&field), message));
+            }
+        }
+        for (i, dep) in resource.depends_on.iter().enumerate() {
+            if !spec.resources.contains_key(dep) {
+                let message = unknown(&format!("{dep:?}"), dep);
+                errors.push(at(
+                    subject(),
+                    Some("DependsOn"),
+                    &json_path(&format!("DependsOn[{i}]")),
+                    message,
+                ));
+            }
+        }
+        references.insert(name.clone(), found);
+    }
+    for (name, output) in outputs {
+        let subject = || Some(format!("output {name}"));
+        let json_path = format!("Outputs.{name}");
+        match reference::references(&output.value) {
+            Err((_, message)) => errors.push(at(subject(), None, &json_path, message)),
+            Ok(refs) => {
+                for (_, r) in refs {
+                    if !spec.resources.contains_key(&r.resource) {
+                        let message = unknown(&format!("reference {r}"), &r.resource);
+                        errors.push(at(subject(), None, &json_path, message));
+                    }
+                }
+            }
+        }
+    }
+    match errors.len() {
+        0 => Ok(references),
+        _ => Err(SpecErrors(errors)),
+    }
 }
 
 /// `sha256:HEX` of `spec` as JSON, hashed as it is written (no copy of a large spec's text).
@@ -908,6 +1017,18 @@ mod tests {
         assert_eq!(
             err(r#"{"Resources": {"A": {"Plugin": "p", "Type": 3}}}"#),
             "s.json:1:45: resource A: field Type: invalid type: integer `3`, expected a string"
+        );
+    }
+
+    #[test]
+    fn a_group_size_takes_a_parameter_and_errors_speak_of_numbers() {
+        let text = r#"{"Parameters": {"N": {"Type": "Number", "Default": 2}},
+            "Groups": {"Web": {"Size": "{{.Parameters.N}}", "Plugin": "p", "Type": "T"}}}"#;
+        let spec = parse(Path::new("s.json"), text).unwrap();
+        assert_eq!(spec.members["Web"], ["Web[0]", "Web[1]"]);
+        assert_eq!(
+            err(r#"{"Groups": {"Web": {"Size": "two", "Plugin": "p", "Type": "T"}}}"#),
+            "s.json:1:29: field Groups.Web.Size: invalid type: string \"two\", expected a whole number from 0 to 4294967295"
         );
     }
 

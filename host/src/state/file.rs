@@ -52,12 +52,16 @@ impl FileBackend {
             .open(&lock_path)
             .with_context(|| format!("opening {}", lock_path.display()))?;
         let started = std::time::Instant::now();
+        let mut told = false;
         while lock.try_lock().is_err() {
+            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
             if started.elapsed() < super::lock_timeout() {
+                if !std::mem::replace(&mut told, true) {
+                    super::waiting_for(&Location::File(path.to_path_buf()), holder.trim());
+                }
                 std::thread::sleep(std::time::Duration::from_millis(200));
                 continue;
             }
-            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
             return Err(Locked {
                 location: Location::File(path.to_path_buf()),
                 holder: holder.trim().to_string(),

@@ -220,6 +220,24 @@ fn lock_timeout() -> std::time::Duration {
     LOCK_TIMEOUT.get().copied().unwrap_or_default()
 }
 
+/// What is told, once, when opening a state starts waiting for another's lock.
+type WaitNotice = Box<dyn Fn(&Location, &str, std::time::Duration) + Send + Sync>;
+
+static LOCK_WAIT_NOTICE: std::sync::OnceLock<WaitNotice> = std::sync::OnceLock::new();
+
+/// Who hears that opening a state waits for another rkit's lock (the CLI prints it, so a
+/// `--lock-timeout` wait is never silent): the location, its holder, and the most it waits.
+pub fn on_lock_wait(notice: WaitNotice) {
+    let _ = LOCK_WAIT_NOTICE.set(notice);
+}
+
+/// Tells whoever listens that opening `location` waits for `holder`'s lock.
+fn waiting_for(location: &Location, holder: &str) {
+    if let Some(notice) = LOCK_WAIT_NOTICE.get() {
+        notice(location, holder, lock_timeout());
+    }
+}
+
 /// Who this process is, for whoever finds the state locked: `pid 42, rkit apply, since …`.
 pub fn holder() -> String {
     let command = std::env::args().nth(1).unwrap_or_default();

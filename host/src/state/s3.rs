@@ -306,6 +306,7 @@ impl S3Backend {
     fn acquire(&mut self, wait: Duration) -> Result<()> {
         let started = std::time::Instant::now();
         let path = self.lease_path();
+        let mut told = false;
         loop {
             let found = self.remote.get(&path)?;
             let (current, etag) = match &found {
@@ -327,6 +328,10 @@ impl S3Backend {
                             lock_id: Some(held.id),
                         }
                         .into());
+                    }
+                    if !std::mem::replace(&mut told, true) {
+                        let holder = format!("{}, until {}", held.holder, rfc3339(held.until));
+                        super::waiting_for(&self.location, &holder);
                     }
                     std::thread::sleep(Duration::from_millis(500));
                 }
