@@ -556,6 +556,23 @@ fn replacements_reach_their_users_in_the_same_apply_and_in_use_is_said_at_once()
         named(&moto.state(), "target_groups", "WebTargets")["arn"],
         targets
     );
+
+    // An object made by hand, imported: the plan speaks only of what the spec sets, not of the
+    // egress rule AWS gave it by default (which no apply would change).
+    let vpc = stack.ids()["Network"].clone();
+    let hand = moto.emulator_with(&["security-group", &vpc, "hand"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    stack.edit(
+        "\"WebSecurityGroup\": {",
+        "\"Hand\": {\"Plugin\": \"aws\", \"Type\": \"SecurityGroup\", \"Properties\": \
+         {\"GroupName\": \"hand\", \"Description\": \"by hand\", \"VpcId\": \"{{.Resources.Network.ID}}\"}},\n    \
+         \"WebSecurityGroup\": {",
+    );
+    stack.expect(0, &["import", "SPEC", "Hand", &hand]);
+    let plan = stack.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
+    assert!(plan.contains("No changes"), "{plan}");
 }
 
 /// Lists every type of the full stack by its stack tag through the sandboxed provider.

@@ -148,14 +148,27 @@ fn a_new_python_provider_tests_builds_and_applies() {
     assert_eq!(again.status.code(), Some(1));
     let out = run_in(&dir, "python3", &["-m", "unittest", "-v"], &[]);
     assert!(out.contains("Ran 2 tests") && out.contains("OK"), "{out}");
-    // Its build command, with componentize-py from the project's virtualenv.
-    let venv = common::moto::venv().join("bin");
-    let path = format!(
-        "{}:{}",
-        venv.display(),
-        std::env::var("PATH").unwrap_or_default()
+    // Its build command: without componentize-py it says how to get it; given one, it builds.
+    let missing = Command::new("./build.sh")
+        .current_dir(&dir)
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("COMPONENTIZE_PY")
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        said.contains("componentize-py is not on PATH (nor in .venv/bin)")
+            && said.contains(".venv/bin/pip install componentize-py==0.25.1"),
+        "{said}"
     );
-    run_in(&dir, "./build.sh", &[], &[("PATH", path)]);
+    let tool = common::moto::venv().join("bin/componentize-py");
+    run_in(
+        &dir,
+        "./build.sh",
+        &[],
+        &[("COMPONENTIZE_PY", tool.display().to_string())],
+    );
     assert!(dir.join("greeter.wasm").exists());
     apply_scaffold(&dir, "greeter.json");
 }

@@ -129,6 +129,27 @@ fn an_etcd_stack_in_python_applies_updates_replaces_repairs_and_destroys() {
     assert_eq!(etcd.get("/app/greeting").as_deref(), Some("bonjour"));
     assert!(stack.expect(0, &["plan", "SPEC"]).contains("No changes"));
 
+    // Drift the SDK reports by leaving a property out: the session key rewritten without its
+    // lease. Absent is unset: the plan sees the lost lease, predicts no dependent's value from
+    // the drifted one, one apply repairs it (the detached lease released, not leaked) and the
+    // next plan is clean.
+    let copied = etcd.get("/app/copy").unwrap();
+    etcd.ctl(&["put", "/app/session2", "s1"]);
+    let plan = stack.expect(0, &["plan", "SPEC"]);
+    assert!(plan.contains("LeaseTtl: (none) => 600"), "{plan}");
+    assert!(
+        plan.contains("~ Copy") && plan.contains("(known after apply)"),
+        "{plan}"
+    );
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(etcd.ctl(&["lease", "list"]).contains("found 1 leases"));
+    assert_ne!(
+        etcd.get("/app/copy").unwrap(),
+        copied,
+        "the copy names the new lease"
+    );
+    assert!(stack.expect(0, &["plan", "SPEC"]).contains("No changes"));
+
     // The state lost: the next apply finds its objects by their tags, creates nothing twice.
     std::fs::remove_file(stack.dir.path().join("stack.rkit-state.json")).unwrap();
     let out = stack.expect(0, &["apply", "SPEC", "--yes"]);

@@ -115,6 +115,11 @@ class Etcd(Provider):
     def tags_key(self, kind: str, id: str) -> str:
         return f"{self.tag_prefix}{kind}/{id}"
 
+    def lease_key(self, id: str) -> str:
+        """Where the lease rkit granted for key `id` is recorded (beside the tags, never a
+        key a user's prefix covers)."""
+        return f"{self.tag_prefix}lease/Key/{id}"
+
     def tags_of(self, kind: str, id: str) -> Dict[str, str]:
         kv = self.get(self.tags_key(kind, id))
         if kv is None:
@@ -188,11 +193,32 @@ class Key(Resource):
         return problems
 
     def write(self, p: KeyProperties) -> KeyAttributes:
+        """Puts the key, on a new lease when it has a TTL. The lease is recorded beside the key
+        before the key is put on it, so that whatever happens to the key afterwards (rewritten
+        without its lease by someone else, a put that failed) the lease is found and released."""
         etcd = self.provider
         lease = etcd.grant(p.lease_ttl) if p.lease_ttl else 0
+        if lease:
+            etcd.put(etcd.lease_key(p.key), str(lease))
         etcd.put(p.key, p.value, lease)
         kv = etcd.get(p.key) or {}
         return KeyAttributes(revision=int(kv.get("mod_revision", "0")), lease=str(lease) if lease else None)
+
+    def leases_of(self, id: str, kv: Optional[dict]) -> set:
+        """The leases rkit may have granted for `id`: the one recorded beside it (even when
+        someone detached the key from it) and the one the key hangs on (`kv`)."""
+        etcd = self.provider
+        record = etcd.get(etcd.lease_key(id))
+        found = {unb64(record.get("value", "")) if record else "", kv.get("lease", "") if kv else ""}
+        return {lease for lease in found if lease.isdigit() and lease != "0"}
+
+    def release(self, id: str, leases: set, keep: Optional[str] = None) -> None:
+        """Revokes `leases` except `keep`; forgets the record when nothing is kept."""
+        etcd = self.provider
+        for lease in leases - {keep}:
+            etcd.revoke(int(lease))
+        if keep is None:
+            etcd.delete(etcd.lease_key(id))
 
     def create(self, p: KeyProperties, tags, token):
         etcd = self.provider
@@ -216,20 +242,17 @@ class Key(Resource):
 
     def update(self, id: str, old: KeyProperties, new: KeyProperties, tags):
         etcd = self.provider
-        kv = etcd.get(id) or {}
-        old_lease = int(kv.get("lease", "0"))
+        before = self.leases_of(id, etcd.get(id))
         attributes = self.write(new)
-        if old_lease and str(old_lease) != attributes.lease:
-            etcd.revoke(old_lease)
+        self.release(id, before, keep=attributes.lease)
         etcd.tag("Key", id, tags)
         return attributes
 
     def delete(self, id: str, p: KeyProperties) -> None:
         etcd = self.provider
-        kv = etcd.get(id)
+        before = self.leases_of(id, etcd.get(id))
         etcd.delete(id)
-        if kv is not None and int(kv.get("lease", "0")):
-            etcd.revoke(int(kv["lease"]))
+        self.release(id, before)
         etcd.delete(etcd.tags_key("Key", id))
 
     def list(self, tags):

@@ -52,10 +52,13 @@ fn files(lang: &str, name: &str) -> Result<Vec<(String, String)>> {
             }
         }
         "rust" => {
-            let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../providers/sdk");
-            let sdk = sdk
-                .canonicalize()
-                .with_context(|| format!("the Rust SDK at {}", sdk.display()))?;
+            for (path, text) in RUST_SDK {
+                // The SDK's bindings read the WIT beside it, not at the repository's root.
+                let text = text
+                    .replace("path: \"../../wit\"", "path: \"wit\"")
+                    .replace("__VERSION__", env!("CARGO_PKG_VERSION"));
+                out.push((format!("rkit-sdk/{path}"), text));
+            }
             for (path, text) in [
                 (
                     "Cargo.toml",
@@ -64,8 +67,7 @@ fn files(lang: &str, name: &str) -> Result<Vec<(String, String)>> {
                 ("src/lib.rs", include_str!("../../templates/rust/lib.rs")),
                 ("README.md", include_str!("../../templates/rust/README.md")),
             ] {
-                let text = sub(text).replace("__SDKPATH__", &sdk.display().to_string());
-                out.push((path.to_string(), text));
+                out.push((path.to_string(), sub(text)));
             }
             out.push((
                 format!("{name}.json"),
@@ -143,6 +145,46 @@ const PYTHON_SDK: &[(&str, &str)] = &[
     (
         "rkit_sdk/testing.py",
         include_str!("../../../providers/sdk-python/rkit_sdk/testing.py"),
+    ),
+];
+
+/// The Rust SDK's sources and the SPI, copied into a Rust provider's `rkit-sdk/`.
+const RUST_SDK: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        include_str!("../../templates/rust/sdk-Cargo.toml"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../../providers/sdk/src/lib.rs"),
+    ),
+    (
+        "src/bindings.rs",
+        include_str!("../../../providers/sdk/src/bindings.rs"),
+    ),
+    (
+        "src/error.rs",
+        include_str!("../../../providers/sdk/src/error.rs"),
+    ),
+    (
+        "src/json.rs",
+        include_str!("../../../providers/sdk/src/json.rs"),
+    ),
+    (
+        "src/provider.rs",
+        include_str!("../../../providers/sdk/src/provider.rs"),
+    ),
+    (
+        "src/resource.rs",
+        include_str!("../../../providers/sdk/src/resource.rs"),
+    ),
+    (
+        "src/runtime.rs",
+        include_str!("../../../providers/sdk/src/runtime.rs"),
+    ),
+    (
+        "wit/provider.wit",
+        include_str!("../../../wit/provider.wit"),
     ),
 ];
 
@@ -256,5 +298,51 @@ mod tests {
         assert!(app.contains("class MyThing(Provider):"), "{app}");
         assert!(app.contains("NAME = \"my-thing\""), "{app}");
         assert!(python.iter().any(|(p, _)| p == "wit/deps/http.wit"));
+    }
+
+    /// The Rust skeleton carries the whole SDK, with the SDK's own dependencies, and needs no
+    /// checkout of rkit (no path outside the skeleton).
+    #[test]
+    fn a_rust_provider_carries_the_sdk_it_builds_with() {
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../providers/sdk");
+        let copied: Vec<&str> = RUST_SDK.iter().map(|(p, _)| *p).collect();
+        for entry in std::fs::read_dir(sdk.join("src")).unwrap() {
+            let name = format!("src/{}", entry.unwrap().file_name().to_string_lossy());
+            assert!(copied.contains(&name.as_str()), "{name} is not copied");
+        }
+        let deps = |text: &str| -> Vec<String> {
+            let section = text.split("[dependencies]").nth(1).unwrap_or_default();
+            let mut names: Vec<String> = section
+                .lines()
+                .take_while(|l| !l.starts_with('['))
+                .filter_map(|l| {
+                    l.split_once('=')
+                        .map(|(k, _)| k.trim().trim_end_matches(".workspace").to_string())
+                })
+                .filter(|k| !k.is_empty() && !k.starts_with('#'))
+                .collect();
+            names.sort();
+            names
+        };
+        let theirs = std::fs::read_to_string(sdk.join("Cargo.toml")).unwrap();
+        let rust = files("rust", "my-thing").unwrap();
+        let ours = &rust
+            .iter()
+            .find(|(p, _)| p == "rkit-sdk/Cargo.toml")
+            .unwrap()
+            .1;
+        assert_eq!(deps(ours), deps(&theirs));
+        let bindings = &rust
+            .iter()
+            .find(|(p, _)| p == "rkit-sdk/src/bindings.rs")
+            .unwrap()
+            .1;
+        assert!(bindings.contains("path: \"wit\""), "{bindings}");
+        for (path, text) in &rust {
+            assert!(
+                !text.contains(env!("CARGO_MANIFEST_DIR")),
+                "{path} names this checkout"
+            );
+        }
     }
 }

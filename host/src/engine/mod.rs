@@ -610,7 +610,9 @@ impl Session {
             plugin: rs.plugin.clone(),
             type_name: rs.type_name.clone(),
             id: observed.id.clone(),
-            properties: observed.properties.clone(),
+            // The properties the spec sets, as found: a default the object has and the spec
+            // does not mention (an egress rule AWS adds) is no change to plan.
+            properties: fields_of(&observed.properties, &rs.properties),
             attributes,
             depends_on: self.ctx.spec_deps(name),
             tags,
@@ -726,4 +728,16 @@ fn outputs(spec: &LoadedSpec, state: &crate::state::State) -> BTreeMap<String, V
         })
         .filter(|(_, v)| v != UNKNOWN)
         .collect()
+}
+
+/// `value`'s top-level fields that `like` has too.
+fn fields_of(value: &Value, like: &Value) -> Value {
+    match (value.as_object(), like.as_object()) {
+        (Some(value), Some(like)) => value
+            .iter()
+            .filter(|(k, _)| like.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => value.clone(),
+    }
 }

@@ -392,12 +392,17 @@ pub fn plan(
                 // (a dependent whose input an update does change is updated by the next
                 // plan), rather than unknown, which would replace dependents that reference
                 // a force-new attribute (a volume's zone) for nothing.
-                (Target::Attribute(path), Action::NoOp | Action::Update) => {
-                    let attributes = match refreshed.get(&r.resource) {
-                        Some(Some(observed)) => &observed.attributes,
-                        _ => &recorded.attributes,
-                    };
-                    at_path(attributes, path).cloned()
+                // An attribute that drifted on an object being updated is decided by that
+                // update (it repairs the drift): unknown until then, not the drifted value.
+                (Target::Attribute(path), action @ (Action::NoOp | Action::Update)) => {
+                    let kept = at_path(&recorded.attributes, path);
+                    match refreshed.get(&r.resource) {
+                        Some(Some(observed)) => {
+                            let now = at_path(&observed.attributes, path);
+                            (action == Action::NoOp || now == kept).then(|| now.cloned())?
+                        }
+                        _ => kept.cloned(),
+                    }
                 }
                 _ => None,
             }
@@ -619,10 +624,15 @@ fn diff(
     fields
         .into_iter()
         .filter_map(|field| {
-            let before = observed
-                .and_then(|o| o.get(field))
-                .or_else(|| recorded.get(field));
-            let after = desired_map.get(field);
+            // What was read is reality, whole: a property it leaves out is unset (a key
+            // rewritten without its lease has no LeaseTtl), not "as recorded".
+            let before = match observed {
+                Some(observed) => observed.get(field),
+                None => recorded.get(field),
+            };
+            // `null` is unset too, whichever SDK wrote it.
+            let (before, after) = (before.filter(|v| !v.is_null()), desired_map.get(field));
+            let after = after.filter(|v| !v.is_null());
             let unknown = after.is_some_and(reference::has_unknown);
             (unknown || before != after).then(|| Change {
                 field: field.clone(),
@@ -735,9 +745,11 @@ mod tests {
 
     #[test]
     fn diff_reports_changed_unknown_and_removed_fields() {
-        let recorded = json!({"Path": "a", "Content": "x", "Mode": "0644"});
-        let observed = json!({"Path": "a", "Content": "drifted"});
-        let desired = json!({"Path": "a", "Content": "x", "Extra": UNKNOWN});
+        // What was read is whole: a property it leaves out, or gives as null, is unset.
+        let recorded = json!({"Path": "a", "Content": "x", "Mode": "0644", "Ttl": 600, "Gone": 1});
+        let observed = json!({"Path": "a", "Content": "drifted", "Mode": "0644", "Ttl": null});
+        let desired =
+            json!({"Path": "a", "Content": "x", "Extra": UNKNOWN, "Ttl": 600, "Gone": null});
         let changes = diff(&recorded, Some(&observed), &desired, &|f| f == "Path");
         let fields: Vec<(&str, Option<&Value>, Option<&Value>)> = changes
             .iter()
@@ -749,6 +761,7 @@ mod tests {
                 ("Content", Some(&json!("drifted")), Some(&json!("x"))),
                 ("Extra", None, Some(&json!(UNKNOWN))),
                 ("Mode", Some(&json!("0644")), None),
+                ("Ttl", None, Some(&json!(600))),
             ]
         );
         assert!(changes.iter().all(|c| !c.forces_replacement));
