@@ -557,3 +557,72 @@ fn an_encrypted_file_state_and_its_key_file() {
     let out = team.run(0, &["plan", "SPEC", "--state-key-from", "file:state.key"]);
     assert!(out.contains("No changes"), "{out}");
 }
+
+/// Every kind of state write whose answer is lost after it landed (issue 26): the lease's
+/// acquire, its renewal and its release, a journal entry and the compaction's snapshot. Each
+/// is read back and decided from what is there: the run succeeds, records every resource
+/// once, never takes its own renewal for another's takeover, and leaves the lease released.
+#[test]
+fn a_state_write_whose_answer_is_lost_is_read_back_not_assumed() {
+    use common::fault_proxy::{FaultProxy, Policy};
+    let moto = Moto::start();
+    let team = Team::new(&moto);
+    let proxy = FaultProxy::start(&moto.endpoint, Policy::Pass);
+    let state = json!({"Backend": "s3", "Bucket": BUCKET, "Key": "stacks/web.json",
+                       "Endpoint": proxy.endpoint});
+    let lock = format!("PUT /{BUCKET}/stacks/web.json.lock");
+    let journal = format!("PUT /{BUCKET}/stacks/web.json.journal/");
+    let snapshot = format!("PUT /{BUCKET}/stacks/web.json$");
+    let scenarios = [
+        ("acquire", lock.clone(), 1),
+        ("journal entry", journal.clone(), 2),
+        ("snapshot", snapshot.clone(), 1),
+        ("renewal", lock.clone(), 2),
+        ("release", lock.clone(), 2),
+    ];
+    for (round, (what, contains, nth)) in scenarios.into_iter().enumerate() {
+        let n = 3 + round;
+        // The renewal round runs long enough (with 3 s leases) to renew once.
+        let (ms, lease_seconds) = if what == "renewal" {
+            (700, 3)
+        } else {
+            (10, 30)
+        };
+        team.write_with(n, ms, Some(state.clone()));
+        proxy.set_policy(Policy::DropNth {
+            contains: contains.clone(),
+            nth,
+        });
+        let out = team
+            .command(
+                &["apply", "SPEC", "--yes", "--parallelism", "1"],
+                lease_seconds,
+            )
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dropped: Vec<String> = proxy
+            .log()
+            .into_iter()
+            .filter(|(_, f)| *f == common::fault_proxy::Fault::DropAnswer)
+            .map(|(a, _)| a)
+            .collect();
+        assert_eq!(
+            dropped.len(),
+            round + 1,
+            "{what}: one more answer lost: {dropped:?}"
+        );
+        assert_eq!(out.status.code(), Some(0), "{what}: {text}");
+        assert!(!text.contains("taken over"), "{what}: {text}");
+        assert!(team.lease()["Released"] == true, "{what}: {}", team.lease());
+        let plan = team.run(0, &["plan", "SPEC"]);
+        assert!(
+            plan.contains(&format!("No changes: {n} resources are up to date.")),
+            "{what}: {plan}"
+        );
+    }
+}

@@ -31,6 +31,10 @@ pub enum Policy {
     Pass,
     /// The answer to the first request of this action is dropped after it was carried out.
     DropFirst(String),
+    /// The answer to the `nth` (1-based) request whose action (a Query `Action`, else the
+    /// request's `METHOD /path`) contains this text (is exactly it, with a final `$`) is
+    /// dropped after it was carried out.
+    DropNth { contains: String, nth: usize },
     /// Each request independently: throttled, 500, reset, answer dropped, each with this
     /// probability (seeded, so a failure can be replayed).
     Random { rate: f64, rng: fastrand::Rng },
@@ -147,6 +151,14 @@ fn forward(upstream: &str, head: &str, body: &[u8]) -> Option<Vec<u8>> {
     Some(answer)
 }
 
+/// Whether `action` contains `pattern` (equals it, when the pattern ends with `$`).
+fn matches(action: &str, pattern: &str) -> bool {
+    match pattern.strip_suffix('$') {
+        Some(exact) => action == exact,
+        None => action.contains(pattern),
+    }
+}
+
 fn aws_error(status: &str, code: &str) -> Vec<u8> {
     let body = format!(
         "<Response><Errors><Error><Code>{code}</Code><Message>injected by the test proxy</Message></Error></Errors></Response>"
@@ -166,7 +178,20 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
     if !delay.is_zero() {
         std::thread::sleep(delay);
     }
-    let action = action_of(&body);
+    let action = match action_of(&body) {
+        query if query != "?" => query,
+        // A REST request (S3): its method and path, without the query.
+        _ => head
+            .lines()
+            .next()
+            .and_then(|line| {
+                let mut parts = line.split(' ');
+                let method = parts.next()?;
+                let path = parts.next()?.split('?').next()?;
+                Some(format!("{method} {path}"))
+            })
+            .unwrap_or_else(|| "?".into()),
+    };
     let fault = match &mut *shared.policy.lock().unwrap() {
         Policy::Pass => Fault::None,
         Policy::DropFirst(target) if *target == action => {
@@ -174,6 +199,15 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
             Fault::DropAnswer
         }
         Policy::DropFirst(_) => Fault::None,
+        Policy::DropNth { contains, nth } if *nth > 0 && matches(&action, contains) => {
+            *nth -= 1;
+            if *nth == 0 {
+                Fault::DropAnswer
+            } else {
+                Fault::None
+            }
+        }
+        Policy::DropNth { .. } => Fault::None,
         Policy::Random { rate, rng } => {
             let roll = rng.f64();
             match (roll / *rate) as usize {

@@ -585,7 +585,7 @@ async fn adopt(
     let Some(observed) = read else {
         return Ok(None);
     };
-    let old = overlay(desired, &observed.properties);
+    let old = as_found(desired, &observed.properties);
     if &old == desired
         && identity(tags)
             .iter()
@@ -627,17 +627,20 @@ fn as_planned(recorded: &Value, step: &Step) -> Value {
     old
 }
 
-/// `base` with the top-level fields `over` reports replaced by its values.
-fn overlay(base: &Value, over: &Value) -> Value {
-    let mut out = base.clone();
-    if let (Some(out), Some(over)) = (out.as_object_mut(), over.as_object()) {
-        for (k, v) in over {
-            if out.contains_key(k) {
-                out.insert(k.clone(), v.clone());
-            }
-        }
+/// The top-level fields of `fields`, each as `found` (what a read found) has it: a field the
+/// read leaves out, or gives as `null`, is unset (an internet gateway whose attachment was
+/// never made has no `VpcId`), so an update from it makes what is missing.
+pub(super) fn as_found(fields: &Value, found: &Value) -> Value {
+    match (fields.as_object(), found.as_object()) {
+        (Some(fields), Some(found)) => fields
+            .keys()
+            .filter_map(|k| {
+                let v = found.get(k).filter(|v| !v.is_null())?;
+                Some((k.clone(), v.clone()))
+            })
+            .collect(),
+        _ => found.clone(),
     }
-    out
 }
 
 /// Updates in place; before a retry the object is read back, so the provider is asked only
@@ -665,7 +668,7 @@ async fn update(
                     provider.read(type_name, id, new)
                 });
                 match read.await? {
-                    Some(observed) => old = overlay(&old, &observed.properties),
+                    Some(observed) => old = as_found(&old, &observed.properties),
                     None => {
                         return Err(ProviderError::new(
                             ErrorKind::NotFound,
@@ -709,8 +712,11 @@ mod tests {
     }
 
     #[test]
-    fn overlay_takes_only_fields_the_base_has() {
-        let got = overlay(&json!({"A": 1, "B": 2}), &json!({"A": 9, "C": 3}));
-        assert_eq!(got, json!({"A": 9, "B": 2}));
+    fn what_was_found_is_taken_in_the_fields_asked_for_and_absent_is_unset() {
+        let got = as_found(
+            &json!({"A": 1, "B": 2, "D": 4}),
+            &json!({"A": 9, "C": 3, "D": null}),
+        );
+        assert_eq!(got, json!({"A": 9}));
     }
 }

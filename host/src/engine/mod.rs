@@ -612,7 +612,7 @@ impl Session {
             id: observed.id.clone(),
             // The properties the spec sets, as found: a default the object has and the spec
             // does not mention (an egress rule AWS adds) is no change to plan.
-            properties: fields_of(&observed.properties, &rs.properties),
+            properties: apply::as_found(&rs.properties, &observed.properties),
             attributes,
             depends_on: self.ctx.spec_deps(name),
             tags,
@@ -728,16 +728,4 @@ fn outputs(spec: &LoadedSpec, state: &crate::state::State) -> BTreeMap<String, V
         })
         .filter(|(_, v)| v != UNKNOWN)
         .collect()
-}
-
-/// `value`'s top-level fields that `like` has too.
-fn fields_of(value: &Value, like: &Value) -> Value {
-    match (value.as_object(), like.as_object()) {
-        (Some(value), Some(like)) => value
-            .iter()
-            .filter(|(k, _)| like.contains_key(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        _ => value.clone(),
-    }
 }

@@ -23,6 +23,7 @@ pub mod crypt;
 pub mod file;
 pub mod lease;
 pub mod location;
+pub mod reconcile;
 pub mod s3;
 
 use crate::spec::reference::{Reference, Target, at_path};

@@ -15,9 +15,11 @@
 //!   the lease before writing. Loading reads no journal object below the snapshot's slot nor
 //!   with a lower token than one already read, so a write that slipped past both (into a slot
 //!   freed by compaction) is never part of the state.
-//! - Every request may be carried out and its answer lost: a conditional write that fails
-//!   because the object already exists (or changed) is read back, and counts as done when what
-//!   is there is exactly what was written.
+//! - Every request may be carried out and its answer lost: every write (journal, snapshot,
+//!   fence, lease) goes through [`super::reconcile`], which reads the object back after a lost
+//!   answer or a refused condition and decides from what is there: a journal object or
+//!   snapshot is ours when its bytes are, the lease when its ID and token are (whatever its
+//!   `Until`: a renewal whose answer was lost is never taken for another's takeover).
 //! - The snapshot is replaced only if its ETag is still the one read (`If-Match`), and only
 //!   while the lease is still ours; journal objects are deleted only after the snapshot that
 //!   holds them is written.
@@ -28,6 +30,7 @@ use super::Locked;
 use super::backend::{Backend, Loaded, Part};
 use super::lease::{self, Decision, Lease};
 use super::location::{Location, S3Location};
+use super::reconcile::{self, After, Answer, Written};
 use anyhow::{Context, Result, anyhow, bail};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as StorePath;
@@ -160,6 +163,59 @@ impl Remote {
             }
         })
         .map_err(|e| anyhow!("{e}"))
+    }
+
+    /// A conditional write decided from what is there (see [`super::reconcile`]): tried again
+    /// while unanswered and not there, at most [`reconcile::ATTEMPTS`] times. `ours` recognises
+    /// this write's content (or the caller's identity in it); `what` names it in errors.
+    fn write(
+        &self,
+        path: &StorePath,
+        bytes: &[u8],
+        mode: PutMode,
+        ours: &dyn Fn(&[u8]) -> bool,
+        what: &str,
+    ) -> Result<Written> {
+        let expected = match &mode {
+            PutMode::Update(v) => v.e_tag.clone(),
+            _ => None,
+        };
+        let mut last = String::new();
+        let mut checked = false;
+        for attempt in 1..=reconcile::ATTEMPTS {
+            let answer = match self.put(path, bytes.to_vec(), mode.clone()) {
+                Ok(Some(etag)) => return Ok(Written::Landed(etag)),
+                Ok(None) => Answer::ConditionFailed,
+                Err(err) => {
+                    last = err.to_string();
+                    Answer::Unanswered
+                }
+            };
+            match self.get(path) {
+                Ok(there) => {
+                    checked = true;
+                    let view = there.as_ref().map(|(b, e)| (b.as_slice(), e.as_deref()));
+                    match reconcile::decide(view, ours, expected.as_deref(), answer) {
+                        After::Landed => {
+                            let etag = there.and_then(|(_, e)| e).unwrap_or_default();
+                            return Ok(Written::Landed(etag));
+                        }
+                        After::Refused => return Ok(Written::Refused(there.map(|(b, _)| b))),
+                        After::Retry => {}
+                    }
+                }
+                Err(err) => {
+                    checked = false;
+                    last = err.to_string();
+                }
+            }
+            std::thread::sleep(reconcile::pause(attempt));
+        }
+        Err(reconcile::gave_up(
+            what,
+            &crate::text::escaped(&last),
+            checked,
+        ))
     }
 
     fn list(&self, prefix: &StorePath) -> Result<Vec<StorePath>> {
@@ -351,14 +407,12 @@ impl S3Backend {
                             version: None,
                         }),
                     };
-                    let put = self.remote.put(&path, bytes.clone(), mode)?;
-                    let etag = match put {
-                        Some(etag) => etag,
-                        // Lost answer, or someone else was quicker: read it back.
-                        None => match self.remote.get(&path)? {
-                            Some((now, etag)) if now == bytes => etag.unwrap_or_default(),
-                            _ => continue,
-                        },
+                    // Ours is recognised by its ID (a lost answer, a retry refused by its own
+                    // condition); someone else quicker → decide again.
+                    let ours = |b: &[u8]| same_lease(b, &mine);
+                    let etag = match self.remote.write(&path, &bytes, mode, &ours, "the lease")? {
+                        Written::Landed(etag) => etag,
+                        Written::Refused(_) => continue,
                     };
                     self.taken_from = from
                         .as_ref()
@@ -406,31 +460,26 @@ impl S3Backend {
                     e_tag: Some(etag),
                     version: None,
                 });
-                match remote.put(&path, bytes.clone(), mode) {
-                    Ok(Some(etag)) => {
+                // Ours by ID and token, whatever its `Until`: a renewal whose answer was lost
+                // landed all the same, and the next one's condition fails on it.
+                let ours = |b: &[u8]| same_lease(b, &lease);
+                match remote.write(&path, &bytes, mode, &ours, "the lease's renewal") {
+                    Ok(Written::Landed(etag)) => {
                         let mut h = held.lock().expect("lease");
                         h.lease = lease;
                         h.etag = etag;
                     }
-                    Ok(None) => {
-                        let now = remote.get(&path).ok().flatten();
-                        let mut h = held.lock().expect("lease");
-                        match now {
-                            Some((b, etag)) if b == bytes => {
-                                h.lease = lease;
-                                h.etag = etag.unwrap_or_default();
-                            }
-                            Some((b, _)) => {
-                                let whose = serde_json::from_slice::<Lease>(&b)
-                                    .map(|l| l.holder)
-                                    .unwrap_or_else(|_| "someone".into());
-                                h.lost = Some(whose);
-                            }
-                            None => h.lost = Some("nobody (the lease was deleted)".into()),
-                        }
+                    Ok(Written::Refused(there)) => {
+                        let whose = match there {
+                            Some(b) => serde_json::from_slice::<Lease>(&b)
+                                .map(|l| l.holder)
+                                .unwrap_or_else(|_| "someone".into()),
+                            None => "nobody (the lease was deleted)".into(),
+                        };
+                        held.lock().expect("lease").lost = Some(whose);
                     }
-                    // A failed renewal is tried again; the journal's fencing is what keeps
-                    // a lost lease from writing.
+                    // Renewals that all went unanswered are tried again at the next turn; the
+                    // journal's fencing is what keeps a lost lease from writing.
                     Err(_) => {}
                 }
             }
@@ -492,25 +541,31 @@ impl S3Backend {
     /// Writes `body` at the next slot; if someone else wrote it, fails naming the lease holder.
     fn write_slot(&mut self, body: Vec<u8>) -> Result<()> {
         let path = slot_path(&self.key, self.next_slot);
-        match self.remote.put(&path, body.clone(), PutMode::Create)? {
-            Some(_) => {}
-            None => match self.remote.get(&path)? {
-                Some((there, _)) if there == body => {}
-                _ => {
-                    let whose = self
-                        .remote
-                        .get(&self.lease_path())
-                        .ok()
-                        .flatten()
-                        .and_then(|(b, _)| serde_json::from_slice::<Lease>(&b).ok())
-                        .map_or_else(|| "unknown".to_string(), |l| l.holder);
-                    bail!(
-                        "another rkit wrote to the state {} (the lease is now held by {whose}); \
+        let ours = |b: &[u8]| b == body.as_slice();
+        let what = format!(
+            "journal entry {} of the state {}",
+            self.next_slot,
+            self.what()
+        );
+        match self
+            .remote
+            .write(&path, &body, PutMode::Create, &ours, &what)?
+        {
+            Written::Landed(_) => {}
+            Written::Refused(_) => {
+                let whose = self
+                    .remote
+                    .get(&self.lease_path())
+                    .ok()
+                    .flatten()
+                    .and_then(|(b, _)| serde_json::from_slice::<Lease>(&b).ok())
+                    .map_or_else(|| "unknown".to_string(), |l| l.holder);
+                bail!(
+                    "another rkit wrote to the state {} (the lease is now held by {whose}); \
                          this run stops without writing: run it again",
-                        self.what()
-                    );
-                }
-            },
+                    self.what()
+                );
+            }
         }
         self.journaled.push(path);
         self.next_slot += 1;
@@ -531,21 +586,32 @@ impl S3Backend {
         let mut raced = false;
         loop {
             let path = slot_path(&self.key, self.next_slot);
-            match self.remote.put(&path, body.clone(), PutMode::Create)? {
-                Some(_) => {
+            let ours = |b: &[u8]| b == body.as_slice();
+            let what = format!("the fence of the state {}", self.what());
+            match self
+                .remote
+                .write(&path, &body, PutMode::Create, &ours, &what)?
+            {
+                Written::Landed(_) => {
                     self.journaled.push(path);
                     self.next_slot += 1;
                     return Ok(raced);
                 }
                 // The old holder wrote this slot meanwhile: it is journal, part of the state;
                 // fence the one after.
-                None => {
+                Written::Refused(_) => {
                     raced = true;
                     self.next_slot += 1;
                 }
             }
         }
     }
+}
+
+/// Whether `bytes` is the lease `mine` (same ID and token, not released), whatever its `Until`.
+fn same_lease(bytes: &[u8], mine: &Lease) -> bool {
+    serde_json::from_slice::<Lease>(bytes)
+        .is_ok_and(|l| l.id == mine.id && l.token == mine.token && !l.released)
 }
 
 fn rfc3339(secs: u64) -> String {
@@ -670,16 +736,15 @@ impl Backend for S3Backend {
                 version: None,
             }),
         };
-        let etag = match self.remote.put(&path, body.clone(), mode)? {
-            Some(etag) => etag,
-            None => match self.remote.get(&path)? {
-                Some((there, etag)) if there == body => etag.unwrap_or_default(),
-                _ => bail!(
-                    "the state {} was replaced by another rkit since this one read it; this \
-                     run stops without compacting: run it again",
-                    self.what()
-                ),
-            },
+        let ours = |b: &[u8]| b == body.as_slice();
+        let what = format!("the snapshot of the state {}", self.what());
+        let etag = match self.remote.write(&path, &body, mode, &ours, &what)? {
+            Written::Landed(etag) => etag,
+            Written::Refused(_) => bail!(
+                "the state {} was replaced by another rkit since this one read it; this run \
+                 stops without compacting: run it again",
+                self.what()
+            ),
         };
         self.snapshot_etag = Some(etag);
         for path in std::mem::take(&mut self.journaled) {
@@ -717,7 +782,15 @@ impl Drop for S3Backend {
                         e_tag: Some(etag),
                         version: None,
                     });
-                    let _ = self.remote.put(&self.lease_path(), bytes, mode);
+                    // Released once, by ID: a release whose answer was lost is found done.
+                    let ours = |b: &[u8]| {
+                        serde_json::from_slice::<Lease>(b)
+                            .is_ok_and(|l| l.id == lease.id && l.released)
+                    };
+                    let path = self.lease_path();
+                    let _ = self
+                        .remote
+                        .write(&path, &bytes, mode, &ours, "the lease's release");
                 }
             }
         }
