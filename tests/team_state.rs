@@ -1,7 +1,7 @@
 //! The state in S3, end to end: the real `rkit` binary against moto's S3 API on loopback, the
 //! bucket read independently with boto3 (`tests/aws/emulator.py objects`). Apply, no-op plan
 //! and destroy; two concurrent applies (one runs, the other names the holder); `kill -9`
-//! mid-apply (the journal objects survive, the next run takes the expired lease over and
+//! mid-apply (the journal objects survive, the next run takes the lease of the gone process over and
 //! finishes without duplicates); a paused holder whose lease was taken over is fenced; and
 //! `force-unlock`. Encryption at rest (the objects hold no resource name or ID in the clear;
 //! a missing or wrong key is refused; saved plans are sealed; rekey), and moving a state:
@@ -186,8 +186,8 @@ fn a_second_apply_fails_at_once_naming_the_holder_and_a_killed_one_is_taken_over
     let moto = Moto::start();
     let team = Team::new(&moto);
     team.write(6, 1500);
-    // One runs (two at a time: the first two finish after 1.5 s)…
-    let (mut first, _) = team.apply_until(2, 2);
+    // One runs (two at a time: the first two finish after 1.5 s), on a 30 s lease…
+    let (mut first, _) = team.apply_until(2, 30);
     // …the other fails at once, naming it.
     let started = Instant::now();
     let out = team.run(1, &["apply", "SPEC", "--yes"]);
@@ -203,11 +203,15 @@ fn a_second_apply_fails_at_once_naming_the_holder_and_a_killed_one_is_taken_over
     first.wait().unwrap();
     let journaled = team.journal();
     assert!(journaled.len() >= 4, "intents and records: {journaled:?}");
-    // The lease expires (2 s); the next apply takes it over and finishes the rest only.
-    std::thread::sleep(Duration::from_secs(3));
+    // Its process is gone (same machine, same boot): the next apply takes the lease over at
+    // once, long before its 30 s end, fences it, and finishes the rest only.
+    let started = Instant::now();
     let out = team.run(0, &["apply", "SPEC", "--yes", "--parallelism", "6"]);
+    assert!(started.elapsed() < Duration::from_secs(15), "{out}");
     assert!(
-        out.contains("took over the lock of pid") && out.contains("rkit apply"),
+        out.contains("took over the lock of pid")
+            && out.contains("rkit apply")
+            && out.contains("whose process is gone"),
         "{out}"
     );
     let summary = out

@@ -205,12 +205,14 @@ class Key(Resource):
         return KeyAttributes(revision=int(kv.get("mod_revision", "0")), lease=str(lease) if lease else None)
 
     def leases_of(self, id: str, kv: Optional[dict]) -> set:
-        """The leases rkit may have granted for `id`: the one recorded beside it (even when
-        someone detached the key from it) and the one the key hangs on (`kv`)."""
+        """The lease rkit granted for `id`: the one recorded beside it (even when someone
+        detached the key from it), else the one the key hangs on (`kv`)."""
         etcd = self.provider
         record = etcd.get(etcd.lease_key(id))
-        found = {unb64(record.get("value", "")) if record else "", kv.get("lease", "") if kv else ""}
-        return {lease for lease in found if lease.isdigit() and lease != "0"}
+        # Recorded: only that one (a key someone re-attached to a lease of theirs keeps
+        # theirs alive). Not recorded (a key written by an older version): the one it hangs on.
+        found = unb64(record.get("value", "")) if record else (kv.get("lease", "") if kv else "")
+        return {found} if found.isdigit() and found != "0" else set()
 
     def release(self, id: str, leases: set, keep: Optional[str] = None) -> None:
         """Revokes `leases` except `keep`; forgets the record when nothing is kept."""

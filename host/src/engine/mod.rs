@@ -105,8 +105,8 @@ impl Session {
         if let Some(whose) = store.taken_over() {
             events.event(Event::Warning {
                 message: format!(
-                    "the state {location}: took over the lock of {whose} (it was not renewed: \
-                     its run was killed or cut off); a write by that run now fails"
+                    "the state {location}: took over the lock of {whose} (its run was \
+                     killed or cut off); a write by that run now fails"
                 ),
             });
         }

@@ -163,13 +163,21 @@ pub fn schedule(steps: &[StepShape]) -> Schedule {
         }
     }
     // Leaving the spec, or replaced by a new object made first: first move what depended on
-    // it (and stays) off it.
+    // it (and stays) off it. Not a rolling update's member: its batches already order it
+    // with what it feeds (which is refreshed with each batch), and this edge would close a
+    // circle through the next batch.
+    let rolling: std::collections::HashSet<&str> = steps
+        .iter()
+        .filter(|s| !s.after.is_empty())
+        .flat_map(|s| s.after.iter().map(String::as_str).chain([s.name.as_str()]))
+        .collect();
     for (i, step) in steps.iter().enumerate() {
         if step.upsert && !step.delete {
             for dep in &step.recorded_deps {
                 for &dep_del in deletes.get(dep.as_str()).into_iter().flatten() {
                     let old = &steps[nodes[dep_del].step];
-                    if (old.leaving || old.create_before_destroy)
+                    if (old.leaving
+                        || (old.create_before_destroy && !rolling.contains(old.name.as_str())))
                         && let Some(&up) = upsert_of.get(steps[i].logical.as_str())
                     {
                         edges.push((up, dep_del, false));

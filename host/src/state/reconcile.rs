@@ -51,12 +51,15 @@ pub fn decide(
     answer: Answer,
 ) -> After {
     match (there, expected, answer) {
-        (Some((bytes, _)), _, _) if ours(bytes) => After::Landed,
-        (_, _, Answer::ConditionFailed) => After::Refused,
-        (None, None, Answer::Unanswered) => After::Retry,
+        // An update's object still at the ETag it expected did not change: the write did not
+        // land, whatever its content says (a lease's ID and token are the same before its
+        // renewal as after).
         (Some((_, etag)), Some(expected), Answer::Unanswered) if etag == Some(expected) => {
             After::Retry
         }
+        (Some((bytes, _)), _, _) if ours(bytes) => After::Landed,
+        (_, _, Answer::ConditionFailed) => After::Refused,
+        (None, None, Answer::Unanswered) => After::Retry,
         (_, _, Answer::Unanswered) => After::Refused,
     }
 }
@@ -102,7 +105,10 @@ mod tests {
     fn a_write_is_decided_from_what_is_there() {
         use After::*;
         use Answer::*;
-        let cases: [Case; 9] = [
+        let cases: [Case; 10] = [
+            // A renewal that did not land: the lease there is ours by ID and token, but still
+            // at the ETag the renewal expected: again, never taken as landed.
+            (Some((b"mine", Some("e1"))), Some("e1"), Unanswered, Retry),
             // Ours, whatever the answer was: it landed (an answer lost, then a retry refused).
             (Some((b"mine", Some("e2"))), None, Unanswered, Landed),
             (

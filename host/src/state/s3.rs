@@ -375,18 +375,26 @@ impl S3Backend {
                 ),
                 None => (None, None),
             };
-            match lease::decide(current.as_ref(), super::now()) {
+            let gone = |l: &Lease| l.process.as_ref().is_some_and(lease::Process::gone);
+            match lease::decide(current.as_ref(), super::now(), &gone) {
                 Decision::Held(held) => {
+                    // Whose, and for how long at most (a holder that stops renewing loses it
+                    // then; one on this machine whose process is gone, at once).
+                    let left = held.until.saturating_sub(super::now());
+                    let holder = format!(
+                        "{}, until {} ({left} s left)",
+                        held.holder,
+                        rfc3339(held.until)
+                    );
                     if started.elapsed() >= wait {
                         return Err(Locked {
                             location: self.location.clone(),
-                            holder: format!("{}, until {}", held.holder, rfc3339(held.until)),
+                            holder,
                             lock_id: Some(held.id),
                         }
                         .into());
                     }
                     if !std::mem::replace(&mut told, true) {
-                        let holder = format!("{}, until {}", held.holder, rfc3339(held.until));
                         super::waiting_for(&self.location, &holder);
                     }
                     std::thread::sleep(Duration::from_millis(500));
@@ -398,6 +406,7 @@ impl S3Backend {
                         holder: lease::holder(),
                         until: super::now() + lease_seconds(),
                         released: false,
+                        process: lease::Process::this(),
                     };
                     let bytes = serde_json::to_vec(&mine)?;
                     let mode = match etag {
@@ -414,9 +423,10 @@ impl S3Backend {
                         Written::Landed(etag) => etag,
                         Written::Refused(_) => continue,
                     };
-                    self.taken_from = from
-                        .as_ref()
-                        .map(|l| format!("{}, expired {}", l.holder, rfc3339(l.until)));
+                    self.taken_from = from.as_ref().map(|l| match l.until < super::now() {
+                        true => format!("{}, expired {}", l.holder, rfc3339(l.until)),
+                        false => format!("{}, whose process is gone", l.holder),
+                    });
                     self.took_over = from;
                     let held = Arc::new(Mutex::new(Held {
                         lease: mine,
