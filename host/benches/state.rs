@@ -6,6 +6,13 @@
 //! `python3 -m venv .venv && .venv/bin/pip install -r tests/aws/requirements.txt &&
 //! cargo bench -p rkit --bench state -- [--rounds N] [--resources N]` writes
 //! `target/bench/state.md`.
+//!
+//! With `--faults`, instead: an apply of 1,000 `null` resources (`--resources N`) with a
+//! sealed state in moto's S3 behind a fault-injecting proxy (`tests/common/fault_proxy.rs`)
+//! failing none, 5% or 20% of rkit's requests to the state (throttled, 500 after the work,
+//! reset before it, answer lost after it: a quarter each), applied again until it succeeds;
+//! then checked: a plan without changes and every resource recorded once. Writes
+//! `target/bench/state-faults.md`.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -97,6 +104,9 @@ fn arg(name: &str, default: usize) -> usize {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--faults") {
+        return faults::main();
+    }
     let rounds = common::rounds(3);
     let n = arg("--resources", 100_000);
     let moto = Moto::start();
@@ -159,4 +169,147 @@ fn main() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("state.md"), table).unwrap();
+}
+
+mod faults {
+    //! The apply under faults (`--faults`).
+
+    use super::{BUCKET, arg, common, median};
+    use common::fault_proxy::{FaultProxy, Policy};
+    use common::moto::Moto;
+    use serde_json::json;
+    use std::fmt::Write as _;
+    use std::path::Path;
+    use std::process::{Command, Output};
+    use std::time::{Duration, Instant};
+
+    /// The most runs an apply may take before the figure is a failure.
+    const RUNS: usize = 5;
+
+    struct Stack<'a> {
+        moto: &'a Moto,
+        dir: &'a Path,
+        key: &'a str,
+    }
+
+    impl Stack<'_> {
+        fn rkit(&self, args: &[&str]) -> Output {
+            let spec = self.dir.join("spec.json");
+            let mut args: Vec<&str> = args.to_vec();
+            args.push(spec.to_str().unwrap());
+            common::approving(&mut args);
+            Command::new(env!("CARGO_BIN_EXE_rkit"))
+                .args(&args)
+                .current_dir(self.dir)
+                .env("HOME", self.dir)
+                .env("RKIT_CACHE_DIR", common::cache_dir())
+                .env("RKIT_STATE_KEY", self.key)
+                .envs(self.moto.env())
+                .output()
+                .expect("running rkit")
+        }
+
+        /// Applies until an apply succeeds: the runs it took and their time in all.
+        fn converge(&self) -> (usize, Duration) {
+            let started = Instant::now();
+            for run in 1..=RUNS {
+                let out = self.rkit(&["apply", "--yes", "--parallelism", "10"]);
+                if out.status.success() {
+                    return (run, started.elapsed());
+                }
+            }
+            panic!("not converged in {RUNS} runs");
+        }
+
+        /// A plan finds nothing to change and the state lists each resource once.
+        fn check(&self, n: usize) {
+            let out = self.rkit(&["plan"]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains(&format!("No changes: {n} resources are up to date.")),
+                "{text}"
+            );
+            let out = self.rkit(&["state", "list"]);
+            let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+                .collect();
+            let listed = names.len();
+            names.sort();
+            names.dedup();
+            assert_eq!((listed, names.len()), (n, n), "recorded once each");
+        }
+    }
+
+    fn write_spec(dir: &Path, n: usize, object: &str, endpoint: &str) {
+        let resources: serde_json::Map<String, serde_json::Value> = (0..n)
+            .map(|i| {
+                let props = json!({"Input": format!("value {i}")});
+                let r = json!({"Plugin": "null", "Type": "Null", "Properties": props});
+                (format!("R{i:04}"), r)
+            })
+            .collect();
+        let spec = json!({
+            "Providers": {"null": {"Source": common::provider_wasm("null")}},
+            "State": {"Backend": "s3", "Bucket": BUCKET, "Key": object, "Endpoint": endpoint,
+                      "Encryption": {"KeyFrom": "env:RKIT_STATE_KEY"}},
+            "Resources": resources,
+        });
+        std::fs::write(dir.join("spec.json"), spec.to_string()).unwrap();
+    }
+
+    pub fn main() {
+        let rounds = common::rounds(3);
+        let n = arg("--resources", 1_000);
+        let moto = Moto::start();
+        moto.emulator_with(&["bucket", BUCKET]);
+        let proxy = FaultProxy::start(&moto.endpoint, Policy::Pass);
+        let key = rkit::state::crypt::Key::generate().unwrap();
+        let mut table = format!(
+            "| rkit's requests to the state failing | apply until it succeeds ({n} resources), \
+             median | min–max | runs | requests to S3 | faults |\n\
+             | --- | ---: | ---: | ---: | ---: | ---: |\n"
+        );
+        for (label, percent) in [("none", 0.0), ("5%", 0.05), ("20%", 0.20)] {
+            let (mut times, mut runs, mut requests, mut faults) = (vec![], vec![], 0, 0);
+            for round in 0..rounds {
+                let dir = tempfile::tempdir().unwrap();
+                let object = format!("faults/{label}-{round}.json");
+                write_spec(dir.path(), n, &object, &proxy.endpoint);
+                let stack = Stack {
+                    moto: &moto,
+                    dir: dir.path(),
+                    key: &key,
+                };
+                let (before, faulted) = (proxy.log().len(), proxy.faults());
+                // A quarter of the rate for each of the four faults.
+                proxy.set_policy(Policy::Random {
+                    rate: percent / 4.0,
+                    rng: fastrand::Rng::with_seed(round as u64 + 1),
+                });
+                let (took, elapsed) = stack.converge();
+                proxy.set_policy(Policy::Pass);
+                requests += proxy.log().len() - before;
+                faults += proxy.faults() - faulted;
+                stack.check(n);
+                times.push(elapsed);
+                runs.push(took);
+            }
+            let (median, min, max) = median(times);
+            let _ = writeln!(
+                table,
+                "| {label} | {median:.2} s | {min:.2}–{max:.2} | {} | {} | {} |",
+                runs.iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                requests / rounds,
+                faults / rounds,
+            );
+        }
+        println!("{table}");
+        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("state-faults.md"), table).unwrap();
+    }
 }

@@ -317,6 +317,12 @@ def put_object(bucket_name, key, content):
     return {"put": key}
 
 
+def delete_object(bucket_name, key):
+    """Deletes an object behind rkit's back (tampering)."""
+    client("s3").delete_object(Bucket=bucket_name, Key=key)
+    return {"deleted": key}
+
+
 def security_group(vpc, name):
     """Makes a security group by hand (for import): AWS gives it its default egress rule."""
     made = client("ec2").create_security_group(VpcId=vpc, GroupName=name, Description="by hand")
@@ -337,6 +343,7 @@ def remove(*ids):
 if __name__ == "__main__":
     commands = {"state": state, "access-key": access_key, "drift": drift, "seed": seed,
                 "watch": watch, "members": members, "bucket": bucket, "objects": objects,
-                "buckets": buckets, "put-object": put_object, "remove": remove,
+                "buckets": buckets, "put-object": put_object, "delete-object": delete_object,
+                "remove": remove,
                 "security-group": security_group}
     print(json.dumps(commands[sys.argv[1]](*sys.argv[2:])))

@@ -38,6 +38,12 @@ pub enum Policy {
     /// Each request independently: throttled, 500, reset, answer dropped, each with this
     /// probability (seeded, so a failure can be replayed).
     Random { rate: f64, rng: fastrand::Rng },
+    /// Each request independently gets this one fault with this probability (seeded).
+    Only {
+        fault: Fault,
+        rate: f64,
+        rng: fastrand::Rng,
+    },
 }
 
 struct Shared {
@@ -216,6 +222,13 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
                 2 => Fault::Reset,
                 3 => Fault::DropAnswer,
                 _ => Fault::None,
+            }
+        }
+        Policy::Only { fault, rate, rng } => {
+            if rng.f64() < *rate {
+                *fault
+            } else {
+                Fault::None
             }
         }
     };

@@ -374,7 +374,8 @@ enum StateCommand {
         /// The spec (unless --state is given), then the state file to push.
         #[arg(value_name = "[SPEC] FILE", required = true)]
         args: Vec<String>,
-        /// Push even another lineage or an older serial.
+        /// Push even another lineage, an older serial, or other contents under the state's
+        /// own serial.
         #[arg(long)]
         force: bool,
     },

@@ -157,11 +157,29 @@ pub fn report(verb: &str, report: &Report) -> String {
         );
     }
     for (name, cause) in &report.skipped {
+        let what = if report.not_started.iter().any(|(n, _)| n == cause) {
+            "which was not started"
+        } else {
+            "which failed"
+        };
         let _ = writeln!(
             out,
-            "  skipped: {} (it waits for {}, which failed)",
+            "  skipped: {} (it waits for {}, {what})",
             escape(name),
             escape(cause)
+        );
+    }
+    if let Some((_, why)) = report.not_started.first() {
+        let _ = writeln!(
+            out,
+            "  not started (the state could not be written): {}\n    {}",
+            report
+                .not_started
+                .iter()
+                .map(|(n, _)| escape(n).into_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
+            escape(why)
         );
     }
     if !report.cancelled.is_empty() {

@@ -328,6 +328,16 @@ async fn execute(session: &Session, plan: Plan, run: &Run<'_>) -> Result<ExitCod
 fn exit_code(report: &Report) -> ExitCode {
     if report.ok() {
         ExitCode::SUCCESS
+    } else if let Some((_, why)) = report.not_started.first()
+        && report.cancelled.is_empty()
+    {
+        crate::errln!(
+            "error: {}\nSo {} operations were not started; what finished is recorded: run the \
+             command again to go on.",
+            escape(why),
+            report.not_started.len()
+        );
+        ExitCode::from(1)
     } else if !report.cancelled.is_empty() {
         crate::errln!("Interrupted: what finished is recorded; run the command again to go on.");
         ExitCode::from(130)

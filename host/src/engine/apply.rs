@@ -53,12 +53,17 @@ pub struct Report {
     pub skipped: Vec<(String, String)>,
     /// Not started because the run was interrupted.
     pub cancelled: Vec<String>,
+    /// Not started because the state could not be written before them: resource and why.
+    pub not_started: Vec<(String, String)>,
 }
 
 impl Report {
     /// Whether everything succeeded.
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty() && self.cancelled.is_empty()
+        self.failed.is_empty()
+            && self.skipped.is_empty()
+            && self.cancelled.is_empty()
+            && self.not_started.is_empty()
     }
 
     /// The one-line summary.
@@ -72,6 +77,12 @@ impl Report {
             self.failed.len(),
             self.skipped.len()
         );
+        if !self.not_started.is_empty() {
+            line.push_str(&format!(
+                ", {} not started (the state could not be written)",
+                self.not_started.len()
+            ));
+        }
         if !self.cancelled.is_empty() {
             line.push_str(&format!(
                 ", {} not started (interrupted)",
@@ -122,7 +133,10 @@ impl Context {
     /// already written.
     pub async fn change(&self, name: &str, change: Change) -> Result<(), Failure> {
         let failed = |err: anyhow::Error| {
-            Failure::engine(format!("{name}: recording in the state failed: {err:#}"))
+            Failure::engine(format!(
+                "{name}: recording in the state failed: {err:#} (the next run reads back what \
+                 was done)"
+            ))
         };
         let serial = self
             .store
@@ -229,7 +243,11 @@ fn report(
             _ => None,
         });
         if let Some(failure) = failed {
-            report.failed.push((name, failure));
+            if failure.not_started {
+                report.not_started.push((name, failure.message));
+            } else {
+                report.failed.push((name, failure));
+            }
         } else if let Some(cause) = skipped {
             report.skipped.push((name, cause));
         } else if outcomes.iter().any(|o| matches!(o, Outcome::Cancelled)) {
@@ -261,6 +279,10 @@ fn op_action(step: &Step, phase: Phase) -> OpAction {
 /// Runs one node, reporting it started, and finished or failed (the walk reports it still
 /// running).
 async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
+    // Nothing is asked of a provider once the state cannot record it.
+    if let Err(err) = ctx.store.lock().expect("state lock").writable() {
+        return Err(Failure::engine(format!("{err:#}")).never_started());
+    }
     let op = Op::new(&ctx.events, &step.name, op_action(step, phase));
     let started = Instant::now();
     ctx.events.event(Event::OperationStarted {
@@ -425,8 +447,11 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
                     &format!("{}{DEPOSED}", step.name),
                     Change::Resource(Some(old)),
                 )
-                .await?;
-                ctx.change(&step.name, Change::Resource(None)).await?;
+                .await
+                .map_err(Failure::never_started)?;
+                ctx.change(&step.name, Change::Resource(None))
+                    .await
+                    .map_err(Failure::never_started)?;
             }
             // Intent before effect: one token for every attempt of this create (a provider
             // passes it where the API takes one), journaled with the tags that find it.
@@ -441,7 +466,8 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
                     since: crate::state::now(),
                 }),
             )
-            .await?;
+            .await
+            .map_err(Failure::never_started)?;
             let adopted = match &step.adopt {
                 Some(id) => adopt(ctx, op, provider, type_name, id, &properties, tags)
                     .await

@@ -511,7 +511,9 @@ async fn one_tick(
             *failed.entry((resource.clone(), kind)).or_default() += 1;
         }
         drop(failed);
-        report.deferred = applied_report.cancelled.len() + applied_report.skipped.len();
+        report.deferred = applied_report.cancelled.len()
+            + applied_report.skipped.len()
+            + applied_report.not_started.len();
         metrics.repairs.fetch_add(done as u64, Ordering::Relaxed);
         metrics
             .failures

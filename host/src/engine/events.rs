@@ -52,6 +52,10 @@ pub struct Failure {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<ErrorKind>,
     pub message: String,
+    /// The operation never began (nothing was asked of a provider): the state could not be
+    /// written before it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_started: bool,
 }
 
 impl Failure {
@@ -60,6 +64,15 @@ impl Failure {
         Self {
             kind: None,
             message: message.into(),
+            not_started: false,
+        }
+    }
+
+    /// This failure, of an operation that never began.
+    pub fn never_started(self) -> Self {
+        Self {
+            not_started: true,
+            ..self
         }
     }
 
@@ -68,6 +81,7 @@ impl Failure {
         Self {
             kind: Some(err.kind),
             message: format!("{context}: {err}"),
+            not_started: false,
         }
     }
 }
@@ -231,6 +245,7 @@ impl Op {
             reason: Failure {
                 kind: Some(err.kind),
                 message: err.to_string(),
+                not_started: false,
             },
         });
     }

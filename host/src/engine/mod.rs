@@ -651,7 +651,11 @@ impl Session {
             store.state.sensitive_outputs = sensitive::outputs(self.spec(), &store.state);
         }
         self.record_spec(&mut store.state);
-        store.compact()?;
+        // A state that could not be written keeps what its journal holds: the report says
+        // what was not recorded or not started, and the next run reconciles it.
+        if store.writable().is_ok() {
+            store.compact()?;
+        }
         Ok(report)
     }
 

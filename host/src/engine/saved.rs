@@ -82,7 +82,7 @@ impl PlanFile {
         let mut bytes =
             serde_json::to_vec(&serde_json::json!({"RkitPlan": VERSION, "KeyFrom": key_from}))?;
         bytes.push(b'\n');
-        bytes.extend(keys.seal(json)?);
+        bytes.extend(keys.seal(json, "plan")?);
         Ok(bytes)
     }
 
@@ -98,9 +98,11 @@ impl PlanFile {
             Some(key_from) => {
                 let keys = crate::state::Keys::load(Some(key_from))?;
                 let what = format!("the saved plan {}", path.display());
-                opened =
-                    String::from_utf8(keys.open(rest.trim_end().as_bytes(), &what)?.into_owned())
-                        .map_err(|_| anyhow::anyhow!("{what}: not UTF-8 text"))?;
+                opened = String::from_utf8(
+                    keys.open(rest.trim_end().as_bytes(), &what, "plan")?
+                        .into_owned(),
+                )
+                .map_err(|_| anyhow::anyhow!("{what}: not UTF-8 text"))?;
                 (header, opened.as_str())
             }
             None => (serde_json::from_str::<Value>(text).ok(), text),

@@ -15,6 +15,9 @@ pub struct Part {
     /// `web.rkit-state.json.journal`, `s3://b/k.journal/00000000000000000007`.
     pub name: String,
     pub bytes: Vec<u8>,
+    /// Whether its last write may have been cut short by a crash (a file: its last line
+    /// without a newline is such a write; an object is whole or absent).
+    pub may_be_torn: bool,
 }
 
 /// What is stored: the snapshot (if any) and the journal's pieces, in order.

@@ -2,11 +2,14 @@
 //! AES-256-GCM with a key the user keeps (`"Encryption": {"KeyFrom": "env:RKIT_STATE_KEY"}` or
 //! `"file:PATH"`), 32 bytes written as base64 or hex.
 //!
-//! Invariants: every sealed unit is one text line `rkit-sealed:1:KEYID:BASE64` (KEYID: the first
-//! 8 hex of the key's SHA-256, so a wrong key is named, never tried into garbage; BASE64: a
-//! fresh random 96-bit nonce then the ciphertext and tag); the key never appears in an error,
-//! an event or a file rkit writes; opening fails with a clear error on a wrong or missing key
-//! (GCM authenticates: a changed byte is an error, never a wrong state).
+//! Invariants: every sealed unit is one text line `rkit-sealed:2:KEYID:CONTEXT:BASE64` (KEYID:
+//! the first 8 hex of the key's SHA-256, so a wrong key is named, never tried into garbage;
+//! CONTEXT: where the unit belongs, in the clear and authenticated with it, see
+//! [`super::chain`]; BASE64: a fresh random 96-bit nonce then the ciphertext and tag); the key
+//! never appears in an error, an event or a file rkit writes; opening fails with a clear error
+//! on a wrong or missing key (GCM authenticates: a changed byte, in the context too, is an
+//! error, never a wrong state). Units of format 1 (`rkit-sealed:1:KEYID:BASE64`, no context)
+//! written by earlier rkits still open; nothing is written in it.
 
 use aes_gcm::aead::Aead;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
@@ -16,9 +19,12 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-const PREFIX: &str = "rkit-sealed:1:";
-/// Bound to every sealed unit: a state's bytes cannot be passed off as something else's.
-const AAD: &[u8] = b"rkit state or plan, format 1";
+const PREFIX: &str = "rkit-sealed:2:";
+const PREFIX_V1: &str = "rkit-sealed:1:";
+/// Bound to every unit of format 1.
+const AAD_V1: &[u8] = b"rkit state or plan, format 1";
+/// Bound to every unit of format 2, before its context.
+const AAD: &[u8] = b"rkit sealed unit, format 2\n";
 
 /// The spec's `"Encryption"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,8 +93,12 @@ impl Key {
         Ok(STANDARD.encode(bytes))
     }
 
-    /// `plain` sealed: one line (no newline at its end).
-    pub fn seal(&self, plain: &[u8]) -> Result<String> {
+    /// `plain` sealed, bound to `context` (what it is and where it belongs: no `:`, no
+    /// whitespace): one line (no newline at its end).
+    pub fn seal(&self, plain: &[u8], context: &str) -> Result<String> {
+        if context.is_empty() || context.contains(|c: char| c == ':' || c.is_whitespace()) {
+            bail!("a sealed unit's context {context:?} is not a single word");
+        }
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|e| anyhow!("random source: {e}"))?;
         let sealed = self
@@ -97,13 +107,17 @@ impl Key {
                 Nonce::from_slice(&nonce),
                 aes_gcm::aead::Payload {
                     msg: plain,
-                    aad: AAD,
+                    aad: &[AAD, context.as_bytes()].concat(),
                 },
             )
             .map_err(|_| anyhow!("encrypting failed"))?;
         let mut body = nonce.to_vec();
         body.extend_from_slice(&sealed);
-        Ok(format!("{PREFIX}{}:{}", self.id, STANDARD.encode(body)))
+        Ok(format!(
+            "{PREFIX}{}:{context}:{}",
+            self.id,
+            STANDARD.encode(body)
+        ))
     }
 }
 
@@ -139,21 +153,43 @@ impl Keys {
         Ok(self)
     }
 
-    /// `plain` as written: one sealed line (ending with a newline), or as it is.
-    pub fn seal(&self, plain: Vec<u8>) -> Result<Vec<u8>> {
+    /// `plain` as written: one sealed line bound to `context` (ending with a newline), or as
+    /// it is.
+    pub fn seal(&self, plain: Vec<u8>, context: &str) -> Result<Vec<u8>> {
         match &self.current {
             None => Ok(plain),
             Some(key) => {
-                let mut line = key.seal(&plain)?.into_bytes();
+                let mut line = key.seal(&plain, context)?.into_bytes();
                 line.push(b'\n');
                 Ok(line)
             }
         }
     }
 
-    /// What `stored` (named `what`) holds: opened if sealed, else as it is when clear text is
-    /// allowed.
-    pub fn open<'a>(&self, stored: &'a [u8], what: &str) -> Result<std::borrow::Cow<'a, [u8]>> {
+    /// What `stored` (named `what`) holds, when it is sealed bound to `context` (or is of
+    /// format 1, or is clear text and that is allowed).
+    pub fn open<'a>(
+        &self,
+        stored: &'a [u8],
+        what: &str,
+        context: &str,
+    ) -> Result<std::borrow::Cow<'a, [u8]>> {
+        let (opened, bound) = self.open_bound(stored, what)?;
+        match bound {
+            Bound::Context(found) if found != context => {
+                bail!("{what} is sealed as {found:?}, not as {context:?}: it was put in its place")
+            }
+            _ => Ok(opened),
+        }
+    }
+
+    /// What `stored` (named `what`) holds and what it is bound to: opened if sealed, else as
+    /// it is when clear text is allowed.
+    pub fn open_bound<'a>(
+        &self,
+        stored: &'a [u8],
+        what: &str,
+    ) -> Result<(std::borrow::Cow<'a, [u8]>, Bound)> {
         if !is_sealed(stored) {
             return match &self.current {
                 Some(key) if !self.clear_ok => bail!(
@@ -161,7 +197,7 @@ impl Keys {
                      `rkit state rekey --old-key-from none`",
                     key.from
                 ),
-                _ => Ok(std::borrow::Cow::Borrowed(stored)),
+                _ => Ok((std::borrow::Cow::Borrowed(stored), Bound::Clear)),
             };
         }
         let id = sealed_id(stored);
@@ -171,7 +207,8 @@ impl Keys {
             .chain(&self.old)
             .find(|k| Some(k.id.as_str()) == id)
             .or(self.current.as_ref());
-        open(stored, key, what).map(std::borrow::Cow::Owned)
+        let (opened, bound) = open(stored, key, what)?;
+        Ok((std::borrow::Cow::Owned(opened), bound))
     }
 
     /// Whether `sealed` names one of these keys (so failing to open it means it is damaged,
@@ -190,28 +227,47 @@ impl Keys {
     }
 }
 
+/// What an opened unit was bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bound {
+    /// It was not sealed.
+    Clear,
+    /// Sealed in format 1, bound to nothing but being rkit's.
+    Format1,
+    /// Sealed bound to this context.
+    Context(String),
+}
+
 /// The key ID a sealed unit names.
 fn sealed_id(sealed: &[u8]) -> Option<&str> {
-    let rest = std::str::from_utf8(sealed.strip_prefix(PREFIX.as_bytes())?).ok()?;
+    let rest = sealed
+        .strip_prefix(PREFIX.as_bytes())
+        .or_else(|| sealed.strip_prefix(PREFIX_V1.as_bytes()))?;
+    let rest = std::str::from_utf8(rest).ok()?;
     rest.split_once(':').map(|(id, _)| id)
 }
 
 /// Whether `text` is sealed.
 pub fn is_sealed(text: &[u8]) -> bool {
-    text.starts_with(PREFIX.as_bytes())
+    text.starts_with(PREFIX.as_bytes()) || text.starts_with(PREFIX_V1.as_bytes())
 }
 
-/// Opens a sealed unit (`what` names it for errors) with `key`.
-pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<Vec<u8>> {
+/// Opens a sealed unit (`what` names it for errors) with `key`: its bytes and what it is
+/// bound to.
+pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<(Vec<u8>, Bound)> {
+    let not_sealed = || anyhow!("{what}: not a sealed rkit state");
     let text = std::str::from_utf8(sealed)
-        .map_err(|_| anyhow!("{what}: not a sealed rkit state"))?
+        .map_err(|_| not_sealed())?
         .trim_end();
-    let rest = text
-        .strip_prefix(PREFIX)
-        .ok_or_else(|| anyhow!("{what}: not a sealed rkit state"))?;
-    let (id, body) = rest
-        .split_once(':')
-        .ok_or_else(|| anyhow!("{what}: not a sealed rkit state"))?;
+    let (id, bound, body) = if let Some(rest) = text.strip_prefix(PREFIX) {
+        let (id, rest) = rest.split_once(':').ok_or_else(not_sealed)?;
+        let (context, body) = rest.split_once(':').ok_or_else(not_sealed)?;
+        (id, Bound::Context(context.to_string()), body)
+    } else {
+        let rest = text.strip_prefix(PREFIX_V1).ok_or_else(not_sealed)?;
+        let (id, body) = rest.split_once(':').ok_or_else(not_sealed)?;
+        (id, Bound::Format1, body)
+    };
     let Some(key) = key else {
         bail!(
             "{what} is encrypted (key {id}): give its key with the spec's \
@@ -231,17 +287,23 @@ pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<Vec<u8>> {
     if body.len() < 12 + 16 {
         bail!("{what}: a sealed unit is damaged (too short)");
     }
-    key.cipher
+    let aad = match &bound {
+        Bound::Context(context) => [AAD, context.as_bytes()].concat(),
+        _ => AAD_V1.to_vec(),
+    };
+    let opened = key
+        .cipher
         .decrypt(
             Nonce::from_slice(&body[..12]),
             aes_gcm::aead::Payload {
                 msg: &body[12..],
-                aad: AAD,
+                aad: &aad,
             },
         )
         .map_err(|_| {
             anyhow!("{what}: a sealed unit is damaged or was changed (it does not authenticate)")
-        })
+        })?;
+    Ok((opened, bound))
 }
 
 #[cfg(test)]
@@ -251,16 +313,16 @@ mod tests {
     #[test]
     fn sealed_units_open_with_their_key_only() {
         let key = Key::from_text(&Key::generate().unwrap(), "env:K").unwrap();
-        let sealed = key.seal(b"{\"Serial\":1}").unwrap();
+        let sealed = key.seal(b"{\"Serial\":1}", "p").unwrap();
         assert!(is_sealed(sealed.as_bytes()));
         assert!(!sealed.contains("Serial"));
         assert!(!sealed.contains('\n'));
         assert_eq!(
             open(sealed.as_bytes(), Some(&key), "s").unwrap(),
-            b"{\"Serial\":1}"
+            (b"{\"Serial\":1}".to_vec(), Bound::Context("p".into()))
         );
         // Two seals of the same text differ (fresh nonces).
-        assert_ne!(key.seal(b"x").unwrap(), key.seal(b"x").unwrap());
+        assert_ne!(key.seal(b"x", "p").unwrap(), key.seal(b"x", "p").unwrap());
 
         let other = Key::from_text(&Key::generate().unwrap(), "file:/k").unwrap();
         let err = open(sealed.as_bytes(), Some(&other), "the state s").unwrap_err();
@@ -294,10 +356,13 @@ mod tests {
             current: Some(old.clone()),
             ..Keys::default()
         }
-        .seal(b"{}".to_vec())
+        .seal(b"{}".to_vec(), "p")
         .unwrap();
         assert!(by_old.ends_with(b"\n"));
-        let err = keys.open(&by_old, "the state s").unwrap_err().to_string();
+        let err = keys
+            .open(&by_old, "the state s", "p")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             format!(
@@ -310,9 +375,11 @@ mod tests {
             old: vec![old.clone()],
             ..keys.clone()
         };
-        assert_eq!(&*rekeying.open(&by_old, "s").unwrap(), b"{}");
+        assert_eq!(&*rekeying.open(&by_old, "s", "p").unwrap(), b"{}");
         assert_eq!(
-            keys.open(b"{}", "the state s").unwrap_err().to_string(),
+            keys.open(b"{}", "the state s", "p")
+                .unwrap_err()
+                .to_string(),
             "the state s is not encrypted, and its key is to come from env:NEW: encrypt it \
              with `rkit state rekey --old-key-from none`"
         );
@@ -320,13 +387,61 @@ mod tests {
             clear_ok: true,
             ..keys.clone()
         };
-        assert_eq!(&*from_clear.open(b"{}", "s").unwrap(), b"{}");
+        assert_eq!(&*from_clear.open(b"{}", "s", "p").unwrap(), b"{}");
         // Without keys, clear text is read as it is and sealed text names its key.
-        assert_eq!(&*Keys::default().open(b"{}", "s").unwrap(), b"{}");
-        let err = Keys::default().open(&by_old, "s").unwrap_err().to_string();
+        assert_eq!(&*Keys::default().open(b"{}", "s", "p").unwrap(), b"{}");
+        let err = Keys::default()
+            .open(&by_old, "s", "p")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(&format!("is encrypted (key {})", old.id)),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_unit_opens_only_as_what_it_was_sealed_as() {
+        let key = Key::from_text(&Key::generate().unwrap(), "env:K").unwrap();
+        let keys = Keys {
+            current: Some(key.clone()),
+            ..Keys::default()
+        };
+        let sealed = keys.seal(b"{}".to_vec(), "s.L.7").unwrap();
+        assert_eq!(&*keys.open(&sealed, "u", "s.L.7").unwrap(), b"{}");
+        assert_eq!(
+            keys.open(&sealed, "u", "s.L.8").unwrap_err().to_string(),
+            "u is sealed as \"s.L.7\", not as \"s.L.8\": it was put in its place"
+        );
+        // The context is authenticated: naming another one in the clear is a changed unit.
+        let text = String::from_utf8(sealed)
+            .unwrap()
+            .replace(":s.L.7:", ":s.L.8:");
+        let err = keys.open(text.as_bytes(), "u", "s.L.8").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "u: a sealed unit is damaged or was changed (it does not authenticate)"
+        );
+        assert!(key.seal(b"x", "a:b").is_err());
+        assert!(key.seal(b"x", "a b").is_err());
+        // A unit of format 1 (an earlier rkit's) still opens, bound to nothing.
+        let mut body = vec![0u8; 12];
+        body.extend(
+            key.cipher
+                .encrypt(
+                    Nonce::from_slice(&[0u8; 12]),
+                    aes_gcm::aead::Payload {
+                        msg: b"{}".as_slice(),
+                        aad: AAD_V1,
+                    },
+                )
+                .unwrap(),
+        );
+        let v1 = format!("{PREFIX_V1}{}:{}", key.id, STANDARD.encode(body));
+        assert!(is_sealed(v1.as_bytes()) && keys.knows(v1.as_bytes()));
+        assert_eq!(
+            keys.open_bound(v1.as_bytes(), "u").unwrap().1,
+            Bound::Format1
         );
     }
 

@@ -2,14 +2,20 @@
 //! (`.journal`, one line per change) and a lock file held with an OS lock (`.lock`, naming
 //! the holder: pid, command, since when).
 //!
-//! Invariants: a journal line is written before `append` returns (it survives the process
-//! being killed); the snapshot is replaced by writing beside it, syncing and renaming, and
-//! only then is the journal emptied, so a crash between leaves entries the snapshot already
-//! holds (skipped by serial on load); the lock is released when the backend is dropped.
+//! Invariants: a journal write is on disk (written and `fdatasync`ed) before `append` returns,
+//! so it survives the process being killed and the machine losing power; a write that fails
+//! part way (a full disk) is cut off again, and a write cut short by a crash (a last line
+//! without its newline) is cut off when the state is next locked, so a later line never
+//! joins a broken one; a failed sync is an error (what it wrote is not trusted to be on
+//! disk, and nothing later is written). The snapshot is replaced by writing beside it,
+//! syncing, renaming and syncing the directory, and only then is the journal emptied, so a
+//! crash or a failure anywhere between leaves either the old snapshot and the whole journal,
+//! or the new snapshot and entries it already holds (skipped by serial on load); the lock is
+//! released when the backend is dropped.
 
 use super::backend::{Backend, Loaded, Part};
 use super::{Location, Locked};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -101,10 +107,14 @@ impl Backend for FileBackend {
         };
         let journal_path = sibling(&self.path, ".journal");
         let journal = match std::fs::read(&journal_path) {
-            Ok(bytes) => vec![Part {
-                name: journal_path.display().to_string(),
-                bytes,
-            }],
+            Ok(bytes) => {
+                self.cut_torn_write(&bytes)?;
+                vec![Part {
+                    name: journal_path.display().to_string(),
+                    bytes,
+                    may_be_torn: true,
+                }]
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(err) => {
                 return Err(err).context(format!("reading {}", journal_path.display()));
@@ -114,34 +124,107 @@ impl Backend for FileBackend {
     }
 
     fn append(&mut self, line: &[u8]) -> Result<()> {
+        let name = sibling(&self.path, ".journal").display().to_string();
         let journal = self.journal.as_mut().expect("a locked state writes");
-        journal.write_all(line).with_context(|| {
-            format!(
-                "appending to the journal {}",
-                sibling(&self.path, ".journal").display()
+        let before = journal
+            .metadata()
+            .with_context(|| format!("reading the journal {name}"))?
+            .len();
+        if let Err(err) = journal.write_all(line) {
+            // Whatever part of it landed is cut off again, so the journal stays whole lines.
+            let cut = journal.set_len(before).and_then(|()| journal.sync_data());
+            return Err(anyhow!(
+                "appending to the journal {name} failed: {err}; the change was not written{}",
+                match cut {
+                    Ok(()) => String::new(),
+                    Err(_) =>
+                        " (its partial line is dropped when the state is next opened)".to_string(),
+                }
+            ));
+        }
+        journal.sync_data().map_err(|err| {
+            anyhow!(
+                "syncing the journal {name} failed: {err}; the change may not be on disk, so \
+                 this run stops writing (the next run reads what is there)"
             )
         })
     }
 
     fn compact(&mut self, snapshot: &[u8], _serial: u64) -> Result<()> {
+        let unchanged = |step: String, err: std::io::Error| {
+            anyhow!(
+                "{step} failed: {err}; the state {} is as it was (its journal holds every \
+                 change)",
+                self.path.display()
+            )
+        };
         let tmp = sibling(&self.path, ".tmp");
-        File::create(&tmp)
-            .and_then(|mut file| {
-                file.write_all(snapshot)?;
-                file.sync_all()
-            })
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("replacing the state {}", self.path.display()))?;
+        let written = File::create(&tmp).and_then(|mut file| {
+            file.write_all(snapshot)?;
+            file.sync_all()
+        });
+        if let Err(err) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(unchanged(format!("writing {}", tmp.display()), err));
+        }
+        if let Err(err) = std::fs::rename(&tmp, &self.path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(unchanged(
+                format!("replacing the snapshot {}", self.path.display()),
+                err,
+            ));
+        }
+        // The rename on disk before the journal is emptied: never an empty journal beside
+        // the old snapshot.
+        sync_dir(&self.path).with_context(|| {
+            format!(
+                "syncing the directory of the state {} after replacing its snapshot (the \
+                 journal is kept; the next run reads the state whole)",
+                self.path.display()
+            )
+        })?;
         let journal = self.journal.as_mut().expect("a locked state writes");
         journal
             .set_len(0)
             .and_then(|()| journal.sync_all())
             .with_context(|| {
                 format!(
-                    "emptying the journal {}",
+                    "emptying the journal {} (the snapshot holds all of it; the next run skips \
+                     what it holds)",
                     sibling(&self.path, ".journal").display()
                 )
             })
     }
+}
+
+impl FileBackend {
+    /// Cuts off a write a crash left without its newline (it never completed; loading drops
+    /// it too), so that the next append starts a line of its own. Only with the lock held.
+    fn cut_torn_write(&mut self, bytes: &[u8]) -> Result<()> {
+        let Some(journal) = self.journal.as_mut() else {
+            return Ok(());
+        };
+        if bytes.is_empty() || bytes.ends_with(b"\n") {
+            return Ok(());
+        }
+        let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        journal
+            .set_len(whole as u64)
+            .and_then(|()| journal.sync_data())
+            .with_context(|| {
+                format!(
+                    "cutting off the torn last write of the journal {}",
+                    sibling(&self.path, ".journal").display()
+                )
+            })
+    }
+}
+
+/// Syncs the directory holding `path`, so that a rename in it is on disk.
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir)?.sync_all()
 }

@@ -19,6 +19,7 @@
 //! away by `rkit state migrate` is a marker that is never opened again but as a destination.
 
 pub mod backend;
+pub mod chain;
 pub mod crypt;
 pub mod file;
 pub mod lease;
@@ -259,6 +260,10 @@ pub struct StateStore {
     keys: Keys,
     writer: Writer,
     staged: Vec<u8>,
+    /// The serial of the first staged line.
+    staged_first: u64,
+    /// The digest of the last unit written (see [`chain`]): what the next write follows.
+    tip: String,
     durable: u64,
     poisoned: Option<String>,
     pub state: State,
@@ -312,7 +317,7 @@ impl StateStore {
             bail!("there is no state at {location}");
         }
         let mut backend = Self::backend(location, true)?;
-        let state = load(location, keys, backend.as_mut())?;
+        let (state, tip) = load(location, keys, backend.as_mut())?;
         if opening != Opening::Destination {
             not_moved(location, &state)?;
         }
@@ -321,6 +326,8 @@ impl StateStore {
             keys: keys.clone(),
             writer: std::sync::Arc::new(std::sync::Mutex::new(backend)),
             staged: Vec::new(),
+            staged_first: 0,
+            tip,
             durable: state.serial,
             poisoned: None,
             state,
@@ -341,7 +348,7 @@ impl StateStore {
         if !backend.exists()? {
             bail!("there is no state at {location}");
         }
-        let state = load(location, keys, backend.as_mut())?;
+        let (state, _) = load(location, keys, backend.as_mut())?;
         not_moved(location, &state)?;
         Ok(state)
     }
@@ -385,6 +392,9 @@ impl StateStore {
             name: name.to_string(),
             change,
         };
+        if self.staged.is_empty() {
+            self.staged_first = entry.serial;
+        }
         serde_json::to_writer(&mut self.staged, &entry)?;
         self.staged.push(b'\n');
         self.state.serial = entry.serial;
@@ -397,6 +407,11 @@ impl StateStore {
         self.durable
     }
 
+    /// Whether changes can still be written (an error saying why not, once a write failed).
+    pub fn writable(&self) -> Result<()> {
+        self.check()
+    }
+
     fn check(&self) -> Result<()> {
         match &self.poisoned {
             Some(why) => bail!("the state {} cannot be written: {why}", self.location),
@@ -404,18 +419,28 @@ impl StateStore {
         }
     }
 
-    /// Takes every staged line (sealed together when the state is encrypted), to write
-    /// (with the state unlocked).
+    /// Takes every staged line (sealed together when the state is encrypted, following the
+    /// last write: batches are written in the order they are taken), to write (with the
+    /// state unlocked).
     pub fn batch(&mut self) -> Result<Batch> {
         self.check()?;
         let lines = std::mem::take(&mut self.staged);
+        let lines = if lines.is_empty() {
+            lines
+        } else {
+            let context = chain::journal(
+                &self.state.lineage,
+                self.staged_first,
+                self.state.serial,
+                &self.tip,
+            );
+            let sealed = self.keys.seal(lines, &context)?;
+            self.tip = chain::digest(&sealed);
+            sealed
+        };
         Ok(Batch {
             writer: self.writer.clone(),
-            lines: if lines.is_empty() {
-                lines
-            } else {
-                self.keys.seal(lines)?
-            },
+            lines,
             through: self.state.serial,
         })
     }
@@ -457,7 +482,9 @@ impl StateStore {
         self.writer
             .lock()
             .expect("state writer")
-            .compact(&text, self.state.serial)
+            .compact(&text, self.state.serial)?;
+        self.tip = chain::digest(&text);
+        Ok(())
     }
 }
 
@@ -481,8 +508,9 @@ impl State {
 }
 
 /// Whether `pushed` (read from `file`) may replace `current`: anything replaces a new state or
-/// a moved marker; otherwise it must be of the same lineage and not older (`force` skips
-/// both checks). Errors are the message.
+/// a moved marker; otherwise it must be of the same lineage, and newer or the same (a state
+/// of the same serial with other contents is an edited copy: never a silent overwrite).
+/// `force` skips these checks. Errors are the message.
 pub fn check_push(current: &State, pushed: &State, file: &str, force: bool) -> Result<()> {
     if pushed.version != VERSION {
         bail!(
@@ -510,6 +538,14 @@ pub fn check_push(current: &State, pushed: &State, file: &str, force: bool) -> R
              pulled; pull it again (--force pushes the older one anyway)",
             pushed.serial,
             current.serial
+        );
+    }
+    if pushed.serial == current.serial && pushed != current {
+        bail!(
+            "{file} has serial {}, the state's own, but other contents: an edited copy replaces \
+             the state only with a higher Serial (set it to {}), or with --force",
+            pushed.serial,
+            pushed.serial + 1
         );
     }
     Ok(())
@@ -553,27 +589,41 @@ fn not_moved(location: &Location, state: &State) -> Result<()> {
 /// A snapshot as stored: pretty JSON, or sealed (one line) when the state is encrypted.
 fn snapshot_bytes(state: &State, keys: &Keys) -> Result<Vec<u8>> {
     if keys.current.is_some() {
-        return keys.seal(serde_json::to_vec(state)?);
+        let context = chain::snapshot(&state.lineage, state.serial);
+        return keys.seal(serde_json::to_vec(state)?, &context);
     }
     let mut text = serde_json::to_vec_pretty(state)?;
     text.push(b'\n');
     Ok(text)
 }
 
-/// The snapshot with the journal replayed over it (a new state if there is none).
-fn load(location: &Location, keys: &Keys, backend: &mut dyn Backend) -> Result<State> {
+/// The snapshot with the journal replayed over it (a new state if there is none), and the
+/// digest the next write follows (see [`chain`]).
+fn load(location: &Location, keys: &Keys, backend: &mut dyn Backend) -> Result<(State, String)> {
     let loaded = backend.load()?;
-    let mut state = match &loaded.snapshot {
+    let what = format!("the state {location}");
+    let (mut state, mut chain) = match &loaded.snapshot {
         Some(bytes) => {
-            let what = format!("the state {location}");
-            let bytes = keys.open(bytes, &what)?;
-            serde_json::from_slice::<State>(&bytes).with_context(|| format!("reading {what}"))?
+            let (opened, bound) = keys.open_bound(bytes, &what)?;
+            let state = serde_json::from_slice::<State>(&opened)
+                .with_context(|| format!("reading {what}"))?;
+            let chain = chain::Chain::after_snapshot(
+                &what,
+                Some((bytes, &bound)),
+                &state.lineage,
+                state.serial,
+            )?;
+            (state, chain)
         }
-        None => State {
-            version: VERSION,
-            lineage: new_lineage(),
-            ..State::default()
-        },
+        None => {
+            let state = State {
+                version: VERSION,
+                lineage: new_lineage(),
+                ..State::default()
+            };
+            let chain = chain::Chain::after_snapshot(&what, None, &state.lineage, 0)?;
+            (state, chain)
+        }
     };
     if state.version != VERSION {
         bail!(
@@ -581,10 +631,9 @@ fn load(location: &Location, keys: &Keys, backend: &mut dyn Backend) -> Result<S
             state.version
         );
     }
-    let parts = loaded.journal.len();
     let mut entries = Vec::new();
-    for (p, part) in loaded.journal.iter().enumerate() {
-        entries.extend(parse(part, keys, p + 1 == parts)?);
+    for part in &loaded.journal {
+        entries.extend(parse(part, keys, &mut chain, &mut state.lineage)?);
     }
     // In serial order, whatever order the writes landed in; once each.
     entries.sort_by_key(|e| e.serial);
@@ -595,39 +644,46 @@ fn load(location: &Location, keys: &Keys, backend: &mut dyn Backend) -> Result<S
         state.serial = entry.serial;
         state.apply(entry.name, entry.change);
     }
-    Ok(state)
+    Ok((state, chain.tip().to_string()))
 }
 
-/// One journal piece's entries; a torn last line of the last piece (a crash mid-append) is
-/// ignored. A sealed line holds the lines of one write.
-fn parse(part: &Part, keys: &Keys, last_part: bool) -> Result<Vec<Entry>> {
+/// One journal piece's entries, each write admitted by `chain` (a state without a snapshot
+/// takes its `lineage` from its first sealed write). Only a write cut short by a crash (the
+/// last line of a file, without its newline) is dropped; anything else that does not read is
+/// an error naming its line. A sealed line holds the lines of one write.
+fn parse(
+    part: &Part,
+    keys: &Keys,
+    chain: &mut chain::Chain,
+    lineage: &mut String,
+) -> Result<Vec<Entry>> {
+    let bytes = part.bytes.as_slice();
+    let whole = match part.may_be_torn {
+        true => &bytes[..bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)],
+        false => bytes,
+    };
     let mut entries = Vec::new();
-    let mut lines = part.bytes.split(|b| *b == b'\n').collect::<Vec<_>>();
-    // The empty piece after the final newline.
-    if lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    let count = lines.len();
-    for (i, line) in lines.into_iter().enumerate() {
-        let at = || format!("{}:{}", part.name, i + 1);
-        let torn_allowed = last_part && i + 1 == count;
-        let opened = match keys.open(line, &at()) {
-            Ok(opened) => opened,
-            // A write cut short: sealed with a key we have, and not whole.
-            Err(_) if torn_allowed && crypt::is_sealed(line) && keys.knows(line) => break,
-            Err(err) => return Err(err),
-        };
-        let sealed = crypt::is_sealed(line);
+    for (i, line) in whole.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let at = format!("{}:{}", part.name, i + 1);
+        let (opened, bound) = keys.open_bound(line, &at)?;
+        if let Some(first) = chain.adopt_lineage(&bound) {
+            *lineage = first;
+        }
+        let mut unit = Vec::new();
         for inner in opened.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let Ok(text) = std::str::from_utf8(inner) else {
-                bail!("{}: corrupt journal entry: not UTF-8 text", at());
+                bail!("{at}: corrupt journal entry: not UTF-8 text");
             };
-            match serde_json::from_str::<Entry>(text) {
-                Ok(entry) => entries.push(entry),
-                // A crash mid-append leaves a torn last line: that change never completed.
-                Err(_) if torn_allowed && !sealed => break,
-                Err(err) => bail!("{}: corrupt journal entry: {err}", at()),
-            }
+            let entry = serde_json::from_str::<Entry>(text)
+                .map_err(|err| anyhow::anyhow!("{at}: corrupt journal entry: {err}"))?;
+            unit.push(entry);
+        }
+        let serials: Vec<u64> = unit.iter().map(|e| e.serial).collect();
+        if chain.admit(&at, line, &bound, &serials)? == chain::Admit::Apply {
+            entries.extend(unit);
         }
     }
     Ok(entries)
@@ -652,7 +708,8 @@ mod tests {
     use std::fs::OpenOptions;
     use std::io::Write;
 
-    fn resource(id: &str) -> ResourceState {
+    /// A recorded `local` file, for the state's tests (here and in [`super::chain`]).
+    pub(in crate::state) fn resource(id: &str) -> ResourceState {
         ResourceState {
             plugin: "local".into(),
             type_name: "File".into(),
@@ -728,6 +785,7 @@ mod tests {
                     .map(|(i, bytes)| Part {
                         name: format!("part {i}"),
                         bytes: bytes.clone(),
+                        may_be_torn: true,
                     })
                     .collect(),
             })
@@ -757,7 +815,7 @@ mod tests {
             line(2, Change::Resource(None)),
             line(1, Change::Resource(Some(resource("a")))),
         ]);
-        let state = load(&Location::File("m".into()), &Keys::default(), &mut memory).unwrap();
+        let (state, _) = load(&Location::File("m".into()), &Keys::default(), &mut memory).unwrap();
         assert_eq!(state.serial, 2);
         assert!(state.resources.is_empty());
     }
@@ -1014,13 +1072,17 @@ mod tests {
         let whole = std::fs::read(&journal).unwrap();
         // Half of a second write, cut by a crash.
         let mut torn = whole.clone();
-        torn.extend_from_slice(&keys.seal(b"{\"Serial\":2}\n".to_vec()).unwrap()[..40]);
+        torn.extend_from_slice(
+            &keys
+                .seal(b"{\"Serial\":2}\n".to_vec(), "j.x.2.2.0")
+                .unwrap()[..40],
+        );
         std::fs::write(&journal, &torn).unwrap();
         let state = StateStore::read_only(&location, &keys).unwrap();
         assert_eq!(state.serial, 1);
         // A whole line sealed with another key is never skipped as torn.
         let mut foreign = whole;
-        foreign.extend(sealed("env:X").seal(b"{}".to_vec()).unwrap());
+        foreign.extend(sealed("env:X").seal(b"{}".to_vec(), "j.x.2.2.0").unwrap());
         std::fs::write(&journal, &foreign).unwrap();
         let err = StateStore::read_only(&location, &keys)
             .unwrap_err()
@@ -1076,6 +1138,18 @@ mod tests {
         };
         assert!(check_push(&current, &pushed("l1", 5), "f", false).is_ok());
         assert!(check_push(&current, &pushed("l1", 9), "f", false).is_ok());
+        let edited = State {
+            applied_spec: Some("sha256:x".into()),
+            ..current.clone()
+        };
+        assert_eq!(
+            check_push(&current, &edited, "f", false)
+                .unwrap_err()
+                .to_string(),
+            "f has serial 5, the state's own, but other contents: an edited copy replaces the \
+             state only with a higher Serial (set it to 6), or with --force"
+        );
+        assert!(check_push(&current, &edited, "f", true).is_ok());
         assert_eq!(
             check_push(&current, &pushed("l1", 4), "f", false)
                 .unwrap_err()

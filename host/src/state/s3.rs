@@ -12,9 +12,11 @@
 //!   writes a fence object at the next slot: the old holder's next write collides with it (or
 //!   with what came after) and fails with whose lease it was, instead of landing. A holder
 //!   whose lease is near its end by its own clock (it was paused, or renewals failed) checks
-//!   the lease before writing. Loading reads no journal object below the snapshot's slot nor
-//!   with a lower token than one already read, so a write that slipped past both (into a slot
-//!   freed by compaction) is never part of the state.
+//!   the lease before writing. Loading reads no journal object below the snapshot's slot, so
+//!   a write that slipped past both (into a slot freed by compaction) is never part of the
+//!   state (the next compaction deletes it), and refuses one with a lower token than one
+//!   before it (only a replay puts it there). With a key, the writes are chained (see
+//!   [`super::chain`]): a changed, deleted, moved or replayed object is refused by name.
 //! - Every request may be carried out and its answer lost: every write (journal, snapshot,
 //!   fence, lease) goes through [`super::reconcile`], which reads the object back after a lost
 //!   answer or a refused condition and decides from what is there: a journal object or
@@ -696,12 +698,24 @@ impl Backend for S3Backend {
             };
             let header: Header = serde_json::from_slice(first)
                 .with_context(|| format!("{name}: corrupt journal object"))?;
+            // A holder writes only below the fence of whoever took its lease over (above it,
+            // its write collides with the fence), so a lower token after a higher one was put
+            // there by someone else.
             if header.token < last_token {
-                continue; // a fenced writer's: never part of the state
+                bail!(
+                    "{name}: written under lease token {} after a write under token \
+                     {last_token}: a write replayed or moved; {}",
+                    header.token,
+                    super::chain::RESTORE
+                );
             }
             last_token = header.token;
             if header.fence.is_none() {
-                journal.push(Part { name, bytes: rest });
+                journal.push(Part {
+                    name,
+                    bytes: rest,
+                    may_be_torn: false,
+                });
             }
         }
         if let Some(from) = self.took_over.take()
@@ -765,6 +779,41 @@ impl Backend for S3Backend {
 }
 
 impl S3Backend {
+    /// Releases `lease` (held with `etag`), idempotent by its ID: a release whose answer was
+    /// lost is found done, and a stale ETag (a renewal landed unanswered) is replaced by the
+    /// one of the lease there while that lease is still this one (same ID and token).
+    fn release(&self, lease: &mut Lease, etag: String) {
+        let held = lease.clone();
+        lease.released = true;
+        lease.until = 0;
+        let Ok(bytes) = serde_json::to_vec(&lease) else {
+            return;
+        };
+        let ours = |b: &[u8]| {
+            serde_json::from_slice::<Lease>(b).is_ok_and(|l| l.id == lease.id && l.released)
+        };
+        let path = self.lease_path();
+        let mut etag = Some(etag);
+        for _ in 0..2 {
+            let mode = PutMode::Update(UpdateVersion {
+                e_tag: etag.take(),
+                version: None,
+            });
+            match self
+                .remote
+                .write(&path, &bytes, mode, &ours, "the lease's release")
+            {
+                Ok(Written::Refused(Some(there))) if same_lease(&there, &held) => {
+                    etag = match self.remote.get(&path) {
+                        Ok(Some((b, e))) if same_lease(&b, &held) => e,
+                        _ => return,
+                    };
+                }
+                _ => return,
+            }
+        }
+    }
+
     fn location_bucket(&self) -> String {
         match &self.location {
             Location::S3(s3) => s3.bucket.clone(),
@@ -785,23 +834,7 @@ impl Drop for S3Backend {
                 (h.lease.clone(), h.etag.clone(), h.lost.is_some())
             };
             if !lost {
-                lease.released = true;
-                lease.until = 0;
-                if let Ok(bytes) = serde_json::to_vec(&lease) {
-                    let mode = PutMode::Update(UpdateVersion {
-                        e_tag: Some(etag),
-                        version: None,
-                    });
-                    // Released once, by ID: a release whose answer was lost is found done.
-                    let ours = |b: &[u8]| {
-                        serde_json::from_slice::<Lease>(b)
-                            .is_ok_and(|l| l.id == lease.id && l.released)
-                    };
-                    let path = self.lease_path();
-                    let _ = self
-                        .remote
-                        .write(&path, &bytes, mode, &ours, "the lease's release");
-                }
+                self.release(&mut lease, etag);
             }
         }
         if let Some(runtime) = self.runtime.take() {
@@ -841,9 +874,14 @@ pub fn force_unlock(s3: &S3Location, id: &str) -> Result<Lease> {
         version: None,
     });
     let bytes = serde_json::to_vec(&released)?;
-    if backend.remote.put(&path, bytes.clone(), mode)?.is_none()
-        && backend.remote.get(&path)?.map(|(b, _)| b) != Some(bytes)
-    {
+    // Reconciled like every write: an unanswered release is read back, and it is ours when
+    // the lease there is this release (same ID and token, released).
+    let ours = |b: &[u8]| {
+        serde_json::from_slice::<Lease>(b)
+            .is_ok_and(|l| l.released && l.id == released.id && l.token == released.token)
+    };
+    let what = format!("the release of the lock of the state {}", backend.what());
+    if let Written::Refused(_) = backend.remote.write(&path, &bytes, mode, &ours, &what)? {
         bail!(
             "the lock of the state {} changed meanwhile: look again",
             backend.what()
