@@ -270,12 +270,24 @@ mod faults {
              median | min–max | runs | requests to S3 | faults |\n\
              | --- | ---: | ---: | ---: | ---: | ---: |\n"
         );
-        for (label, percent) in [("none", 0.0), ("5%", 0.05), ("20%", 0.20)] {
+        let rows = [
+            ("none, no proxy", 0.0),
+            ("none", 0.0),
+            ("5%", 0.05),
+            ("20%", 0.20),
+        ];
+        for (label, percent) in rows {
+            // The first row talks to moto directly: what the proxy itself costs.
+            let endpoint = if label.ends_with("no proxy") {
+                moto.endpoint.clone()
+            } else {
+                proxy.endpoint.clone()
+            };
             let (mut times, mut runs, mut requests, mut faults) = (vec![], vec![], 0, 0);
             for round in 0..rounds {
                 let dir = tempfile::tempdir().unwrap();
-                let object = format!("faults/{label}-{round}.json");
-                write_spec(dir.path(), n, &object, &proxy.endpoint);
+                let object = format!("faults/{}-{round}.json", label.replace([' ', ','], ""));
+                write_spec(dir.path(), n, &object, &endpoint);
                 let stack = Stack {
                     moto: &moto,
                     dir: dir.path(),
@@ -296,15 +308,17 @@ mod faults {
                 runs.push(took);
             }
             let (median, min, max) = median(times);
+            let counted = |n: usize| match endpoint == proxy.endpoint {
+                true => (n / rounds).to_string(),
+                false => "–".to_string(),
+            };
+            let runs: Vec<String> = runs.iter().map(|r| r.to_string()).collect();
             let _ = writeln!(
                 table,
                 "| {label} | {median:.2} s | {min:.2}–{max:.2} | {} | {} | {} |",
-                runs.iter()
-                    .map(|r| r.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                requests / rounds,
-                faults / rounds,
+                runs.join(", "),
+                counted(requests),
+                counted(faults),
             );
         }
         println!("{table}");

@@ -150,8 +150,11 @@ fn forward(upstream: &str, head: &str, body: &[u8]) -> Option<Vec<u8>> {
         }
     }
     out.push_str("Connection: close\r\n\r\n");
-    conn.write_all(out.as_bytes()).ok()?;
-    conn.write_all(body).ok()?;
+    // One write, sent at once (no Nagle wait behind a delayed ACK).
+    let _ = conn.set_nodelay(true);
+    let mut request = out.into_bytes();
+    request.extend_from_slice(body);
+    conn.write_all(&request).ok()?;
     let mut answer = Vec::new();
     conn.read_to_end(&mut answer).ok()?;
     Some(answer)
@@ -247,6 +250,7 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
         }
     };
     if let Some(answer) = answer {
+        let _ = stream.set_nodelay(true);
         let _ = stream.write_all(&answer);
         let _ = stream.shutdown(std::net::Shutdown::Write);
         // Let the client read the answer before the socket goes.

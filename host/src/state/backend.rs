@@ -32,9 +32,10 @@ pub trait Backend: Send {
     fn exists(&mut self) -> Result<bool>;
     /// The snapshot and the journal.
     fn load(&mut self) -> Result<Loaded>;
-    /// Appends journal lines (one or more whole lines, in serial order), durably, as one
-    /// write.
-    fn append(&mut self, lines: &[u8]) -> Result<()>;
+    /// Appends journal lines (one or more whole lines, in serial order) as one write, and
+    /// when `sync`, on stable storage before it returns (with everything before them). A
+    /// store whose every answered write is durable (S3) ignores `sync`.
+    fn append(&mut self, lines: &[u8], sync: bool) -> Result<()>;
     /// Replaces the snapshot with `snapshot` (holding everything up to `serial`) and drops the
     /// journal it holds.
     fn compact(&mut self, snapshot: &[u8], serial: u64) -> Result<()>;

@@ -2,8 +2,12 @@
 //! (`.journal`, one line per change) and a lock file held with an OS lock (`.lock`, naming
 //! the holder: pid, command, since when).
 //!
-//! Invariants: a journal write is on disk (written and `fdatasync`ed) before `append` returns,
-//! so it survives the process being killed and the machine losing power; a write that fails
+//! Invariants: a journal write is in the file before `append` returns, so it survives the
+//! process being killed; one that holds an intent is also on disk (`fdatasync`ed, with every
+//! line before it) before the effect it announces, so it survives the machine losing power
+//! too. A record written after an effect and lost with the power is found again by the
+//! intent before it (its object is looked for by its tags and token), a lost delete by the
+//! next refresh (the object is gone), a lost update by the next read. A write that fails
 //! part way (a full disk) is cut off again, and a write cut short by a crash (a last line
 //! without its newline) is cut off when the state is next locked, so a later line never
 //! joins a broken one; a failed sync is an error (what it wrote is not trusted to be on
@@ -123,7 +127,7 @@ impl Backend for FileBackend {
         Ok(Loaded { snapshot, journal })
     }
 
-    fn append(&mut self, line: &[u8]) -> Result<()> {
+    fn append(&mut self, line: &[u8], sync: bool) -> Result<()> {
         let name = sibling(&self.path, ".journal").display().to_string();
         let journal = self.journal.as_mut().expect("a locked state writes");
         let before = journal
@@ -141,6 +145,9 @@ impl Backend for FileBackend {
                         " (its partial line is dropped when the state is next opened)".to_string(),
                 }
             ));
+        }
+        if !sync {
+            return Ok(());
         }
         journal.sync_data().map_err(|err| {
             anyhow!(

@@ -262,6 +262,8 @@ pub struct StateStore {
     staged: Vec<u8>,
     /// The serial of the first staged line.
     staged_first: u64,
+    /// What is staged holds an intent (so its write must reach stable storage).
+    staged_intent: bool,
     /// The digest of the last unit written (see [`chain`]): what the next write follows.
     tip: String,
     durable: u64,
@@ -279,6 +281,8 @@ pub struct Batch {
     writer: Writer,
     lines: Vec<u8>,
     through: u64,
+    /// It holds an intent: on stable storage before the effect it announces.
+    sync: bool,
 }
 
 impl Batch {
@@ -290,7 +294,7 @@ impl Batch {
         self.writer
             .lock()
             .expect("state writer")
-            .append(&self.lines)
+            .append(&self.lines, self.sync)
     }
 }
 
@@ -327,6 +331,7 @@ impl StateStore {
             writer: std::sync::Arc::new(std::sync::Mutex::new(backend)),
             staged: Vec::new(),
             staged_first: 0,
+            staged_intent: false,
             tip,
             durable: state.serial,
             poisoned: None,
@@ -395,6 +400,7 @@ impl StateStore {
         if self.staged.is_empty() {
             self.staged_first = entry.serial;
         }
+        self.staged_intent |= matches!(entry.change, Change::Intent(_));
         serde_json::to_writer(&mut self.staged, &entry)?;
         self.staged.push(b'\n');
         self.state.serial = entry.serial;
@@ -442,6 +448,7 @@ impl StateStore {
             writer: self.writer.clone(),
             lines,
             through: self.state.serial,
+            sync: std::mem::take(&mut self.staged_intent),
         })
     }
 
@@ -790,7 +797,7 @@ mod tests {
                     .collect(),
             })
         }
-        fn append(&mut self, _: &[u8]) -> Result<()> {
+        fn append(&mut self, _: &[u8], _: bool) -> Result<()> {
             unreachable!()
         }
         fn compact(&mut self, _: &[u8], _: u64) -> Result<()> {

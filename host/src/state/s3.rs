@@ -728,7 +728,7 @@ impl Backend for S3Backend {
         Ok(Loaded { snapshot, journal })
     }
 
-    fn append(&mut self, line: &[u8]) -> Result<()> {
+    fn append(&mut self, line: &[u8], _sync: bool) -> Result<()> {
         self.check_lease(false)?;
         let (token, lease_id) = self.token();
         let header = Header {
