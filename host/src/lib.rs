@@ -9,10 +9,13 @@
 //! - [`cli`] is the `rkit` command.
 
 pub mod cli;
+pub mod credentials;
 pub mod duration;
 pub mod engine;
 pub mod graph;
 pub mod json_strict;
+#[cfg(test)]
+mod layers;
 pub mod output;
 pub mod registry;
 pub mod sandbox;

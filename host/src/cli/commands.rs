@@ -40,8 +40,8 @@ pub fn graph(spec_path: &Path, format: &str, plan: Option<&Path>) -> Result<Exit
     };
     let graph = Graph::build(&spec)?;
     match format {
-        "svg" => crate::outln!("{}", graph.svg(actions.as_ref())),
-        _ => crate::out!("{}", graph.dot(actions.as_ref())),
+        "svg" => crate::outln!("{}", super::picture::svg(&graph, actions.as_ref())),
+        _ => crate::out!("{}", super::picture::dot(&graph, actions.as_ref())),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@
 
 mod commands;
 mod inspect;
+mod picture;
 mod prompt;
 mod registry;
 mod render;

@@ -15,30 +15,22 @@
 //! its object to be ready, polled with the other new objects of its type ([`super::ready`]);
 //! only then do its dependents start.
 
-use super::events::{Event, Events, Failure, Op, OpAction};
-use super::interrupt::Interrupt;
+use super::context::provider_of;
+pub use super::context::{Context, DEPOSED, PROGRESS_EVERY};
+use super::events::{Event, Failure, Op, OpAction};
 use super::plan::{Action, Plan, Step};
-use super::providers::Providers;
 use super::retry::{Backoff, repeating_as, retryable};
 use super::schedule::{Phase, StepShape, schedule};
 use super::walk::{Outcome, walk};
 use crate::sandbox::Provider;
-use crate::spec::LoadedSpec;
 use crate::spec::reference;
 use crate::spi::{ErrorKind, Observed, ProviderError, Tags};
-use crate::state::{Change, Intent, ResourceState, StateStore};
+use crate::state::{Change, Intent, ResourceState};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The suffix under which a resource being replaced create-before-destroy is recorded until
-/// its old object is deleted.
-pub const DEPOSED: &str = "#deposed";
-
-/// How often a running operation reports that it still runs.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// What an apply did, per resource.
 #[derive(Debug, Default, Serialize)]
@@ -91,74 +83,6 @@ impl Report {
         }
         line.push('.');
         line
-    }
-}
-
-/// What the operations share.
-pub struct Context {
-    pub spec: LoadedSpec,
-    pub providers: Providers,
-    pub store: Mutex<StateStore>,
-    /// Where operations report.
-    pub events: Events,
-    /// How often a running operation reports that it still runs.
-    pub progress_every: Duration,
-    /// Raised by the CLI on SIGINT/SIGTERM.
-    pub interrupt: Interrupt,
-    /// Held while a rolling update brings what a group feeds up to date (one at a time).
-    pub feeding: tokio::sync::Mutex<()>,
-    /// Held while journal lines are written (one write at a time, in serial order).
-    pub writing: tokio::sync::Mutex<()>,
-    /// New objects waiting to be ready, polled together per provider and type.
-    pub readiness: super::ready::Readiness,
-}
-
-impl Context {
-    /// The resource's dependencies in the spec (none if it is not in the spec).
-    pub fn spec_deps(&self, name: &str) -> Vec<String> {
-        if self.spec.spec.resources.contains_key(name) {
-            self.spec
-                .dependencies(name)
-                .into_iter()
-                .map(String::from)
-                .collect()
-        } else {
-            Vec::new()
-        }
-    }
-
-    /// Journals `change` to `name`, durably before this returns. Operations finishing
-    /// together share one write (group commit): each stages its change, then waits its turn to
-    /// write; whoever writes takes everything staged so far, so the others often find theirs
-    /// already written.
-    pub async fn change(&self, name: &str, change: Change) -> Result<(), Failure> {
-        let failed = |err: anyhow::Error| {
-            Failure::engine(format!(
-                "{name}: recording in the state failed: {err:#} (the next run reads back what \
-                 was done)"
-            ))
-        };
-        let serial = self
-            .store
-            .lock()
-            .expect("state lock")
-            .stage(name, change)
-            .map_err(failed)?;
-        let _turn = self.writing.lock().await;
-        let batch = {
-            let mut store = self.store.lock().expect("state lock");
-            if store.durable() >= serial {
-                return Ok(());
-            }
-            store.batch().map_err(failed)?
-        };
-        // Written with the state free for others to stage meanwhile.
-        let outcome = batch.write();
-        self.store
-            .lock()
-            .expect("state lock")
-            .written(&batch, outcome)
-            .map_err(failed)
     }
 }
 
@@ -303,7 +227,7 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
                     .resources
                     .get(&step.name)
                     .map_or(Value::Null, |r| r.properties.clone());
-                super::group::wait_healthy(ctx, &op, step, &id, &properties)
+                super::health::wait_healthy(ctx, &op, step, &id, &properties)
                     .await
                     .map(|()| (id, adopted))
             }
@@ -340,13 +264,6 @@ fn describe(step: &Step, err: &ProviderError) -> Failure {
         &format!("{} ({} {})", step.logical(), step.plugin, step.type_name),
         err,
     )
-}
-
-pub(super) fn provider_of<'a>(ctx: &'a Context, plugin: &str) -> Result<&'a Provider, Failure> {
-    ctx.providers
-        .get(plugin)
-        .map(|b| b.provider.as_ref())
-        .map_err(|e| Failure::engine(e.to_string()))
 }
 
 async fn delete(ctx: &Context, step: &Step, op: &Op) -> Result<String, Failure> {
@@ -499,7 +416,14 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
         // Made, and recorded: now ready, with the other new objects of its type.
         let ready = ctx
             .readiness
-            .wait(ctx, &step.plugin, type_name, &id, &properties)
+            .wait(
+                &ctx.providers,
+                &ctx.interrupt,
+                &step.plugin,
+                type_name,
+                &id,
+                &properties,
+            )
             .await
             .map_err(|e| describe(step, &e))?;
         ctx.change(&step.name, record(ready.attributes)).await?;

@@ -4,46 +4,12 @@
 //! collect them. Every string in an event is as the engine or a provider gave it: renderers
 //! escape it before it reaches a terminal.
 
+use super::action::Action;
+pub use super::action::OpAction;
 use crate::spi::{ErrorKind, ProviderError};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// What an operation does to a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OpAction {
-    Create,
-    Update,
-    /// The create half of a replacement.
-    Replace,
-    Delete,
-    /// The delete half of a replacement.
-    DeleteForReplace,
-    Read,
-}
-
-impl OpAction {
-    /// The plan's symbol for it.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            OpAction::Create | OpAction::Replace => "+",
-            OpAction::Update => "~",
-            OpAction::Delete | OpAction::DeleteForReplace => "-",
-            OpAction::Read => " ",
-        }
-    }
-
-    /// "creating", "updating", … (for "Still creating…").
-    pub fn doing(self) -> &'static str {
-        match self {
-            OpAction::Create | OpAction::Replace => "creating",
-            OpAction::Update => "updating",
-            OpAction::Delete | OpAction::DeleteForReplace => "deleting",
-            OpAction::Read => "reading",
-        }
-    }
-}
 
 /// Why an operation failed: the provider's kind (absent for the engine's own failures, such
 /// as the state not being writable) and the message.
@@ -152,7 +118,7 @@ pub enum Event {
     /// A resource differs from the spec (converge).
     Drift {
         resource: String,
-        action: crate::engine::plan::Action,
+        action: Action,
         /// The properties that differ.
         fields: Vec<String>,
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -4,11 +4,13 @@
 //! or reads a terminal: what happens goes to the session's [`events::Reporter`], which also
 //! answers approvals.
 
+pub mod action;
 pub mod apply;
+pub mod context;
 pub mod converge;
-pub mod credentials;
 pub mod events;
 pub mod group;
+pub mod health;
 pub mod interrupt;
 pub mod lock;
 pub mod plan;

@@ -1,6 +1,7 @@
 //! Planning: compare the spec, the state and (with refresh) what providers read back, and
 //! decide per resource: create, update in place, replace, delete or nothing.
 
+pub use super::action::Action;
 use super::providers::Providers;
 use crate::graph::Graph;
 use crate::spec::LoadedSpec;
@@ -11,30 +12,6 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// What happens to a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    Create,
-    Update,
-    Replace,
-    Delete,
-    NoOp,
-}
-
-impl Action {
-    /// The plan's symbol for it.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Action::Create => "+",
-            Action::Update => "~",
-            Action::Replace => "-/+",
-            Action::Delete => "-",
-            Action::NoOp => " ",
-        }
-    }
-}
 
 /// One changed top-level property.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,9 +1,9 @@
 //! Binding the plugins a spec names to provider modules, started in the sandbox with the
 //! grants and configuration the spec gives them, once approved.
 
-use super::credentials::{self, Sources};
 use super::events::Events;
 use super::resolve::{Pending, Policy, Resolver};
+use crate::credentials::{self, Sources};
 use crate::registry::ModuleRef;
 use crate::sandbox::{
     ApiActions, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_TIMEOUT, GrantDir, Grants, HttpAllow,

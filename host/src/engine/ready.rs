@@ -14,7 +14,8 @@
 //! that fails in a passing way (throttled, no answer) is simply tried again next round: the
 //! round owns these retries, not the waiter.
 
-use super::apply::Context;
+use super::interrupt::Interrupt;
+use super::providers::Providers;
 use super::retry::retryable;
 use super::walk;
 use crate::spi::{ErrorKind, Observed, ProviderError};
@@ -65,10 +66,11 @@ struct Waiter {
 
 impl Readiness {
     /// Waits until the object `id` of `plugin`'s `type_name` no longer reads as pending;
-    /// what the read saw then.
+    /// what the read saw then. Rounds read through `providers`; `interrupt` ends the wait.
     pub async fn wait(
         &self,
-        ctx: &Context,
+        providers: &Providers,
+        interrupt: &Interrupt,
         plugin: &str,
         type_name: &str,
         id: &str,
@@ -103,9 +105,9 @@ impl Readiness {
                 };
                 tokio::select! {
                     _ = tokio::time::sleep_until(due) => {}
-                    _ = ctx.interrupt.wait() => {}
+                    _ = interrupt.wait() => {}
                 }
-                if ctx.interrupt.raised() {
+                if interrupt.raised() {
                     return Err(ProviderError::new(
                         ErrorKind::Other,
                         format!(
@@ -114,7 +116,7 @@ impl Readiness {
                         ),
                     ));
                 }
-                let changed = round(ctx, plugin, type_name, &kind).await;
+                let changed = round(providers, plugin, type_name, &kind).await;
                 clock.last = Some(Instant::now());
                 clock.pause = if changed {
                     ROUND
@@ -138,7 +140,7 @@ fn answered(answer: Result<Answer, oneshot::error::RecvError>) -> Answer {
 
 /// One round: reads every pending object of the kind, answers those no longer pending (or
 /// gone, failed, timed out). Whether any waiter was answered.
-async fn round(ctx: &Context, plugin: &str, type_name: &str, kind: &Kind) -> bool {
+async fn round(providers: &Providers, plugin: &str, type_name: &str, kind: &Kind) -> bool {
     let asked: Vec<(String, Value)> = kind
         .waiting
         .lock()
@@ -147,7 +149,7 @@ async fn round(ctx: &Context, plugin: &str, type_name: &str, kind: &Kind) -> boo
         .map(|w| (w.id.clone(), w.properties.clone()))
         .collect();
     let mut done: Vec<(String, Answer)> = Vec::new();
-    let bound = ctx.providers.get(plugin);
+    let bound = providers.get(plugin);
     let (provider, size) = match &bound {
         Ok(bound) => (
             &bound.provider,

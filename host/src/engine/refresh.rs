@@ -16,7 +16,7 @@
 //! works from the record, the same values), so a no-op plan never holds a second copy of every
 //! object.
 
-use super::apply::Context;
+use super::context::Context;
 use super::events::{Op, OpAction};
 use super::retry::{repeating_as, retryable};
 use super::walk::{Outcome, walk};

@@ -18,7 +18,6 @@
 //! - The allocator's bookkeeping is one thread-local read when no instance is running, so rkit
 //!   itself pays nothing measurable for it.
 
-use super::limits::LimitHit;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::Future;
@@ -27,6 +26,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+/// A limit the sandbox enforced; carried as the error of the trap it caused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LimitHit {
+    #[error(
+        "memory limit of {limit_mib} MiB exceeded (the provider asked for {asked_mib} MiB of memory and held {host_mib} MiB of host objects)"
+    )]
+    Memory {
+        limit_mib: usize,
+        asked_mib: usize,
+        host_mib: usize,
+    },
+    #[error("table limit of {limit} elements exceeded")]
+    Table { limit: usize },
+    #[error(
+        "CPU limit of {limit:?} exceeded (the provider used {used:?} of CPU, in WebAssembly and in the host calls it made)"
+    )]
+    Cpu { limit: Duration, used: Duration },
+}
 
 /// The resources one instance has used against its limits.
 #[derive(Debug)]

@@ -1,30 +1,10 @@
 //! The limits an instance runs under, as wasmtime sees them: the linear-memory and table
-//! limiter, and [`LimitHit`], the error a trap caused by a limit carries. What is counted
-//! lives in [`super::budget`].
+//! limiter. What is counted, and [`LimitHit`], the error a trap caused by a limit carries,
+//! live in [`super::budget`].
 
-use super::budget::Budget;
+use super::budget::{Budget, LimitHit};
 use std::sync::Arc;
-use std::time::Duration;
 use wasmtime::ResourceLimiter;
-
-/// A limit the sandbox enforced; carried as the error of the trap it caused.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum LimitHit {
-    #[error(
-        "memory limit of {limit_mib} MiB exceeded (the provider asked for {asked_mib} MiB of memory and held {host_mib} MiB of host objects)"
-    )]
-    Memory {
-        limit_mib: usize,
-        asked_mib: usize,
-        host_mib: usize,
-    },
-    #[error("table limit of {limit} elements exceeded")]
-    Table { limit: usize },
-    #[error(
-        "CPU limit of {limit:?} exceeded (the provider used {used:?} of CPU, in WebAssembly and in the host calls it made)"
-    )]
-    Cpu { limit: Duration, used: Duration },
-}
 
 /// Most table elements an instance may have.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
@@ -65,6 +45,7 @@ impl ResourceLimiter for MemoryLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn memory_limit_names_both_sizes() {

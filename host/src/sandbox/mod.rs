@@ -23,6 +23,7 @@ mod limits;
 mod output;
 mod provider;
 
+pub use budget::LimitHit;
 pub use cache::ComponentCache;
 pub use grant_dir::GrantDir;
 pub use grants::{DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_TIMEOUT, Grants};
@@ -30,7 +31,6 @@ pub use http::{
     AddressKind, ApiActions, AwsEndpoint, AwsSigner, BadApiAction, BadHttpAllow, HttpAllow,
     MAX_SENDS, actions_needed, classify_address, operation,
 };
-pub use limits::LimitHit;
 pub use provider::Provider;
 
 /// The SPI version this host speaks.

@@ -6,11 +6,11 @@
 
 use super::ProviderModule;
 use super::bindings::{self, rkit::provider::types as wit};
+use super::budget::LimitHit;
 use super::budget::{Budget, Metered};
 use super::grants::Grants;
 use super::http::HttpGate;
 use super::instance::{HostState, Instance, MAX_HANDLES, MAX_HELD_BETWEEN_CALLS, new_store};
-use super::limits::LimitHit;
 use super::output::GuestOutput;
 use crate::spi::{Created, Diagnostic, ErrorKind, Observed, ProviderError, ProviderInfo, Tags};
 use crate::text::escaped;

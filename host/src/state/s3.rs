@@ -284,11 +284,11 @@ fn slot_of(path: &StorePath) -> Option<u64> {
 /// The bucket client for `s3`, with credentials, region and endpoint resolved as the AWS
 /// provider's are (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, the shared files).
 fn client(s3: &S3Location) -> Result<AmazonS3> {
-    let access = crate::engine::credentials::aws_access(
+    let access = crate::credentials::aws_access(
         "S3",
         s3.region.as_deref(),
         s3.endpoint.as_deref(),
-        &crate::engine::credentials::Sources::process(),
+        &crate::credentials::Sources::process(),
     )?;
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(&s3.bucket)
