@@ -3,7 +3,7 @@
 //! emulator's state is read independently with boto3 (`tests/aws/emulator.py`), not only from
 //! rkit's output.
 
-mod common;
+use crate::common;
 
 use common::moto::Moto;
 use rkit::sandbox::{ApiActions, AwsEndpoint, AwsSigner, Grants, HttpAllow, Sandbox};

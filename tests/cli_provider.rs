@@ -1,6 +1,6 @@
 //! `rkit provider inspect`, run as a user would: the real binary on the real component.
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! pending or followed, `/healthz` and `/metrics` scraped, the lock free between ticks, and
 //! SIGTERM leaving a consistent state.
 
-mod common;
+use crate::common;
 
 use common::stack::{Stack, file};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! The engine end to end: the real `rkit` binary, the real `local` provider component, real
 //! files in a temporary directory.
 
-mod common;
+use crate::common;
 
 use common::stack::{Stack, file, write_null};
 use serde_json::{Value, json};

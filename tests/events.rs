@@ -2,7 +2,7 @@
 //! `--json` streams (one object per line, ordered, complete), the human view on a terminal
 //! (progress lines, colour) and without one, and `NO_COLOR` / `--no-color`.
 
-mod common;
+use crate::common;
 
 use common::stack::{Stack, write_null};
 use serde_json::{Value, json};

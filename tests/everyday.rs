@@ -1,7 +1,7 @@
 //! The everyday commands end to end through the real `rkit` binary: sensitive values never
 //! shown (every output of every command searched for them), parameters, `show`, `output`.
 
-mod common;
+use crate::common;
 
 use common::stack::{Stack, file};
 use serde_json::{Value, json};

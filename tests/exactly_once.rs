@@ -5,7 +5,7 @@
 //! Offline parts (adoption, orphans, interruption, closed pipes, state surgery) use the real
 //! `local` and `null` providers.
 
-mod common;
+use crate::common;
 
 use common::fault_proxy::{Fault, FaultProxy, Policy};
 use common::moto::Moto;

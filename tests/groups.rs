@@ -3,7 +3,7 @@
 //! members found by their tags after the state is lost (adopted, never duplicated), a rolling
 //! update one batch at a time with health waits, and an unhealthy replacement stopping it.
 
-mod common;
+use crate::common;
 
 use common::stack::Stack;
 use serde_json::{Value, json};

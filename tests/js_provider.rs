@@ -2,7 +2,7 @@
 //! the real `rkit` binary: the `Null` type of `providers/testing/null-js` applies, plans no
 //! changes and refuses properties it does not know, naming the field; the SDK's unit tests.
 
-mod common;
+use crate::common;
 
 use common::stack::Stack;
 use serde_json::{Value, json};

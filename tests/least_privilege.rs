@@ -5,7 +5,7 @@
 //! memory beyond its grants, and cannot write to the terminal through rkit's output. Every
 //! failure is contained, clear, and rkit exits 1 (never 101 or a signal).
 
-mod common;
+use crate::common;
 
 use common::moto::Moto;
 use serde_json::{Value, json};

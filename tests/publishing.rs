@@ -2,7 +2,7 @@
 //! a real OCI registry (Debian's `docker-registry`, the CNCF distribution registry) on a free
 //! loopback port per test; the AWS provider's apply runs against moto.
 
-mod common;
+use crate::common;
 
 use common::moto::Moto;
 use common::registry::Registry;

@@ -4,7 +4,7 @@
 //! adoption after a lost state, a conflict with a key someone else owns, destroy; the SDK's
 //! field-named errors and its unit tests.
 
-mod common;
+use crate::common;
 
 use common::etcd::Etcd;
 use common::stack::Stack;

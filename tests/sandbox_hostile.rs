@@ -2,7 +2,7 @@
 //! manage, and each attempt fails with an error that says which capability was denied or
 //! which limit was hit; after each, the same provider keeps serving calls.
 
-mod common;
+use crate::common;
 
 use rkit::sandbox::{Grants, HttpAllow, Provider, Sandbox};
 use rkit::spi::{ErrorKind, ProviderError, Tags};

@@ -1,7 +1,7 @@
 //! The sandbox running the real `local` provider component: every SPI function, through
 //! wasmtime, against a temporary granted directory.
 
-mod common;
+use crate::common;
 
 use rkit::sandbox::{Grants, Provider, ProviderModule, Sandbox};
 use rkit::spi::{ErrorKind, Severity, Tags};

@@ -7,7 +7,7 @@
 //! a missing or wrong key is refused; saved plans are sealed; rekey), and moving a state:
 //! migrate file → S3 → file, pull and push.
 
-mod common;
+use crate::common;
 
 use common::moto::Moto;
 use serde_json::{Value, json};
@@ -861,7 +861,8 @@ fn a_sealed_state_in_s3_refuses_a_changed_deleted_moved_or_replayed_write() {
     // holder's can, into a slot a compaction freed) is no part of the state, and the next
     // command that compacts deletes it.
     assert!(team.journal().is_empty(), "{:?}", team.journal());
-    put(second, &original);
+    // Not even a journal object: read, it would be refused as corrupt.
+    put(second, "not a journal object");
     let out = team.run(0, &["plan", "SPEC"]);
     assert!(
         out.contains("No changes: 6 resources are up to date."),

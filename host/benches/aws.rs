@@ -8,6 +8,7 @@
 //! `target/bench/aws.md`.
 
 #[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)] // a part of the tests' helpers
 mod common;
 
 use common::moto::Moto;

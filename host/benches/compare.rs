@@ -19,6 +19,7 @@
 //! (default DIR: `target/bench`).
 
 #[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)] // a part of the tests' helpers
 mod common;
 
 use serde::Serialize;

@@ -7,6 +7,7 @@
 //! N = 1000 10000). Prints a Markdown table.
 
 #[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)] // a part of the tests' helpers
 mod common;
 
 use rkit::engine::Session;

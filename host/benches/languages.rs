@@ -9,6 +9,7 @@
 //! `target/bench/languages.md`.
 
 #[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)] // a part of the tests' helpers
 mod common;
 
 use serde_json::json;

@@ -8,6 +8,7 @@
 //! publishing -- [--rounds N]` writes `target/bench/publishing.md`.
 
 #[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)] // a part of the tests' helpers
 mod common;
 
 use common::registry::Registry;

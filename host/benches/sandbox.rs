@@ -9,6 +9,7 @@
 //! Run with `cargo providers && cargo bench -p rkit --bench sandbox`.
 
 #[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)] // a part of the tests' helpers
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};

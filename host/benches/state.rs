@@ -15,6 +15,7 @@
 //! `target/bench/state-faults.md`.
 
 #[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)] // a part of the tests' helpers
 mod common;
 
 use common::moto::Moto;

@@ -1,5 +1,5 @@
-//! Helpers shared by the end-to-end tests: where the provider components are.
-#![allow(dead_code)] // each test crate uses a different part
+//! Helpers shared by the end-to-end tests (`tests/main.rs`) and the benchmarks (each
+//! includes this folder by path and uses a part of it).
 
 use std::path::PathBuf;
 
@@ -61,6 +61,7 @@ pub fn approving(args: &mut Vec<&str>) {
 }
 
 /// A benchmark's `--rounds N` argument, else `default`.
+#[allow(dead_code)] // the benchmarks' argument, not the tests'
 pub fn rounds(default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()

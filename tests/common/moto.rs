@@ -64,11 +64,6 @@ impl Moto {
         moto
     }
 
-    /// What the server printed.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
     /// The AWS SDKs' variables pointing at this emulator, with test credentials.
     pub fn env(&self) -> Vec<(String, String)> {
         [
