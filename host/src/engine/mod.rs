@@ -631,8 +631,11 @@ impl Session {
         {
             let mut store = self.ctx.store.lock().expect("state lock");
             // A plan made before any state existed starts the state's lineage.
-            if store.state.serial == 0 && plan.serial == 0 {
+            if store.state.serial == 0 && plan.serial == 0 && store.state.lineage != plan.lineage {
                 store.state.lineage = plan.lineage.clone();
+                // A snapshot of the old lineage may be there already (a no-change run):
+                // replaced at once, so every write after it names the lineage it continues.
+                store.compact()?;
             }
             if store.state.lineage != plan.lineage || store.state.serial != plan.serial {
                 bail!(

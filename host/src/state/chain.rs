@@ -48,16 +48,14 @@ struct Link {
 }
 
 impl Link {
+    /// Read from the right: a lineage may hold dots (a pushed state's), the numbers and the
+    /// digest never do.
     fn parse(context: &str) -> Option<Self> {
-        let mut parts = context.split('.');
-        let (Some("j"), Some(lineage), Some(first), Some(last), Some(prev), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let rest = context.strip_prefix("j.")?;
+        let mut parts = rest.rsplitn(4, '.');
+        let (Some(prev), Some(last), Some(first), Some(lineage)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return None;
         };
         Some(Self {
@@ -158,9 +156,17 @@ impl Chain {
         bound: &Bound,
         serials: &[u64],
     ) -> Result<Admit> {
+        let held = !self.applied
+            && serials
+                .iter()
+                .max()
+                .is_some_and(|l| *l <= self.snapshot_serial);
         let context = match bound {
             // Not sealed: nothing to check (a state without a key, or a rekey from clear).
             Bound::Clear => return Ok(self.passed(serials, line)),
+            // Held by the snapshot already (a compaction cut short before the journal was
+            // emptied): never applied, so whatever its format or lineage, it is skipped.
+            _ if held => return Ok(Admit::Skip),
             Bound::Format1 if self.format1_ok => return Ok(self.passed(serials, line)),
             Bound::Format1 => bail!(
                 "{at}: a write of rkit's first format after ones of its second: it was put in \
@@ -251,6 +257,44 @@ mod tests {
 
     fn serials(first: u64, last: u64) -> Vec<u64> {
         (first..=last).collect()
+    }
+
+    #[test]
+    fn a_lineage_with_dots_reads_back_from_its_context() {
+        let link = Link::parse(&journal("prod.web", 3, 4, "ab")).unwrap();
+        assert_eq!(
+            link,
+            Link {
+                lineage: "prod.web".into(),
+                first: 3,
+                last: 4,
+                prev: "ab".into()
+            }
+        );
+        assert_eq!(Link::parse("j.3.4.ab"), None);
+        assert_eq!(Link::parse("s.L.4"), None);
+    }
+
+    #[test]
+    fn leftovers_the_snapshot_holds_are_skipped_whatever_their_format_or_lineage() {
+        let snap = b"snapshot".as_slice();
+        let bound = Bound::Context(snapshot("L", 5));
+        let mut chain = Chain::after_snapshot("s", Some((snap, &bound)), "L", 5).unwrap();
+        // A compaction cut short after an upgrade, or after a push of another lineage.
+        let skip = chain.admit("j:1", b"old", &Bound::Format1, &serials(4, 5));
+        assert_eq!(skip.unwrap(), Admit::Skip);
+        let (line, other) = (b"x".as_slice(), Bound::Context(journal("M", 2, 3, GENESIS)));
+        assert_eq!(
+            chain.admit("j:2", line, &other, &serials(2, 3)).unwrap(),
+            Admit::Skip
+        );
+        // Past the snapshot, neither is taken.
+        let err = chain.admit("j:3", b"new", &Bound::Format1, &serials(6, 6));
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .starts_with("j:3: a write of rkit's first format")
+        );
     }
 
     #[test]

@@ -83,11 +83,17 @@ impl FileBackend {
             .and_then(|()| write!(lock, "{}", super::holder()))
             .with_context(|| format!("writing {}", lock_path.display()))?;
         let journal_path = sibling(path, ".journal");
+        let new = !journal_path.exists();
         let journal = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&journal_path)
             .with_context(|| format!("opening {}", journal_path.display()))?;
+        // A journal just made is on disk with its name before anything synced in it counts.
+        if new {
+            sync_dir(&journal_path)
+                .with_context(|| format!("syncing the directory of {}", journal_path.display()))?;
+        }
         Ok(Self {
             path: path.to_path_buf(),
             journal: Some(journal),

@@ -353,7 +353,19 @@ impl StateStore {
         if !backend.exists()? {
             bail!("there is no state at {location}");
         }
-        let (state, _) = load(location, keys, backend.as_mut())?;
+        // Unlocked, a read can race another command's compaction (the snapshot read before
+        // it, the journal after it): what looks missing is read again before it is refused.
+        let mut tries = 0;
+        let state = loop {
+            match load(location, keys, backend.as_mut()) {
+                Ok((state, _)) => break state,
+                Err(err) if tries < 3 && format!("{err:#}").contains(chain::RESTORE) => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100 * tries));
+                }
+                Err(err) => return Err(err),
+            }
+        };
         not_moved(location, &state)?;
         Ok(state)
     }
@@ -486,10 +498,17 @@ impl StateStore {
         let written = batch.write();
         self.written(&batch, written)?;
         let text = snapshot_bytes(&self.state, &self.keys)?;
-        self.writer
+        let compacted = self
+            .writer
             .lock()
             .expect("state writer")
-            .compact(&text, self.state.serial)?;
+            .compact(&text, self.state.serial);
+        if let Err(err) = compacted {
+            // Whether the snapshot was replaced is not known: nothing more is written (the
+            // next run reads what is there).
+            self.poisoned = Some(format!("{err:#}"));
+            return Err(err);
+        }
         self.tip = chain::digest(&text);
         Ok(())
     }
@@ -514,6 +533,10 @@ impl State {
     }
 }
 
+/// The highest serial a state may have (far beyond any real history; no arithmetic on
+/// serials overflows below it).
+pub const MAX_SERIAL: u64 = u64::MAX / 4;
+
 /// Whether `pushed` (read from `file`) may replace `current`: anything replaces a new state or
 /// a moved marker; otherwise it must be of the same lineage, and newer or the same (a state
 /// of the same serial with other contents is an edited copy: never a silent overwrite).
@@ -527,6 +550,19 @@ pub fn check_push(current: &State, pushed: &State, file: &str, force: bool) -> R
     }
     if let Some(to) = &pushed.moved_to {
         bail!("{file} is the marker of a state moved to {to}, not a state");
+    }
+    if pushed.serial > MAX_SERIAL {
+        bail!(
+            "{file} has serial {}: more than rkit counts to ({MAX_SERIAL})",
+            pushed.serial
+        );
+    }
+    let word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if pushed.lineage.is_empty() || !pushed.lineage.chars().all(word) {
+        bail!(
+            "{file} has lineage {:?}: a lineage is letters, digits, '-', '_' and '.'",
+            pushed.lineage
+        );
     }
     if force || current.is_new() || current.moved_to.is_some() {
         return Ok(());
@@ -550,7 +586,8 @@ pub fn check_push(current: &State, pushed: &State, file: &str, force: bool) -> R
     if pushed.serial == current.serial && pushed != current {
         bail!(
             "{file} has serial {}, the state's own, but other contents: an edited copy replaces \
-             the state only with a higher Serial (set it to {}), or with --force",
+             the state only with a higher Serial (set it to {}), or with --force (if you did \
+             not edit it, the state changed since the pull: pull again)",
             pushed.serial,
             pushed.serial + 1
         );
@@ -636,6 +673,12 @@ fn load(location: &Location, keys: &Keys, backend: &mut dyn Backend) -> Result<(
         bail!(
             "the state {location} has version {}; this rkit reads version {VERSION}",
             state.version
+        );
+    }
+    if state.serial > MAX_SERIAL {
+        bail!(
+            "the state {location} has serial {}: more than rkit counts to ({MAX_SERIAL})",
+            state.serial
         );
     }
     let mut entries = Vec::new();
@@ -1145,6 +1188,16 @@ mod tests {
         };
         assert!(check_push(&current, &pushed("l1", 5), "f", false).is_ok());
         assert!(check_push(&current, &pushed("l1", 9), "f", false).is_ok());
+        let bad = check_push(&current, &pushed("l 1", 9), "f", true).unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "f has lineage \"l 1\": a lineage is letters, digits, '-', '_' and '.'"
+        );
+        let far = check_push(&current, &pushed("l1", u64::MAX), "f", true).unwrap_err();
+        assert!(
+            far.to_string()
+                .starts_with(&format!("f has serial {}: more than", u64::MAX))
+        );
         let edited = State {
             applied_spec: Some("sha256:x".into()),
             ..current.clone()
@@ -1154,7 +1207,8 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "f has serial 5, the state's own, but other contents: an edited copy replaces the \
-             state only with a higher Serial (set it to 6), or with --force"
+             state only with a higher Serial (set it to 6), or with --force (if you did not edit \
+             it, the state changed since the pull: pull again)"
         );
         assert!(check_push(&current, &edited, "f", true).is_ok());
         assert_eq!(

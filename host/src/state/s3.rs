@@ -264,6 +264,8 @@ pub struct S3Backend {
     next_slot: u64,
     /// Journal objects read or written since the last compaction.
     journaled: Vec<StorePath>,
+    /// Loads begun again because a compaction changed the state while it was read.
+    reloads: u32,
     held: Option<Arc<Mutex<Held>>>,
     /// The lease taken over (expired, not released), fenced at load.
     took_over: Option<Lease>,
@@ -341,6 +343,7 @@ impl S3Backend {
             snapshot_etag: None,
             next_slot: 0,
             journaled: Vec::new(),
+            reloads: 0,
             held: None,
             took_over: None,
             taken_from: None,
@@ -686,10 +689,18 @@ impl Backend for S3Backend {
         }
         let bodies = self.remote.get_many(unread.clone())?;
         let mut journal = Vec::with_capacity(unread.len());
-        let mut last_token = folded.token;
+        // Tokens grow along the journal (the snapshot's own is not compared: a lock object
+        // deleted by hand starts its next holder at token 1 again).
+        let mut last_token = 0;
         for (path, bytes) in unread.into_iter().zip(bodies) {
             let Some(bytes) = bytes else {
-                continue; // deleted by a compaction meanwhile: the snapshot holds it
+                // Deleted by a compaction since the listing: the snapshot read before it is
+                // older than the one that holds it. Read it all again.
+                self.reloads += 1;
+                if self.reloads > 5 {
+                    bail!("{what} kept changing while it was read (compacted 5 times): run again");
+                }
+                return self.load();
             };
             let name = format!("s3://{}/{path}", self.location_bucket());
             let (first, rest) = match bytes.iter().position(|b| *b == b'\n') {
