@@ -6,7 +6,7 @@ use super::providers::Providers;
 use crate::graph::Graph;
 use crate::spec::LoadedSpec;
 use crate::spec::reference::{self, Reference, Target, at_path};
-use crate::spi::{Observed, Tags};
+use crate::spi::{Observed, Tags, TypeInfo};
 use crate::state::{ResourceState, State};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -339,7 +339,10 @@ impl Plan {
 const FORCES: &str = "forces replacement";
 
 /// Plans `spec` against `state`. `refreshed` holds what providers read back (`None`: gone);
-/// a resource missing from it is taken as recorded.
+/// a resource missing from it is taken as recorded. The passes, in order: a step for each
+/// resource of the spec (in dependency order, each resolving the references of those before
+/// it), a delete for each recorded resource the spec no longer has, adoptions and orphans
+/// from what `found` holds, and the replacements whose users move first.
 pub fn plan(
     spec: &LoadedSpec,
     graph: &Graph,
@@ -349,158 +352,17 @@ pub fn plan(
     found: Option<&[Found]>,
     replace: &[String],
 ) -> Result<Plan> {
-    let sensitivity = super::sensitive::of(spec, providers);
-    let mut actions: HashMap<&str, Action> = HashMap::new();
-    let mut steps = Vec::with_capacity(graph.order.len());
-    for node in &graph.order {
-        let name = graph.graph[*node].as_str();
-        let rs = &spec.spec.resources[name];
-        let info = providers.get(&rs.plugin)?.module.info();
-        let ty = info
-            .type_info(&rs.type_name)
-            .expect("types are checked by validation");
-        let lookup = |r: &Reference| -> Option<Value> {
-            let recorded = state.resources.get(&r.resource)?;
-            match (&r.target, actions[r.resource.as_str()]) {
-                (Target::Id, Action::NoOp | Action::Update) => {
-                    Some(Value::String(recorded.id.clone()))
-                }
-                // An update in place keeps the object: its attributes are taken as they are
-                // (a dependent whose input an update does change is updated by the next
-                // plan), rather than unknown, which would replace dependents that reference
-                // a force-new attribute (a volume's zone) for nothing.
-                // An attribute that drifted on an object being updated is decided by that
-                // update (it repairs the drift): unknown until then, not the drifted value.
-                (Target::Attribute(path), action @ (Action::NoOp | Action::Update)) => {
-                    let kept = at_path(&recorded.attributes, path);
-                    match refreshed.get(&r.resource) {
-                        Some(Some(observed)) => {
-                            let now = at_path(&observed.attributes, path);
-                            (action == Action::NoOp || now == kept).then(|| now.cloned())?
-                        }
-                        _ => kept.cloned(),
-                    }
-                }
-                _ => None,
-            }
-        };
-        let desired = reference::resolve(&rs.properties, &lookup);
-        let force_new = |field: &str| ty.force_new.iter().any(|f| f == field);
-        let all_new = || -> Vec<Change> {
-            desired
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| Change {
-                    field: k.clone(),
-                    before: None,
-                    after: Some(v.clone()),
-                    forces_replacement: false,
-                    sensitive: false,
-                })
-                .collect()
-        };
-        let recorded = state.resources.get(name);
-        let (action, changes, reason) = match (recorded, refreshed.get(name)) {
-            (None, _) => (Action::Create, all_new(), None),
-            (Some(_), Some(None)) => (
-                Action::Create,
-                all_new(),
-                Some("it was deleted outside rkit".to_string()),
-            ),
-            (Some(r), _) if r.plugin != rs.plugin || r.type_name != rs.type_name => (
-                Action::Replace,
-                all_new(),
-                Some("its Plugin or Type changed".to_string()),
-            ),
-            (Some(r), observed) => {
-                let observed = observed.and_then(Option::as_ref).map(|o| &o.properties);
-                let changes = diff(&r.properties, observed, &desired, &force_new);
-                let forcing: Vec<&str> = changes
-                    .iter()
-                    .filter(|c| c.forces_replacement)
-                    .map(|c| c.field.as_str())
-                    .collect();
-                if replace.iter().any(|n| n == name) {
-                    let why = "its replacement was asked for (--replace)".to_string();
-                    (Action::Replace, changes, Some(why))
-                } else if changes.is_empty()
-                    && let Some(why) = retag(r, &spec.stack, name)
-                {
-                    (Action::Update, changes, Some(why))
-                } else if changes.is_empty() {
-                    (Action::NoOp, changes, None)
-                } else if forcing.is_empty() {
-                    (Action::Update, changes, None)
-                } else {
-                    let reason = format!("{} {FORCES}", forcing.join(", "));
-                    (Action::Replace, changes, Some(reason))
-                }
-            }
-        };
-        actions.insert(name, action);
-        let sensitive = sensitivity.get(name).cloned().unwrap_or_default();
-        let mut changes = changes;
-        for change in &mut changes {
-            change.sensitive =
-                super::sensitive::properties_in(&sensitive).any(|p| p == change.field);
-        }
-        let (properties, tags) = match action {
-            Action::NoOp => (None, Tags::new()),
-            _ => (Some(rs.properties.clone()), tags_of(spec, name)),
-        };
-        steps.push(Step {
-            name: name.to_string(),
-            action,
-            plugin: rs.plugin.clone(),
-            type_name: rs.type_name.clone(),
-            changes,
-            reason,
-            create_before_destroy: ty.create_before_destroy && action == Action::Replace,
-            adopt: None,
-            orphan: None,
-            depends_on: spec
-                .dependencies(name)
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            recorded_depends_on: recorded.map(|r| r.depends_on.clone()).unwrap_or_default(),
-            properties,
-            tags,
-            sensitive,
-            after: Vec::new(),
-            health: None,
-        });
-    }
-    let in_spec: BTreeSet<&str> = spec.spec.resources.keys().map(String::as_str).collect();
-    for (name, r) in &state.resources {
-        if !in_spec.contains(name.as_str()) {
-            let mut step = Step::delete(
-                name,
-                &r.plugin,
-                &r.type_name,
-                Some("it is gone from the spec".into()),
-            );
-            step.recorded_depends_on = r.depends_on.clone();
-            steps.push(step);
-        }
-    }
+    let inputs = Inputs {
+        spec,
+        state,
+        refreshed,
+        replace,
+        sensitivity: super::sensitive::of(spec, providers),
+    };
+    let mut steps = spec_steps(&inputs, graph, providers)?;
+    steps.extend(deletions(spec, state));
     if let Some(found) = found {
-        let wanted: BTreeMap<String, (String, String)> = steps
-            .iter()
-            .filter(|s| s.action == Action::Create)
-            .map(|s| (s.name.clone(), (s.plugin.clone(), s.type_name.clone())))
-            .collect();
-        let (adopt, orphans) = sort_found(found, state, &wanted);
-        for step in &mut steps {
-            if let Some(id) = adopt.get(&step.name) {
-                step.adopt = Some(id.clone());
-                step.reason = Some(format!(
-                    "adopting {id}, which carries this stack's tags and its name"
-                ));
-            }
-        }
-        steps.extend(orphans);
+        adopt_found(&mut steps, found, state);
     }
     create_before_users_move(&mut steps);
     Ok(Plan {
@@ -510,6 +372,215 @@ pub fn plan(
         steps,
         groups: Vec::new(),
     })
+}
+
+/// What a plan is made from.
+struct Inputs<'a> {
+    spec: &'a LoadedSpec,
+    state: &'a State,
+    refreshed: &'a BTreeMap<String, Option<Observed>>,
+    replace: &'a [String],
+    /// The sensitive paths of each resource.
+    sensitivity: BTreeMap<String, Vec<String>>,
+}
+
+/// A step for each resource of the spec, in dependency order.
+fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<Vec<Step>> {
+    let mut actions: HashMap<&str, Action> = HashMap::new();
+    let mut steps = Vec::with_capacity(graph.order.len());
+    for node in &graph.order {
+        let name = graph.graph[*node].as_str();
+        let rs = &inputs.spec.spec.resources[name];
+        let info = providers.get(&rs.plugin)?.module.info();
+        let ty = info
+            .type_info(&rs.type_name)
+            .expect("types are checked by validation");
+        let desired = desired(inputs, &rs.properties, &actions);
+        let recorded = inputs.state.resources.get(name);
+        let (action, changes, reason) = decide(inputs, name, recorded, &desired, ty);
+        actions.insert(name, action);
+        steps.push(spec_step(
+            inputs,
+            name,
+            ty,
+            recorded,
+            (action, changes, reason),
+        ));
+    }
+    Ok(steps)
+}
+
+/// The properties `properties` resolve to with what is known now: a reference to a resource
+/// kept (or updated in place) is its recorded ID or attribute; to one created or replaced,
+/// unknown until apply.
+fn desired(inputs: &Inputs, properties: &Value, actions: &HashMap<&str, Action>) -> Value {
+    let lookup = |r: &Reference| -> Option<Value> {
+        let recorded = inputs.state.resources.get(&r.resource)?;
+        match (&r.target, actions[r.resource.as_str()]) {
+            (Target::Id, Action::NoOp | Action::Update) => Some(Value::String(recorded.id.clone())),
+            // An update in place keeps the object: its attributes are taken as they are
+            // (a dependent whose input an update does change is updated by the next
+            // plan), rather than unknown, which would replace dependents that reference
+            // a force-new attribute (a volume's zone) for nothing.
+            // An attribute that drifted on an object being updated is decided by that
+            // update (it repairs the drift): unknown until then, not the drifted value.
+            (Target::Attribute(path), action @ (Action::NoOp | Action::Update)) => {
+                let kept = at_path(&recorded.attributes, path);
+                match inputs.refreshed.get(&r.resource) {
+                    Some(Some(observed)) => {
+                        let now = at_path(&observed.attributes, path);
+                        (action == Action::NoOp || now == kept).then(|| now.cloned())?
+                    }
+                    _ => kept.cloned(),
+                }
+            }
+            _ => None,
+        }
+    };
+    reference::resolve(properties, &lookup)
+}
+
+/// What is done to `name` (recorded as `recorded`) to make it `desired`, its changes and why.
+fn decide(
+    inputs: &Inputs,
+    name: &str,
+    recorded: Option<&ResourceState>,
+    desired: &Value,
+    ty: &TypeInfo,
+) -> (Action, Vec<Change>, Option<String>) {
+    let rs = &inputs.spec.spec.resources[name];
+    let all_new = || -> Vec<Change> {
+        desired
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| Change {
+                field: k.clone(),
+                before: None,
+                after: Some(v.clone()),
+                forces_replacement: false,
+                sensitive: false,
+            })
+            .collect()
+    };
+    let r = match (recorded, inputs.refreshed.get(name)) {
+        (None, _) => return (Action::Create, all_new(), None),
+        (Some(_), Some(None)) => {
+            let why = "it was deleted outside rkit".to_string();
+            return (Action::Create, all_new(), Some(why));
+        }
+        (Some(r), _) if r.plugin != rs.plugin || r.type_name != rs.type_name => {
+            let why = "its Plugin or Type changed".to_string();
+            return (Action::Replace, all_new(), Some(why));
+        }
+        (Some(r), _) => r,
+    };
+    let observed = inputs.refreshed.get(name).and_then(Option::as_ref);
+    let force_new = |field: &str| ty.force_new.iter().any(|f| f == field);
+    let changes = diff(
+        &r.properties,
+        observed.map(|o| &o.properties),
+        desired,
+        &force_new,
+    );
+    let forcing: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.forces_replacement)
+        .map(|c| c.field.as_str())
+        .collect();
+    if inputs.replace.iter().any(|n| n == name) {
+        let why = "its replacement was asked for (--replace)".to_string();
+        (Action::Replace, changes, Some(why))
+    } else if changes.is_empty()
+        && let Some(why) = retag(r, &inputs.spec.stack, name)
+    {
+        (Action::Update, changes, Some(why))
+    } else if changes.is_empty() {
+        (Action::NoOp, changes, None)
+    } else if forcing.is_empty() {
+        (Action::Update, changes, None)
+    } else {
+        let reason = format!("{} {FORCES}", forcing.join(", "));
+        (Action::Replace, changes, Some(reason))
+    }
+}
+
+/// The step of the spec's resource `name`, as decided.
+fn spec_step(
+    inputs: &Inputs,
+    name: &str,
+    ty: &TypeInfo,
+    recorded: Option<&ResourceState>,
+    (action, mut changes, reason): (Action, Vec<Change>, Option<String>),
+) -> Step {
+    let spec = inputs.spec;
+    let rs = &spec.spec.resources[name];
+    let sensitive = inputs.sensitivity.get(name).cloned().unwrap_or_default();
+    for change in &mut changes {
+        change.sensitive = super::sensitive::properties_in(&sensitive).any(|p| p == change.field);
+    }
+    let (properties, tags) = match action {
+        Action::NoOp => (None, Tags::new()),
+        _ => (Some(rs.properties.clone()), tags_of(spec, name)),
+    };
+    Step {
+        name: name.to_string(),
+        action,
+        plugin: rs.plugin.clone(),
+        type_name: rs.type_name.clone(),
+        changes,
+        reason,
+        create_before_destroy: ty.create_before_destroy && action == Action::Replace,
+        adopt: None,
+        orphan: None,
+        depends_on: spec
+            .dependencies(name)
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        recorded_depends_on: recorded.map(|r| r.depends_on.clone()).unwrap_or_default(),
+        properties,
+        tags,
+        sensitive,
+        after: Vec::new(),
+        health: None,
+    }
+}
+
+/// A delete for each recorded resource the spec no longer has.
+fn deletions(spec: &LoadedSpec, state: &State) -> Vec<Step> {
+    let in_spec: BTreeSet<&str> = spec.spec.resources.keys().map(String::as_str).collect();
+    let gone = state
+        .resources
+        .iter()
+        .filter(|(name, _)| !in_spec.contains(name.as_str()));
+    gone.map(|(name, r)| {
+        let why = Some("it is gone from the spec".into());
+        let mut step = Step::delete(name, &r.plugin, &r.type_name, why);
+        step.recorded_depends_on = r.depends_on.clone();
+        step
+    })
+    .collect()
+}
+
+/// What the stack's tags found: creates that adopt an object already there, and orphans
+/// (found, recorded under no name the spec has) to delete.
+fn adopt_found(steps: &mut Vec<Step>, found: &[Found], state: &State) {
+    let wanted: BTreeMap<String, (String, String)> = steps
+        .iter()
+        .filter(|s| s.action == Action::Create)
+        .map(|s| (s.name.clone(), (s.plugin.clone(), s.type_name.clone())))
+        .collect();
+    let (adopt, orphans) = sort_found(found, state, &wanted);
+    for step in steps.iter_mut() {
+        if let Some(id) = adopt.get(&step.name) {
+            step.adopt = Some(id.clone());
+            step.reason = Some(format!(
+                "adopting {id}, which carries this stack's tags and its name"
+            ));
+        }
+    }
+    steps.extend(orphans);
 }
 
 /// A replacement that a changed property forces, of something another resource keeps using
