@@ -193,6 +193,9 @@ fn text(event: &Event) -> Option<String> {
             };
             format!("tick {tick}: {what} ({seconds:.2} s{requests}){slow}")
         }
+        Event::OperationNotStarted { resource, .. } => {
+            format!("{resource}: not started (the state could not be written)")
+        }
         Event::OrderDropped { first, then } => format!(
             "warning: the recorded order \"{first} before {then}\" is part of a cycle \
              (dependencies changed since they were recorded); it is not kept"
@@ -206,6 +209,10 @@ pub struct Human;
 
 impl Reporter for Human {
     fn event(&self, event: Event) {
+        // The report lists what was not started, once, with the reason.
+        if matches!(event, Event::OperationNotStarted { .. }) {
+            return;
+        }
         let Some(line) = text(&event) else { return };
         // Line by line: an approval lists what a module gets on several lines.
         let line = line
@@ -245,7 +252,9 @@ pub struct Json;
 impl Reporter for Json {
     fn event(&self, event: Event) {
         let level = match event {
-            Event::Warning { .. } | Event::OrderDropped { .. } => "warn",
+            Event::Warning { .. }
+            | Event::OrderDropped { .. }
+            | Event::OperationNotStarted { .. } => "warn",
             Event::OperationFailed { .. } => "error",
             _ => "info",
         };
@@ -314,6 +323,17 @@ mod tests {
             elapsed_ms: 3,
         };
         assert_eq!(text(&read), None);
+        let not_started = Event::OperationNotStarted {
+            resource: "Web".into(),
+            action: OpAction::Create,
+            reason: "the state s cannot be written: disk full".into(),
+        };
+        assert_eq!(
+            text(&not_started).unwrap(),
+            "Web: not started (the state could not be written)"
+        );
+        let json = serde_json::to_value(&not_started).unwrap();
+        assert_eq!(json["reason"], "the state s cannot be written: disk full");
     }
 
     #[test]

@@ -204,8 +204,15 @@ fn op_action(step: &Step, phase: Phase) -> OpAction {
 /// running).
 async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
     // Nothing is asked of a provider once the state cannot record it.
-    if let Err(err) = ctx.store.lock().expect("state lock").writable() {
-        return Err(Failure::engine(format!("{err:#}")).never_started());
+    let writable = ctx.store.lock().expect("state lock").writable();
+    if let Err(err) = writable {
+        let reason = format!("{err:#}");
+        ctx.events.event(Event::OperationNotStarted {
+            resource: step.name.clone(),
+            action: op_action(step, phase),
+            reason: reason.clone(),
+        });
+        return Err(Failure::engine(reason).never_started());
     }
     let op = Op::new(&ctx.events, &step.name, op_action(step, phase));
     let started = Instant::now();

@@ -348,6 +348,10 @@ fn changes(plan: &Plan) -> usize {
         .count()
 }
 
+/// One tick, as its passes: read the spec file again; open the state (a lock another rkit
+/// holds skips the tick); follow a spec applied by hand since, or only observe; plan, report
+/// drift and repair it; count the requests; plan a changed spec file to report what applying
+/// it would do.
 async fn one_tick(
     options: &Options,
     applied: &mut LoadedSpec,
@@ -358,21 +362,82 @@ async fn one_tick(
     metrics: &Metrics,
 ) -> Result<TickReport> {
     let mut report = TickReport::default();
-    // The spec file as it is now: applied with --follow-spec, else planned and reported.
-    let mut pending_spec = None;
+    let mut pending_spec = reread_spec(options, applied, opener, events);
+    let tick = Tick::start(options, events, interrupt);
+    let session = match tick.open(opener, applied).await {
+        Ok(session) => session,
+        Err(err) if err.downcast_ref::<crate::state::Locked>().is_some() => {
+            metrics.skipped_ticks.fetch_add(1, Ordering::Relaxed);
+            events.event(Event::Warning {
+                message: format!("{err:#}; skipping this tick"),
+            });
+            report.skipped = true;
+            return Ok(report);
+        }
+        Err(err) => return Err(err),
+    };
+    let followed = Following {
+        applied,
+        baseline,
+        pending_spec: &mut pending_spec,
+        events,
+    };
+    let (mut session, stale) = followed.follow(session, &tick, opener).await?;
+    let outcome = repair(
+        &mut session,
+        options,
+        stale,
+        &mut report,
+        events,
+        interrupt,
+        metrics,
+    )
+    .await;
+    count_requests(&session, metrics, &mut report);
+    report.throttled = tick.events.throttled.load(Ordering::Relaxed);
+    // The lock goes with the session, before the next spec is planned.
+    drop(session);
+    drop(tick);
+    outcome?;
+    match pending_spec {
+        Some(latest) => {
+            plan_pending(
+                latest,
+                options,
+                opener,
+                events,
+                interrupt,
+                metrics,
+                &mut report,
+            )
+            .await?
+        }
+        None => metrics.spec_pending.store(0, Ordering::Relaxed),
+    }
+    Ok(report)
+}
+
+/// The spec file as it is now, if it changed: followed at once with `--follow-spec` (it
+/// becomes `applied`), else returned to be planned and reported. Unreadable, the last good
+/// one stays.
+fn reread_spec(
+    options: &Options,
+    applied: &mut LoadedSpec,
+    opener: &impl Opener,
+    events: &Events,
+) -> Option<LoadedSpec> {
     match opener.load() {
         Ok(latest) if latest.spec != applied.spec => {
-            if options.follow_spec {
-                events.event(Event::Warning {
-                    message: format!(
-                        "{}: the spec changed; following it (--follow-spec)",
-                        latest.path.display()
-                    ),
-                });
-                *applied = latest;
-            } else {
-                pending_spec = Some(latest);
+            if !options.follow_spec {
+                return Some(latest);
             }
+            events.event(Event::Warning {
+                message: format!(
+                    "{}: the spec changed; following it (--follow-spec)",
+                    latest.path.display()
+                ),
+            });
+            *applied = latest;
         }
         Ok(_) => {}
         Err(err) => events.event(Event::Warning {
@@ -381,180 +446,229 @@ async fn one_tick(
             ),
         }),
     }
+    None
+}
 
-    // The tick's own interrupt: raised by the budget, or by the user's.
-    let tick_interrupt = Interrupt::default();
-    let forward = {
-        let (outer, inner) = (interrupt.clone(), tick_interrupt.clone());
-        tokio::spawn(async move {
-            outer.wait().await;
-            inner.raise();
-        })
-    };
-    let tick_events = std::sync::Arc::new(TickEvents {
-        inner: events.clone(),
-        started: AtomicUsize::new(0),
-        max: options.max_operations.max(1),
-        budget: tick_interrupt.clone(),
-        throttled: AtomicBool::new(false),
-    });
-    let mut session = match opener
-        .open(applied.clone(), tick_events.clone(), tick_interrupt.clone())
-        .await
-    {
-        Ok(session) => session,
-        Err(err) if err.downcast_ref::<crate::state::Locked>().is_some() => {
-            forward.abort();
-            metrics.skipped_ticks.fetch_add(1, Ordering::Relaxed);
-            events.event(Event::Warning {
-                message: format!("{err:#}; skipping this tick"),
-            });
-            report.skipped = true;
-            return Ok(report);
+/// A tick's own interrupt (raised by its operation budget, or forwarded from the user's) and
+/// its reporter; the forwarding ends with it.
+struct Tick {
+    interrupt: Interrupt,
+    events: std::sync::Arc<TickEvents>,
+    forward: tokio::task::JoinHandle<()>,
+}
+
+impl Tick {
+    fn start(options: &Options, events: &Events, interrupt: &Interrupt) -> Self {
+        let tick_interrupt = Interrupt::default();
+        let forward = {
+            let (outer, inner) = (interrupt.clone(), tick_interrupt.clone());
+            tokio::spawn(async move {
+                outer.wait().await;
+                inner.raise();
+            })
+        };
+        let events = std::sync::Arc::new(TickEvents {
+            inner: events.clone(),
+            started: AtomicUsize::new(0),
+            max: options.max_operations.max(1),
+            budget: tick_interrupt.clone(),
+            throttled: AtomicBool::new(false),
+        });
+        Self {
+            interrupt: tick_interrupt,
+            events,
+            forward,
         }
-        Err(err) => {
-            forward.abort();
-            return Err(err);
-        }
-    };
-    // A person's apply of another spec is never undone: converge acts only with the spec the
-    // state's last apply used, following the spec file when that is the one applied.
-    let mut stale = false;
-    let recorded = session.applied_spec();
-    // What the state said when this converge began is the operator's starting point (starting
-    // converge on a spec is choosing it); only an apply of another spec since then counts.
-    let began = baseline.get_or_insert_with(|| recorded.clone()).clone();
-    if let Some(recorded) = recorded
-        && recorded != applied.digest
-        && Some(&recorded) != began.as_ref()
-    {
-        if pending_spec.as_ref().is_some_and(|p| p.digest == recorded) {
-            let latest = pending_spec.take().expect("checked");
-            events.event(Event::Warning {
-                message: format!(
-                    "{}: this spec was applied since converge loaded the previous one; \
-                     following it",
-                    latest.path.display()
-                ),
-            });
-            *applied = latest;
-            drop(session);
-            session = match opener
-                .open(applied.clone(), tick_events.clone(), tick_interrupt.clone())
-                .await
-            {
-                Ok(session) => session,
-                Err(err) => {
-                    forward.abort();
-                    return Err(err);
-                }
-            };
-        } else {
-            stale = true;
-            events.event(Event::Warning {
+    }
+
+    async fn open(&self, opener: &impl Opener, spec: &LoadedSpec) -> Result<Session> {
+        let events: Events = self.events.clone();
+        opener
+            .open(spec.clone(), events, self.interrupt.clone())
+            .await
+    }
+}
+
+impl Drop for Tick {
+    fn drop(&mut self) {
+        self.forward.abort();
+    }
+}
+
+/// Which spec a tick acts with. A person's apply of another spec is never undone: converge
+/// acts only with the spec the state's last apply used, following the spec file when that is
+/// the one applied.
+struct Following<'a> {
+    applied: &'a mut LoadedSpec,
+    /// What the state said when this converge began: the operator's starting point (starting
+    /// converge on a spec is choosing it); only an apply of another spec since then counts.
+    baseline: &'a mut Option<Option<String>>,
+    pending_spec: &'a mut Option<LoadedSpec>,
+    events: &'a Events,
+}
+
+impl Following<'_> {
+    /// The session to act with (opened again on the spec file when that was applied since),
+    /// and whether the tick only observes (the state was applied with another spec).
+    async fn follow(
+        self,
+        session: Session,
+        tick: &Tick,
+        opener: &impl Opener,
+    ) -> Result<(Session, bool)> {
+        let recorded = session.applied_spec();
+        let began = self
+            .baseline
+            .get_or_insert_with(|| recorded.clone())
+            .clone();
+        let Some(recorded) =
+            recorded.filter(|r| *r != self.applied.digest && Some(r) != began.as_ref())
+        else {
+            return Ok((session, false));
+        };
+        if self
+            .pending_spec
+            .as_ref()
+            .is_none_or(|p| p.digest != recorded)
+        {
+            self.events.event(Event::Warning {
                 message: format!(
                     "the state was last applied with another spec ({recorded}) than the one \
                      this converge runs ({}): not acting, only observing, until the spec file \
                      is the one applied last (or this spec is applied by hand)",
-                    applied.digest
+                    self.applied.digest
                 ),
             });
+            return Ok((session, true));
         }
+        let latest = self.pending_spec.take().expect("checked");
+        self.events.event(Event::Warning {
+            message: format!(
+                "{}: this spec was applied since converge loaded the previous one; following it",
+                latest.path.display()
+            ),
+        });
+        *self.applied = latest;
+        drop(session);
+        Ok((tick.open(opener, self.applied).await?, false))
     }
-    let outcome = async {
-        session.validate().await?;
-        let plan = session.plan(true, options.parallelism, false).await?;
-        report.drift = changes(&plan);
-        for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
-            events.event(Event::Drift {
-                resource: step.name.clone(),
-                action: step.action,
-                fields: step.changes.iter().map(|c| c.field.clone()).collect(),
-                reason: step.reason.clone(),
-            });
-        }
-        if report.drift > 0 {
-            metrics.drift_ticks.fetch_add(1, Ordering::Relaxed);
-            metrics
-                .drift_changes
-                .fetch_add(report.drift as u64, Ordering::Relaxed);
-        }
-        if options.observe_only || stale || report.drift == 0 {
-            if !options.observe_only && !stale {
-                session.keep(&plan)?;
-            }
-            return Ok::<(), anyhow::Error>(());
-        }
-        interrupt.set_busy(true);
-        let applied_report = session.apply(plan, options.parallelism).await;
-        interrupt.set_busy(false);
-        let applied_report = applied_report?;
-        let done = applied_report.created.len()
-            + applied_report.updated.len()
-            + applied_report.replaced.len()
-            + applied_report.deleted.len();
-        report.repaired = done;
-        report.failed = applied_report.failed.len();
-        report.errors = applied_report
-            .failed
-            .iter()
-            .map(|(_, failure)| failure.message.clone())
-            .collect();
-        let mut failed = metrics.failed_operations.lock().expect("metrics");
-        for (resource, failure) in &applied_report.failed {
-            let kind = failure.kind.map_or("engine".to_string(), |k| {
-                serde_json::to_value(k)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            });
-            *failed.entry((resource.clone(), kind)).or_default() += 1;
-        }
-        drop(failed);
-        report.deferred = applied_report.cancelled.len()
-            + applied_report.skipped.len()
-            + applied_report.not_started.len();
-        metrics.repairs.fetch_add(done as u64, Ordering::Relaxed);
-        metrics
-            .failures
-            .fetch_add(report.failed as u64, Ordering::Relaxed);
-        metrics
-            .deferred
-            .fetch_add(report.deferred as u64, Ordering::Relaxed);
-        Ok(())
-    }
-    .await;
-    {
-        let mut requests = metrics.requests.lock().expect("metrics");
-        for (provider, n) in session.ctx.providers.http_requests() {
-            *requests.entry(provider.to_string()).or_default() += n;
-            report.requests += n;
-        }
-    }
-    report.throttled = tick_events.throttled.load(Ordering::Relaxed);
-    // The lock goes with the session, before the next spec is planned.
-    drop(session);
-    forward.abort();
-    outcome?;
+}
 
-    if let Some(latest) = pending_spec {
-        let quiet: Events = std::sync::Arc::new(super::events::Silent);
-        match opener.open(latest, quiet, interrupt.clone()).await {
-            Ok(mut session) => {
-                let plan = session.plan(false, options.parallelism, false).await?;
-                let n = changes(&plan);
-                report.pending = Some(n);
-                metrics.spec_pending.store(n as u64, Ordering::Relaxed);
-                events.event(Event::SpecPending { changes: n });
-            }
-            Err(err) => events.event(Event::Warning {
-                message: format!("the changed spec cannot be planned: {err:#}"),
-            }),
+/// Plans with refresh, reports each drifted resource, and (unless only observing, or there
+/// is nothing to do) applies the plan within the tick's budget; a plan without changes is
+/// kept (the state records the spec it matches).
+async fn repair(
+    session: &mut Session,
+    options: &Options,
+    stale: bool,
+    report: &mut TickReport,
+    events: &Events,
+    interrupt: &Interrupt,
+    metrics: &Metrics,
+) -> Result<()> {
+    session.validate().await?;
+    let plan = session.plan(true, options.parallelism, false).await?;
+    report_drift(&plan, report, events, metrics);
+    if options.observe_only || stale || report.drift == 0 {
+        if !options.observe_only && !stale {
+            session.keep(&plan)?;
         }
-    } else {
-        metrics.spec_pending.store(0, Ordering::Relaxed);
+        return Ok(());
     }
-    Ok(report)
+    interrupt.set_busy(true);
+    let applied = session.apply(plan, options.parallelism).await;
+    interrupt.set_busy(false);
+    record_repairs(&applied?, report, metrics);
+    Ok(())
+}
+
+/// Reports each change of `plan` as drift, and counts it.
+fn report_drift(plan: &Plan, report: &mut TickReport, events: &Events, metrics: &Metrics) {
+    report.drift = changes(plan);
+    for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
+        events.event(Event::Drift {
+            resource: step.name.clone(),
+            action: step.action,
+            fields: step.changes.iter().map(|c| c.field.clone()).collect(),
+            reason: step.reason.clone(),
+        });
+    }
+    if report.drift > 0 {
+        metrics.drift_ticks.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .drift_changes
+            .fetch_add(report.drift as u64, Ordering::Relaxed);
+    }
+}
+
+/// What the repairing apply did, in the tick's report and the metrics.
+fn record_repairs(applied: &super::apply::Report, report: &mut TickReport, metrics: &Metrics) {
+    let done = applied.created.len()
+        + applied.updated.len()
+        + applied.replaced.len()
+        + applied.deleted.len();
+    report.repaired = done;
+    report.failed = applied.failed.len();
+    report.errors = applied
+        .failed
+        .iter()
+        .map(|(_, failure)| failure.message.clone())
+        .collect();
+    let mut failed = metrics.failed_operations.lock().expect("metrics");
+    for (resource, failure) in &applied.failed {
+        let kind = failure.kind.map_or("engine".to_string(), |k| {
+            serde_json::to_value(k)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        });
+        *failed.entry((resource.clone(), kind)).or_default() += 1;
+    }
+    drop(failed);
+    report.deferred = applied.cancelled.len() + applied.skipped.len() + applied.not_started.len();
+    metrics.repairs.fetch_add(done as u64, Ordering::Relaxed);
+    metrics
+        .failures
+        .fetch_add(report.failed as u64, Ordering::Relaxed);
+    metrics
+        .deferred
+        .fetch_add(report.deferred as u64, Ordering::Relaxed);
+}
+
+/// The HTTP requests the tick's providers made, per provider.
+fn count_requests(session: &Session, metrics: &Metrics, report: &mut TickReport) {
+    let mut requests = metrics.requests.lock().expect("metrics");
+    for (provider, n) in session.ctx.providers.http_requests() {
+        *requests.entry(provider.to_string()).or_default() += n;
+        report.requests += n;
+    }
+}
+
+/// Plans the changed spec file (without applying it) and reports how many changes applying
+/// it would make.
+async fn plan_pending(
+    latest: LoadedSpec,
+    options: &Options,
+    opener: &impl Opener,
+    events: &Events,
+    interrupt: &Interrupt,
+    metrics: &Metrics,
+    report: &mut TickReport,
+) -> Result<()> {
+    let quiet: Events = std::sync::Arc::new(super::events::Silent);
+    match opener.open(latest, quiet, interrupt.clone()).await {
+        Ok(mut session) => {
+            let plan = session.plan(false, options.parallelism, false).await?;
+            let n = changes(&plan);
+            report.pending = Some(n);
+            metrics.spec_pending.store(n as u64, Ordering::Relaxed);
+            events.event(Event::SpecPending { changes: n });
+        }
+        Err(err) => events.event(Event::Warning {
+            message: format!("the changed spec cannot be planned: {err:#}"),
+        }),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

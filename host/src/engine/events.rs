@@ -107,6 +107,13 @@ pub enum Event {
     },
     /// Not attempted: something it waits for failed.
     OperationSkipped { resource: String, waits_for: String },
+    /// Not attempted: the state could not be written before it (nothing was asked of a
+    /// provider); the next run does it.
+    OperationNotStarted {
+        resource: String,
+        action: OpAction,
+        reason: String,
+    },
     /// An object made by an interrupted create was found and recorded.
     IntentAdopted { resource: String, id: String },
     /// A recorded ordering contradicted the spec and was dropped.

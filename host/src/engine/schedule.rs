@@ -85,71 +85,122 @@ pub struct Schedule {
     pub dropped: Vec<(String, String)>,
 }
 
-/// The schedule of `steps`.
+/// The schedule of `steps`, as its passes: the operations (nodes), the edges the spec's and
+/// the state's dependencies draw, a rolling update's batches, users moved off what they leave,
+/// then the recorded (weak) orderings that close a circle dropped.
 pub fn schedule(steps: &[StepShape]) -> Schedule {
-    let mut nodes = Vec::new();
-    let mut deletes: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut upsert_of: HashMap<&str, usize> = HashMap::new();
-    let mut delete_of: Vec<Option<usize>> = vec![None; steps.len()];
-    for (i, step) in steps.iter().enumerate() {
-        if step.delete {
-            deletes.entry(&step.logical).or_default().push(nodes.len());
-            delete_of[i] = Some(nodes.len());
-            nodes.push(Node {
-                step: i,
-                phase: Phase::Delete,
-            });
-        }
-        if step.upsert {
-            upsert_of.insert(&step.logical, nodes.len());
-            nodes.push(Node {
-                step: i,
-                phase: Phase::Upsert,
-            });
-        }
-    }
+    let index = Index::of(steps);
     // (from, to, strong)
     let mut edges: Vec<(usize, usize, bool)> = Vec::new();
+    dependency_edges(steps, &index, &mut edges);
+    batch_edges(steps, &index, &mut edges);
+    users_move_first(steps, &index, &mut edges);
+    edges.sort_unstable();
+    edges.dedup();
+    let dropped = break_circles(steps, &index.nodes, &mut edges);
+    let mut successors = vec![Vec::new(); index.nodes.len()];
+    for (a, b, _) in edges {
+        successors[a].push(b);
+    }
+    Schedule {
+        nodes: index.nodes,
+        successors,
+        dropped,
+    }
+}
+
+/// The operations of the steps, and where each step's are.
+struct Index<'a> {
+    nodes: Vec<Node>,
+    /// The delete operations of each logical resource.
+    deletes: HashMap<&'a str, Vec<usize>>,
+    /// The create or update operation of each logical resource.
+    upsert_of: HashMap<&'a str, usize>,
+    /// Each step's delete operation.
+    delete_of: Vec<Option<usize>>,
+}
+
+impl<'a> Index<'a> {
+    fn of(steps: &'a [StepShape]) -> Self {
+        let mut index = Index {
+            nodes: Vec::new(),
+            deletes: HashMap::new(),
+            upsert_of: HashMap::new(),
+            delete_of: vec![None; steps.len()],
+        };
+        for (i, step) in steps.iter().enumerate() {
+            if step.delete {
+                let n = index.nodes.len();
+                index.deletes.entry(&step.logical).or_default().push(n);
+                index.delete_of[i] = Some(n);
+                index.nodes.push(Node {
+                    step: i,
+                    phase: Phase::Delete,
+                });
+            }
+            if step.upsert {
+                index.upsert_of.insert(&step.logical, index.nodes.len());
+                index.nodes.push(Node {
+                    step: i,
+                    phase: Phase::Upsert,
+                });
+            }
+        }
+        index
+    }
+}
+
+/// A create or update after what it depends on in the spec (strong); a replacement's halves
+/// in its order (strong); a delete before the deletes of what it depended on (weak: recorded
+/// dependencies, and for what leaves the spec also the spec's, which orphans know only).
+fn dependency_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, usize, bool)>) {
     for (i, step) in steps.iter().enumerate() {
-        let up = upsert_of
+        let up = index
+            .upsert_of
             .get(step.logical.as_str())
             .copied()
             .filter(|_| step.upsert);
         if let Some(up) = up {
             for dep in &step.spec_deps {
-                if let Some(&dep_up) = upsert_of.get(dep.as_str()) {
+                if let Some(&dep_up) = index.upsert_of.get(dep.as_str()) {
                     edges.push((dep_up, up, true));
                 }
             }
         }
-        let Some(del) = delete_of[i] else { continue };
+        let Some(del) = index.delete_of[i] else {
+            continue;
+        };
         match up {
             Some(up) if step.create_before_destroy => edges.push((up, del, true)),
             Some(up) => edges.push((del, up, true)),
             None => {}
         }
-        // What it depended on is deleted after it: recorded dependencies, and for what
-        // leaves the spec also the spec's (orphans know only those).
         let deps = step
             .recorded_deps
             .iter()
             .chain(step.spec_deps.iter().filter(|_| step.leaving));
         for dep in deps {
-            for &dep_del in deletes.get(dep.as_str()).into_iter().flatten() {
+            for &dep_del in index.deletes.get(dep.as_str()).into_iter().flatten() {
                 if dep_del != del {
                     edges.push((del, dep_del, false));
                 }
             }
         }
     }
-    // A rolling update's batches: every operation of the steps before, then the first of
-    // this one.
+}
+
+/// A rolling update's batches: every operation of the steps before, then the first of this
+/// one.
+fn batch_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, usize, bool)>) {
     let mut nodes_of: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (n, node) in nodes.iter().enumerate() {
+    for (n, node) in index.nodes.iter().enumerate() {
         nodes_of.entry(&steps[node.step].name).or_default().push(n);
     }
     for (i, step) in steps.iter().enumerate() {
-        let first = match (delete_of[i], upsert_of.get(step.logical.as_str())) {
+        let first = match (
+            index.delete_of[i],
+            index.upsert_of.get(step.logical.as_str()),
+        ) {
             (Some(_), Some(&up)) if step.create_before_destroy && step.upsert => Some(up),
             (Some(del), _) => Some(del),
             (None, Some(&up)) if step.upsert => Some(up),
@@ -162,40 +213,47 @@ pub fn schedule(steps: &[StepShape]) -> Schedule {
             }
         }
     }
-    // Leaving the spec, or replaced by a new object made first: first move what depended on
-    // it (and stays) off it. Not a rolling update's member: its batches already order it
-    // with what it feeds (which is refreshed with each batch), and this edge would close a
-    // circle through the next batch.
+}
+
+/// Leaving the spec, or replaced by a new object made first: first move what depended on it
+/// (and stays) off it. Not a rolling update's member: its batches already order it with what
+/// it feeds (which is refreshed with each batch), and this edge would close a circle through
+/// the next batch.
+fn users_move_first(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, usize, bool)>) {
     let rolling: std::collections::HashSet<&str> = steps
         .iter()
         .filter(|s| !s.after.is_empty())
         .flat_map(|s| s.after.iter().map(String::as_str).chain([s.name.as_str()]))
         .collect();
-    for (i, step) in steps.iter().enumerate() {
-        if step.upsert && !step.delete {
-            for dep in &step.recorded_deps {
-                for &dep_del in deletes.get(dep.as_str()).into_iter().flatten() {
-                    let old = &steps[nodes[dep_del].step];
-                    if (old.leaving
-                        || (old.create_before_destroy && !rolling.contains(old.name.as_str())))
-                        && let Some(&up) = upsert_of.get(steps[i].logical.as_str())
-                    {
-                        edges.push((up, dep_del, false));
-                    }
+    for step in steps.iter().filter(|s| s.upsert && !s.delete) {
+        for dep in &step.recorded_deps {
+            for &dep_del in index.deletes.get(dep.as_str()).into_iter().flatten() {
+                let old = &steps[index.nodes[dep_del].step];
+                if (old.leaving
+                    || (old.create_before_destroy && !rolling.contains(old.name.as_str())))
+                    && let Some(&up) = index.upsert_of.get(step.logical.as_str())
+                {
+                    edges.push((up, dep_del, false));
                 }
             }
         }
     }
-    edges.sort_unstable();
-    edges.dedup();
+}
 
+/// Drops the weak edges inside every circle until none is left; the orderings dropped, by
+/// step name.
+fn break_circles(
+    steps: &[StepShape],
+    nodes: &[Node],
+    edges: &mut Vec<(usize, usize, bool)>,
+) -> Vec<(String, String)> {
     let mut dropped = Vec::new();
     loop {
         let mut graph = DiGraph::<(), bool>::with_capacity(nodes.len(), edges.len());
-        for _ in &nodes {
+        for _ in nodes {
             graph.add_node(());
         }
-        for &(a, b, strong) in &edges {
+        for &(a, b, strong) in edges.iter() {
             graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), strong);
         }
         if toposort(&graph, None).is_ok() {
@@ -226,17 +284,9 @@ pub fn schedule(steps: &[StepShape]) -> Schedule {
             edges.retain(|&(a, b, _)| component[a] == usize::MAX || component[a] != component[b]);
         }
     }
-    let mut successors = vec![Vec::new(); nodes.len()];
-    for (a, b, _) in edges {
-        successors[a].push(b);
-    }
     dropped.sort();
     dropped.dedup();
-    Schedule {
-        nodes,
-        successors,
-        dropped,
-    }
+    dropped
 }
 
 #[cfg(test)]

@@ -80,7 +80,14 @@ pub fn tagged<P: DeserializeOwned, A: DeserializeOwned>(
     };
     let mut found = Vec::new();
     for entry in entries {
-        let name = entry?.file_name().to_string_lossy().into_owned();
+        let entry = match entry {
+            Ok(entry) => entry,
+            // Renamed or removed since the listing (a sidecar being written beside this
+            // one goes through a temporary file): not a resource to list.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(err.into()),
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
         let Some(stem) = name.strip_suffix(".json") else {
             continue;
         };
