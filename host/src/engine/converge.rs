@@ -608,11 +608,19 @@ fn record_repairs(applied: &super::apply::Report, report: &mut TickReport, metri
         + applied.replaced.len()
         + applied.deleted.len();
     report.repaired = done;
-    report.failed = applied.failed.len();
+    // Not started because the state could not be written is a failure of the tick (health,
+    // `--once`'s exit), not work left for the next one.
+    report.failed = applied.failed.len() + applied.not_started.len();
     report.errors = applied
         .failed
         .iter()
         .map(|(_, failure)| failure.message.clone())
+        .chain(
+            applied
+                .not_started
+                .iter()
+                .map(|(name, why)| format!("{name}: not started: {why}")),
+        )
         .collect();
     let mut failed = metrics.failed_operations.lock().expect("metrics");
     for (resource, failure) in &applied.failed {
@@ -625,7 +633,7 @@ fn record_repairs(applied: &super::apply::Report, report: &mut TickReport, metri
         *failed.entry((resource.clone(), kind)).or_default() += 1;
     }
     drop(failed);
-    report.deferred = applied.cancelled.len() + applied.skipped.len() + applied.not_started.len();
+    report.deferred = applied.cancelled.len() + applied.skipped.len();
     metrics.repairs.fetch_add(done as u64, Ordering::Relaxed);
     metrics
         .failures
