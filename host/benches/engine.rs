@@ -10,13 +10,26 @@
 #[allow(dead_code)] // a part of the tests' helpers
 mod common;
 
-use rkit::engine::Session;
-use rkit::engine::providers::ProviderArg;
+use rkit::engine::ProviderArg;
+use rkit::engine::{ApplyOptions, PlanOptions, Session};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 const PARALLELISM: usize = 10;
+
+fn plan_options() -> PlanOptions {
+    PlanOptions {
+        parallelism: PARALLELISM,
+        ..Default::default()
+    }
+}
+
+fn apply_options() -> ApplyOptions {
+    ApplyOptions {
+        parallelism: PARALLELISM,
+    }
+}
 
 fn spec(shape: &str, n: usize) -> Value {
     let mut resources = serde_json::Map::new();
@@ -39,11 +52,11 @@ async fn session(spec: &Path) -> Session {
         name: None,
         path: common::provider_wasm("null"),
     };
-    let policy = rkit::engine::resolve::Policy {
+    let policy = rkit::engine::Policy {
         approve: true,
         ..Default::default()
     };
-    let silent: rkit::engine::events::Events = std::sync::Arc::new(rkit::engine::events::Silent);
+    let silent: rkit::engine::Events = std::sync::Arc::new(rkit::engine::Silent);
     Session::open(spec, None, &[null], policy, silent)
         .await
         .unwrap()
@@ -65,12 +78,12 @@ async fn measure(shape: &str, n: usize) {
     let mut s = session(&spec_path).await;
     let started = Instant::now();
     s.validate().await.unwrap();
-    let plan = s.plan(true, PARALLELISM, false).await.unwrap();
+    let plan = s.plan(&plan_options()).await.unwrap();
     row(shape, n, "plan (empty state)", started.elapsed(), "");
     assert_eq!(plan.counts().create, n);
 
     let started = Instant::now();
-    let report = s.apply(plan, PARALLELISM).await.unwrap();
+    let report = s.apply(plan, &apply_options()).await.unwrap();
     let took = started.elapsed();
     assert!(report.ok() && report.created.len() == n);
     let state_bytes = std::fs::metadata(dir.path().join(format!("{shape}.rkit-state.json")))
@@ -88,7 +101,7 @@ async fn measure(shape: &str, n: usize) {
     let mut s = session(&spec_path).await;
     let started = Instant::now();
     s.validate().await.unwrap();
-    let plan = s.plan(true, PARALLELISM, false).await.unwrap();
+    let plan = s.plan(&plan_options()).await.unwrap();
     row(
         shape,
         n,
@@ -100,7 +113,10 @@ async fn measure(shape: &str, n: usize) {
 
     let started = Instant::now();
     let report = s
-        .apply(s.destroy_plan(false).await.unwrap(), PARALLELISM)
+        .apply(
+            s.destroy_plan(&Default::default()).await.unwrap(),
+            &apply_options(),
+        )
         .await
         .unwrap();
     row(shape, n, "destroy", started.elapsed(), "");

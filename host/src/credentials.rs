@@ -85,50 +85,89 @@ fn wanted(prefix: &str, actions: &[String]) -> bool {
     named(prefix) || (prefix != "s3" && !AWS_SERVICES.iter().any(|(_, p, _)| named(p)))
 }
 
+/// Resolves the `aws` credentials into `resolved`. The passes: the spec's own settings taken
+/// out of the configuration (the secrets stay in the host), who the host acts as, each wanted
+/// service's endpoint (granted and signed for), and the signer.
 fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result<()> {
     let Value::Object(config) = &mut resolved.config else {
         bail!("must be an object");
     };
-    let text = |config: &Map<String, Value>, key: &str| -> Result<Option<String>> {
-        match config.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(anyhow!("{key}: must be a string")),
-        }
-    };
+    let settings = take_settings(config)?;
+    let found = identity(
+        settings.explicit,
+        settings.profile,
+        settings.region,
+        settings.endpoint,
+        sources,
+    )?;
+    if let Some(region) = &found.region {
+        config.insert("Region".into(), region.clone().into());
+    }
+    let signed = service_endpoints(config, &mut resolved.http, actions, sources, &found)?;
+    let (whose, signer) = signer_of(found, signed);
+    resolved.whose.push(whose);
+    resolved.signer = Some(signer);
+    Ok(())
+}
+
+/// What a spec's configuration says of who the host acts as on AWS.
+struct Settings {
+    explicit: Explicit,
+    profile: Option<String>,
+    region: Option<String>,
+    endpoint: Option<String>,
+}
+
+/// The spec's own AWS settings, read from `config`; the keys and `Profile` and `Endpoint`
+/// are taken out of it (the secrets are consumed here: they stay in the host).
+fn take_settings(config: &mut Map<String, Value>) -> Result<Settings> {
     let explicit = (
         text(config, "AccessKeyId")?,
         text(config, "SecretAccessKey")?,
         text(config, "SessionToken")?,
     );
-    let profile = match config.remove("Profile") {
-        Some(Value::String(p)) => Some(p),
-        Some(_) => bail!("Profile: must be a string"),
-        None => None,
-    };
-    let endpoint = match config.remove("Endpoint") {
-        Some(Value::String(e)) => Some(e),
-        Some(_) => bail!("Endpoint: must be a string"),
-        None => None,
-    };
-    // The secrets are consumed here: they stay in the host.
+    let profile = take_text(config, "Profile")?;
+    let endpoint = take_text(config, "Endpoint")?;
     for key in ["AccessKeyId", "SecretAccessKey", "SessionToken"] {
         config.remove(key);
     }
-    let found = identity(
+    Ok(Settings {
         explicit,
         profile,
-        text(config, "Region")?,
+        region: text(config, "Region")?,
         endpoint,
-        sources,
-    )?;
-    let env = sources.env;
-    let region = found.region.clone();
-    if let Some(region) = &region {
-        config.insert("Region".into(), region.clone().into());
+    })
+}
+
+/// The string at `key` of `config`, if it is set (`null` is not).
+fn text(config: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+    match config.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(anyhow!("{key}: must be a string")),
     }
-    let common = found.endpoint.clone();
-    let found_key = found.credentials.map(|(k, s, t)| (k, s, t, found.from));
+}
+
+/// The string at `key` of `config`, taken out of it.
+fn take_text(config: &mut Map<String, Value>, key: &str) -> Result<Option<String>> {
+    match config.remove(key) {
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => bail!("{key}: must be a string"),
+        None => Ok(None),
+    }
+}
+
+/// The endpoint of each service the provider calling `actions` wants (the spec's
+/// `Endpoints.KEY`, else `AWS_ENDPOINT_URL_<SERVICE>`, the common endpoint, or the region's),
+/// set in `config`'s `Endpoints`, granted in `http`; those to sign for.
+fn service_endpoints(
+    config: &mut Map<String, Value>,
+    http: &mut Vec<HttpAllow>,
+    actions: &[String],
+    sources: &Sources,
+    found: &Identity,
+) -> Result<Vec<AwsEndpoint>> {
+    let env = sources.env;
     let mut endpoints = match config.remove("Endpoints") {
         Some(Value::Object(e)) => e,
         None => Map::new(),
@@ -142,9 +181,10 @@ fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result
         let endpoint = match text(&endpoints, key).map_err(|e| anyhow!("Endpoints.{e}"))? {
             Some(e) => Some(e),
             None => env(&format!("AWS_ENDPOINT_URL_{var}"))
-                .or_else(|| common.clone())
+                .or_else(|| found.endpoint.clone())
                 .or_else(|| {
-                    region
+                    found
+                        .region
                         .as_ref()
                         .map(|r| format!("https://{prefix}.{r}.amazonaws.com"))
                 }),
@@ -152,7 +192,7 @@ fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result
         if let Some(endpoint) = endpoint {
             let origin =
                 origin(&endpoint).map_err(|e| anyhow!("Endpoints.{key}: {endpoint:?}: {e}"))?;
-            resolved.http.push(origin.clone());
+            http.push(origin.clone());
             signed.push(AwsEndpoint {
                 origin,
                 service: prefix.to_string(),
@@ -161,16 +201,23 @@ fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result
         }
     }
     config.insert("Endpoints".into(), Value::Object(endpoints));
-    resolved.http.dedup();
+    http.dedup();
+    Ok(signed)
+}
+
+/// The signer for the endpoints `signed`, holding the credentials `found` (if any), and in
+/// plain words whose they are.
+fn signer_of(found: Identity, signed: Vec<AwsEndpoint>) -> (String, AwsSigner) {
     // An endpoint without a region (an emulator's, say) is signed for us-east-1.
-    let signing_region = region.unwrap_or_else(|| "us-east-1".into());
-    let (whose, signer) = match found_key {
-        Some((key, secret, token, from)) => {
+    let signing_region = found.region.unwrap_or_else(|| "us-east-1".into());
+    match found.credentials {
+        Some((key, secret, token)) => {
             let signer = AwsSigner::new(key, secret, token, signing_region, signed);
             (
                 format!(
-                    "aws credentials (access key {}, from {from})",
-                    signer.access_key_hint()
+                    "aws credentials (access key {}, from {})",
+                    signer.access_key_hint(),
+                    found.from
                 ),
                 signer,
             )
@@ -179,10 +226,7 @@ fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result
             "aws credentials (none found yet)".to_string(),
             AwsSigner::without_credentials(signing_region, signed),
         ),
-    };
-    resolved.whose.push(whose);
-    resolved.signer = Some(signer);
-    Ok(())
+    }
 }
 
 /// Who the host acts as on AWS, found as the SDKs find it: explicit values first, then the

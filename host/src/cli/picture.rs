@@ -2,7 +2,7 @@
 //! each resource coloured by what a plan does to it when one is given (resources the plan
 //! deletes are drawn too). Every name and kind is escaped before it is drawn.
 
-use crate::engine::plan::Action;
+use crate::engine::Action;
 use crate::graph::Graph;
 use std::collections::HashMap;
 use std::fmt::Write as _;

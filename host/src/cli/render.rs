@@ -1,9 +1,9 @@
 //! Plans and reports as people read them.
 
 use super::ui::{self, RED, paint};
-use crate::engine::apply::Report;
-use crate::engine::plan::{Action, Change, Plan};
-use crate::engine::sensitive::MASK;
+use crate::engine::MASK;
+use crate::engine::Report;
+use crate::engine::{Action, Change, Plan};
 use crate::spec::reference::UNKNOWN;
 use crate::state::ResourceState;
 use crate::text::{escape, escape_json};

@@ -12,96 +12,122 @@ use std::process::ExitCode;
 
 /// The files of a new provider, as (path, contents) with `NAME` and friends substituted.
 fn files(lang: &str, name: &str) -> Result<Vec<(String, String)>> {
-    let lib = name.replace('-', "_");
-    let spec = |source: &str| {
-        serde_json::to_string_pretty(&serde_json::json!({
-            "Providers": {name: {"Source": source}},
-            "Resources": {"Hello": {
-                "Plugin": name, "Type": "Greeting", "Properties": {"Name": "world"}
-            }},
-            "Outputs": {"Text": "{{.Resources.Hello.Attributes.Text}}"},
-        }))
-        .expect("a spec")
-            + "\n"
-    };
-    let sub = |text: &str| {
-        text.replace("__NAME__", name)
-            .replace("__LIBNAME__", &lib)
-            .replace("__CLASS__", &class_name(name))
-    };
-    let mut out = Vec::new();
-    match lang {
-        "python" => {
-            for (path, text) in [
-                ("app.py", include_str!("../../templates/python/app.py")),
-                (
-                    "test_app.py",
-                    include_str!("../../templates/python/test_app.py"),
-                ),
-                ("build.sh", include_str!("../../templates/python/build.sh")),
-                (
-                    "README.md",
-                    include_str!("../../templates/python/README.md"),
-                ),
-            ] {
-                out.push((path.to_string(), sub(text)));
-            }
-            out.push((format!("{name}.json"), spec(&format!("{name}.wasm"))));
-            for (path, text) in PYTHON_SDK.iter().chain(GUEST_WIT) {
-                out.push((path.to_string(), text.to_string()));
-            }
-        }
-        "rust" => {
-            for (path, text) in RUST_SDK {
-                // The SDK's bindings read the WIT beside it, not at the repository's root.
-                let text = text
-                    .replace("path: \"../../wit\"", "path: \"wit\"")
-                    .replace("__VERSION__", env!("CARGO_PKG_VERSION"));
-                out.push((format!("rkit-sdk/{path}"), text));
-            }
-            for (path, text) in [
-                (
-                    "Cargo.toml",
-                    include_str!("../../templates/rust/Cargo.toml"),
-                ),
-                ("src/lib.rs", include_str!("../../templates/rust/lib.rs")),
-                ("README.md", include_str!("../../templates/rust/README.md")),
-            ] {
-                out.push((path.to_string(), sub(text)));
-            }
-            out.push((
-                format!("{name}.json"),
-                spec(&format!("target/wasm32-wasip2/release/{lib}.wasm")),
-            ));
-        }
-        "js" => {
-            for (path, text) in [
-                ("app.js", include_str!("../../templates/js/app.js")),
-                (
-                    "test_app.mjs",
-                    include_str!("../../templates/js/test_app.mjs"),
-                ),
-                ("build.mjs", include_str!("../../templates/js/build.mjs")),
-                (
-                    "package.json",
-                    include_str!("../../templates/js/package.json"),
-                ),
-                ("README.md", include_str!("../../templates/js/README.md")),
-            ] {
-                out.push((path.to_string(), sub(text)));
-            }
-            out.push((format!("{name}.json"), spec(&format!("{name}.wasm"))));
-            out.push((
-                "rkit-sdk.js".to_string(),
-                include_str!("../../../providers/sdk-js/rkit-sdk.js").to_string(),
-            ));
-            for (path, text) in GUEST_WIT {
-                out.push((path.to_string(), text.to_string()));
-            }
-        }
+    Ok(match lang {
+        "python" => python_files(name),
+        "rust" => rust_files(name),
+        "js" => js_files(name),
         other => bail!("--lang {other}: rkit makes rust, python or js providers"),
+    })
+}
+
+/// A Python provider's files: its templates, its spec, the Python SDK and the WIT.
+fn python_files(name: &str) -> Vec<(String, String)> {
+    let mut out = templates(
+        name,
+        &[
+            ("app.py", include_str!("../../templates/python/app.py")),
+            (
+                "test_app.py",
+                include_str!("../../templates/python/test_app.py"),
+            ),
+            ("build.sh", include_str!("../../templates/python/build.sh")),
+            (
+                "README.md",
+                include_str!("../../templates/python/README.md"),
+            ),
+        ],
+    );
+    out.push((format!("{name}.json"), spec(name, &format!("{name}.wasm"))));
+    for (path, text) in PYTHON_SDK.iter().chain(GUEST_WIT) {
+        out.push((path.to_string(), text.to_string()));
     }
-    Ok(out)
+    out
+}
+
+/// A Rust provider's files: the Rust SDK (in `rkit-sdk/`), its templates and its spec.
+fn rust_files(name: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (path, text) in RUST_SDK {
+        // The SDK's bindings read the WIT beside it, not at the repository's root.
+        let text = text
+            .replace("path: \"../../wit\"", "path: \"wit\"")
+            .replace("__VERSION__", env!("CARGO_PKG_VERSION"));
+        out.push((format!("rkit-sdk/{path}"), text));
+    }
+    out.extend(templates(
+        name,
+        &[
+            (
+                "Cargo.toml",
+                include_str!("../../templates/rust/Cargo.toml"),
+            ),
+            ("src/lib.rs", include_str!("../../templates/rust/lib.rs")),
+            ("README.md", include_str!("../../templates/rust/README.md")),
+        ],
+    ));
+    let lib = name.replace('-', "_");
+    out.push((
+        format!("{name}.json"),
+        spec(name, &format!("target/wasm32-wasip2/release/{lib}.wasm")),
+    ));
+    out
+}
+
+/// A JavaScript provider's files: its templates, its spec, the JS SDK and the WIT.
+fn js_files(name: &str) -> Vec<(String, String)> {
+    let mut out = templates(
+        name,
+        &[
+            ("app.js", include_str!("../../templates/js/app.js")),
+            (
+                "test_app.mjs",
+                include_str!("../../templates/js/test_app.mjs"),
+            ),
+            ("build.mjs", include_str!("../../templates/js/build.mjs")),
+            (
+                "package.json",
+                include_str!("../../templates/js/package.json"),
+            ),
+            ("README.md", include_str!("../../templates/js/README.md")),
+        ],
+    );
+    out.push((format!("{name}.json"), spec(name, &format!("{name}.wasm"))));
+    out.push((
+        "rkit-sdk.js".to_string(),
+        include_str!("../../../providers/sdk-js/rkit-sdk.js").to_string(),
+    ));
+    for (path, text) in GUEST_WIT {
+        out.push((path.to_string(), text.to_string()));
+    }
+    out
+}
+
+/// Each template (path, text) with `__NAME__`, `__LIBNAME__` and `__CLASS__` replaced by
+/// `name`, its library name and its class name.
+fn templates(name: &str, list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let (lib, class) = (name.replace('-', "_"), class_name(name));
+    list.iter()
+        .map(|(path, text)| {
+            let text = text
+                .replace("__NAME__", name)
+                .replace("__LIBNAME__", &lib)
+                .replace("__CLASS__", &class);
+            (path.to_string(), text)
+        })
+        .collect()
+}
+
+/// The spec of a new provider `name` whose module is `source`: one resource, one output.
+fn spec(name: &str, source: &str) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({
+        "Providers": {name: {"Source": source}},
+        "Resources": {"Hello": {
+            "Plugin": name, "Type": "Greeting", "Properties": {"Name": "world"}
+        }},
+        "Outputs": {"Text": "{{.Resources.Hello.Attributes.Text}}"},
+    }))
+    .expect("a spec")
+        + "\n"
 }
 
 /// `my-thing` → `MyThing`.

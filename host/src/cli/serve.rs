@@ -2,7 +2,7 @@
 //! on loopback unless an address says otherwise. Read-only: nothing it serves changes
 //! anything, and it serves nothing but the counters.
 
-use crate::engine::converge::Metrics;
+use crate::engine::Metrics;
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
 use http_body_util::Full;

@@ -9,7 +9,7 @@
 //! JSON lines carry no colour. The JSON reporter never asks: approvals need `--approve`.
 
 use super::prompt;
-use crate::engine::events::{Approval, Event, Events, OpAction, Reporter};
+use crate::engine::{Approval, Event, Events, OpAction, Reporter};
 use crate::text::{escape, escape_json};
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
@@ -137,7 +137,7 @@ fn text(event: &Event) -> Option<String> {
             fields,
             reason,
         } => {
-            use crate::engine::plan::Action;
+            use crate::engine::Action;
             let mut line = match action {
                 Action::Create => format!("{resource}: to create"),
                 Action::Delete => format!("{resource}: to delete"),
@@ -287,7 +287,7 @@ fn timestamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::events::Failure;
+    use crate::engine::Failure;
 
     #[test]
     fn lines_read_as_terraform_users_expect() {

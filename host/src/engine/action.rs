@@ -10,10 +10,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
+    /// Made anew.
     Create,
+    /// Changed in place.
     Update,
+    /// Deleted and made anew (a property that cannot change in place differs).
     Replace,
+    /// Deleted.
     Delete,
+    /// Left as it is.
     NoOp,
 }
 
@@ -34,13 +39,17 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OpAction {
+    /// Making it.
     Create,
+    /// Changing it in place.
     Update,
     /// The create half of a replacement.
     Replace,
+    /// Deleting it.
     Delete,
     /// The delete half of a replacement.
     DeleteForReplace,
+    /// Reading it back (refresh, import).
     Read,
 }
 

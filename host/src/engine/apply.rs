@@ -35,9 +35,13 @@ use std::time::{Duration, Instant};
 /// What an apply did, per resource.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
+    /// Resources created.
     pub created: Vec<String>,
+    /// Resources updated in place.
     pub updated: Vec<String>,
+    /// Resources replaced.
     pub replaced: Vec<String>,
+    /// Resources deleted.
     pub deleted: Vec<String>,
     /// Resource and why it failed (the provider's kind kept).
     pub failed: Vec<(String, Failure)>,

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 /// How the loop runs.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Time between ticks (jittered ±10%; doubled up to 8× while providers throttle).
     pub interval: Duration,
     /// One tick, then stop.
     pub once: bool,
@@ -35,22 +36,51 @@ pub struct Options {
     pub follow_spec: bool,
     /// At most this many operations start per tick.
     pub max_operations: usize,
+    /// How many provider calls run at once.
     pub parallelism: usize,
+}
+
+impl Options {
+    /// A tick's plan: refreshed (to see drift) or not (a spec pending), never scanning for
+    /// orphans (a tick repairs what the state records), never focused.
+    fn plan(&self, refresh: bool) -> super::options::PlanOptions {
+        super::options::PlanOptions {
+            refresh,
+            parallelism: self.parallelism,
+            ..Default::default()
+        }
+    }
+
+    /// A tick's apply.
+    fn apply(&self) -> super::options::ApplyOptions {
+        super::options::ApplyOptions {
+            parallelism: self.parallelism,
+        }
+    }
 }
 
 /// Counters for `/metrics` (Prometheus text) and `/healthz`.
 #[derive(Default)]
 pub struct Metrics {
+    /// Ticks run.
     pub ticks: AtomicU64,
+    /// Ticks that found drift.
     pub drift_ticks: AtomicU64,
+    /// Changes drift called for, in all.
     pub drift_changes: AtomicU64,
+    /// Operations that repaired drift.
     pub repairs: AtomicU64,
+    /// Operations that failed.
     pub failures: AtomicU64,
+    /// Operations left for a later tick (over `--max-operations`).
     pub deferred: AtomicU64,
+    /// Ticks skipped (the state held by another).
     pub skipped_ticks: AtomicU64,
+    /// Changes a newer spec file would make (without `--follow-spec`).
     pub spec_pending: AtomicU64,
     /// The last tick's duration, in microseconds.
     pub last_tick_micros: AtomicU64,
+    /// When the last tick ended, in seconds since the Unix epoch.
     pub last_tick_unix: AtomicU64,
     /// Whether the last tick completed without an error.
     pub healthy: AtomicBool,
@@ -63,6 +93,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Counters at zero, healthy.
     pub fn new() -> Self {
         let m = Self::default();
         m.healthy.store(true, Ordering::Relaxed);
@@ -231,6 +262,7 @@ impl Reporter for TickEvents {
 
 /// Opens a session for `spec` reporting to `events` and stopping on `interrupt`.
 pub trait Opener {
+    /// A session on `spec`.
     fn open(
         &self,
         spec: LoadedSpec,
@@ -244,6 +276,7 @@ pub trait Opener {
 /// What a run of the loop saw, in all (kept as totals: a loop may run for months).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// Ticks run.
     pub ticks: u64,
     /// Some tick found drift.
     pub drift: bool,
@@ -567,7 +600,7 @@ async fn repair(
     metrics: &Metrics,
 ) -> Result<()> {
     session.validate().await?;
-    let plan = session.plan(true, options.parallelism, false).await?;
+    let plan = session.plan(&options.plan(true)).await?;
     report_drift(&plan, report, events, metrics);
     if options.observe_only || stale || report.drift == 0 {
         if !options.observe_only && !stale {
@@ -576,7 +609,7 @@ async fn repair(
         return Ok(());
     }
     interrupt.set_busy(true);
-    let applied = session.apply(plan, options.parallelism).await;
+    let applied = session.apply(plan, &options.apply()).await;
     interrupt.set_busy(false);
     record_repairs(&applied?, report, metrics);
     Ok(())
@@ -666,7 +699,7 @@ async fn plan_pending(
     let quiet: Events = std::sync::Arc::new(super::events::Silent);
     match opener.open(latest, quiet, interrupt.clone()).await {
         Ok(mut session) => {
-            let plan = session.plan(false, options.parallelism, false).await?;
+            let plan = session.plan(&options.plan(false)).await?;
             let n = changes(&plan);
             report.pending = Some(n);
             metrics.spec_pending.store(n as u64, Ordering::Relaxed);

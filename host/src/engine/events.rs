@@ -8,15 +8,17 @@ use super::action::Action;
 pub use super::action::OpAction;
 use crate::spi::{ErrorKind, ProviderError};
 use serde::Serialize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why an operation failed: the provider's kind (absent for the engine's own failures, such
 /// as the state not being writable) and the message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
+    /// The provider's kind of error (none: the engine's own).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<ErrorKind>,
+    /// What went wrong (a provider's text: escape it before showing it).
     pub message: String,
     /// The operation never began (nothing was asked of a provider): the state could not be
     /// written before it.
@@ -58,15 +60,17 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// One thing that happened.
+/// One thing that happened. Every `resource` is the resource's name in the spec (or an
+/// orphan's recorded name); every `action` what is done to it; times are wall-clock.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(missing_docs)] // the fields: see the enum's doc comment and each variant's
 pub enum Event {
     /// Something worth a word that does not stop the command.
     Warning { message: String },
     /// A module was approved by `--approve` (the text lists what it gets).
     Approved { plugin: String, text: String },
-    /// An operation on a resource started.
+    /// An operation on a resource started (`id`: the object's, when it has one already).
     OperationStarted {
         resource: String,
         action: OpAction,
@@ -79,7 +83,8 @@ pub enum Event {
         action: OpAction,
         elapsed_seconds: u64,
     },
-    /// An attempt failed in a way that may pass; the next one starts after `pause_ms`.
+    /// An attempt failed in a way that may pass; attempt `attempt` of at most `of` starts
+    /// after `pause_ms`.
     OperationRetrying {
         resource: String,
         action: OpAction,
@@ -89,7 +94,7 @@ pub enum Event {
         pause_ms: u64,
         reason: Failure,
     },
-    /// An operation succeeded.
+    /// An operation succeeded, on the object `id`.
     OperationFinished {
         resource: String,
         action: OpAction,
@@ -105,7 +110,7 @@ pub enum Event {
         error: Failure,
         elapsed_ms: u64,
     },
-    /// Not attempted: something it waits for failed.
+    /// Not attempted: `waits_for`, something it waits for, failed.
     OperationSkipped { resource: String, waits_for: String },
     /// Not attempted: the state could not be written before it (nothing was asked of a
     /// provider); the next run does it.
@@ -116,11 +121,11 @@ pub enum Event {
     },
     /// An object made by an interrupted create was found and recorded.
     IntentAdopted { resource: String, id: String },
-    /// A recorded ordering contradicted the spec and was dropped.
+    /// A recorded ordering (`first` before `then`) contradicted the spec and was dropped.
     OrderDropped { first: String, then: String },
     /// `/healthz` and `/metrics` are served here (converge `--listen`).
     Listening { address: String },
-    /// A converge tick began.
+    /// A converge tick began (ticks count from 1).
     TickStarted { tick: u64 },
     /// A resource differs from the spec (converge).
     Drift {
@@ -134,7 +139,9 @@ pub enum Event {
     /// The spec file changed; applying it would make this many changes (converge without
     /// `--follow-spec`).
     SpecPending { changes: usize },
-    /// A converge tick ended.
+    /// A converge tick ended: how long it took, what it found, repaired, failed, deferred
+    /// (over `--max-operations`), the changes a newer spec would make, whether providers
+    /// throttled, whether the tick was skipped (the state held by another).
     TickFinished {
         tick: u64,
         seconds: f64,
@@ -156,7 +163,12 @@ pub enum Event {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Approval {
     /// A provider module is not approved (yet) for what it asks for and is given.
-    Provider { plugin: String, text: String },
+    Provider {
+        /// The provider's name in the spec.
+        plugin: String,
+        /// What it asks for and is given, as the approval shows it.
+        text: String,
+    },
 }
 
 /// Where events go, and who answers approvals.
@@ -175,16 +187,6 @@ pub struct Silent;
 
 impl Reporter for Silent {
     fn event(&self, _event: Event) {}
-}
-
-/// Keeps every event (for tests and tools).
-#[derive(Default)]
-pub struct Collect(pub Mutex<Vec<Event>>);
-
-impl Reporter for Collect {
-    fn event(&self, event: Event) {
-        self.0.lock().expect("events").push(event);
-    }
 }
 
 /// A shared reporter.

@@ -20,6 +20,7 @@ pub fn lock_path(dir: &Path) -> PathBuf {
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Lock {
+    /// Each provider by its name in the spec.
     #[serde(default)]
     pub providers: BTreeMap<String, Locked>,
 }

@@ -17,12 +17,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Change {
+    /// The property (a path: `Tags.Name`).
     pub field: String,
+    /// Its value now (`None`: not set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
     /// `None`: the property is removed. [`UNKNOWN`] marks a value known only after apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
+    /// The provider cannot change it in place: the resource is replaced.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forces_replacement: bool,
     /// Its values must not be shown.
@@ -34,15 +37,22 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Step {
+    /// The resource's name (an orphan's: as recorded, or made up from its tags).
     pub name: String,
+    /// What is done to it.
     pub action: Action,
+    /// Its provider's name in the spec.
     pub plugin: String,
+    /// Its type, as its provider names it.
     #[serde(rename = "Type")]
     pub type_name: String,
+    /// The properties that differ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Change>,
+    /// Why (a replacement's cause, an orphan, drift), for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A replacement that creates the new object before deleting the old one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub create_before_destroy: bool,
     /// A create that adopts this existing object (it carries the stack's and the resource's
@@ -109,6 +119,7 @@ pub struct Feed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GroupChange {
+    /// The group's name in the spec.
     pub group: String,
     /// Members that exist (recorded, or found by their tags).
     pub from: usize,
@@ -253,9 +264,13 @@ pub fn sort_found(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Plan {
+    /// The stack's name (the spec's, tagged on what it makes).
     pub stack: String,
+    /// The lineage of the state it was made against.
     pub lineage: String,
+    /// That state's serial: the plan applies to it only.
     pub serial: u64,
+    /// One step per resource (and per orphan).
     pub steps: Vec<Step>,
     /// How it changes the spec's groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -706,6 +721,7 @@ pub struct Focus {
 }
 
 impl Focus {
+    /// Nothing is limited or forced.
     pub fn is_empty(&self) -> bool {
         self.targets.is_empty() && self.excludes.is_empty() && self.replace.is_empty()
     }

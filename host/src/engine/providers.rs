@@ -25,6 +25,7 @@ const UNNAMED_DESCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ProviderArg {
     /// The plugin name it is bound to; `None`: the name the module declares.
     pub name: Option<String>,
+    /// The module file.
     pub path: PathBuf,
 }
 

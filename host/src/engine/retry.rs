@@ -52,11 +52,6 @@ impl Backoff {
         self
     }
 
-    /// The attempt under way (1 for the first).
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
     /// Waits before the next attempt after `err` (half to all of the pause, at random, so
     /// callers throttled together do not retry in step), reporting the retry. `false`: no
     /// next attempt (attempts or deadline used up, or interrupted).

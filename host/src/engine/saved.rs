@@ -26,9 +26,12 @@ use std::path::{Path, PathBuf};
 /// The format version this rkit writes and reads.
 pub const VERSION: u32 = 2;
 
+/// A plan saved by `plan --out`: the plan with everything needed to apply it exactly as it
+/// was reviewed (the spec's providers, outputs, the modules and the state it was made for).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PlanFile {
+    /// The file's format ([`VERSION`]); others are refused.
     pub rkit_plan: u32,
     /// The spec it was made from (for messages and relative paths).
     pub spec_path: PathBuf,
@@ -45,6 +48,7 @@ pub struct PlanFile {
     pub outputs: IndexMap<String, OutputSpec>,
     /// The modules the plan was made with.
     pub providers: BTreeMap<String, Binding>,
+    /// The plan.
     pub plan: Plan,
 }
 

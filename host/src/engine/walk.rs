@@ -35,8 +35,9 @@ pub enum Outcome<T, E> {
     Panicked(String),
 }
 
+#[cfg(test)]
 impl<T, E> Outcome<T, E> {
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         matches!(self, Outcome::Done(_))
     }
 }

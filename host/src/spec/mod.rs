@@ -333,7 +333,10 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedSpec> {
     parse_with(path, text, &Given::default())
 }
 
-/// Parses and checks spec `text` read from `path` with the `given` parameter values.
+/// Parses and checks spec `text` read from `path` with the `given` parameter values. The
+/// passes, in order: the JSON read (no key written twice), the group settings given their
+/// parameters, the spec read, the parameters substituted, the groups expanded, the state's
+/// location and the references checked.
 pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> {
     // A byte-order mark is not part of the JSON (editors on Windows write one).
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -350,41 +353,78 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
             message,
         )
     };
-    let value: Value = serde_json::from_str(&relaxed.text).map_err(|err| {
-        let offset = offset_of(&relaxed.text, err.line(), err.column());
-        let span = diagnostic::char_at(&relaxed.text, offset);
-        SpecError {
-            file: path.to_path_buf(),
-            subject: None,
-            field: None,
-            message: format!("invalid JSON: {}", strip_position(&err.to_string())),
-            at: Some(diagnostic::Location {
-                line: err.line(),
-                column: err.column(),
-                span,
-            }),
-            text: Some(source.clone()),
-        }
+    let mut value = read_json(path, &source)?;
+    group_settings_with_parameters(path, &source, &mut value, given)?;
+    let mut spec = read_spec(path, &source, &value)?;
+    let (mut outputs, mut sensitive_fields) =
+        substitute_parameters(path, &source, &mut spec, given)?;
+    let digest = digest_of(&spec);
+    let (members, group_users, group_outputs) = expand_groups(
+        path,
+        &source,
+        &mut spec,
+        &mut outputs,
+        &mut sensitive_fields,
+    )?;
+    check_state(path, &spec, &at)?;
+    let stack = stack_of(path, &spec);
+    let references = check_references(&spec, &outputs, &at)?;
+    let warnings = left_open(path, &relaxed.closed_at_end);
+    Ok(LoadedSpec {
+        path: path.to_path_buf(),
+        spec,
+        stack,
+        references,
+        warnings,
+        outputs,
+        sensitive_fields,
+        text: Some(source),
+        members,
+        group_users,
+        group_outputs,
+        digest,
+    })
+}
+
+/// The spec's JSON (comments blanked, in `source`); invalid JSON, or a key written twice,
+/// is refused where it is.
+fn read_json(path: &Path, source: &std::sync::Arc<str>) -> Result<Value, SpecError> {
+    let value: Value = serde_json::from_str(source).map_err(|err| {
+        let message = format!("invalid JSON: {}", strip_position(&err.to_string()));
+        json_error(path, source, &err, message)
     })?;
     // A key written twice would silently lose the first: refused, where it is.
-    crate::json_strict::unique_keys(&relaxed.text).map_err(|err| {
-        let offset = offset_of(&relaxed.text, err.line(), err.column());
-        SpecError {
-            file: path.to_path_buf(),
-            subject: None,
-            field: None,
-            message: strip_position(&err.to_string()),
-            at: Some(diagnostic::Location {
-                line: err.line(),
-                column: err.column(),
-                span: diagnostic::char_at(&relaxed.text, offset),
-            }),
-            text: Some(source.clone()),
-        }
-    })?;
-    let mut value = value;
-    group_settings_with_parameters(path, &source, &mut value, given)?;
-    let spec: Spec = serde_path_to_error::deserialize(&value).map_err(|err| {
+    crate::json_strict::unique_keys(source)
+        .map_err(|err| json_error(path, source, &err, strip_position(&err.to_string())))?;
+    Ok(value)
+}
+
+/// An error serde_json found reading `source`, at its line and column.
+fn json_error(
+    path: &Path,
+    source: &std::sync::Arc<str>,
+    err: &serde_json::Error,
+    message: String,
+) -> SpecError {
+    let offset = offset_of(source, err.line(), err.column());
+    SpecError {
+        file: path.to_path_buf(),
+        subject: None,
+        field: None,
+        message,
+        at: Some(diagnostic::Location {
+            line: err.line(),
+            column: err.column(),
+            span: diagnostic::char_at(source, offset),
+        }),
+        text: Some(source.clone()),
+    }
+}
+
+/// The spec read from its JSON `value`; an error names the resource, parameter or output and
+/// the field, in the user's terms, where it is.
+fn read_spec(path: &Path, source: &std::sync::Arc<str>, value: &Value) -> Result<Spec, SpecError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
         let json_path = err.path().to_string();
         let message = in_user_terms(&strip_position(&err.inner().to_string()));
         let unknown = message.starts_with("unknown field");
@@ -403,39 +443,40 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         };
         located(
             path,
-            Some(&source),
+            Some(source),
             subject,
             field.as_deref(),
             &json_path,
             unknown,
             message,
         )
-    })?;
-    let mut spec = spec;
-    let (mut outputs, mut sensitive_fields) =
-        substitute_parameters(path, &source, &mut spec, given)?;
-    let digest = digest_of(&spec);
-    let (members, group_users, group_outputs) = expand_groups(
-        path,
-        &source,
-        &mut spec,
-        &mut outputs,
-        &mut sensitive_fields,
-    )?;
+    })
+}
+
+/// The spec's `"State"` section, if it has one, names a place the state can be kept.
+fn check_state(path: &Path, spec: &Spec, at: &Locate) -> Result<(), SpecError> {
     if let Some(state) = &spec.state {
         state
             .location(path)
             .map_err(|m| at(None, Some("State"), "State", m))?;
     }
-    let stack = match &spec.stack {
+    Ok(())
+}
+
+/// The stack's name: the spec's `"Stack"`, else the spec file's stem.
+fn stack_of(path: &Path, spec: &Spec) -> String {
+    match &spec.stack {
         Some(stack) => stack.clone(),
         None => path
             .file_stem()
             .map_or("default".into(), |s| s.to_string_lossy().into_owned()),
-    };
-    let references = check_references(&spec, &outputs, &at)?;
+    }
+}
+
+/// A warning when the file ends with brackets left open (`closed` closes them).
+fn left_open(path: &Path, closed: &str) -> Vec<String> {
     let file = path.display();
-    let warnings = match relaxed.closed_at_end.as_str() {
+    match closed {
         "" => Vec::new(),
         closed => vec![format!(
             "{file}: the file ends with {} left open; read as if it ended with {closed:?}",
@@ -445,21 +486,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
                 "brackets"
             }
         )],
-    };
-    Ok(LoadedSpec {
-        path: path.to_path_buf(),
-        spec,
-        stack,
-        references,
-        warnings,
-        outputs,
-        sensitive_fields,
-        text: Some(source),
-        members,
-        group_users,
-        group_outputs,
-        digest,
-    })
+    }
 }
 
 /// A group's settings besides its member template (`Size`, `LogicalIDs`, `Updating`) take
@@ -685,6 +712,20 @@ fn expand_groups(
     outputs: &mut IndexMap<String, OutputSpec>,
     sensitive_fields: &mut BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Expanded> {
+    let members = add_members(path, source, spec, sensitive_fields)?;
+    let users = rewrite_resources_group_refs(path, source, spec, &members)?;
+    let output_users = rewrite_outputs_group_refs(path, source, outputs, &members)?;
+    Ok((members, users, output_users))
+}
+
+/// Adds each group's members to the resources (with the sensitive fields of their group's
+/// template); each group's members, by group.
+fn add_members(
+    path: &Path,
+    source: &std::sync::Arc<str>,
+    spec: &mut Spec,
+    sensitive_fields: &mut BTreeMap<String, BTreeSet<String>>,
+) -> Result<IndexMap<String, Vec<String>>> {
     let mut members = IndexMap::new();
     for (name, g) in &spec.groups {
         let at = |field: &str, json_path: String, message: String| {
@@ -731,6 +772,17 @@ fn expand_groups(
         }
         members.insert(name.clone(), names);
     }
+    Ok(members)
+}
+
+/// Turns `{{.Groups.X.IDs}}` in resources' properties into the members' ID references; the
+/// properties, as written, of the resources (not members) that use them.
+fn rewrite_resources_group_refs(
+    path: &Path,
+    source: &std::sync::Arc<str>,
+    spec: &mut Spec,
+    members: &IndexMap<String, Vec<String>>,
+) -> Result<BTreeMap<String, Value>> {
     let member_of: BTreeSet<&String> = members.values().flatten().collect();
     let mut users = BTreeMap::new();
     for (name, resource) in spec.resources.iter_mut() {
@@ -746,7 +798,7 @@ fn expand_groups(
                 format!("Resources.{name}.Properties"),
             ),
         };
-        let rewritten = group::rewrite_group_refs(&resource.properties, &members).map_err(|m| {
+        let rewritten = group::rewrite_group_refs(&resource.properties, members).map_err(|m| {
             located(
                 path,
                 Some(source),
@@ -762,10 +814,21 @@ fn expand_groups(
         }
         resource.properties = rewritten;
     }
+    Ok(users)
+}
+
+/// Turns `{{.Groups.X.IDs}}` in outputs into the members' ID references; the values, as
+/// written, of the outputs that use them.
+fn rewrite_outputs_group_refs(
+    path: &Path,
+    source: &std::sync::Arc<str>,
+    outputs: &mut IndexMap<String, OutputSpec>,
+    members: &IndexMap<String, Vec<String>>,
+) -> Result<BTreeMap<String, Value>> {
     let mut output_users = BTreeMap::new();
     for (name, output) in outputs.iter_mut() {
         if group::uses_groups(&output.value) {
-            let rewritten = group::rewrite_group_refs(&output.value, &members).map_err(|m| {
+            let rewritten = group::rewrite_group_refs(&output.value, members).map_err(|m| {
                 located(
                     path,
                     Some(source),
@@ -780,7 +843,7 @@ fn expand_groups(
             output.value = rewritten;
         }
     }
-    Ok((members, users, output_users))
+    Ok(output_users)
 }
 
 /// Substitutes the parameters' values into properties, tags, provider configurations and
@@ -803,95 +866,168 @@ fn substitute_parameters(
         .filter(|(_, p)| p.sensitive)
         .map(|(n, _)| n.clone())
         .collect();
-    let sub = |v: &Value| parameters::substitute(v, &values, &secret);
-    let at = |subject: Option<String>, field: &str, json_path: &str, message: String| {
+    let substitution = Substitution {
+        path,
+        source,
+        values,
+        secret,
+    };
+    let mut sensitive_fields: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    substitution.resources(&mut spec.resources, &mut sensitive_fields)?;
+    substitution.group_templates(&mut spec.groups, &mut sensitive_fields)?;
+    substitution.provider_configs(&mut spec.providers)?;
+    let outputs = substitution.outputs(&spec.outputs)?;
+    Ok((outputs, sensitive_fields))
+}
+
+/// The parameters' values and the sensitive ones' names, substituted into a spec read from
+/// `path` (`source` its text, to point errors at).
+struct Substitution<'a> {
+    path: &'a Path,
+    source: &'a std::sync::Arc<str>,
+    values: BTreeMap<String, Value>,
+    secret: BTreeSet<String>,
+}
+
+impl Substitution<'_> {
+    /// `value` with the parameters substituted, and whether a sensitive one flows into it.
+    fn sub(&self, value: &Value) -> Result<(Value, bool), String> {
+        parameters::substitute(value, &self.values, &self.secret)
+    }
+
+    /// An error at `json_path`, about `field` of `subject`.
+    fn at(
+        &self,
+        subject: Option<String>,
+        field: Option<&str>,
+        json_path: &str,
+        message: String,
+    ) -> SpecError {
         located(
-            path,
-            Some(source),
+            self.path,
+            Some(self.source),
             subject,
-            Some(field),
+            field,
             json_path,
             false,
             message,
         )
-    };
-    let mut sensitive_fields: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (name, resource) in spec.resources.iter_mut() {
-        let subject = || Some(format!("resource {name}"));
-        if let Some(props) = resource.properties.as_object_mut() {
-            for (field, value) in props.iter_mut() {
-                let (new, touched) = sub(value).map_err(|m| {
-                    let field = format!("Properties.{field}");
-                    at(subject(), &field, &format!("Resources.{name}.{field}"), m)
-                })?;
-                *value = new;
-                if touched {
-                    sensitive_fields
-                        .entry(name.clone())
-                        .or_default()
-                        .insert(field.clone());
-                }
-            }
-        }
-        for (key, value) in resource.tags.iter_mut() {
-            let (new, _) = sub(&Value::String(value.clone())).map_err(|m| {
-                let field = format!("Tags.{key}");
-                at(subject(), &field, &format!("Resources.{name}.{field}"), m)
-            })?;
-            *value = match new {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-        }
     }
-    for (name, g) in spec.groups.iter_mut() {
-        if let Some(props) = g.properties.as_object_mut() {
-            for (field, value) in props.iter_mut() {
-                let (new, touched) = sub(value).map_err(|m| {
-                    let field = format!("Properties.{field}");
-                    at(
-                        Some(format!("group {name}")),
-                        &field,
-                        &format!("Groups.{name}.{field}"),
+
+    /// Substitutes into each resource's properties and tags; the properties a sensitive
+    /// parameter flows into are added to `sensitive_fields` under the resource's name.
+    fn resources(
+        &self,
+        resources: &mut IndexMap<String, ResourceSpec>,
+        sensitive_fields: &mut BTreeMap<String, BTreeSet<String>>,
+    ) -> Result<(), SpecError> {
+        for (name, resource) in resources.iter_mut() {
+            let touched =
+                self.properties(&mut resource.properties, "resource", "Resources", name)?;
+            if !touched.is_empty() {
+                sensitive_fields
+                    .entry(name.clone())
+                    .or_default()
+                    .extend(touched);
+            }
+            for (key, value) in resource.tags.iter_mut() {
+                let (new, _) = self.sub(&Value::String(value.clone())).map_err(|m| {
+                    let field = format!("Tags.{key}");
+                    let json_path = format!("Resources.{name}.{field}");
+                    self.at(
+                        Some(format!("resource {name}")),
+                        Some(&field),
+                        &json_path,
                         m,
                     )
                 })?;
+                *value = match new {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+            }
+        }
+        Ok(())
+    }
+
+    /// Substitutes into each group's template properties; the properties a sensitive
+    /// parameter flows into are added to `sensitive_fields` under `group NAME`.
+    fn group_templates(
+        &self,
+        groups: &mut IndexMap<String, group::GroupSpec>,
+        sensitive_fields: &mut BTreeMap<String, BTreeSet<String>>,
+    ) -> Result<(), SpecError> {
+        for (name, g) in groups.iter_mut() {
+            let touched = self.properties(&mut g.properties, "group", "Groups", name)?;
+            if !touched.is_empty() {
+                sensitive_fields
+                    .entry(format!("group {name}"))
+                    .or_default()
+                    .extend(touched);
+            }
+        }
+        Ok(())
+    }
+
+    /// Substitutes into each top-level property of `properties`, those of `kind NAME` (at
+    /// `section.NAME`); the properties a sensitive parameter flows into.
+    fn properties(
+        &self,
+        properties: &mut Value,
+        kind: &str,
+        section: &str,
+        name: &str,
+    ) -> Result<BTreeSet<String>, SpecError> {
+        let mut sensitive = BTreeSet::new();
+        if let Some(props) = properties.as_object_mut() {
+            for (field, value) in props.iter_mut() {
+                let (new, touched) = self.sub(value).map_err(|m| {
+                    let field = format!("Properties.{field}");
+                    let json_path = format!("{section}.{name}.{field}");
+                    self.at(Some(format!("{kind} {name}")), Some(&field), &json_path, m)
+                })?;
                 *value = new;
                 if touched {
-                    sensitive_fields
-                        .entry(format!("group {name}"))
-                        .or_default()
-                        .insert(field.clone());
+                    sensitive.insert(field.clone());
                 }
             }
         }
+        Ok(sensitive)
     }
-    for (name, provider) in spec.providers.iter_mut() {
-        let field = format!("Providers.{name}.Config");
-        let (new, _) = sub(&provider.config).map_err(|m| at(None, &field, &field, m))?;
-        provider.config = new;
+
+    /// Substitutes into each provider's configuration.
+    fn provider_configs(
+        &self,
+        providers: &mut IndexMap<String, ProviderSpec>,
+    ) -> Result<(), SpecError> {
+        for (name, provider) in providers.iter_mut() {
+            let field = format!("Providers.{name}.Config");
+            let (new, _) = self
+                .sub(&provider.config)
+                .map_err(|m| self.at(None, Some(&field), &field, m))?;
+            provider.config = new;
+        }
+        Ok(())
     }
-    let mut outputs = IndexMap::new();
-    for (name, raw) in &spec.outputs {
-        let json_path = format!("Outputs.{name}");
-        let error = |m: String| {
-            located(
-                path,
-                Some(source),
-                Some(format!("output {name}")),
-                None,
-                &json_path,
-                false,
-                m,
-            )
-        };
-        let mut output = OutputSpec::read(raw).map_err(error)?;
-        let (value, touched) = sub(&output.value).map_err(error)?;
-        output.value = value;
-        output.sensitive |= touched;
-        outputs.insert(name.clone(), output);
+
+    /// The outputs read, the parameters substituted (sensitive when a sensitive one flows
+    /// into them).
+    fn outputs(
+        &self,
+        raw_outputs: &IndexMap<String, Value>,
+    ) -> Result<IndexMap<String, OutputSpec>, SpecError> {
+        let mut outputs = IndexMap::new();
+        for (name, raw) in raw_outputs {
+            let json_path = format!("Outputs.{name}");
+            let error = |m: String| self.at(Some(format!("output {name}")), None, &json_path, m);
+            let mut output = OutputSpec::read(raw).map_err(error)?;
+            let (value, touched) = self.sub(&output.value).map_err(error)?;
+            output.value = value;
+            output.sensitive |= touched;
+            outputs.insert(name.clone(), output);
+        }
+        Ok(outputs)
     }
-    Ok((outputs, sensitive_fields))
 }
 
 /// serde_json's " at line L column C" suffix (positions in a value, not the file).

@@ -16,7 +16,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The environment variable prefix of parameter values.
 pub const ENV_PREFIX: &str = "RKIT_VAR_";
@@ -110,21 +110,39 @@ pub fn parse_var(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Each parameter's value, checked; `file` names the spec for errors.
+/// Each parameter's value, checked; `file` names the spec for errors. The passes, the last
+/// value winning: the defaults, the environment, each `--var-file`, each `--var`; then every
+/// parameter must have one.
 pub fn values(
     file: &str,
     declared: &IndexMap<String, ParameterSpec>,
     given: &Given,
 ) -> Result<BTreeMap<String, Value>> {
-    let names = || {
-        let names: Vec<&str> = declared.keys().map(String::as_str).collect();
-        if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        }
+    let mut found = Found {
+        file,
+        declared,
+        values: defaults(file, declared)?,
     };
-    let mut values: BTreeMap<String, (Value, String)> = BTreeMap::new();
+    for (name, text) in &given.env {
+        if declared.contains_key(name) {
+            found.set(name, Some(text), None, format!("{ENV_PREFIX}{name}"))?;
+        }
+    }
+    for path in &given.files {
+        found.from_file(path)?;
+    }
+    for (name, text) in &given.vars {
+        found.set(name, Some(text), None, format!("--var {name}"))?;
+    }
+    found.complete(given.lenient)
+}
+
+/// Each parameter's `Default`, checked against its type, where it declares one.
+fn defaults(
+    file: &str,
+    declared: &IndexMap<String, ParameterSpec>,
+) -> Result<BTreeMap<String, (Value, String)>> {
+    let mut values = BTreeMap::new();
     for (name, p) in declared {
         if let Some(default) = &p.default {
             if !p.type_name.accepts(default) {
@@ -137,11 +155,32 @@ pub fn values(
             values.insert(name.clone(), (default.clone(), "its Default".into()));
         }
     }
-    let mut set = |name: &str, text: Option<&str>, json: Option<&Value>, from: String| {
-        let Some(p) = declared.get(name) else {
+    Ok(values)
+}
+
+/// The values found so far for the parameters `declared` by the spec `file`, each with where
+/// it came from.
+struct Found<'a> {
+    file: &'a str,
+    declared: &'a IndexMap<String, ParameterSpec>,
+    values: BTreeMap<String, (Value, String)>,
+}
+
+impl Found<'_> {
+    /// Sets parameter `name` from `from` (`text` as written, or a `json` value), checked
+    /// against its declared type.
+    fn set(
+        &mut self,
+        name: &str,
+        text: Option<&str>,
+        json: Option<&Value>,
+        from: String,
+    ) -> Result<()> {
+        let file = self.file;
+        let Some(p) = self.declared.get(name) else {
             bail!(
                 "{from}: the spec {file} declares no parameter {name:?} (it declares: {})",
-                names()
+                self.names()
             );
         };
         let value = match (text, json) {
@@ -165,15 +204,22 @@ pub fn values(
                 }
             );
         };
-        values.insert(name.to_string(), (value, from));
+        self.values.insert(name.to_string(), (value, from));
         Ok(())
-    };
-    for (name, text) in &given.env {
-        if declared.contains_key(name) {
-            set(name, Some(text), None, format!("{ENV_PREFIX}{name}"))?;
+    }
+
+    /// The declared parameters' names, for an error (`none` if there are none).
+    fn names(&self) -> String {
+        let names: Vec<&str> = self.declared.keys().map(String::as_str).collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
         }
     }
-    for path in &given.files {
+
+    /// Sets the parameters the `--var-file` at `path` gives (a JSON object, read as specs are).
+    fn from_file(&mut self, path: &Path) -> Result<()> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow!("--var-file {}: {e}", path.display()))?;
         // What specs accept: a byte-order mark, comments, trailing commas; no repeated key.
@@ -187,33 +233,37 @@ pub fn values(
             )
         })?;
         for (name, value) in &object {
-            set(
+            self.set(
                 name,
                 None,
                 Some(value),
                 format!("--var-file {}", path.display()),
             )?;
         }
+        Ok(())
     }
-    for (name, text) in &given.vars {
-        set(name, Some(text), None, format!("--var {name}"))?;
-    }
-    let mut out = BTreeMap::new();
-    for name in declared.keys() {
-        match values.remove(name) {
-            Some((value, _)) => {
-                out.insert(name.clone(), value);
+
+    /// Each declared parameter's value; one without a value is an error, or `null` if
+    /// `lenient`.
+    fn complete(mut self, lenient: bool) -> Result<BTreeMap<String, Value>> {
+        let file = self.file;
+        let mut out = BTreeMap::new();
+        for name in self.declared.keys() {
+            match self.values.remove(name) {
+                Some((value, _)) => {
+                    out.insert(name.clone(), value);
+                }
+                None if lenient => {
+                    out.insert(name.clone(), Value::Null);
+                }
+                None => bail!(
+                    "{file}: parameter {name} has no value: give it with --var {name}=VALUE, \
+                     --var-file FILE or {ENV_PREFIX}{name}, or declare a Default"
+                ),
             }
-            None if given.lenient => {
-                out.insert(name.clone(), Value::Null);
-            }
-            None => bail!(
-                "{file}: parameter {name} has no value: give it with --var {name}=VALUE, \
-                 --var-file FILE or {ENV_PREFIX}{name}, or declare a Default"
-            ),
         }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// A value shown in an error, shortened.

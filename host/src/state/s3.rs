@@ -369,81 +369,116 @@ impl S3Backend {
         let path = self.lease_path();
         let mut told = false;
         loop {
-            let found = self.remote.get(&path)?;
-            let (current, etag) = match &found {
-                Some((bytes, etag)) => (
-                    Some(
-                        serde_json::from_slice::<Lease>(bytes)
-                            .with_context(|| format!("reading the lease {}.lock", self.what()))?,
-                    ),
-                    etag.clone(),
-                ),
-                None => (None, None),
-            };
+            let (current, etag) = self.read_lease(&path)?;
             let gone = |l: &Lease| l.process.as_ref().is_some_and(lease::Process::gone);
             match lease::decide(current.as_ref(), super::now(), &gone) {
-                Decision::Held(held) => {
-                    // Whose, and for how long at most (a holder that stops renewing loses it
-                    // then; one on this machine whose process is gone, at once).
-                    let left = held.until.saturating_sub(super::now());
-                    let holder = format!(
-                        "{}, until {} ({left} s left)",
-                        held.holder,
-                        rfc3339(held.until)
-                    );
-                    if started.elapsed() >= wait {
-                        return Err(Locked {
-                            location: self.location.clone(),
-                            holder,
-                            lock_id: Some(held.id),
-                        }
-                        .into());
-                    }
-                    if !std::mem::replace(&mut told, true) {
-                        super::waiting_for(&self.location, &holder);
-                    }
-                    std::thread::sleep(Duration::from_millis(500));
-                }
+                Decision::Held(held) => self.wait_for(held, started, wait, &mut told)?,
                 Decision::Take { token, from } => {
-                    let mine = Lease {
-                        id: lease::new_id(),
-                        token,
-                        holder: lease::holder(),
-                        until: super::now() + lease_seconds(),
-                        released: false,
-                        process: lease::Process::this(),
-                    };
-                    let bytes = serde_json::to_vec(&mine)?;
-                    let mode = match etag {
-                        None => PutMode::Create,
-                        Some(e) => PutMode::Update(UpdateVersion {
-                            e_tag: Some(e),
-                            version: None,
-                        }),
-                    };
-                    // Ours is recognised by its ID (a lost answer, a retry refused by its own
-                    // condition); someone else quicker → decide again.
-                    let ours = |b: &[u8]| same_lease(b, &mine);
-                    let etag = match self.remote.write(&path, &bytes, mode, &ours, "the lease")? {
-                        Written::Landed(etag) => etag,
-                        Written::Refused(_) => continue,
-                    };
-                    self.taken_from = from.as_ref().map(|l| match l.until < super::now() {
-                        true => format!("{}, expired {}", l.holder, rfc3339(l.until)),
-                        false => format!("{}, whose process is gone", l.holder),
-                    });
-                    self.took_over = from;
-                    let held = Arc::new(Mutex::new(Held {
-                        lease: mine,
-                        etag,
-                        lost: None,
-                    }));
-                    self.held = Some(held.clone());
-                    self.renewer = Some(self.renew(held));
-                    return Ok(());
+                    if self.take(&path, token, from, etag)? {
+                        return Ok(());
+                    }
                 }
             }
         }
+    }
+
+    /// The lease at `path` and its ETag, if there is one.
+    fn read_lease(&self, path: &StorePath) -> Result<(Option<Lease>, Option<String>)> {
+        Ok(match self.remote.get(path)? {
+            Some((bytes, etag)) => (
+                Some(
+                    serde_json::from_slice::<Lease>(&bytes)
+                        .with_context(|| format!("reading the lease {}.lock", self.what()))?,
+                ),
+                etag,
+            ),
+            None => (None, None),
+        })
+    }
+
+    /// Waits a while for the lease `held` by another, saying so once (`told`); fails naming
+    /// its holder once `wait` has passed since `started`.
+    fn wait_for(
+        &self,
+        held: Lease,
+        started: std::time::Instant,
+        wait: Duration,
+        told: &mut bool,
+    ) -> Result<()> {
+        // Whose, and for how long at most (a holder that stops renewing loses it then; one on
+        // this machine whose process is gone, at once).
+        let left = held.until.saturating_sub(super::now());
+        let holder = format!(
+            "{}, until {} ({left} s left)",
+            held.holder,
+            rfc3339(held.until)
+        );
+        if started.elapsed() >= wait {
+            return Err(Locked {
+                location: self.location.clone(),
+                holder,
+                lock_id: Some(held.id),
+            }
+            .into());
+        }
+        if !std::mem::replace(told, true) {
+            super::waiting_for(&self.location, &holder);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(())
+    }
+
+    /// Writes a new lease with `token` over the one at `etag` (`from`: the one taken over,
+    /// not released) and holds it; false if someone else was quicker (decide again).
+    fn take(
+        &mut self,
+        path: &StorePath,
+        token: u64,
+        from: Option<Lease>,
+        etag: Option<String>,
+    ) -> Result<bool> {
+        let mine = Lease {
+            id: lease::new_id(),
+            token,
+            holder: lease::holder(),
+            until: super::now() + lease_seconds(),
+            released: false,
+            process: lease::Process::this(),
+        };
+        let bytes = serde_json::to_vec(&mine)?;
+        let mode = match etag {
+            None => PutMode::Create,
+            Some(e) => PutMode::Update(UpdateVersion {
+                e_tag: Some(e),
+                version: None,
+            }),
+        };
+        // Ours is recognised by its ID (a lost answer, a retry refused by its own condition);
+        // someone else quicker → decide again.
+        let ours = |b: &[u8]| same_lease(b, &mine);
+        let etag = match self.remote.write(path, &bytes, mode, &ours, "the lease")? {
+            Written::Landed(etag) => etag,
+            Written::Refused(_) => return Ok(false),
+        };
+        self.hold(mine, etag, from);
+        Ok(true)
+    }
+
+    /// Holds `lease` (written with `etag`), taken over `from` another's if it was not
+    /// released, and starts its renewal.
+    fn hold(&mut self, lease: Lease, etag: String, from: Option<Lease>) {
+        self.taken_from = from.as_ref().map(|l| match l.until < super::now() {
+            true => format!("{}, expired {}", l.holder, rfc3339(l.until)),
+            false => format!("{}, whose process is gone", l.holder),
+        });
+        self.took_over = from;
+        let held = Arc::new(Mutex::new(Held {
+            lease,
+            etag,
+            lost: None,
+        }));
+        self.held = Some(held.clone());
+        self.renewer = Some(self.renew(held));
     }
 
     /// Renews the lease a third of the way through, until stopped or lost.
@@ -486,9 +521,7 @@ impl S3Backend {
                     }
                     Ok(Written::Refused(there)) => {
                         let whose = match there {
-                            Some(b) => serde_json::from_slice::<Lease>(&b)
-                                .map(|l| l.holder)
-                                .unwrap_or_else(|_| "someone".into()),
+                            Some(b) => holder_of(&b).unwrap_or_else(|| "someone".into()),
                             None => "nobody (the lease was deleted)".into(),
                         };
                         held.lock().expect("lease").lost = Some(whose);
@@ -508,26 +541,20 @@ impl S3Backend {
         let Some(held) = &self.held else {
             return Ok(());
         };
-        let (lost, until, id, token) = {
+        let (lost, mine) = {
             let h = held.lock().expect("lease");
-            (
-                h.lost.clone(),
-                h.lease.until,
-                h.lease.id.clone(),
-                h.lease.token,
-            )
+            (h.lost.clone(), h.lease.clone())
         };
         let lost = match lost {
             Some(whose) => Some(whose),
-            None if always || until <= super::now() + lease_seconds() / 3 => {
-                match self
-                    .remote
-                    .get(&self.lease_path())?
-                    .and_then(|(b, _)| serde_json::from_slice::<Lease>(&b).ok())
-                {
-                    Some(l) if l.id == id && l.token == token && !l.released => None,
-                    Some(l) => Some(l.holder),
-                    None => Some("nobody (the lease is gone)".into()),
+            None if always || mine.until <= super::now() + lease_seconds() / 3 => {
+                match self.remote.get(&self.lease_path())? {
+                    Some((b, _)) if same_lease(&b, &mine) => None,
+                    there => Some(
+                        there
+                            .and_then(|(b, _)| holder_of(&b))
+                            .unwrap_or_else(|| "nobody (the lease is gone)".into()),
+                    ),
                 }
             }
             None => None,
@@ -573,8 +600,8 @@ impl S3Backend {
                     .get(&self.lease_path())
                     .ok()
                     .flatten()
-                    .and_then(|(b, _)| serde_json::from_slice::<Lease>(&b).ok())
-                    .map_or_else(|| "unknown".to_string(), |l| l.holder);
+                    .and_then(|(b, _)| holder_of(&b))
+                    .unwrap_or_else(|| "unknown".to_string());
                 bail!(
                     "another rkit wrote to the state {} (the lease is now held by {whose}); \
                          this run stops without writing: run it again",
@@ -629,6 +656,48 @@ fn same_lease(bytes: &[u8], mine: &Lease) -> bool {
         .is_ok_and(|l| l.id == mine.id && l.token == mine.token && !l.released)
 }
 
+/// Whether `bytes` is the lease `mine` released (same ID and token).
+fn released_lease(bytes: &[u8], mine: &Lease) -> bool {
+    serde_json::from_slice::<Lease>(bytes)
+        .is_ok_and(|l| l.released && l.id == mine.id && l.token == mine.token)
+}
+
+/// Whose the lease in `bytes` is, if they hold one that can be read.
+fn holder_of(bytes: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Lease>(bytes)
+        .ok()
+        .map(|l| l.holder)
+}
+
+/// The entries of journal object `name` (its `bytes` past their header line), `None` for a
+/// fence; refused if its token is below `last_token`, which becomes its own.
+fn journal_part(name: String, bytes: &[u8], last_token: &mut u64) -> Result<Option<Part>> {
+    let (first, rest) = match bytes.iter().position(|b| *b == b'\n') {
+        Some(i) => (&bytes[..i], bytes[i + 1..].to_vec()),
+        None => (bytes, Vec::new()),
+    };
+    let header: Header =
+        serde_json::from_slice(first).with_context(|| format!("{name}: corrupt journal object"))?;
+    // A holder writes only below the fence of whoever took its lease over (above it, its write
+    // collides with the fence), so a lower token after a higher one was put there by someone
+    // else.
+    if header.token < *last_token {
+        bail!(
+            "{name}: written under lease token {} after a write under token {}: a write \
+             replayed or moved; {}",
+            header.token,
+            last_token,
+            super::chain::RESTORE
+        );
+    }
+    *last_token = header.token;
+    Ok(header.fence.is_none().then(|| Part {
+        name,
+        bytes: rest,
+        may_be_torn: false,
+    }))
+}
+
 fn rfc3339(secs: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs as i64)
         .ok()
@@ -652,83 +721,17 @@ impl Backend for S3Backend {
                 .is_empty())
     }
 
+    /// Reads the state. The passes: the snapshot read, the journal listed, the journal objects
+    /// at or above the snapshot's slot read, and the journal fenced after a lease taken over
+    /// (all read again when the state changed under them).
     fn load(&mut self) -> Result<Loaded> {
         let what = self.what();
         self.journaled.clear();
-        let mut folded = SnapshotHeader::default();
-        let snapshot = match self.remote.get(&StorePath::from(self.key.clone()))? {
-            Some((mut bytes, etag)) => {
-                self.snapshot_etag = etag;
-                let Some(end) = bytes.iter().position(|b| *b == b'\n') else {
-                    bail!("{what}: not an rkit state (no header line)");
-                };
-                folded = serde_json::from_slice(&bytes[..end])
-                    .with_context(|| format!("{what}: not an rkit state"))?;
-                self.next_slot = self.next_slot.max(folded.next_slot);
-                // The header dropped in place (a snapshot may be tens of megabytes).
-                bytes.drain(..=end);
-                Some(bytes)
-            }
-            None => None,
+        let (folded, snapshot) = self.read_snapshot(&what)?;
+        let unread = self.list_journal(folded.next_slot)?;
+        let Some(journal) = self.read_journal(&what, unread)? else {
+            return self.load();
         };
-        let mut slots: Vec<(u64, StorePath)> = self
-            .remote
-            .list(&StorePath::from(format!("{}.journal", self.key)))?
-            .into_iter()
-            .filter_map(|p| slot_of(&p).map(|s| (s, p)))
-            .collect();
-        slots.sort();
-        let mut unread = Vec::new();
-        for (slot, path) in slots {
-            self.journaled.push(path.clone());
-            self.next_slot = self.next_slot.max(slot + 1);
-            // Below the snapshot's slot: folded into it (or a fenced writer's, after it).
-            if slot >= folded.next_slot {
-                unread.push(path);
-            }
-        }
-        let bodies = self.remote.get_many(unread.clone())?;
-        let mut journal = Vec::with_capacity(unread.len());
-        // Tokens grow along the journal (the snapshot's own is not compared: a lock object
-        // deleted by hand starts its next holder at token 1 again).
-        let mut last_token = 0;
-        for (path, bytes) in unread.into_iter().zip(bodies) {
-            let Some(bytes) = bytes else {
-                // Deleted by a compaction since the listing: the snapshot read before it is
-                // older than the one that holds it. Read it all again.
-                self.reloads += 1;
-                if self.reloads > 5 {
-                    bail!("{what} kept changing while it was read (compacted 5 times): run again");
-                }
-                return self.load();
-            };
-            let name = format!("s3://{}/{path}", self.location_bucket());
-            let (first, rest) = match bytes.iter().position(|b| *b == b'\n') {
-                Some(i) => (&bytes[..i], bytes[i + 1..].to_vec()),
-                None => (&bytes[..], Vec::new()),
-            };
-            let header: Header = serde_json::from_slice(first)
-                .with_context(|| format!("{name}: corrupt journal object"))?;
-            // A holder writes only below the fence of whoever took its lease over (above it,
-            // its write collides with the fence), so a lower token after a higher one was put
-            // there by someone else.
-            if header.token < last_token {
-                bail!(
-                    "{name}: written under lease token {} after a write under token \
-                     {last_token}: a write replayed or moved; {}",
-                    header.token,
-                    super::chain::RESTORE
-                );
-            }
-            last_token = header.token;
-            if header.fence.is_none() {
-                journal.push(Part {
-                    name,
-                    bytes: rest,
-                    may_be_torn: false,
-                });
-            }
-        }
         if let Some(from) = self.took_over.take()
             && self.fence(&from)?
         {
@@ -790,9 +793,10 @@ impl Backend for S3Backend {
 }
 
 impl S3Backend {
-    /// Releases `lease` (held with `etag`), idempotent by its ID: a release whose answer was
-    /// lost is found done, and a stale ETag (a renewal landed unanswered) is replaced by the
-    /// one of the lease there while that lease is still this one (same ID and token).
+    /// Releases `lease` (held with `etag`), idempotent by its ID and token: a release whose
+    /// answer was lost is found done, and a stale ETag (a renewal landed unanswered) is
+    /// replaced by the one of the lease there while that lease is still this one (same ID and
+    /// token).
     fn release(&self, lease: &mut Lease, etag: String) {
         let held = lease.clone();
         lease.released = true;
@@ -800,9 +804,7 @@ impl S3Backend {
         let Ok(bytes) = serde_json::to_vec(&lease) else {
             return;
         };
-        let ours = |b: &[u8]| {
-            serde_json::from_slice::<Lease>(b).is_ok_and(|l| l.id == lease.id && l.released)
-        };
+        let ours = |b: &[u8]| released_lease(b, lease);
         let path = self.lease_path();
         let mut etag = Some(etag);
         for _ in 0..2 {
@@ -823,6 +825,77 @@ impl S3Backend {
                 _ => return,
             }
         }
+    }
+
+    /// The snapshot's header (the default if there is none) and what follows it; notes its
+    /// ETag and the next slot it records.
+    fn read_snapshot(&mut self, what: &str) -> Result<(SnapshotHeader, Option<Vec<u8>>)> {
+        let mut folded = SnapshotHeader::default();
+        let snapshot = match self.remote.get(&StorePath::from(self.key.clone()))? {
+            Some((mut bytes, etag)) => {
+                self.snapshot_etag = etag;
+                let Some(end) = bytes.iter().position(|b| *b == b'\n') else {
+                    bail!("{what}: not an rkit state (no header line)");
+                };
+                folded = serde_json::from_slice(&bytes[..end])
+                    .with_context(|| format!("{what}: not an rkit state"))?;
+                self.next_slot = self.next_slot.max(folded.next_slot);
+                // The header dropped in place (a snapshot may be tens of megabytes).
+                bytes.drain(..=end);
+                Some(bytes)
+            }
+            None => None,
+        };
+        Ok((folded, snapshot))
+    }
+
+    /// Lists the journal objects, in slot order, noting each and the next free slot; those at
+    /// or above the snapshot's slot `from` (the rest are folded into it, or a fenced
+    /// writer's after it).
+    fn list_journal(&mut self, from: u64) -> Result<Vec<StorePath>> {
+        let mut slots: Vec<(u64, StorePath)> = self
+            .remote
+            .list(&StorePath::from(format!("{}.journal", self.key)))?
+            .into_iter()
+            .filter_map(|p| slot_of(&p).map(|s| (s, p)))
+            .collect();
+        slots.sort();
+        let mut unread = Vec::new();
+        for (slot, path) in slots {
+            self.journaled.push(path.clone());
+            self.next_slot = self.next_slot.max(slot + 1);
+            // Below the snapshot's slot: folded into it (or a fenced writer's, after it).
+            if slot >= from {
+                unread.push(path);
+            }
+        }
+        Ok(unread)
+    }
+
+    /// The entries of the journal objects `unread`, in order (fences skipped); `None` if one
+    /// was deleted by a compaction since the listing (the state must be read again).
+    fn read_journal(&mut self, what: &str, unread: Vec<StorePath>) -> Result<Option<Vec<Part>>> {
+        let bodies = self.remote.get_many(unread.clone())?;
+        let mut journal = Vec::with_capacity(unread.len());
+        // Tokens grow along the journal (the snapshot's own is not compared: a lock object
+        // deleted by hand starts its next holder at token 1 again).
+        let mut last_token = 0;
+        for (path, bytes) in unread.into_iter().zip(bodies) {
+            let Some(bytes) = bytes else {
+                // Deleted by a compaction since the listing: the snapshot read before it is
+                // older than the one that holds it. Read it all again.
+                self.reloads += 1;
+                if self.reloads > 5 {
+                    bail!("{what} kept changing while it was read (compacted 5 times): run again");
+                }
+                return Ok(None);
+            };
+            let name = format!("s3://{}/{path}", self.location_bucket());
+            if let Some(part) = journal_part(name, &bytes, &mut last_token)? {
+                journal.push(part);
+            }
+        }
+        Ok(Some(journal))
     }
 
     fn location_bucket(&self) -> String {
@@ -887,10 +960,7 @@ pub fn force_unlock(s3: &S3Location, id: &str) -> Result<Lease> {
     let bytes = serde_json::to_vec(&released)?;
     // Reconciled like every write: an unanswered release is read back, and it is ours when
     // the lease there is this release (same ID and token, released).
-    let ours = |b: &[u8]| {
-        serde_json::from_slice::<Lease>(b)
-            .is_ok_and(|l| l.released && l.id == released.id && l.token == released.token)
-    };
+    let ours = |b: &[u8]| released_lease(b, &released);
     let what = format!("the release of the lock of the state {}", backend.what());
     if let Written::Refused(_) = backend.remote.write(&path, &bytes, mode, &ours, &what)? {
         bail!(

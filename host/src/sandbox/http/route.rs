@@ -353,6 +353,18 @@ fn rest(
     parts: &http::request::Parts,
     signals: &mut Signals,
 ) -> Result<&'static Operation, String> {
+    refuse_other_protocols(service, signals)?;
+    let path = rest_path(parts.uri.path())?;
+    signals.query = rest_query(parts.uri.query())?;
+    let (op, labels) = best_fit(service, parts, &path, signals)?;
+    check_amz_headers(op, signals)?;
+    signals.labels = labels;
+    Ok(op)
+}
+
+/// A REST request carries no other protocol's signal: no `X-Amz-Target`, no form content
+/// type.
+fn refuse_other_protocols(service: &Service, signals: &Signals) -> Result<(), String> {
     if header(&signals.headers, "x-amz-target").is_some() {
         return Err(format!(
             "carries X-Amz-Target, which {} (a REST service) does not read",
@@ -374,8 +386,17 @@ fn rest(
             ));
         }
     }
-    let path = rest_path(parts.uri.path())?;
-    signals.query = rest_query(parts.uri.query())?;
+    Ok(())
+}
+
+/// The one operation of `service` the request (its `path` segments) fits most specifically,
+/// with its labels; none, or several as specific, is refused.
+fn best_fit(
+    service: &'static Service,
+    parts: &http::request::Parts,
+    path: &[String],
+    signals: &Signals,
+) -> Result<(&'static Operation, Labels), String> {
     let what = || {
         format!(
             "{} {}",
@@ -389,7 +410,7 @@ fn rest(
         .iter()
         .filter(|o| o.method == parts.method.as_str())
     {
-        let Some((labels, score)) = fits(op, &path, signals) else {
+        let Some((labels, score)) = fits(op, path, signals) else {
             continue;
         };
         match best.first() {
@@ -398,24 +419,29 @@ fn rest(
             _ => best = vec![(score, op, labels)],
         }
     }
-    let (_, op, labels) = match best.len() {
-        1 => best.pop().expect("one"),
-        0 => {
-            return Err(format!(
-                "{} is no {} operation rkit knows",
-                what(),
-                service.signing_name
-            ));
+    match best.len() {
+        1 => {
+            let (_, op, labels) = best.pop().expect("one");
+            Ok((op, labels))
         }
+        0 => Err(format!(
+            "{} is no {} operation rkit knows",
+            what(),
+            service.signing_name
+        )),
         _ => {
             let names: Vec<&str> = best.iter().map(|(_, o, _)| o.name.as_str()).collect();
-            return Err(format!(
+            Err(format!(
                 "{} could be any of {}: refused",
                 what(),
                 names.join(", ")
-            ));
+            ))
         }
-    };
+    }
+}
+
+/// Every `x-amz-` header but the signing ones is one the operation `op` takes.
+fn check_amz_headers(op: &Operation, signals: &Signals) -> Result<(), String> {
     for (name, _) in &signals.headers {
         let takes = op.headers.iter().any(|h| match h.strip_suffix('*') {
             Some(prefix) => name.starts_with(prefix),
@@ -429,8 +455,7 @@ fn rest(
             ));
         }
     }
-    signals.labels = labels;
-    Ok(op)
+    Ok(())
 }
 
 /// A REST path's labels (`Bucket`, `Key`) and their decoded values.

@@ -1,20 +1,33 @@
 //! `rkit provider inspect`: what a provider module is and what it asks for.
 
-use crate::sandbox::{ComponentCache, ProviderModule, Sandbox};
+use crate::engine::Interrupt;
+use crate::sandbox::ProviderModule;
 use crate::spi::TypeInfo;
 use crate::text::escape;
 use anyhow::Result;
+use clap::Args;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-/// Loads `module` and prints its description, as text or JSON.
-pub async fn run(module: &Path, as_json: bool) -> Result<()> {
-    let sandbox = Sandbox::new(ComponentCache::default_dir().as_deref())?;
-    let module = sandbox
-        .load_file(module, &crate::sandbox::Grants::default())
+/// Print a provider's name, version, resource types with their property schemas, and the
+/// capabilities it asks for.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The provider component (.wasm).
+    pub module: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Loads the module (granted nothing) and prints its description, as text or JSON.
+pub async fn exec(args: InspectArgs, _: &Interrupt) -> Result<ExitCode> {
+    let module = super::sandbox()?
+        .load_file(&args.module, &crate::sandbox::Grants::default())
         .await?;
-    if as_json {
+    if args.json {
         crate::outln!(
             "{}",
             crate::text::escape_json(&serde_json::to_string_pretty(&to_json(&module))?)
@@ -22,7 +35,7 @@ pub async fn run(module: &Path, as_json: bool) -> Result<()> {
     } else {
         crate::out!("{}", to_text(&module));
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The module as JSON, its keys in PascalCase as everywhere else in rkit (the JSON Schemas a

@@ -1,0 +1,738 @@
+//! A [`Session`]: one command's work on a spec. It holds the loaded spec, its dependency
+//! graph, the locked state and the started providers; it settles open intents, validates,
+//! refreshes, scans for the stack's objects, plans, applies, imports and records outputs.
+//!
+//! Invariants: the state is locked for the session's whole life; every plan starts by
+//! settling the intents an earlier run left open; a plan applies only to the state (lineage
+//! and serial) it was made from; outputs are recorded only after a complete apply.
+
+use super::apply::{self, Report};
+use super::context::Context;
+use super::events::{Event, Events};
+use super::interrupt::Interrupt;
+use super::options::{ApplyOptions, DestroyOptions, PlanOptions};
+use super::plan::{self, Found, Plan};
+use super::providers::{ProviderArg, Providers};
+use super::resolve::Policy;
+use super::retry::repeating;
+use super::{group, refresh, sensitive};
+use crate::graph::Graph;
+use crate::sandbox::{ComponentCache, Sandbox};
+use crate::spec::reference::{self, Reference, Target, UNKNOWN};
+use crate::spec::{self, LoadedSpec};
+use crate::spi::{Observed, Severity, Tags};
+use crate::state::{Change, Location, ResourceState, StateRef, StateStore};
+use anyhow::{Result, anyhow, bail};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Everything one command works with.
+pub struct Session {
+    pub(super) ctx: Arc<Context>,
+    pub(super) graph: Graph,
+}
+
+/// Where a spec's state lives: its `"State"` section, else a file beside it
+/// (`<dir>/<stem>.rkit-state.json`).
+pub fn default_state(spec: &LoadedSpec) -> Location {
+    spec.spec
+        .state
+        .as_ref()
+        .and_then(|s| s.location(&spec.path).ok())
+        .unwrap_or_else(|| crate::state::location::beside(&spec.path))
+}
+
+/// A spec's state and its keys: its `"State"` section (location and encryption), else a file
+/// beside it in the clear.
+pub fn default_state_ref(spec: &LoadedSpec) -> Result<StateRef> {
+    StateRef::new(
+        default_state(spec),
+        spec.spec.state.as_ref().and_then(|s| s.key_from()),
+    )
+}
+
+impl Session {
+    /// Loads the spec, locks the state and starts the providers the spec and state use.
+    pub async fn open(
+        spec_path: &Path,
+        state: Option<&StateRef>,
+        args: &[ProviderArg],
+        policy: Policy,
+        events: Events,
+    ) -> Result<Self> {
+        let spec = spec::load(spec_path)?;
+        Self::with_spec(spec, state, args, policy, events, &[]).await
+    }
+
+    /// As [`Session::open`], for a spec already loaded; `also` names plugins to start besides
+    /// those the spec and the state use (a saved plan's).
+    pub async fn with_spec(
+        spec: LoadedSpec,
+        state: Option<&StateRef>,
+        args: &[ProviderArg],
+        policy: Policy,
+        events: Events,
+        also: &[String],
+    ) -> Result<Self> {
+        for warning in &spec.warnings {
+            events.event(Event::Warning {
+                message: warning.clone(),
+            });
+        }
+        let graph = Graph::build(&spec)?;
+        let state = match state {
+            Some(state) => state.clone(),
+            None => default_state_ref(&spec)?,
+        };
+        let location = state.location;
+        let store = StateStore::open(&location, &state.keys)?;
+        if let Some(whose) = store.taken_over() {
+            events.event(Event::Warning {
+                message: format!(
+                    "the state {location}: took over the lock of {whose} (its run was \
+                     killed or cut off); a write by that run now fails"
+                ),
+            });
+        }
+        // The plugins resources use (in the spec or the state), and those the spec declares
+        // with a Source (so `rkit init` resolves and locks them all).
+        let declared = spec
+            .spec
+            .providers
+            .iter()
+            .filter(|(_, p)| p.source.is_some());
+        let plugins: BTreeSet<String> = spec
+            .spec
+            .resources
+            .values()
+            .map(|r| r.plugin.clone())
+            .chain(spec.spec.groups.values().map(|g| g.plugin.clone()))
+            .chain(store.state.resources.values().map(|r| r.plugin.clone()))
+            .chain(store.state.intents.values().map(|i| i.plugin.clone()))
+            .chain(declared.map(|(name, _)| name.clone()))
+            .chain(also.iter().cloned())
+            .collect();
+        let sandbox = Sandbox::new(ComponentCache::default_dir().as_deref())?;
+        let providers = Providers::bind(&sandbox, &spec, args, &plugins, policy, &events).await?;
+        Ok(Self {
+            ctx: Arc::new(Context {
+                spec,
+                providers,
+                store: Mutex::new(store),
+                events,
+                progress_every: apply::PROGRESS_EVERY,
+                interrupt: Interrupt::default(),
+                feeding: tokio::sync::Mutex::new(()),
+                writing: tokio::sync::Mutex::new(()),
+                readiness: Default::default(),
+            }),
+            graph,
+        })
+    }
+
+    /// Makes the session stop starting operations once `interrupt` is raised.
+    pub fn interruptible(mut self, interrupt: &Interrupt) -> Self {
+        Arc::get_mut(&mut self.ctx)
+            .expect("set before any operation")
+            .interrupt = interrupt.clone();
+        self
+    }
+
+    /// The locked state (held briefly: never across an await).
+    fn store(&self) -> std::sync::MutexGuard<'_, StateStore> {
+        self.ctx.store.lock().expect("state lock")
+    }
+
+    fn interrupted(&self) -> Result<()> {
+        if self.ctx.interrupt.raised() {
+            bail!("interrupted");
+        }
+        Ok(())
+    }
+
+    /// Reports running operations every `every` instead of every 10 s.
+    pub fn progress_every(mut self, every: std::time::Duration) -> Self {
+        Arc::get_mut(&mut self.ctx)
+            .expect("set before any operation")
+            .progress_every = every;
+        self
+    }
+
+    /// Where the state lives.
+    pub fn state_location(&self) -> Location {
+        self.store().location().clone()
+    }
+
+    /// The keys the state is opened and sealed with (a saved plan is sealed with them too).
+    pub fn state_keys(&self) -> crate::state::Keys {
+        self.store().keys().clone()
+    }
+
+    /// Where this session reports.
+    pub fn events(&self) -> &Events {
+        &self.ctx.events
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &LoadedSpec {
+        &self.ctx.spec
+    }
+
+    /// Checks every resource: its provider and type exist, the attributes it references
+    /// exist, and its provider's `validate` finds no error. Warnings are printed.
+    pub async fn validate(&self) -> Result<()> {
+        let spec = self.spec();
+        let file = spec.path.display();
+        let mut errors = Vec::new();
+        for (name, rs) in &spec.spec.resources {
+            let bound = self.ctx.providers.get(&rs.plugin)?;
+            let info = bound.module.info();
+            if info.type_info(&rs.type_name).is_none() {
+                let types: Vec<&str> = info.types.iter().map(|t| t.name.as_str()).collect();
+                errors.push(spec.resource_error(
+                    name,
+                    "Type",
+                    format!(
+                        "provider {} has no type {:?} (it has: {})",
+                        rs.plugin,
+                        rs.type_name,
+                        types.join(", ")
+                    ),
+                ));
+                continue;
+            }
+            for (field, r) in &spec.references[name] {
+                if let Some(problem) = self.check_reference(r) {
+                    errors.push(spec.resource_error(name, &format!("Properties.{field}"), problem));
+                }
+            }
+            // Validate with references as placeholders; findings on referencing fields wait
+            // for the values.
+            let placeholder = reference::resolve(&rs.properties, &|_| None);
+            let referencing: Vec<&String> = spec.references[name].iter().map(|(f, _)| f).collect();
+            let diagnostics = bound
+                .provider
+                .validate(&rs.type_name, &placeholder)
+                .await
+                .map_err(|e| anyhow!("{file}: resource {name}: validating: {e}"))?;
+            for d in diagnostics {
+                if !d.field.is_empty() && referencing.iter().any(|f| same_or_nested(f, &d.field)) {
+                    continue;
+                }
+                let field = if d.field.is_empty() {
+                    "Properties".to_string()
+                } else {
+                    format!("Properties.{}", d.field)
+                };
+                let error = spec.resource_error(name, &field, d.message);
+                match d.severity {
+                    Severity::Error => errors.push(error),
+                    Severity::Warning => self.ctx.events.event(Event::Warning {
+                        message: error.to_string(),
+                    }),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(spec::diagnostic::SpecErrors(errors).into());
+        }
+        Ok(())
+    }
+
+    /// Why reference `r` cannot resolve, if it cannot.
+    fn check_reference(&self, r: &Reference) -> Option<String> {
+        let Target::Attribute(path) = &r.target else {
+            return None;
+        };
+        let target = &self.spec().spec.resources[&r.resource];
+        let info = self.ctx.providers.get(&target.plugin).ok()?.module.info();
+        let schema = &info.type_info(&target.type_name)?.attributes_schema;
+        let known = schema.get("properties")?.as_object()?;
+        (!known.contains_key(&path[0])).then(|| {
+            let names: Vec<&String> = known.keys().collect();
+            format!(
+                "reference {r}: {} {} has no attribute {:?} (it has: {})",
+                target.plugin,
+                target.type_name,
+                path[0],
+                names
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    }
+
+    /// How many HTTP requests each provider made so far (those that made any).
+    pub fn http_requests(&self) -> Vec<(&str, u64)> {
+        self.ctx.providers.http_requests()
+    }
+
+    /// Reads back every recorded resource, in batches per provider and type, `parallelism`
+    /// calls at once: those gone (`None`) and those that differ from the record (see
+    /// [`refresh`]).
+    pub async fn refresh(&self, parallelism: usize) -> Result<BTreeMap<String, Option<Observed>>> {
+        refresh::refresh(&self.ctx, parallelism).await
+    }
+
+    /// Resolves the intents a previous run left open (its process died, or a create's
+    /// outcome stayed unknown): the object carrying the intent's identity tags is adopted
+    /// (recorded as found, so the plan updates what differs), or the intent is closed.
+    pub async fn settle_intents(&self) -> Result<()> {
+        let intents: Vec<_> = {
+            let store = self.ctx.store.lock().expect("state lock");
+            store.state.intents.clone().into_iter().collect()
+        };
+        for (name, intent) in intents {
+            self.interrupted()?;
+            let provider = &self.ctx.providers.get(&intent.plugin)?.provider;
+            let found = apply::find(&self.ctx, None, provider, &intent.type_name, &intent.tags)
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "{name}: a create of {} {} was interrupted and whether it happened cannot \
+                         be found out ({e}); nothing was changed, run again when {} answers",
+                        intent.plugin,
+                        intent.type_name,
+                        intent.plugin
+                    )
+                })?;
+            let mut store = self.ctx.store.lock().expect("state lock");
+            let change = match &found {
+                Some(o) if !store.state.resources.contains_key(&name) => {
+                    self.ctx.events.event(Event::IntentAdopted {
+                        resource: name.clone(),
+                        id: o.id.clone(),
+                    });
+                    Change::Resource(Some(ResourceState {
+                        plugin: intent.plugin.clone(),
+                        type_name: intent.type_name.clone(),
+                        id: o.id.clone(),
+                        properties: o.properties.clone(),
+                        attributes: o.attributes.clone(),
+                        depends_on: self.ctx.spec_deps(&name),
+                        tags: intent.tags.clone(),
+                        sensitive: self.sensitive_of(&name),
+                    }))
+                }
+                Some(_) => Change::Settled("its object is an orphan: the name is recorded".into()),
+                None => Change::Settled("nothing carries its tags".into()),
+            };
+            store.change(&name, change)?;
+        }
+        Ok(())
+    }
+
+    /// Every object of the types in use (in the spec or the state) carrying the stack's tag.
+    /// A provider that cannot list is an error when `required`, else skipped.
+    pub async fn scan(&self, required: bool) -> Result<Vec<Found>> {
+        let types: BTreeSet<(String, String)> = {
+            let store = self.ctx.store.lock().expect("state lock");
+            self.spec()
+                .spec
+                .resources
+                .values()
+                .map(|r| (r.plugin.clone(), r.type_name.clone()))
+                .chain(
+                    store
+                        .state
+                        .resources
+                        .values()
+                        .map(|r| (r.plugin.clone(), r.type_name.clone())),
+                )
+                .collect()
+        };
+        let tags: Tags = [(crate::tags::STACK.to_string(), self.spec().stack.clone())].into();
+        let mut found = Vec::new();
+        for (plugin, type_name) in types {
+            self.interrupted()?;
+            let Ok(bound) = self.ctx.providers.get(&plugin) else {
+                continue;
+            };
+            if bound.module.info().type_info(&type_name).is_none() {
+                continue;
+            }
+            let listed = repeating(&self.ctx.interrupt, || {
+                bound.provider.list(&type_name, &tags)
+            })
+            .await;
+            match listed {
+                Ok(listed) => found.extend(
+                    listed
+                        .into_iter()
+                        .filter(|o| o.tags.get(crate::tags::STACK) == tags.get(crate::tags::STACK))
+                        .map(|observed| Found {
+                            plugin: plugin.clone(),
+                            type_name: type_name.clone(),
+                            observed,
+                        }),
+                ),
+                Err(e) if required => bail!("scanning {plugin} {type_name} for orphans: {e}"),
+                Err(e) => self.ctx.events.event(Event::Warning {
+                    message: format!(
+                        "{plugin} {type_name}: cannot look for objects of this stack made by a \
+                         lost run ({e})"
+                    ),
+                }),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Plans the spec against the state: settles open intents, refreshes if asked, and looks
+    /// for the stack's objects the state does not know when `orphans` is set (and, to adopt
+    /// rather than duplicate, whenever the state records nothing: a first run, or a lost
+    /// state). The resources `focus.replace` names are replaced though nothing forces it:
+    /// decided while planning, so what references them is planned with their ID and
+    /// attributes unknown until apply, and updated in the same apply. Then the plan is
+    /// limited to `focus`'s targets and exclusions (with a warning that what it leaves out
+    /// may still differ).
+    pub async fn plan(&mut self, options: &PlanOptions) -> Result<Plan> {
+        let mut plan = self.plan_spec(options).await?;
+        let focus = &options.focus;
+        if !focus.is_empty() {
+            plan::focus(&mut plan, self.spec(), &self.store().state, focus)?;
+        }
+        if !focus.targets.is_empty() || !focus.excludes.is_empty() {
+            self.ctx.events.event(Event::Warning {
+                message: "the plan is limited by --target/--exclude: what it leaves out may \
+                          still differ from the spec"
+                    .into(),
+            });
+        }
+        Ok(plan)
+    }
+
+    /// The whole plan of [`Session::plan`], before its focus.
+    async fn plan_spec(&mut self, options: &PlanOptions) -> Result<Plan> {
+        let PlanOptions {
+            refresh,
+            parallelism,
+            orphans,
+            ref focus,
+        } = *options;
+        let replace = &focus.replace;
+        self.settle_intents().await?;
+        let decision = if self.spec().spec.groups.is_empty() {
+            None
+        } else {
+            Some(self.regroup().await?)
+        };
+        // Checked once the groups' members are resources of the spec (a group's name stands
+        // for its members).
+        let replace = &self.spec().with_members(replace);
+        if let Some(bad) = replace
+            .iter()
+            .find(|n| !self.spec().spec.resources.contains_key(*n))
+        {
+            bail!("--replace {bad}: no resource {bad:?} in the spec");
+        }
+        let refreshed = if refresh {
+            self.refresh(parallelism).await?
+        } else {
+            BTreeMap::new()
+        };
+        let empty = self.store().state.resources.is_empty();
+        let found = if orphans || (empty && !self.spec().spec.resources.is_empty()) {
+            Some(self.scan(orphans).await?)
+        } else {
+            None
+        };
+        let store = self.ctx.store.lock().expect("state lock");
+        let mut replacing = replace.to_vec();
+        if decision.is_some() {
+            replacing.extend(group::outdated_members(self.spec(), &store.state));
+        }
+        let mut plan = plan::plan(
+            self.spec(),
+            &self.graph,
+            &store.state,
+            &self.ctx.providers,
+            &refreshed,
+            found.as_deref(),
+            &replacing,
+        )?;
+        if !orphans {
+            // A scan made only to adopt deletes nothing.
+            plan.steps.retain(|s| s.orphan.is_none());
+        }
+        if let Some(decision) = decision {
+            group::roll(
+                &mut plan,
+                self.spec(),
+                &store.state,
+                &self.ctx.providers,
+                decision,
+            )?;
+        }
+        drop(store);
+        self.orphans_in_order(&mut plan.steps);
+        Ok(plan)
+    }
+
+    /// Decides the groups' members from the state and what `list` finds with each group's
+    /// tags, and plans from then on with the spec holding those members.
+    async fn regroup(&mut self) -> Result<group::Decision> {
+        let stack = self.spec().stack.clone();
+        let mut listed: BTreeMap<String, Vec<Found>> = BTreeMap::new();
+        for (g, gs) in &self.spec().spec.groups {
+            self.interrupted()?;
+            let bound = self.ctx.providers.get(&gs.plugin)?;
+            let tags: Tags = [
+                (crate::tags::STACK.to_string(), stack.clone()),
+                (crate::tags::GROUP.to_string(), g.clone()),
+            ]
+            .into();
+            let found = repeating(&self.ctx.interrupt, || {
+                bound.provider.list(&gs.type_name, &tags)
+            })
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "group {g}: listing its members ({} {}): {e}",
+                    gs.plugin,
+                    gs.type_name
+                )
+            })?;
+            listed.insert(
+                g.clone(),
+                found
+                    .into_iter()
+                    .filter(|o| {
+                        o.tags.get(crate::tags::STACK) == Some(&stack)
+                            && o.tags.get(crate::tags::GROUP) == Some(g)
+                    })
+                    .map(|observed| Found {
+                        plugin: gs.plugin.clone(),
+                        type_name: gs.type_name.clone(),
+                        observed,
+                    })
+                    .collect(),
+            );
+        }
+        let decision = {
+            let store = self.store();
+            group::decide(self.spec(), &store.state, &listed)
+        };
+        let spec = self.spec().regroup(&decision.chosen)?;
+        self.graph = Graph::build(&spec)?;
+        Arc::get_mut(&mut self.ctx)
+            .ok_or_else(|| anyhow!("internal: the session is shared while planning"))?
+            .spec = spec;
+        Ok(decision)
+    }
+
+    /// A plan deleting everything the state records and, with `orphans`, every other object
+    /// carrying the stack's tags (found even when the state is lost).
+    pub async fn destroy_plan(&self, options: &DestroyOptions) -> Result<Plan> {
+        self.settle_intents().await?;
+        let found = if options.orphans {
+            Some(self.scan(false).await?)
+        } else {
+            None
+        };
+        let store = self.ctx.store.lock().expect("state lock");
+        let mut steps: Vec<plan::Step> = store
+            .state
+            .resources
+            .iter()
+            .map(|(name, r)| {
+                let mut step = plan::Step::delete(name, &r.plugin, &r.type_name, None);
+                step.depends_on = self.ctx.spec_deps(name);
+                step.recorded_depends_on = r.depends_on.clone();
+                step
+            })
+            .collect();
+        if let Some(found) = found {
+            steps.extend(plan::sort_found(&found, &store.state, &BTreeMap::new()).1);
+        }
+        self.orphans_in_order(&mut steps);
+        Ok(Plan {
+            stack: self.spec().stack.clone(),
+            lineage: store.state.lineage.clone(),
+            serial: store.state.serial,
+            steps,
+            groups: Vec::new(),
+        })
+    }
+
+    /// Gives orphans the spec's dependencies of their logical name, so that they are deleted
+    /// in the reverse of the spec's order.
+    fn orphans_in_order(&self, steps: &mut [plan::Step]) {
+        for step in steps.iter_mut().filter(|s| s.orphan.is_some()) {
+            step.depends_on = self.ctx.spec_deps(step.logical());
+        }
+    }
+
+    /// Records an existing object as resource `name` of the spec: reads it through its
+    /// provider, records what it is, and tags it as the stack's (the next plan shows how it
+    /// differs from the spec).
+    pub async fn import(&self, name: &str, id: &str) -> Result<ResourceState> {
+        let file = self.spec().path.display();
+        let Some(rs) = self.spec().spec.resources.get(name) else {
+            bail!("{file}: there is no resource {name:?} to import into");
+        };
+        if let Some(r) = self.store().state.resources.get(name) {
+            bail!(
+                "{name} is already recorded (as {}); `rkit state rm {name}` first to import \
+                 another object",
+                crate::text::escape(&r.id)
+            );
+        }
+        let provider = &self.ctx.providers.get(&rs.plugin)?.provider;
+        let known = {
+            let store = self.ctx.store.lock().expect("state lock");
+            reference::resolve(&rs.properties, &|r| store.state.value_of(r))
+        };
+        let observed = repeating(&self.ctx.interrupt, || {
+            provider.read(&rs.type_name, id, &known)
+        })
+        .await
+        .map_err(|e| anyhow!("{name}: reading {id}: {e}"))?
+        .ok_or_else(|| anyhow!("{name}: {} {} has no object {id}", rs.plugin, rs.type_name))?;
+        let mut tags: Tags = observed.tags.clone();
+        tags.extend(plan::identity_of(self.spec(), name));
+        let attributes = repeating(&self.ctx.interrupt, || {
+            provider.update(
+                &rs.type_name,
+                &observed.id,
+                &observed.properties,
+                &observed.properties,
+                &tags,
+            )
+        })
+        .await
+        .map_err(|e| anyhow!("{name}: tagging {id}: {e}"))?;
+        let record = ResourceState {
+            plugin: rs.plugin.clone(),
+            type_name: rs.type_name.clone(),
+            id: observed.id.clone(),
+            // The properties the spec sets, as found: a default the object has and the spec
+            // does not mention (an egress rule AWS adds) is no change to plan.
+            properties: apply::as_found(&rs.properties, &observed.properties),
+            attributes,
+            depends_on: self.ctx.spec_deps(name),
+            tags,
+            sensitive: self.sensitive_of(name),
+        };
+        let mut store = self.ctx.store.lock().expect("state lock");
+        store.change(name, Change::Resource(Some(record.clone())))?;
+        store.compact()?;
+        Ok(record)
+    }
+
+    /// Executes `plan`; records outputs (after a full success) and compacts the state.
+    pub async fn apply(&self, plan: Plan, options: &ApplyOptions) -> Result<Report> {
+        {
+            let mut store = self.ctx.store.lock().expect("state lock");
+            // A plan made before any state existed starts the state's lineage.
+            if store.state.serial == 0 && plan.serial == 0 && store.state.lineage != plan.lineage {
+                store.state.lineage = plan.lineage.clone();
+                // A snapshot of the old lineage may be there already (a no-change run):
+                // replaced at once, so every write after it names the lineage it continues.
+                store.compact()?;
+            }
+            if store.state.lineage != plan.lineage || store.state.serial != plan.serial {
+                bail!(
+                    "the state {} changed since this plan was made (serial {} now, {} then): plan again",
+                    store.location(),
+                    store.state.serial,
+                    plan.serial
+                );
+            }
+        }
+        self.record_dependencies(&plan)?;
+        self.ctx.interrupt.set_busy(true);
+        let report = apply::execute(self.ctx.clone(), plan, options.parallelism).await;
+        self.ctx.interrupt.set_busy(false);
+        let mut store = self.ctx.store.lock().expect("state lock");
+        if report.ok() {
+            store.state.outputs = outputs(self.spec(), &store.state);
+            store.state.sensitive_outputs = sensitive::outputs(self.spec(), &store.state);
+        }
+        self.record_spec(&mut store.state);
+        // A state that could not be written keeps what its journal holds: the report says
+        // what was not recorded or not started, and the next run reconciles it.
+        if store.writable().is_ok() {
+            store.compact()?;
+        }
+        Ok(report)
+    }
+
+    /// Records which spec this apply used (a saved plan's is not known: left as it was).
+    fn record_spec(&self, state: &mut crate::state::State) {
+        if !self.spec().digest.is_empty() {
+            state.applied_spec = Some(self.spec().digest.clone());
+        }
+    }
+
+    /// The spec the state's last apply used, if recorded.
+    pub fn applied_spec(&self) -> Option<String> {
+        self.store().state.applied_spec.clone()
+    }
+
+    /// For a plan without changes: records what an apply of it would (the dependencies as the
+    /// spec has them now) and compacts the state.
+    pub fn keep(&self, plan: &Plan) -> Result<()> {
+        self.record_dependencies(plan)?;
+        let mut store = self.ctx.store.lock().expect("state lock");
+        // What is sensitive may have changed (a spec marking an output, a newer provider).
+        store.state.sensitive_outputs = sensitive::outputs(self.spec(), &store.state);
+        self.record_spec(&mut store.state);
+        store.compact()
+    }
+
+    /// Brings what is recorded of unchanged resources in step with the spec: their
+    /// dependencies (so that a later delete orders them as they are now) and what of them is
+    /// sensitive (so that a state recorded before a value was marked stops showing it).
+    fn record_dependencies(&self, plan: &Plan) -> Result<()> {
+        let mut store = self.ctx.store.lock().expect("state lock");
+        for step in plan.steps.iter().filter(|s| s.action == plan::Action::NoOp) {
+            if let Some(r) = store.state.resources.get(&step.name)
+                && (r.depends_on != step.depends_on || r.sensitive != step.sensitive)
+            {
+                let mut r = r.clone();
+                r.depends_on = step.depends_on.clone();
+                r.sensitive = step.sensitive.clone();
+                store.change(&step.name, Change::Resource(Some(r)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The outputs as last recorded, sensitive ones masked unless `reveal`.
+    pub fn outputs(&self, reveal: bool) -> BTreeMap<String, Value> {
+        sensitive::shown_outputs(&self.ctx.store.lock().expect("state lock").state, reveal)
+    }
+
+    /// What of resource `name` is sensitive (`Properties.X`, `Attributes.Y`).
+    fn sensitive_of(&self, name: &str) -> Vec<String> {
+        sensitive::of(self.spec(), &self.ctx.providers)
+            .remove(name)
+            .unwrap_or_default()
+    }
+}
+
+/// Whether property paths `a` and `b` are the same or one lies inside the other.
+fn same_or_nested(a: &str, b: &str) -> bool {
+    let inside = |outer: &str, inner: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    };
+    inside(a, b) || inside(b, a)
+}
+
+fn outputs(spec: &LoadedSpec, state: &crate::state::State) -> BTreeMap<String, Value> {
+    spec.outputs
+        .iter()
+        .map(|(name, o)| {
+            let value = reference::resolve(&o.value, &|r| state.value_of(r));
+            (name.clone(), value)
+        })
+        .filter(|(_, v)| v != UNKNOWN)
+        .collect()
+}
