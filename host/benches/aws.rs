@@ -7,7 +7,7 @@
 //! cargo providers && cargo bench -p rkit --bench aws -- [--rounds N]` writes
 //! `target/bench/aws.md`.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/all/common/mod.rs"]
 #[allow(dead_code)] // a part of the tests' helpers
 mod common;
 

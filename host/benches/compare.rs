@@ -18,7 +18,7 @@
 //! [--terraform-budget SECONDS] [--out DIR]` writes `DIR/results.md` and `DIR/results.json`
 //! (default DIR: `target/bench`).
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/all/common/mod.rs"]
 #[allow(dead_code)] // a part of the tests' helpers
 mod common;
 

@@ -6,7 +6,7 @@
 //! Run with `cargo providers && cargo bench -p rkit --bench engine [-- N...]` (default
 //! N = 1000 10000). Prints a Markdown table.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/all/common/mod.rs"]
 #[allow(dead_code)] // a part of the tests' helpers
 mod common;
 

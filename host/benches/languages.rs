@@ -8,7 +8,7 @@
 //! `providers/build.sh && cargo bench -p rkit --bench languages -- [--rounds N]` writes
 //! `target/bench/languages.md`.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/all/common/mod.rs"]
 #[allow(dead_code)] // a part of the tests' helpers
 mod common;
 

@@ -7,7 +7,7 @@
 //! `apt-get install docker-registry && cargo providers && cargo bench -p rkit --bench
 //! publishing -- [--rounds N]` writes `target/bench/publishing.md`.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/all/common/mod.rs"]
 #[allow(dead_code)] // a part of the tests' helpers
 mod common;
 

@@ -8,7 +8,7 @@
 //!
 //! Run with `cargo providers && cargo bench -p rkit --bench sandbox`.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/all/common/mod.rs"]
 #[allow(dead_code)] // a part of the tests' helpers
 mod common;
 

@@ -1,14 +1,14 @@
 //! rkit against a real API at scale: a VPC, a subnet and N instances (default 1,000) applied
 //! to moto, then planned with nothing to change, then destroyed, each a real `rkit` process at
 //! the default `--parallelism` (10). Every request goes through a loopback proxy
-//! (`tests/common/fault_proxy.rs`, passing everything) that counts them by API action on its
+//! (`tests/all/common/fault_proxy.rs`, passing everything) that counts them by API action on its
 //! own, apart from rkit's report; the no-op plan is timed again with 50 ms added to every
 //! request (a far region's round trip).
 //!
 //! `cargo providers && cargo bench -p rkit --bench scale -- [--instances N]` writes
 //! `target/bench/scale.md`.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/all/common/mod.rs"]
 #[allow(dead_code)] // a part of the tests' helpers
 mod common;
 

@@ -8,13 +8,13 @@
 //! `target/bench/state.md`.
 //!
 //! With `--faults`, instead: an apply of 1,000 `null` resources (`--resources N`) with a
-//! sealed state in moto's S3 behind a fault-injecting proxy (`tests/common/fault_proxy.rs`)
+//! sealed state in moto's S3 behind a fault-injecting proxy (`tests/all/common/fault_proxy.rs`)
 //! failing none, 5% or 20% of rkit's requests to the state (throttled, 500 after the work,
 //! reset before it, answer lost after it: a quarter each), applied again until it succeeds;
 //! then checked: a plan without changes and every resource recorded once. Writes
 //! `target/bench/state-faults.md`.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/all/common/mod.rs"]
 #[allow(dead_code)] // a part of the tests' helpers
 mod common;
 

@@ -102,16 +102,10 @@ fn text(event: &Event) -> Option<String> {
             adopted,
             elapsed_ms,
         } if *action != OpAction::Read => {
-            let what = match action {
-                _ if *adopted => "adopted",
-                OpAction::Create => "created",
-                OpAction::Update => "updated",
-                OpAction::Replace => "created (replacement)",
-                OpAction::Delete => "deleted",
-                OpAction::DeleteForReplace => "deleted (to replace)",
-                OpAction::Read => "read",
-            };
-            format!("{resource}: {what} [{id}] ({elapsed_ms} ms)")
+            format!(
+                "{resource}: {} [{id}] ({elapsed_ms} ms)",
+                finished(*action, *adopted)
+            )
         }
         // The provider's own words, on the line itself: a converge tick has no summary below.
         Event::OperationFailed {
@@ -136,63 +130,12 @@ fn text(event: &Event) -> Option<String> {
             action,
             fields,
             reason,
-        } => {
-            use crate::engine::Action;
-            let mut line = match action {
-                Action::Create => format!("{resource}: to create"),
-                Action::Delete => format!("{resource}: to delete"),
-                Action::Replace => format!("{resource}: to replace"),
-                _ => format!("{resource}: differs from the spec ({})", fields.join(", ")),
-            };
-            if let Some(reason) = reason {
-                line.push_str(&format!(": {reason}"));
-            }
-            line
-        }
+        } => drift(resource, *action, fields, reason.as_deref()),
         Event::SpecPending { changes } => format!(
             "the spec file changed: {changes} changes pending (converge applies them with \
              --follow-spec; or run rkit apply)"
         ),
-        Event::TickFinished {
-            tick,
-            seconds,
-            drift,
-            repaired,
-            failed,
-            deferred,
-            skipped,
-            throttled,
-            requests,
-            ..
-        } => {
-            let what = if *skipped {
-                "skipped (the state is locked)".to_string()
-            } else if *drift == 0 {
-                "no drift".to_string()
-            } else if repaired + failed + deferred == 0 {
-                format!("drift: {drift} to change (nothing changed)")
-            } else {
-                let mut parts = vec![format!("{drift} to change"), format!("{repaired} done")];
-                if *failed > 0 {
-                    parts.push(format!("{failed} failed"));
-                }
-                if *deferred > 0 {
-                    parts.push(format!("{deferred} left for the next tick"));
-                }
-                parts.join(", ")
-            };
-            let slow = if *throttled {
-                "; throttled: slowing down"
-            } else {
-                ""
-            };
-            let requests = if *requests > 0 {
-                format!(", {requests} HTTP requests")
-            } else {
-                String::new()
-            };
-            format!("tick {tick}: {what} ({seconds:.2} s{requests}){slow}")
-        }
+        Event::TickFinished { .. } => tick_finished(event),
         Event::OperationNotStarted { resource, .. } => {
             format!("{resource}: not started (the state could not be written)")
         }
@@ -202,6 +145,85 @@ fn text(event: &Event) -> Option<String> {
         ),
         _ => return None,
     })
+}
+
+/// What a finished operation did, in a word or two.
+fn finished(action: OpAction, adopted: bool) -> &'static str {
+    match action {
+        _ if adopted => "adopted",
+        OpAction::Create => "created",
+        OpAction::Update => "updated",
+        OpAction::Replace => "created (replacement)",
+        OpAction::Delete => "deleted",
+        OpAction::DeleteForReplace => "deleted (to replace)",
+        OpAction::Read => "read",
+    }
+}
+
+/// A drifted resource: what converging it takes, and why.
+fn drift(
+    resource: &str,
+    action: crate::engine::Action,
+    fields: &[String],
+    reason: Option<&str>,
+) -> String {
+    use crate::engine::Action;
+    let mut line = match action {
+        Action::Create => format!("{resource}: to create"),
+        Action::Delete => format!("{resource}: to delete"),
+        Action::Replace => format!("{resource}: to replace"),
+        _ => format!("{resource}: differs from the spec ({})", fields.join(", ")),
+    };
+    if let Some(reason) = reason {
+        line.push_str(&format!(": {reason}"));
+    }
+    line
+}
+
+/// A converge tick's one line: what it found and did, how long it took, its requests.
+fn tick_finished(event: &Event) -> String {
+    let Event::TickFinished {
+        tick,
+        seconds,
+        drift,
+        repaired,
+        failed,
+        deferred,
+        skipped,
+        throttled,
+        requests,
+        ..
+    } = event
+    else {
+        return String::new();
+    };
+    let what = if *skipped {
+        "skipped (the state is locked)".to_string()
+    } else if *drift == 0 {
+        "no drift".to_string()
+    } else if repaired + failed + deferred == 0 {
+        format!("drift: {drift} to change (nothing changed)")
+    } else {
+        let mut parts = vec![format!("{drift} to change"), format!("{repaired} done")];
+        if *failed > 0 {
+            parts.push(format!("{failed} failed"));
+        }
+        if *deferred > 0 {
+            parts.push(format!("{deferred} left for the next tick"));
+        }
+        parts.join(", ")
+    };
+    let slow = if *throttled {
+        "; throttled: slowing down"
+    } else {
+        ""
+    };
+    let requests = if *requests > 0 {
+        format!(", {requests} HTTP requests")
+    } else {
+        String::new()
+    };
+    format!("tick {tick}: {what} ({seconds:.2} s{requests}){slow}")
 }
 
 /// The human view.

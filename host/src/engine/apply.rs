@@ -331,6 +331,27 @@ pub fn identity(tags: &Tags) -> Tags {
 /// Creates or updates as the step says; the ID and whether an existing object was adopted.
 async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), Failure> {
     let provider = provider_of(ctx, &step.plugin)?;
+    let (properties, recorded) = resolved(ctx, step)?;
+    let (id, attributes, adopted, pending) = match (step.action, recorded) {
+        (Action::Update, Some(recorded)) => {
+            update_recorded(ctx, op, provider, step, recorded, &properties).await?
+        }
+        (_, recorded) => create_or_adopt(ctx, op, provider, step, recorded, &properties).await?,
+    };
+    ctx.change(&step.name, recorded_as(step, &id, &properties, attributes))
+        .await?;
+    if pending {
+        // Made, and recorded: now ready, with the other new objects of its type.
+        let ready = ready_attributes(ctx, step, &id, &properties).await?;
+        ctx.change(&step.name, recorded_as(step, &id, &properties, ready))
+            .await?;
+    }
+    Ok((id, adopted))
+}
+
+/// The step's properties with its references resolved from the state, and what the state
+/// records under its name; an error if the plan carries none or a reference is unknown.
+fn resolved(ctx: &Context, step: &Step) -> Result<(Value, Option<ResourceState>), Failure> {
     let template = step.properties.as_ref().ok_or_else(|| {
         Failure::engine(format!(
             "{}: the plan carries no properties for it",
@@ -350,96 +371,132 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
             step.name
         )));
     }
-    let tags = &step.tags;
-    let type_name = &step.type_name;
-    let (id, attributes, adopted, pending) = match (step.action, recorded) {
-        (Action::Update, Some(recorded)) => {
-            let attributes = update(
-                ctx,
-                op,
-                provider,
-                type_name,
-                &recorded.id,
-                as_planned(&recorded.properties, step),
-                &properties,
-                tags,
-            )
-            .await
-            .map_err(|e| describe(step, &e))?;
-            (recorded.id, attributes, false, false)
-        }
-        (_, recorded) => {
-            if let (true, Some(old)) = (step.create_before_destroy, recorded) {
-                // Keep the old object on record until the delete node removes it.
-                ctx.change(
-                    &format!("{}{DEPOSED}", step.name),
-                    Change::Resource(Some(old)),
-                )
-                .await
-                .map_err(Failure::never_started)?;
-                ctx.change(&step.name, Change::Resource(None))
-                    .await
-                    .map_err(Failure::never_started)?;
-            }
-            // Intent before effect: one token for every attempt of this create (a provider
-            // passes it where the API takes one), journaled with the tags that find it.
-            let token = idempotency_token();
-            ctx.change(
-                &step.name,
-                Change::Intent(Intent {
-                    plugin: step.plugin.clone(),
-                    type_name: type_name.clone(),
-                    tags: tags.clone(),
-                    token: token.clone(),
-                    since: crate::state::now(),
-                }),
-            )
-            .await
-            .map_err(Failure::never_started)?;
-            let adopted = match &step.adopt {
-                Some(id) => adopt(ctx, op, provider, type_name, id, &properties, tags)
-                    .await
-                    .map_err(|e| describe(step, &e))?,
-                None => None,
-            };
-            match adopted {
-                Some((id, attributes, pending)) => (id, attributes, true, pending),
-                None => create(ctx, op, provider, type_name, &properties, tags, &token)
-                    .await
-                    .map_err(|e| describe(step, &e))?,
-            }
-        }
-    };
-    let record = |attributes: Value| {
-        Change::Resource(Some(ResourceState {
-            plugin: step.plugin.clone(),
-            type_name: type_name.clone(),
-            id: id.clone(),
-            properties: properties.clone(),
-            attributes,
-            depends_on: step.depends_on.clone(),
-            tags: tags.clone(),
-            sensitive: step.sensitive.clone(),
-        }))
-    };
-    ctx.change(&step.name, record(attributes)).await?;
-    if pending {
-        // Made, and recorded: now ready, with the other new objects of its type.
-        let ready = ctx
-            .readiness
-            .wait(
-                &ctx.providers,
-                &ctx.interrupt,
-                &step.plugin,
-                type_name,
-                &id,
-                &properties,
-            )
-            .await
-            .map_err(|e| describe(step, &e))?;
-        ctx.change(&step.name, record(ready.attributes)).await?;
+    Ok((properties, recorded))
+}
+
+/// Updates the `recorded` object in place, from what the plan saw: its ID and attributes,
+/// not adopted, not pending.
+async fn update_recorded(
+    ctx: &Context,
+    op: &Op,
+    provider: &Provider,
+    step: &Step,
+    recorded: ResourceState,
+    properties: &Value,
+) -> Result<(String, Value, bool, bool), Failure> {
+    let attributes = update(
+        ctx,
+        op,
+        provider,
+        &step.type_name,
+        &recorded.id,
+        as_planned(&recorded.properties, step),
+        properties,
+        &step.tags,
+    )
+    .await
+    .map_err(|e| describe(step, &e))?;
+    Ok((recorded.id, attributes, false, false))
+}
+
+/// Makes the object, as passes: deposes the old one of a create-before-destroy replacement,
+/// journals the intent, then adopts the object the step names or creates one. The ID,
+/// attributes, whether adopted, and whether still pending.
+async fn create_or_adopt(
+    ctx: &Context,
+    op: &Op,
+    provider: &Provider,
+    step: &Step,
+    recorded: Option<ResourceState>,
+    properties: &Value,
+) -> Result<(String, Value, bool, bool), Failure> {
+    if let (true, Some(old)) = (step.create_before_destroy, recorded) {
+        depose(ctx, step, old).await?;
     }
-    Ok((id, adopted))
+    let token = journal_intent(ctx, step).await?;
+    let (type_name, tags) = (&step.type_name, &step.tags);
+    let adopted = match &step.adopt {
+        Some(id) => adopt(ctx, op, provider, type_name, id, properties, tags)
+            .await
+            .map_err(|e| describe(step, &e))?,
+        None => None,
+    };
+    match adopted {
+        Some((id, attributes, pending)) => Ok((id, attributes, true, pending)),
+        None => create(ctx, op, provider, type_name, properties, tags, &token)
+            .await
+            .map_err(|e| describe(step, &e)),
+    }
+}
+
+/// Keeps the `old` object on record (deposed) until the delete node removes it, and frees
+/// the step's name for the new one.
+async fn depose(ctx: &Context, step: &Step, old: ResourceState) -> Result<(), Failure> {
+    ctx.change(
+        &format!("{}{DEPOSED}", step.name),
+        Change::Resource(Some(old)),
+    )
+    .await
+    .map_err(Failure::never_started)?;
+    ctx.change(&step.name, Change::Resource(None))
+        .await
+        .map_err(Failure::never_started)
+}
+
+/// Journals the create's intent before its effect: one token for every attempt of this
+/// create (a provider passes it where the API takes one), with the tags that find it.
+async fn journal_intent(ctx: &Context, step: &Step) -> Result<String, Failure> {
+    let token = idempotency_token();
+    ctx.change(
+        &step.name,
+        Change::Intent(Intent {
+            plugin: step.plugin.clone(),
+            type_name: step.type_name.clone(),
+            tags: step.tags.clone(),
+            token: token.clone(),
+            since: crate::state::now(),
+        }),
+    )
+    .await
+    .map_err(Failure::never_started)?;
+    Ok(token)
+}
+
+/// Waits until the step's new object `id` is ready (polled with the other new objects of its
+/// type); its attributes then.
+async fn ready_attributes(
+    ctx: &Context,
+    step: &Step,
+    id: &str,
+    properties: &Value,
+) -> Result<Value, Failure> {
+    let ready = ctx
+        .readiness
+        .wait(
+            &ctx.providers,
+            &ctx.interrupt,
+            &step.plugin,
+            &step.type_name,
+            id,
+            properties,
+        )
+        .await
+        .map_err(|e| describe(step, &e))?;
+    Ok(ready.attributes)
+}
+
+/// The state's record of the step's object `id`, made from `properties`, with `attributes`.
+fn recorded_as(step: &Step, id: &str, properties: &Value, attributes: Value) -> Change {
+    Change::Resource(Some(ResourceState {
+        plugin: step.plugin.clone(),
+        type_name: step.type_name.clone(),
+        id: id.to_string(),
+        properties: properties.clone(),
+        attributes,
+        depends_on: step.depends_on.clone(),
+        tags: step.tags.clone(),
+        sensitive: step.sensitive.clone(),
+    }))
 }
 
 /// Creates one object, exactly once: a failure that may have left an object is followed by a

@@ -102,51 +102,70 @@ impl Metrics {
 
     /// The metrics in Prometheus' text format.
     pub fn prometheus(&self) -> String {
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
         let seconds = self.last_tick_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let rows: [(&str, &str, &str, String); 10] = [
-            ("ticks_total", "counter", "Ticks run.", get(&self.ticks)),
+        let mut out = String::new();
+        for (name, kind, help, value) in self.counters().into_iter().chain(self.gauges(seconds)) {
+            out.push_str(&format!(
+                "# HELP rkit_converge_{name} {help}\n# TYPE rkit_converge_{name} {kind}\n\
+                 rkit_converge_{name} {value}\n"
+            ));
+        }
+        self.write_requests(&mut out);
+        self.write_failed_operations(&mut out);
+        out
+    }
+
+    /// The loop's counters, as rows (name, kind, help, value).
+    fn counters(&self) -> [Row; 7] {
+        [
+            ("ticks_total", "counter", "Ticks run.", count(&self.ticks)),
             (
                 "drift_ticks_total",
                 "counter",
                 "Ticks that found reality differing from the spec.",
-                get(&self.drift_ticks),
+                count(&self.drift_ticks),
             ),
             (
                 "drift_changes_total",
                 "counter",
                 "Changes planned to repair drift.",
-                get(&self.drift_changes),
+                count(&self.drift_changes),
             ),
             (
                 "repairs_total",
                 "counter",
                 "Operations that succeeded.",
-                get(&self.repairs),
+                count(&self.repairs),
             ),
             (
                 "failures_total",
                 "counter",
                 "Operations (and ticks) that failed.",
-                get(&self.failures),
+                count(&self.failures),
             ),
             (
                 "deferred_total",
                 "counter",
                 "Operations left to a later tick by the per-tick budget.",
-                get(&self.deferred),
+                count(&self.deferred),
             ),
             (
                 "skipped_ticks_total",
                 "counter",
                 "Ticks skipped because the state was locked by another rkit.",
-                get(&self.skipped_ticks),
+                count(&self.skipped_ticks),
             ),
+        ]
+    }
+
+    /// The loop's gauges, as rows (name, kind, help, value); the last tick took `seconds`.
+    fn gauges(&self, seconds: f64) -> [Row; 3] {
+        [
             (
                 "spec_pending_changes",
                 "gauge",
                 "Changes a changed spec file would make (not applied without --follow-spec).",
-                get(&self.spec_pending),
+                count(&self.spec_pending),
             ),
             (
                 "tick_duration_seconds",
@@ -158,16 +177,13 @@ impl Metrics {
                 "last_tick_timestamp_seconds",
                 "gauge",
                 "When the last tick ended (Unix time).",
-                get(&self.last_tick_unix),
+                count(&self.last_tick_unix),
             ),
-        ];
-        let mut out = String::new();
-        for (name, kind, help, value) in rows {
-            out.push_str(&format!(
-                "# HELP rkit_converge_{name} {help}\n# TYPE rkit_converge_{name} {kind}\n\
-                 rkit_converge_{name} {value}\n"
-            ));
-        }
+        ]
+    }
+
+    /// Appends the providers' HTTP requests, by provider.
+    fn write_requests(&self, out: &mut String) {
         out.push_str(
             "# HELP rkit_provider_requests_total HTTP requests made by providers.\n\
              # TYPE rkit_provider_requests_total counter\n",
@@ -178,6 +194,10 @@ impl Metrics {
                 label(provider)
             ));
         }
+    }
+
+    /// Appends the failed operations, by resource and error kind.
+    fn write_failed_operations(&self, out: &mut String) {
         out.push_str(
             "# HELP rkit_converge_operation_failures_total Operations that failed, by resource \
              and error kind.\n# TYPE rkit_converge_operation_failures_total counter\n",
@@ -189,8 +209,15 @@ impl Metrics {
                 label(kind)
             ));
         }
-        out
     }
+}
+
+/// One metric: its name (after `rkit_converge_`), kind, help and value.
+type Row = (&'static str, &'static str, &'static str, String);
+
+/// A counter's value, as Prometheus text.
+fn count(a: &AtomicU64) -> String {
+    a.load(Ordering::Relaxed).to_string()
 }
 
 /// A Prometheus label value: backslash, quote and newline escaped, control characters dropped.
@@ -312,65 +339,99 @@ pub async fn run(
         )
         .await;
         let seconds = started.elapsed().as_secs_f64();
-        metrics.ticks.fetch_add(1, Ordering::Relaxed);
-        metrics
-            .last_tick_micros
+        metrics.timed(started);
+        let report = metrics.settle(tick, result, options, events)?;
+        events.event(finished(tick, seconds, &report));
+        slowdown = if report.throttled {
+            (slowdown * 2).min(8)
+        } else {
+            1
+        };
+        summary.add(tick, &report);
+        if options.once || interrupt.raised() || !pause(options, slowdown, interrupt).await {
+            break;
+        }
+    }
+    Ok(summary)
+}
+
+impl Metrics {
+    /// Counts a tick that began at `started` and ended now.
+    fn timed(&self, started: Instant) {
+        self.ticks.fetch_add(1, Ordering::Relaxed);
+        self.last_tick_micros
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        metrics
-            .last_tick_unix
+        self.last_tick_unix
             .store(crate::state::now(), Ordering::Relaxed);
-        let report = match result {
+    }
+
+    /// Takes in tick `tick`'s `result`: its health and errors. A failed tick counts as a
+    /// failure and, unless it was the only one (`once`, then its error ends the loop), is
+    /// reported and the loop goes on (with an empty report).
+    fn settle(
+        &self,
+        tick: u64,
+        result: Result<TickReport>,
+        options: &Options,
+        events: &Events,
+    ) -> Result<TickReport> {
+        match result {
             Ok(report) => {
-                metrics.healthy.store(report.failed == 0, Ordering::Relaxed);
-                *metrics.last_error.lock().expect("metrics") =
+                self.healthy.store(report.failed == 0, Ordering::Relaxed);
+                *self.last_error.lock().expect("metrics") =
                     (!report.errors.is_empty()).then(|| report.errors.join("; "));
-                report
+                Ok(report)
             }
             Err(err) => {
-                metrics.healthy.store(false, Ordering::Relaxed);
-                metrics.failures.fetch_add(1, Ordering::Relaxed);
+                self.healthy.store(false, Ordering::Relaxed);
+                self.failures.fetch_add(1, Ordering::Relaxed);
                 let message = format!("{err:#}");
-                *metrics.last_error.lock().expect("metrics") = Some(message.clone());
+                *self.last_error.lock().expect("metrics") = Some(message.clone());
                 if options.once {
                     return Err(err);
                 }
                 events.event(Event::Warning {
                     message: format!("tick {tick} failed: {message}"),
                 });
-                TickReport::default()
+                Ok(TickReport::default())
             }
-        };
-        events.event(Event::TickFinished {
-            tick,
-            seconds,
-            drift: report.drift,
-            repaired: report.repaired,
-            failed: report.failed,
-            deferred: report.deferred,
-            pending: report.pending,
-            throttled: report.throttled,
-            skipped: report.skipped,
-            requests: report.requests,
-        });
-        slowdown = if report.throttled {
-            (slowdown * 2).min(8)
-        } else {
-            1
-        };
-        summary.ticks = tick;
-        summary.drift |= report.drift > 0;
-        summary.failed |= report.failed > 0;
-        if options.once || interrupt.raised() {
-            break;
-        }
-        let jitter = 0.9 + fastrand::f64() * 0.2;
-        let pause = options.interval.mul_f64(jitter) * slowdown;
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            () = interrupt.wait() => break,
         }
     }
-    Ok(summary)
+}
+
+/// The event ending tick `tick`, which took `seconds`.
+fn finished(tick: u64, seconds: f64, report: &TickReport) -> Event {
+    Event::TickFinished {
+        tick,
+        seconds,
+        drift: report.drift,
+        repaired: report.repaired,
+        failed: report.failed,
+        deferred: report.deferred,
+        pending: report.pending,
+        throttled: report.throttled,
+        skipped: report.skipped,
+        requests: report.requests,
+    }
+}
+
+impl Summary {
+    /// Adds tick `tick`'s report.
+    fn add(&mut self, tick: u64, report: &TickReport) {
+        self.ticks = tick;
+        self.drift |= report.drift > 0;
+        self.failed |= report.failed > 0;
+    }
+}
+
+/// Sleeps `interval` between ticks (jittered ±10%, times `slowdown`); false if interrupted.
+async fn pause(options: &Options, slowdown: u32, interrupt: &Interrupt) -> bool {
+    let jitter = 0.9 + fastrand::f64() * 0.2;
+    let pause = options.interval.mul_f64(jitter) * slowdown;
+    tokio::select! {
+        () = tokio::time::sleep(pause) => true,
+        () = interrupt.wait() => false,
+    }
 }
 
 /// Counts the changes of a plan.

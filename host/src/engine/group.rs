@@ -75,58 +75,38 @@ pub fn logical_of<'a>(group: &str, name: &'a str) -> Option<&'a str> {
 /// Decides every group's members from the state and what `list` found with the groups' tags
 /// (`listed`: per group).
 pub fn decide(spec: &LoadedSpec, state: &State, listed: &BTreeMap<String, Vec<Found>>) -> Decision {
-    let known: BTreeSet<String> = state
+    let known = known_objects(state);
+    let mut decision = Decision::default();
+    for (g, gs) in &spec.spec.groups {
+        decision.decide_group(g, gs, state, listed.get(g), &known);
+    }
+    decision
+}
+
+/// The objects the state knows (recorded or forgotten), by [`forgotten_key`]: never adopted.
+fn known_objects(state: &State) -> BTreeSet<String> {
+    state
         .resources
         .values()
         .map(|r| forgotten_key(&r.plugin, &r.type_name, &r.id))
         .chain(state.forgotten.iter().cloned())
-        .collect();
-    let mut decision = Decision::default();
-    for (g, gs) in &spec.spec.groups {
+        .collect()
+}
+
+impl Decision {
+    /// Decides group `g`'s members, as passes: the recorded ones, the found ones, which are
+    /// kept (by logical IDs or by size), what happens to the surplus, and the group's change.
+    fn decide_group(
+        &mut self,
+        g: &str,
+        gs: &GroupSpec,
+        state: &State,
+        listed: Option<&Vec<Found>>,
+        known: &BTreeSet<String>,
+    ) {
         let current = gs.config_hash();
-        let mut taken: BTreeMap<String, Member> = BTreeMap::new();
-        for (name, r) in &state.resources {
-            if let Some(logical) = logical_of(g, name) {
-                taken.insert(
-                    logical.to_string(),
-                    Member {
-                        logical: Some(logical.to_string()),
-                        id: r.id.clone(),
-                        hash: r.tags.get(tags::CONFIG_HASH).cloned(),
-                        listed: None,
-                    },
-                );
-            }
-        }
-        let mut floating = Vec::new();
-        let mut found: Vec<&Found> = listed
-            .get(g)
-            .into_iter()
-            .flatten()
-            .filter(|f| {
-                f.plugin == gs.plugin
-                    && f.type_name == gs.type_name
-                    && f.observed.tags.get(tags::GROUP) == Some(g)
-                    && !known.contains(&forgotten_key(&f.plugin, &f.type_name, &f.observed.id))
-            })
-            .collect();
-        found.sort_by(|a, b| a.observed.id.cmp(&b.observed.id));
-        found.dedup_by(|a, b| a.observed.id == b.observed.id);
-        for f in found {
-            let mut m = Member {
-                logical: None,
-                id: f.observed.id.clone(),
-                hash: f.observed.tags.get(tags::CONFIG_HASH).cloned(),
-                listed: Some(f.observed.properties.clone()),
-            };
-            match f.observed.tags.get(tags::LOGICAL_ID) {
-                Some(l) if gs.index_of(l).is_some() && !taken.contains_key(l) => {
-                    m.logical = Some(l.clone());
-                    taken.insert(l.clone(), m);
-                }
-                _ => floating.push(m),
-            }
-        }
+        let mut taken = recorded_members(g, state);
+        let floating = found_members(g, gs, listed, known, &mut taken);
         let from = taken.len() + floating.len();
         let (kept, surplus) = match &gs.logical_ids {
             Some(ids) => by_logical_ids(ids, taken, floating),
@@ -138,49 +118,118 @@ pub fn decide(spec: &LoadedSpec, state: &State, listed: &BTreeMap<String, Vec<Fo
             if to == 1 { "" } else { "s" }
         );
         for m in surplus {
-            match m.listed {
-                Some(properties) => {
-                    let logical = m.logical.as_deref().unwrap_or("?");
-                    let mut step = Step::delete(
-                        &format!("{} (found {})", member_name(g, logical), m.id),
-                        &gs.plugin,
-                        &gs.type_name,
-                        Some(format!("it carries group {g}'s tags; {why}")),
-                    );
-                    step.orphan = Some(Orphan {
-                        logical: member_name(g, logical),
-                        id: m.id,
-                        properties,
-                    });
-                    decision.remove.push(step);
-                }
-                None => {
-                    let logical = m.logical.expect("recorded members have a logical ID");
-                    decision
-                        .dropped
-                        .insert(member_name(g, &logical), why.clone());
-                }
-            }
+            self.let_go(g, gs, m, &why);
         }
-        let mut ids = Vec::with_capacity(kept.len());
-        for (logical, m) in kept {
-            if let Some(m) = m
-                && m.listed.is_some()
-            {
-                decision.adopt.insert(member_name(g, &logical), m.id);
-            }
-            ids.push(logical);
-        }
-        decision.chosen.insert(g.clone(), ids);
-        decision.changes.push(GroupChange {
-            group: g.clone(),
+        let ids = self.keep(g, kept);
+        self.chosen.insert(g.to_string(), ids);
+        self.changes.push(GroupChange {
+            group: g.to_string(),
             from,
             to,
             rolling: 0,
             at_a_time: gs.updating.max_unavailable,
         });
     }
-    decision
+
+    /// A surplus member: one found by `list` is deleted, a recorded one dropped (`why`).
+    fn let_go(&mut self, g: &str, gs: &GroupSpec, m: Member, why: &str) {
+        match m.listed {
+            Some(properties) => {
+                let logical = m.logical.as_deref().unwrap_or("?");
+                let mut step = Step::delete(
+                    &format!("{} (found {})", member_name(g, logical), m.id),
+                    &gs.plugin,
+                    &gs.type_name,
+                    Some(format!("it carries group {g}'s tags; {why}")),
+                );
+                step.orphan = Some(Orphan {
+                    logical: member_name(g, logical),
+                    id: m.id,
+                    properties,
+                });
+                self.remove.push(step);
+            }
+            None => {
+                let logical = m.logical.expect("recorded members have a logical ID");
+                self.dropped
+                    .insert(member_name(g, &logical), why.to_string());
+            }
+        }
+    }
+
+    /// The kept members' logical IDs, in order; the found ones among them are adopted.
+    fn keep(&mut self, g: &str, kept: Vec<(String, Option<Member>)>) -> Vec<String> {
+        let mut ids = Vec::with_capacity(kept.len());
+        for (logical, m) in kept {
+            if let Some(m) = m
+                && m.listed.is_some()
+            {
+                self.adopt.insert(member_name(g, &logical), m.id);
+            }
+            ids.push(logical);
+        }
+        ids
+    }
+}
+
+/// Group `g`'s members the state records, by logical ID.
+fn recorded_members(g: &str, state: &State) -> BTreeMap<String, Member> {
+    let mut taken = BTreeMap::new();
+    for (name, r) in &state.resources {
+        if let Some(logical) = logical_of(g, name) {
+            taken.insert(
+                logical.to_string(),
+                Member {
+                    logical: Some(logical.to_string()),
+                    id: r.id.clone(),
+                    hash: r.tags.get(tags::CONFIG_HASH).cloned(),
+                    listed: None,
+                },
+            );
+        }
+    }
+    taken
+}
+
+/// The objects `list` found with group `g`'s tags that the state does not know, once each by
+/// ID: one with a valid logical ID no other member took joins `taken`; the others (returned)
+/// float, to be numbered or removed.
+fn found_members(
+    g: &str,
+    gs: &GroupSpec,
+    listed: Option<&Vec<Found>>,
+    known: &BTreeSet<String>,
+    taken: &mut BTreeMap<String, Member>,
+) -> Vec<Member> {
+    let mut floating = Vec::new();
+    let mut found: Vec<&Found> = listed
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            f.plugin == gs.plugin
+                && f.type_name == gs.type_name
+                && f.observed.tags.get(tags::GROUP).map(String::as_str) == Some(g)
+                && !known.contains(&forgotten_key(&f.plugin, &f.type_name, &f.observed.id))
+        })
+        .collect();
+    found.sort_by(|a, b| a.observed.id.cmp(&b.observed.id));
+    found.dedup_by(|a, b| a.observed.id == b.observed.id);
+    for f in found {
+        let mut m = Member {
+            logical: None,
+            id: f.observed.id.clone(),
+            hash: f.observed.tags.get(tags::CONFIG_HASH).cloned(),
+            listed: Some(f.observed.properties.clone()),
+        };
+        match f.observed.tags.get(tags::LOGICAL_ID) {
+            Some(l) if gs.index_of(l).is_some() && !taken.contains_key(l) => {
+                m.logical = Some(l.clone());
+                taken.insert(l.clone(), m);
+            }
+            _ => floating.push(m),
+        }
+    }
+    floating
 }
 
 /// Kept members (logical ID, existing member or `None` to create) in order, and the surplus.
@@ -271,17 +320,51 @@ pub fn roll(
     providers: &Providers,
     decision: Decision,
 ) -> anyhow::Result<()> {
-    let adopted_ids: BTreeSet<&String> = decision.adopt.values().collect();
-    let removed_ids: BTreeSet<String> = decision
+    let removed_ids = removed_ids(&decision);
+    drop_decided_orphans(plan, &decision, &removed_ids);
+    settle_members(plan, spec, &decision, &removed_ids);
+    plan.steps.extend(decision.remove);
+    let at: std::collections::HashMap<String, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.clone(), i))
+        .collect();
+    let mut changes = decision.changes;
+    for change in &mut changes {
+        roll_group(plan, spec, state, providers, &at, change)?;
+    }
+    plan.groups = changes;
+    Ok(())
+}
+
+/// The IDs of the objects found with a group's tags that the decision removes.
+fn removed_ids(decision: &Decision) -> BTreeSet<String> {
+    decision
         .remove
         .iter()
         .filter_map(|s| s.orphan.as_ref().map(|o| o.id.clone()))
-        .collect();
-    // What the group decided is not also an orphan of the stack-wide scan.
+        .collect()
+}
+
+/// Drops the stack-wide scan's orphans that the groups adopt or remove: what a group decided
+/// is not also an orphan of the scan.
+fn drop_decided_orphans(plan: &mut Plan, decision: &Decision, removed_ids: &BTreeSet<String>) {
+    let adopted_ids: BTreeSet<&String> = decision.adopt.values().collect();
     plan.steps.retain(|s| match &s.orphan {
         Some(o) => !adopted_ids.contains(&o.id) && !removed_ids.contains(&o.id),
         None => true,
     });
+}
+
+/// Gives each member's step what the group decided: the adoption (and only that), or the
+/// reason it is dropped.
+fn settle_members(
+    plan: &mut Plan,
+    spec: &LoadedSpec,
+    decision: &Decision,
+    removed_ids: &BTreeSet<String>,
+) {
     let members: BTreeSet<&String> = spec.members.values().flatten().collect();
     for step in &mut plan.steps {
         // A member adopts what the group decided, and only that (not also what the stack-wide
@@ -309,82 +392,92 @@ pub fn roll(
             step.reason = Some(why.clone());
         }
     }
-    plan.steps.extend(decision.remove);
-    let at: std::collections::HashMap<String, usize> = plan
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.clone(), i))
-        .collect();
-    let mut changes = decision.changes;
-    for change in &mut changes {
-        let gs = &spec.spec.groups[&change.group];
-        let current = gs.config_hash();
-        let (healthy_for, timeout) = gs
-            .updating
-            .durations()
-            .map_err(|(field, m)| anyhow::anyhow!("group {}: {field}: {m}", change.group))?;
-        let members = &spec.members[&change.group];
-        let member_set: BTreeSet<&str> = members.iter().map(String::as_str).collect();
-        let feeds = spec
-            .group_users
-            .keys()
-            .filter(|user| {
-                spec.references[*user]
-                    .iter()
-                    .any(|(_, r)| member_set.contains(r.resource.as_str()))
-            })
-            .map(|user| {
-                let rs = &spec.spec.resources[user];
-                Feed {
-                    name: user.clone(),
-                    plugin: rs.plugin.clone(),
-                    type_name: rs.type_name.clone(),
-                    properties: rs.properties.clone(),
-                }
-            })
-            .collect();
-        let health = Health {
-            healthy_for_ms: healthy_for.as_millis() as u64,
-            timeout_ms: timeout.as_millis() as u64,
-            feeds,
+}
+
+/// One group's rolling update: each outdated member's step (`at`: by name) becomes a
+/// replacement waiting for its health and for the batch before its own.
+fn roll_group(
+    plan: &mut Plan,
+    spec: &LoadedSpec,
+    state: &State,
+    providers: &Providers,
+    at: &std::collections::HashMap<String, usize>,
+    change: &mut GroupChange,
+) -> anyhow::Result<()> {
+    let gs = &spec.spec.groups[&change.group];
+    let current = gs.config_hash();
+    let health = health_of(spec, &change.group, gs)?;
+    let cbd = providers
+        .get(&gs.plugin)?
+        .module
+        .info()
+        .type_info(&gs.type_name)
+        .is_some_and(|t| t.create_before_destroy);
+    let mut batch: Vec<String> = Vec::new();
+    let mut previous: Vec<String> = Vec::new();
+    for name in &spec.members[&change.group] {
+        let Some(step) = at.get(name.as_str()).map(|&i| &mut plan.steps[i]) else {
+            continue;
         };
-        let cbd = providers
-            .get(&gs.plugin)?
-            .module
-            .info()
-            .type_info(&gs.type_name)
-            .is_some_and(|t| t.create_before_destroy);
-        let mut batch: Vec<String> = Vec::new();
-        let mut previous: Vec<String> = Vec::new();
-        for name in members {
-            let Some(step) = at.get(name.as_str()).map(|&i| &mut plan.steps[i]) else {
-                continue;
-            };
-            if !is_outdated(state, name, &current)
-                || !matches!(step.action, Action::NoOp | Action::Update | Action::Replace)
-            {
-                continue;
-            }
-            step.action = Action::Replace;
-            step.create_before_destroy = cbd;
-            step.properties = Some(spec.spec.resources[name].properties.clone());
-            step.tags = super::plan::tags_of(spec, name);
-            step.reason = Some(format!(
-                "group {}'s template changed: rolling update",
-                change.group
-            ));
-            step.health = Some(health.clone());
-            step.after = previous.clone();
-            change.rolling += 1;
-            batch.push(name.clone());
-            if batch.len() == gs.updating.max_unavailable as usize {
-                previous = std::mem::take(&mut batch);
-            }
+        if !is_outdated(state, name, &current)
+            || !matches!(step.action, Action::NoOp | Action::Update | Action::Replace)
+        {
+            continue;
+        }
+        step.action = Action::Replace;
+        step.create_before_destroy = cbd;
+        step.properties = Some(spec.spec.resources[name].properties.clone());
+        step.tags = super::plan::tags_of(spec, name);
+        step.reason = Some(format!(
+            "group {}'s template changed: rolling update",
+            change.group
+        ));
+        step.health = Some(health.clone());
+        step.after = previous.clone();
+        change.rolling += 1;
+        batch.push(name.clone());
+        if batch.len() == gs.updating.max_unavailable as usize {
+            previous = std::mem::take(&mut batch);
         }
     }
-    plan.groups = changes;
     Ok(())
+}
+
+/// The health group `g`'s replacements wait for: how long healthy, within how long, and
+/// what they feed.
+fn health_of(spec: &LoadedSpec, g: &str, gs: &GroupSpec) -> anyhow::Result<Health> {
+    let (healthy_for, timeout) = gs
+        .updating
+        .durations()
+        .map_err(|(field, m)| anyhow::anyhow!("group {g}: {field}: {m}"))?;
+    Ok(Health {
+        healthy_for_ms: healthy_for.as_millis() as u64,
+        timeout_ms: timeout.as_millis() as u64,
+        feeds: feeds_of(spec, g),
+    })
+}
+
+/// The resources group `g`'s members feed (those referring to a member), with their
+/// properties as templates.
+fn feeds_of(spec: &LoadedSpec, g: &str) -> Vec<Feed> {
+    let member_set: BTreeSet<&str> = spec.members[g].iter().map(String::as_str).collect();
+    spec.group_users
+        .keys()
+        .filter(|user| {
+            spec.references[*user]
+                .iter()
+                .any(|(_, r)| member_set.contains(r.resource.as_str()))
+        })
+        .map(|user| {
+            let rs = &spec.spec.resources[user];
+            Feed {
+                name: user.clone(),
+                plugin: rs.plugin.clone(),
+                type_name: rs.type_name.clone(),
+                properties: rs.properties.clone(),
+            }
+        })
+        .collect()
 }
 
 /// The members a rolling update replaces: recorded, made from another template than the

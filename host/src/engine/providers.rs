@@ -115,131 +115,174 @@ impl Providers {
         policy: Policy,
         events: &Events,
     ) -> Result<Self> {
-        let mut resolver = Resolver::new(sandbox, spec.dir(), policy, events.clone())?;
-        // Every grant first: directories are opened (never through a link) and checked for
-        // overlaps before any provider runs.
-        let mut planned: Vec<(&String, ProviderSpec, Grants)> = Vec::new();
-        for plugin in plugins {
-            let provider_spec = spec.spec.providers.get(plugin).cloned().unwrap_or_default();
-            let grants = grants(spec, plugin, &provider_spec)?;
-            if let Some(dir) = &grants.filesystem {
-                for (other, _, theirs) in &planned {
-                    if let Some(their_dir) = theirs.filesystem.as_ref().filter(|d| d.overlaps(dir))
-                    {
-                        bail!(
-                            "{}: Providers.{plugin}.Grants.Filesystem ({}) and Providers.{other}.Grants.Filesystem ({}) overlap: one provider could plant links or files the other trusts; give each provider a directory of its own",
-                            spec.path.display(),
-                            dir.path().display(),
-                            their_dir.path().display()
-                        );
-                    }
-                }
-            }
-            planned.push((plugin, provider_spec, grants));
-        }
-        // A module whose plugin name it declares itself describes itself before any spec
-        // entry applies: within the defaults, and at most UNNAMED_DESCRIBE_TIMEOUT.
-        let unnamed_limits = Grants {
-            timeout: UNNAMED_DESCRIBE_TIMEOUT,
-            ..Grants::default()
+        let resolver = Resolver::new(sandbox, spec.dir(), policy, events.clone())?;
+        let planned = planned_grants(spec, plugins)?;
+        let mut binder = Binder {
+            sandbox,
+            spec,
+            args,
+            unnamed: unnamed_modules(sandbox, spec, args).await?,
+            resolver,
         };
-        let mut unnamed = Vec::new();
-        for arg in args.iter().filter(|a| a.name.is_none()) {
-            unnamed.push((
-                sandbox.load_file(&arg.path, &unnamed_limits).await?,
-                from_spec_dir(spec, &arg.path),
-            ));
-        }
         let mut bound = BTreeMap::new();
-        for (plugin, provider_spec, mut grants) in planned {
-            let named = args
-                .iter()
-                .find(|a| a.name.as_deref() == Some(plugin.as_str()));
-            let (module, source, pending) = if let Some(arg) = named {
-                let module = sandbox.load_file(&arg.path, &grants).await?;
-                (module, from_spec_dir(spec, &arg.path), Pending::file())
-            } else if let Some(source) = provider_spec
-                .source
-                .as_ref()
-                .filter(|s| ModuleRef::is_reference(s))
-            {
-                let (module, pending) = resolver
-                    .module(plugin, source, &provider_spec.trusted_keys, &grants)
-                    .await
-                    .map_err(|e| {
-                        anyhow!("{}: Providers.{plugin}.Source: {e:#}", spec.path.display())
-                    })?;
-                (module, source.clone(), pending)
-            } else if let Some(source) = &provider_spec.source {
-                let module = sandbox
-                    .load_file(&spec.dir().join(source), &grants)
-                    .await
-                    .with_context(|| {
-                        format!("{}: Providers.{plugin}.Source", spec.path.display())
-                    })?;
-                (
-                    module,
-                    from_spec_dir(spec, &spec.dir().join(source)),
-                    Pending::file(),
-                )
-            } else if let Some((module, path)) =
-                unnamed.iter().find(|(m, _)| m.info().name == *plugin)
-            {
-                (module.clone(), path.clone(), Pending::file())
-            } else if let Some(source) = resolver.remembered_file(plugin) {
-                // A module given with --provider before: the lock remembers where it is.
-                let module = sandbox
-                    .load_file(&spec.dir().join(&source), &grants)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "{}: provider {plugin}, given before as --provider {plugin}={source} \
-                             (remembered in rkit.lock)",
-                            spec.path.display()
-                        )
-                    })?;
-                (module, source, Pending::file())
-            } else {
-                return Err(no_provider(spec, plugin, args, &unnamed).into());
-            };
-            let capabilities = &module.info().capabilities;
-            let credentials = credentials::resolve(
-                &capabilities.credentials,
-                &provider_spec.config,
-                &capabilities.api_actions,
-                &Sources::process(),
-            )
-            .map_err(|err| anyhow!("{}: Providers.{plugin}.Config: {err}", spec.path.display()))?;
-            let lines = grant_lines(&provider_spec, &grants);
-            let mut notes = credentials.whose.clone();
-            if !credentials.http.is_empty() {
-                let endpoints: Vec<String> =
-                    credentials.http.iter().map(ToString::to_string).collect();
-                notes.push(format!(
-                    "its requests to {} are signed by rkit; it never sees a key",
-                    endpoints.join(", ")
-                ));
-            }
-            grants.http.extend(credentials.http);
-            grants.signer = credentials.signer.map(Arc::new);
-            grants.api_actions = ApiActions::parse(&capabilities.api_actions)
-                .map_err(|e| anyhow!("provider {plugin} ({source}) declares an {e}"))?;
-            resolver
-                .approve(plugin, &source, &module, pending, lines, &notes)
-                .map_err(|e| anyhow!("{}: {e:#}", spec.path.display()))?;
-            let provider = module
-                .start(grants, &credentials.config)
-                .await
-                .map_err(|err| anyhow!("{}: provider {plugin}: {err}", spec.path.display()))?;
-            bound.insert(
-                plugin.clone(),
-                Bound {
-                    module,
-                    provider: Arc::new(provider),
-                },
-            );
+        for (plugin, provider_spec, grants) in planned {
+            let located = binder.locate(plugin, &provider_spec, &grants).await?;
+            let started = binder
+                .start(plugin, &provider_spec, grants, located)
+                .await?;
+            bound.insert(plugin.clone(), started);
         }
         Ok(Self { bound })
+    }
+}
+
+/// Every plugin's grants, before any provider runs: directories are opened (never through a
+/// link) and refused when two overlap.
+fn planned_grants<'a>(
+    spec: &LoadedSpec,
+    plugins: &'a BTreeSet<String>,
+) -> Result<Vec<(&'a String, ProviderSpec, Grants)>> {
+    let mut planned: Vec<(&String, ProviderSpec, Grants)> = Vec::new();
+    for plugin in plugins {
+        let provider_spec = spec.spec.providers.get(plugin).cloned().unwrap_or_default();
+        let grants = grants(spec, plugin, &provider_spec)?;
+        if let Some(dir) = &grants.filesystem {
+            for (other, _, theirs) in &planned {
+                if let Some(their_dir) = theirs.filesystem.as_ref().filter(|d| d.overlaps(dir)) {
+                    bail!(
+                        "{}: Providers.{plugin}.Grants.Filesystem ({}) and Providers.{other}.Grants.Filesystem ({}) overlap: one provider could plant links or files the other trusts; give each provider a directory of its own",
+                        spec.path.display(),
+                        dir.path().display(),
+                        their_dir.path().display()
+                    );
+                }
+            }
+        }
+        planned.push((plugin, provider_spec, grants));
+    }
+    Ok(planned)
+}
+
+/// The modules given as `--provider PATH` (no name), loaded to learn the name each declares:
+/// within the defaults, and at most [`UNNAMED_DESCRIBE_TIMEOUT`], before any spec entry
+/// applies.
+async fn unnamed_modules(
+    sandbox: &Sandbox,
+    spec: &LoadedSpec,
+    args: &[ProviderArg],
+) -> Result<Vec<(ProviderModule, String)>> {
+    let limits = Grants {
+        timeout: UNNAMED_DESCRIBE_TIMEOUT,
+        ..Grants::default()
+    };
+    let mut unnamed = Vec::new();
+    for arg in args.iter().filter(|a| a.name.is_none()) {
+        unnamed.push((
+            sandbox.load_file(&arg.path, &limits).await?,
+            from_spec_dir(spec, &arg.path),
+        ));
+    }
+    Ok(unnamed)
+}
+
+/// A plugin's module, where it came from (for the lock and messages), and its approval.
+type Located = (ProviderModule, String, Pending);
+
+/// What binding every plugin shares.
+struct Binder<'a> {
+    sandbox: &'a Sandbox,
+    spec: &'a LoadedSpec,
+    args: &'a [ProviderArg],
+    unnamed: Vec<(ProviderModule, String)>,
+    resolver: Resolver<'a>,
+}
+
+impl Binder<'_> {
+    /// Finds `plugin`'s module, in the order of [`Providers::bind`].
+    async fn locate(&mut self, plugin: &str, p: &ProviderSpec, grants: &Grants) -> Result<Located> {
+        let (sandbox, spec) = (self.sandbox, self.spec);
+        let file = spec.path.display();
+        if let Some(arg) = self.args.iter().find(|a| a.name.as_deref() == Some(plugin)) {
+            let module = sandbox.load_file(&arg.path, grants).await?;
+            return Ok((module, from_spec_dir(spec, &arg.path), Pending::file()));
+        }
+        if let Some(source) = p.source.as_ref().filter(|s| ModuleRef::is_reference(s)) {
+            let (module, pending) = self
+                .resolver
+                .module(plugin, source, &p.trusted_keys, grants)
+                .await
+                .map_err(|e| anyhow!("{file}: Providers.{plugin}.Source: {e:#}"))?;
+            return Ok((module, source.clone(), pending));
+        }
+        if let Some(source) = &p.source {
+            let path = spec.dir().join(source);
+            let module = sandbox
+                .load_file(&path, grants)
+                .await
+                .with_context(|| format!("{file}: Providers.{plugin}.Source"))?;
+            return Ok((module, from_spec_dir(spec, &path), Pending::file()));
+        }
+        if let Some((module, path)) = self.unnamed.iter().find(|(m, _)| m.info().name == *plugin) {
+            return Ok((module.clone(), path.clone(), Pending::file()));
+        }
+        if let Some(source) = self.resolver.remembered_file(plugin) {
+            // A module given with --provider before: the lock remembers where it is.
+            let module = sandbox
+                .load_file(&spec.dir().join(&source), grants)
+                .await
+                .with_context(|| {
+                    format!(
+                        "{file}: provider {plugin}, given before as --provider {plugin}={source} \
+                         (remembered in rkit.lock)"
+                    )
+                })?;
+            return Ok((module, source, Pending::file()));
+        }
+        Err(no_provider(spec, plugin, self.args, &self.unnamed).into())
+    }
+
+    /// Resolves the module's credentials (signed by rkit, never handed over), has it
+    /// approved with everything it gets, and starts it configured.
+    async fn start(
+        &mut self,
+        plugin: &str,
+        p: &ProviderSpec,
+        mut grants: Grants,
+        (module, source, pending): Located,
+    ) -> Result<Bound> {
+        let file = self.spec.path.display();
+        let capabilities = &module.info().capabilities;
+        let credentials = credentials::resolve(
+            &capabilities.credentials,
+            &p.config,
+            &capabilities.api_actions,
+            &Sources::process(),
+        )
+        .map_err(|err| anyhow!("{file}: Providers.{plugin}.Config: {err}"))?;
+        let lines = grant_lines(p, &grants);
+        let mut notes = credentials.whose.clone();
+        if !credentials.http.is_empty() {
+            let endpoints: Vec<String> = credentials.http.iter().map(ToString::to_string).collect();
+            notes.push(format!(
+                "its requests to {} are signed by rkit; it never sees a key",
+                endpoints.join(", ")
+            ));
+        }
+        grants.http.extend(credentials.http);
+        grants.signer = credentials.signer.map(Arc::new);
+        grants.api_actions = ApiActions::parse(&capabilities.api_actions)
+            .map_err(|e| anyhow!("provider {plugin} ({source}) declares an {e}"))?;
+        self.resolver
+            .approve(plugin, &source, &module, pending, lines, &notes)
+            .map_err(|e| anyhow!("{file}: {e:#}"))?;
+        let provider = module
+            .start(grants, &credentials.config)
+            .await
+            .map_err(|err| anyhow!("{file}: provider {plugin}: {err}"))?;
+        Ok(Bound {
+            module,
+            provider: Arc::new(provider),
+        })
     }
 }
 

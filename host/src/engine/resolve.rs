@@ -13,6 +13,7 @@ use super::lock::{Lock, Locked, beyond, lock_path};
 use crate::registry::cache::{Entry, ModuleCache};
 use crate::registry::{self, Fetched, ModuleRef, sha256_digest, signing};
 use crate::sandbox::{Grants, ProviderModule, Sandbox};
+use crate::spi::ProviderInfo;
 use anyhow::{Result, anyhow, bail};
 use std::path::{Path, PathBuf};
 
@@ -133,64 +134,52 @@ impl<'a> Resolver<'a> {
         let digest = format!("sha256:{}", module.digest());
         let previous = self.lock.providers.get(plugin);
         let declared = beyond(&Default::default(), &info.capabilities);
-        // What goes beyond the last approval (everything, the first time).
-        let new: Vec<String> = match previous {
-            Some(locked) => beyond(&locked.capabilities, &info.capabilities)
-                .into_iter()
-                .chain(
-                    grants
-                        .iter()
-                        .filter(|g| !locked.grants.contains(g))
-                        .cloned(),
-                )
-                .collect(),
-            None => declared.iter().chain(&grants).cloned().collect(),
+        let new = new_since(previous, info, &declared, &grants);
+        let Some(why) = unapproved_because(previous, source, &digest, &new) else {
+            // Approved as it is; a locked module fetched again is kept in the cache.
+            return self.keep_cached(pending.cache);
         };
-        let why = match previous {
-            None => "is not approved yet".to_string(),
-            Some(l) if l.source != source => {
-                format!("now comes from {source} (approved: {})", l.source)
-            }
-            Some(l) if l.digest != digest => {
-                format!("is a module rkit has not approved (approved: {})", l.digest)
-            }
-            Some(_) if new.is_empty() => {
-                // Approved as it is; a locked module fetched again is kept in the cache.
-                if let Some((entry, bytes)) = pending.cache {
-                    self.cache.store(entry, &bytes)?;
-                }
-                return Ok(());
-            }
-            Some(_) => "now asks for or is given more than was approved".to_string(),
-        };
-        let mut text = format!(
+        // Lines beyond an earlier approval are marked new (the first time, none is).
+        let marked: &[String] = if previous.is_some() { &new } else { &[] };
+        let heading = format!(
             "provider {plugin} ({source}, {} {}, {digest}) {why}.\n",
             info.name, info.version
         );
-        // What the module asks for and what the spec gives it are two lists: a host the
-        // module declares is reached only where the spec or its credentials grant it.
-        let listed = |text: &mut String, heading: &str, lines: &[String]| {
-            if lines.is_empty() {
-                return;
-            }
-            text.push_str(heading);
-            for line in lines {
-                let mark = if previous.is_some() && new.contains(line) {
-                    "  (new)"
-                } else {
-                    ""
-                };
-                text.push_str(&format!("  - {line}{mark}\n"));
-            }
-        };
-        listed(&mut text, "It asks for:\n", &declared);
-        listed(&mut text, "The spec gives it:\n", &grants);
-        if declared.is_empty() && grants.is_empty() {
-            text.push_str("It gets nothing beyond the sandbox's defaults.\n");
-        }
-        for note in notes {
-            text.push_str(&format!("  ({note})\n"));
-        }
+        let text = approval_text(heading, &declared, &grants, marked, notes);
+        self.ask(plugin, text)?;
+        self.record(plugin, source, digest, info, pending, grants)
+    }
+
+    /// Records an approval: the module in the cache (if fetched), then its entry in the lock,
+    /// saved.
+    fn record(
+        &mut self,
+        plugin: &str,
+        source: &str,
+        digest: String,
+        info: &ProviderInfo,
+        pending: Pending,
+        grants: Vec<String>,
+    ) -> Result<()> {
+        self.keep_cached(pending.cache)?;
+        self.lock.providers.insert(
+            plugin.to_string(),
+            Locked {
+                source: source.to_string(),
+                digest,
+                manifest_digest: pending.manifest_digest,
+                version: info.version.clone(),
+                signer: pending.signer,
+                capabilities: info.capabilities.clone(),
+                grants,
+            },
+        );
+        self.lock.save(&self.lock_path)
+    }
+
+    /// Asks for the approval `text` describes about `plugin` (given at once with
+    /// `--approve`); an error saying how to approve if it is refused.
+    fn ask(&self, plugin: &str, text: String) -> Result<()> {
         let approved = if self.policy.approve {
             self.events.event(Event::Approved {
                 plugin: plugin.to_string(),
@@ -211,22 +200,15 @@ impl<'a> Resolver<'a> {
                 self.policy.approve_command
             );
         }
-        if let Some((entry, bytes)) = pending.cache {
+        Ok(())
+    }
+
+    /// Puts a module fetched by reference (`cache`, if any) in the module cache.
+    fn keep_cached(&self, cache: Option<(Entry, Vec<u8>)>) -> Result<()> {
+        if let Some((entry, bytes)) = cache {
             self.cache.store(entry, &bytes)?;
         }
-        self.lock.providers.insert(
-            plugin.to_string(),
-            Locked {
-                source: source.to_string(),
-                digest,
-                manifest_digest: pending.manifest_digest,
-                version: info.version.clone(),
-                signer: pending.signer,
-                capabilities: info.capabilities.clone(),
-                grants,
-            },
-        );
-        self.lock.save(&self.lock_path)
+        Ok(())
     }
 
     /// The locked module: from the cache, else fetched by its manifest digest; its sha256 must
@@ -319,6 +301,84 @@ impl<'a> Resolver<'a> {
              Providers.{plugin}.TrustedKeys (or {}), or pass --allow-unsigned",
             trust_file().display()
         )
+    }
+}
+
+/// What goes beyond the last approval (`previous`): capabilities the module now declares
+/// and grants the spec now gives; everything (`declared`, then `grants`) the first time.
+fn new_since(
+    previous: Option<&Locked>,
+    info: &ProviderInfo,
+    declared: &[String],
+    grants: &[String],
+) -> Vec<String> {
+    match previous {
+        Some(locked) => beyond(&locked.capabilities, &info.capabilities)
+            .into_iter()
+            .chain(
+                grants
+                    .iter()
+                    .filter(|g| !locked.grants.contains(g))
+                    .cloned(),
+            )
+            .collect(),
+        None => declared.iter().chain(grants).cloned().collect(),
+    }
+}
+
+/// Why the module from `source` with `digest` needs approving, given the last approval
+/// (`previous`) and what is `new` since; none if it is approved as it is.
+fn unapproved_because(
+    previous: Option<&Locked>,
+    source: &str,
+    digest: &str,
+    new: &[String],
+) -> Option<String> {
+    Some(match previous {
+        None => "is not approved yet".to_string(),
+        Some(l) if l.source != source => {
+            format!("now comes from {source} (approved: {})", l.source)
+        }
+        Some(l) if l.digest != digest => {
+            format!("is a module rkit has not approved (approved: {})", l.digest)
+        }
+        Some(_) if new.is_empty() => return None,
+        Some(_) => "now asks for or is given more than was approved".to_string(),
+    })
+}
+
+/// The approval's text: `heading`, then what the module asks for and what the spec gives it
+/// (two lists: a host the module declares is reached only where the spec or its credentials
+/// grant it), the lines in `marked` marked new, then the `notes`.
+fn approval_text(
+    heading: String,
+    declared: &[String],
+    grants: &[String],
+    marked: &[String],
+    notes: &[String],
+) -> String {
+    let mut text = heading;
+    listed(&mut text, "It asks for:\n", declared, marked);
+    listed(&mut text, "The spec gives it:\n", grants, marked);
+    if declared.is_empty() && grants.is_empty() {
+        text.push_str("It gets nothing beyond the sandbox's defaults.\n");
+    }
+    for note in notes {
+        text.push_str(&format!("  ({note})\n"));
+    }
+    text
+}
+
+/// Appends `lines` under `heading` to `text` (nothing if there are none), each in `marked`
+/// marked new.
+fn listed(text: &mut String, heading: &str, lines: &[String], marked: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    text.push_str(heading);
+    for line in lines {
+        let mark = if marked.contains(line) { "  (new)" } else { "" };
+        text.push_str(&format!("  - {line}{mark}\n"));
     }
 }
 

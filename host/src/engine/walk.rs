@@ -58,116 +58,172 @@ where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Result<T, E>> + Send + 'static,
 {
-    let n = successors.len();
-    let mut waiting = vec![0usize; n];
-    for succ in successors {
-        for &s in succ {
-            waiting[s] += 1;
-        }
-    }
-    let mut outcome: Vec<Option<Outcome<T, E>>> = (0..n).map(|_| None).collect();
-    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
-    let mut running = JoinSet::new();
-    let mut task_node: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut started: HashMap<usize, Instant> = HashMap::new();
+    let mut walk = Walk::new(successors);
     let slots = Arc::new(Semaphore::new(parallelism.max(1)));
-    let mut ticks = progress.map(|(every, _)| {
-        let every = every.max(Duration::from_millis(10));
-        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks
-    });
+    let mut ticks = progress.map(|(every, _)| ticker(every));
     // Starts node `i` holding `permit`; its task maps back to it.
-    let mut start = |i: usize, permit: OwnedSemaphorePermit, running: &mut JoinSet<_>| {
+    let mut start = |i: usize, permit: OwnedSemaphorePermit, walk: &mut Walk<T, E>| {
         // Boxed: a visit's future can be large, and is then moved as a pointer.
         let visit = Box::pin(visit(i));
         let slot = Slot {
             slots: slots.clone(),
             permit: Mutex::new(Some(permit)),
         };
-        running
+        let id = walk
+            .running
             .spawn(SLOT.scope(slot, async move { (i, visit.await) }))
-            .id()
+            .id();
+        walk.started(i, id);
     };
     loop {
-        while !interrupt.raised() && !ready.is_empty() {
+        while !interrupt.raised() && !walk.ready.is_empty() {
             let Ok(permit) = slots.clone().try_acquire_owned() else {
                 break;
             };
-            let i = ready.pop_front().expect("not empty");
-            task_node.insert(start(i, permit, &mut running), i);
-            started.insert(i, Instant::now());
+            let i = walk.ready.pop_front().expect("not empty");
+            start(i, permit, &mut walk);
         }
-        if running.is_empty() {
+        if walk.running.is_empty() {
             break;
         }
-        let can_start = !ready.is_empty() && !interrupt.raised();
+        let can_start = !walk.ready.is_empty() && !interrupt.raised();
         let joined = tokio::select! {
-            joined = running.join_next_with_id() => joined,
+            joined = walk.running.join_next_with_id() => joined,
             // A node stepped aside (see [`aside`]): its slot goes to the next ready node.
             permit = slots.clone().acquire_owned(), if can_start => {
                 // Raised while this waited for a slot (an operation that just started may
                 // have spent a budget): nothing more starts.
-                if interrupt.raised() {
-                    continue;
+                if !interrupt.raised() {
+                    let i = walk.ready.pop_front().expect("can start");
+                    start(i, permit.expect("never closed"), &mut walk);
                 }
-                let i = ready.pop_front().expect("can start");
-                task_node.insert(start(i, permit.expect("never closed"), &mut running), i);
-                started.insert(i, Instant::now());
                 continue;
             }
             _ = tick(&mut ticks) => {
-                if let Some((every, report)) = progress {
-                    let mut long: Vec<(usize, Duration)> = started
-                        .iter()
-                        .map(|(&i, t)| (i, t.elapsed()))
-                        .filter(|(_, e)| *e >= every)
-                        .collect();
-                    long.sort_unstable();
-                    for (i, elapsed) in long {
-                        report(i, elapsed);
-                    }
-                }
+                walk.report_long(progress);
                 continue;
             }
         };
         let Some(joined) = joined else {
             break;
         };
+        walk.joined(joined);
+    }
+    walk.outcomes()
+}
+
+/// A timer for the progress hook: every `every` (at least 10 ms), from one interval on.
+fn ticker(every: Duration) -> tokio::time::Interval {
+    let every = every.max(Duration::from_millis(10));
+    let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
+}
+
+/// What a task of the walk gives back: its node, and how its visit ended.
+type Joined<T, E> = Result<(tokio::task::Id, (usize, Result<T, E>)), tokio::task::JoinError>;
+
+/// The walk's bookkeeping: what each node waits for, how each ended, what is ready and what
+/// runs (and since when).
+struct Walk<'a, T, E> {
+    successors: &'a [Vec<usize>],
+    /// How many predecessors each node still waits for.
+    waiting: Vec<usize>,
+    outcome: Vec<Option<Outcome<T, E>>>,
+    ready: VecDeque<usize>,
+    running: JoinSet<(usize, Result<T, E>)>,
+    task_node: HashMap<tokio::task::Id, usize>,
+    since: HashMap<usize, Instant>,
+}
+
+impl<'a, T: Send + 'static, E: Send + 'static> Walk<'a, T, E> {
+    /// Nothing run yet; the nodes that wait for nothing are ready.
+    fn new(successors: &'a [Vec<usize>]) -> Self {
+        let n = successors.len();
+        let mut waiting = vec![0usize; n];
+        for succ in successors {
+            for &s in succ {
+                waiting[s] += 1;
+            }
+        }
+        Self {
+            successors,
+            ready: (0..n).filter(|&i| waiting[i] == 0).collect(),
+            waiting,
+            outcome: (0..n).map(|_| None).collect(),
+            running: JoinSet::new(),
+            task_node: HashMap::new(),
+            since: HashMap::new(),
+        }
+    }
+
+    /// Node `i` runs as task `id`, from now.
+    fn started(&mut self, i: usize, id: tokio::task::Id) {
+        self.task_node.insert(id, i);
+        self.since.insert(i, Instant::now());
+    }
+
+    /// Tells `progress` about every node that has run longer than its interval.
+    fn report_long(&self, progress: Option<Progress<'_>>) {
+        let Some((every, report)) = progress else {
+            return;
+        };
+        let mut long: Vec<(usize, Duration)> = self
+            .since
+            .iter()
+            .map(|(&i, t)| (i, t.elapsed()))
+            .filter(|(_, e)| *e >= every)
+            .collect();
+        long.sort_unstable();
+        for (i, elapsed) in long {
+            report(i, elapsed);
+        }
+    }
+
+    /// A task ended: its node is done (what waits for it may become ready), failed or
+    /// panicked (what comes after it is skipped).
+    fn joined(&mut self, joined: Joined<T, E>) {
         let (i, result) = match joined {
             Ok((id, (i, result))) => {
-                task_node.remove(&id);
-                started.remove(&i);
+                self.task_node.remove(&id);
                 (i, result)
             }
             Err(err) => {
-                let i = task_node.remove(&err.id()).expect("every task is a node");
-                started.remove(&i);
-                outcome[i] = Some(Outcome::Panicked(err.to_string()));
-                skip_after(i, successors, &mut outcome);
-                continue;
+                let i = self
+                    .task_node
+                    .remove(&err.id())
+                    .expect("every task is a node");
+                self.since.remove(&i);
+                self.outcome[i] = Some(Outcome::Panicked(err.to_string()));
+                skip_after(i, self.successors, &mut self.outcome);
+                return;
             }
         };
+        self.since.remove(&i);
         match result {
             Ok(value) => {
-                outcome[i] = Some(Outcome::Done(value));
-                for &s in &successors[i] {
-                    waiting[s] -= 1;
-                    if waiting[s] == 0 && outcome[s].is_none() {
-                        ready.push_back(s);
+                self.outcome[i] = Some(Outcome::Done(value));
+                for &s in &self.successors[i] {
+                    self.waiting[s] -= 1;
+                    if self.waiting[s] == 0 && self.outcome[s].is_none() {
+                        self.ready.push_back(s);
                     }
                 }
             }
             Err(err) => {
-                outcome[i] = Some(Outcome::Failed(err));
-                skip_after(i, successors, &mut outcome);
+                self.outcome[i] = Some(Outcome::Failed(err));
+                skip_after(i, self.successors, &mut self.outcome);
             }
         }
     }
-    outcome
-        .into_iter()
-        .map(|o| o.unwrap_or(Outcome::Cancelled))
-        .collect()
+
+    /// Each node's outcome; those never started were cancelled.
+    fn outcomes(self) -> Vec<Outcome<T, E>> {
+        self.outcome
+            .into_iter()
+            .map(|o| o.unwrap_or(Outcome::Cancelled))
+            .collect()
+    }
 }
 
 /// The next progress tick, or never without a progress hook.

@@ -388,7 +388,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
 
 /// The spec's JSON (comments blanked, in `source`); invalid JSON, or a key written twice,
 /// is refused where it is.
-fn read_json(path: &Path, source: &std::sync::Arc<str>) -> Result<Value, SpecError> {
+fn read_json(path: &Path, source: &std::sync::Arc<str>) -> Result<Value> {
     let value: Value = serde_json::from_str(source).map_err(|err| {
         let message = format!("invalid JSON: {}", strip_position(&err.to_string()));
         json_error(path, source, &err, message)
@@ -423,8 +423,8 @@ fn json_error(
 
 /// The spec read from its JSON `value`; an error names the resource, parameter or output and
 /// the field, in the user's terms, where it is.
-fn read_spec(path: &Path, source: &std::sync::Arc<str>, value: &Value) -> Result<Spec, SpecError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
+fn read_spec(path: &Path, source: &std::sync::Arc<str>, value: &Value) -> Result<Spec> {
+    let spec = serde_path_to_error::deserialize(value).map_err(|err| {
         let json_path = err.path().to_string();
         let message = in_user_terms(&strip_position(&err.inner().to_string()));
         let unknown = message.starts_with("unknown field");
@@ -450,11 +450,12 @@ fn read_spec(path: &Path, source: &std::sync::Arc<str>, value: &Value) -> Result
             unknown,
             message,
         )
-    })
+    })?;
+    Ok(spec)
 }
 
 /// The spec's `"State"` section, if it has one, names a place the state can be kept.
-fn check_state(path: &Path, spec: &Spec, at: &Locate) -> Result<(), SpecError> {
+fn check_state(path: &Path, spec: &Spec, at: &Locate) -> Result<()> {
     if let Some(state) = &spec.state {
         state
             .location(path)
@@ -920,7 +921,7 @@ impl Substitution<'_> {
         &self,
         resources: &mut IndexMap<String, ResourceSpec>,
         sensitive_fields: &mut BTreeMap<String, BTreeSet<String>>,
-    ) -> Result<(), SpecError> {
+    ) -> Result<()> {
         for (name, resource) in resources.iter_mut() {
             let touched =
                 self.properties(&mut resource.properties, "resource", "Resources", name)?;
@@ -956,7 +957,7 @@ impl Substitution<'_> {
         &self,
         groups: &mut IndexMap<String, group::GroupSpec>,
         sensitive_fields: &mut BTreeMap<String, BTreeSet<String>>,
-    ) -> Result<(), SpecError> {
+    ) -> Result<()> {
         for (name, g) in groups.iter_mut() {
             let touched = self.properties(&mut g.properties, "group", "Groups", name)?;
             if !touched.is_empty() {
@@ -977,7 +978,7 @@ impl Substitution<'_> {
         kind: &str,
         section: &str,
         name: &str,
-    ) -> Result<BTreeSet<String>, SpecError> {
+    ) -> Result<BTreeSet<String>> {
         let mut sensitive = BTreeSet::new();
         if let Some(props) = properties.as_object_mut() {
             for (field, value) in props.iter_mut() {
@@ -996,10 +997,7 @@ impl Substitution<'_> {
     }
 
     /// Substitutes into each provider's configuration.
-    fn provider_configs(
-        &self,
-        providers: &mut IndexMap<String, ProviderSpec>,
-    ) -> Result<(), SpecError> {
+    fn provider_configs(&self, providers: &mut IndexMap<String, ProviderSpec>) -> Result<()> {
         for (name, provider) in providers.iter_mut() {
             let field = format!("Providers.{name}.Config");
             let (new, _) = self
@@ -1015,7 +1013,7 @@ impl Substitution<'_> {
     fn outputs(
         &self,
         raw_outputs: &IndexMap<String, Value>,
-    ) -> Result<IndexMap<String, OutputSpec>, SpecError> {
+    ) -> Result<IndexMap<String, OutputSpec>> {
         let mut outputs = IndexMap::new();
         for (name, raw) in raw_outputs {
             let json_path = format!("Outputs.{name}");

@@ -129,7 +129,7 @@ pub fn values(
         }
     }
     for path in &given.files {
-        found.from_file(path)?;
+        found.read_file(path)?;
     }
     for (name, text) in &given.vars {
         found.set(name, Some(text), None, format!("--var {name}"))?;
@@ -219,7 +219,7 @@ impl Found<'_> {
     }
 
     /// Sets the parameters the `--var-file` at `path` gives (a JSON object, read as specs are).
-    fn from_file(&mut self, path: &Path) -> Result<()> {
+    fn read_file(&mut self, path: &Path) -> Result<()> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow!("--var-file {}: {e}", path.display()))?;
         // What specs accept: a byte-order mark, comments, trailing commas; no repeated key.

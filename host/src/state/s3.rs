@@ -691,7 +691,7 @@ fn journal_part(name: String, bytes: &[u8], last_token: &mut u64) -> Result<Opti
         );
     }
     *last_token = header.token;
-    Ok(header.fence.is_none().then(|| Part {
+    Ok(header.fence.is_none().then_some(Part {
         name,
         bytes: rest,
         may_be_torn: false,

@@ -13,8 +13,34 @@
 //! before each create and resolves it that way; with no state, it lists the stack's objects
 //! once per type): a create is one request, plus a describe only when its answer does not
 //! already show the object ready. Every type reads in batches (`read_many`: one describe per
-//! 200 EC2 objects, per 20 ELBv2 ones). The provider retries nothing: it classifies each
-//! failure (`transient`, `outcome-unknown`, …) and rkit's engine decides.
+//! 200 EC2 objects, per 20 ELBv2 ones): each type declares how its objects are described (a
+//! `Describe` const) and what it makes of one, and its API's shared code does the reading
+//! (`described_reads!`). The provider retries nothing: it classifies each failure
+//! (`transient`, `outcome-unknown`, …) and rkit's engine decides.
+
+/// A type's `Resource::read`, `READ_BATCH` and `read_many`, in its `impl Resource`: those of
+/// its API's shared code (`ec2` or `elbv2`), from the type's `Described` impl (how its
+/// objects are described, what it makes of one).
+macro_rules! described_reads {
+    ($api:ident) => {
+        fn read(
+            aws: &$crate::Aws,
+            id: &str,
+            known: &Self::Properties,
+        ) -> rkit_sdk::Result<Option<rkit_sdk::Observed<Self>>> {
+            $crate::$api::read::<Self>(aws, id, known)
+        }
+
+        const READ_BATCH: u32 = $crate::$api::READ_BATCH;
+
+        fn read_many(
+            aws: &$crate::Aws,
+            items: &[(&str, &Self::Properties)],
+        ) -> rkit_sdk::Result<Vec<rkit_sdk::Result<Option<rkit_sdk::Observed<Self>>>>> {
+            $crate::$api::read_many::<Self>(aws, items)
+        }
+    };
+}
 
 mod client;
 mod ec2;

@@ -3,7 +3,7 @@
 //! round); instance type (stop, modify, start) and security groups change in place;
 //! TerminateInstances, waiting until terminated (so its subnet can go next).
 
-use super::{READ_BATCH, describe_one, describe_pages, describe_tagged, tag};
+use super::{Describe, Described, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::sets::{keep_shape, strings};
@@ -58,10 +58,12 @@ pub struct Instance;
 
 /// The instance, unless it is gone (terminated or terminating).
 fn describe(aws: &Aws, id: &str) -> Result<Option<Element>> {
-    let found = describe_one(aws, "DescribeInstances", "InstanceId", id, "reservationSet")?;
-    Ok(found
-        .and_then(|r| r.items("instancesSet").next().cloned())
-        .filter(|i| !matches!(state(i), "terminated" | "shutting-down")))
+    Ok(Instance::DESCRIBE.one(aws, id)?.filter(live))
+}
+
+/// Whether the instance is not gone (terminated or terminating).
+fn live(instance: &Element) -> bool {
+    !matches!(state(instance), "terminated" | "shutting-down")
 }
 
 fn state(instance: &Element) -> &str {
@@ -109,9 +111,7 @@ fn observed(e: &Element, known: Option<&InstanceProps>) -> Observed<Instance> {
 fn wait_for(aws: &Aws, id: &str, wanted: &str) -> Result<Element> {
     aws.wait.until(
         &format!("instance {id} to be {wanted}"),
-        || match describe_one(aws, "DescribeInstances", "InstanceId", id, "reservationSet")?
-            .and_then(|r| r.items("instancesSet").next().cloned())
-        {
+        || match Instance::DESCRIBE.one(aws, id)? {
             Some(i) if state(&i) == wanted => Ok(Some(i)),
             Some(i)
                 if wanted != "terminated"
@@ -141,6 +141,22 @@ fn client_token() -> String {
             getrandom::fill(&mut bytes).unwrap_or_default();
             bytes.iter().map(|b| format!("{b:02x}")).collect()
         })
+}
+
+impl Described for Instance {
+    const DESCRIBE: Describe = Describe {
+        action: "DescribeInstances",
+        set: "reservationSet",
+        nested: Some("instancesSet"),
+        id_param: "InstanceId",
+        filter: "instance-id",
+        id_field: "instanceId",
+    };
+
+    /// `None` for a terminated or terminating instance: as good as gone.
+    fn observe(_: &Aws, e: &Element, known: &InstanceProps) -> Result<Option<Observed<Self>>> {
+        Ok(live(e).then(|| observed(e, Some(known))))
+    }
 }
 
 impl Resource for Instance {
@@ -209,30 +225,7 @@ impl Resource for Instance {
         })
     }
 
-    fn read(aws: &Aws, id: &str, known: &InstanceProps) -> Result<Option<Observed<Self>>> {
-        Ok(describe(aws, id)?.map(|e| observed(&e, Some(known))))
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &InstanceProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let ids: Vec<&str> = items.iter().map(|(id, _)| *id).collect();
-        let by_id = Params::new().filters([("instance-id".to_string(), ids)]);
-        let reservations = describe_pages(aws, "DescribeInstances", "reservationSet", by_id)?;
-        let found: std::collections::HashMap<String, &Element> = reservations
-            .iter()
-            .flat_map(|r| r.items("instancesSet"))
-            .filter(|i| !matches!(state(i), "terminated" | "shutting-down"))
-            .map(|i| (i.string("instanceId"), i))
-            .collect();
-        Ok(items
-            .iter()
-            .map(|(id, known)| Ok(found.get(*id).map(|i| observed(i, Some(known)))))
-            .collect())
-    }
+    described_reads!(ec2);
 
     /// Started: rkit polls new instances together (one DescribeInstances per 200 per round)
     /// until they are no longer `pending`.
@@ -286,15 +279,11 @@ impl Resource for Instance {
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
-        let live = Params::new().filters([(
+        let not_gone = Params::new().filters([(
             "instance-state-name".to_string(),
             vec!["pending", "running", "stopping", "stopped"],
         )]);
-        let reservations = describe_tagged(aws, "DescribeInstances", "reservationSet", tags, live)?;
-        Ok(reservations
-            .iter()
-            .flat_map(|r| r.items("instancesSet"))
-            .map(|i| observed(i, None))
-            .collect())
+        let found = Self::DESCRIBE.tagged(aws, tags, not_gone)?;
+        Ok(found.iter().map(|i| observed(i, None)).collect())
     }
 }

@@ -1,7 +1,7 @@
 //! `InternetGateway`: CreateInternetGateway with its VPC attachment (Attach/Detach, moved in
 //! place), DeleteInternetGateway after detaching.
 
-use super::{READ_BATCH, delete_when_free, describe_one, describe_tagged, or_undo, read_ids, tag};
+use super::{Describe, Described, delete_when_free, or_undo, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -25,16 +25,6 @@ pub struct GatewayAttrs {
 }
 
 pub struct InternetGateway;
-
-fn describe(aws: &Aws, id: &str) -> Result<Option<Element>> {
-    describe_one(
-        aws,
-        "DescribeInternetGateways",
-        "InternetGatewayId",
-        id,
-        "internetGatewaySet",
-    )
-}
 
 /// The VPCs the gateway is attached to (or attaching).
 fn attached(e: &Element) -> Vec<String> {
@@ -80,6 +70,21 @@ fn detach(aws: &Aws, id: &str, vpc: &str) -> Result<()> {
     )
 }
 
+impl Described for InternetGateway {
+    const DESCRIBE: Describe = Describe {
+        action: "DescribeInternetGateways",
+        set: "internetGatewaySet",
+        nested: None,
+        id_param: "InternetGatewayId",
+        filter: "internet-gateway-id",
+        id_field: "internetGatewayId",
+    };
+
+    fn observe(_: &Aws, e: &Element, _: &GatewayProps) -> Result<Option<Observed<Self>>> {
+        Ok(Some(observed(e)))
+    }
+}
+
 impl Resource for InternetGateway {
     type Provider = Aws;
     type Properties = GatewayProps;
@@ -104,24 +109,7 @@ impl Resource for InternetGateway {
         })
     }
 
-    fn read(aws: &Aws, id: &str, _: &GatewayProps) -> Result<Option<Observed<Self>>> {
-        Ok(describe(aws, id)?.as_ref().map(observed))
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &GatewayProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let describe = (
-            "DescribeInternetGateways",
-            "internetGatewaySet",
-            "internet-gateway-id",
-            "internetGatewayId",
-        );
-        read_ids(aws, items, describe, |e, _| Ok(Some(observed(e))))
-    }
+    described_reads!(ec2);
 
     fn update(
         aws: &Aws,
@@ -130,7 +118,8 @@ impl Resource for InternetGateway {
         new: &GatewayProps,
         tags: &Tags,
     ) -> Result<GatewayAttrs> {
-        let now = describe(aws, id)?
+        let now = Self::DESCRIBE
+            .one(aws, id)?
             .as_ref()
             .map(observed)
             .ok_or_else(|| rkit_sdk::Error::not_found(format!("internet gateway {id} is gone")))?;
@@ -140,7 +129,7 @@ impl Resource for InternetGateway {
     }
 
     fn delete(aws: &Aws, id: &str, _: &GatewayProps) -> Result<()> {
-        let Some(gateway) = describe(aws, id)? else {
+        let Some(gateway) = Self::DESCRIBE.one(aws, id)? else {
             return Ok(());
         };
         for vpc in attached(&gateway) {
@@ -156,13 +145,7 @@ impl Resource for InternetGateway {
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
-        let found = describe_tagged(
-            aws,
-            "DescribeInternetGateways",
-            "internetGatewaySet",
-            tags,
-            Params::new(),
-        )?;
+        let found = Self::DESCRIBE.tagged(aws, tags, Params::new())?;
         Ok(found.iter().map(observed).collect())
     }
 }

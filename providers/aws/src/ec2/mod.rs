@@ -1,6 +1,7 @@
-//! EC2 resource types and what they share: describe by ID, by many IDs at once (batched
-//! reads: one request per 200 objects) or by tags, tagging, undoing a half-done create, CIDR
-//! checks.
+//! EC2 resource types and what they share: how a type's objects are described (its
+//! [`Describe`], declared once) and the reads built on it (one object by ID; many at once,
+//! one request per 200 objects by an ID filter; all those carrying tags), tagging, undoing a
+//! half-done create, CIDR checks.
 
 pub mod instance;
 pub mod internet_gateway;
@@ -15,40 +16,137 @@ use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
 use rkit_sdk::{Diagnostic, Error, Observed, Resource, Result, Tags};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// Describes one object by ID with `action` (`DescribeVpcs` with `VpcId.1`); `None` when
-/// AWS answers that it does not exist.
-pub fn describe_one(
-    aws: &Aws,
-    action: &str,
-    id_param: &str,
-    id: &str,
-    set: &str,
-) -> Result<Option<Element>> {
-    match aws
-        .api
-        .ec2(action, Params::new().set(format!("{id_param}.1"), id))
-    {
-        Ok(root) => Ok(root.items(set).next().cloned()),
-        Err(err) if err.is_not_found() => Ok(None),
-        Err(err) => Err(err.into()),
+/// How many objects of a type one batched read asks for: EC2 takes up to 200 values in one
+/// filter.
+pub const READ_BATCH: u32 = 200;
+
+/// How one type's objects are described: its `Describe*` action, where the answer lists
+/// them, and how they are named by ID.
+pub struct Describe {
+    /// The action: `DescribeVpcs`.
+    pub action: &'static str,
+    /// The answer's list: `vpcSet`.
+    pub set: &'static str,
+    /// The list inside each entry of `set` that holds the objects, where they are nested
+    /// (`instancesSet`: DescribeInstances lists reservations); `None`: `set` lists them.
+    pub nested: Option<&'static str>,
+    /// The parameter naming one object (`VpcId`, sent as `VpcId.1`).
+    pub id_param: &'static str,
+    /// The filter selecting objects by ID in a batched read: `vpc-id`.
+    pub filter: &'static str,
+    /// The object's ID in the answer: `vpcId`.
+    pub id_field: &'static str,
+}
+
+impl Describe {
+    /// The object `id`; `None` when AWS answers that it does not exist.
+    pub fn one(&self, aws: &Aws, id: &str) -> Result<Option<Element>> {
+        let params = Params::new().set(format!("{}.1", self.id_param), id);
+        match aws.api.ec2(self.action, params) {
+            Ok(root) => Ok(root
+                .items(self.set)
+                .next()
+                .and_then(|entry| match self.nested {
+                    Some(list) => entry.items(list).next(),
+                    None => Some(entry),
+                })
+                .cloned()),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The objects with `ids`, described in one request (and its pages), keyed by ID. By
+    /// the [`Self::filter`], not an ID list: an ID that no longer exists is simply absent,
+    /// where in an ID list it fails the whole request.
+    pub fn many(&self, aws: &Aws, ids: &[&str]) -> Result<HashMap<String, Element>> {
+        let params = Params::new().filters([(self.filter.to_string(), ids.to_vec())]);
+        Ok(self
+            .objects(describe_pages(aws, self.action, self.set, params)?)
+            .into_iter()
+            .map(|e| (e.string(self.id_field), e))
+            .collect())
+    }
+
+    /// Every object carrying all `tags` and matching `params`, page by page.
+    pub fn tagged(&self, aws: &Aws, tags: &Tags, params: Params) -> Result<Vec<Element>> {
+        let entries = describe_pages(aws, self.action, self.set, params.tag_filters(tags))?;
+        Ok(self.objects(entries))
+    }
+
+    /// The objects of the entries of `set`: the entries, or the objects nested in them.
+    fn objects(&self, entries: Vec<Element>) -> Vec<Element> {
+        match self.nested {
+            Some(list) => entries
+                .iter()
+                .flat_map(|e| e.items(list).cloned())
+                .collect(),
+            None => entries,
+        }
     }
 }
 
-/// Every object of `action`'s kind carrying all `tags` and matching `params`, page by page.
-pub fn describe_tagged(
+/// A type read by describing its objects: its [`Describe`] and what it makes of an object.
+/// Its `Resource::read` and `read_many` are [`read`] and [`read_many`]
+/// (`described_reads!(ec2)`).
+pub trait Described: Resource<Provider = Aws> {
+    const DESCRIBE: Describe;
+
+    /// The ID of the object that holds the resource `id`, last known as `known`: its own
+    /// ID, unless it lives on another object (an attachment on its volume).
+    fn object_id<'a>(id: &'a str, _known: &'a Self::Properties) -> &'a str {
+        id
+    }
+
+    /// What the described `object` says of the resource last known as `known`; `None` when
+    /// it is as good as gone (a volume being deleted, a terminated instance).
+    fn observe(
+        aws: &Aws,
+        object: &Element,
+        known: &Self::Properties,
+    ) -> Result<Option<Observed<Self>>>;
+}
+
+/// `Resource::read` of a [`Described`] type: one describe by ID, then
+/// [`Described::observe`].
+pub fn read<R: Described>(
     aws: &Aws,
-    action: &str,
-    set: &str,
-    tags: &Tags,
-    params: Params,
-) -> Result<Vec<Element>> {
-    describe_pages(aws, action, set, params.tag_filters(tags))
+    id: &str,
+    known: &R::Properties,
+) -> Result<Option<Observed<R>>> {
+    match R::DESCRIBE.one(aws, R::object_id(id, known))? {
+        Some(object) => R::observe(aws, &object, known),
+        None => Ok(None),
+    }
+}
+
+/// `Resource::read_many` of a [`Described`] type: one describe (and its pages) for the
+/// batch ([`Describe::many`], each object asked for once), then each item, in order, with
+/// what [`Described::observe`] makes of its object (`None` when it is absent).
+pub fn read_many<R: Described>(
+    aws: &Aws,
+    items: &[(&str, &R::Properties)],
+) -> Result<Vec<Result<Option<Observed<R>>>>> {
+    let mut ids: Vec<&str> = items
+        .iter()
+        .map(|(id, known)| R::object_id(id, known))
+        .collect();
+    let mut seen = HashSet::new();
+    ids.retain(|id| seen.insert(*id));
+    let found = R::DESCRIBE.many(aws, &ids)?;
+    Ok(items
+        .iter()
+        .map(|(id, known)| match found.get(R::object_id(id, known)) {
+            Some(object) => R::observe(aws, object, known),
+            None => Ok(None),
+        })
+        .collect())
 }
 
 /// Every item of `set` `action` answers with `params`, following `nextToken` page by page.
-pub fn describe_pages(aws: &Aws, action: &str, set: &str, params: Params) -> Result<Vec<Element>> {
+fn describe_pages(aws: &Aws, action: &str, set: &str, params: Params) -> Result<Vec<Element>> {
     let mut found = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -60,48 +158,6 @@ pub fn describe_pages(aws: &Aws, action: &str, set: &str, params: Params) -> Res
             None => return Ok(found),
         }
     }
-}
-
-/// How many objects of a type one batched read asks for: EC2 takes up to 200 values in one
-/// filter.
-pub const READ_BATCH: u32 = 200;
-
-/// The objects with `ids`, described in one request (and its pages), keyed by `id_path`. By
-/// the `filter` (`vpc-id`), not an ID list: an ID that no longer exists is simply absent,
-/// where in an ID list it fails the whole request.
-pub fn describe_ids(
-    aws: &Aws,
-    action: &str,
-    set: &str,
-    filter: &str,
-    ids: &[&str],
-    id_path: &str,
-) -> Result<HashMap<String, Element>> {
-    let params = Params::new().filters([(filter.to_string(), ids.to_vec())]);
-    Ok(describe_pages(aws, action, set, params)?
-        .into_iter()
-        .map(|e| (e.string(id_path), e))
-        .collect())
-}
-
-/// `read_many` from one batched describe ([`describe_ids`]): each requested ID with what
-/// `observe` makes of its object (`None` when it is absent, or when `observe` says it is as
-/// good as gone).
-pub fn read_ids<R: Resource<Provider = Aws>>(
-    aws: &Aws,
-    items: &[(&str, &R::Properties)],
-    (action, set, filter, id_path): (&str, &str, &str, &str),
-    observe: impl Fn(&Element, &R::Properties) -> Result<Option<Observed<R>>>,
-) -> Result<Vec<Result<Option<Observed<R>>>>> {
-    let ids: Vec<&str> = items.iter().map(|(id, _)| *id).collect();
-    let found = describe_ids(aws, action, set, filter, &ids, id_path)?;
-    Ok(items
-        .iter()
-        .map(|(id, known)| match found.get(*id) {
-            Some(e) => observe(e, known),
-            None => Ok(None),
-        })
-        .collect())
 }
 
 /// What a create answered, if it already says the object is ready (`ready`), else what

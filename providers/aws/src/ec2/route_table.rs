@@ -2,9 +2,7 @@
 //! associations (Associate/DisassociateRouteTable) converged in place, DeleteRouteTable after
 //! disassociating.
 
-use super::{
-    READ_BATCH, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, read_ids, tag,
-};
+use super::{Describe, Described, check_cidr, delete_when_free, or_undo, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::sets::{changes, keep_shape, strings};
@@ -93,16 +91,6 @@ pub struct RouteTableAttrs {
 }
 
 pub struct RouteTable;
-
-fn describe(aws: &Aws, id: &str) -> Result<Option<Element>> {
-    describe_one(
-        aws,
-        "DescribeRouteTables",
-        "RouteTableId",
-        id,
-        "routeTableSet",
-    )
-}
 
 /// The routes of a described table, without the VPC's local route.
 fn routes(e: &Element) -> Vec<Route> {
@@ -222,6 +210,21 @@ fn disassociate(aws: &Aws, association: &str) -> Result<()> {
     }
 }
 
+impl Described for RouteTable {
+    const DESCRIBE: Describe = Describe {
+        action: "DescribeRouteTables",
+        set: "routeTableSet",
+        nested: None,
+        id_param: "RouteTableId",
+        filter: "route-table-id",
+        id_field: "routeTableId",
+    };
+
+    fn observe(_: &Aws, e: &Element, known: &RouteTableProps) -> Result<Option<Observed<Self>>> {
+        Ok(Some(observed(e, Some(known))))
+    }
+}
+
 impl Resource for RouteTable {
     type Provider = Aws;
     type Properties = RouteTableProps;
@@ -273,7 +276,8 @@ impl Resource for RouteTable {
                     .tag_specification("route-table", tags),
             )?
             .string("routeTable/routeTableId");
-        let converged = describe(aws, &id)?
+        let converged = Self::DESCRIBE
+            .one(aws, &id)?
             .ok_or_else(|| Error::other(format!("route table {id} vanished after its creation")))
             .and_then(|now| converge(aws, &id, &now, p));
         or_undo(converged, &id, || Self::delete(aws, &id, p))?;
@@ -285,26 +289,7 @@ impl Resource for RouteTable {
         })
     }
 
-    fn read(aws: &Aws, id: &str, known: &RouteTableProps) -> Result<Option<Observed<Self>>> {
-        Ok(describe(aws, id)?.map(|e| observed(&e, Some(known))))
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &RouteTableProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let describe = (
-            "DescribeRouteTables",
-            "routeTableSet",
-            "route-table-id",
-            "routeTableId",
-        );
-        read_ids(aws, items, describe, |e, known| {
-            Ok(Some(observed(e, Some(known))))
-        })
-    }
+    described_reads!(ec2);
 
     fn update(
         aws: &Aws,
@@ -313,7 +298,8 @@ impl Resource for RouteTable {
         new: &RouteTableProps,
         tags: &Tags,
     ) -> Result<RouteTableAttrs> {
-        let now = describe(aws, id)?
+        let now = Self::DESCRIBE
+            .one(aws, id)?
             .ok_or_else(|| Error::not_found(format!("route table {id} is gone")))?;
         converge(aws, id, &now, new)?;
         tag(aws, id, tags)?;
@@ -323,7 +309,7 @@ impl Resource for RouteTable {
     }
 
     fn delete(aws: &Aws, id: &str, _: &RouteTableProps) -> Result<()> {
-        let Some(now) = describe(aws, id)? else {
+        let Some(now) = Self::DESCRIBE.one(aws, id)? else {
             return Ok(());
         };
         for association in associations(&now).values() {
@@ -333,13 +319,7 @@ impl Resource for RouteTable {
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
-        let found = describe_tagged(
-            aws,
-            "DescribeRouteTables",
-            "routeTableSet",
-            tags,
-            Params::new(),
-        )?;
+        let found = Self::DESCRIBE.tagged(aws, tags, Params::new())?;
         Ok(found.iter().map(|e| observed(e, None)).collect())
     }
 }

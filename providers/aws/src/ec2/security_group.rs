@@ -6,9 +6,7 @@
 //! `IpPermissionsEgress` is given (as in CloudFormation): then AWS's default allow-all rule is
 //! revoked unless listed.
 
-use super::{
-    READ_BATCH, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo, read_ids, tag,
-};
+use super::{Describe, Described, check_cidr, delete_when_free, or_undo, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::sets::{changes, keep_shape};
@@ -210,16 +208,6 @@ pub struct SecurityGroup;
 
 const DEFAULT_DESCRIPTION: &str = "Managed by rkit";
 
-fn describe(aws: &Aws, id: &str) -> Result<Option<Element>> {
-    describe_one(
-        aws,
-        "DescribeSecurityGroups",
-        "GroupId",
-        id,
-        "securityGroupInfo",
-    )
-}
-
 fn attributes(e: &Element) -> SecurityGroupAttrs {
     SecurityGroupAttrs {
         group_id: e.string("groupId"),
@@ -326,6 +314,21 @@ fn check_permissions(field: &str, permissions: &[Permission]) -> Vec<Diagnostic>
     found
 }
 
+impl Described for SecurityGroup {
+    const DESCRIBE: Describe = Describe {
+        action: "DescribeSecurityGroups",
+        set: "securityGroupInfo",
+        nested: None,
+        id_param: "GroupId",
+        filter: "group-id",
+        id_field: "groupId",
+    };
+
+    fn observe(_: &Aws, e: &Element, known: &SecurityGroupProps) -> Result<Option<Observed<Self>>> {
+        Ok(Some(observed(e, Some(known))))
+    }
+}
+
 impl Resource for SecurityGroup {
     type Provider = Aws;
     type Properties = SecurityGroupProps;
@@ -378,33 +381,15 @@ impl Resource for SecurityGroup {
                     .tag_specification("security-group", tags),
             )?
             .string("groupId");
-        let converged = describe(aws, &id)?
+        let converged = Self::DESCRIBE
+            .one(aws, &id)?
             .ok_or_else(|| Error::other(format!("security group {id} vanished after its creation")))
             .and_then(|now| converge(aws, &id, &now, p).map(|()| attributes(&now)));
         let attributes = or_undo(converged, &id, || Self::delete(aws, &id, p))?;
         Ok(Created { id, attributes })
     }
 
-    fn read(aws: &Aws, id: &str, known: &SecurityGroupProps) -> Result<Option<Observed<Self>>> {
-        Ok(describe(aws, id)?.map(|e| observed(&e, Some(known))))
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &SecurityGroupProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let describe = (
-            "DescribeSecurityGroups",
-            "securityGroupInfo",
-            "group-id",
-            "groupId",
-        );
-        read_ids(aws, items, describe, |e, known| {
-            Ok(Some(observed(e, Some(known))))
-        })
-    }
+    described_reads!(ec2);
 
     fn update(
         aws: &Aws,
@@ -413,7 +398,8 @@ impl Resource for SecurityGroup {
         new: &SecurityGroupProps,
         tags: &Tags,
     ) -> Result<SecurityGroupAttrs> {
-        let now = describe(aws, id)?
+        let now = Self::DESCRIBE
+            .one(aws, id)?
             .ok_or_else(|| Error::not_found(format!("security group {id} is gone")))?;
         converge(aws, id, &now, new)?;
         tag(aws, id, tags)?;
@@ -425,13 +411,7 @@ impl Resource for SecurityGroup {
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
-        let found = describe_tagged(
-            aws,
-            "DescribeSecurityGroups",
-            "securityGroupInfo",
-            tags,
-            Params::new(),
-        )?;
+        let found = Self::DESCRIBE.tagged(aws, tags, Params::new())?;
         Ok(found.iter().map(|e| observed(e, None)).collect())
     }
 }

@@ -2,8 +2,7 @@
 //! DeleteSubnet.
 
 use super::{
-    READ_BATCH, boolean, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo,
-    read_ids, ready_or_wait, tag,
+    Describe, Described, boolean, check_cidr, delete_when_free, or_undo, ready_or_wait, tag,
 };
 use crate::Aws;
 use crate::query::Params;
@@ -62,10 +61,6 @@ fn observed(e: &Element) -> Observed<Subnet> {
     }
 }
 
-fn describe(aws: &Aws, id: &str) -> Result<Option<Element>> {
-    describe_one(aws, "DescribeSubnets", "SubnetId", id, "subnetSet")
-}
-
 fn set_public_ip(aws: &Aws, id: &str, value: bool) -> Result<()> {
     aws.api.ec2(
         "ModifySubnetAttribute",
@@ -74,6 +69,21 @@ fn set_public_ip(aws: &Aws, id: &str, value: bool) -> Result<()> {
             .set("MapPublicIpOnLaunch.Value", value),
     )?;
     Ok(())
+}
+
+impl Described for Subnet {
+    const DESCRIBE: Describe = Describe {
+        action: "DescribeSubnets",
+        set: "subnetSet",
+        nested: None,
+        id_param: "SubnetId",
+        filter: "subnet-id",
+        id_field: "subnetId",
+    };
+
+    fn observe(_: &Aws, e: &Element, _: &SubnetProps) -> Result<Option<Observed<Self>>> {
+        Ok(Some(observed(e)))
+    }
 }
 
 impl Resource for Subnet {
@@ -112,7 +122,7 @@ impl Resource for Subnet {
         let available = |e: &Element| e.text("state") == Some("available");
         let ready = ready_or_wait(subnet, available, || {
             aws.wait.until(&format!("subnet {id} to be available"), || {
-                Ok(describe(aws, &id)?.filter(available))
+                Ok(Self::DESCRIBE.one(aws, &id)?.filter(available))
             })
         });
         let ready = ready.and_then(|e| match p.map_public_ip_on_launch {
@@ -126,19 +136,7 @@ impl Resource for Subnet {
         })
     }
 
-    fn read(aws: &Aws, id: &str, _: &SubnetProps) -> Result<Option<Observed<Self>>> {
-        Ok(describe(aws, id)?.as_ref().map(observed))
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &SubnetProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let describe = ("DescribeSubnets", "subnetSet", "subnet-id", "subnetId");
-        read_ids(aws, items, describe, |e, _| Ok(Some(observed(e))))
-    }
+    described_reads!(ec2);
 
     fn update(
         aws: &Aws,
@@ -153,8 +151,9 @@ impl Resource for Subnet {
             set_public_ip(aws, id, value)?;
         }
         tag(aws, id, tags)?;
-        let subnet =
-            describe(aws, id)?.ok_or_else(|| Error::not_found(format!("subnet {id} is gone")))?;
+        let subnet = Self::DESCRIBE
+            .one(aws, id)?
+            .ok_or_else(|| Error::not_found(format!("subnet {id} is gone")))?;
         Ok(attributes(&subnet))
     }
 
@@ -163,11 +162,7 @@ impl Resource for Subnet {
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
-        Ok(
-            describe_tagged(aws, "DescribeSubnets", "subnetSet", tags, Params::new())?
-                .iter()
-                .map(observed)
-                .collect(),
-        )
+        let found = Self::DESCRIBE.tagged(aws, tags, Params::new())?;
+        Ok(found.iter().map(observed).collect())
     }
 }

@@ -1,7 +1,7 @@
 //! `Volume` (EBS): CreateVolume, size/type/IOPS/throughput with ModifyVolume (in place),
 //! DeleteVolume once it is detached.
 
-use super::{READ_BATCH, boolean, describe_one, describe_tagged, or_undo, read_ids, tag};
+use super::{Describe, Described, boolean, or_undo, tag};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -47,8 +47,9 @@ pub struct VolumeAttrs {
 
 pub struct Volume;
 
+/// The volume, unless it is gone (being deleted or deleted).
 fn describe(aws: &Aws, id: &str) -> Result<Option<Element>> {
-    Ok(describe_one(aws, "DescribeVolumes", "VolumeId", id, "volumeSet")?.filter(|e| !gone(e)))
+    Ok(Volume::DESCRIBE.one(aws, id)?.filter(|e| !gone(e)))
 }
 
 /// Whether the volume is being deleted or is deleted.
@@ -90,6 +91,22 @@ fn available(aws: &Aws, id: &str) -> Result<Element> {
     aws.wait.until(&format!("volume {id} to be available"), || {
         Ok(describe(aws, id)?.filter(|e| matches!(e.text("status"), Some("available" | "in-use"))))
     })
+}
+
+impl Described for Volume {
+    const DESCRIBE: Describe = Describe {
+        action: "DescribeVolumes",
+        set: "volumeSet",
+        nested: None,
+        id_param: "VolumeId",
+        filter: "volume-id",
+        id_field: "volumeId",
+    };
+
+    /// `None` for a volume being deleted: as good as gone.
+    fn observe(_: &Aws, e: &Element, _: &VolumeProps) -> Result<Option<Observed<Self>>> {
+        Ok((!gone(e)).then(|| observed(e)))
+    }
 }
 
 impl Resource for Volume {
@@ -155,21 +172,7 @@ impl Resource for Volume {
         })
     }
 
-    fn read(aws: &Aws, id: &str, _: &VolumeProps) -> Result<Option<Observed<Self>>> {
-        Ok(describe(aws, id)?.as_ref().map(observed))
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &VolumeProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let describe = ("DescribeVolumes", "volumeSet", "volume-id", "volumeId");
-        read_ids(aws, items, describe, |e, _| {
-            Ok((!gone(e)).then(|| observed(e)))
-        })
-    }
+    described_reads!(ec2);
 
     fn update(
         aws: &Aws,
@@ -225,11 +228,7 @@ impl Resource for Volume {
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
-        let found = describe_tagged(aws, "DescribeVolumes", "volumeSet", tags, Params::new())?;
-        Ok(found
-            .iter()
-            .filter(|e| !matches!(e.text("status"), Some("deleting" | "deleted")))
-            .map(observed)
-            .collect())
+        let found = Self::DESCRIBE.tagged(aws, tags, Params::new())?;
+        Ok(found.iter().filter(|e| !gone(e)).map(observed).collect())
     }
 }

@@ -3,9 +3,13 @@
 //!
 //! EC2 attachments carry no tags, so the attachment's tags are kept on its volume with the
 //! prefix `rkit:attachment/` (`rkit:attachment/rkit:name` = the attachment's logical name);
-//! `list` finds attachments by those.
+//! `list` finds attachments by those. An attachment is read from its volume (its
+//! [`Describe`] is the volume's): a batch of attachments is one DescribeVolumes, each volume
+//! asked for once.
 
-use super::{READ_BATCH, describe_ids, describe_one};
+use super::instance::Instance;
+use super::volume::Volume;
+use super::{Describe, Described};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -35,7 +39,7 @@ pub struct AttachmentAttrs {
 pub struct VolumeAttachment;
 
 fn volume(aws: &Aws, id: &str) -> Result<Option<Element>> {
-    describe_one(aws, "DescribeVolumes", "VolumeId", id, "volumeSet")
+    Volume::DESCRIBE.one(aws, id)
 }
 
 /// The volume's live attachment to `instance`, if any.
@@ -77,6 +81,24 @@ fn observed(volume: &Element, a: &Element) -> Observed<VolumeAttachment> {
     }
 }
 
+impl Described for VolumeAttachment {
+    const DESCRIBE: Describe = Volume::DESCRIBE;
+
+    /// The volume's ID (the attachment's is `volume:instance`).
+    fn object_id<'a>(_: &'a str, known: &'a AttachmentProps) -> &'a str {
+        &known.volume_id
+    }
+
+    /// The volume's live attachment to the known instance, if it still has one.
+    fn observe(
+        _: &Aws,
+        volume: &Element,
+        known: &AttachmentProps,
+    ) -> Result<Option<Observed<Self>>> {
+        Ok(attachment(volume, &known.instance_id).map(|a| observed(volume, a)))
+    }
+}
+
 impl Resource for VolumeAttachment {
     type Provider = Aws;
     type Properties = AttachmentProps;
@@ -89,16 +111,8 @@ impl Resource for VolumeAttachment {
         let instance = &p.instance_id;
         aws.wait
             .until(&format!("instance {instance} to be running"), || {
-                let found = describe_one(
-                    aws,
-                    "DescribeInstances",
-                    "InstanceId",
-                    instance,
-                    "reservationSet",
-                )?;
-                let state = found
-                    .as_ref()
-                    .and_then(|r| r.items("instancesSet").next())
+                let state = Instance::DESCRIBE
+                    .one(aws, instance)?
                     .map(|i| i.string("instanceState/name"));
                 match state.as_deref() {
                     Some("running") => Ok(Some(())),
@@ -147,40 +161,7 @@ impl Resource for VolumeAttachment {
         })
     }
 
-    fn read(aws: &Aws, _: &str, p: &AttachmentProps) -> Result<Option<Observed<Self>>> {
-        let Some(volume) = volume(aws, &p.volume_id)? else {
-            return Ok(None);
-        };
-        Ok(attachment(&volume, &p.instance_id).map(|a| observed(&volume, a)))
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    /// One DescribeVolumes for the volumes of all the attachments asked for.
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &AttachmentProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let mut ids: Vec<&str> = items.iter().map(|(_, p)| p.volume_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let volumes = describe_ids(
-            aws,
-            "DescribeVolumes",
-            "volumeSet",
-            "volume-id",
-            &ids,
-            "volumeId",
-        )?;
-        Ok(items
-            .iter()
-            .map(|(_, p)| {
-                Ok(volumes
-                    .get(&p.volume_id)
-                    .and_then(|v| attachment(v, &p.instance_id).map(|a| observed(v, a))))
-            })
-            .collect())
-    }
+    described_reads!(ec2);
 
     fn delete(aws: &Aws, _: &str, p: &AttachmentProps) -> Result<()> {
         let detach = aws.api.ec2(
@@ -223,13 +204,7 @@ impl Resource for VolumeAttachment {
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
-        let volumes = super::describe_tagged(
-            aws,
-            "DescribeVolumes",
-            "volumeSet",
-            &prefixed(tags),
-            Params::new(),
-        )?;
+        let volumes = Self::DESCRIBE.tagged(aws, &prefixed(tags), Params::new())?;
         Ok(volumes
             .iter()
             .flat_map(|v| {

@@ -1,8 +1,7 @@
 //! `Vpc`: CreateVpc, DNS attributes with ModifyVpcAttribute (in place), DeleteVpc.
 
 use super::{
-    READ_BATCH, boolean, check_cidr, delete_when_free, describe_one, describe_tagged, or_undo,
-    read_ids, ready_or_wait, tag,
+    Describe, Described, boolean, check_cidr, delete_when_free, or_undo, ready_or_wait, tag,
 };
 use crate::Aws;
 use crate::query::Params;
@@ -101,6 +100,21 @@ fn observed(aws: &Aws, e: &Element, known: Option<&VpcProps>) -> Result<Observed
     })
 }
 
+impl Described for Vpc {
+    const DESCRIBE: Describe = Describe {
+        action: "DescribeVpcs",
+        set: "vpcSet",
+        nested: None,
+        id_param: "VpcId",
+        filter: "vpc-id",
+        id_field: "vpcId",
+    };
+
+    fn observe(aws: &Aws, e: &Element, known: &VpcProps) -> Result<Option<Observed<Self>>> {
+        observed(aws, e, Some(known)).map(Some)
+    }
+}
+
 impl Resource for Vpc {
     type Provider = Aws;
     type Properties = VpcProps;
@@ -141,7 +155,7 @@ impl Resource for Vpc {
         let available = |e: &Element| e.text("state") == Some("available");
         let ready = ready_or_wait(vpc, available, || {
             aws.wait.until(&format!("VPC {id} to be available"), || {
-                Ok(describe_one(aws, "DescribeVpcs", "VpcId", &id, "vpcSet")?.filter(available))
+                Ok(Self::DESCRIBE.one(aws, &id)?.filter(available))
             })
         });
         let ready = ready.and_then(|e| set_dns(aws, &id, None, p).map(|()| e));
@@ -152,23 +166,7 @@ impl Resource for Vpc {
         })
     }
 
-    fn read(aws: &Aws, id: &str, known: &VpcProps) -> Result<Option<Observed<Self>>> {
-        describe_one(aws, "DescribeVpcs", "VpcId", id, "vpcSet")?
-            .map(|e| observed(aws, &e, Some(known)))
-            .transpose()
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &VpcProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let describe = ("DescribeVpcs", "vpcSet", "vpc-id", "vpcId");
-        read_ids(aws, items, describe, |e, known| {
-            observed(aws, e, Some(known)).map(Some)
-        })
-    }
+    described_reads!(ec2);
 
     fn update(
         aws: &Aws,
@@ -179,7 +177,8 @@ impl Resource for Vpc {
     ) -> Result<VpcAttrs> {
         set_dns(aws, id, Some(old), new)?;
         tag(aws, id, tags)?;
-        let vpc = describe_one(aws, "DescribeVpcs", "VpcId", id, "vpcSet")?
+        let vpc = Self::DESCRIBE
+            .one(aws, id)?
             .ok_or_else(|| rkit_sdk::Error::not_found(format!("VPC {id} is gone")))?;
         Ok(attributes(&vpc))
     }
@@ -189,7 +188,8 @@ impl Resource for Vpc {
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
-        describe_tagged(aws, "DescribeVpcs", "vpcSet", tags, Params::new())?
+        Self::DESCRIBE
+            .tagged(aws, tags, Params::new())?
             .iter()
             .map(|e| observed(aws, e, None))
             .collect()

@@ -1,7 +1,8 @@
 //! `Listener` (ELBv2): CreateListener; port, protocol, certificates and default actions
 //! change in place (ModifyListener); DeleteListener.
 
-use super::{READ_BATCH, add_tags, describe_all, describe_arn, read_arns, tagged, tags_of_one};
+use super::load_balancer::LoadBalancer;
+use super::{Describe, Described, add_tags};
 use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
@@ -49,10 +50,6 @@ pub struct ListenerAttrs {
 }
 
 pub struct Listener;
-
-fn describe(aws: &Aws, arn: &str) -> Result<Option<Element>> {
-    describe_arn(aws, "DescribeListeners", "ListenerArns", arn, "Listeners")
-}
 
 fn observed(e: &Element, known: Option<&ListenerProps>, tags: Tags) -> Observed<Listener> {
     let arn = e.string("ListenerArn");
@@ -111,6 +108,19 @@ fn settings(params: Params, p: &ListenerProps) -> Params {
     params
 }
 
+impl Described for Listener {
+    const DESCRIBE: Describe = Describe {
+        action: "DescribeListeners",
+        arns_param: "ListenerArns",
+        list: "Listeners",
+        arn_field: "ListenerArn",
+    };
+
+    fn observe(_: &Aws, e: &Element, known: &ListenerProps, tags: Tags) -> Result<Observed<Self>> {
+        Ok(observed(e, Some(known), tags))
+    }
+}
+
 impl Resource for Listener {
     type Provider = Aws;
     type Properties = ListenerProps;
@@ -162,33 +172,7 @@ impl Resource for Listener {
         })
     }
 
-    fn read(aws: &Aws, arn: &str, known: &ListenerProps) -> Result<Option<Observed<Self>>> {
-        let Some(listener) = describe(aws, arn)? else {
-            return Ok(None);
-        };
-        Ok(Some(observed(
-            &listener,
-            Some(known),
-            tags_of_one(aws, arn)?,
-        )))
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &ListenerProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let describe = (
-            "DescribeListeners",
-            "ListenerArns",
-            "Listeners",
-            "ListenerArn",
-        );
-        read_arns(aws, items, describe, |e, known, tags| {
-            Ok(observed(e, Some(known), tags))
-        })
-    }
+    described_reads!(elbv2);
 
     fn update(
         aws: &Aws,
@@ -219,11 +203,12 @@ impl Resource for Listener {
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
         let mut listeners = Vec::new();
-        for lb in describe_all(aws, "DescribeLoadBalancers", Params::new(), "LoadBalancers")? {
+        for lb in LoadBalancer::DESCRIBE.all(aws, Params::new())? {
             let of_lb = Params::new().set("LoadBalancerArn", lb.string("LoadBalancerArn"));
-            listeners.extend(describe_all(aws, "DescribeListeners", of_lb, "Listeners")?);
+            listeners.extend(Self::DESCRIBE.all(aws, of_lb)?);
         }
-        Ok(tagged(aws, listeners, "ListenerArn", tags)?
+        Ok(Self::DESCRIBE
+            .tagged(aws, listeners, tags)?
             .into_iter()
             .map(|(l, tags)| observed(&l, None, tags))
             .collect())

@@ -3,7 +3,7 @@
 //! SetIpAddressType); DeleteLoadBalancer, waiting until it is gone (its network interfaces
 //! hold its subnets and security groups until then).
 
-use super::{READ_BATCH, add_tags, describe_all, describe_arn, read_arns, tagged, tags_of_one};
+use super::{Describe, Described, add_tags};
 use crate::Aws;
 use crate::ec2::or_undo;
 use crate::query::Params;
@@ -47,16 +47,6 @@ pub struct LoadBalancerAttrs {
 
 pub struct LoadBalancer;
 
-fn describe(aws: &Aws, arn: &str) -> Result<Option<Element>> {
-    describe_arn(
-        aws,
-        "DescribeLoadBalancers",
-        "LoadBalancerArns",
-        arn,
-        "LoadBalancers",
-    )
-}
-
 fn attributes(e: &Element) -> LoadBalancerAttrs {
     LoadBalancerAttrs {
         load_balancer_arn: e.string("LoadBalancerArn"),
@@ -95,7 +85,8 @@ fn observed(e: &Element, known: Option<&LoadBalancerProps>, tags: Tags) -> Obser
 fn active(aws: &Aws, arn: &str) -> Result<Element> {
     aws.wait
         .until(&format!("load balancer {arn} to be active"), || {
-            let lb = describe(aws, arn)?
+            let lb = LoadBalancer::DESCRIBE
+                .one(aws, arn)?
                 .ok_or_else(|| Error::not_found(format!("load balancer {arn} is gone")))?;
             match lb.text("State/Code") {
                 Some("active") | None => Ok(Some(lb)),
@@ -106,6 +97,24 @@ fn active(aws: &Aws, arn: &str) -> Result<Element> {
                 Some(_) => Ok(None),
             }
         })
+}
+
+impl Described for LoadBalancer {
+    const DESCRIBE: Describe = Describe {
+        action: "DescribeLoadBalancers",
+        arns_param: "LoadBalancerArns",
+        list: "LoadBalancers",
+        arn_field: "LoadBalancerArn",
+    };
+
+    fn observe(
+        _: &Aws,
+        e: &Element,
+        known: &LoadBalancerProps,
+        tags: Tags,
+    ) -> Result<Observed<Self>> {
+        Ok(observed(e, Some(known), tags))
+    }
 }
 
 impl Resource for LoadBalancer {
@@ -160,29 +169,7 @@ impl Resource for LoadBalancer {
         })
     }
 
-    fn read(aws: &Aws, arn: &str, known: &LoadBalancerProps) -> Result<Option<Observed<Self>>> {
-        let Some(lb) = describe(aws, arn)? else {
-            return Ok(None);
-        };
-        Ok(Some(observed(&lb, Some(known), tags_of_one(aws, arn)?)))
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &LoadBalancerProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let describe = (
-            "DescribeLoadBalancers",
-            "LoadBalancerArns",
-            "LoadBalancers",
-            "LoadBalancerArn",
-        );
-        read_arns(aws, items, describe, |e, known, tags| {
-            Ok(observed(e, Some(known), tags))
-        })
-    }
+    described_reads!(elbv2);
 
     fn update(
         aws: &Aws,
@@ -233,13 +220,14 @@ impl Resource for LoadBalancer {
         }
         aws.wait
             .until(&format!("load balancer {arn} to be gone"), || {
-                Ok(describe(aws, arn)?.is_none().then_some(()))
+                Ok(Self::DESCRIBE.one(aws, arn)?.is_none().then_some(()))
             })
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
-        let all = describe_all(aws, "DescribeLoadBalancers", Params::new(), "LoadBalancers")?;
-        Ok(tagged(aws, all, "LoadBalancerArn", tags)?
+        let all = Self::DESCRIBE.all(aws, Params::new())?;
+        Ok(Self::DESCRIBE
+            .tagged(aws, all, tags)?
             .into_iter()
             .map(|(lb, tags)| observed(&lb, None, tags))
             .collect())

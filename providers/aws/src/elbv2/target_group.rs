@@ -2,7 +2,7 @@
 //! targets (Register/DeregisterTargets) change in place; DeleteTargetGroup, waiting while a
 //! listener still forwards to it.
 
-use super::{READ_BATCH, add_tags, describe_all, describe_arn, read_arns, tagged, tags_of_one};
+use super::{Describe, Described, add_tags};
 use crate::Aws;
 use crate::ec2::or_undo;
 use crate::query::Params;
@@ -126,16 +126,6 @@ pub struct TargetGroupAttrs {
 }
 
 pub struct TargetGroup;
-
-fn describe(aws: &Aws, arn: &str) -> Result<Option<Element>> {
-    describe_arn(
-        aws,
-        "DescribeTargetGroups",
-        "TargetGroupArns",
-        arn,
-        "TargetGroups",
-    )
-}
 
 fn attributes(e: &Element) -> TargetGroupAttrs {
     TargetGroupAttrs {
@@ -275,6 +265,26 @@ fn converge_targets(aws: &Aws, arn: &str, port: u16, wanted: &[Target]) -> Resul
     Ok(())
 }
 
+impl Described for TargetGroup {
+    const DESCRIBE: Describe = Describe {
+        action: "DescribeTargetGroups",
+        arns_param: "TargetGroupArns",
+        list: "TargetGroups",
+        arn_field: "TargetGroupArn",
+    };
+
+    /// Also reads the group's targets and their health: one DescribeTargetHealth per group,
+    /// batched or not (the API takes one group at a time).
+    fn observe(
+        aws: &Aws,
+        e: &Element,
+        known: &TargetGroupProps,
+        tags: Tags,
+    ) -> Result<Observed<Self>> {
+        observed(aws, e, Some(known), tags)
+    }
+}
+
 impl Resource for TargetGroup {
     type Provider = Aws;
     type Properties = TargetGroupProps;
@@ -323,31 +333,7 @@ impl Resource for TargetGroup {
         })
     }
 
-    fn read(aws: &Aws, arn: &str, known: &TargetGroupProps) -> Result<Option<Observed<Self>>> {
-        let Some(group) = describe(aws, arn)? else {
-            return Ok(None);
-        };
-        observed(aws, &group, Some(known), tags_of_one(aws, arn)?).map(Some)
-    }
-
-    const READ_BATCH: u32 = READ_BATCH;
-
-    /// One describe and one DescribeTags per batch; each group's targets and their health
-    /// still cost one DescribeTargetHealth (the API takes one group at a time).
-    fn read_many(
-        aws: &Aws,
-        items: &[(&str, &TargetGroupProps)],
-    ) -> Result<Vec<Result<Option<Observed<Self>>>>> {
-        let describe = (
-            "DescribeTargetGroups",
-            "TargetGroupArns",
-            "TargetGroups",
-            "TargetGroupArn",
-        );
-        read_arns(aws, items, describe, |e, known, tags| {
-            observed(aws, e, Some(known), tags)
-        })
-    }
+    described_reads!(elbv2);
 
     fn update(
         aws: &Aws,
@@ -368,7 +354,8 @@ impl Resource for TargetGroup {
             converge_targets(aws, arn, new.port, wanted)?;
         }
         add_tags(aws, arn, tags)?;
-        let group = describe(aws, arn)?
+        let group = Self::DESCRIBE
+            .one(aws, arn)?
             .ok_or_else(|| Error::not_found(format!("target group {arn} is gone")))?;
         Ok(attributes(&group))
     }
@@ -386,8 +373,9 @@ impl Resource for TargetGroup {
     }
 
     fn list(aws: &Aws, tags: &Tags) -> Result<Vec<Observed<Self>>> {
-        let all = describe_all(aws, "DescribeTargetGroups", Params::new(), "TargetGroups")?;
-        tagged(aws, all, "TargetGroupArn", tags)?
+        let all = Self::DESCRIBE.all(aws, Params::new())?;
+        Self::DESCRIBE
+            .tagged(aws, all, tags)?
             .into_iter()
             .map(|(group, tags)| observed(aws, &group, None, tags))
             .collect()
