@@ -9,6 +9,7 @@ mod common;
 
 mod aws;
 mod cli_provider;
+mod cloud_control;
 mod converge;
 mod engine;
 mod events;

@@ -6,10 +6,18 @@
 //! Type names and properties are CloudFormation's (`AWS::EC2::VPC`, `CidrBlock`), so a
 //! CloudFormation user's `Properties` work as they are.
 //!
-//! What is here so far: the schema artifact and its reading ([`schema::Catalog`],
-//! [`schema::TypeSpec`]: replacement paths, write-only and read-only properties, attributes,
-//! identifiers, tagging), tested over every type. The component's exports (Cloud Control
-//! requests through the sandbox, readiness through the SPI's `pending`) come with the SPI
-//! version that carries resource-type capabilities and schemas on demand.
+//! What is here so far, each tested natively:
+//! - [`schema`]: the artifact and its reading ([`schema::Catalog`], [`schema::TypeSpec`]:
+//!   replacement paths, write-only and read-only properties, attributes, identifiers,
+//!   tagging), over every type;
+//! - [`patch`]: the minimal JSON Patch an `UpdateResource` carries;
+//! - [`shape`]: a read projected onto the known properties, so that service defaults and
+//!   reordered unordered lists are not drift and write-only values compare as recorded.
+//!
+//! The component's exports (Cloud Control requests through the sandbox, readiness through the
+//! SPI's `pending`) come with the SPI version that carries resource-type capabilities and
+//! schemas on demand.
 
+pub mod patch;
 pub mod schema;
+pub mod shape;
