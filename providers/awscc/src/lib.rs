@@ -11,6 +11,8 @@
 //!   replacement paths, write-only and read-only properties, attributes, identifiers,
 //!   tagging), over every type;
 //! - [`patch`]: the minimal JSON Patch an `UpdateResource` carries;
+//! - [`progress`]: a request's `ProgressEvent` read as what to do next, and handler error
+//!   codes as rkit's error kinds;
 //! - [`shape`]: a read projected onto the known properties, so that service defaults and
 //!   reordered unordered lists are not drift and write-only values compare as recorded.
 //!
@@ -19,5 +21,6 @@
 //! schemas on demand.
 
 pub mod patch;
+pub mod progress;
 pub mod schema;
 pub mod shape;
