@@ -1,7 +1,7 @@
 """Test-only provider, in Python: each resource type attempts one escape from the sandbox
 (host files, environment, sockets, HTTP to an origin not granted, CPU, memory) and reports
 what it obtained, or fails with an error saying what was refused. The tests
-(tests/sandbox_hostile.rs) expect it contained exactly like the Rust `hostile` provider.
+(tests/all/sandbox_hostile.rs) expect it contained exactly like the Rust `hostile` provider.
 """
 
 import os
