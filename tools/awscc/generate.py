@@ -14,7 +14,8 @@ What is kept, per type offered (a type is offered when its schema has `create`, 
   `examples`, `$comment`) and without keywords rkit does not read (`relationshipRef`, ...);
 - `required`, `primaryIdentifier`, `additionalIdentifiers`, `createOnlyProperties`,
   `conditionalCreateOnlyProperties`, `readOnlyProperties`, `writeOnlyProperties`,
-  `replacementStrategy`, and the `tagging` metadata, as the schema has them.
+  `replacementStrategy`, `propertyTransform` and the `tagging` metadata, as the schema has
+  them.
 
 The artifact is one JSON document, gzip-compressed deterministically (no name, no time):
 {"Format": 1, "Region": ..., "SchemaDate": ..., "Source": "cfn-lint==X", "Types": [...]}, the
@@ -46,7 +47,11 @@ KEEP = {
     # CloudFormation's own: an enum matched whatever the case; an array kept in order or not.
     "enumCaseInsensitive", "arrayType",
 }
-# Keywords whose value maps names to schemas (or to lists of names), not keywords to values.
+# Keywords whose value is a schema, or a list of schemas: trimmed in turn.
+SCHEMA_VALUED = {"items", "additionalProperties", "oneOf", "anyOf", "allOf", "not"}
+# Keywords whose value maps names to schemas (`dependencies` may map a name to a list of
+# names instead): each schema trimmed in turn. Every other kept keyword holds data (`default`,
+# `const`, `enum`, `required`, `dependentRequired`, ...) and is copied as it is.
 BY_NAME = {"properties", "patternProperties", "definitions", "dependencies"}
 # Keywords of prose or of tools other than rkit: dropped without a word. Any other keyword
 # not in KEEP is dropped too, and counted in the summary.
@@ -55,12 +60,13 @@ PROSE = {"description", "title", "examples", "$comment", "markdownDescription"}
 TYPE_KEYS = (
     "required", "primaryIdentifier", "additionalIdentifiers", "createOnlyProperties",
     "conditionalCreateOnlyProperties", "readOnlyProperties", "writeOnlyProperties",
-    "replacementStrategy", "tagging",
+    "replacementStrategy", "tagging", "propertyTransform",
 )
 
 
 def trim(schema, dropped):
-    """The schema with only the KEEP keywords, recursively."""
+    """The schema with only the KEEP keywords, recursively through the keywords whose values
+    are schemas; data-valued keywords are copied verbatim, whatever keys their data has."""
     if isinstance(schema, list):
         return [trim(s, dropped) for s in schema]
     if not isinstance(schema, dict):
@@ -69,8 +75,10 @@ def trim(schema, dropped):
     for key, value in schema.items():
         if key in BY_NAME and isinstance(value, dict):
             out[key] = {name: trim(v, dropped) for name, v in value.items()}
-        elif key in KEEP:
+        elif key in SCHEMA_VALUED:
             out[key] = trim(value, dropped)
+        elif key in KEEP:
+            out[key] = value
         elif key not in PROSE:
             dropped[key] = dropped.get(key, 0) + 1
     return out

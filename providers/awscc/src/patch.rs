@@ -1,21 +1,59 @@
 //! The JSON Patch (RFC 6902) an `UpdateResource` carries: the fewest operations that turn the
-//! recorded properties into the desired ones.
+//! object as Cloud Control reads it into the desired properties.
 //!
-//! Invariants: applying the patch to `old` gives `new` exactly (tested by applying it); objects
-//! are compared key by key and patched below the top level only where they differ; an array
-//! that differs is replaced whole (Cloud Control's handlers read arrays whole, and an index
-//! path into a list another writer may have reordered would patch the wrong element); keys are
-//! escaped as JSON Pointer requires (`~0`, `~1`); the operations come in the keys' order, so the
-//! same change always makes the same patch. Write-only properties are in `new` as the spec
-//! has them: they are sent whenever they differ from what was recorded.
+//! Invariants: Cloud Control applies the patch to its read model, which lacks write-only
+//! properties, so those are blanked from the recorded properties first (an object left empty
+//! by that goes too): a write-only value the spec sets is sent with every update, and one it no
+//! longer sets is never removed (the service cannot say it holds one). Every member set is an
+//! `add` (which RFC 6902 makes a replace when the member exists), so a patch never fails on a
+//! member the read model lacks; only members the spec dropped are `remove`d. Applying the patch
+//! to the blanked properties gives `new` exactly (tested by applying it); objects are compared
+//! key by key and patched below the top level only where they differ; an array that differs is
+//! sent whole (Cloud Control's handlers read arrays whole, and an index path into a list another
+//! writer may have reordered would patch the wrong element); keys are escaped as JSON Pointer
+//! requires (`~0`, `~1`); the operations come in the keys' order, so the same change always
+//! makes the same patch.
 
 use serde_json::{Map, Value, json};
 
-/// The operations turning `old` into `new` (both JSON objects of properties).
-pub fn diff(old: &Value, new: &Value) -> Vec<Value> {
+/// The operations turning `old` (as recorded) into `new` (both JSON objects of properties),
+/// `write_only` the type's write-only property paths (`A.B`, `A[*].B`).
+pub fn diff(old: &Value, new: &Value, write_only: &[String]) -> Vec<Value> {
+    let mut read_model = old.clone();
+    for path in write_only {
+        blank(&mut read_model, path);
+    }
     let mut ops = Vec::new();
-    walk("", old, new, &mut ops);
+    walk("", &read_model, new, &mut ops);
     ops
+}
+
+/// Removes what `path` (`A.B`, `A[*].B`) names from `value`, and an object it leaves empty.
+fn blank(value: &mut Value, path: &str) {
+    let (head, rest) = match path.find(['.', '[']) {
+        Some(at) => (&path[..at], Some(&path[at..])),
+        None => (path, None),
+    };
+    let Some(map) = value.as_object_mut() else {
+        return;
+    };
+    let Some(rest) = rest else {
+        map.remove(head);
+        return;
+    };
+    let Some(child) = map.get_mut(head) else {
+        return;
+    };
+    if let Some(rest) = rest.strip_prefix("[*].") {
+        for item in child.as_array_mut().into_iter().flatten() {
+            blank(item, rest);
+        }
+    } else if let Some(rest) = rest.strip_prefix('.') {
+        blank(child, rest);
+        if child.as_object().is_some_and(Map::is_empty) {
+            map.remove(head);
+        }
+    }
 }
 
 /// Adds to `ops` what turns `old` into `new` at `path`.
@@ -23,7 +61,7 @@ fn walk(path: &str, old: &Value, new: &Value, ops: &mut Vec<Value>) {
     match (old, new) {
         (Value::Object(old), Value::Object(new)) => objects(path, old, new, ops),
         _ if old == new => {}
-        _ => ops.push(json!({"op": "replace", "path": path, "value": new})),
+        _ => ops.push(json!({"op": "add", "path": path, "value": new})),
     }
 }
 
@@ -55,7 +93,8 @@ fn escape(key: &str) -> String {
 mod tests {
     use super::*;
 
-    /// `doc` with `ops` applied (the operations `diff` makes: add, remove, replace).
+    /// `doc` with `ops` applied (the operations `diff` makes: add, remove), refusing a remove
+    /// of what is not there, as a JSON Patch does.
     fn apply(mut doc: Value, ops: &[Value]) -> Value {
         for op in ops {
             let path = op["path"].as_str().unwrap();
@@ -95,28 +134,63 @@ mod tests {
             "DelaySeconds": 0,
             "a/b~c": 2,
         });
-        let ops = diff(&old, &new);
+        let ops = diff(&old, &new, &[]);
         assert_eq!(
             ops,
             vec![
                 json!({"op": "remove", "path": "/Gone"}),
-                json!({"op": "replace", "path": "/RedrivePolicy/maxReceiveCount", "value": 5}),
-                json!({"op": "replace", "path": "/Tags", "value": new["Tags"]}),
-                json!({"op": "replace", "path": "/VisibilityTimeout", "value": 60}),
-                json!({"op": "replace", "path": "/a~1b~0c", "value": 2}),
+                json!({"op": "add", "path": "/RedrivePolicy/maxReceiveCount", "value": 5}),
+                json!({"op": "add", "path": "/Tags", "value": new["Tags"]}),
+                json!({"op": "add", "path": "/VisibilityTimeout", "value": 60}),
+                json!({"op": "add", "path": "/a~1b~0c", "value": 2}),
                 json!({"op": "add", "path": "/DelaySeconds", "value": 0}),
             ]
         );
         assert_eq!(apply(old.clone(), &ops), new);
-        assert!(diff(&new, &new).is_empty());
+        assert!(diff(&new, &new, &[]).is_empty());
     }
 
     #[test]
     fn a_value_changing_kind_is_replaced_whole() {
         let old = json!({"Policy": "text", "Config": {"A": 1}});
         let new = json!({"Policy": {"Statement": []}, "Config": [1]});
-        let ops = diff(&old, &new);
+        let ops = diff(&old, &new, &[]);
         assert_eq!(ops.len(), 2);
         assert_eq!(apply(old, &ops), new);
+    }
+
+    #[test]
+    fn write_only_values_are_added_to_the_read_model_never_replaced() {
+        let write_only = [
+            "Password".to_string(),
+            "Code.ZipFile".into(),
+            "Rules[*].Key".into(),
+        ];
+        let old = json!({
+            "Password": "old", "Code": {"ZipFile": "z1"}, "Size": 1,
+            "Rules": [{"Port": 1, "Key": "k"}],
+        });
+        let new = json!({
+            "Password": "old", "Code": {"ZipFile": "z2"}, "Size": 2,
+            "Rules": [{"Port": 1, "Key": "k"}],
+        });
+        let ops = diff(&old, &new, &write_only);
+        assert_eq!(
+            ops,
+            vec![
+                json!({"op": "add", "path": "/Rules", "value": new["Rules"]}),
+                json!({"op": "add", "path": "/Size", "value": 2}),
+                json!({"op": "add", "path": "/Code", "value": {"ZipFile": "z2"}}),
+                json!({"op": "add", "path": "/Password", "value": "old"}),
+            ]
+        );
+        // What Cloud Control reads back has no write-only value; the patch applies to it.
+        let read_model = json!({"Size": 1, "Rules": [{"Port": 1}]});
+        assert_eq!(apply(read_model, &ops), new);
+        // A write-only value the spec dropped is not removed: the read model has none.
+        let dropped =
+            json!({"Code": {"ZipFile": "z1"}, "Size": 1, "Rules": [{"Port": 1, "Key": "k"}]});
+        let ops = diff(&old, &dropped, &write_only);
+        assert!(ops.iter().all(|op| op["op"] == "add"), "{ops:?}");
     }
 }

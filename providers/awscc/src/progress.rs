@@ -6,7 +6,9 @@
 //! here, and one it does not (a newer service) reads as still running when the status is not
 //! terminal, and as `Other` when it is an error code, never as success; a `RetryAfter` is
 //! honoured only as a later time to look again, never as a reason to give up; what a handler
-//! said (`StatusMessage`) is kept whole in the error for the person reading it.
+//! said (`StatusMessage`) is kept whole in the error for the person reading it; a create that
+//! failed other than by a definite refusal is `outcome-unknown` (its object may exist), never
+//! `transient` (which the engine would retry blindly).
 
 use rkit_sdk::{Error, ErrorKind};
 use serde::Deserialize;
@@ -78,13 +80,29 @@ impl ProgressEvent {
             .map(|id| format!(" ({id})"))
             .unwrap_or_default();
         Error::new(
-            kind_of(code),
+            kind_for(&self.operation, code),
             format!(
                 "Cloud Control {} failed{on}: {code}: {said}",
                 self.operation.to_lowercase()
             ),
         )
     }
+}
+
+/// rkit's error kind of a failed request's handler error code: as [`kind_of`] says, except
+/// that a create which failed for any reason but a definite refusal (bad input, denied, a
+/// conflict, a quota) may have left its object behind, so its outcome is unknown: the engine
+/// looks for the object before it tries again.
+pub fn kind_for(operation: &str, code: &str) -> ErrorKind {
+    let kind = kind_of(code);
+    let refused = matches!(
+        kind,
+        ErrorKind::InvalidInput | ErrorKind::Denied | ErrorKind::Conflict | ErrorKind::NotFound
+    ) || code == "ServiceLimitExceeded";
+    if operation == "CREATE" && !refused {
+        return ErrorKind::OutcomeUnknown;
+    }
+    kind
 }
 
 /// rkit's error kind of a Cloud Control handler error code.
@@ -167,5 +185,42 @@ mod tests {
         assert_eq!(kind_of("AccessDenied"), ErrorKind::Denied);
         assert_eq!(kind_of("ServiceLimitExceeded"), ErrorKind::Other);
         assert_eq!(kind_of("SomethingNew"), ErrorKind::Other);
+    }
+
+    #[test]
+    fn a_create_that_failed_midway_may_have_left_its_object() {
+        for code in [
+            "ServiceInternalError",
+            "Throttling",
+            "NotStabilized",
+            "SomethingNew",
+        ] {
+            assert_eq!(
+                kind_for("CREATE", code),
+                ErrorKind::OutcomeUnknown,
+                "{code}"
+            );
+        }
+        for (code, kind) in [
+            ("InvalidRequest", ErrorKind::InvalidInput),
+            ("AccessDenied", ErrorKind::Denied),
+            ("AlreadyExists", ErrorKind::Conflict),
+            ("ServiceLimitExceeded", ErrorKind::Other),
+        ] {
+            assert_eq!(kind_for("CREATE", code), kind, "{code}");
+        }
+        assert_eq!(
+            kind_for("UPDATE", "ServiceInternalError"),
+            ErrorKind::Transient
+        );
+        assert_eq!(kind_for("DELETE", "NotStabilized"), ErrorKind::Other);
+        let failed = event(
+            r#"{"Operation": "CREATE", "OperationStatus": "FAILED", "RequestToken": "t",
+                "ErrorCode": "InternalFailure", "StatusMessage": "boom"}"#,
+        );
+        let Progress::Failed(err) = failed.progress() else {
+            panic!("FAILED is a failure");
+        };
+        assert_eq!(err.kind, ErrorKind::OutcomeUnknown);
     }
 }

@@ -135,6 +135,8 @@ struct RawType {
     primary_identifier: Vec<String>,
     #[serde(default, rename = "createOnlyProperties")]
     create_only: Vec<String>,
+    #[serde(default, rename = "conditionalCreateOnlyProperties")]
+    conditional_create_only: Vec<String>,
     #[serde(default, rename = "readOnlyProperties")]
     read_only: Vec<String>,
     #[serde(default, rename = "writeOnlyProperties")]
@@ -143,6 +145,9 @@ struct RawType {
     replacement_strategy: Option<String>,
     #[serde(default)]
     tagging: Option<RawTagging>,
+    /// Pointer → the JSONata expression the service applies to what it is given.
+    #[serde(default, rename = "propertyTransform")]
+    property_transform: Map<String, Value>,
 }
 
 /// The schema's `tagging` metadata.
@@ -175,6 +180,14 @@ pub struct TypeSpec {
     pub attributes_schema: Value,
     /// Property paths whose change forces replacement.
     pub force_new: Vec<String>,
+    /// Property paths whose change may force replacement, depending on the object
+    /// (`conditionalCreateOnlyProperties`): updated in place, and a handler answering
+    /// `NotUpdatable` is reported as needing a replacement.
+    pub conditional_force_new: Vec<String>,
+    /// Property paths the service rewrites (`propertyTransform`: a name lowercased, an ID
+    /// read back as an ARN): a value read back there is the known one when it is the same
+    /// text in another case, or the known text after a `/` or `:` (or the reverse).
+    pub transformed: Vec<String>,
     /// Property paths set but never read back (passwords): compared with what was recorded,
     /// never with what is read, and never shown.
     pub write_only: Vec<String>,
@@ -189,7 +202,7 @@ pub struct TypeSpec {
 }
 
 /// Where a type keeps its tags.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tagging {
     /// The top-level property holding them (`Tags`).
     pub property: String,
@@ -200,10 +213,14 @@ pub struct Tagging {
 }
 
 /// How a tag property spells tags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TagFormat {
-    /// `[{"Key": …, "Value": …}]`, as most types do.
-    List,
+    /// `[{"Key": …, "Value": …}]`, as most types do, with the other members each tag must
+    /// have (`PropagateAtLaunch: true` for an Auto Scaling group's tags).
+    List {
+        /// Required members besides `Key` and `Value`, with the value rkit gives them.
+        also: Vec<(String, Value)>,
+    },
     /// `{"key": "value"}`.
     Map,
 }
@@ -224,6 +241,17 @@ impl TypeSpec {
         let write_only = paths(&raw.write_only, "writeOnlyProperties")?;
         let identifier = paths(&raw.primary_identifier, "primaryIdentifier")?;
         let create_only = paths(&raw.create_only, "createOnlyProperties")?;
+        let conditional_force_new = paths(
+            &raw.conditional_create_only,
+            "conditionalCreateOnlyProperties",
+        )?;
+        // A transform only loosens a comparison: one at a malformed pointer (one schema has
+        // `properties/X`) is left out, so that path compares exactly.
+        let transformed = raw
+            .property_transform
+            .keys()
+            .filter_map(|p| path_of(p).ok())
+            .collect();
         let updatable = raw.handlers.iter().any(|h| h == "update");
         let (properties_schema, attributes_schema) = split_schemas(&raw, &read_only);
         let writable = properties_schema["properties"]
@@ -238,6 +266,8 @@ impl TypeSpec {
             properties_schema,
             attributes_schema,
             force_new,
+            conditional_force_new,
+            transformed,
             write_only,
             read_only,
             identifier,
@@ -408,9 +438,10 @@ fn unresolved_ref(schema: &Value, root: &Value) -> Option<String> {
     }
 }
 
-/// Where the type keeps tags: a top-level property of a list of `{Key, Value}` or of a
-/// string map; `None` when the type takes no tags, or keeps them deeper than the top level
-/// (rkit then cannot find its objects by tags).
+/// Where the type keeps tags: a top-level property of a list of `{Key, Value}` (whose other
+/// required members are booleans, set true) or of a string map; `None` when the type takes no
+/// tags, keeps them deeper than the top level, or spells them otherwise (rkit then cannot find
+/// its objects by tags).
 fn tagging_of(raw: &RawType, properties: &Value) -> Result<Option<Tagging>, String> {
     let Some(t) = &raw.tagging else {
         return Ok(None);
@@ -428,17 +459,45 @@ fn tagging_of(raw: &RawType, properties: &Value) -> Result<Option<Tagging>, Stri
         ));
     };
     let schema = resolved(schema, properties);
-    let format = match schema["type"].as_str() {
-        Some("array") => TagFormat::List,
-        Some("object") => TagFormat::Map,
-        _ if schema.get("items").is_some() => TagFormat::List,
-        _ => TagFormat::Map,
+    let listed = schema["type"] == "array" || schema.get("items").is_some();
+    let format = if listed {
+        list_format(resolved(&schema["items"], properties))
+    } else {
+        map_format(schema)
     };
-    Ok(Some(Tagging {
+    Ok(format.map(|format| Tagging {
         property: path,
         format,
         updatable: t.tag_updatable.unwrap_or(true) && t.tag_on_create != Some(false),
     }))
+}
+
+/// A list of tags whose items have `Key` and `Value`, and only booleans besides among their
+/// required members.
+fn list_format(item: &Value) -> Option<TagFormat> {
+    let members = item["properties"].as_object()?;
+    if !members.contains_key("Key") || !members.contains_key("Value") {
+        return None;
+    }
+    let mut also = Vec::new();
+    for name in item["required"].as_array().into_iter().flatten() {
+        let name = name.as_str()?;
+        if name == "Key" || name == "Value" {
+            continue;
+        }
+        if members.get(name)?["type"] != "boolean" {
+            return None;
+        }
+        also.push((name.to_string(), Value::Bool(true)));
+    }
+    Some(TagFormat::List { also })
+}
+
+/// A map of tags: an object that takes names it does not list.
+fn map_format(schema: &Value) -> Option<TagFormat> {
+    let closed = schema.get("patternProperties").is_none()
+        && schema["additionalProperties"] == Value::Bool(false);
+    (!closed).then_some(TagFormat::Map)
 }
 
 /// `schema`, or what its `$ref` points to inside `root` (one step).
@@ -484,7 +543,7 @@ mod tests {
             queue.tagging,
             Some(Tagging {
                 property: "Tags".into(),
-                format: TagFormat::List,
+                format: TagFormat::List { also: vec![] },
                 updatable: true,
             })
         );
@@ -536,6 +595,70 @@ mod tests {
         let role = catalog.get("AWS::IAM::Role").unwrap().unwrap();
         let text = role.properties_schema.to_string();
         assert!(text.contains("#/$defs/") && !text.contains("#/definitions/"));
+    }
+
+    #[test]
+    fn tags_take_the_members_a_type_requires() {
+        let catalog = Catalog::builtin().unwrap();
+        let group = catalog
+            .get("AWS::AutoScaling::AutoScalingGroup")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            group.tagging.unwrap().format,
+            TagFormat::List {
+                also: vec![("PropagateAtLaunch".into(), Value::Bool(true))]
+            }
+        );
+        let mut formats = [0, 0];
+        for name in catalog.names() {
+            match catalog
+                .get(name)
+                .unwrap()
+                .unwrap()
+                .tagging
+                .map(|t| t.format)
+            {
+                Some(TagFormat::List { .. }) => formats[0] += 1,
+                Some(TagFormat::Map) => formats[1] += 1,
+                None => {}
+            }
+        }
+        assert!(formats[0] > 1000 && formats[1] > 100, "{formats:?}");
+    }
+
+    #[test]
+    fn conditional_create_only_and_transformed_paths_are_read() {
+        let catalog = Catalog::builtin().unwrap();
+        let cluster = catalog.get("AWS::RDS::DBCluster").unwrap().unwrap();
+        assert!(
+            cluster
+                .transformed
+                .iter()
+                .any(|p| p == "DBClusterIdentifier")
+        );
+        let counts = catalog.names().fold([0, 0], |[c, t], name| {
+            let spec = catalog.get(name).unwrap().unwrap();
+            let c = c + usize::from(!spec.conditional_force_new.is_empty());
+            [c, t + spec.transformed.len()]
+        });
+        assert!(counts[0] >= 40 && counts[1] >= 200, "{counts:?}");
+    }
+
+    #[test]
+    fn data_in_a_schema_is_kept_as_it_is() {
+        // `default` and `dependentRequired` hold data whose keys are not keywords.
+        let catalog = Catalog::builtin().unwrap();
+        let stream = catalog.get("AWS::Kinesis::Stream").unwrap().unwrap();
+        assert_eq!(
+            stream.properties_schema["properties"]["StreamModeDetails"]["default"],
+            json!({"StreamMode": "PROVISIONED"})
+        );
+        let table = catalog.get("AWS::DynamoDB::Table").unwrap().unwrap();
+        assert_eq!(
+            table.properties_schema["$defs"]["SSESpecification"]["dependentRequired"],
+            json!({"KMSMasterKeyId": ["SSEType"]})
+        );
     }
 
     #[test]

@@ -4,84 +4,205 @@
 //!
 //! Invariants: a property (at any depth) the known properties do not set is left out of the
 //! projection, whatever the service reports there (a default, a computed field); one they set
-//! and the service does not report is left out too, so it shows as unset (real drift); an array
-//! whose schema says `insertionOrder: false` that holds the same elements as the known one, in
-//! another order, is shown in the known order (no drift), while any other array keeps the
-//! service's order; a write-only property (which no read returns) is shown as known, so it is
-//! compared with what was recorded, never with what is read; nothing is invented: every value
-//! in the projection is the service's, except write-only ones.
+//! and the service does not report is left out too, so it shows as unset (real drift); a
+//! write-only property (which no read returns) is shown as known at any depth, its parents
+//! made where the read has none, so it is compared with what was recorded, never with what is
+//! read; an array whose schema says `insertionOrder: false` that holds the same elements as the
+//! known one in another order (each known element matched by a distinct read one, write-only
+//! members aside: a bipartite matching, for arrays of up to [`MATCHED`] elements) is shown in
+//! the known order, while any other array keeps the service's order; a string at a path the
+//! schema says the service rewrites (`propertyTransform`) is shown as known when the read one
+//! is the same text in another case, or the same text after a `/` or `:` (an ID read back as an
+//! ARN), or the reverse; nothing is invented: every other value in the projection is the
+//! service's.
 
 use crate::schema::TypeSpec;
 use serde_json::{Map, Value};
 
+/// The longest unordered array matched element by element (the matching takes n² projections).
+pub const MATCHED: usize = 256;
+
 /// The observed properties projected onto `known` (see the module's invariants).
 pub fn as_known(observed: &Value, known: &Value, spec: &TypeSpec) -> Value {
     let root = &spec.properties_schema;
-    let mut shown = project(observed, known, Some(root), root);
-    for path in &spec.write_only {
-        copy_path(known, &mut shown, path);
-    }
-    shown
+    Shape { root, spec }.project(observed, known, Some(root), "")
 }
 
-/// `observed` projected onto `known`, `schema` describing both (if known).
-fn project(observed: &Value, known: &Value, schema: Option<&Value>, root: &Value) -> Value {
-    let schema = schema.map(|s| resolved(s, root));
-    match (observed, known) {
-        (Value::Object(observed), Value::Object(known)) => {
-            let mut out = Map::new();
-            for (key, k) in known {
-                if let Some(o) = observed.get(key) {
-                    let child = schema.and_then(|s| child_schema(s, key));
-                    out.insert(key.clone(), project(o, k, child, root));
-                }
+/// What a projection reads of the type.
+struct Shape<'a> {
+    root: &'a Value,
+    spec: &'a TypeSpec,
+}
+
+impl Shape<'_> {
+    /// `observed` projected onto `known` at rkit path `path`, `schema` describing both.
+    fn project(
+        &self,
+        observed: &Value,
+        known: &Value,
+        schema: Option<&Value>,
+        path: &str,
+    ) -> Value {
+        if self.spec.write_only.iter().any(|p| p == path) {
+            return known.clone();
+        }
+        let schema = schema.map(|s| resolved(s, self.root));
+        match (observed, known) {
+            (Value::Object(observed), Value::Object(known)) => {
+                self.objects(observed, known, schema, path)
             }
-            Value::Object(out)
+            (Value::Array(observed), Value::Array(known)) => {
+                let items = schema.and_then(|s| s.get("items"));
+                let unordered = schema.is_some_and(|s| s["insertionOrder"] == Value::Bool(false));
+                self.arrays(observed, known, items, unordered, &format!("{path}[*]"))
+            }
+            (Value::String(o), Value::String(k))
+                if self.spec.transformed.iter().any(|p| p == path) && rewritten(o, k) =>
+            {
+                known.clone()
+            }
+            _ => observed.clone(),
         }
-        (Value::Array(observed), Value::Array(known)) => {
-            let items = schema.and_then(|s| s.get("items"));
-            let unordered = schema.is_some_and(|s| s["insertionOrder"] == Value::Bool(false));
-            arrays(observed, known, items, unordered, root)
+    }
+
+    /// An observed object projected onto a known one, key by key.
+    fn objects(
+        &self,
+        observed: &Map<String, Value>,
+        known: &Map<String, Value>,
+        schema: Option<&Value>,
+        path: &str,
+    ) -> Value {
+        let mut out = Map::new();
+        for (key, k) in known {
+            let child = schema.and_then(|s| child_schema(s, key, self.root, 8));
+            let at = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            let shown = match observed.get(key) {
+                Some(o) => Some(self.project(o, k, child, &at)),
+                None => self.unread(k, child, &at),
+            };
+            if let Some(shown) = shown {
+                out.insert(key.clone(), shown);
+            }
         }
-        _ => observed.clone(),
+        Value::Object(out)
+    }
+
+    /// What the read shows of a known value it does not report at all: the write-only parts
+    /// (the value whole if it is write-only; else its write-only members, parents made).
+    fn unread(&self, known: &Value, schema: Option<&Value>, path: &str) -> Option<Value> {
+        let write_only = &self.spec.write_only;
+        if write_only.iter().any(|p| p == path) {
+            return Some(known.clone());
+        }
+        let below = |p: &String| {
+            p.strip_prefix(path)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        };
+        if !write_only.iter().any(below) {
+            return None;
+        }
+        let empty = match known {
+            Value::Object(_) => Value::Object(Map::new()),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| match item {
+                        Value::Array(_) => Value::Array(vec![]),
+                        _ => Value::Object(Map::new()),
+                    })
+                    .collect(),
+            ),
+            _ => return None,
+        };
+        Some(self.project(&empty, known, schema, path))
+    }
+
+    /// An observed array projected onto a known one: element by element when they line up;
+    /// in the known order when the array is unordered and holds the same elements.
+    fn arrays(
+        &self,
+        observed: &[Value],
+        known: &[Value],
+        items: Option<&Value>,
+        unordered: bool,
+        path: &str,
+    ) -> Value {
+        if observed.len() != known.len() {
+            return Value::Array(observed.to_vec());
+        }
+        let project = |o: &Value, k: &Value| self.project(o, k, items, path);
+        let in_order: Vec<Value> = observed
+            .iter()
+            .zip(known)
+            .map(|(o, k)| project(o, k))
+            .collect();
+        if !unordered || in_order == known || known.len() > MATCHED {
+            return Value::Array(in_order);
+        }
+        let fits = |k: usize, o: usize| project(&observed[o], &known[k]) == known[k];
+        match matching(known.len(), fits) {
+            Some(_) => Value::Array(known.to_vec()),
+            None => Value::Array(in_order),
+        }
     }
 }
 
-/// An observed array projected onto a known one: element by element when they line up; in
-/// the known order when the array is unordered and holds the same elements.
-fn arrays(
-    observed: &[Value],
-    known: &[Value],
-    items: Option<&Value>,
-    unordered: bool,
-    root: &Value,
-) -> Value {
-    if observed.len() != known.len() {
-        return Value::Array(observed.to_vec());
-    }
-    let in_order: Vec<Value> = observed
-        .iter()
-        .zip(known)
-        .map(|(o, k)| project(o, k, items, root))
+/// A perfect matching of `n` known elements to `n` observed ones, `fits(k, o)` saying which
+/// pairs may match (Kuhn's augmenting paths): for each known element, the observed one it is
+/// matched with; `None` when there is none.
+fn matching(n: usize, fits: impl Fn(usize, usize) -> bool) -> Option<Vec<usize>> {
+    let edges: Vec<Vec<usize>> = (0..n)
+        .map(|k| (0..n).filter(|&o| fits(k, o)).collect())
         .collect();
-    if !unordered || in_order == known {
-        return Value::Array(in_order);
-    }
-    // Each known element matched by a distinct observed one, projected onto it.
-    let mut unused: Vec<&Value> = observed.iter().collect();
-    for k in known {
-        let found = unused.iter().position(|o| &project(o, k, items, root) == k);
-        match found {
-            Some(at) => drop(unused.swap_remove(at)),
-            None => return Value::Array(in_order),
+    let mut owner: Vec<Option<usize>> = vec![None; n];
+    for k in 0..n {
+        let mut seen = vec![false; n];
+        if !augment(k, &edges, &mut owner, &mut seen) {
+            return None;
         }
     }
-    Value::Array(known.to_vec())
+    let mut of_known = vec![0; n];
+    for (o, k) in owner.iter().enumerate() {
+        of_known[k.expect("a perfect matching owns every observed element")] = o;
+    }
+    Some(of_known)
 }
 
-/// The schema of `key` inside an object schema: its property, a matching pattern, or its
-/// additional properties.
-fn child_schema<'a>(schema: &'a Value, key: &str) -> Option<&'a Value> {
+/// Finds known element `k` an observed one, moving earlier matches along if it must.
+fn augment(k: usize, edges: &[Vec<usize>], owner: &mut [Option<usize>], seen: &mut [bool]) -> bool {
+    for &o in &edges[k] {
+        if seen[o] {
+            continue;
+        }
+        seen[o] = true;
+        if owner[o].is_none_or(|other| augment(other, edges, owner, seen)) {
+            owner[o] = Some(k);
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `observed` is `known` as the service rewrites it: in another case, or with a prefix
+/// ending in `/` or `:` (or `known` is `observed` so).
+fn rewritten(observed: &str, known: &str) -> bool {
+    let suffix = |long: &str, short: &str| {
+        long.len() > short.len()
+            && long.ends_with(short)
+            && long[..long.len() - short.len()].ends_with(['/', ':'])
+    };
+    observed.eq_ignore_ascii_case(known) || suffix(observed, known) || suffix(known, observed)
+}
+
+/// The schema of `key` inside an object schema: its property, a matching pattern, its
+/// additional properties, or the same found in one of its `allOf`/`anyOf`/`oneOf` branches
+/// (`depth` bounds the search through them).
+fn child_schema<'a>(schema: &'a Value, key: &str, root: &'a Value, depth: u8) -> Option<&'a Value> {
     if let Some(s) = schema.get("properties").and_then(|p| p.get(key)) {
         return Some(s);
     }
@@ -90,7 +211,17 @@ fn child_schema<'a>(schema: &'a Value, key: &str) -> Option<&'a Value> {
     {
         return p.values().next();
     }
-    schema.get("additionalProperties").filter(|s| s.is_object())
+    if let Some(s) = schema.get("additionalProperties").filter(|s| s.is_object()) {
+        return Some(s);
+    }
+    if depth == 0 {
+        return None;
+    }
+    ["allOf", "anyOf", "oneOf"]
+        .iter()
+        .filter_map(|k| schema.get(*k).and_then(Value::as_array))
+        .flatten()
+        .find_map(|branch| child_schema(resolved(branch, root), key, root, depth - 1))
 }
 
 /// `schema`, or what its `$ref` points to inside `root` (following a chain of them).
@@ -105,40 +236,6 @@ fn resolved<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
         }
     }
     schema
-}
-
-/// Sets `to`'s value at rkit path `path` (`A.B`, `A[*].B`) to `from`'s, where `from` has
-/// one (elements of `[*]` matched by position).
-fn copy_path(from: &Value, to: &mut Value, path: &str) {
-    let (head, rest) = match path.find(['.', '[']) {
-        Some(at) => (&path[..at], Some(&path[at..])),
-        None => (path, None),
-    };
-    let Some(value) = from.get(head) else {
-        return;
-    };
-    let Some(map) = to.as_object_mut() else {
-        return;
-    };
-    match rest {
-        None => {
-            map.insert(head.to_string(), value.clone());
-        }
-        Some(rest) => {
-            let Some(target) = map.get_mut(head) else {
-                return;
-            };
-            if let Some(rest) = rest.strip_prefix("[*].") {
-                if let (Some(from), Some(to)) = (value.as_array(), target.as_array_mut()) {
-                    for (f, t) in from.iter().zip(to.iter_mut()) {
-                        copy_path(f, t, rest);
-                    }
-                }
-            } else if let Some(rest) = rest.strip_prefix('.') {
-                copy_path(value, target, rest);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -161,12 +258,28 @@ mod tests {
                     "Config": {"type": "object", "properties": {"Size": {"type": "integer"}}},
                     "Password": {"type": "string"},
                     "Db": {"type": "object", "properties": {"Secret": {"type": "string"}}},
+                    "Code": {"type": "object", "properties": {"ZipFile": {"type": "string"}}},
+                    "Keys": {"type": "array", "items": {"type": "object"}},
+                    "Name": {"type": "string"},
+                    "Either": {"oneOf": [{"$ref": "#/$defs/Rule"}]},
                 },
-                "$defs": {"Rule": {"type": "object", "properties": {"Port": {"type": "integer"}}}},
+                "$defs": {"Rule": {"type": "object", "properties": {
+                    "Port": {"type": "integer"},
+                    "Secret": {"type": "string"},
+                    "Ids": {"type": "array", "insertionOrder": false},
+                }}},
             }),
             attributes_schema: json!({}),
             force_new: vec![],
-            write_only: vec!["Password".into(), "Db.Secret".into()],
+            conditional_force_new: vec![],
+            transformed: vec!["Name".into()],
+            write_only: vec![
+                "Password".into(),
+                "Db.Secret".into(),
+                "Code.ZipFile".into(),
+                "Rules[*].Secret".into(),
+                "Keys[*].Material".into(),
+            ],
             read_only: vec![],
             identifier: vec!["Id".into()],
             tagging: None,
@@ -211,5 +324,46 @@ mod tests {
             as_known(&observed, &known, &spec()),
             json!({"Password": "p", "Db": {"Secret": "s"}})
         );
+    }
+
+    #[test]
+    fn write_only_members_are_known_whatever_the_read_lacks() {
+        let known = json!({
+            "Code": {"ZipFile": "zip"},
+            "Keys": [{"Material": "k1"}, {"Material": "k2"}],
+            "Rules": [{"Port": 22, "Secret": "a"}, {"Port": 80, "Secret": "b"}],
+        });
+        // The read has no Code, no Keys and rules without secrets, in another order.
+        let observed = json!({"Rules": [{"Port": 80}, {"Port": 22}]});
+        assert_eq!(as_known(&observed, &known, &spec()), known);
+        // A rule the read lacks is drift, secrets or not.
+        let changed = json!({"Rules": [{"Port": 80}, {"Port": 443}], "Code": {}});
+        let shown = as_known(&changed, &known, &spec());
+        assert_ne!(shown["Rules"], known["Rules"]);
+        assert_eq!(shown["Code"], known["Code"]);
+    }
+
+    #[test]
+    fn unordered_matching_finds_a_perfect_match_where_greedy_would_not() {
+        // Each element of `known` fits observed elements by projection: known[0] ({Port: 1})
+        // fits both observed elements, known[1] only the first. Greedy takes the first for
+        // known[0] and fails; a matching gives known[0] the second.
+        let known = json!({"Rules": [{"Port": 1}, {"Port": 1, "Ids": ["x"]}]});
+        let observed = json!({"Rules": [{"Port": 1, "Ids": ["x"]}, {"Port": 1}]});
+        assert_eq!(as_known(&observed, &known, &spec()), known);
+        assert_eq!(matching(2, |k, o| k == 0 || o == 0), Some(vec![1, 0]));
+        assert_eq!(matching(2, |_, o| o == 0), None);
+    }
+
+    #[test]
+    fn a_rewritten_name_is_not_drift_and_branches_are_searched() {
+        let known = json!({"Name": "MyDb", "Either": {"Port": 1}});
+        for same in ["mydb", "arn:aws:rds:us-east-1:1:db:MyDb", "x/MyDb"] {
+            let observed = json!({"Name": same, "Either": {"Port": 1, "Extra": 2}});
+            assert_eq!(as_known(&observed, &known, &spec()), known, "{same}");
+        }
+        let renamed = json!({"Name": "OtherDb"});
+        assert_eq!(as_known(&renamed, &known, &spec())["Name"], "OtherDb");
+        assert!(!rewritten("xMyDb", "MyDb"));
     }
 }

@@ -12,7 +12,7 @@ use crate::Aws;
 use crate::query::Params;
 use crate::xml::Element;
 use rkit_sdk::{Observed, Resource, Result, Tags};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// How many objects of a type one batched read asks for: ELBv2's describes and DescribeTags
 /// take up to 20 ARNs.
@@ -126,19 +126,21 @@ pub fn read<R: Described>(
     R::observe(aws, &object, known, tags).map(Some)
 }
 
-/// `Resource::read_many` of a [`Described`] type: [`Describe::many`] for the batch, then
-/// each item, in order, with what [`Described::observe`] makes of its object and tags
-/// (`None` when it is gone).
+/// `Resource::read_many` of a [`Described`] type: [`Describe::many`] for the batch (each
+/// ARN asked for once), then each item, in order, with what [`Described::observe`] makes of
+/// its object and tags (`None` when it is gone; an ARN asked for twice is answered twice).
 pub fn read_many<R: Described>(
     aws: &Aws,
     items: &[(&str, &R::Properties)],
 ) -> Result<Vec<Result<Option<Observed<R>>>>> {
-    let arns: Vec<&str> = items.iter().map(|(arn, _)| *arn).collect();
-    let mut found = R::DESCRIBE.many(aws, &arns)?;
+    let mut arns: Vec<&str> = items.iter().map(|(arn, _)| *arn).collect();
+    let mut seen = HashSet::new();
+    arns.retain(|arn| seen.insert(*arn));
+    let found = R::DESCRIBE.many(aws, &arns)?;
     Ok(items
         .iter()
-        .map(|(arn, known)| match found.remove(*arn) {
-            Some((object, tags)) => R::observe(aws, &object, known, tags).map(Some),
+        .map(|(arn, known)| match found.get(*arn) {
+            Some((object, tags)) => R::observe(aws, object, known, tags.clone()).map(Some),
             None => Ok(None),
         })
         .collect())
