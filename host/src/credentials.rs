@@ -64,25 +64,38 @@ pub fn resolve(
 }
 
 /// The AWS services the `aws` credentials cover: config key, endpoint host prefix (also the
-/// signing name and IAM prefix), and the suffix of the SDKs' `AWS_ENDPOINT_URL_<SERVICE>`
-/// variable. How each routes its requests is the sandbox's table (`sandbox/http/aws_api`).
-const AWS_SERVICES: [(&str, &str, &str); 3] = [
-    ("Ec2", "ec2", "EC2"),
-    ("Elbv2", "elasticloadbalancing", "ELASTIC_LOAD_BALANCING_V2"),
-    ("S3", "s3", "S3"),
+/// signing name), IAM prefix of its actions, and the suffix of the SDKs'
+/// `AWS_ENDPOINT_URL_<SERVICE>` variable. How each routes its requests is the sandbox's table
+/// (`sandbox/http/aws_api`).
+const AWS_SERVICES: [(&str, &str, &str, &str); 4] = [
+    ("Ec2", "ec2", "ec2", "EC2"),
+    (
+        "Elbv2",
+        "elasticloadbalancing",
+        "elasticloadbalancing",
+        "ELASTIC_LOAD_BALANCING_V2",
+    ),
+    ("S3", "s3", "s3", "S3"),
+    (
+        "CloudControl",
+        "cloudcontrolapi",
+        "cloudformation",
+        "CLOUDCONTROL",
+    ),
 ];
 
 /// Whether a provider calling `actions` (`service:Action` patterns) needs the endpoint of the
-/// service `prefix`: it names one of its actions; a provider naming none of these services
-/// gets EC2's and ELBv2's (what `aws` meant before S3), never S3's unasked.
-fn wanted(prefix: &str, actions: &[String]) -> bool {
+/// service whose actions are `iam:…`: it names one of them; a provider naming none of these
+/// services gets EC2's and ELBv2's (what `aws` meant before S3), never another's unasked.
+fn wanted(iam: &str, actions: &[String]) -> bool {
     let named = |p: &str| {
         actions.iter().any(|a| {
             a.split_once(':')
                 .is_some_and(|(s, _)| s.eq_ignore_ascii_case(p))
         })
     };
-    named(prefix) || (prefix != "s3" && !AWS_SERVICES.iter().any(|(_, p, _)| named(p)))
+    let by_default = matches!(iam, "ec2" | "elasticloadbalancing");
+    named(iam) || (by_default && !AWS_SERVICES.iter().any(|(_, _, p, _)| named(p)))
 }
 
 /// Resolves the `aws` credentials into `resolved`. The passes: the spec's own settings taken
@@ -174,8 +187,8 @@ fn service_endpoints(
         Some(_) => bail!("Endpoints: must be an object"),
     };
     let mut signed = Vec::new();
-    for (key, prefix, var) in AWS_SERVICES {
-        if !wanted(prefix, actions) {
+    for (key, prefix, iam, var) in AWS_SERVICES {
+        if !wanted(iam, actions) {
             continue;
         }
         let endpoint = match text(&endpoints, key).map_err(|e| anyhow!("Endpoints.{e}"))? {

@@ -34,8 +34,12 @@ pub struct TypeInfo {
     pub description: String,
     pub properties_schema: Value,
     pub attributes_schema: Value,
-    /// Top-level properties whose change forces replacement.
+    /// Property paths whose change forces replacement (`Name`, `Export.Name`, `Peers[*].Asn`).
     pub force_new: Vec<String>,
+    /// Only named so far (`describe`'s outline): the schemas and the rest come from
+    /// `describe-types` when a run uses the type ([`crate::sandbox::ProviderModule::described`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub outline: bool,
     pub create_before_destroy: bool,
     /// How many resources one `read-many` call takes (1: read one by one), at most
     /// [`MAX_READ_BATCH`] whatever the provider declares.
@@ -57,6 +61,9 @@ pub struct Capabilities {
     /// API actions called with those credentials, `service:Action` (`ec2:Describe*`).
     #[serde(default)]
     pub api_actions: Vec<String>,
+    /// Cloud Control resource types touched (`AWS::S3::*`).
+    #[serde(default)]
+    pub resource_types: Vec<String>,
 }
 
 /// Severity of a [`Diagnostic`].

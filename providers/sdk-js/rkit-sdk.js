@@ -157,7 +157,9 @@ const tagList = (tags) => Object.entries(tags || {}).sort(([a], [b]) => (a < b ?
 
 // A resource type: `{type, description, properties, attributes, forceNew, createBeforeDestroy,
 // propertyWrapper, readBatch, create, read, readMany, update, delete, list, validate}`;
-// `properties` and `attributes` are `t.object({...})` field maps. `readMany(items, self)` reads
+// `properties` and `attributes` are `t.object({...})` field maps. `type` may be CloudFormation's
+// (`AWS::SQS::Queue`); `forceNew` holds property paths: `Name`, `Export.Name` (a member of an
+// object), `Peers[*].Asn` (a member of each element of an array). `readMany(items, self)` reads
 // `[[id, properties], …]` at once (at most `readBatch`, default 1: rkit then calls `read` one
 // by one) and answers one observed object, `undefined` (gone) or `RkitError` per item, in order;
 // throwing fails the whole call. The default calls `read` for each.
@@ -184,7 +186,9 @@ export function resource(spec) {
 }
 
 // The component's `resources` export for a provider: `{name, version, description, config
-// (a field map), capabilities, types, configure(config)}`.
+// (a field map), capabilities, types, configure(config)}`. `capabilities`: `{httpHosts,
+// filesystem, memoryMib, credentials, apiActions, resourceTypes}` (`resourceTypes`: the AWS
+// Cloud Control types it touches, `AWS::IAM::Role` or `AWS::S3::*`), all empty by default.
 export function provider(spec) {
   const types = new Map(spec.types.map((r) => [r.type, r]));
   const configType = t.object(spec.config || {});
@@ -217,24 +221,31 @@ export function provider(spec) {
   const call = async (what, f) => {
     try { return await f(); } catch (e) { throw toRecord(e, what); }
   };
+  const typeInfo = (r) => ({
+    name: r.type, description: r.description || "",
+    propertiesSchema: JSON.stringify(r.propertiesType.schema),
+    attributesSchema: JSON.stringify(r.attributesType.schema),
+    forceNew: r.forceNew, createBeforeDestroy: r.createBeforeDestroy,
+    readBatch: Math.max(1, Math.floor(Number(r.readBatch) || 1)),
+  });
   const caps = spec.capabilities || {};
   return {
     describe() {
       return {
         name: spec.name, version: spec.version || "0.1.0", description: spec.description || "",
         configSchema: JSON.stringify(configType.schema),
-        types: spec.types.map((r) => ({
-          name: r.type, description: r.description || "",
-          propertiesSchema: JSON.stringify(r.propertiesType.schema),
-          attributesSchema: JSON.stringify(r.attributesType.schema),
-          forceNew: r.forceNew, createBeforeDestroy: r.createBeforeDestroy,
-          readBatch: Math.max(1, Math.floor(Number(r.readBatch) || 1)),
-        })),
+        types: spec.types.map(typeInfo),
         capabilities: {
           httpHosts: caps.httpHosts || [], filesystem: !!caps.filesystem, memoryMib: caps.memoryMib || 64,
           credentials: caps.credentials || [], apiActions: caps.apiActions || [],
+          resourceTypes: caps.resourceTypes || [],
         },
       };
+    },
+    // The named types whole, in the order asked: the same as `describe`'s, which already gives
+    // every type whole. An unknown name is an `invalid-input` error naming it.
+    describeTypes(names) {
+      try { return names.map((name) => typeInfo(find(name))); } catch (e) { throw toRecord(e, "describe-types"); }
     },
     configure(text) {
       try {

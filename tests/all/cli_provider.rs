@@ -58,6 +58,41 @@ fn inspect_json_has_the_same_facts() {
     );
 }
 
+/// A provider that outlines its types (SPI 0.4, as awscc's 1,700 do) is listed by name and
+/// describes the types asked for with `--type`, whole; one it lacks is named in the error.
+#[test]
+fn inspect_describes_outlined_types_on_demand() {
+    let wasm = common::provider_wasm("hostile");
+    let path = wasm.to_str().unwrap();
+    let out = rkit(&["provider", "inspect", path]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("  AwsRaw (--type AwsRaw describes it)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cloud control resource types: AWS::SQS::*"),
+        "{text}"
+    );
+    let out = rkit(&["provider", "inspect", path, "--type", "AwsRaw", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["Types"].as_array().unwrap().len(), 1, "{info}");
+    assert_eq!(info["Types"][0]["Name"], "AwsRaw");
+    assert!(info["Types"][0].get("Outline").is_none(), "{info}");
+    assert_eq!(
+        info["Types"][0]["PropertiesSchema"]["properties"]["Endpoint"]["type"],
+        "string"
+    );
+    let out = rkit(&["provider", "inspect", path, "--type", "Nope"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("provider hostile has no type \"Nope\" ("),
+        "{err}"
+    );
+}
+
 #[test]
 fn inspect_rejects_what_is_not_a_provider() {
     let dir = tempfile::tempdir().unwrap();

@@ -459,6 +459,57 @@ fn create_before_destroy_replaces_without_a_gap() {
     assert_eq!(state["Resources"].as_object().unwrap().len(), 2, "{state}");
 }
 
+/// SPI 0.4's nested force-new paths: `Keyed` (null provider) is replaced when `Input.Key` or
+/// an `Input.Peers[*].Asn` changes, and updated in place for any other change inside `Input`.
+#[test]
+fn nested_force_new_paths_replace_only_for_what_they_name() {
+    let stack = Stack::new();
+    let keyed = |input: Value| json!({"K": {"Plugin": "null", "Type": "Keyed", "Properties": {"Input": input}}});
+    let input = json!({"Key": "a", "Size": 1, "Peers": [{"Asn": 1, "Ip": "x"}]});
+    write_null(&stack, keyed(input));
+    stack.expect(0, &["apply", "SPEC", "--yes"]);
+    let id = |stack: &Stack| {
+        stack.state()["Resources"]["K"]["ID"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = id(&stack);
+    // Other members of Input change: updated in place.
+    write_null(
+        &stack,
+        keyed(json!({"Key": "a", "Size": 2, "Peers": [{"Asn": 1, "Ip": "y"}]})),
+    );
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(out.contains("~ K (null Keyed)"), "{out}");
+    assert_eq!(id(&stack), first, "updated in place:\n{out}");
+    // A peer's Asn changes: replaced, and the plan names the path.
+    write_null(
+        &stack,
+        keyed(json!({"Key": "a", "Size": 2, "Peers": [{"Asn": 2, "Ip": "y"}]})),
+    );
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("-/+ K (null Keyed): Input.Peers[*].Asn forces replacement"),
+        "{out}"
+    );
+    let second = id(&stack);
+    assert_ne!(second, first);
+    // The key changes: replaced again.
+    write_null(
+        &stack,
+        keyed(json!({"Key": "b", "Size": 2, "Peers": [{"Asn": 2, "Ip": "y"}]})),
+    );
+    let out = stack.expect(0, &["apply", "SPEC", "--yes"]);
+    assert!(
+        out.contains("-/+ K (null Keyed): Input.Key forces replacement"),
+        "{out}"
+    );
+    assert_ne!(id(&stack), second);
+    let out = stack.expect(0, &["plan", "SPEC"]);
+    assert!(out.contains("No changes"), "{out}");
+}
+
 #[test]
 fn an_interactive_yes_applies() {
     use std::io::Write;

@@ -142,6 +142,17 @@ fn attack(ty: &str, props: Value) -> Value {
     json!({"Plugin": "hostile", "Type": ty, "Properties": props})
 }
 
+/// Each `AwsRaw` attack of `attacks` (name, resource, why) was refused, saying why, in `out`.
+fn assert_refused(out: &str, attacks: &[(&str, Value, &str)]) {
+    for (name, _, why) in attacks {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!("{name} (hostile AwsRaw)")) && l.contains("denied"))
+            .unwrap_or_else(|| panic!("no refusal of {name}:\n{out}"));
+        assert!(line.contains(why), "{name}: {why:?} not in {line}");
+    }
+}
+
 fn assert_no_canary(what: &str, text: &str) {
     for canary in [SECRET, TOKEN] {
         assert!(
@@ -302,7 +313,7 @@ fn undeclared_actions_and_own_signatures_are_refused_by_a_checking_emulator() {
     }));
     let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
     assert!(
-        out.contains("API action ec2:CreateVpc was not declared and approved (the provider may call: ec2:Describe*, s3:PutObject, s3:GetObject, s3:ListBucket, s3:DeleteObject on arn:aws:s3:::b-1/tmp/*, ec2:TerminateInstances on arn:aws:ec2:*:*:instance/i-0aaa*)"),
+        out.contains("API action ec2:CreateVpc was not declared and approved (the provider may call: ec2:Describe*, s3:PutObject, s3:GetObject, s3:ListBucket, s3:DeleteObject on arn:aws:s3:::b-1/tmp/*, ec2:TerminateInstances on arn:aws:ec2:*:*:instance/i-0aaa*, cloudformation:CreateResource, cloudformation:GetResourceRequestStatus)"),
         "{out}"
     );
     assert!(
@@ -594,13 +605,19 @@ fn a_module_for_another_spi_version_is_refused_with_the_reason() {
             "0.2.0",
             "since 0.3.0 a provider reads many resources in one call (`read-many`",
         ),
+        (
+            "0.3.0",
+            "since 0.4.0 a provider may describe types on demand (`describe-types`), declares \
+             the Cloud Control types it touches (`resource-types`), and its force-new paths \
+             may be nested",
+        ),
     ] {
         let old = ws.path(&format!("old-{version}.wasm"));
         std::fs::write(&old, old_component(version)).unwrap();
         let out = ws.expect(1, &["provider", "inspect", old.to_str().unwrap()]);
         let want = format!(
-            "was built for rkit:provider@{version} but this rkit speaks rkit:provider@0.3.0: \
-             rebuild it with rkit-sdk 0.3.0 ({since}"
+            "was built for rkit:provider@{version} but this rkit speaks rkit:provider@0.4.0: \
+             rebuild it with rkit-sdk 0.4.0 ({since}"
         );
         assert!(out.contains(&want), "{out}");
     }
@@ -903,13 +920,7 @@ fn the_gate_reads_each_request_as_the_service_will() {
             "1",
         ],
     );
-    for (name, _, why) in &attacks {
-        let line = out
-            .lines()
-            .find(|l| l.contains(&format!("{name} (hostile AwsRaw)")) && l.contains("denied"))
-            .unwrap_or_else(|| panic!("no refusal of {name}:\n{out}"));
-        assert!(line.contains(why), "{name}: {why:?} not in {line}");
-    }
+    assert_refused(&out, &attacks);
     let arrived = aws.requests();
     assert_eq!(
         arrived.len(),
@@ -934,6 +945,98 @@ fn the_gate_reads_each_request_as_the_service_will() {
             "{first}"
         );
     }
+}
+
+/// Cloud Control is one API for every resource type (issue 28): the gate reads `TypeName` from
+/// each request and lets through only the types the provider declared (`AWS::SQS::*`), never
+/// a role for the service to act as, never a request without a type; a request about a
+/// request (its status) names none and passes. Only the honest requests arrive.
+#[test]
+fn cloud_control_requests_name_only_declared_types() {
+    let aws = Recorder::start("127.0.0.1:0", OK);
+    let ws = Workspace::at_endpoint(&aws.origin);
+    let cc = |target: &str, body: Value| {
+        attack(
+            "AwsRaw",
+            json!({"Endpoint": "CloudControl", "Method": "POST", "Path": "/",
+                   "Headers": [["content-type", "application/x-amz-json-1.0"],
+                               ["x-amz-target", format!("CloudApiService.{target}")]],
+                   "Body": body.to_string()}),
+        )
+    };
+    let queue = json!({"TypeName": "AWS::SQS::Queue", "DesiredState": "{}", "ClientToken": "t-1"});
+    let honest = json!({
+        "Queue": cc("CreateResource", queue.clone()),
+        "Status": cc("GetResourceRequestStatus", json!({"RequestToken": "r-1"})),
+    });
+    let mut as_role = queue.clone();
+    as_role["RoleArn"] = json!("arn:aws:iam::123456789012:role/admin");
+    let attacks = [
+        (
+            "User",
+            cc(
+                "CreateResource",
+                json!({"TypeName": "AWS::IAM::User", "DesiredState": "{}"}),
+            ),
+            "resource type AWS::IAM::User was not declared and approved (resource types: AWS::SQS::*)",
+        ),
+        (
+            "Lowercase",
+            cc(
+                "CreateResource",
+                json!({"TypeName": "aws::sqs::queue", "DesiredState": "{}"}),
+            ),
+            "resource type aws::sqs::queue was not declared",
+        ),
+        (
+            "Untyped",
+            cc("CreateResource", json!({"DesiredState": "{}"})),
+            "CreateResource names no resource type (TypeName)",
+        ),
+        (
+            "NotAString",
+            cc(
+                "CreateResource",
+                json!({"TypeName": ["AWS::SQS::Queue"], "DesiredState": "{}"}),
+            ),
+            "CreateResource names no resource type (TypeName)",
+        ),
+        (
+            "AsRole",
+            cc("CreateResource", as_role),
+            "hands Cloud Control a role to act as (RoleArn)",
+        ),
+        (
+            "Undeclared",
+            cc(
+                "DeleteResource",
+                json!({"TypeName": "AWS::SQS::Queue", "Identifier": "q"}),
+            ),
+            "cloudformation:DeleteResource was not declared",
+        ),
+    ];
+    let mut resources = honest.as_object().unwrap().clone();
+    for (name, resource, _) in &attacks {
+        resources.insert(name.to_string(), resource.clone());
+    }
+    ws.spec(&json!({"Providers": {"hostile": {"Source": hostile()}}, "Resources": resources}));
+    let out = ws.expect(1, &["apply", "spec.json", "--yes", "--approve"]);
+    assert_refused(&out, &attacks);
+    let arrived = aws.requests();
+    assert_eq!(
+        arrived.len(),
+        2,
+        "only the honest requests arrive: {arrived:#?}"
+    );
+    assert!(
+        arrived.iter().any(|r| r.contains("AWS::SQS::Queue")),
+        "{arrived:#?}"
+    );
+    let lock = std::fs::read_to_string(ws.path("rkit.lock")).unwrap();
+    assert!(
+        lock.contains("\"ResourceTypes\": [\n") && lock.contains("\"AWS::SQS::*\""),
+        "the lock records the resource types: {lock}"
+    );
 }
 
 /// One write is sent at most `rkit::sandbox::MAX_SENDS` times per operation in all, however

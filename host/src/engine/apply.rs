@@ -332,7 +332,7 @@ pub fn identity(tags: &Tags) -> Tags {
 async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), Failure> {
     let provider = provider_of(ctx, &step.plugin)?;
     let (properties, recorded) = resolved(ctx, step)?;
-    let (id, attributes, adopted, pending) = match (step.action, recorded) {
+    let (mut id, attributes, adopted, pending) = match (step.action, recorded) {
         (Action::Update, Some(recorded)) => {
             update_recorded(ctx, op, provider, step, recorded, &properties).await?
         }
@@ -341,8 +341,10 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
     ctx.change(&step.name, recorded_as(step, &id, &properties, attributes))
         .await?;
     if pending {
-        // Made, and recorded: now ready, with the other new objects of its type.
-        let ready = ready_attributes(ctx, step, &id, &properties).await?;
+        // Made, and recorded: now ready, with the other new objects of its type. A read may
+        // name it by its lasting ID where the create gave a provisional one.
+        let (ready_id, ready) = ready_attributes(ctx, step, &id, &properties).await?;
+        id = ready_id;
         ctx.change(&step.name, recorded_as(step, &id, &properties, ready))
             .await?;
     }
@@ -463,13 +465,13 @@ async fn journal_intent(ctx: &Context, step: &Step) -> Result<String, Failure> {
 }
 
 /// Waits until the step's new object `id` is ready (polled with the other new objects of its
-/// type); its attributes then.
+/// type); its ID then (the lasting one, where `id` was provisional) and its attributes.
 async fn ready_attributes(
     ctx: &Context,
     step: &Step,
     id: &str,
     properties: &Value,
-) -> Result<Value, Failure> {
+) -> Result<(String, Value), Failure> {
     let ready = ctx
         .readiness
         .wait(
@@ -482,7 +484,11 @@ async fn ready_attributes(
         )
         .await
         .map_err(|e| describe(step, &e))?;
-    Ok(ready.attributes)
+    let lasting = match ready.id.is_empty() {
+        true => id.to_string(),
+        false => ready.id,
+    };
+    Ok((lasting, ready.attributes))
 }
 
 /// The state's record of the step's object `id`, made from `properties`, with `attributes`.

@@ -59,6 +59,8 @@ struct ApprovedCapabilities {
     credentials: Vec<String>,
     #[serde(default)]
     api_actions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    resource_types: Vec<String>,
 }
 
 impl Lock {
@@ -108,6 +110,11 @@ pub fn beyond(approved: &Capabilities, asked: &Capabilities) -> Vec<String> {
             new.push(format!("API action {action}"));
         }
     }
+    for types in &asked.resource_types {
+        if !approved.resource_types.contains(types) {
+            new.push(format!("Cloud Control resource types {types}"));
+        }
+    }
     new
 }
 
@@ -123,6 +130,7 @@ mod tests {
             memory_mib: 64,
             credentials: vec![],
             api_actions: vec!["ec2:Describe*".into()],
+            resource_types: vec!["AWS::SQS::*".into()],
         };
         assert!(beyond(&approved, &approved).is_empty());
         assert!(
@@ -135,6 +143,7 @@ mod tests {
             memory_mib: 128,
             credentials: vec!["aws".into()],
             api_actions: vec!["ec2:Describe*".into(), "ec2:CreateVpc".into()],
+            resource_types: vec!["AWS::SQS::*".into(), "AWS::IAM::Role".into()],
         };
         assert_eq!(
             beyond(&approved, &more),
@@ -143,7 +152,8 @@ mod tests {
                 "a host directory (filesystem)",
                 "128 MiB of memory",
                 "your aws credentials, signed for it by rkit",
-                "API action ec2:CreateVpc"
+                "API action ec2:CreateVpc",
+                "Cloud Control resource types AWS::IAM::Role"
             ]
         );
     }

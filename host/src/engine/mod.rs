@@ -20,6 +20,7 @@ mod apply;
 mod context;
 mod converge;
 mod events;
+mod force_new;
 mod group;
 mod health;
 mod interrupt;

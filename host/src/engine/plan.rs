@@ -2,6 +2,7 @@
 //! decide per resource: create, update in place, replace, delete or nothing.
 
 pub use super::action::Action;
+use super::force_new::ForceNew;
 use super::providers::Providers;
 use crate::graph::Graph;
 use crate::spec::LoadedSpec;
@@ -491,7 +492,7 @@ fn decide(
         (Some(r), _) => r,
     };
     let observed = inputs.refreshed.get(name).and_then(Option::as_ref);
-    let force_new = |field: &str| ty.force_new.iter().any(|f| f == field);
+    let force_new = ForceNew::new(&ty.force_new);
     let changes = diff(
         &r.properties,
         observed.map(|o| &o.properties),
@@ -500,8 +501,7 @@ fn decide(
     );
     let forcing: Vec<&str> = changes
         .iter()
-        .filter(|c| c.forces_replacement)
-        .map(|c| c.field.as_str())
+        .filter_map(|c| force_new.forcing(&c.field, c.before.as_ref(), c.after.as_ref()))
         .collect();
     if inputs.replace.iter().any(|n| n == name) {
         let why = "its replacement was asked for (--replace)".to_string();
@@ -673,12 +673,13 @@ pub fn identity_of(spec: &LoadedSpec, name: &str) -> Tags {
 
 /// The top-level properties that differ between what exists and what is desired. What exists
 /// is what the provider read back where it reports the property, else what was recorded; only
-/// properties the spec sets or rkit recorded are compared.
+/// properties the spec sets or rkit recorded are compared. A change forces replacement when a
+/// force-new path under it reads differently ([`ForceNew`]).
 fn diff(
     recorded: &Value,
     observed: Option<&Value>,
     desired: &Value,
-    force_new: &impl Fn(&str) -> bool,
+    force_new: &ForceNew,
 ) -> Vec<Change> {
     let empty = serde_json::Map::new();
     let recorded = recorded.as_object().unwrap_or(&empty);
@@ -701,7 +702,7 @@ fn diff(
                 field: field.clone(),
                 before: before.cloned(),
                 after: after.cloned(),
-                forces_replacement: force_new(field),
+                forces_replacement: force_new.forces(field, before, after),
                 sensitive: false,
             })
         })
@@ -814,7 +815,8 @@ mod tests {
         let observed = json!({"Path": "a", "Content": "drifted", "Mode": "0644", "Ttl": null});
         let desired =
             json!({"Path": "a", "Content": "x", "Extra": UNKNOWN, "Ttl": 600, "Gone": null});
-        let changes = diff(&recorded, Some(&observed), &desired, &|f| f == "Path");
+        let paths = ["Path".to_string()];
+        let changes = diff(&recorded, Some(&observed), &desired, &ForceNew::new(&paths));
         let fields: Vec<(&str, Option<&Value>, Option<&Value>)> = changes
             .iter()
             .map(|c| (c.field.as_str(), c.before.as_ref(), c.after.as_ref()))
@@ -917,6 +919,7 @@ mod tests {
     #[test]
     fn unchanged_properties_make_no_change() {
         let p = json!({"Path": "a"});
-        assert!(diff(&p, None, &p, &|_| true).is_empty());
+        let every = ["Path".to_string()];
+        assert!(diff(&p, None, &p, &ForceNew::new(&every)).is_empty());
     }
 }

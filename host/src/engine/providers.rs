@@ -7,7 +7,7 @@ use crate::credentials::{self, Sources};
 use crate::registry::ModuleRef;
 use crate::sandbox::{
     ApiActions, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_TIMEOUT, GrantDir, Grants, HttpAllow,
-    Provider, ProviderModule, Sandbox,
+    Provider, ProviderModule, ResourceTypes, Sandbox,
 };
 use crate::spec::{LoadedSpec, ProviderSpec};
 use anyhow::{Context, Result, anyhow, bail};
@@ -104,14 +104,15 @@ impl Providers {
             .collect()
     }
 
-    /// Loads and starts the providers of `plugins`: `--provider NAME=PATH` first, then the
-    /// spec's `Providers.NAME.Source`, then an unnamed `--provider PATH` declaring that name.
-    /// Every module is approved (see [`Resolver::approve`]) before it is configured.
+    /// Loads and starts the providers of `plugins` (each with the types the run uses, which
+    /// a module that outlines its types describes whole): `--provider NAME=PATH` first, then
+    /// the spec's `Providers.NAME.Source`, then an unnamed `--provider PATH` declaring that
+    /// name. Every module is approved (see [`Resolver::approve`]) before it is configured.
     pub async fn bind(
         sandbox: &Sandbox,
         spec: &LoadedSpec,
         args: &[ProviderArg],
-        plugins: &BTreeSet<String>,
+        plugins: &BTreeMap<String, BTreeSet<String>>,
         policy: Policy,
         events: &Events,
     ) -> Result<Self> {
@@ -126,7 +127,13 @@ impl Providers {
         };
         let mut bound = BTreeMap::new();
         for (plugin, provider_spec, grants) in planned {
-            let located = binder.locate(plugin, &provider_spec, &grants).await?;
+            let (module, source, pending) = binder.locate(plugin, &provider_spec, &grants).await?;
+            let used: Vec<String> = plugins[plugin].iter().cloned().collect();
+            let module = module
+                .described(&used, &grants)
+                .await
+                .with_context(|| format!("{}: provider {plugin}", spec.path.display()))?;
+            let located = (module, source, pending);
             let started = binder
                 .start(plugin, &provider_spec, grants, located)
                 .await?;
@@ -140,10 +147,10 @@ impl Providers {
 /// link) and refused when two overlap.
 fn planned_grants<'a>(
     spec: &LoadedSpec,
-    plugins: &'a BTreeSet<String>,
+    plugins: &'a BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Vec<(&'a String, ProviderSpec, Grants)>> {
     let mut planned: Vec<(&String, ProviderSpec, Grants)> = Vec::new();
-    for plugin in plugins {
+    for plugin in plugins.keys() {
         let provider_spec = spec.spec.providers.get(plugin).cloned().unwrap_or_default();
         let grants = grants(spec, plugin, &provider_spec)?;
         if let Some(dir) = &grants.filesystem {
@@ -271,6 +278,8 @@ impl Binder<'_> {
         grants.http.extend(credentials.http);
         grants.signer = credentials.signer.map(Arc::new);
         grants.api_actions = ApiActions::parse(&capabilities.api_actions)
+            .map_err(|e| anyhow!("provider {plugin} ({source}) declares an {e}"))?;
+        grants.resource_types = ResourceTypes::parse(&capabilities.resource_types)
             .map_err(|e| anyhow!("provider {plugin} ({source}) declares an {e}"))?;
         self.resolver
             .approve(plugin, &source, &module, pending, lines, &notes)

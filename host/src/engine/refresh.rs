@@ -105,7 +105,37 @@ pub async fn refresh(
             Outcome::Skipped(_) | Outcome::Cancelled => bail!("interrupted"),
         }
     }
+    record_lasting_ids(ctx, &observed).await?;
     Ok(observed)
+}
+
+/// Records the lasting ID of each object that was read under a provisional one (created
+/// `pending` by a run that ended before it was ready, SPI 0.4): the state names it as its
+/// provider now does, before anything is planned on it.
+async fn record_lasting_ids(
+    ctx: &Context,
+    observed: &BTreeMap<String, Option<Observed>>,
+) -> Result<()> {
+    let renamed: Vec<(String, crate::state::ResourceState)> = {
+        let store = ctx.store.lock().expect("state lock");
+        observed
+            .iter()
+            .filter_map(|(name, o)| {
+                let (o, r) = (o.as_ref()?, store.state.resources.get(name)?);
+                (!o.id.is_empty() && o.id != r.id).then(|| {
+                    let mut lasting = r.clone();
+                    lasting.id = o.id.clone();
+                    (name.clone(), lasting)
+                })
+            })
+            .collect()
+    };
+    for (name, lasting) in renamed {
+        ctx.change(&name, crate::state::Change::Resource(Some(lasting)))
+            .await
+            .map_err(|f| anyhow!("{f}"))?;
+    }
+    Ok(())
 }
 
 /// Reads one batch: each name that is gone (`None`) or differs from its record, with what was

@@ -103,17 +103,7 @@ impl Session {
             .providers
             .iter()
             .filter(|(_, p)| p.source.is_some());
-        let plugins: BTreeSet<String> = spec
-            .spec
-            .resources
-            .values()
-            .map(|r| r.plugin.clone())
-            .chain(spec.spec.groups.values().map(|g| g.plugin.clone()))
-            .chain(store.state.resources.values().map(|r| r.plugin.clone()))
-            .chain(store.state.intents.values().map(|i| i.plugin.clone()))
-            .chain(declared.map(|(name, _)| name.clone()))
-            .chain(also.iter().cloned())
-            .collect();
+        let plugins = used_types(&spec, &store.state, declared, also);
         let sandbox = Sandbox::new(ComponentCache::default_dir().as_deref())?;
         let providers = Providers::bind(&sandbox, &spec, args, &plugins, policy, &events).await?;
         Ok(Self {
@@ -189,19 +179,18 @@ impl Session {
         for (name, rs) in &spec.spec.resources {
             let bound = self.ctx.providers.get(&rs.plugin)?;
             let info = bound.module.info();
-            if info.type_info(&rs.type_name).is_none() {
-                let types: Vec<&str> = info.types.iter().map(|t| t.name.as_str()).collect();
-                errors.push(spec.resource_error(
-                    name,
-                    "Type",
-                    format!(
-                        "provider {} has no type {:?} (it has: {})",
-                        rs.plugin,
-                        rs.type_name,
-                        types.join(", ")
-                    ),
-                ));
-                continue;
+            match info.type_info(&rs.type_name) {
+                None => {
+                    errors.push(spec.resource_error(name, "Type", no_type(info, rs)));
+                    continue;
+                }
+                // Bound for another spec's types (one followed since): not described yet.
+                Some(ty) if ty.outline => bail!(
+                    "{file}: resource {name}: provider {} was started without describing {}; run again",
+                    rs.plugin,
+                    rs.type_name
+                ),
+                Some(_) => {}
             }
             for (field, r) in &spec.references[name] {
                 if let Some(problem) = self.check_reference(r) {
@@ -716,6 +705,25 @@ impl Session {
     }
 }
 
+/// Why `rs`'s type is not one of `info`'s: the types it has (a dozen at most, with how many
+/// more: awscc has over 1,700).
+fn no_type(info: &crate::spi::ProviderInfo, rs: &spec::ResourceSpec) -> String {
+    const SHOWN: usize = 12;
+    let types: Vec<&str> = info.types.iter().map(|t| t.name.as_str()).collect();
+    let listed = match types.len() > SHOWN {
+        true => format!(
+            "{}, and {} more: `rkit provider inspect` lists them",
+            types[..SHOWN].join(", "),
+            types.len() - SHOWN
+        ),
+        false => types.join(", "),
+    };
+    format!(
+        "provider {} has no type {:?} (it has: {listed})",
+        rs.plugin, rs.type_name
+    )
+}
+
 /// Whether property paths `a` and `b` are the same or one lies inside the other.
 fn same_or_nested(a: &str, b: &str) -> bool {
     let inside = |outer: &str, inner: &str| {
@@ -735,4 +743,33 @@ fn outputs(spec: &LoadedSpec, state: &crate::state::State) -> BTreeMap<String, V
         })
         .filter(|(_, v)| v != UNKNOWN)
         .collect()
+}
+
+/// The plugins a run starts, each with the types it uses: those of the spec's resources and
+/// groups and of the state's resources and intents, and the plugins the spec declares with a
+/// Source (so `rkit init` resolves and locks them all) or the caller names (`also`).
+fn used_types<'a>(
+    spec: &LoadedSpec,
+    state: &crate::state::State,
+    declared: impl Iterator<Item = (&'a String, &'a spec::ProviderSpec)>,
+    also: &[String],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let uses = spec
+        .spec
+        .resources
+        .values()
+        .map(|r| (&r.plugin, &r.type_name))
+        .chain(spec.spec.groups.values().map(|g| (&g.plugin, &g.type_name)))
+        .chain(state.resources.values().map(|r| (&r.plugin, &r.type_name)))
+        .chain(state.intents.values().map(|i| (&i.plugin, &i.type_name)));
+    for (plugin, type_name) in uses {
+        used.entry(plugin.clone())
+            .or_default()
+            .insert(type_name.clone());
+    }
+    for plugin in declared.map(|(name, _)| name).chain(also) {
+        used.entry(plugin.clone()).or_default();
+    }
+    used
 }

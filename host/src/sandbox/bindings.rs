@@ -98,12 +98,7 @@ pub fn created(c: wit::Created) -> Result<spi::Created, ProviderError> {
 /// Checks that a name a provider declares is a plain identifier (letters, digits, `-`, `_`,
 /// `.`; at most 64): specs, lock files and messages use it as it is.
 fn identifier(what: &str, name: String) -> Result<String, ProviderError> {
-    let plain = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if plain {
+    if plain(&name, 64) {
         Ok(name)
     } else {
         Err(ProviderError::new(
@@ -116,23 +111,65 @@ fn identifier(what: &str, name: String) -> Result<String, ProviderError> {
     }
 }
 
+/// Whether `name` is 1 to `max` letters, digits, `-`, `_` or `.`.
+fn plain(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Checks a type name: plain names joined by `::` (CloudFormation's `AWS::SQS::Queue`, since
+/// 0.4.0), at most 128 in all.
+fn type_name(name: String) -> Result<String, ProviderError> {
+    if name.len() <= 128 && name.split("::").all(|part| plain(part, 128)) {
+        Ok(name)
+    } else {
+        Err(ProviderError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "the provider declares a type named {:?}: type names are letters, digits, '-', '_' or '.', with '::' between names, at most 128",
+                escaped(&name)
+            ),
+        ))
+    }
+}
+
+/// One type as the provider describes it: whole, or (with empty schemas) an outline that
+/// `describe-types` completes.
+pub fn type_info(t: wit::TypeInfo) -> Result<spi::TypeInfo, ProviderError> {
+    let name = type_name(t.name)?;
+    let outline = t.properties_schema.is_empty() && t.attributes_schema.is_empty();
+    let schema = |text: &str| match outline {
+        true => Ok(Value::Null),
+        false => json(&format!("{name}'s schema"), text),
+    };
+    Ok(spi::TypeInfo {
+        properties_schema: schema(&t.properties_schema)?,
+        attributes_schema: schema(&t.attributes_schema)?,
+        description: escaped(&t.description),
+        force_new: t.force_new.iter().map(|p| escaped(p)).collect(),
+        outline,
+        create_before_destroy: t.create_before_destroy,
+        read_batch: t.read_batch.clamp(1, spi::MAX_READ_BATCH),
+        name,
+    })
+}
+
+/// Escapes every entry of a list a provider declares.
+fn all_escaped(list: &[String]) -> Vec<String> {
+    list.iter().map(|s| escaped(s)).collect()
+}
+
 pub fn provider_info(info: wit::ProviderInfo) -> Result<spi::ProviderInfo, ProviderError> {
     let name = identifier("the name", info.name)?;
     let types = info
         .types
         .into_iter()
-        .map(|t| {
-            Ok(spi::TypeInfo {
-                properties_schema: json(&format!("{}'s schema", t.name), &t.properties_schema)?,
-                attributes_schema: json(&format!("{}'s schema", t.name), &t.attributes_schema)?,
-                name: identifier("a type named", t.name)?,
-                description: escaped(&t.description),
-                force_new: t.force_new,
-                create_before_destroy: t.create_before_destroy,
-                read_batch: t.read_batch.clamp(1, spi::MAX_READ_BATCH),
-            })
-        })
+        .map(type_info)
         .collect::<Result<_, ProviderError>>()?;
+    let caps = &info.capabilities;
     Ok(spi::ProviderInfo {
         config_schema: json("the configuration schema", &info.config_schema)?,
         name,
@@ -140,26 +177,12 @@ pub fn provider_info(info: wit::ProviderInfo) -> Result<spi::ProviderInfo, Provi
         description: escaped(&info.description),
         types,
         capabilities: spi::Capabilities {
-            http_hosts: info
-                .capabilities
-                .http_hosts
-                .iter()
-                .map(|h| escaped(h))
-                .collect(),
-            filesystem: info.capabilities.filesystem,
-            memory_mib: info.capabilities.memory_mib,
-            credentials: info
-                .capabilities
-                .credentials
-                .iter()
-                .map(|c| escaped(c))
-                .collect(),
-            api_actions: info
-                .capabilities
-                .api_actions
-                .iter()
-                .map(|a| escaped(a))
-                .collect(),
+            http_hosts: all_escaped(&caps.http_hosts),
+            filesystem: caps.filesystem,
+            memory_mib: caps.memory_mib,
+            credentials: all_escaped(&caps.credentials),
+            api_actions: all_escaped(&caps.api_actions),
+            resource_types: all_escaped(&caps.resource_types),
         },
     })
 }

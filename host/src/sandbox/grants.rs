@@ -1,9 +1,10 @@
 //! What a provider is allowed to do. Deny by default: an empty [`Grants`] allows no HTTP, no
-//! files, no environment, no sockets, no credentials and no API action, and bounds memory,
+//! files, no environment, no sockets, no credentials, no API action and no Cloud Control
+//! resource type, and bounds memory,
 //! CPU and wall-clock time of every call (describe and configure included).
 
 use super::grant_dir::GrantDir;
-use super::http::{ApiActions, AwsSigner, HttpAllow};
+use super::http::{ApiActions, AwsSigner, HttpAllow, ResourceTypes};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,21 @@ pub struct Grants {
     pub signer: Option<Arc<AwsSigner>>,
     /// The API actions signed requests may call.
     pub api_actions: ApiActions,
+    /// The Cloud Control resource types signed requests may name.
+    pub resource_types: ResourceTypes,
+}
+
+impl Grants {
+    /// These grants' limits (memory, CPU, timeout) and nothing else: for `describe` and
+    /// `describe-types`.
+    pub fn limits_only(&self) -> Self {
+        Self {
+            memory_bytes: self.memory_bytes,
+            cpu: self.cpu,
+            timeout: self.timeout,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Grants {
@@ -38,6 +54,7 @@ impl Default for Grants {
             timeout: DEFAULT_TIMEOUT,
             signer: None,
             api_actions: ApiActions::default(),
+            resource_types: ResourceTypes::default(),
         }
     }
 }

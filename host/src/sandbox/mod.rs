@@ -8,8 +8,10 @@
 //! - [`Provider`] is a configured provider with its grants: a pool of instances on which the
 //!   SPI is called; a trap or limit discards the instance, never the host.
 //!
-//! The SPI spoken is `rkit:provider@0.3.0`; a module built for another version is refused
-//! with a message saying which and what changed since.
+//! The SPI spoken is `rkit:provider@0.4.0`; a module built for another version is refused
+//! with a message saying which and what changed since. A module may outline its types in
+//! `describe` and describe them whole on demand: [`ProviderModule::described`] asks for the
+//! types a run uses, and only those.
 
 mod bindings;
 mod budget;
@@ -28,18 +30,18 @@ pub use cache::ComponentCache;
 pub use grant_dir::GrantDir;
 pub use grants::{DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_TIMEOUT, Grants};
 pub use http::{
-    AddressKind, ApiActions, AwsEndpoint, AwsSigner, BadApiAction, BadHttpAllow, HttpAllow,
-    MAX_SENDS, actions_needed, classify_address, operation,
+    AddressKind, ApiActions, AwsEndpoint, AwsSigner, BadApiAction, BadHttpAllow, BadResourceType,
+    HttpAllow, MAX_SENDS, ResourceTypes, actions_needed, classify_address, operation,
 };
 pub use provider::Provider;
 
 /// The SPI version this host speaks.
-pub const SPI_VERSION: &str = "0.3.0";
+pub const SPI_VERSION: &str = "0.4.0";
 /// The interface a provider component must export.
-const SPI_EXPORT: &str = "rkit:provider/resources@0.3.0";
+const SPI_EXPORT: &str = "rkit:provider/resources@0.4.0";
 
 use crate::spi::ProviderInfo;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use instance::HostState;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -114,15 +116,7 @@ impl Sandbox {
             }),
         };
         // Describe in a sandbox with no grants at all, within the caller's limits.
-        let probe = Provider::unconfigured(
-            &module,
-            Grants {
-                memory_bytes: limits.memory_bytes,
-                cpu: limits.cpu,
-                timeout: limits.timeout,
-                ..Grants::default()
-            },
-        );
+        let probe = Provider::unconfigured(&module, limits.limits_only());
         let info = probe
             .describe()
             .await
@@ -169,15 +163,23 @@ impl Sandbox {
 
 /// What changed in the SPI since `version` (the reason a module built for it must be rebuilt).
 fn since(version: &str) -> &'static str {
-    const READ_MANY: &str = "since 0.3.0 a provider reads many resources in one call \
-                             (`read-many`, with a batch size per type in `describe`)";
     match version {
         "0.1.0" => {
             "since 0.2.0 a provider never receives credentials: it declares the API actions it \
-             calls and rkit signs its requests; and since 0.3.0 it reads many resources in one \
-             call (`read-many`)"
+             calls and rkit signs its requests; since 0.3.0 it reads many resources in one \
+             call (`read-many`); and since 0.4.0 it may describe types on demand \
+             (`describe-types`) and declares the Cloud Control types it touches"
         }
-        "0.2.0" => READ_MANY,
+        "0.2.0" => {
+            "since 0.3.0 a provider reads many resources in one call (`read-many`, with a batch \
+             size per type in `describe`); and since 0.4.0 it may describe types on demand \
+             (`describe-types`) and declares the Cloud Control types it touches"
+        }
+        "0.3.0" => {
+            "since 0.4.0 a provider may describe types on demand (`describe-types`), declares \
+             the Cloud Control types it touches (`resource-types`), and its force-new paths \
+             may be nested"
+        }
         _ => "the interface differs",
     }
 }
@@ -217,6 +219,69 @@ impl ProviderModule {
     /// Where the module came from (its path).
     pub fn origin(&self) -> &str {
         &self.inner.origin
+    }
+
+    /// This module with the outlined types among `names` described whole (`describe-types`,
+    /// run within the limits of `limits` and granted nothing else); names it does not know
+    /// are left for validation to report. The module itself if none is outlined.
+    pub async fn described(&self, names: &[String], limits: &Grants) -> Result<ProviderModule> {
+        let info = self.info();
+        let wanted: Vec<String> = names
+            .iter()
+            .filter(|n| info.type_info(n).is_some_and(|t| t.outline))
+            .cloned()
+            .collect();
+        if wanted.is_empty() {
+            return Ok(self.clone());
+        }
+        let probe = Provider::unconfigured(self, limits.limits_only());
+        let origin = &self.inner.origin;
+        let full = probe
+            .describe_types(&wanted)
+            .await
+            .with_context(|| format!("describing {} of {origin}", wanted.join(", ")))?;
+        let mut info = info.clone();
+        for (asked, got) in wanted.iter().zip(&full) {
+            if &got.name != asked || got.outline {
+                bail!(
+                    "{origin} answered describe-types for {asked} with {} type {}",
+                    if got.outline { "an outlined" } else { "the" },
+                    got.name
+                );
+            }
+        }
+        if full.len() != wanted.len() {
+            bail!(
+                "{origin} answered describe-types with {} types for {} asked",
+                full.len(),
+                wanted.len()
+            );
+        }
+        for got in full {
+            if let Some(slot) = info.types.iter_mut().find(|t| t.name == got.name) {
+                *slot = got;
+            }
+        }
+        Ok(self.with_info(info))
+    }
+
+    /// This module with `types` as its types (a view for showing some of them).
+    pub fn with_types(&self, types: Vec<crate::spi::TypeInfo>) -> ProviderModule {
+        let mut info = self.info().clone();
+        info.types = types;
+        self.with_info(info)
+    }
+
+    /// This module, described as `info`.
+    fn with_info(&self, info: ProviderInfo) -> ProviderModule {
+        ProviderModule {
+            inner: Arc::new(provider::ModuleInner {
+                origin: self.inner.origin.clone(),
+                digest: self.inner.digest.clone(),
+                pre: self.inner.pre.clone(),
+                info: Some(info),
+            }),
+        }
     }
 
     /// Starts the provider with `grants` and `config`: one instance is created and configured

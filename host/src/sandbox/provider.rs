@@ -12,7 +12,9 @@ use super::grants::Grants;
 use super::http::HttpGate;
 use super::instance::{HostState, Instance, MAX_HANDLES, MAX_HELD_BETWEEN_CALLS, new_store};
 use super::output::GuestOutput;
-use crate::spi::{Created, Diagnostic, ErrorKind, Observed, ProviderError, ProviderInfo, Tags};
+use crate::spi::{
+    Created, Diagnostic, ErrorKind, Observed, ProviderError, ProviderInfo, Tags, TypeInfo,
+};
 use crate::text::escaped;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
@@ -50,6 +52,7 @@ impl Provider {
                 allowed: grants.http.clone(),
                 signer: grants.signer.clone(),
                 actions: grants.api_actions.clone(),
+                resource_types: grants.resource_types.clone(),
                 sent: Default::default(),
             }),
             grants,
@@ -254,6 +257,23 @@ impl Provider {
             })
             .await?;
         bindings::provider_info(info)
+    }
+
+    /// The named types whole (`describe-types`), in the order asked.
+    pub async fn describe_types(&self, names: &[String]) -> Result<Vec<TypeInfo>, ProviderError> {
+        let (result, denied) = self
+            .call("describe-types", async |i| {
+                i.world
+                    .rkit_provider_resources()
+                    .call_describe_types(&mut i.store, names)
+                    .await
+            })
+            .await?;
+        result
+            .map_err(|e| guest_error(e, denied))?
+            .into_iter()
+            .map(bindings::type_info)
+            .collect()
     }
 
     /// Checks a resource's properties.

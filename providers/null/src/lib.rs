@@ -33,6 +33,7 @@ impl Provider for NullProvider {
         types
             .add::<Null>()
             .add::<Versioned>()
+            .add::<Keyed>()
             .add::<Sleepy>()
             .add::<Flaky>();
     }
@@ -170,6 +171,60 @@ impl Resource for Versioned {
                 healthy: p.healthy,
             },
         )
+    }
+
+    fn delete(_: &NullProvider, _: &str, _: &NullProperties) -> Result<()> {
+        Ok(())
+    }
+
+    fn list(_: &NullProvider, _: &Tags) -> Result<Vec<Observed<Self>>> {
+        Ok(Vec::new())
+    }
+}
+
+/// `Null` replaced when what nested force-new paths name changes: `Input.Key`, or the `Asn`
+/// of any of `Input.Peers` (SPI 0.4's nested paths); any other change is made in place.
+pub struct Keyed;
+
+impl Resource for Keyed {
+    type Provider = NullProvider;
+    type Properties = NullProperties;
+    type Attributes = NullAttributes;
+    const TYPE: &'static str = "Keyed";
+    const DESCRIPTION: &'static str =
+        "Nothing, replaced when its Input.Key or an Input.Peers[*].Asn changes";
+    const FORCE_NEW: &'static [&'static str] = &["Input.Key", "Input.Peers[*].Asn"];
+
+    fn create(
+        p: &NullProvider,
+        props: &NullProperties,
+        tags: &Tags,
+    ) -> Result<Created<NullAttributes>> {
+        Null::create(p, props, tags)
+    }
+
+    fn read(_: &NullProvider, id: &str, p: &NullProperties) -> Result<Option<Observed<Self>>> {
+        exists(
+            id,
+            p.clone(),
+            NullAttributes {
+                output: p.input.clone(),
+                healthy: p.healthy,
+            },
+        )
+    }
+
+    fn update(
+        _: &NullProvider,
+        _: &str,
+        _: &NullProperties,
+        new: &NullProperties,
+        _: &Tags,
+    ) -> Result<NullAttributes> {
+        Ok(NullAttributes {
+            output: new.input.clone(),
+            healthy: new.healthy,
+        })
     }
 
     fn delete(_: &NullProvider, _: &str, _: &NullProperties) -> Result<()> {

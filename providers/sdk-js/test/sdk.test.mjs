@@ -93,3 +93,47 @@ test("read-many answers every request in order: found, gone, failed, or bad prop
   assert.deepEqual([answers[3].val.kind, answers[3].val.message], ["transient", "slow down"]);
   assert.equal(exports.describe().types[0].readBatch, 1);
 });
+
+const Queue = resource({
+  type: "AWS::SQS::Queue",
+  description: "A queue, under CloudFormation's name",
+  properties: { Export: t.optional(t.object({ Name: t.string() })) },
+  forceNew: ["Export.Name", "Peers[*].Asn"],
+});
+
+// Not configured: describe-types must work before configure.
+const cloud = provider({
+  name: "cloud",
+  capabilities: { credentials: ["aws"], resourceTypes: ["AWS::SQS::*"] },
+  types: [Note, Queue],
+});
+
+test("describe-types answers the named types whole, in the order asked", () => {
+  const found = cloud.describeTypes(["AWS::SQS::Queue", "Note"]);
+  assert.deepEqual(found.map((ty) => ty.name), ["AWS::SQS::Queue", "Note"]);
+  const described = Object.fromEntries(cloud.describe().types.map((ty) => [ty.name, ty]));
+  assert.deepEqual(found, [described["AWS::SQS::Queue"], described.Note]);
+  assert.deepEqual(found[0].forceNew, ["Export.Name", "Peers[*].Asn"]);
+  assert.deepEqual(JSON.parse(found[0].propertiesSchema).properties.Export.required, ["Name"]);
+  assert.deepEqual(cloud.describeTypes([]), []);
+});
+
+test("describe-types refuses an unknown name with invalid-input naming it", () => {
+  const e = error(() => cloud.describeTypes(["Note", "AWS::SQS::Topic"]));
+  assert.ok(!(e instanceof RkitError), "thrown as the SPI's error record");
+  assert.deepEqual(e, {
+    kind: "invalid-input",
+    message: "cloud has no resource type 'AWS::SQS::Topic' (it has Note, AWS::SQS::Queue)",
+    field: undefined,
+  });
+});
+
+test("a CloudFormation type name dispatches", async () => {
+  const [d] = await cloud.validate("AWS::SQS::Queue", '{"Export": {"Name": 1}}');
+  assert.deepEqual([d.field, d.message], ["Export.Name", "expected a string, found a number"]);
+});
+
+test("resource-types is empty by default and as declared", () => {
+  assert.deepEqual(exports.describe().capabilities.resourceTypes, []);
+  assert.deepEqual(cloud.describe().capabilities.resourceTypes, ["AWS::SQS::*"]);
+});

@@ -68,8 +68,13 @@ def exports_for(provider_class: type):
                     memory_mib=c.memory_mib,
                     credentials=list(c.credentials),
                     api_actions=list(c.api_actions),
+                    resource_types=list(c.resource_types),
                 ),
             )
+
+        def describe_types(self, names):
+            found = call("describe-types", dispatch.describe_types, list(names))
+            return [t.TypeInfo(**ty) for ty in found]
 
         def configure(self, config: str) -> None:
             call("configure", dispatch.configure, config)

@@ -31,6 +31,9 @@ class Capabilities:
     memory_mib: int = 64
     credentials: List[str] = dataclasses.field(default_factory=list)
     api_actions: List[str] = dataclasses.field(default_factory=list)
+    # The AWS Cloud Control types it creates, reads, changes or deletes: CloudFormation's
+    # names (`AWS::IAM::Role`) or a namespace (`AWS::S3::*`, `AWS::*`). Since SPI 0.4.0.
+    resource_types: List[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -69,10 +72,13 @@ class Resource:
     """One resource type. Subclass it and set the class attributes, then implement create,
     read, update (unless every property is force-new), delete and list."""
 
+    # The spec's `Type`: `Note`, or CloudFormation's `AWS::SQS::Queue` (SPI 0.4.0).
     TYPE: str = ""
     DESCRIPTION: str = ""
     Properties: type = NoConfig
     Attributes: type = NoConfig
+    # Property paths whose change replaces the object: `Name`, `Export.Name` (a member of an
+    # object), `Peers[*].Asn` (a member of each element of an array; nested since SPI 0.4.0).
     FORCE_NEW: List[str] = []
     CREATE_BEFORE_DESTROY: bool = False
     # InfraKit's wrapped form (`{"CreateKeyInput": {...}}`) is accepted too when set.
@@ -189,19 +195,24 @@ class Dispatch:
             "version": p.VERSION,
             "description": p.DESCRIPTION,
             "config_schema": json.dumps(schema.schema(p.Config)),
-            "types": [
-                {
-                    "name": r.TYPE,
-                    "description": r.DESCRIPTION,
-                    "properties_schema": json.dumps(schema.schema(r.Properties)),
-                    "attributes_schema": json.dumps(schema.schema(r.Attributes)),
-                    "force_new": list(r.FORCE_NEW),
-                    "create_before_destroy": r.CREATE_BEFORE_DESTROY,
-                    "read_batch": max(1, int(r.READ_BATCH)),
-                }
-                for r in self.types.values()
-            ],
+            "types": [self._type_info(r) for r in self.types.values()],
             "capabilities": p.CAPABILITIES,
+        }
+
+    def describe_types(self, names: List[str]) -> List[dict]:
+        """The named types whole, in the order asked: the same as `describe`'s, which already
+        gives every type whole. An unknown name is an `invalid-input` error naming it."""
+        return [self._type_info(self._type(name)) for name in names]
+
+    def _type_info(self, r: Resource) -> dict:
+        return {
+            "name": r.TYPE,
+            "description": r.DESCRIPTION,
+            "properties_schema": json.dumps(schema.schema(r.Properties)),
+            "attributes_schema": json.dumps(schema.schema(r.Attributes)),
+            "force_new": list(r.FORCE_NEW),
+            "create_before_destroy": r.CREATE_BEFORE_DESTROY,
+            "read_batch": max(1, int(r.READ_BATCH)),
         }
 
     def configure(self, text: str) -> None:

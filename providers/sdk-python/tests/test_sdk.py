@@ -1,5 +1,5 @@
 """The SDK's pure parts, on CPython: schemas, parsing with field-named errors, rendering,
-and dispatch (wrapped properties, unknown types, configuration)."""
+and dispatch (wrapped properties, unknown types, configuration, describe-types)."""
 
 import json
 import sys
@@ -10,7 +10,7 @@ from typing import Dict, List, Literal, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rkit_sdk import Created, Error, Observed, Provider, Resource, prop  # noqa: E402
+from rkit_sdk import Capabilities, Created, Error, Observed, Provider, Resource, prop  # noqa: E402
 from rkit_sdk import schema  # noqa: E402
 from rkit_sdk.provider import Dispatch  # noqa: E402
 
@@ -161,6 +161,60 @@ class DispatchTest(unittest.TestCase):
         found = self.d.validate("Note", '{"Text": "a", "CreateNoteInput": {"Text": "b"}}')
         self.assertEqual(found[0].field, "CreateNoteInput.Text")
         self.assertEqual(found[0].message, "Text is set both inside CreateNoteInput and beside it")
+
+
+@dataclass
+class QueueExport:
+    name: str
+
+
+@dataclass
+class QueueProperties:
+    export: Optional[QueueExport] = None
+
+
+class Queue(Resource):
+    TYPE = "AWS::SQS::Queue"
+    DESCRIPTION = "A queue, under CloudFormation's name"
+    Properties = QueueProperties
+    FORCE_NEW = ["Export.Name", "Peers[*].Asn"]
+
+
+class Cloud(Provider):
+    NAME = "cloud"
+    CAPABILITIES = Capabilities(credentials=["aws"], resource_types=["AWS::SQS::*"])
+    TYPES = [Note, Queue]
+
+
+class DescribeTypesTest(unittest.TestCase):
+    def setUp(self):
+        self.d = Dispatch(Cloud)  # not configured: describe-types must work before configure
+
+    def test_the_named_types_whole_in_the_order_asked(self):
+        found = self.d.describe_types(["AWS::SQS::Queue", "Note"])
+        self.assertEqual([ty["name"] for ty in found], ["AWS::SQS::Queue", "Note"])
+        described = {ty["name"]: ty for ty in self.d.describe()["types"]}
+        self.assertEqual(found, [described["AWS::SQS::Queue"], described["Note"]])
+        self.assertEqual(found[0]["force_new"], ["Export.Name", "Peers[*].Asn"])
+        self.assertEqual(json.loads(found[0]["properties_schema"])["properties"]["Export"]["required"], ["Name"])
+        self.assertEqual(self.d.describe_types([]), [])
+
+    def test_an_unknown_name_is_invalid_input_naming_it(self):
+        with self.assertRaises(Error) as caught:
+            self.d.describe_types(["Note", "AWS::SQS::Topic"])
+        self.assertEqual(caught.exception.kind, "invalid-input")
+        self.assertEqual(
+            caught.exception.message, "cloud has no resource type 'AWS::SQS::Topic' (it has Note, AWS::SQS::Queue)"
+        )
+
+    def test_a_cloudformation_type_name_dispatches(self):
+        found = self.d.validate("AWS::SQS::Queue", '{"Export": {"Name": 1}}')
+        self.assertEqual((found[0].field, found[0].message), ("Export.Name", "expected a string, found a number"))
+
+    def test_resource_types_default_empty_and_declared(self):
+        self.assertEqual(Dispatch(Notes).describe()["capabilities"].resource_types, [])
+        self.assertEqual(Capabilities().resource_types, [])
+        self.assertEqual(self.d.describe()["capabilities"].resource_types, ["AWS::SQS::*"])
 
 
 if __name__ == "__main__":

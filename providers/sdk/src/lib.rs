@@ -38,6 +38,11 @@ macro_rules! export_provider {
             fn describe() -> $crate::bindings::wit::ProviderInfo {
                 $crate::runtime::describe::<$provider>()
             }
+            fn describe_types(
+                names: Vec<String>,
+            ) -> Result<Vec<$crate::bindings::wit::TypeInfo>, $crate::bindings::wit::Error> {
+                $crate::runtime::describe_types::<$provider>(names)
+            }
             fn configure(config: String) -> Result<(), $crate::bindings::wit::Error> {
                 $crate::runtime::configure::<$provider>(config)
             }

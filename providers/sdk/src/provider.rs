@@ -21,6 +21,9 @@ pub struct Capabilities {
     /// The API actions called with those credentials, `service:Action` (`ec2:CreateVpc`,
     /// `ec2:Describe*`); the host refuses every other one.
     pub api_actions: Vec<String>,
+    /// The AWS Cloud Control resource types touched, as CloudFormation names them
+    /// (`AWS::IAM::Role`, or a namespace: `AWS::S3::*`); the host refuses every other one.
+    pub resource_types: Vec<String>,
 }
 
 /// A provider: its identity, its configuration, and the resource types it registers.
@@ -31,6 +34,11 @@ pub trait Provider: Sized + 'static {
     const VERSION: &'static str;
     /// One-line description.
     const DESCRIPTION: &'static str = "";
+
+    /// Whether `describe` only names the types (an outline: no schemas), leaving each to
+    /// `describe-types`, which rkit calls for the types a run uses. For providers with many
+    /// types, or costly schemas; the types are the same either way.
+    const OUTLINED: bool = false;
 
     /// The configuration (and credentials) the host passes to [`Provider::configure`].
     type Config: DeserializeOwned + JsonSchema;

@@ -77,7 +77,8 @@ pub trait Resource: 'static {
     const TYPE: &'static str;
     /// One-line description.
     const DESCRIPTION: &'static str = "";
-    /// Top-level properties whose change forces replacement.
+    /// Property paths whose change forces replacement: a top-level property (`Name`), a
+    /// member of an object (`Export.Name`) or of each element of an array (`Peers[*].Asn`).
     const FORCE_NEW: &'static [&'static str] = &[];
     /// Replace by creating the new resource before deleting the old one.
     const CREATE_BEFORE_DESTROY: bool = false;

@@ -242,15 +242,47 @@ pub fn describe<P: Provider>() -> wit::ProviderInfo {
         version: P::VERSION.into(),
         description: P::DESCRIPTION.into(),
         config_schema: schema::<P::Config>(),
-        types: registry::<P>().types.iter().map(|t| t.info()).collect(),
+        types: registry::<P>()
+            .types
+            .iter()
+            .map(|t| match P::OUTLINED {
+                true => outline(t.info()),
+                false => t.info(),
+            })
+            .collect(),
         capabilities: wit::Capabilities {
             http_hosts: caps.http_hosts,
             filesystem: caps.filesystem,
             memory_mib: caps.memory_mib,
             credentials: caps.credentials,
             api_actions: caps.api_actions,
+            resource_types: caps.resource_types,
         },
     }
+}
+
+/// A type's outline: its name and description, no schemas (SPI 0.4).
+fn outline(info: wit::TypeInfo) -> wit::TypeInfo {
+    wit::TypeInfo {
+        properties_schema: String::new(),
+        attributes_schema: String::new(),
+        force_new: Vec::new(),
+        ..info
+    }
+}
+
+/// `describe-types` for provider `P`: the named types as `describe` gives them, in the order
+/// asked.
+pub fn describe_types<P: Provider>(names: Vec<String>) -> Result<Vec<wit::TypeInfo>, wit::Error> {
+    let registry = registry::<P>();
+    names
+        .iter()
+        .map(|name| {
+            lookup(&registry, name)?;
+            Ok(registry.get(name).expect("looked up").info())
+        })
+        .collect::<Result<_>>()
+        .map_err(Into::into)
 }
 
 /// `configure` for provider `P`.

@@ -9,7 +9,9 @@
 //!   `Authorization` of its own; its body is read (bounded) and it is routed to one operation
 //!   as the service itself routes it ([`super::route`]); every IAM action it needs
 //!   ([`super::needs`]: the operation's own, and those its headers and fields imply) must be
-//!   declared and approved, on the resources it acts on ([`super::actions`]); only then is it
+//!   declared and approved, on the resources it acts on ([`super::actions`]), and a Cloud
+//!   Control request must name a resource type declared and approved
+//!   ([`super::resource_types`]); only then is it
 //!   signed here, with credentials the guest never sees; a request anywhere else is never
 //!   signed;
 //! - the connection goes to an address vetted by [`super::egress`] against
@@ -22,6 +24,7 @@
 
 use super::actions::ApiActions;
 use super::allow::HttpAllow;
+use super::resource_types::ResourceTypes;
 use super::send_budget::{self, SendBudget};
 use super::signing::{AwsSigner, Signable};
 use super::{egress, needs, retry, route};
@@ -44,6 +47,7 @@ pub struct HttpGate {
     pub allowed: Vec<HttpAllow>,
     pub signer: Option<Arc<AwsSigner>>,
     pub actions: ApiActions,
+    pub resource_types: ResourceTypes,
     /// Requests let through, counted across the provider's instances.
     pub sent: AtomicU64,
 }
@@ -160,7 +164,7 @@ impl WasiHttpHooks for HttpPolicy {
             // Checked (and so read) before the name is resolved.
             let outgoing = match signed {
                 Some(signer) => Outgoing::Signed(
-                    check(request, &signer, &gate.actions, &what)
+                    check(request, &signer, &gate, &what)
                         .await
                         .map_err(|why| deny(&denied, why))?,
                     signer,
@@ -205,7 +209,7 @@ enum Outgoing {
 async fn check(
     request: http::Request<WasiBody>,
     signer: &AwsSigner,
-    actions: &ApiActions,
+    gate: &HttpGate,
     what: &str,
 ) -> Result<Signable, String> {
     use http_body_util::BodyExt;
@@ -231,10 +235,13 @@ async fn check(
     for need in
         needs::needs(&routed, &body, signer.region()).map_err(|why| format!("{what}: {why}"))?
     {
-        actions
+        gate.actions
             .check(&need)
             .map_err(|why| format!("{what}: {why}"))?;
     }
+    gate.resource_types
+        .check(&routed, &body)
+        .map_err(|why| format!("{what}: {why}"))?;
     // Whatever signing headers the guest set, the host's replace them.
     for name in ["x-amz-date", "x-amz-security-token", "x-amz-content-sha256"] {
         parts.headers.remove(name);

@@ -7,6 +7,7 @@
 //!   │        └─────► crate::json_strict
 //!   ├────► needs ──► route, aws_api
 //!   ├────► actions ─► needs
+//!   ├────► resource_types ─► route
 //!   ├────► retry ──► signing, egress, send_budget
 //!   ├────► egress ─► addresses
 //!   └────► allow, signing (─► allow, aws_api)
@@ -24,6 +25,7 @@ mod aws_api;
 mod egress;
 mod gate;
 mod needs;
+mod resource_types;
 mod retry;
 mod route;
 mod send_budget;
@@ -33,6 +35,7 @@ pub use actions::{ApiActions, BadApiAction};
 pub use addresses::{Kind as AddressKind, classify as classify_address};
 pub use allow::{BadHttpAllow, HttpAllow};
 pub use gate::{HttpGate, HttpPolicy};
+pub use resource_types::{BadResourceType, ResourceTypes};
 pub use send_budget::{MAX_SENDS, operation};
 pub use signing::{AwsSigner, Endpoint as AwsEndpoint};
 

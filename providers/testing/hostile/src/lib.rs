@@ -18,8 +18,8 @@ pub struct Hostile {
     config: serde_json::Value,
 }
 
-/// All it declares: reads of EC2, writing and reading objects in S3, and two actions limited
-/// to some resources.
+/// All it declares: reads of EC2, writing and reading objects in S3, two actions limited
+/// to some resources, and Cloud Control's create (of [`RESOURCE_TYPES`] only) and status.
 pub const ACTIONS: &[&str] = &[
     "ec2:Describe*",
     "s3:PutObject",
@@ -27,18 +27,26 @@ pub const ACTIONS: &[&str] = &[
     "s3:ListBucket",
     "s3:DeleteObject on arn:aws:s3:::b-1/tmp/*",
     "ec2:TerminateInstances on arn:aws:ec2:*:*:instance/i-0aaa*",
+    "cloudformation:CreateResource",
+    "cloudformation:GetResourceRequestStatus",
 ];
+
+/// The Cloud Control resource types it declares: queues only.
+pub const RESOURCE_TYPES: &[&str] = &["AWS::SQS::*"];
 
 impl Provider for Hostile {
     const NAME: &'static str = "hostile";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Test-only: every create attempts a sandbox escape";
+    /// Its types are described on demand, so every hostile test goes through describe-types.
+    const OUTLINED: bool = true;
     type Config = serde_json::Value;
 
     fn capabilities() -> Capabilities {
         Capabilities {
             credentials: vec!["aws".into()],
             api_actions: ACTIONS.iter().map(|a| a.to_string()).collect(),
+            resource_types: RESOURCE_TYPES.iter().map(|t| t.to_string()).collect(),
             ..Capabilities::default()
         }
     }

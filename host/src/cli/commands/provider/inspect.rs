@@ -20,13 +20,19 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Only this resource type, described whole (repeatable). A provider with many types
+    /// (awscc) lists them by name only, and describes those asked for here.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
 }
 
 /// Loads the module (granted nothing) and prints its description, as text or JSON.
 pub async fn exec(args: InspectArgs, _: &Interrupt) -> Result<ExitCode> {
-    let module = super::sandbox()?
-        .load_file(&args.module, &crate::sandbox::Grants::default())
-        .await?;
+    let limits = crate::sandbox::Grants::default();
+    let mut module = super::sandbox()?.load_file(&args.module, &limits).await?;
+    if !args.types.is_empty() {
+        module = only_types(module.described(&args.types, &limits).await?, &args.types)?;
+    }
     if args.json {
         crate::outln!(
             "{}",
@@ -36,6 +42,25 @@ pub async fn exec(args: InspectArgs, _: &Interrupt) -> Result<ExitCode> {
         crate::out!("{}", to_text(&module));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `module` with only the types `names`, in that order; an error naming a type it lacks.
+fn only_types(module: ProviderModule, names: &[String]) -> Result<ProviderModule> {
+    let info = module.info();
+    let mut types = Vec::with_capacity(names.len());
+    for name in names {
+        match info.type_info(name) {
+            Some(ty) => types.push(ty.clone()),
+            None => anyhow::bail!(
+                "provider {} has no type {:?} ({} types: `rkit provider inspect {}` lists them)",
+                info.name,
+                escape(name),
+                info.types.len(),
+                module.origin()
+            ),
+        }
+    }
+    Ok(module.with_types(types))
 }
 
 /// The module as JSON, its keys in PascalCase as everywhere else in rkit (the JSON Schemas a
@@ -127,6 +152,13 @@ fn to_text(module: &ProviderModule) -> String {
         caps.api_actions.join(", ")
     };
     let _ = writeln!(out, "  api actions: {actions}");
+    if !caps.resource_types.is_empty() {
+        let _ = writeln!(
+            out,
+            "  cloud control resource types: {}",
+            caps.resource_types.join(", ")
+        );
+    }
     let _ = writeln!(out, "configuration:");
     write_properties(&mut out, &info.config_schema, &[]);
     let _ = writeln!(out, "types:");
@@ -143,6 +175,10 @@ fn write_type(out: &mut String, ty: &TypeInfo) {
     }
     if ty.create_before_destroy {
         let _ = write!(out, " (replaced create-before-destroy)");
+    }
+    if ty.outline {
+        let _ = writeln!(out, " (--type {} describes it)", ty.name);
+        return;
     }
     out.push('\n');
     let _ = writeln!(out, "    properties:");
@@ -172,6 +208,17 @@ fn write_properties(out: &mut String, schema: &Value, force_new: &[String]) {
         }
         if force_new.iter().any(|f| f == name) {
             flags.push("force-new".into());
+        }
+        let nested: Vec<&str> = force_new
+            .iter()
+            .filter(|f| {
+                f.strip_prefix(name.as_str())
+                    .is_some_and(|r| r.starts_with(['.', '[']))
+            })
+            .map(String::as_str)
+            .collect();
+        if !nested.is_empty() {
+            flags.push(format!("force-new at {}", nested.join(", ")));
         }
         if prop.get("sensitive") == Some(&Value::Bool(true)) {
             flags.push("sensitive".into());

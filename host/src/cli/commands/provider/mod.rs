@@ -103,6 +103,12 @@ fn capabilities(c: &Capabilities) -> String {
     if !c.api_actions.is_empty() {
         parts.push(format!("API actions {}", c.api_actions.join(", ")));
     }
+    if !c.resource_types.is_empty() {
+        parts.push(format!(
+            "Cloud Control resource types {}",
+            c.resource_types.join(", ")
+        ));
+    }
     if parts.is_empty() {
         "none".into()
     } else {
