@@ -8,6 +8,7 @@
 mod common;
 
 mod aws;
+mod awscc;
 mod cli_provider;
 mod cloud_control;
 mod converge;

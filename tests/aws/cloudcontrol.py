@@ -622,7 +622,12 @@ class BucketType(ResourceType):
 
     type_name, service = "AWS::S3::Bucket", "S3"
     writable = {"BucketName", "Tags", "VersioningConfiguration", "BucketEncryption",
-                "PublicAccessBlockConfiguration", "OwnershipControls"}
+                "PublicAccessBlockConfiguration", "OwnershipControls", "AccessControl"}
+    # CloudFormation's canned ACL names (AccessControl, write-only: never read back).
+    CANNED = {"Private": "private", "PublicRead": "public-read",
+              "PublicReadWrite": "public-read-write", "AuthenticatedRead": "authenticated-read",
+              "LogDeliveryWrite": "log-delivery-write", "BucketOwnerRead": "bucket-owner-read",
+              "BucketOwnerFullControl": "bucket-owner-full-control", "AwsExecRead": "aws-exec-read"}
     updatable = writable - {"BucketName"}
     list_full = False
     DEFAULT_ENCRYPTION = {"ServerSideEncryptionConfiguration": [
@@ -646,7 +651,11 @@ class BucketType(ResourceType):
         return self.finish_create(ctx, name, lambda: self._configure(ctx, name, {}, {**defaults, **m}))
 
     def _configure(self, ctx, name, prev, new):
+        from moto.s3.models import get_canned_acl
+
         s3, changed = ctx.s3, (lambda prop: prev.get(prop) != new.get(prop))
+        if new.get("AccessControl") and changed("AccessControl"):
+            s3.put_bucket_acl(name, get_canned_acl(self.CANNED[new["AccessControl"]]))
         if changed("VersioningConfiguration"):
             status = (new.get("VersioningConfiguration") or {}).get("Status", "Suspended")
             s3.put_bucket_versioning(name, status)

@@ -38,6 +38,9 @@ pub struct ProgressEvent {
     /// When to look again (seconds since the epoch, as the service sends it).
     #[serde(default)]
     pub retry_after: Option<f64>,
+    /// The object's properties as the service now reads them (JSON text), when it sends them.
+    #[serde(default)]
+    pub resource_model: Option<String>,
 }
 
 /// What a request's progress means for rkit.

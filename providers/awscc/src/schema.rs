@@ -2,8 +2,9 @@
 //! `schemas/us-east-1.json.gz` (made by `tools/awscc/generate.py` from a pinned cfn-lint,
 //! never edited by hand) and what each type means to rkit, a [`TypeSpec`].
 //!
-//! Invariants: the artifact is decompressed once and each type is parsed only when asked for
-//! (a plan using three types reads three); a type offered has Cloud Control's create, read and
+//! Invariants: only the artifact's index is read up front (`build.rs` splits it into a
+//! deflated blob per type) and each type is inflated and parsed only when asked for (a plan
+//! using three types reads three); a type offered has Cloud Control's create, read and
 //! delete handlers, and one without an update handler is immutable (every property it takes
 //! forces replacement); property paths are rkit's (`Export.Name`, `Peers[*].Asn`), converted
 //! from the schema's JSON pointers (`/properties/Export/Name`, `/properties/Peers/*/Asn`), and a
@@ -17,8 +18,12 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::io::Read;
 
-/// The artifact: the schemas of the types Cloud Control provisions in us-east-1.
-const ARTIFACT: &[u8] = include_bytes!("../schemas/us-east-1.json.gz");
+/// The artifact, split by `build.rs`: each type's schema deflated, one after another…
+const BLOBS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/types.bin"));
+/// …where each is (`NAME\tOFFSET\tLENGTH` per line, sorted by name)…
+const INDEX: &str = include_str!(concat!(env!("OUT_DIR"), "/index.tsv"));
+/// …and the artifact's outline (format, region, schema date, source).
+const META: &str = include_str!(concat!(env!("OUT_DIR"), "/meta.json"));
 
 /// The artifact format this code reads (`Format` in the artifact).
 const FORMAT: u32 = 1;
@@ -31,18 +36,34 @@ pub struct Catalog {
     pub source: String,
     /// The region they describe.
     pub region: String,
-    /// Each type's name and its schema's JSON text, sorted by name.
-    types: Vec<(String, Box<RawValue>)>,
+    /// Each type's name and where its schema is, sorted by name.
+    types: Vec<(String, Stored)>,
 }
 
-/// The artifact's outline; each type stays JSON text until asked for.
+/// Where a type's schema text is.
+enum Stored {
+    /// Deflated, in the built-in blobs.
+    Deflated(&'static [u8]),
+    /// As text (a catalog parsed from an artifact's JSON).
+    Text(Box<RawValue>),
+}
+
+/// The artifact's outline.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Artifact {
+struct Meta {
     format: u32,
     region: String,
     schema_date: String,
     source: String,
+}
+
+/// The artifact's JSON: its outline and each type as text.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Artifact {
+    #[serde(flatten)]
+    meta: Meta,
     types: Vec<Box<RawValue>>,
 }
 
@@ -54,36 +75,51 @@ struct Named {
 }
 
 impl Catalog {
-    /// The catalog of the artifact built into this provider.
+    /// The catalog of the artifact built into this provider: only its index is read here.
     pub fn builtin() -> Result<Self, String> {
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(ARTIFACT)
-            .read_to_string(&mut text)
-            .map_err(|e| format!("the schema artifact cannot be read: {e}"))?;
-        Self::parse(&text)
+        let meta: Meta = serde_json::from_str(META)
+            .map_err(|e| format!("the schema artifact's outline cannot be read: {e}"))?;
+        let mut types = Vec::with_capacity(2048);
+        for line in INDEX.lines() {
+            let mut fields = line.split('\t');
+            let (Some(name), Some(at), Some(len)) = (fields.next(), fields.next(), fields.next())
+            else {
+                return Err(format!("the schema index has a bad line: {line:?}"));
+            };
+            let (at, len): (usize, usize) = match (at.parse(), len.parse()) {
+                (Ok(at), Ok(len)) if at + len <= BLOBS.len() => (at, len),
+                _ => return Err(format!("the schema index has a bad line: {line:?}")),
+            };
+            types.push((name.to_string(), Stored::Deflated(&BLOBS[at..at + len])));
+        }
+        Self::with(meta, types)
     }
 
     /// A catalog from the artifact's JSON text.
     pub fn parse(text: &str) -> Result<Self, String> {
         let artifact: Artifact = serde_json::from_str(text)
             .map_err(|e| format!("the schema artifact is not what rkit wrote: {e}"))?;
-        if artifact.format != FORMAT {
-            return Err(format!(
-                "the schema artifact is of format {}; this provider reads format {FORMAT}",
-                artifact.format
-            ));
-        }
         let mut types = Vec::with_capacity(artifact.types.len());
         for raw in artifact.types {
             let named: Named = serde_json::from_str(raw.get())
                 .map_err(|e| format!("a type of the schema artifact has no name: {e}"))?;
-            types.push((named.type_name, raw));
+            types.push((named.type_name, Stored::Text(raw)));
+        }
+        Self::with(artifact.meta, types)
+    }
+
+    fn with(meta: Meta, mut types: Vec<(String, Stored)>) -> Result<Self, String> {
+        if meta.format != FORMAT {
+            return Err(format!(
+                "the schema artifact is of format {}; this provider reads format {FORMAT}",
+                meta.format
+            ));
         }
         types.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Self {
-            schema_date: artifact.schema_date,
-            source: artifact.source,
-            region: artifact.region,
+            schema_date: meta.schema_date,
+            source: meta.source,
+            region: meta.region,
             types,
         })
     }
@@ -109,9 +145,18 @@ impl Catalog {
             .types
             .binary_search_by(|(n, _)| n.as_str().cmp(name))
             .ok()?;
-        let raw = &self.types[at].1;
+        let parsed = match &self.types[at].1 {
+            Stored::Text(raw) => serde_json::from_str::<RawType>(raw.get()),
+            Stored::Deflated(blob) => {
+                let mut text = String::new();
+                if let Err(e) = flate2::read::DeflateDecoder::new(*blob).read_to_string(&mut text) {
+                    return Some(Err(format!("{name}: its schema cannot be inflated: {e}")));
+                }
+                serde_json::from_str::<RawType>(&text)
+            }
+        };
         Some(
-            serde_json::from_str::<RawType>(raw.get())
+            parsed
                 .map_err(|e| format!("{name}: its schema cannot be read: {e}"))
                 .and_then(TypeSpec::from_raw),
         )

@@ -225,7 +225,7 @@ fn child_schema<'a>(schema: &'a Value, key: &str, root: &'a Value, depth: u8) ->
 }
 
 /// `schema`, or what its `$ref` points to inside `root` (following a chain of them).
-fn resolved<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
+pub(crate) fn resolved<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
     for _ in 0..16 {
         match schema["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
             Some(pointer) => match root.pointer(pointer) {

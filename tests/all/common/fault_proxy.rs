@@ -129,6 +129,21 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     }
 }
 
+/// A JSON request's operation: the end of its `X-Amz-Target` (`CloudApiService.CreateResource`).
+fn target_of(head: &str) -> Option<String> {
+    head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("x-amz-target").then(|| {
+            value
+                .trim()
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+    })
+}
+
 /// The Query protocol's `Action` of a form body.
 fn action_of(body: &[u8]) -> String {
     String::from_utf8_lossy(body)
@@ -187,8 +202,9 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
     if !delay.is_zero() {
         std::thread::sleep(delay);
     }
-    let action = match action_of(&body) {
-        query if query != "?" => query,
+    let action = match (target_of(&head), action_of(&body)) {
+        (Some(op), _) => op,
+        (None, query) if query != "?" => query,
         // A REST request (S3): its method and path, without the query.
         _ => head
             .lines()

@@ -37,10 +37,22 @@ impl Moto {
     /// As [`Moto::start`], with extra environment for the server (e.g. turning on its
     /// signature checks with `INITIAL_NO_AUTH_ACTION_COUNT`).
     pub fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::spawn(Command::new(venv().join("bin/moto_server")), env)
+    }
+
+    /// moto with the Cloud Control API in front (`tests/aws/server.py`, same port), with
+    /// extra environment (its `CLOUDCONTROL_*` knobs).
+    pub fn with_cloud_control(env: &[(&str, &str)]) -> Self {
+        let mut server = Command::new(venv().join("bin/python"));
+        server.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/server.py"));
+        Self::spawn(server, env)
+    }
+
+    fn spawn(mut server: Command, env: &[(&str, &str)]) -> Self {
         let port = super::free_port();
         let log = std::env::temp_dir().join(format!("rkit-moto-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(venv().join("bin/moto_server"))
+        let child = server
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -99,9 +111,32 @@ impl Moto {
     /// The command running `emulator.py ARGS…` against this emulator (to start it beside
     /// something else: `watch`).
     pub fn emulator_command(&self, args: &[&str]) -> Command {
+        self.script("emulator.py", args)
+    }
+
+    /// Runs `tests/aws/SCRIPT ARGS…` with boto3 against this emulator; the JSON it prints.
+    pub fn boto3(&self, script: &str, args: &[&str]) -> Value {
+        let out = self
+            .script(script, args)
+            .output()
+            .expect("running a boto3 script");
+        assert!(
+            out.status.success(),
+            "{script} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn script(&self, script: &str, args: &[&str]) -> Command {
         let mut command = Command::new(venv().join("bin/python"));
         command
-            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/emulator.py"))
+            .arg(
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../tests/aws")
+                    .join(script),
+            )
             .args(args)
             .envs(self.env());
         command
