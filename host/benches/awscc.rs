@@ -5,7 +5,8 @@
 //!   describing, validating, planning);
 //! - operations on 10 VPCs (`Vpc` of aws, `AWS::EC2::VPC` of awscc): create, read (a no-op
 //!   plan's refresh), update (EnableDnsHostnames) and delete, wall time and the HTTP requests
-//!   the sandbox's gate counted, per object.
+//!   the sandbox's gate counted, per object;
+//! - refreshing 10 and 100 queues (a no-op plan): requests and time.
 //!
 //! `python3 -m venv .venv && .venv/bin/pip install -r tests/aws/requirements.txt &&
 //! cargo providers && cargo bench -p rkit --bench awscc -- [--rounds N]` writes
@@ -213,12 +214,50 @@ fn operations(moto: &Moto, rounds: usize, report: &mut String) {
     }
 }
 
+/// A no-op plan of `count` queues: requests and time of the refresh (ListResources pages
+/// where the batch is large enough, GetResource otherwise).
+fn many_reads(moto: &Moto, rounds: usize, report: &mut String) {
+    let _ = writeln!(
+        report,
+        "\n## Refreshing many queues ({rounds} rounds, medians)\n\n| queues | no-op plan | requests |\n| ---: | ---: | ---: |"
+    );
+    let cache = common::cache_dir();
+    for count in [10, 100] {
+        let queues: serde_json::Map<String, Value> = (0..count)
+            .map(|i| {
+                let q = json!({"Plugin": "awscc", "Type": "AWS::SQS::Queue",
+                               "Properties": {"QueueName": format!("many-{count}-{i}")}});
+                (format!("Q{i}"), q)
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("spec.json"), spec(queues.into())).unwrap();
+        let apply: &[&str] = &["apply", "spec.json", "--yes", "--approve"];
+        run(moto, dir.path(), &cache, "awscc", apply);
+        let plan: &[&str] = &["plan", "spec.json", "--approve"];
+        let (mut times, mut requests) = (Vec::new(), 0);
+        for _ in 0..rounds {
+            let (time, n) = run(moto, dir.path(), &cache, "awscc", plan);
+            times.push(time);
+            requests = n;
+        }
+        let destroy: &[&str] = &["destroy", "spec.json", "--yes", "--approve"];
+        run(moto, dir.path(), &cache, "awscc", destroy);
+        let _ = writeln!(
+            report,
+            "| {count} | {:.0} ms | {requests} |",
+            median_ms(times)
+        );
+    }
+}
+
 fn main() {
     let rounds = common::rounds(5);
     let moto = Moto::with_cloud_control(&[]);
     let mut report = String::from("# awscc against aws\n\n");
     loading(&moto, rounds, &mut report);
     operations(&moto, rounds, &mut report);
+    many_reads(&moto, rounds, &mut report);
     print!("{report}");
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out).unwrap();

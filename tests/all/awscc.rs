@@ -52,6 +52,15 @@ impl Stack {
         std::fs::write(self.dir.path().join("spec.json"), spec.to_string()).unwrap();
     }
 
+    /// Sets `Providers.awscc.KEY` of the spec to `value`.
+    fn awscc(&self, key: &str, value: Value) {
+        let file = self.dir.path().join("spec.json");
+        let mut spec: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        spec["Providers"]["awscc"][key] = value;
+        std::fs::write(file, spec.to_string()).unwrap();
+    }
+
     fn expect(&self, code: i32, args: &[&str]) -> String {
         let mut args: Vec<&str> = args.to_vec();
         let at = if args[0] == "state" { 2 } else { 1 };
@@ -239,11 +248,7 @@ fn a_request_stuck_in_progress_is_cancelled_and_reported_within_its_bound() {
     let queue = json!({"Queue": {"Plugin": "awscc", "Type": "AWS::SQS::Queue",
                                  "Properties": {"QueueName": "stuck"}}});
     let stack = Stack::new(&moto, &moto.endpoint, queue);
-    let mut spec: Value =
-        serde_json::from_str(&std::fs::read_to_string(stack.dir.path().join("spec.json")).unwrap())
-            .unwrap();
-    spec["Providers"]["awscc"]["Config"] = json!({"StuckAfterSeconds": 3});
-    std::fs::write(stack.dir.path().join("spec.json"), spec.to_string()).unwrap();
+    stack.awscc("Config", json!({"StuckAfterSeconds": 3}));
     let started = std::time::Instant::now();
     let out = stack.expect(1, &["apply", "--yes"]);
     let took = started.elapsed().as_secs();
@@ -254,4 +259,66 @@ fn a_request_stuck_in_progress_is_cancelled_and_reported_within_its_bound() {
         "{out}"
     );
     assert!(took < 60, "reported within its bound, not after {took} s");
+    let recorded = stack.state()["Resources"]["Queue"]["ID"].clone();
+    assert!(
+        recorded
+            .as_str()
+            .is_some_and(|id| id.starts_with("request:")),
+        "recorded under its request: {recorded}"
+    );
+    let out = stack.expect(0, &["plan"]);
+    assert!(
+        out.contains("+ Queue (awscc AWS::SQS::Queue): it was deleted outside rkit"),
+        "the cancelled request left nothing, and the next run sees so: {out}"
+    );
+}
+
+/// The spec grants awscc queues only: a role in it is refused by the gate (its create request
+/// never reaches Cloud Control), the queue is made, and the lock records the grant.
+#[test]
+fn a_type_the_spec_does_not_grant_is_refused_by_the_gate() {
+    let moto = Moto::with_cloud_control(&[]);
+    let mut resources = mixed("granted");
+    resources
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| k == "Queue" || k == "Role");
+    resources["Role"]["Properties"]["Description"] = json!("no VPC");
+    let stack = Stack::new(&moto, &moto.endpoint, resources);
+    stack.awscc("Grants", json!({"ResourceTypes": ["AWS::SQS::*"]}));
+    let out = stack.expect(1, &["apply", "--yes"]);
+    assert!(
+        out.contains(
+            "resource type AWS::IAM::Role was not declared and approved (resource types: AWS::*; \
+             granted by the spec: AWS::SQS::*)"
+        ),
+        "{out}"
+    );
+    let seen = moto.boto3("cloud.py", &["state"]);
+    assert_eq!(seen["Roles"], json!({}), "{seen}");
+    assert!(seen["Queues"]["granted"].is_object(), "{seen}");
+    let lock = std::fs::read_to_string(stack.dir.path().join("rkit.lock")).unwrap();
+    assert!(
+        lock.contains("Cloud Control resource types AWS::SQS::* only (granted by the spec)"),
+        "{lock}"
+    );
+}
+
+/// Cloud Control throttles (~25 requests/s in a real account): throttled calls are retried by
+/// the engine with backoff, and the apply completes with nothing made twice.
+#[test]
+fn throttling_is_retried_and_nothing_is_made_twice() {
+    let moto = Moto::with_cloud_control(&[("CLOUDCONTROL_THROTTLE_FIRST", "4")]);
+    let mut resources = mixed("throttled");
+    resources
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| k == "Queue" || k == "Table");
+    let stack = Stack::new(&moto, &moto.endpoint, resources);
+    let out = stack.expect(0, &["apply", "--yes"]);
+    assert!(out.contains("Apply complete: 2 created"), "{out}");
+    let seen = moto.boto3("cloud.py", &["state"]);
+    let queues: Vec<&String> = seen["Queues"].as_object().unwrap().keys().collect();
+    assert_eq!(queues, ["throttled"], "{seen}");
+    assert_eq!(seen["Tables"].as_object().unwrap().len(), 1, "{seen}");
 }

@@ -281,6 +281,12 @@ impl Binder<'_> {
             .map_err(|e| anyhow!("provider {plugin} ({source}) declares an {e}"))?;
         grants.resource_types = ResourceTypes::parse(&capabilities.resource_types)
             .map_err(|e| anyhow!("provider {plugin} ({source}) declares an {e}"))?;
+        if !p.grants.resource_types.is_empty() {
+            grants.resource_types = grants
+                .resource_types
+                .within(&p.grants.resource_types)
+                .map_err(|e| anyhow!("{file}: Providers.{plugin}.Grants.ResourceTypes: {e}"))?;
+        }
         self.resolver
             .approve(plugin, &source, &module, pending, lines, &notes)
             .map_err(|e| anyhow!("{file}: {e:#}"))?;
@@ -302,6 +308,12 @@ fn grant_lines(p: &ProviderSpec, grants: &Grants) -> Vec<String> {
     let mut lines = Vec::new();
     for host in &p.grants.http {
         lines.push(format!("HTTP to {host} (granted by the spec)"));
+    }
+    if !p.grants.resource_types.is_empty() {
+        lines.push(format!(
+            "Cloud Control resource types {} only (granted by the spec)",
+            p.grants.resource_types.join(", ")
+        ));
     }
     if let Some(dir) = &p.grants.filesystem {
         lines.push(format!(

@@ -91,6 +91,10 @@ pub struct GrantsSpec {
     pub cpu_seconds: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
+    /// Only these of the Cloud Control resource types the provider declares
+    /// (`AWS::SQS::*`, `AWS::IAM::Role`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_types: Vec<String>,
 }
 
 /// A whole spec.

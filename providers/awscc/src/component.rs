@@ -134,7 +134,7 @@ fn type_info(spec: &TypeSpec) -> wit::TypeInfo {
         attributes_schema: spec.attributes_schema.to_string(),
         force_new: spec.force_new.clone(),
         create_before_destroy: spec.create_before_destroy,
-        read_batch: 1,
+        read_batch: crate::ops::READ_BATCH,
     }
 }
 
@@ -265,16 +265,17 @@ impl Guest for Awscc {
         requests: Vec<wit::ReadRequest>,
     ) -> Result<Vec<wit::ReadAnswer>, wit::Error> {
         with_ops(&type_name, |ops| {
-            Ok(requests
+            let asked = requests
                 .iter()
-                .map(|r| {
-                    let read = parse("the properties", &r.properties)
-                        .and_then(|known| ops.read(&r.id, &known));
-                    match read {
-                        Ok(Some(seen)) => wit::ReadAnswer::Found(observed(seen)),
-                        Ok(None) => wit::ReadAnswer::Gone,
-                        Err(err) => wit::ReadAnswer::Failed(err.into()),
-                    }
+                .map(|r| Ok((r.id.clone(), parse("the properties", &r.properties)?)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok(ops
+                .read_many(&asked)
+                .into_iter()
+                .map(|read| match read {
+                    Ok(Some(seen)) => wit::ReadAnswer::Found(observed(seen)),
+                    Ok(None) => wit::ReadAnswer::Gone,
+                    Err(err) => wit::ReadAnswer::Failed(err.into()),
                 })
                 .collect())
         })

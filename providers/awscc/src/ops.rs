@@ -35,6 +35,10 @@ pub const CALL_WAIT: f64 = 240.0;
 pub const TOKENS: u32 = 5;
 /// The prefix of a provisional ID.
 pub const REQUEST: &str = "request:";
+/// How many objects a `read-many` must ask for before `ListResources` is tried.
+pub const LIST_FROM: usize = 20;
+/// How many objects one `read-many` takes (the engine never sends more).
+pub const READ_BATCH: u32 = 100;
 
 /// What an object is, as the SPI's `observed` holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +151,59 @@ impl<C: CloudControl> Ops<'_, C> {
                 None => Ok(None),
             },
         }
+    }
+
+    /// Reads many objects of the type (`(id, known)` each), in order. From [`LIST_FROM`]
+    /// objects on, `ListResources` pages are read first (at most a quarter as many pages as
+    /// objects asked for, so listing never costs more than reading one by one), and what they
+    /// give whole is taken from them; every other object, and any the listing did not show
+    /// (a list may lag behind a create), is read by itself.
+    pub fn read_many(&self, asked: &[(String, Value)]) -> Vec<Result<Option<Seen>, Error>> {
+        let listed = match asked.len() >= LIST_FROM && self.spec.listable {
+            true => self.listed(asked.len().div_ceil(4)),
+            false => Map::new(),
+        };
+        asked
+            .iter()
+            .map(|(id, known)| match listed.get(id) {
+                Some(read) if !id.starts_with(REQUEST) => Ok(Some(self.seen(id, read, known))),
+                _ => self.read(id, known),
+            })
+            .collect()
+    }
+
+    /// The objects of the type whose list handler gives them whole (more than their
+    /// identifier), by identifier, from at most `pages` pages; none if listing fails.
+    fn listed(&self, pages: usize) -> Map<String, Value> {
+        let mut found = Map::new();
+        let mut next: Option<String> = None;
+        for _ in 0..pages {
+            let mut body = json!({"TypeName": self.spec.name});
+            if let Some(token) = &next {
+                body["NextToken"] = json!(token);
+            }
+            let Ok(page) = self.cc.call("ListResources", &body) else {
+                return found;
+            };
+            for item in page["ResourceDescriptions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let read = parse_properties(&item["Properties"]);
+                let whole = read
+                    .as_object()
+                    .is_some_and(|m| m.keys().any(|k| !self.spec.identifier.contains(k)));
+                if let (Some(id), true) = (item["Identifier"].as_str(), whole) {
+                    found.insert(id.to_string(), read);
+                }
+            }
+            next = page["NextToken"].as_str().map(str::to_string);
+            if next.is_none() {
+                break;
+            }
+        }
+        found
     }
 
     /// Changes the object from `old` to `new` (as recorded and as desired) with a minimal
@@ -662,5 +719,51 @@ mod tests {
             patch,
             json!([{"op": "add", "path": "/VisibilityTimeout", "value": 60}])
         );
+    }
+
+    #[test]
+    fn many_reads_take_what_a_listing_gives_whole_and_read_the_rest() {
+        let listed: Vec<Value> = (0..30)
+            .map(|i| {
+                let props =
+                    json!({"QueueUrl": format!("u{i}"), "QueueName": format!("q{i}"), "Arn": "a"});
+                json!({"Identifier": format!("u{i}"), "Properties": props.to_string()})
+            })
+            .collect();
+        let cc = Fake::new(move |op, body| match op {
+            "ListResources" => Ok(json!({"ResourceDescriptions": listed})),
+            "GetResource" if body["Identifier"] == "u99" => Err(CallError {
+                op: op.into(),
+                code: "ResourceNotFoundException".into(),
+                message: "gone".into(),
+                status: 404,
+            }),
+            "GetResource" => model(),
+            other => panic!("{other}"),
+        });
+        let spec = queue();
+        let mut asked: Vec<(String, Value)> = (0..29)
+            .map(|i| (format!("u{i}"), json!({"QueueName": format!("q{i}")})))
+            .collect();
+        asked.push(("u99".into(), json!({"QueueName": "q99"})));
+        let read = ops(&cc, &spec).read_many(&asked);
+        assert_eq!(read.len(), 30);
+        assert_eq!(
+            read[3].as_ref().unwrap().as_ref().unwrap().properties,
+            json!({"QueueName": "q3"})
+        );
+        assert!(
+            read[29].as_ref().unwrap().is_none(),
+            "not listed, and not found alone: gone"
+        );
+        let calls: Vec<String> = cc.sent().into_iter().map(|(op, _)| op).collect();
+        assert_eq!(
+            calls,
+            ["ListResources", "GetResource"],
+            "one page, and the one not listed"
+        );
+        let few = ops(&cc, &spec).read_many(&asked[..3]);
+        assert_eq!(few.len(), 3);
+        assert_eq!(cc.sent().len(), 5, "fewer than LIST_FROM: read one by one");
     }
 }

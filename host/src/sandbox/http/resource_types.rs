@@ -18,10 +18,12 @@ use crate::text::escaped;
 /// The signing name of the service whose requests name resource types.
 const CLOUD_CONTROL: &str = "cloudcontrolapi";
 
-/// The Cloud Control resource types one provider may touch.
+/// The Cloud Control resource types one provider may touch: those it declares, and of them
+/// only those the spec grants when it names some.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceTypes {
     patterns: Vec<String>,
+    granted: Option<Vec<String>>,
 }
 
 /// A malformed resource type pattern.
@@ -61,15 +63,30 @@ impl ResourceTypes {
             }
             parsed.push(text.to_string());
         }
-        Ok(Self { patterns: parsed })
+        Ok(Self {
+            patterns: parsed,
+            granted: None,
+        })
     }
 
-    /// Whether the type `name` is declared.
-    pub fn allows(&self, name: &str) -> bool {
-        self.patterns.iter().any(|p| match p.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix) && name.len() > prefix.len(),
-            None => p == name,
+    /// These types, limited to those `granted` (the spec's `Grants.ResourceTypes`) matches.
+    pub fn within(self, granted: &[String]) -> Result<Self, BadResourceType> {
+        let granted = Self::parse(granted)?.patterns;
+        Ok(Self {
+            granted: Some(granted),
+            ..self
         })
+    }
+
+    /// Whether the type `name` is declared (and granted, when the spec limits them).
+    pub fn allows(&self, name: &str) -> bool {
+        let matches = |patterns: &[String]| {
+            patterns.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix) && name.len() > prefix.len(),
+                None => p == name,
+            })
+        };
+        matches(&self.patterns) && self.granted.as_deref().is_none_or(matches)
     }
 
     /// Checks a routed request (with its `body`): a Cloud Control request must name a declared
@@ -101,8 +118,12 @@ impl ResourceTypes {
         } else {
             self.patterns.join(", ")
         };
+        let granted = match &self.granted {
+            Some(granted) => format!("; granted by the spec: {}", granted.join(", ")),
+            None => String::new(),
+        };
         Err(format!(
-            "resource type {} was not declared and approved (resource types: {declared})",
+            "resource type {} was not declared and approved (resource types: {declared}{granted})",
             escaped(name)
         ))
     }
