@@ -57,6 +57,7 @@ fn write_state(path: &Path, n: usize, keys: &Keys) -> u64 {
                 ]
                 .into(),
                 sensitive: vec![],
+                provisional: false,
             },
         );
     }

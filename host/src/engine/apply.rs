@@ -338,15 +338,15 @@ async fn upsert(ctx: &Context, step: &Step, op: &Op) -> Result<(String, bool), F
         }
         (_, recorded) => create_or_adopt(ctx, op, provider, step, recorded, &properties).await?,
     };
-    ctx.change(&step.name, recorded_as(step, &id, &properties, attributes))
-        .await?;
+    let made = recorded_as(step, &id, &properties, attributes, pending);
+    ctx.change(&step.name, made).await?;
     if pending {
         // Made, and recorded: now ready, with the other new objects of its type. A read may
         // name it by its lasting ID where the create gave a provisional one.
         let (ready_id, ready) = ready_attributes(ctx, step, &id, &properties).await?;
-        id = ready_id;
-        ctx.change(&step.name, recorded_as(step, &id, &properties, ready))
-            .await?;
+        id = lasting_id(ctx, step, &id, ready_id)?;
+        let ready = recorded_as(step, &id, &properties, ready, false);
+        ctx.change(&step.name, ready).await?;
     }
     Ok((id, adopted))
 }
@@ -491,8 +491,39 @@ async fn ready_attributes(
     Ok((lasting, ready.attributes))
 }
 
-/// The state's record of the step's object `id`, made from `properties`, with `attributes`.
-fn recorded_as(step: &Step, id: &str, properties: &Value, attributes: Value) -> Change {
+/// The ID a pending object is recorded under once ready: the lasting one its read gave
+/// (`ready_id`), unless that is empty or another resource of its type is recorded under it.
+fn lasting_id(ctx: &Context, step: &Step, id: &str, ready_id: String) -> Result<String, Failure> {
+    if ready_id.is_empty() || ready_id == id {
+        return Ok(id.to_string());
+    }
+    let store = ctx.store.lock().expect("state lock");
+    let taken = store.state.resources.iter().find(|(name, r)| {
+        *name != &step.name
+            && r.plugin == step.plugin
+            && r.type_name == step.type_name
+            && r.id == ready_id
+    });
+    match taken {
+        Some((other, _)) => Err(Failure::engine(format!(
+            "{}: its provider read it back as {}, which {other} is recorded as; it stays \
+             recorded as {id}",
+            step.name,
+            crate::text::escaped(&ready_id)
+        ))),
+        None => Ok(ready_id),
+    }
+}
+
+/// The state's record of the step's object `id`, made from `properties`, with `attributes`;
+/// `provisional` while it is pending under an ID its create gave.
+fn recorded_as(
+    step: &Step,
+    id: &str,
+    properties: &Value,
+    attributes: Value,
+    provisional: bool,
+) -> Change {
     Change::Resource(Some(ResourceState {
         plugin: step.plugin.clone(),
         type_name: step.type_name.clone(),
@@ -502,6 +533,7 @@ fn recorded_as(step: &Step, id: &str, properties: &Value, attributes: Value) -> 
         depends_on: step.depends_on.clone(),
         tags: step.tags.clone(),
         sensitive: step.sensitive.clone(),
+        provisional,
     }))
 }
 

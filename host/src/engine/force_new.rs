@@ -5,7 +5,7 @@
 //! a member of each element of an array (`Peers[*].Asn`). Invariants: a change forces a
 //! replacement when some path under the changed property reads differently before and after
 //! (a value set, unset or changed there; an array with another number of elements; a value not
-//! known until apply); a path naming the property itself forces on any change of it, as before
+//! known until apply, there or anywhere above it); a path naming the property itself forces on any change of it, as before
 //! 0.4; a change elsewhere in the property (a member no path names) never forces; a path that
 //! does not parse forces nothing, and what a provider declares is never trusted to be more.
 
@@ -90,6 +90,8 @@ fn values_at<'v>(value: Option<&'v Value>, steps: &[Step]) -> Vec<Option<&'v Val
         return vec![value];
     };
     match (first, value) {
+        // Not known until apply: whatever the path names in it may change.
+        (_, Some(v)) if v.is_string() && reference::has_unknown(v) => vec![Some(v)],
         (Step::Member(name), Some(Value::Object(map))) => values_at(map.get(*name), rest),
         (Step::Each, Some(Value::Array(items))) => items
             .iter()
@@ -179,6 +181,18 @@ mod tests {
             "Export",
             json!({"Name": "x"}),
             unknown
+        ));
+        let whole = json!(reference::UNKNOWN);
+        assert!(
+            forces(&["Export.Name"], "Export", Value::Null, whole.clone()),
+            "unknown above"
+        );
+        let peers = json!([{"Asn": 1}, reference::UNKNOWN]);
+        assert!(forces(
+            &["Peers[*].Asn"],
+            "Peers",
+            json!([{"Asn": 1}, {}]),
+            peers
         ));
         for bad in ["Export..Name", "Export.", "Export[0].Name", "Export[*]x"] {
             assert!(

@@ -531,6 +531,7 @@ mod tests {
                 depends_on: vec![],
                 tags: [(tags::CONFIG_HASH.to_string(), hash.to_string())].into(),
                 sensitive: vec![],
+                provisional: false,
             },
         );
     }

@@ -17,10 +17,11 @@
 //! object.
 
 use super::context::Context;
-use super::events::{Op, OpAction};
+use super::events::{Event, Op, OpAction};
 use super::retry::{repeating_as, retryable};
 use super::walk::{Outcome, walk};
 use crate::spi::Observed;
+use crate::text::escaped;
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -109,28 +110,54 @@ pub async fn refresh(
     Ok(observed)
 }
 
-/// Records the lasting ID of each object that was read under a provisional one (created
-/// `pending` by a run that ended before it was ready, SPI 0.4): the state names it as its
-/// provider now does, before anything is planned on it.
+/// Records the lasting ID of each object recorded under a provisional one (created `pending`
+/// by a run that ended before it was ready, SPI 0.4) that a read now names otherwise: once,
+/// for provisional records only, never an ID another resource of its type is recorded under
+/// (that is reported and left alone), each change said in a warning.
 async fn record_lasting_ids(
     ctx: &Context,
     observed: &BTreeMap<String, Option<Observed>>,
 ) -> Result<()> {
     let renamed: Vec<(String, crate::state::ResourceState)> = {
         let store = ctx.store.lock().expect("state lock");
+        let resources = &store.state.resources;
+        let taken = |r: &crate::state::ResourceState, id: &str| {
+            resources
+                .values()
+                .any(|o| o.plugin == r.plugin && o.type_name == r.type_name && o.id == id)
+        };
         observed
             .iter()
             .filter_map(|(name, o)| {
-                let (o, r) = (o.as_ref()?, store.state.resources.get(name)?);
-                (!o.id.is_empty() && o.id != r.id).then(|| {
+                let (o, r) = (o.as_ref()?, resources.get(name)?);
+                let renamed = r.provisional && !o.id.is_empty() && o.id != r.id;
+                if renamed && taken(r, &o.id) {
+                    ctx.events.event(Event::Warning {
+                        message: format!(
+                            "{name}: its provider reads it as {}, which another resource is \
+                             recorded as; it stays recorded as {}",
+                            escaped(&o.id),
+                            escaped(&r.id)
+                        ),
+                    });
+                    return None;
+                }
+                renamed.then(|| {
                     let mut lasting = r.clone();
                     lasting.id = o.id.clone();
+                    lasting.provisional = false;
                     (name.clone(), lasting)
                 })
             })
             .collect()
     };
     for (name, lasting) in renamed {
+        ctx.events.event(Event::Warning {
+            message: format!(
+                "{name}: created under a provisional ID, now recorded as {}",
+                escaped(&lasting.id)
+            ),
+        });
         ctx.change(&name, crate::state::Change::Resource(Some(lasting)))
             .await
             .map_err(|f| anyhow!("{f}"))?;
@@ -147,7 +174,9 @@ async fn read(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Observ
         .into_iter()
         .filter(
             |(name, read)| match (read, store.state.resources.get(name)) {
-                (Some(o), Some(r)) => o.properties != r.properties || o.attributes != r.attributes,
+                (Some(o), Some(r)) => {
+                    o.properties != r.properties || o.attributes != r.attributes || o.id != r.id
+                }
                 _ => true,
             },
         )

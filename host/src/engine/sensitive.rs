@@ -206,6 +206,7 @@ mod tests {
             depends_on: vec![],
             tags: Default::default(),
             sensitive: vec!["Properties.Content".into(), "Attributes.Value".into()],
+            provisional: false,
         };
         let shown = mask_resource(&r);
         assert_eq!(shown.properties, json!({"Content": MASK, "Path": "p"}));

@@ -305,6 +305,7 @@ impl Session {
                         depends_on: self.ctx.spec_deps(&name),
                         tags: intent.tags.clone(),
                         sensitive: self.sensitive_of(&name),
+                        provisional: o.pending,
                     }))
                 }
                 Some(_) => Change::Settled("its object is an orphan: the name is recorded".into()),
@@ -606,6 +607,7 @@ impl Session {
             depends_on: self.ctx.spec_deps(name),
             tags,
             sensitive: self.sensitive_of(name),
+            provisional: false,
         };
         let mut store = self.ctx.store.lock().expect("state lock");
         store.change(name, Change::Resource(Some(record.clone())))?;

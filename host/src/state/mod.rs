@@ -58,6 +58,11 @@ pub struct ResourceState {
     /// `engine::sensitive`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive: Vec<String>,
+    /// Recorded under a provisional ID: a create answered `pending` under one (SPI 0.4). The
+    /// first read that names the object otherwise gives its lasting ID; no other record's ID
+    /// ever changes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
 }
 
 /// The recorded state of a stack.
@@ -769,6 +774,7 @@ mod tests {
             depends_on: vec![],
             tags: BTreeMap::new(),
             sensitive: vec![],
+            provisional: false,
         }
     }
 

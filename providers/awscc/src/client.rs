@@ -61,7 +61,9 @@ pub fn repeatable(op: &str) -> bool {
 impl From<CallError> for Error {
     fn from(err: CallError) -> Self {
         let kind = match err.code.as_str() {
-            "ResourceNotFoundException" | "RequestTokenNotFoundException" => ErrorKind::NotFound,
+            "ResourceNotFoundException" => ErrorKind::NotFound,
+            // A request Cloud Control no longer knows says nothing of its object.
+            "RequestTokenNotFoundException" => ErrorKind::Other,
             "AlreadyExistsException"
             | "ClientTokenConflictException"
             | "ConcurrentOperationException"

@@ -4,16 +4,17 @@
 //! Invariants:
 //! - **Exactly once.** A create sends rkit's idempotency token as `ClientToken` (Cloud Control
 //!   answers a repeated token with the first request's progress, so a lost answer is simply
-//!   asked again); a request of that token that failed terminally and left no object is spent,
-//!   and only then is the next token of its chain (`TOKEN-2`, …) sent; one that failed and may
-//!   have left its object is `outcome-unknown`, so the engine looks for it first.
+//!   asked again, and a second object is never made under one token); a request that failed
+//!   other than by a definite refusal is `outcome-unknown`: it may have left its object, so the
+//!   engine looks for it by its tags, and a later run starts over with a new token.
 //! - **Waiting is shared.** A create waits a little ([`CREATE_WAIT`]) for a fast handler, then
 //!   answers `pending` under a provisional ID (`request:TOKEN@STARTED`) that reads resolve:
 //!   the engine polls every pending object of the type in shared rounds and records the
 //!   lasting identifier the read returns (SPI 0.4).
-//! - **Never stuck for ever.** A request still in progress [`Ops::stuck_after`] after it
-//!   started is cancelled (`CancelResourceRequest`) and reported; updates and deletes wait
-//!   within one call, up to [`CALL_WAIT`], then do the same.
+//! - **Never stuck for ever.** A create request still in progress [`Ops::stuck_after`] after
+//!   it started is cancelled (`CancelResourceRequest`) and reported; updates and deletes wait
+//!   within one call, up to [`CALL_WAIT`], then report the request still running (never
+//!   cancelled halfway: the next run reads what it did).
 //! - **Reads in the spec's shape.** What `GetResource` returns is split into the attributes
 //!   (the type's read-only top-level properties) and the properties, projected onto the known
 //!   ones ([`crate::shape`]) without rkit's own tags.
@@ -31,8 +32,6 @@ use serde_json::{Map, Value, json};
 pub const CREATE_WAIT: f64 = 10.0;
 /// How long an update or delete waits for its request within one call (seconds).
 pub const CALL_WAIT: f64 = 240.0;
-/// How many tokens of one create's chain are tried at most.
-pub const TOKENS: u32 = 5;
 /// The prefix of a provisional ID.
 pub const REQUEST: &str = "request:";
 /// How many objects a `read-many` must ask for before `ListResources` is tried.
@@ -65,43 +64,25 @@ impl<C: CloudControl> Ops<'_, C> {
     pub fn create(&self, properties: &Value, tags: &Tags, token: &str) -> Result<Seen, Error> {
         let desired = with_tags(properties, tags, self.spec).to_string();
         let started = (self.now)();
-        for n in 1..=TOKENS {
-            let client_token = match n {
-                1 => token.to_string(),
-                n => format!("{token}-{n}"),
-            };
-            let body = json!({
-                "TypeName": self.spec.name,
-                "DesiredState": desired,
-                "ClientToken": client_token,
-            });
-            let event = self.progress("CreateResource", &body)?;
-            match self.settle(event, CREATE_WAIT)? {
-                Settled::Done(id, model) => return self.created(&id, model, properties),
-                Settled::Running(request) => {
-                    return Ok(Seen {
-                        id: format!("{REQUEST}{request}@{}", started as u64),
-                        properties: properties.clone(),
-                        attributes: Value::Object(Map::new()),
-                        tags: tags.clone(),
-                        pending: true,
-                    });
-                }
-                Settled::Failed(err, id) if err.kind == ErrorKind::OutcomeUnknown => {
-                    if let Some(id) = id
-                        && self.get(&id)?.is_some()
-                    {
-                        return Err(err);
-                    }
-                    // Spent, and nothing left behind: the next token of the chain.
-                }
-                Settled::Failed(err, _) => return Err(err),
-            }
+        let body = json!({
+            "TypeName": self.spec.name,
+            "DesiredState": desired,
+            "ClientToken": token,
+        });
+        let event = self.progress("CreateResource", &body)?;
+        match self.settle(event, CREATE_WAIT)? {
+            Settled::Done(id, model) => self.created(&id, model, properties),
+            Settled::Running(request) => Ok(Seen {
+                id: format!("{REQUEST}{request}@{}", started as u64),
+                properties: properties.clone(),
+                attributes: Value::Object(Map::new()),
+                tags: tags.clone(),
+                pending: true,
+            }),
+            // A failure that may have left the object is outcome-unknown (kind_for): the
+            // engine looks for it by its tags before anything is sent again.
+            Settled::Failed(err) => Err(err),
         }
-        Err(Error::other(format!(
-            "{}: {TOKENS} create requests failed in a row, leaving nothing; giving up",
-            self.spec.name
-        )))
     }
 
     /// The object just made, as ready: as its request's last event read it, else read whole.
@@ -145,10 +126,14 @@ impl<C: CloudControl> Ops<'_, C> {
                 Some(lasting) => Ok(self.get(&lasting)?.map(|r| self.seen(&lasting, &r, known))),
                 None => Ok(None),
             },
-            // Failed: what it left, if anything, is found by its identifier.
-            Progress::Failed(_) => match event.identifier.as_deref() {
-                Some(lasting) => Ok(self.get(lasting)?.map(|r| self.seen(lasting, &r, known))),
-                None => Ok(None),
+            // Failed: what it left, if anything, is found by its identifier, unless the
+            // service refused it outright (its identifier then names another's object: one
+            // that already existed).
+            Progress::Failed(err) => match event.identifier.as_deref() {
+                Some(lasting) if !refused(&err) => {
+                    Ok(self.get(lasting)?.map(|r| self.seen(lasting, &r, known)))
+                }
+                _ => Ok(None),
             },
         }
     }
@@ -166,7 +151,9 @@ impl<C: CloudControl> Ops<'_, C> {
         asked
             .iter()
             .map(|(id, known)| match listed.get(id) {
-                Some(read) if !id.starts_with(REQUEST) => Ok(Some(self.seen(id, read, known))),
+                Some(read) if !id.starts_with(REQUEST) && holds(read, known) => {
+                    Ok(Some(self.seen(id, read, known)))
+                }
                 _ => self.read(id, known),
             })
             .collect()
@@ -215,10 +202,19 @@ impl<C: CloudControl> Ops<'_, C> {
                 format!("{} {id} no longer exists", self.spec.name),
             )
         })?;
-        // The tags as they are now, so that a change of rkit's own is patched too.
-        let old = with_tags(old, &tags_of(&current, self.spec), self.spec);
+        // rkit's own tags as they are now, so that a change of them is patched too (the spec's
+        // keep their order on both sides).
+        let rkit_now: Tags = tags_of(&current, self.spec)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("rkit:"))
+            .collect();
+        let old = with_tags(old, &rkit_now, self.spec);
         let new = with_tags(new, tags, self.spec);
-        let ops = patch::diff(&old, &new, &self.spec.write_only);
+        let mut ops = patch::diff(&old, &new, &self.resent());
+        if let Some(tagging) = self.spec.tagging.as_ref().filter(|t| !t.updatable) {
+            let at = format!("/{}", tagging.property);
+            ops.retain(|op| op["path"] != at.as_str());
+        }
         if !ops.is_empty() {
             let body = json!({
                 "TypeName": self.spec.name,
@@ -230,7 +226,7 @@ impl<C: CloudControl> Ops<'_, C> {
             let model = match self.settle(event, CALL_WAIT)? {
                 Settled::Done(_, model) => model,
                 Settled::Running(_) => unreachable!("settle waits for CALL_WAIT or cancels"),
-                Settled::Failed(err, _) => return Err(self.not_updatable(err)),
+                Settled::Failed(err) => return Err(self.not_updatable(err)),
             };
             let read = match model {
                 Some(model) => model,
@@ -239,6 +235,21 @@ impl<C: CloudControl> Ops<'_, C> {
             return Ok(self.attributes(&read));
         }
         Ok(self.attributes(&current))
+    }
+
+    /// The write-only paths an update sends again: not those under a create-only path (an
+    /// update may not name those at all).
+    fn resent(&self) -> Vec<String> {
+        let under = |path: &str, parent: &str| {
+            path.strip_prefix(parent)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        };
+        self.spec
+            .write_only
+            .iter()
+            .filter(|p| !self.spec.force_new.iter().any(|f| under(p, f)))
+            .cloned()
+            .collect()
     }
 
     /// A `NotUpdatable` answer names the way out when a conditional create-only property
@@ -284,8 +295,8 @@ impl<C: CloudControl> Ops<'_, C> {
         };
         match self.settle(event, CALL_WAIT)? {
             Settled::Done(..) => Ok(()),
-            Settled::Failed(err, _) if err.kind == ErrorKind::NotFound => Ok(()),
-            Settled::Failed(err, _) => Err(err),
+            Settled::Failed(err) if err.kind == ErrorKind::NotFound => Ok(()),
+            Settled::Failed(err) => Err(err),
             Settled::Running(_) => unreachable!("settle waits for CALL_WAIT or cancels"),
         }
     }
@@ -414,13 +425,13 @@ impl<C: CloudControl> Ops<'_, C> {
                     let model = model.filter(Value::is_object);
                     return Ok(Settled::Done(identifier.unwrap_or_default(), model));
                 }
-                Progress::Failed(err) => return Ok(Settled::Failed(err, event.identifier)),
+                Progress::Failed(err) => return Ok(Settled::Failed(err)),
                 Progress::Running { retry_after } => {
                     let waited = (self.now)() - started;
                     if waited >= wait {
                         return match event.operation.as_str() {
                             "CREATE" => Ok(Settled::Running(event.request_token)),
-                            _ => Err(self.cancel(&event, waited)),
+                            _ => Err(self.still_running(&event, waited)),
                         };
                     }
                     let until = retry_after.map_or(pause, |at| at - (self.now)());
@@ -431,6 +442,19 @@ impl<C: CloudControl> Ops<'_, C> {
                 }
             }
         }
+    }
+
+    /// The error for an update or delete request still running after `seconds`: left to run
+    /// (cancelling it halfway could leave the object between two states).
+    fn still_running(&self, event: &ProgressEvent, seconds: f64) -> Error {
+        Error::other(format!(
+            "{}: the {} request {} was still in progress after {} s; rkit left it running: the \
+             next run reads what it did",
+            self.spec.name,
+            event.operation.to_lowercase(),
+            event.request_token,
+            seconds as u64
+        ))
     }
 
     /// Cancels a request stuck in progress for `seconds`; the error reporting it.
@@ -450,14 +474,30 @@ impl<C: CloudControl> Ops<'_, C> {
     }
 }
 
+/// Whether `err` says the service refused a request outright (nothing of it was made).
+fn refused(err: &Error) -> bool {
+    matches!(
+        err.kind,
+        ErrorKind::InvalidInput | ErrorKind::Denied | ErrorKind::Conflict | ErrorKind::NotFound
+    )
+}
+
 /// Where a followed request ended.
 enum Settled {
     /// Done: the object's identifier, and its properties if the event carried them.
     Done(String, Option<Value>),
     /// Still running (a create, after its wait): its request token.
     Running(String),
-    /// Failed, with the identifier the handler gave, if any.
-    Failed(Error, Option<String>),
+    /// Failed.
+    Failed(Error),
+}
+
+/// Whether a listed model holds every property `known` sets (a list handler may give fewer
+/// than a read: then the object is read by itself, so nothing missing reads as drift).
+fn holds(listed: &Value, known: &Value) -> bool {
+    known
+        .as_object()
+        .is_none_or(|k| k.keys().all(|key| listed.get(key).is_some()))
 }
 
 /// A resource model's properties: Cloud Control sends them as JSON text.
@@ -554,7 +594,7 @@ mod tests {
     }
 
     #[test]
-    fn a_spent_token_is_followed_by_the_next_of_its_chain() {
+    fn a_create_carries_rkits_token_and_a_failure_midway_is_outcome_unknown() {
         let creates = Cell::new(0);
         let cc = Fake::new(move |op, _| match op {
             "CreateResource" => {
@@ -569,20 +609,25 @@ mod tests {
         });
         let spec = queue();
         let tags: Tags = [("rkit:name".to_string(), "Q".to_string())].into();
-        let seen = ops(&cc, &spec)
-            .create(
-                &json!({"QueueName": "q", "VisibilityTimeout": 30}),
-                &tags,
-                "tok",
-            )
-            .unwrap();
+        let props = json!({"QueueName": "q", "VisibilityTimeout": 30});
+        let err = ops(&cc, &spec).create(&props, &tags, "tok").unwrap_err();
+        assert_eq!(
+            err.kind,
+            ErrorKind::OutcomeUnknown,
+            "it may have left its object"
+        );
+        let seen = ops(&cc, &spec).create(&props, &tags, "tok").unwrap();
         let sent = cc.sent();
         let tokens: Vec<&Value> = sent
             .iter()
             .filter(|(o, _)| o == "CreateResource")
             .map(|(_, b)| &b["ClientToken"])
             .collect();
-        assert_eq!(tokens, [&json!("tok"), &json!("tok-2")]);
+        assert_eq!(
+            tokens,
+            [&json!("tok"), &json!("tok")],
+            "never another token"
+        );
         assert_eq!(seen.id, "u1");
         assert!(!seen.pending);
         assert_eq!(seen.attributes, json!({"Arn": "arn:q", "QueueUrl": "u1"}));
@@ -591,12 +636,28 @@ mod tests {
             json!({"QueueName": "q", "VisibilityTimeout": 30})
         );
         let desired: Value =
-            serde_json::from_str(cc.sent()[0].1["DesiredState"].as_str().unwrap()).unwrap();
+            serde_json::from_str(sent[0].1["DesiredState"].as_str().unwrap()).unwrap();
         assert_eq!(
             desired["Tags"],
             json!([{"Key": "rkit:name", "Value": "Q"}]),
             "rkit's tags are sent"
         );
+    }
+
+    #[test]
+    fn a_failed_request_naming_anothers_object_is_not_followed() {
+        let cc = Fake::new(|op, _| match op {
+            "GetResourceRequestStatus" => event(
+                "FAILED",
+                json!({"ErrorCode": "AlreadyExists", "Identifier": "theirs"}),
+            ),
+            "GetResource" => model(),
+            other => panic!("{other}"),
+        });
+        let spec = queue();
+        let read = ops(&cc, &spec).read("request:r1@1000", &json!({})).unwrap();
+        assert!(read.is_none(), "the other object is not taken for ours");
+        assert!(cc.sent().iter().all(|(op, _)| op != "GetResource"));
     }
 
     #[test]
@@ -765,5 +826,14 @@ mod tests {
         let few = ops(&cc, &spec).read_many(&asked[..3]);
         assert_eq!(few.len(), 3);
         assert_eq!(cc.sent().len(), 5, "fewer than LIST_FROM: read one by one");
+    }
+
+    #[test]
+    fn an_update_never_resends_a_write_only_value_under_a_create_only_path() {
+        let mut spec = queue();
+        spec.write_only = vec!["Secret".into(), "Fixed.Key".into(), "Fixedly".into()];
+        spec.force_new = vec!["Fixed".into()];
+        let cc = Fake::new(|op, _| panic!("{op}"));
+        assert_eq!(ops(&cc, &spec).resent(), ["Secret", "Fixedly"]);
     }
 }

@@ -1,7 +1,9 @@
 //! Checks a resource's properties against its type's schema before any call, each finding
-//! named by field: what a CloudFormation user gets wrong most (a property the type does not
-//! take, one it only reports, one it requires, a value of the wrong JSON type or outside its
-//! enumeration), at the top level and inside objects the schema describes.
+//! named by field: a property the type does not take, one it only reports, one it requires,
+//! a value of the wrong JSON type, outside its enumeration, its length, range or item count,
+//! or not matching its pattern; at the top level and inside the objects and arrays the schema
+//! describes. Combinators (`oneOf`, `anyOf`, `allOf`, `not`) and formats are left to the
+//! service, whose answer names the field too.
 //!
 //! Invariants: a finding names the property path (`Tags[0].Key`); a value rkit will fill in
 //! (a reference, `(known after apply)`) is never judged; nothing here calls the service, and a
@@ -78,6 +80,9 @@ impl Checker<'_> {
             let listed: Vec<String> = allowed.iter().map(Value::to_string).collect();
             self.error(path, format!("must be one of {}", listed.join(", ")));
         }
+        if let Some(problem) = bounds(schema, value) {
+            self.error(path, problem);
+        }
         match value {
             Value::Object(map) => self.object(map, schema, path, depth),
             Value::Array(items) => {
@@ -144,6 +149,46 @@ impl Checker<'_> {
             path.to_string(),
             format!("{subject} {message}"),
         ));
+    }
+}
+
+/// What is wrong with `value` against the schema's bounds: lengths, ranges, item counts and
+/// `pattern` (ECMA-262 as the schemas write it; one the `regex-lite` syntax cannot read is
+/// left to the service).
+fn bounds(schema: &Value, value: &Value) -> Option<String> {
+    let at = |k: &str| schema.get(k).and_then(Value::as_f64);
+    match value {
+        Value::String(text) => {
+            let chars = text.chars().count() as f64;
+            if let Some(min) = at("minLength").filter(|m| chars < *m) {
+                return Some(format!("must be at least {min} characters long"));
+            }
+            if let Some(max) = at("maxLength").filter(|m| chars > *m) {
+                return Some(format!("must be at most {max} characters long"));
+            }
+            let pattern = schema.get("pattern").and_then(Value::as_str)?;
+            let re = regex_lite::Regex::new(pattern).ok()?;
+            (!re.is_match(text)).then(|| format!("must match the pattern {pattern}"))
+        }
+        Value::Number(n) => {
+            let n = n.as_f64()?;
+            if let Some(min) = at("minimum").filter(|m| n < *m) {
+                return Some(format!("must be at least {min}"));
+            }
+            at("maximum")
+                .filter(|m| n > *m)
+                .map(|max| format!("must be at most {max}"))
+        }
+        Value::Array(items) => {
+            let count = items.len() as f64;
+            if let Some(min) = at("minItems").filter(|m| count < *m) {
+                return Some(format!("must have at least {min} items"));
+            }
+            at("maxItems")
+                .filter(|m| count > *m)
+                .map(|max| format!("must have at most {max} items"))
+        }
+        _ => None,
     }
 }
 
@@ -260,6 +305,15 @@ mod tests {
             fields,
             ["AssumeRolePolicyDocument", "Tags[0].Key"],
             "{role:?}"
+        );
+        let bounded = findings(
+            "AWS::SQS::Queue",
+            json!({"VisibilityTimeout": 50000, "QueueName": "x".repeat(81)}),
+        );
+        let messages: Vec<&str> = bounded.iter().map(|(_, m)| m.as_str()).collect();
+        assert!(
+            messages.contains(&"VisibilityTimeout must be at most 43200"),
+            "{bounded:?}"
         );
         // What rkit fills in at apply is not judged.
         assert!(

@@ -10,13 +10,22 @@
 //! exactly (case matters, as it does to the service); a request handing Cloud Control a role
 //! to act as (`RoleArn`) is refused whatever is declared, since that role's permissions, not
 //! the approved ones, would decide what happens; requests about a request (its status, its
-//! cancellation) name no type and pass.
+//! cancellation) name no type and pass, but listing every type's requests
+//! (`ListResourceRequests`) needs every type (`*`); no pattern reaches
+//! `AWS::CloudFormation::*` (a stack deploys any type as any role): those only by name.
 
 use super::route::Routed;
 use crate::text::escaped;
 
 /// The signing name of the service whose requests name resource types.
 const CLOUD_CONTROL: &str = "cloudcontrolapi";
+
+/// Types no pattern reaches, only their own names: a CloudFormation stack (or stack set)
+/// deploys any type, as any role.
+const BY_NAME_ONLY: &str = "AWS::CloudFormation::";
+
+/// The operation that lists every type's requests: only for a provider allowed every type.
+const EVERY_TYPE: &str = "ListResourceRequests";
 
 /// The Cloud Control resource types one provider may touch: those it declares, and of them
 /// only those the spec grants when it names some.
@@ -80,9 +89,13 @@ impl ResourceTypes {
 
     /// Whether the type `name` is declared (and granted, when the spec limits them).
     pub fn allows(&self, name: &str) -> bool {
+        // A CloudFormation stack or stack set deploys any type, as any role: only by name.
+        let by_name_only = name.starts_with(BY_NAME_ONLY);
         let matches = |patterns: &[String]| {
             patterns.iter().any(|p| match p.strip_suffix('*') {
-                Some(prefix) => name.starts_with(prefix) && name.len() > prefix.len(),
+                Some(prefix) => {
+                    !by_name_only && name.starts_with(prefix) && name.len() > prefix.len()
+                }
                 None => p == name,
             })
         };
@@ -102,6 +115,12 @@ impl ResourceTypes {
             );
         }
         let op = routed.operation;
+        if op.name == EVERY_TYPE && !self.every_type() {
+            return Err(format!(
+                "{EVERY_TYPE} shows every resource type's requests; only a provider declared \
+                 and granted every type (*) may call it"
+            ));
+        }
         if !op.keys.iter().any(|k| k == "TypeName") {
             return Ok(());
         }
@@ -126,6 +145,12 @@ impl ResourceTypes {
             "resource type {} was not declared and approved (resource types: {declared}{granted})",
             escaped(name)
         ))
+    }
+
+    /// Whether every type is declared, and granted.
+    fn every_type(&self) -> bool {
+        let all = |p: &[String]| p.iter().any(|p| p == "*");
+        all(&self.patterns) && self.granted.as_deref().is_none_or(all)
     }
 
     /// The patterns, as declared.
@@ -157,6 +182,25 @@ mod tests {
                 .unwrap()
                 .allows("AWS::EC2::VPC")
         );
+        let granted = ResourceTypes::parse(&["AWS::*"])
+            .unwrap()
+            .within(&["AWS::SQS::*".to_string()])
+            .unwrap();
+        assert!(granted.allows("AWS::SQS::Queue"));
+        assert!(!granted.allows("AWS::IAM::Role"), "declared, not granted");
+        let beyond = ResourceTypes::parse(&["AWS::SQS::*"])
+            .unwrap()
+            .within(&["AWS::IAM::Role".to_string()])
+            .unwrap();
+        assert!(!beyond.allows("AWS::IAM::Role"), "granted, not declared");
+        for pattern in ["*", "AWS::*", "AWS::CloudFormation::*"] {
+            let wide = ResourceTypes::parse(&[pattern]).unwrap();
+            assert!(!wide.allows("AWS::CloudFormation::Stack"), "{pattern}");
+        }
+        let named = ResourceTypes::parse(&["AWS::CloudFormation::Stack"]).unwrap();
+        assert!(named.allows("AWS::CloudFormation::Stack"));
+        assert!(ResourceTypes::parse(&["*"]).unwrap().every_type());
+        assert!(!ResourceTypes::parse(&["AWS::*"]).unwrap().every_type());
         for bad in [
             "AWS::S3",
             "AWS::S3::Bucket::*",
