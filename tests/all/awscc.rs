@@ -108,17 +108,9 @@ fn mixed(queue: &str) -> Value {
 /// A write-only value no output may show.
 const WRITE_ONLY: &str = "AuthenticatedRead";
 
-#[test]
-fn a_mixed_stack_applies_repairs_drift_replaces_and_destroys_checked_with_boto3() {
-    let moto = Moto::with_cloud_control(&[]);
-    let stack = Stack::new(&moto, &moto.endpoint, mixed("rkit-jobs"));
-    let mut outputs = vec![stack.expect(0, &["apply", "--yes"])];
-    assert!(
-        outputs[0].contains("Apply complete: 5 created"),
-        "{}",
-        outputs[0]
-    );
-
+/// What the mixed spec made, as boto3 sees it: the VPC, the role naming it, the queue, the
+/// table tagged with the queue's ARN, each with rkit's tags, and the bucket's write-only ACL.
+fn assert_made_as_specified(moto: &Moto, stack: &Stack) {
     let seen = moto.boto3("cloud.py", &["state"]);
     let vpc = stack.state()["Resources"]["Net"]["ID"]
         .as_str()
@@ -155,6 +147,20 @@ fn a_mixed_stack_applies_repairs_drift_replaces_and_destroys_checked_with_boto3(
         json!(["AuthenticatedUsers"]),
         "the write-only ACL reached S3: {seen}"
     );
+}
+
+#[test]
+fn a_mixed_stack_applies_repairs_drift_replaces_and_destroys_checked_with_boto3() {
+    let moto = Moto::with_cloud_control(&[]);
+    let stack = Stack::new(&moto, &moto.endpoint, mixed("rkit-jobs"));
+    let mut outputs = vec![stack.expect(0, &["apply", "--yes"])];
+    assert!(
+        outputs[0].contains("Apply complete: 5 created"),
+        "{}",
+        outputs[0]
+    );
+
+    assert_made_as_specified(&moto, &stack);
 
     // Defaults the service fills in are not drift, nor write-only values it does not read.
     let out = stack.expect(0, &["plan"]);
