@@ -26,6 +26,11 @@ use std::time::{Duration, Instant};
 /// How many VPCs each operation acts on.
 const N: usize = 10;
 
+/// The commands timed, on the spec in the step's directory.
+const APPLY: &[&str] = &["apply", "spec.json", "--yes", "--approve"];
+const PLAN: &[&str] = &["plan", "spec.json", "--approve"];
+const DESTROY: &[&str] = &["destroy", "spec.json", "--yes", "--approve"];
+
 /// One timed rkit run in `dir` with `cache` as the module cache: wall time and the requests
 /// `plugin` reported.
 fn run(moto: &Moto, dir: &Path, cache: &Path, plugin: &str, args: &[&str]) -> (Duration, u64) {
@@ -148,16 +153,7 @@ fn loading(moto: &Moto, rounds: usize, report: &mut String) {
                 )
                 .0,
             );
-            plans.push(
-                run(
-                    moto,
-                    dir.path(),
-                    warm.path(),
-                    plugin,
-                    &["plan", "spec.json", "--approve"],
-                )
-                .0,
-            );
+            plans.push(run(moto, dir.path(), warm.path(), plugin, PLAN).0);
         }
         let _ = writeln!(
             report,
@@ -184,19 +180,11 @@ fn operations(moto: &Moto, rounds: usize, report: &mut String) {
             let dir = tempfile::tempdir().unwrap();
             let file = dir.path().join("spec.json");
             std::fs::write(&file, spec(vpcs(plugin, false))).unwrap();
-            let apply: &[&str] = &["apply", "spec.json", "--yes", "--approve"];
-            let mut steps = vec![run(moto, dir.path(), &cache, plugin, apply)];
-            steps.push(run(
-                moto,
-                dir.path(),
-                &cache,
-                plugin,
-                &["plan", "spec.json", "--approve"],
-            ));
+            let mut steps = vec![run(moto, dir.path(), &cache, plugin, APPLY)];
+            steps.push(run(moto, dir.path(), &cache, plugin, PLAN));
             std::fs::write(&file, spec(vpcs(plugin, true))).unwrap();
-            steps.push(run(moto, dir.path(), &cache, plugin, apply));
-            let destroy: &[&str] = &["destroy", "spec.json", "--yes", "--approve"];
-            steps.push(run(moto, dir.path(), &cache, plugin, destroy));
+            steps.push(run(moto, dir.path(), &cache, plugin, APPLY));
+            steps.push(run(moto, dir.path(), &cache, plugin, DESTROY));
             if round == 0 {
                 continue; // warm-up: the compiled module cached, moto's backends awake
             }
@@ -232,17 +220,14 @@ fn many_reads(moto: &Moto, rounds: usize, report: &mut String) {
             .collect();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("spec.json"), spec(queues.into())).unwrap();
-        let apply: &[&str] = &["apply", "spec.json", "--yes", "--approve"];
-        run(moto, dir.path(), &cache, "awscc", apply);
-        let plan: &[&str] = &["plan", "spec.json", "--approve"];
+        run(moto, dir.path(), &cache, "awscc", APPLY);
         let (mut times, mut requests) = (Vec::new(), 0);
         for _ in 0..rounds {
-            let (time, n) = run(moto, dir.path(), &cache, "awscc", plan);
+            let (time, n) = run(moto, dir.path(), &cache, "awscc", PLAN);
             times.push(time);
             requests = n;
         }
-        let destroy: &[&str] = &["destroy", "spec.json", "--yes", "--approve"];
-        run(moto, dir.path(), &cache, "awscc", destroy);
+        run(moto, dir.path(), &cache, "awscc", DESTROY);
         let _ = writeln!(
             report,
             "| {count} | {:.0} ms | {requests} |",

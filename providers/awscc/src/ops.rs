@@ -24,7 +24,7 @@ use crate::patch;
 use crate::progress::{Progress, ProgressEvent};
 use crate::schema::TypeSpec;
 use crate::shape;
-use crate::tags::{tags_of, with_tags, without_tags};
+use crate::tags::{rkits, tags_of, with_tags, without_tags};
 use rkit_sdk::{Error, ErrorKind, Tags};
 use serde_json::{Map, Value, json};
 
@@ -163,33 +163,16 @@ impl<C: CloudControl> Ops<'_, C> {
     /// identifier), by identifier, from at most `pages` pages; none if listing fails.
     fn listed(&self, pages: usize) -> Map<String, Value> {
         let mut found = Map::new();
-        let mut next: Option<String> = None;
-        for _ in 0..pages {
-            let mut body = json!({"TypeName": self.spec.name});
-            if let Some(token) = &next {
-                body["NextToken"] = json!(token);
+        // A listing that fails leaves what it gave so far; the rest is read alone.
+        let _ = self.each_listed(Some(pages), |id, read| {
+            let whole = read
+                .as_object()
+                .is_some_and(|m| m.keys().any(|k| !self.spec.identifier.contains(k)));
+            if whole {
+                found.insert(id.to_string(), read);
             }
-            let Ok(page) = self.cc.call("ListResources", &body) else {
-                return found;
-            };
-            for item in page["ResourceDescriptions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                let read = parse_properties(&item["Properties"]);
-                let whole = read
-                    .as_object()
-                    .is_some_and(|m| m.keys().any(|k| !self.spec.identifier.contains(k)));
-                if let (Some(id), true) = (item["Identifier"].as_str(), whole) {
-                    found.insert(id.to_string(), read);
-                }
-            }
-            next = page["NextToken"].as_str().map(str::to_string);
-            if next.is_none() {
-                break;
-            }
-        }
+            Ok(())
+        });
         found
     }
 
@@ -204,11 +187,7 @@ impl<C: CloudControl> Ops<'_, C> {
         })?;
         // rkit's own tags as they are now, so that a change of them is patched too (the spec's
         // keep their order on both sides).
-        let rkit_now: Tags = tags_of(&current, self.spec)
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("rkit:"))
-            .collect();
-        let old = with_tags(old, &rkit_now, self.spec);
+        let old = with_tags(old, &rkits(&tags_of(&current, self.spec)), self.spec);
         let new = with_tags(new, tags, self.spec);
         let mut ops = patch::diff(&old, &new, &self.resent());
         if let Some(tagging) = self.spec.tagging.as_ref().filter(|t| !t.updatable) {
@@ -310,8 +289,32 @@ impl<C: CloudControl> Ops<'_, C> {
             ));
         }
         let mut found = Vec::new();
+        self.each_listed(None, |id, listed| {
+            // A list handler may give identifiers only: the tags need a read.
+            let read = match tags_of(&listed, self.spec).is_empty() {
+                true => self.get(id)?,
+                false => Some(listed),
+            };
+            let Some(read) = read else { return Ok(()) };
+            let have = tags_of(&read, self.spec);
+            if wanted.iter().all(|(k, v)| have.get(k) == Some(v)) {
+                found.push(self.seen(id, &read, &Value::Null));
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// Calls `f` with each object `ListResources` gives (its identifier and its listed
+    /// properties), page by page, every page or at most `pages`; a failed page ends it with
+    /// its error.
+    fn each_listed(
+        &self,
+        pages: Option<usize>,
+        mut f: impl FnMut(&str, Value) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let mut next: Option<String> = None;
-        loop {
+        for _ in 0..pages.unwrap_or(usize::MAX) {
             let mut body = json!({"TypeName": self.spec.name});
             if let Some(token) = &next {
                 body["NextToken"] = json!(token);
@@ -322,26 +325,16 @@ impl<C: CloudControl> Ops<'_, C> {
                 .into_iter()
                 .flatten()
             {
-                let Some(id) = item["Identifier"].as_str() else {
-                    continue;
-                };
-                // A list handler may give identifiers only: the tags need a read.
-                let listed = parse_properties(&item["Properties"]);
-                let read = match tags_of(&listed, self.spec).is_empty() {
-                    true => self.get(id)?,
-                    false => Some(listed),
-                };
-                let Some(read) = read else { continue };
-                let have = tags_of(&read, self.spec);
-                if wanted.iter().all(|(k, v)| have.get(k) == Some(v)) {
-                    found.push(self.seen(id, &read, &Value::Null));
+                if let Some(id) = item["Identifier"].as_str() {
+                    f(id, parse_properties(&item["Properties"]))?;
                 }
             }
             next = page["NextToken"].as_str().map(str::to_string);
             if next.is_none() {
-                return Ok(found);
+                break;
             }
         }
+        Ok(())
     }
 
     /// `GetResource`: the object's properties as the service reads them; `None` if it does
@@ -361,11 +354,8 @@ impl<C: CloudControl> Ops<'_, C> {
     /// (`null`: nothing known, as when listing).
     fn seen(&self, id: &str, read: &Value, known: &Value) -> Seen {
         let attributes = self.attributes(read);
-        let rkit: Tags = tags_of(read, self.spec)
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("rkit:"))
-            .collect();
-        let mut properties = without_tags(read, &rkit, self.spec);
+        let tags = tags_of(read, self.spec);
+        let mut properties = without_tags(read, &rkits(&tags), self.spec);
         if let Some(map) = properties.as_object_mut() {
             map.retain(|k, _| attributes.get(k).is_none());
         }
@@ -377,7 +367,7 @@ impl<C: CloudControl> Ops<'_, C> {
             id: id.to_string(),
             properties,
             attributes,
-            tags: tags_of(read, self.spec),
+            tags,
             pending: false,
         }
     }

@@ -545,13 +545,19 @@ fn map_format(schema: &Value) -> Option<TagFormat> {
     (!closed).then_some(TagFormat::Map)
 }
 
-/// `schema`, or what its `$ref` points to inside `root` (one step).
-fn resolved<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
-    schema["$ref"]
-        .as_str()
-        .and_then(|r| r.strip_prefix('#'))
-        .and_then(|p| root.pointer(p))
-        .unwrap_or(schema)
+/// `schema`, or what its `$ref` points to inside `root` (following a chain of them, at most
+/// 16 steps).
+pub fn resolved<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
+    for _ in 0..16 {
+        match schema["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+            Some(pointer) => match root.pointer(pointer) {
+                Some(target) => schema = target,
+                None => return schema,
+            },
+            None => return schema,
+        }
+    }
+    schema
 }
 
 #[cfg(test)]

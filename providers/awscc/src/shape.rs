@@ -16,7 +16,7 @@
 //! ARN), or the reverse; nothing is invented: every other value in the projection is the
 //! service's.
 
-use crate::schema::TypeSpec;
+use crate::schema::{TypeSpec, resolved};
 use serde_json::{Map, Value};
 
 /// The longest unordered array matched element by element (the matching takes n² projections).
@@ -222,20 +222,6 @@ fn child_schema<'a>(schema: &'a Value, key: &str, root: &'a Value, depth: u8) ->
         .filter_map(|k| schema.get(*k).and_then(Value::as_array))
         .flatten()
         .find_map(|branch| child_schema(resolved(branch, root), key, root, depth - 1))
-}
-
-/// `schema`, or what its `$ref` points to inside `root` (following a chain of them).
-pub(crate) fn resolved<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
-    for _ in 0..16 {
-        match schema["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
-            Some(pointer) => match root.pointer(pointer) {
-                Some(target) => schema = target,
-                None => return schema,
-            },
-            None => return schema,
-        }
-    }
-    schema
 }
 
 #[cfg(test)]

@@ -78,6 +78,14 @@ pub fn tags_of(properties: &Value, spec: &TypeSpec) -> Tags {
     }
 }
 
+/// Of `tags`, rkit's own (`rkit:*`): those the engine sets, which the spec does not hold.
+pub fn rkits(tags: &Tags) -> Tags {
+    tags.iter()
+        .filter(|(k, _)| k.starts_with("rkit:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// `properties` (as read) without the tags in `rkit` (the engine's own, which the spec does
 /// not hold): what the spec's tag property compares with.
 pub fn without_tags(properties: &Value, rkit: &Tags, spec: &TypeSpec) -> Value {

@@ -9,8 +9,7 @@
 //! (a reference, `(known after apply)`) is never judged; nothing here calls the service, and a
 //! schema keyword not read here is left to the service (whose answer names the field too).
 
-use crate::schema::TypeSpec;
-use crate::shape::resolved;
+use crate::schema::{TypeSpec, resolved};
 use rkit_sdk::Diagnostic;
 use serde_json::Value;
 

@@ -53,6 +53,16 @@ pub struct NullProperties {
     pub healthy: Option<bool>,
 }
 
+impl NullProperties {
+    /// The attributes a null resource reports: its input and health, as given.
+    fn echoed(&self) -> NullAttributes {
+        NullAttributes {
+            output: self.input.clone(),
+            healthy: self.healthy,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct NullAttributes {
@@ -80,22 +90,12 @@ impl Resource for Null {
     fn create(_: &NullProvider, p: &NullProperties, _: &Tags) -> Result<Created<NullAttributes>> {
         Ok(Created {
             id: new_id()?,
-            attributes: NullAttributes {
-                output: p.input.clone(),
-                healthy: p.healthy,
-            },
+            attributes: p.echoed(),
         })
     }
 
     fn read(_: &NullProvider, id: &str, p: &NullProperties) -> Result<Option<Observed<Self>>> {
-        exists(
-            id,
-            p.clone(),
-            NullAttributes {
-                output: p.input.clone(),
-                healthy: p.healthy,
-            },
-        )
+        exists(id, p.clone(), p.echoed())
     }
 
     fn update(
@@ -105,10 +105,7 @@ impl Resource for Null {
         new: &NullProperties,
         _: &Tags,
     ) -> Result<NullAttributes> {
-        Ok(NullAttributes {
-            output: new.input.clone(),
-            healthy: new.healthy,
-        })
+        Ok(new.echoed())
     }
 
     fn delete(_: &NullProvider, _: &str, _: &NullProperties) -> Result<()> {
@@ -163,14 +160,7 @@ impl Resource for Versioned {
     }
 
     fn read(_: &NullProvider, id: &str, p: &NullProperties) -> Result<Option<Observed<Self>>> {
-        exists(
-            id,
-            p.clone(),
-            NullAttributes {
-                output: p.input.clone(),
-                healthy: p.healthy,
-            },
-        )
+        exists(id, p.clone(), p.echoed())
     }
 
     fn delete(_: &NullProvider, _: &str, _: &NullProperties) -> Result<()> {
@@ -204,14 +194,7 @@ impl Resource for Keyed {
     }
 
     fn read(_: &NullProvider, id: &str, p: &NullProperties) -> Result<Option<Observed<Self>>> {
-        exists(
-            id,
-            p.clone(),
-            NullAttributes {
-                output: p.input.clone(),
-                healthy: p.healthy,
-            },
-        )
+        exists(id, p.clone(), p.echoed())
     }
 
     fn update(
@@ -221,10 +204,7 @@ impl Resource for Keyed {
         new: &NullProperties,
         _: &Tags,
     ) -> Result<NullAttributes> {
-        Ok(NullAttributes {
-            output: new.input.clone(),
-            healthy: new.healthy,
-        })
+        Ok(new.echoed())
     }
 
     fn delete(_: &NullProvider, _: &str, _: &NullProperties) -> Result<()> {
