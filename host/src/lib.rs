@@ -17,6 +17,7 @@ pub mod json_strict;
 #[cfg(test)]
 mod layers;
 pub mod output;
+pub mod policy;
 pub mod registry;
 pub mod sandbox;
 pub mod spec;

@@ -19,6 +19,7 @@ mod exactly_once;
 mod groups;
 mod js_provider;
 mod least_privilege;
+mod policy;
 mod publishing;
 mod python_provider;
 mod sandbox_hostile;

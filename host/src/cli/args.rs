@@ -41,6 +41,44 @@ pub struct SpecArgs {
     /// A JSON object of parameter values (repeatable; later files and --var win).
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyFlags,
+}
+
+/// Which policies check a run besides the spec's, and which of them it overrides.
+#[derive(Args, Clone, Default)]
+pub struct PolicyFlags {
+    /// Check plans against these Rego policies too: a `.rego` file, a directory, or a
+    /// signed bundle's reference (repeatable; also `RKIT_POLICIES`, comma-separated).
+    #[arg(long = "policy", value_name = "PATH|REFERENCE")]
+    pub policies: Vec<String>,
+    /// Let an overridable policy's denials through (repeatable; needs --reason; recorded
+    /// in the state's history with who and when).
+    #[arg(long = "override", value_name = "PACKAGE")]
+    pub overrides: Vec<String>,
+    /// Why the overridden policies are let through.
+    #[arg(long, value_name = "TEXT", requires = "overrides")]
+    pub reason: Option<String>,
+}
+
+impl PolicyFlags {
+    /// The sources `--policy` names.
+    pub fn sources(&self) -> Vec<crate::policy::Source> {
+        self.policies
+            .iter()
+            .map(|p| crate::policy::Source::at(p))
+            .collect()
+    }
+
+    /// The run's checks: `policies`, with the overrides asked for.
+    pub fn run(&self, policies: crate::policy::Policies) -> crate::engine::PolicyRun {
+        crate::engine::PolicyRun {
+            policies,
+            overrides: self.overrides.clone(),
+            reason: self.reason.clone(),
+            who: crate::engine::who(),
+        }
+    }
 }
 
 impl SpecArgs {

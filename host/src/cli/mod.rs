@@ -56,6 +56,8 @@ enum Command {
     State(state::StateCommand),
     #[command(subcommand)]
     Provider(provider::ProviderCommand),
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// The dispatch table: each command to its `exec`.
@@ -74,6 +76,7 @@ async fn exec(command: Command, interrupt: &Interrupt) -> Result<ExitCode> {
         Command::Graph(args) => graph::exec(args, interrupt).await,
         Command::State(command) => state::exec(command, interrupt).await,
         Command::Provider(command) => provider::exec(command, interrupt).await,
+        Command::Policy(command) => policy::exec(command, interrupt).await,
     }
 }
 

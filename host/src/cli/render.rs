@@ -102,6 +102,45 @@ pub fn plan(plan: &Plan, reveal: bool) -> String {
         let _ = writeln!(out, "{}", escape(&line));
     }
     let _ = writeln!(out, "{}", summary(plan));
+    if let Some(checked) = &plan.policy {
+        out.push_str(&policies(checked));
+    }
+    out
+}
+
+/// What the policies said of a plan: a line per finding, then a summary line.
+pub fn policies(checked: &crate::engine::Checked) -> String {
+    let verdict = &checked.verdict;
+    let mut out = String::new();
+    if !verdict.findings.is_empty() {
+        out.push('\n');
+    }
+    for finding in &verdict.findings {
+        let mark = if finding.blocks() {
+            paint(RED, "✗")
+        } else {
+            "!".to_string()
+        };
+        let _ = writeln!(out, "  {mark} {}", escape(&finding.line()));
+    }
+    let blocking = verdict.blocking().count();
+    let _ = writeln!(
+        out,
+        "Policies: {} checked, {} blocking, {} other finding{}.{}",
+        verdict.policies,
+        blocking,
+        verdict.findings.len() - blocking,
+        if verdict.findings.len() - blocking == 1 {
+            ""
+        } else {
+            "s"
+        },
+        if blocking > 0 {
+            " This plan cannot be applied."
+        } else {
+            ""
+        }
+    );
     out
 }
 

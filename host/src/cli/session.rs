@@ -41,15 +41,14 @@ pub async fn open(
     interrupt: &Interrupt,
 ) -> Result<Session> {
     let state = args.state_ref()?;
-    let session = Session::with_spec(
-        spec,
-        state.as_ref(),
-        &args.providers,
-        policy(args),
-        events,
-        &[],
-    )
-    .await?;
+    let policies =
+        crate::engine::load_policies(&spec, &args.policy.sources(), args.allow_unsigned, &events)
+            .await?;
+    let mut approval = policy(args);
+    approval.policies = policies.clone();
+    let session = Session::with_spec(spec, state.as_ref(), &args.providers, approval, events, &[])
+        .await?
+        .with_policies(args.policy.run(policies));
     Ok(paced(session.interruptible(interrupt)))
 }
 
@@ -84,6 +83,7 @@ pub fn policy(args: &SpecArgs) -> Policy {
         approve: args.approve,
         allow_unsigned: args.allow_unsigned,
         approve_command: command,
+        policies: Default::default(),
     }
 }
 
@@ -127,8 +127,34 @@ pub fn show_plan(mode: Mode, plan: &Plan, operation: &str, reveal: bool) {
                 &render::summary(&plan),
                 &serde_json::json!({"type": "change_summary", "operation": operation, "changes": counts}),
             );
+            if let Some(checked) = &plan.policy {
+                policy_lines(checked);
+            }
         }
     }
+}
+
+/// `--json`: a `policy_finding` line per finding, and a `policy_summary`.
+fn policy_lines(checked: &crate::engine::Checked) {
+    let verdict = &checked.verdict;
+    for finding in &verdict.findings {
+        ui::line(
+            if finding.blocks() { "error" } else { "warn" },
+            &escape(&finding.line()),
+            &serde_json::json!({"type": "policy_finding", "finding": finding}),
+        );
+    }
+    let blocking = verdict.blocking().count();
+    ui::line(
+        if blocking > 0 { "error" } else { "info" },
+        &format!(
+            "Policies: {} checked, {blocking} blocking",
+            verdict.policies
+        ),
+        &serde_json::json!({"type": "policy_summary", "policies": verdict.policies,
+            "blocking": blocking, "findings": verdict.findings.len(),
+            "digest": verdict.digest, "overrides": checked.overrides, "passed": blocking == 0}),
+    );
 }
 
 /// What `apply` and `destroy` share.
@@ -146,6 +172,17 @@ pub struct Run<'a> {
 /// Shows `plan`, asks unless `run.yes`, applies it and shows the report.
 pub async fn execute(session: &Session, plan: Plan, run: &Run<'_>) -> Result<ExitCode> {
     show_plan(run.mode, &plan, &run.verb.to_lowercase(), false);
+    if let Some(refusal) = plan
+        .policy
+        .as_ref()
+        .filter(|_| plan.has_changes())
+        .and_then(|c| {
+            c.verdict
+                .refusal(&format!("this {}", run.verb.to_lowercase()))
+        })
+    {
+        bail!("{refusal}\nNothing was changed.");
+    }
     if !plan.has_changes() {
         session.keep(&plan)?;
         return Ok(ExitCode::SUCCESS);

@@ -131,6 +131,14 @@ fn text(event: &Event) -> Option<String> {
             fields,
             reason,
         } => drift(resource, *action, fields, reason.as_deref()),
+        Event::PolicyFinding { operation, finding } => {
+            let subject = match operation.as_str() {
+                "converge" => "in reality",
+                "approve" => "at approval",
+                _ => "",
+            };
+            format!("policy {subject}: {}", finding.line()).replace("policy : ", "policy: ")
+        }
         Event::SpecPending { changes } => format!(
             "the spec file changed: {changes} changes pending (converge applies them with \
              --follow-spec; or run rkit apply)"
@@ -243,6 +251,14 @@ impl Reporter for Human {
             .collect::<Vec<_>>()
             .join("\n");
         match &event {
+            Event::PolicyFinding { finding, .. } => {
+                let mark = if finding.blocks() {
+                    paint(RED, "✗")
+                } else {
+                    paint(YELLOW, "!")
+                };
+                crate::errln!("  {mark} {line}")
+            }
             Event::Warning { .. } | Event::OrderDropped { .. } => {
                 crate::errln!("{}{}", paint(YELLOW, "warning"), &line["warning".len()..])
             }
@@ -278,6 +294,8 @@ impl Reporter for Json {
             | Event::OrderDropped { .. }
             | Event::OperationNotStarted { .. } => "warn",
             Event::OperationFailed { .. } => "error",
+            Event::PolicyFinding { ref finding, .. } if finding.blocks() => "error",
+            Event::PolicyFinding { .. } => "warn",
             _ => "info",
         };
         let message = text(&event).unwrap_or_default();

@@ -44,6 +44,8 @@ pub struct Context {
     pub writing: tokio::sync::Mutex<()>,
     /// New objects waiting to be ready, polled together per provider and type.
     pub readiness: super::ready::Readiness,
+    /// The policies plans are checked against, and the run's overrides.
+    pub policy: super::options::PolicyRun,
 }
 
 impl Context {

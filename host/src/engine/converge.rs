@@ -47,6 +47,7 @@ impl Options {
         super::options::PlanOptions {
             refresh,
             parallelism: self.parallelism,
+            operation: "converge",
             ..Default::default()
         }
     }
@@ -78,6 +79,8 @@ pub struct Metrics {
     pub skipped_ticks: AtomicU64,
     /// Changes a newer spec file would make (without `--follow-spec`).
     pub spec_pending: AtomicU64,
+    /// Policy denies (not advisory, not overridden) the last tick found in reality.
+    pub policy_violations: AtomicU64,
     /// The last tick's duration, in microseconds.
     pub last_tick_micros: AtomicU64,
     /// When the last tick ended, in seconds since the Unix epoch.
@@ -159,8 +162,14 @@ impl Metrics {
     }
 
     /// The loop's gauges, as rows (name, kind, help, value); the last tick took `seconds`.
-    fn gauges(&self, seconds: f64) -> [Row; 3] {
+    fn gauges(&self, seconds: f64) -> [Row; 4] {
         [
+            (
+                "policy_violations",
+                "gauge",
+                "Policy denies (mandatory, or overridable and not overridden) the last tick found in reality.",
+                count(&self.policy_violations),
+            ),
             (
                 "spec_pending_changes",
                 "gauge",
@@ -663,6 +672,7 @@ async fn repair(
     session.validate().await?;
     let plan = session.plan(&options.plan(true)).await?;
     report_drift(&plan, report, events, metrics);
+    report_violations(session, &plan, events, metrics)?;
     if options.observe_only || stale || report.drift == 0 {
         if !options.observe_only && !stale {
             session.keep(&plan)?;
@@ -693,6 +703,29 @@ fn report_drift(plan: &Plan, report: &mut TickReport, events: &Events, metrics: 
             .drift_changes
             .fetch_add(report.drift as u64, Ordering::Relaxed);
     }
+}
+
+/// Reports what policies find in reality as the tick read it (drift that breaks a policy),
+/// and counts the findings that would block a plan. A plan a policy blocks is not applied:
+/// [`Session::apply`] refuses it, failing the tick.
+fn report_violations(
+    session: &Session,
+    plan: &Plan,
+    events: &Events,
+    metrics: &Metrics,
+) -> Result<()> {
+    let verdict = session.check_reality(plan)?;
+    let blocking = verdict.blocking().count();
+    metrics
+        .policy_violations
+        .store(blocking as u64, Ordering::Relaxed);
+    for finding in verdict.findings {
+        events.event(Event::PolicyFinding {
+            operation: "converge".into(),
+            finding,
+        });
+    }
+    Ok(())
 }
 
 /// What the repairing apply did, in the tick's report and the metrics.

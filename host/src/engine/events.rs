@@ -136,6 +136,12 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A policy's finding outside a plan (a plan carries its own): at a converge tick about
+    /// reality, at a provider's approval.
+    PolicyFinding {
+        operation: String,
+        finding: crate::policy::Finding,
+    },
     /// The spec file changed; applying it would make this many changes (converge without
     /// `--follow-spec`).
     SpecPending { changes: usize },

@@ -23,6 +23,21 @@ pub struct Lock {
     /// Each provider by its name in the spec.
     #[serde(default)]
     pub providers: BTreeMap<String, Locked>,
+    /// Each policy bundle by its reference, pinned.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, LockedPolicy>,
+}
+
+/// One policy bundle, pinned: only this content loads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LockedPolicy {
+    /// The digest of the manifest it was published under.
+    pub manifest_digest: String,
+    /// sha256 of the bundle's content.
+    pub digest: String,
+    /// The public key whose signature was verified (none: `--allow-unsigned`).
+    pub signer: Option<String>,
 }
 
 /// One provider, pinned.

@@ -9,24 +9,30 @@
 //! ([`PlanOptions`], [`DestroyOptions`], [`ApplyOptions`], [`ConvergeOptions`]).
 //!
 //! Inside, lowest first: `action` (the one action vocabulary), `events`, `interrupt`,
-//! `retry`, `sensitive`; `providers`, `resolve` and `lock` (binding and approving modules);
+//! `retry`, `sensitive`, `input` (what of policies' input needs no run: who, providers, the
+//! approval check); `providers`, `resolve` and `lock` (binding and approving modules);
+//! `policies` (where a run's policies come from, bundles pinned);
 //! `context` (one run's shared context); `plan`, `group`, `schedule`, `refresh`; `walk` (the
-//! one generic walk), `ready`, `health`, `apply`; `session`; `saved` and `converge` above it.
+//! one generic walk), `ready`, `health`, `checks` (policies over plans, imports and reality),
+//! `apply`; `session`; `saved` and `converge` above it.
 
 #![warn(missing_docs)]
 
 mod action;
 mod apply;
+mod checks;
 mod context;
 mod converge;
 mod events;
 mod force_new;
 mod group;
 mod health;
+mod input;
 mod interrupt;
 mod lock;
 mod options;
 mod plan;
+mod policies;
 mod providers;
 mod ready;
 mod refresh;
@@ -44,10 +50,12 @@ pub use converge::{
     Metrics, Opener, Options as ConvergeOptions, Summary as ConvergeSummary, run as converge,
 };
 pub use events::{Approval, Event, Events, Failure, Reporter, Silent};
+pub use input::who;
 pub use interrupt::Interrupt;
 pub use lock::{Lock, lock_path};
-pub use options::{ApplyOptions, DestroyOptions, PARALLELISM, PlanOptions};
-pub use plan::{Change, Focus, GroupChange, Plan, Step};
+pub use options::{ApplyOptions, DestroyOptions, PARALLELISM, PlanOptions, PolicyRun};
+pub use plan::{Change, Checked, Focus, GroupChange, Plan, Step};
+pub use policies::{load as load_policies, pack as pack_policies};
 pub use providers::ProviderArg;
 pub use resolve::Policy;
 pub use saved::PlanFile;

@@ -24,6 +24,8 @@ pub struct PlanOptions {
     pub orphans: bool,
     /// What the plan is limited to (`--target`, `--exclude`) and replaces (`--replace`).
     pub focus: Focus,
+    /// What policies are told the plan is for (`plan`, `apply`, `converge`).
+    pub operation: &'static str,
 }
 
 impl Default for PlanOptions {
@@ -33,6 +35,7 @@ impl Default for PlanOptions {
             parallelism: PARALLELISM,
             orphans: false,
             focus: Focus::default(),
+            operation: "plan",
         }
     }
 }
@@ -57,4 +60,17 @@ impl Default for ApplyOptions {
             parallelism: PARALLELISM,
         }
     }
+}
+
+/// What one run's checks use: the policies, the overrides asked for, and who runs.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyRun {
+    /// The policies loaded for the run.
+    pub policies: crate::policy::Policies,
+    /// `--override PACKAGE`, each.
+    pub overrides: Vec<String>,
+    /// `--reason TEXT`.
+    pub reason: Option<String>,
+    /// Who runs (see `input::who`).
+    pub who: String,
 }

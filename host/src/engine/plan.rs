@@ -276,6 +276,25 @@ pub struct Plan {
     /// How it changes the spec's groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupChange>,
+    /// What the policies said of it (none: no policy was loaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Checked>,
+}
+
+/// A plan's check, as the plan (and a saved plan) carries it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Checked {
+    /// `plan`, `apply`, `destroy`, `converge`.
+    pub operation: String,
+    /// What the policies said.
+    pub verdict: crate::policy::Verdict,
+    /// The policies let through, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
+    /// Why (`--reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// How many steps of each action a plan has.
@@ -387,6 +406,7 @@ pub fn plan(
         serial: state.serial,
         steps,
         groups: Vec::new(),
+        policy: None,
     })
 }
 
@@ -880,6 +900,7 @@ mod tests {
                 .map(|n| step(n, Action::NoOp))
                 .collect(),
             groups: Vec::new(),
+            policy: None,
         };
         let names = |p: &Plan| p.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
         let state = State::default();

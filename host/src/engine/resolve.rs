@@ -26,6 +26,8 @@ pub struct Policy {
     pub allow_unsigned: bool,
     /// The command that approves, for messages (`rkit init SPEC --approve`).
     pub approve_command: String,
+    /// Policies a module must pass before it is approved (`rkit.operation` `approve`).
+    pub policies: crate::policy::Policies,
 }
 
 /// A module resolved by reference, not cached or locked until approved.
@@ -146,6 +148,14 @@ impl<'a> Resolver<'a> {
             info.name, info.version
         );
         let text = approval_text(heading, &declared, &grants, marked, notes);
+        let entry = super::input::provider_entry(
+            source,
+            info,
+            &digest,
+            serde_json::Value::Null,
+            serde_json::json!(grants),
+        );
+        super::input::approve_provider(&self.policy.policies, plugin, entry, &self.events)?;
         self.ask(plugin, text)?;
         self.record(plugin, source, digest, info, pending, grants)
     }

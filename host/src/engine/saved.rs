@@ -48,6 +48,15 @@ pub struct PlanFile {
     pub outputs: IndexMap<String, OutputSpec>,
     /// The modules the plan was made with.
     pub providers: BTreeMap<String, Binding>,
+    /// The spec's `Policies`: loaded again at apply, which checks the plan again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<crate::spec::PolicyEntry>,
+    /// The parameters' values (policies see them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, Value>,
+    /// Which parameters are sensitive.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub sensitive_parameters: std::collections::BTreeSet<String>,
     /// The plan.
     pub plan: Plan,
 }
@@ -64,6 +73,9 @@ impl PlanFile {
             provider_specs: spec.spec.providers.clone(),
             outputs: spec.outputs.clone(),
             providers: session.ctx.providers.bindings(),
+            policies: spec.spec.policies.clone(),
+            parameters: spec.parameters.values.clone(),
+            sensitive_parameters: spec.parameters.sensitive.clone(),
             plan: plan.clone(),
         }
     }
@@ -182,7 +194,14 @@ impl PlanFile {
     /// Opens a session for the saved plan: its providers, whose digests must match the
     /// recorded ones.
     pub async fn session(&self, policy: Policy, events: Events) -> Result<Session> {
-        let spec = LoadedSpec {
+        let spec = self.spec();
+        self.session_on(spec, policy, events).await
+    }
+
+    /// The spec as the plan keeps it: its providers, outputs, parameters and policies (no
+    /// resources: the plan's steps carry them).
+    pub fn spec(&self) -> LoadedSpec {
+        LoadedSpec {
             path: self.spec_path.clone(),
             spec: Spec {
                 stack: Some(self.plan.stack.clone()),
@@ -192,6 +211,7 @@ impl PlanFile {
                 state: None,
                 providers: self.provider_specs.clone(),
                 outputs: IndexMap::new(),
+                policies: self.policies.clone(),
             },
             stack: self.plan.stack.clone(),
             references: BTreeMap::new(),
@@ -203,7 +223,20 @@ impl PlanFile {
             group_users: BTreeMap::new(),
             group_outputs: BTreeMap::new(),
             digest: String::new(),
-        };
+            parameters: crate::spec::Parameters {
+                values: self.parameters.clone(),
+                sensitive: self.sensitive_parameters.clone(),
+            },
+        }
+    }
+
+    /// Opens a session on `spec` (see [`PlanFile::session`]).
+    pub async fn session_on(
+        &self,
+        spec: LoadedSpec,
+        policy: Policy,
+        events: Events,
+    ) -> Result<Session> {
         // Module files are bound again by path; references resolve through the lock.
         let args: Vec<ProviderArg> = self
             .providers

@@ -117,6 +117,7 @@ impl Session {
                 feeding: tokio::sync::Mutex::new(()),
                 writing: tokio::sync::Mutex::new(()),
                 readiness: Default::default(),
+                policy: Default::default(),
             }),
             graph,
         })
@@ -140,6 +141,30 @@ impl Session {
             bail!("interrupted");
         }
         Ok(())
+    }
+
+    /// Checks every plan against `run`'s policies (with its overrides).
+    pub fn with_policies(mut self, run: super::options::PolicyRun) -> Self {
+        Arc::get_mut(&mut self.ctx)
+            .expect("set before any operation")
+            .policy = run;
+        self
+    }
+
+    /// The policies plans are checked against.
+    pub fn policies(&self) -> &crate::policy::Policies {
+        &self.ctx.policy.policies
+    }
+
+    /// Checks `plan` again as `operation` (`rkit policy check` on a saved plan).
+    pub fn check(&self, plan: &mut Plan, operation: &str) -> Result<()> {
+        super::checks::check(&self.ctx, plan, operation)
+    }
+
+    /// What the policies say about reality, as last read (a converge tick, after `plan`
+    /// refreshed).
+    pub fn check_reality(&self, plan: &Plan) -> Result<crate::policy::Verdict> {
+        super::checks::evaluate_reality(&self.ctx, plan)
     }
 
     /// Reports running operations every `every` instead of every 10 s.
@@ -393,6 +418,7 @@ impl Session {
                     .into(),
             });
         }
+        super::checks::check(&self.ctx, &mut plan, options.operation)?;
         Ok(plan)
     }
 
@@ -403,6 +429,7 @@ impl Session {
             parallelism,
             orphans,
             ref focus,
+            operation: _,
         } = *options;
         let replace = &focus.replace;
         self.settle_intents().await?;
@@ -540,13 +567,17 @@ impl Session {
             steps.extend(plan::sort_found(&found, &store.state, &BTreeMap::new()).1);
         }
         self.orphans_in_order(&mut steps);
-        Ok(Plan {
+        let mut plan = Plan {
             stack: self.spec().stack.clone(),
             lineage: store.state.lineage.clone(),
             serial: store.state.serial,
             steps,
             groups: Vec::new(),
-        })
+            policy: None,
+        };
+        drop(store);
+        super::checks::check(&self.ctx, &mut plan, "destroy")?;
+        Ok(plan)
     }
 
     /// Gives orphans the spec's dependencies of their logical name, so that they are deleted
@@ -583,6 +614,26 @@ impl Session {
         .await
         .map_err(|e| anyhow!("{name}: reading {id}: {e}"))?
         .ok_or_else(|| anyhow!("{name}: {} {} has no object {id}", rs.plugin, rs.type_name))?;
+        let found = ResourceState {
+            plugin: rs.plugin.clone(),
+            type_name: rs.type_name.clone(),
+            id: observed.id.clone(),
+            // The properties the spec sets, as found: a default the object has and the spec
+            // does not mention (an egress rule AWS adds) is no change to plan.
+            properties: apply::as_found(&rs.properties, &observed.properties),
+            attributes: observed.attributes.clone(),
+            depends_on: Vec::new(),
+            tags: observed.tags.clone(),
+            sensitive: self.sensitive_of(name),
+            provisional: false,
+        };
+        let verdict = super::checks::check_import(&self.ctx, name, &found, id)?;
+        for finding in verdict.findings {
+            self.ctx.events.event(Event::PolicyFinding {
+                operation: "import".into(),
+                finding,
+            });
+        }
         let mut tags: Tags = observed.tags.clone();
         tags.extend(plan::identity_of(self.spec(), name));
         let attributes = repeating(&self.ctx.interrupt, || {
@@ -597,17 +648,10 @@ impl Session {
         .await
         .map_err(|e| anyhow!("{name}: tagging {id}: {e}"))?;
         let record = ResourceState {
-            plugin: rs.plugin.clone(),
-            type_name: rs.type_name.clone(),
-            id: observed.id.clone(),
-            // The properties the spec sets, as found: a default the object has and the spec
-            // does not mention (an egress rule AWS adds) is no change to plan.
-            properties: apply::as_found(&rs.properties, &observed.properties),
             attributes,
             depends_on: self.ctx.spec_deps(name),
             tags,
-            sensitive: self.sensitive_of(name),
-            provisional: false,
+            ..found
         };
         let mut store = self.ctx.store.lock().expect("state lock");
         store.change(name, Change::Resource(Some(record.clone())))?;
@@ -616,7 +660,11 @@ impl Session {
     }
 
     /// Executes `plan`; records outputs (after a full success) and compacts the state.
-    pub async fn apply(&self, plan: Plan, options: &ApplyOptions) -> Result<Report> {
+    pub async fn apply(&self, mut plan: Plan, options: &ApplyOptions) -> Result<Report> {
+        let operation = match plan.policy.as_ref().map(|c| c.operation.as_str()) {
+            Some(op @ ("destroy" | "converge")) => op.to_string(),
+            _ => "apply".to_string(),
+        };
         {
             let mut store = self.ctx.store.lock().expect("state lock");
             // A plan made before any state existed starts the state's lineage.
@@ -635,6 +683,7 @@ impl Session {
                 );
             }
         }
+        super::checks::enforce(&self.ctx, &mut plan, &operation)?;
         self.record_dependencies(&plan)?;
         self.ctx.interrupt.set_busy(true);
         let report = apply::execute(self.ctx.clone(), plan, options.parallelism).await;

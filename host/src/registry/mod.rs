@@ -278,11 +278,49 @@ pub async fn publish(
     reference: &ModuleRef,
     key: Option<&ed25519_dalek::SigningKey>,
 ) -> Result<String> {
+    let artifact = Artifact::component(module, name, version)?;
+    publish_artifact(artifact, reference, key).await
+}
+
+/// The media types of a policy bundle: its config, and its one layer (a JSON object of
+/// `.rego` files by name).
+pub const POLICY_CONFIG_MEDIA_TYPE: &str = "application/vnd.rkit.policy.config.v1+json";
+pub const POLICY_LAYER_MEDIA_TYPE: &str = "application/vnd.rkit.policy.bundle.v1+json";
+
+/// Publishes a policy bundle (`bundle`: its one layer) at `reference`, signed with `key` if
+/// given; returns the manifest digest.
+pub async fn publish_policies(
+    bundle: &[u8],
+    reference: &ModuleRef,
+    key: Option<&ed25519_dalek::SigningKey>,
+) -> Result<String> {
+    let artifact = Artifact {
+        config: Config {
+            data: b"{}".to_vec().into(),
+            media_type: POLICY_CONFIG_MEDIA_TYPE.into(),
+            annotations: None,
+        },
+        layers: vec![ImageLayer {
+            data: bundle.to_vec().into(),
+            media_type: POLICY_LAYER_MEDIA_TYPE.into(),
+            annotations: None,
+        }],
+        annotations: None,
+    };
+    publish_artifact(artifact, reference, key).await
+}
+
+/// Publishes `artifact` at `reference` (a tag), with its signature beside it when `key` is
+/// given; returns the manifest digest.
+async fn publish_artifact(
+    artifact: Artifact,
+    reference: &ModuleRef,
+    key: Option<&ed25519_dalek::SigningKey>,
+) -> Result<String> {
     if reference.digest.is_some() {
         bail!("{reference}: publish to a tag, not a digest");
     }
     let tag = reference.tag.as_deref().unwrap_or("latest");
-    let artifact = Artifact::component(module, name, version)?;
     let digest = push(&reference.location, tag, &artifact)
         .await
         .map_err(|e| anyhow!("publishing to {reference}: {e:#}"))?;
@@ -302,6 +340,34 @@ pub async fn publish(
 
 /// Fetches the module `reference` names, with its signature if one was published.
 pub async fn fetch(reference: &ModuleRef) -> Result<Fetched> {
+    fetch_as(
+        reference,
+        oci_wasm::WASM_MANIFEST_CONFIG_MEDIA_TYPE,
+        oci_wasm::WASM_LAYER_MEDIA_TYPE,
+        "a Wasm component artifact",
+    )
+    .await
+}
+
+/// Fetches the policy bundle `reference` names, with its signature if one was published.
+pub async fn fetch_policies(reference: &ModuleRef) -> Result<Fetched> {
+    fetch_as(
+        reference,
+        POLICY_CONFIG_MEDIA_TYPE,
+        POLICY_LAYER_MEDIA_TYPE,
+        "an rkit policy bundle",
+    )
+    .await
+}
+
+/// Fetches the one-layer artifact of these media types that `reference` names, with its
+/// signature if one was published.
+async fn fetch_as(
+    reference: &ModuleRef,
+    config_media: &str,
+    layer_media: &str,
+    what: &str,
+) -> Result<Fetched> {
     let found = pull(
         &reference.location,
         reference.tag.as_deref(),
@@ -312,12 +378,12 @@ pub async fn fetch(reference: &ModuleRef) -> Result<Fetched> {
     let Some((manifest_digest, manifest, mut layers)) = found else {
         bail!("{reference}: the registry has no such tag");
     };
-    if manifest.config.media_type != oci_wasm::WASM_MANIFEST_CONFIG_MEDIA_TYPE
+    if manifest.config.media_type != config_media
         || manifest.layers.len() != 1
-        || manifest.layers[0].media_type != oci_wasm::WASM_LAYER_MEDIA_TYPE
+        || manifest.layers[0].media_type != layer_media
     {
         bail!(
-            "{reference}: not a Wasm component artifact (config {}, {} layers)",
+            "{reference}: not {what} (config {}, {} layers)",
             manifest.config.media_type,
             manifest.layers.len()
         );

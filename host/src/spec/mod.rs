@@ -122,6 +122,42 @@ pub struct Spec {
     /// `{"Value": …, "Sensitive": true, "Description": …}`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub outputs: IndexMap<String, Value>,
+    /// Rego policies every plan of this spec is checked against: a `.rego` file, a
+    /// directory, or a bundle's reference; or `{"Source": …, "Sensitive": true,
+    /// "TrustedKeys": […]}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyEntry>,
+}
+
+/// The `Policies` the spec file at `path` lists now (none when it cannot be read): a saved
+/// plan is checked against them too, so a policy added to its spec since binds it.
+pub fn policies_of(path: &Path) -> Vec<PolicyEntry> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let relaxed = jsonc::relax(text.strip_prefix('\u{feff}').unwrap_or(&text));
+    serde_json::from_str::<Value>(&relaxed.text)
+        .ok()
+        .and_then(|v| serde_json::from_value(v.get("Policies")?.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// One entry of a spec's `Policies`: a place, or its long form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PolicyEntry {
+    Place(String),
+    Long(crate::policy::Source),
+}
+
+impl PolicyEntry {
+    /// The source it names.
+    pub fn source(&self) -> crate::policy::Source {
+        match self {
+            PolicyEntry::Place(place) => crate::policy::Source::at(place),
+            PolicyEntry::Long(source) => source.clone(),
+        }
+    }
 }
 
 /// One output, its long form read.
@@ -184,6 +220,15 @@ pub struct LoadedSpec {
     /// the state records which spec each apply used, so that converge never applies an older
     /// one over a person's apply. Empty: not known (a saved plan's).
     pub digest: String,
+    /// The parameters' values, and which of them are sensitive (for policies' input).
+    pub parameters: Parameters,
+}
+
+/// The values a run gave the spec's parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Parameters {
+    pub values: BTreeMap<String, Value>,
+    pub sensitive: BTreeSet<String>,
 }
 
 impl LoadedSpec {
@@ -360,7 +405,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     let mut value = read_json(path, &source)?;
     group_settings_with_parameters(path, &source, &mut value, given)?;
     let mut spec = read_spec(path, &source, &value)?;
-    let (mut outputs, mut sensitive_fields) =
+    let (mut outputs, mut sensitive_fields, parameters) =
         substitute_parameters(path, &source, &mut spec, given)?;
     let digest = digest_of(&spec);
     let (members, group_users, group_outputs) = expand_groups(
@@ -387,6 +432,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         group_users,
         group_outputs,
         digest,
+        parameters,
     })
 }
 
@@ -863,6 +909,7 @@ fn substitute_parameters(
 ) -> Result<(
     IndexMap<String, OutputSpec>,
     BTreeMap<String, BTreeSet<String>>,
+    Parameters,
 )> {
     let values = parameters::values(&path.display().to_string(), &spec.parameters, given)?;
     let secret: BTreeSet<String> = spec
@@ -882,7 +929,11 @@ fn substitute_parameters(
     substitution.group_templates(&mut spec.groups, &mut sensitive_fields)?;
     substitution.provider_configs(&mut spec.providers)?;
     let outputs = substitution.outputs(&spec.outputs)?;
-    Ok((outputs, sensitive_fields))
+    let parameters = Parameters {
+        values: substitution.values,
+        sensitive: substitution.secret,
+    };
+    Ok((outputs, sensitive_fields, parameters))
 }
 
 /// The parameters' values and the sensitive ones' names, substituted into a spec read from

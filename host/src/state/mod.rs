@@ -96,6 +96,9 @@ pub struct State {
     /// not act with another one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_spec: Option<String>,
+    /// Every policy an apply let through with `--override`: which, why, who and when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_overrides: Vec<crate::policy::Override>,
 }
 
 /// A create about to happen: enough to find its object by tags if the answer is lost.

@@ -48,7 +48,7 @@ pub async fn exec(args: ApplyArgs, interrupt: &Interrupt) -> Result<ExitCode> {
     let mode = Mode::of(args.json);
     let mut session = session(spec, mode, interrupt).await?;
     session.validate().await?;
-    let options = plan_options(spec, args.refresh, args.orphans, &args.focus);
+    let options = plan_options(spec, args.refresh, args.orphans, &args.focus, "apply");
     let plan = session.plan(&options).await?;
     let run = Run {
         verb: "Apply",
@@ -63,16 +63,44 @@ pub async fn exec(args: ApplyArgs, interrupt: &Interrupt) -> Result<ExitCode> {
 async fn saved(args: &ApplyArgs, text: &str, interrupt: &Interrupt) -> Result<ExitCode> {
     let mode = Mode::of(args.json);
     let file = PlanFile::parse(&args.spec.spec, text)?;
-    let session = paced(
-        file.session(policy(&args.spec), mode.events())
-            .await?
-            .interruptible(interrupt),
-    );
+    let session = saved_session(&file, &args.spec, mode, interrupt).await?;
+    let mut plan = file.plan;
+    // The policies in force now, not those the plan was made under.
+    session.check(&mut plan, "apply")?;
     let run = Run {
         verb: "Apply",
         yes: true,
         mode,
         parallelism: args.spec.parallelism,
     };
-    execute(&session, file.plan, &run).await
+    execute(&session, plan, &run).await
+}
+
+/// A session for a saved plan: its providers and the policies in force now (those its spec
+/// listed then and lists now, `--policy`, `RKIT_POLICIES`).
+pub async fn saved_session(
+    file: &PlanFile,
+    args: &SpecArgs,
+    mode: Mode,
+    interrupt: &Interrupt,
+) -> Result<crate::engine::Session> {
+    let events = mode.events();
+    let mut spec = file.spec();
+    // The policies its spec lists now, besides those it listed then.
+    for entry in crate::spec::policies_of(&file.spec_path) {
+        if !spec.spec.policies.contains(&entry) {
+            spec.spec.policies.push(entry);
+        }
+    }
+    let policies =
+        crate::engine::load_policies(&spec, &args.policy.sources(), args.allow_unsigned, &events)
+            .await?;
+    let mut approval = policy(args);
+    approval.policies = policies.clone();
+    let session = file.session_on(spec, approval, events).await?;
+    Ok(paced(
+        session
+            .with_policies(args.policy.run(policies))
+            .interruptible(interrupt),
+    ))
 }

@@ -15,6 +15,7 @@ pub mod import;
 pub mod init;
 pub mod output;
 pub mod plan;
+pub mod policy;
 pub mod provider;
 pub mod show;
 pub mod state;

@@ -1,5 +1,6 @@
 //! `rkit plan`: show what `apply` would do; optionally save it (`--out`) for `rkit apply
-//! FILE`, or exit 2 when changes are pending (`--detailed-exitcode`). Changes nothing but
+//! FILE`, or exit 2 when changes are pending (`--detailed-exitcode`); exit 1 when a policy
+//! blocks it. Changes nothing but
 //! settling intents an earlier run left open.
 
 use crate::cli::args::{FocusArgs, SpecArgs};
@@ -57,13 +58,17 @@ pub async fn exec(args: PlanArgs, interrupt: &Interrupt) -> Result<ExitCode> {
         session.destroy_plan(&options).await?
     } else {
         session.validate().await?;
-        let options = plan_options(&args.spec, args.refresh, args.orphans, &args.focus);
+        let options = plan_options(&args.spec, args.refresh, args.orphans, &args.focus, "plan");
         session.plan(&options).await?
     };
     show_plan(mode, &plan, "plan", args.show_sensitive);
     show_whole(&session, mode, &plan, args.show_sensitive);
     if let Some(out) = &args.out {
         save(&session, &plan, out, mode)?;
+    }
+    if plan.policy.as_ref().is_some_and(|c| !c.verdict.passed()) {
+        // A plan that cannot be applied fails the step that made it (as a CI check).
+        return Ok(ExitCode::from(1));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
@@ -78,12 +83,14 @@ pub fn plan_options(
     refresh: bool,
     orphans: bool,
     focus: &FocusArgs,
+    operation: &'static str,
 ) -> PlanOptions {
     PlanOptions {
         refresh,
         parallelism: spec.parallelism.into(),
         orphans,
         focus: focus.focus(),
+        operation,
     }
 }
 

@@ -72,6 +72,7 @@ pub async fn exec(args: ShowArgs, _: &Interrupt) -> Result<ExitCode> {
             "Serial": state.serial,
             "Resources": resources,
             "Outputs": outputs,
+            "PolicyOverrides": state.policy_overrides,
         });
         crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&doc)?));
         return Ok(ExitCode::SUCCESS);
@@ -92,5 +93,27 @@ pub async fn exec(args: ShowArgs, _: &Interrupt) -> Result<ExitCode> {
             );
         }
     }
+    show_overrides(&state.policy_overrides);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The state's history of policy overrides: which, why, who and when.
+fn show_overrides(overrides: &[crate::policy::Override]) {
+    if overrides.is_empty() {
+        return;
+    }
+    crate::outln!("Policy overrides:");
+    for o in overrides {
+        crate::outln!(
+            "  {} overridden by {} at {} (serial {}): {}",
+            escape(&o.policy),
+            escape(&o.who),
+            escape(&o.at),
+            o.serial,
+            escape(&o.reason)
+        );
+        for message in &o.messages {
+            crate::outln!("    - {}", escape(message));
+        }
+    }
 }
