@@ -214,6 +214,7 @@ fn floor(n: usize) {
         name: "floor.rego".into(),
         text: "package floor\ndeny contains rc.name if {\n  some rc in input.resource_changes\n  rc.type == \"none\"\n}\n".into(),
         sensitive: false,
+        origin: String::new(),
     };
     let policies = rkit::policy::Policies::new(vec![file]).unwrap();
     let input = rkit::policy::Input {

@@ -162,6 +162,22 @@ fn a_saved_plan_made_before_a_policy_was_added_is_refused_at_apply() {
     );
     let out = stack.expect(1, &["apply", plan]);
     assert!(out.contains("this apply is refused by 1 policy"), "{out}");
+    // An override made at plan time is not taken from the file: only from the run.
+    let overridden = stack.dir.path().join("overridden.json");
+    let overridden = overridden.to_str().unwrap();
+    let args = [
+        "plan",
+        "SPEC",
+        "--override",
+        "team.todo",
+        "--reason",
+        "r",
+        "--out",
+        overridden,
+    ];
+    stack.expect(0, &args);
+    let out = stack.expect(1, &["apply", overridden]);
+    assert!(out.contains("this apply is refused by 1 policy"), "{out}");
     assert!(
         out.contains("team.todo: Todo: Content holds a TODO"),
         "{out}"
@@ -371,6 +387,14 @@ fn a_bundle_from_a_registry_is_verified_by_signature_and_pinned_in_the_lock() {
         out.contains("Content holds a TODO"),
         "the pinned bundle still loads: {out}"
     );
+    // A directory named like a reference never stands in for the bundle.
+    let lookalike = format!("{}/team/lookalike:v1", registry.host);
+    std::fs::create_dir_all(dir.join(&lookalike)).unwrap();
+    std::fs::write(dir.join(&lookalike).join("allow.rego"), "package allow\n").unwrap();
+    spec["Policies"] = json!([lookalike]);
+    std::fs::write(stack.spec_path(), spec.to_string()).unwrap();
+    let out = stack.expect(1, &["plan", "SPEC"]);
+    assert!(out.contains("the registry has no such tag"), "{out}");
     // An unsigned bundle is refused.
     let unsigned = format!("{}/team/unsigned:v1", registry.host);
     stack.expect(0, &["policy", "publish", b, &unsigned]);

@@ -172,15 +172,10 @@ pub struct Run<'a> {
 /// Shows `plan`, asks unless `run.yes`, applies it and shows the report.
 pub async fn execute(session: &Session, plan: Plan, run: &Run<'_>) -> Result<ExitCode> {
     show_plan(run.mode, &plan, &run.verb.to_lowercase(), false);
-    if let Some(refusal) = plan
-        .policy
-        .as_ref()
-        .filter(|_| plan.has_changes())
-        .and_then(|c| {
-            c.verdict
-                .refusal(&format!("this {}", run.verb.to_lowercase()))
-        })
-    {
+    if let Some(refusal) = plan.policy.as_ref().and_then(|c| {
+        c.verdict
+            .refusal(&format!("this {}", run.verb.to_lowercase()))
+    }) {
         bail!("{refusal}\nNothing was changed.");
     }
     if !plan.has_changes() {

@@ -132,12 +132,13 @@ fn text(event: &Event) -> Option<String> {
             reason,
         } => drift(resource, *action, fields, reason.as_deref()),
         Event::PolicyFinding { operation, finding } => {
-            let subject = match operation.as_str() {
-                "converge" => "in reality",
-                "approve" => "at approval",
-                _ => "",
-            };
-            format!("policy {subject}: {}", finding.line()).replace("policy : ", "policy: ")
+            // Escaped here, whole: a message's own line breaks must not make lines.
+            let line = escape(&finding.line()).into_owned();
+            match operation.as_str() {
+                "converge" => format!("policy in reality: {line}"),
+                "approve" => format!("policy at approval: {line}"),
+                _ => format!("policy: {line}"),
+            }
         }
         Event::SpecPending { changes } => format!(
             "the spec file changed: {changes} changes pending (converge applies them with \

@@ -28,23 +28,19 @@ pub fn check(ctx: &Context, plan: &mut Plan, operation: &str) -> Result<()> {
     if run.policies.is_empty() && plan.policy.is_none() && run.overrides.is_empty() {
         return Ok(());
     }
-    let (mut overrides, mut reason) = plan
-        .policy
-        .as_ref()
-        .map(|c| (c.overrides.clone(), c.reason.clone()))
-        .unwrap_or_default();
-    for name in &run.overrides {
-        if !overrides.contains(name) {
-            overrides.push(name.clone());
+    // Overrides come from this run only: a saved plan's are shown, never taken (its file is
+    // input like any other).
+    let (overrides, reason) = (run.overrides.clone(), run.reason.clone());
+    needs_reason(&overrides, reason.as_deref())?;
+    let verdict = match remembered(ctx, plan, operation) {
+        Some(verdict) => verdict,
+        None => {
+            let verdict = evaluate_plan(ctx, plan, operation)?;
+            remember(ctx, plan, operation, &verdict);
+            verdict
         }
-    }
-    if run.reason.is_some() {
-        reason = run.reason.clone();
-    }
-    if !overrides.is_empty() && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-        bail!("--override needs --reason TEXT: why the policy is let through (it is recorded)");
-    }
-    let mut verdict = evaluate_plan(ctx, plan, operation)?;
+    };
+    let mut verdict = verdict;
     verdict
         .apply_overrides(&overrides, &run.policies.names())
         .map_err(anyhow::Error::msg)?;
@@ -57,11 +53,52 @@ pub fn check(ctx: &Context, plan: &mut Plan, operation: &str) -> Result<()> {
     Ok(())
 }
 
+/// `--override` without a reason is refused (the reason is recorded).
+fn needs_reason(overrides: &[String], reason: Option<&str>) -> Result<()> {
+    if !overrides.is_empty() && reason.is_none_or(|r| r.trim().is_empty()) {
+        bail!("--override needs --reason TEXT: why the policy is let through (it is recorded)");
+    }
+    Ok(())
+}
+
+/// What identifies a check within one session: the operation and the plan's steps (the
+/// policies and the state do not change in between: apply refuses a plan of another state).
+fn fingerprint(plan: &Plan, operation: &str) -> Option<String> {
+    let mut bytes = serde_json::to_vec(&plan.steps).ok()?;
+    bytes.extend(operation.as_bytes());
+    Some(crate::registry::sha256_digest(&bytes))
+}
+
+/// The verdict this session already reached on the same steps (apply checks again the plan
+/// it just made: evaluated once).
+fn remembered(ctx: &Context, plan: &Plan, operation: &str) -> Option<Verdict> {
+    let key = fingerprint(plan, operation)?;
+    let memo = ctx.policy_memo.lock().expect("policy memo");
+    memo.as_ref()
+        .filter(|(k, _)| *k == key)
+        .map(|(_, v)| v.clone())
+}
+
+/// Keeps `verdict` (before overrides) for [`remembered`].
+fn remember(ctx: &Context, plan: &Plan, operation: &str, verdict: &Verdict) {
+    if let Some(key) = fingerprint(plan, operation) {
+        *ctx.policy_memo.lock().expect("policy memo") = Some((key, verdict.clone()));
+    }
+}
+
 /// Before `plan` is applied: checks it again with the policies in force now (a saved plan
 /// was made under others, perhaps), refuses it if a policy blocks, and records each
 /// override in the state's history.
 pub fn enforce(ctx: &Context, plan: &mut Plan, operation: &str) -> Result<()> {
     let before = plan.policy.as_ref().map(|c| c.verdict.digest.clone());
+    if let Some(digest) = before.as_ref().filter(|d| !d.is_empty())
+        && ctx.policy.policies.is_empty()
+    {
+        bail!(
+            "this plan was checked under policies ({digest}) and none is loaded now: give them \
+             (the spec's Policies, --policy, RKIT_POLICIES), or plan again"
+        );
+    }
     check(ctx, plan, operation)?;
     let Some(checked) = &plan.policy else {
         return Ok(());
@@ -115,9 +152,20 @@ fn record_overrides(ctx: &Context, checked: &Checked) -> Result<()> {
 
 /// What the policies say about `plan`.
 fn evaluate_plan(ctx: &Context, plan: &Plan, operation: &str) -> Result<Verdict> {
+    let made = made_anew(plan);
     evaluate_steps(ctx, plan, operation, |s, state, reveal| {
-        Some(step_change(s, state, reveal))
+        Some(step_change(s, state, &made, reveal))
     })
+}
+
+/// The resources whose object the plan makes anew (created or replaced): what the state
+/// records of them is not what they will be.
+fn made_anew(plan: &Plan) -> std::collections::BTreeSet<&str> {
+    plan.steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Create | Action::Replace))
+        .map(|s| s.name.as_str())
+        .collect()
 }
 
 /// What the policies say about reality: every recorded resource as it was last read (a
@@ -169,6 +217,13 @@ fn document(ctx: &Context, changes: Vec<Value>, operation: &str, reveal: bool) -
             (name.clone(), value)
         })
         .collect();
+    // A sensitive parameter's value may have gone into a provider's configuration.
+    let secrets: Vec<&Value> = spec
+        .parameters
+        .sensitive
+        .iter()
+        .filter_map(|name| spec.parameters.values.get(name))
+        .collect();
     let providers: Map<String, Value> = ctx
         .providers
         .bindings()
@@ -186,11 +241,16 @@ fn document(ctx: &Context, changes: Vec<Value>, operation: &str, reveal: bool) -
                 .clone()
                 .unwrap_or_else(|| binding.path.display().to_string());
             let grants = serde_json::to_value(&provider_spec.grants).unwrap_or_default();
+            let config = if reveal {
+                provider_spec.config.clone()
+            } else {
+                mask_secrets(&provider_spec.config, &secrets)
+            };
             let entry = provider_entry(
                 &source,
                 bound.module.info(),
                 &binding.digest,
-                provider_spec.config.clone(),
+                config,
                 grants,
             );
             Some((plugin, entry))
@@ -206,6 +266,43 @@ fn document(ctx: &Context, changes: Vec<Value>, operation: &str, reveal: bool) -
     })
 }
 
+/// `value` with every string holding one of `secrets` (a sensitive parameter's value, as
+/// text) masked.
+fn mask_secrets(value: &Value, secrets: &[&Value]) -> Value {
+    let texts: Vec<String> = secrets
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    fn walk(value: &Value, texts: &[String]) -> Value {
+        match value {
+            Value::String(s) if texts.iter().any(|t| s.contains(t.as_str())) => json!(MASK),
+            Value::Array(items) => Value::Array(items.iter().map(|v| walk(v, texts)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), walk(v, texts)))
+                    .collect(),
+            ),
+            other => {
+                let text = other.to_string();
+                if texts.contains(&text) {
+                    json!(MASK)
+                } else {
+                    other.clone()
+                }
+            }
+        }
+    }
+    if texts.is_empty() {
+        value.clone()
+    } else {
+        walk(value, &texts)
+    }
+}
+
 /// Terraform's `actions` for an action.
 fn actions(step: &Step) -> Value {
     match step.action {
@@ -219,13 +316,18 @@ fn actions(step: &Step) -> Value {
 }
 
 /// One planned change, as `resource_changes[]` holds it.
-fn step_change(step: &Step, state: &State, reveal: bool) -> Value {
+fn step_change(
+    step: &Step,
+    state: &State,
+    made: &std::collections::BTreeSet<&str>,
+    reveal: bool,
+) -> Value {
     let recorded = state.resources.get(&step.name);
     let before = before_of(step, recorded, reveal);
     let (after, unknown) = match step.action {
         Action::Delete => (Value::Null, Map::new()),
         Action::NoOp => (before.clone(), Map::new()),
-        _ => after_of(step, state, reveal),
+        _ => after_of(step, state, made, reveal),
     };
     let replace: Vec<&str> = step
         .changes
@@ -298,11 +400,21 @@ fn before_of(step: &Step, recorded: Option<&ResourceState>, reveal: bool) -> Val
 
 /// What the step sets, references resolved where the state knows them; a property known
 /// only after apply is `null` in `after` and `true` in `after_unknown`.
-fn after_of(step: &Step, state: &State, reveal: bool) -> (Value, Map<String, Value>) {
+fn after_of(
+    step: &Step,
+    state: &State,
+    made: &std::collections::BTreeSet<&str>,
+    reveal: bool,
+) -> (Value, Map<String, Value>) {
     let Some(props) = &step.properties else {
         return (Value::Null, Map::new());
     };
-    let resolved = reference::resolve(props, &|r| state.value_of(r));
+    let known = |r: &reference::Reference| {
+        (!made.contains(r.resource.as_str()))
+            .then(|| state.value_of(r))
+            .flatten()
+    };
+    let resolved = reference::resolve(props, &known);
     let mut unknown = Map::new();
     let mut after = match resolved {
         Value::Object(map) => map,
@@ -332,6 +444,7 @@ pub fn check_import(
     id: &str,
 ) -> Result<Verdict> {
     let policies = &ctx.policy.policies;
+    needs_reason(&ctx.policy.overrides, ctx.policy.reason.as_deref())?;
     if policies.is_empty() {
         return Ok(Verdict::default());
     }
@@ -421,21 +534,32 @@ mod tests {
             forces_replacement: true,
             sensitive: false,
         }];
-        let masked = step_change(&step, &state, false);
+        let made = std::collections::BTreeSet::from(["Db"]);
+        let masked = step_change(&step, &state, &made, false);
         assert_eq!(
             masked["change"],
             json!({
                 "actions": ["create", "delete"],
                 "before": {"Size": 5, "Password": MASK, "Zone": "a"},
-                "after": {"Size": 2, "Password": MASK, "Zone": "a", "Subnet": null, "Of": "arn:1"},
-                "after_unknown": {"Subnet": true},
+                "after": {"Size": 2, "Password": MASK, "Zone": "a", "Subnet": null, "Of": null},
+                "after_unknown": {"Subnet": true, "Of": true},
                 "sensitive": ["Password"],
                 "replace_paths": ["Size"],
             })
         );
-        let revealed = step_change(&step, &state, true);
+        let revealed = step_change(&step, &state, &made, true);
         assert_eq!(revealed["change"]["before"]["Password"], "hunter2");
         assert_eq!(revealed["change"]["after"]["Password"], "s3cret");
+    }
+
+    #[test]
+    fn a_sensitive_parameter_in_a_provider_s_configuration_is_masked() {
+        let config = json!({"Region": "eu-west-1", "Endpoint": "https://u:hunter2@h", "Port": 7});
+        let (secret, port) = (json!("hunter2"), json!(7));
+        assert_eq!(
+            mask_secrets(&config, &[&secret, &port]),
+            json!({"Region": "eu-west-1", "Endpoint": MASK, "Port": MASK})
+        );
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct Context {
     pub readiness: super::ready::Readiness,
     /// The policies plans are checked against, and the run's overrides.
     pub policy: super::options::PolicyRun,
+    /// The last policy verdict and the fingerprint of what it was reached on.
+    pub policy_memo: Mutex<Option<(String, crate::policy::Verdict)>>,
 }
 
 impl Context {

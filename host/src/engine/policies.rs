@@ -54,27 +54,47 @@ pub async fn load(
         lock: None,
         allow_unsigned,
         events,
-        dir: spec.dir(),
     };
     for (source, base) in &sources {
-        let path = base.join(&source.source);
-        if path.exists() || !looks_like_reference(&source.source) {
-            files.extend(read_files(&path, &source.source, source.sensitive)?);
+        // Decided by how the source is written, never by what the disk holds: a directory
+        // named like a reference must not stand in for the signed bundle.
+        let found = if is_reference(&source.source) {
+            bundles.files(source, base).await?
         } else {
-            files.extend(bundles.files(source).await?);
+            let path = base.join(&source.source);
+            read_files(&path, &source.source, source.sensitive)?
+        };
+        if found.iter().all(|f| f.name.ends_with("_test.rego")) {
+            bail!(
+                "policy {}: no policy in it (only tests): a source that checks nothing is refused",
+                crate::text::escaped(&source.source)
+            );
         }
+        let origin = source.source.clone();
+        files.extend(found.into_iter().map(|f| File {
+            origin: origin.clone(),
+            ..f
+        }));
     }
     Policies::new(files)
 }
 
-/// Whether `place` names a bundle (a registry reference, or `file://DIR:TAG`) rather than a
-/// path.
-fn looks_like_reference(place: &str) -> bool {
-    place.starts_with("file://")
-        || (place.contains('/')
-            && !place.ends_with(".rego")
-            && !place.ends_with('/')
-            && ModuleRef::parse(place).is_ok_and(|r| r.digest().is_some() || place.contains(':')))
+/// Whether `place` names a bundle rather than a path: `file://DIR:TAG`, or
+/// `HOST[:PORT]/REPOSITORY:TAG` / `…@sha256:…` (a first segment with a dot, a colon or
+/// `localhost`, not `.` or `..`). Anything else is a path (write `./x` to be sure).
+pub fn is_reference(place: &str) -> bool {
+    if place.starts_with("file://") {
+        return true;
+    }
+    let Some((first, rest)) = place.split_once('/') else {
+        return false;
+    };
+    let last = rest.rsplit('/').next().unwrap_or_default();
+    let host =
+        first != "." && first != ".." && (first.contains(['.', ':']) || first == "localhost");
+    host && !rest.is_empty()
+        && (last.contains(':') || last.contains('@'))
+        && !place.ends_with(".rego")
 }
 
 /// Fetching bundles for one spec, keeping its lock.
@@ -83,18 +103,17 @@ struct Bundles<'a> {
     lock: Option<Lock>,
     allow_unsigned: bool,
     events: &'a Events,
-    dir: &'a Path,
 }
 
 impl Bundles<'_> {
     /// The files of the bundle `source` names: the pinned one, else fetched, verified and
     /// pinned now.
-    async fn files(&mut self, source: &Source) -> Result<Vec<File>> {
+    async fn files(&mut self, source: &Source, base: &Path) -> Result<Vec<File>> {
         let place = &source.source;
         if self.lock.is_none() {
             self.lock = Some(Lock::load(&self.lock_path)?);
         }
-        let reference = registry::relative_to(ModuleRef::parse(place)?, self.dir);
+        let reference = registry::relative_to(ModuleRef::parse(place)?, base);
         let pinned = self
             .lock
             .as_ref()
@@ -103,7 +122,7 @@ impl Bundles<'_> {
         let fetched = match &pinned {
             Some(pin) => {
                 let at = ModuleRef::parse(&pinned_text(place, &pin.manifest_digest))?;
-                registry::fetch_policies(&registry::relative_to(at, self.dir)).await?
+                registry::fetch_policies(&registry::relative_to(at, base)).await?
             }
             None => registry::fetch_policies(&reference).await?,
         };
@@ -116,8 +135,9 @@ impl Bundles<'_> {
                 self.lock_path.display(),
                 pin.digest
             ),
-            Some(pin) => pin.signer.clone(),
-            None => self.verify(source, &fetched)?,
+            // Verified on every load: a key no longer trusted, or a pin made with
+            // --allow-unsigned, does not carry over.
+            _ => self.verify(source, &fetched)?,
         };
         if pinned.is_none() {
             let lock = self.lock.as_mut().expect("loaded");
@@ -199,6 +219,7 @@ fn unpack(place: &str, layer: &[u8], sensitive: bool) -> Result<Vec<File>> {
             name: format!("{place}//{}", crate::text::escaped(&name)),
             text,
             sensitive,
+            origin: place.to_string(),
         })
         .collect())
 }

@@ -118,6 +118,7 @@ impl Session {
                 writing: tokio::sync::Mutex::new(()),
                 readiness: Default::default(),
                 policy: Default::default(),
+                policy_memo: Default::default(),
             }),
             graph,
         })
@@ -717,6 +718,20 @@ impl Session {
     /// For a plan without changes: records what an apply of it would (the dependencies as the
     /// spec has them now) and compacts the state.
     pub fn keep(&self, plan: &Plan) -> Result<()> {
+        // Recorded as applied only if it could be: a blocked plan is not this spec applied.
+        let mut checked = plan.clone();
+        let operation = match plan.policy.as_ref().map(|c| c.operation.as_str()) {
+            Some(op @ ("destroy" | "converge")) => op.to_string(),
+            _ => "apply".to_string(),
+        };
+        super::checks::check(&self.ctx, &mut checked, &operation)?;
+        if let Some(refusal) = checked
+            .policy
+            .as_ref()
+            .and_then(|c| c.verdict.refusal(&format!("this {operation}")))
+        {
+            bail!("{refusal}");
+        }
         self.record_dependencies(plan)?;
         let mut store = self.ctx.store.lock().expect("state lock");
         // What is sensitive may have changed (a spec marking an output, a newer provider).

@@ -201,6 +201,7 @@ mod tests {
                     name: name.to_string(),
                     text: text.to_string(),
                     sensitive: false,
+                    origin: String::new(),
                 })
                 .collect(),
         )
@@ -258,6 +259,35 @@ warn contains "looked" if { count(input.resource_changes) > 0 }
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_package_comes_from_one_source() {
+        let file = |name: &str, text: &str, origin: &str| File {
+            name: name.into(),
+            text: text.into(),
+            sensitive: false,
+            origin: origin.into(),
+        };
+        let error = Policies::new(vec![
+            file("team/ssh.rego", SSH, "team/"),
+            file(
+                "mine/ssh.rego",
+                "package team.ssh\nenforcement := \"advisory\"\n",
+                "mine/",
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "policy team.ssh: declared by two sources (mine/ and team/): a package comes from one place"
+        );
+        let twice = Policies::new(vec![
+            file("p/ssh.rego", SSH, "p/"),
+            file("p/ssh.rego", SSH, "p/"),
+        ])
+        .unwrap();
+        assert_eq!(twice.names(), vec!["team.ssh".to_string()]);
     }
 
     #[test]

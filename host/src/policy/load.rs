@@ -46,6 +46,8 @@ pub struct File {
     pub name: String,
     pub text: String,
     pub sensitive: bool,
+    /// The source it came from (a package may come from one source only).
+    pub origin: String,
 }
 
 /// One package: its name (without `data.`), its level, and the view it sees.
@@ -80,7 +82,18 @@ impl Policies {
     pub fn new(mut files: Vec<File>) -> Result<Self> {
         files.retain(|f| !f.name.ends_with("_test.rego"));
         files.sort_by(|a, b| a.name.cmp(&b.name));
-        files.dedup_by(|a, b| a.name == b.name);
+        // The same file given twice (a directory in the spec and in --policy) loads once;
+        // two different files under one name are refused.
+        files.dedup_by(|a, b| a.name == b.name && a.text == b.text && a.sensitive == b.sensitive);
+        if let Some(pair) = files.windows(2).find(|w| w[0].name == w[1].name) {
+            bail!(
+                "policy {}: given twice, differently (from {} and {})",
+                pair[0].name,
+                crate::text::escaped(&pair[0].origin),
+                crate::text::escaped(&pair[1].origin)
+            );
+        }
+        check_one_origin(&files)?;
         let digest = digest(&files);
         let mut policies = Policies {
             files: files.iter().map(|f| f.name.clone()).collect(),
@@ -96,13 +109,17 @@ impl Policies {
             let mut engine = engine;
             for name in names {
                 let level = level_of(&mut engine, &name)?;
-                if !policies.packages.iter().any(|p| p.name == name) {
-                    policies.packages.push(Package {
-                        name,
-                        level,
-                        sensitive,
-                    });
+                if policies.packages.iter().any(|p| p.name == name) {
+                    bail!(
+                        "policy {name}: declared both by files granted sensitive values and by \
+                         files that are not: a package is granted them whole, or not at all"
+                    );
                 }
+                policies.packages.push(Package {
+                    name,
+                    level,
+                    sensitive,
+                });
             }
             *if sensitive {
                 &mut policies.revealed
@@ -164,6 +181,36 @@ pub(super) fn parse(files: &[&File]) -> Result<(Engine, Vec<String>)> {
     Ok((engine, names))
 }
 
+/// Refuses a package declared by files of two sources: a spec's file could otherwise lower
+/// a team policy's level, or add to the data its rules read.
+fn check_one_origin(files: &[File]) -> Result<()> {
+    let mut seen: std::collections::BTreeMap<String, &str> = Default::default();
+    for file in files {
+        let Some(package) = package_of(&file.text) else {
+            continue;
+        };
+        match seen.get(&package) {
+            Some(origin) if *origin != file.origin => bail!(
+                "policy {package}: declared by two sources ({} and {}): a package comes from \
+                 one place",
+                crate::text::escaped(origin),
+                crate::text::escaped(&file.origin)
+            ),
+            _ => {
+                seen.insert(package, &file.origin);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The package a file declares (its first `package` line).
+pub(super) fn package_of(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.trim_start().strip_prefix("package "))
+        .map(|p| p.trim().to_string())
+}
+
 /// The level package `name` declares with its `enforcement` rule (default: mandatory).
 fn level_of(engine: &mut Engine, name: &str) -> Result<Level> {
     engine.set_input(regorus::Value::new_object());
@@ -211,6 +258,7 @@ pub fn read_files(path: &Path, shown: &str, sensitive: bool) -> Result<Vec<File>
             name: shown.to_string(),
             text,
             sensitive,
+            origin: shown.to_string(),
         }]);
     }
     let mut files = Vec::new();
@@ -233,6 +281,7 @@ pub fn read_files(path: &Path, shown: &str, sensitive: bool) -> Result<Vec<File>
                     name,
                     text,
                     sensitive,
+                    origin: shown.to_string(),
                 });
             }
         }

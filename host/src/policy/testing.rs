@@ -75,6 +75,7 @@ mod tests {
                 name: "p.rego".into(),
                 text: "package p\ndeny contains \"no\" if input.x == 1\n".into(),
                 sensitive: false,
+                origin: String::new(),
             },
             File {
                 name: "p_test.rego".into(),
@@ -82,6 +83,7 @@ mod tests {
                        test_wrong if { count(deny) == 1 with input as {\"x\": 2} }\n"
                     .into(),
                 sensitive: false,
+                origin: String::new(),
             },
         ];
         let outcomes = run(&files).unwrap();
