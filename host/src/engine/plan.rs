@@ -319,6 +319,16 @@ impl Plan {
         }
     }
 
+    /// What policies are told applying it is: `destroy` or `converge` when it was planned as
+    /// one, else `apply`.
+    pub fn applied_as(&self) -> &'static str {
+        match self.policy.as_ref().map(|c| c.operation.as_str()) {
+            Some("destroy") => "destroy",
+            Some("converge") => "converge",
+            _ => "apply",
+        }
+    }
+
     /// Whether anything in it is sensitive.
     pub fn has_sensitive(&self) -> bool {
         self.steps.iter().any(|s| !s.sensitive.is_empty())

@@ -121,7 +121,7 @@ impl Bundles<'_> {
             .cloned();
         let fetched = match &pinned {
             Some(pin) => {
-                let at = ModuleRef::parse(&pinned_text(place, &pin.manifest_digest))?;
+                let at = ModuleRef::parse(&super::resolve::pin(place, &pin.manifest_digest))?;
                 registry::fetch_policies(&registry::relative_to(at, base)).await?
             }
             None => registry::fetch_policies(&reference).await?,
@@ -189,12 +189,6 @@ impl Bundles<'_> {
             source.source
         )
     }
-}
-
-/// `place` pinned to `manifest_digest`.
-fn pinned_text(place: &str, manifest_digest: &str) -> String {
-    let base = place.split_once('@').map_or(place, |(b, _)| b);
-    format!("{base}@{manifest_digest}")
 }
 
 /// A bundle's layer: `{"Files": {"NAME.rego": TEXT, …}}`.

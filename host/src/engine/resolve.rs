@@ -426,7 +426,7 @@ fn user_trusted_keys(plugin: &str) -> Result<Vec<String>> {
 }
 
 /// `source` pinned to `manifest_digest` (`REPO[:TAG]@DIGEST`).
-fn pin(source: &str, manifest_digest: &str) -> String {
+pub(super) fn pin(source: &str, manifest_digest: &str) -> String {
     let base = source.split_once('@').map_or(source, |(b, _)| b);
     format!("{base}@{manifest_digest}")
 }

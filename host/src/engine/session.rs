@@ -662,10 +662,7 @@ impl Session {
 
     /// Executes `plan`; records outputs (after a full success) and compacts the state.
     pub async fn apply(&self, mut plan: Plan, options: &ApplyOptions) -> Result<Report> {
-        let operation = match plan.policy.as_ref().map(|c| c.operation.as_str()) {
-            Some(op @ ("destroy" | "converge")) => op.to_string(),
-            _ => "apply".to_string(),
-        };
+        let operation = plan.applied_as();
         {
             let mut store = self.ctx.store.lock().expect("state lock");
             // A plan made before any state existed starts the state's lineage.
@@ -684,7 +681,7 @@ impl Session {
                 );
             }
         }
-        super::checks::enforce(&self.ctx, &mut plan, &operation)?;
+        super::checks::enforce(&self.ctx, &mut plan, operation)?;
         self.record_dependencies(&plan)?;
         self.ctx.interrupt.set_busy(true);
         let report = apply::execute(self.ctx.clone(), plan, options.parallelism).await;
@@ -720,11 +717,8 @@ impl Session {
     pub fn keep(&self, plan: &Plan) -> Result<()> {
         // Recorded as applied only if it could be: a blocked plan is not this spec applied.
         let mut checked = plan.clone();
-        let operation = match plan.policy.as_ref().map(|c| c.operation.as_str()) {
-            Some(op @ ("destroy" | "converge")) => op.to_string(),
-            _ => "apply".to_string(),
-        };
-        super::checks::check(&self.ctx, &mut checked, &operation)?;
+        let operation = plan.applied_as();
+        super::checks::check(&self.ctx, &mut checked, operation)?;
         if let Some(refusal) = checked
             .policy
             .as_ref()

@@ -66,7 +66,7 @@ async fn saved(args: &ApplyArgs, text: &str, interrupt: &Interrupt) -> Result<Ex
     let session = saved_session(&file, &args.spec, mode, interrupt).await?;
     let mut plan = file.plan;
     // The policies in force now, not those the plan was made under.
-    let operation = saved_operation(&plan);
+    let operation = plan.applied_as();
     session.check(&mut plan, operation)?;
     let run = Run {
         verb: "Apply",
@@ -75,14 +75,6 @@ async fn saved(args: &ApplyArgs, text: &str, interrupt: &Interrupt) -> Result<Ex
         parallelism: args.spec.parallelism,
     };
     execute(&session, plan, &run).await
-}
-
-/// What a saved plan does, for policies: `destroy` when it was planned as one.
-pub fn saved_operation(plan: &crate::engine::Plan) -> &'static str {
-    match plan.policy.as_ref().map(|c| c.operation.as_str()) {
-        Some("destroy") => "destroy",
-        _ => "apply",
-    }
 }
 
 /// A session for a saved plan: its providers and the policies in force now (those its spec
