@@ -84,6 +84,10 @@ fn signing(c: &mut Criterion) {
     );
     let actions = ApiActions::parse(&["ec2:Describe*", "ec2:CreateVpc"]).unwrap();
     let body: &[u8] = b"Action=CreateVpc&Version=2016-11-15&CidrBlock=10.0.0.0%2F16";
+    // Signing asks the credentials chain (here fixed keys, answered at once) asynchronously.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     c.bench_function("sign/query", |b| {
         b.iter(|| {
             let request = http::Request::post("https://ec2.us-east-1.amazonaws.com/")
@@ -95,14 +99,14 @@ fn signing(c: &mut Criterion) {
                 let (service, action) = a.split_once(':').unwrap();
                 actions.allows(service, action)
             }));
-            signer
-                .sign(
+            runtime
+                .block_on(signer.sign(
                     "ec2",
                     "POST",
                     "https://ec2.us-east-1.amazonaws.com/",
                     &[("content-type", "application/x-www-form-urlencoded")],
                     body,
-                )
+                ))
                 .unwrap()
         })
     });

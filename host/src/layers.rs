@@ -6,7 +6,7 @@
 //! Layers, lowest first (a module may import its own layer and those below it):
 //! 0. words: `text`, `output`, `duration`, `json_strict`, `tags`, `spi`;
 //! 1. the parts: `spec`, `graph` (its algorithms, no pictures), `sandbox`, `registry`, `policy`,
-//!    `credentials`, `state`;
+//!    `credentials`, `state`, `bundle`;
 //! 2. `engine` (a library that only emits events), with `engine::action` below the rest of it
 //!    (it imports nothing of the engine);
 //! 3. `cli` (pictures, prompts, rendering).
@@ -21,7 +21,8 @@ fn layer(module: &str) -> usize {
     match module.split("::").next().unwrap_or_default() {
         "" => 0,
         "text" | "output" | "duration" | "json_strict" | "tags" | "spi" => 0,
-        "spec" | "graph" | "sandbox" | "registry" | "credentials" | "state" | "policy" => 1,
+        "spec" | "graph" | "sandbox" | "registry" | "credentials" | "state" | "policy"
+        | "bundle" => 1,
         "engine" => 2,
         "cli" => 3,
         other => panic!("module {other} has no layer: add it to layers.rs"),

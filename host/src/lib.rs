@@ -8,6 +8,7 @@
 //! - [`tags`] holds the tag keys rkit puts on what it creates.
 //! - [`cli`] is the `rkit` command.
 
+pub mod bundle;
 pub mod cli;
 pub mod credentials;
 pub mod duration;

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A running `rkit converge --json`, its events read line by line.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     lines: mpsc::Receiver<Value>,
 }
@@ -21,9 +21,16 @@ struct Running {
 impl Running {
     fn start(stack: &Stack, extra: &[&str]) -> Self {
         let spec = stack.spec_path();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rkit"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rkit"));
+        command
             .args(["converge", spec.to_str().unwrap(), "--json", "--approve"])
-            .args(extra)
+            .args(extra);
+        Self::spawn(command)
+    }
+
+    /// Runs `command` (an `rkit converge … --json`), reading its events.
+    pub(crate) fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .env("RKIT_CACHE_DIR", common::cache_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -45,7 +52,7 @@ impl Running {
     }
 
     /// Waits (at most `within`) for an event matching `want`; the events seen until then.
-    fn until(&self, within: Duration, want: impl Fn(&Value) -> bool) -> Vec<Value> {
+    pub(crate) fn until(&self, within: Duration, want: impl Fn(&Value) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + within;
         let mut seen = Vec::new();
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -63,9 +70,17 @@ impl Running {
         panic!("not seen within {within:?}; saw: {seen:#?}");
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         unsafe { libc_kill(self.child.id() as i32, 15) };
         self.child.wait().unwrap()
+    }
+}
+
+/// A test that fails leaves no converge running (it would hold the test's output open).
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -79,7 +94,7 @@ fn tick_finished(line: &Value) -> bool {
 }
 
 /// GET `path` from `addr`: the status line and the body.
-fn get(addr: &str, path: &str) -> (String, String) {
+pub(crate) fn get(addr: &str, path: &str) -> (String, String) {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     write!(
         stream,

@@ -9,6 +9,7 @@ mod common;
 
 mod aws;
 mod awscc;
+mod bundles;
 mod cli_provider;
 mod cloud_control;
 mod converge;
@@ -19,6 +20,7 @@ mod exactly_once;
 mod groups;
 mod js_provider;
 mod least_privilege;
+mod machine_credentials;
 mod policy;
 mod publishing;
 mod python_provider;

@@ -182,6 +182,25 @@ def named(objects, key, name):
     return next(o[key] for o in objects if tags(o).get("rkit:name") == name)
 
 
+def role_session():
+    """A role allowed everything and a session of it, as a machine's instance profile or an
+    ECS task holds: temporary credentials with a session token that moto recognises."""
+    iam = client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName="rkit-manager", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName="rkit-manager",
+        PolicyName="everything",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+    c = client("sts").assume_role(RoleArn=arn, RoleSessionName="machine")["Credentials"]
+    return {"AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"],
+            "SessionToken": c["SessionToken"]}
+
+
 def drift():
     """Changes the example stack behind rkit's back: terminates WebA, revokes the SSH rule
     of WebSecurityGroup, turns off PublicA's public IPs."""
@@ -341,7 +360,7 @@ def remove(*ids):
 
 
 if __name__ == "__main__":
-    commands = {"state": state, "access-key": access_key, "drift": drift, "seed": seed,
+    commands = {"state": state, "access-key": access_key, "role-session": role_session, "drift": drift, "seed": seed,
                 "watch": watch, "members": members, "bucket": bucket, "objects": objects,
                 "buckets": buckets, "put-object": put_object, "delete-object": delete_object,
                 "remove": remove,

@@ -58,6 +58,8 @@ enum Command {
     Provider(provider::ProviderCommand),
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
 }
 
 /// The dispatch table: each command to its `exec`.
@@ -77,6 +79,7 @@ async fn exec(command: Command, interrupt: &Interrupt) -> Result<ExitCode> {
         Command::State(command) => state::exec(command, interrupt).await,
         Command::Provider(command) => provider::exec(command, interrupt).await,
         Command::Policy(command) => policy::exec(command, interrupt).await,
+        Command::Bundle(command) => bundle::exec(command, interrupt).await,
     }
 }
 

@@ -140,6 +140,20 @@ fn text(event: &Event) -> Option<String> {
                 _ => format!("policy: {line}"),
             }
         }
+        Event::BundleFollowed {
+            digest,
+            signer,
+            pushed_by,
+        } => format!(
+            "following the bundle {} pushed by {}, signed by {}",
+            escape(digest),
+            escape(pushed_by),
+            escape(signer)
+        ),
+        Event::BundleRefused { reason } => format!(
+            "warning: {} (the last good bundle keeps running)",
+            escape(reason)
+        ),
         Event::SpecPending { changes } => format!(
             "the spec file changed: {changes} changes pending (converge applies them with \
              --follow-spec; or run rkit apply)"
@@ -260,7 +274,7 @@ impl Reporter for Human {
                 };
                 crate::errln!("  {mark} {line}")
             }
-            Event::Warning { .. } | Event::OrderDropped { .. } => {
+            Event::Warning { .. } | Event::OrderDropped { .. } | Event::BundleRefused { .. } => {
                 crate::errln!("{}{}", paint(YELLOW, "warning"), &line["warning".len()..])
             }
             Event::Approved { .. } | Event::IntentAdopted { .. } | Event::Listening { .. } => {
@@ -294,6 +308,7 @@ impl Reporter for Json {
             Event::Warning { .. }
             | Event::OrderDropped { .. }
             | Event::OperationNotStarted { .. } => "warn",
+            Event::BundleRefused { .. } => "error",
             Event::OperationFailed { .. } => "error",
             Event::PolicyFinding { ref finding, .. } if finding.blocks() => "error",
             Event::PolicyFinding { .. } => "warn",

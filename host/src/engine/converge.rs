@@ -79,6 +79,8 @@ pub struct Metrics {
     pub skipped_ticks: AtomicU64,
     /// Changes a newer spec file would make (without `--follow-spec`).
     pub spec_pending: AtomicU64,
+    /// Stored bundles refused (`--follow-bundle`): signature, replay, content.
+    pub bundle_refusals: AtomicU64,
     /// Policy denies (not advisory, not overridden) the last tick found in reality.
     pub policy_violations: AtomicU64,
     /// The last tick's duration, in microseconds.
@@ -119,7 +121,7 @@ impl Metrics {
     }
 
     /// The loop's counters, as rows (name, kind, help, value).
-    fn counters(&self) -> [Row; 7] {
+    fn counters(&self) -> [Row; 8] {
         [
             ("ticks_total", "counter", "Ticks run.", count(&self.ticks)),
             (
@@ -157,6 +159,12 @@ impl Metrics {
                 "counter",
                 "Ticks skipped because the state was locked by another rkit.",
                 count(&self.skipped_ticks),
+            ),
+            (
+                "bundle_refusals_total",
+                "counter",
+                "Stored bundles refused (signature, replay, content); the last good one ran.",
+                count(&self.bundle_refusals),
             ),
         ]
     }
@@ -465,7 +473,7 @@ async fn one_tick(
     metrics: &Metrics,
 ) -> Result<TickReport> {
     let mut report = TickReport::default();
-    let mut pending_spec = reread_spec(options, applied, opener, events);
+    let mut pending_spec = reread_spec(options, applied, baseline, opener, events);
     let tick = Tick::start(options, events, interrupt);
     let session = match tick.open(opener, applied).await {
         Ok(session) => session,
@@ -521,11 +529,13 @@ async fn one_tick(
 }
 
 /// The spec file as it is now, if it changed: followed at once with `--follow-spec` (it
-/// becomes `applied`), else returned to be planned and reported. Unreadable, the last good
-/// one stays.
+/// becomes `applied`, and the spec converge ran until then becomes the starting point: the
+/// state recording it is converge's own doing, not a person's apply), else returned to be
+/// planned and reported. Unreadable, the last good one stays.
 fn reread_spec(
     options: &Options,
     applied: &mut LoadedSpec,
+    baseline: &mut Option<Option<String>>,
     opener: &impl Opener,
     events: &Events,
 ) -> Option<LoadedSpec> {
@@ -540,6 +550,9 @@ fn reread_spec(
                     latest.path.display()
                 ),
             });
+            if baseline.is_some() {
+                *baseline = Some(Some(applied.digest.clone()));
+            }
             *applied = latest;
         }
         Ok(_) => {}

@@ -145,6 +145,15 @@ pub enum Event {
     /// The spec file changed; applying it would make this many changes (converge without
     /// `--follow-spec`).
     SpecPending { changes: usize },
+    /// Converge follows a newer bundle (`--follow-bundle`): its digest, who signed and pushed it.
+    BundleFollowed {
+        digest: String,
+        signer: String,
+        pushed_by: String,
+    },
+    /// The stored bundle was refused (its signature, a replay, its content); the last good one
+    /// keeps running.
+    BundleRefused { reason: String },
     /// A converge tick ended: how long it took, what it found, repaired, failed, deferred
     /// (over `--max-operations`), the changes a newer spec would make, whether providers
     /// throttled, whether the tick was skipped (the state held by another).

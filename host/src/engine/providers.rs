@@ -265,6 +265,7 @@ impl Binder<'_> {
             &capabilities.api_actions,
             &Sources::process(),
         )
+        .await
         .map_err(|err| anyhow!("{file}: Providers.{plugin}.Config: {err}"))?;
         let lines = grant_lines(p, &grants);
         let mut notes = credentials.whose.clone();

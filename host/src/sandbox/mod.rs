@@ -31,7 +31,8 @@ pub use grant_dir::GrantDir;
 pub use grants::{DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_TIMEOUT, Grants};
 pub use http::{
     AddressKind, ApiActions, AwsEndpoint, AwsSigner, BadApiAction, BadHttpAllow, BadResourceType,
-    HttpAllow, MAX_SENDS, ResourceTypes, actions_needed, classify_address, operation,
+    HttpAllow, MAX_SENDS, ResourceTypes, access_key_hint, actions_needed, classify_address,
+    operation,
 };
 pub use provider::Provider;
 

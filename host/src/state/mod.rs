@@ -26,6 +26,7 @@ pub mod lease;
 pub mod location;
 pub mod reconcile;
 pub mod s3;
+mod sdk_credentials;
 
 use crate::spec::reference::{Reference, Target, at_path};
 use anyhow::{Context, Result, bail};

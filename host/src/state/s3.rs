@@ -33,6 +33,7 @@ use super::backend::{Backend, Loaded, Part};
 use super::lease::{self, Decision, Lease};
 use super::location::{Location, S3Location};
 use super::reconcile::{self, After, Answer, Written};
+use super::sdk_credentials::SdkCredentials;
 use anyhow::{Context, Result, anyhow, bail};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as StorePath;
@@ -283,38 +284,41 @@ fn slot_of(path: &StorePath) -> Option<u64> {
     (name.len() == 20).then(|| name.parse().ok()).flatten()
 }
 
-/// The bucket client for `s3`, with credentials, region and endpoint resolved as the AWS
-/// provider's are (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, the shared files).
-fn client(s3: &S3Location) -> Result<AmazonS3> {
-    let access = crate::credentials::aws_access(
-        "S3",
-        s3.region.as_deref(),
-        s3.endpoint.as_deref(),
-        &crate::credentials::Sources::process(),
-    )?;
+/// The bucket client for `s3`, with credentials, region and endpoint found as the AWS
+/// provider's are (the SDK's chain: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, the shared
+/// files, web identity, the container's endpoint, the instance profile), on `runtime`.
+fn client(s3: &S3Location, runtime: &tokio::runtime::Handle) -> Result<AmazonS3> {
+    let (region, endpoint) = (s3.region.clone(), s3.endpoint.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        let sources = crate::credentials::Sources::process();
+        let found =
+            crate::credentials::aws_access("S3", region.as_deref(), endpoint.as_deref(), &sources)
+                .await;
+        let _ = tx.send(found);
+    });
+    let access = rx
+        .recv()
+        .context("the state's runtime stopped")?
+        .with_context(|| format!("the state s3://{}/{}", s3.bucket, s3.key))?;
+    if let Err(why) = &access.first {
+        bail!(
+            "no AWS credentials for the state s3://{}/{}: {} (looked in the environment, \
+             the shared files' profile, web identity, the container's endpoint and the \
+             instance profile)",
+            s3.bucket,
+            s3.key,
+            crate::text::escape(why)
+        );
+    }
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(&s3.bucket)
-        .with_region(access.region.as_deref().unwrap_or("us-east-1"));
+        .with_region(access.region.as_deref().unwrap_or("us-east-1"))
+        .with_credentials(Arc::new(SdkCredentials(access.provider)));
     if let Some(endpoint) = &access.endpoint {
         builder = builder
             .with_endpoint(endpoint)
             .with_allow_http(endpoint.starts_with("http://"));
-    }
-    match access.credentials {
-        Some((key, secret, token)) => {
-            builder = builder
-                .with_access_key_id(key)
-                .with_secret_access_key(secret);
-            if let Some(token) = token {
-                builder = builder.with_token(token);
-            }
-        }
-        None => bail!(
-            "no AWS credentials for the state s3://{}/{} (looked in AWS_ACCESS_KEY_ID and \
-             AWS_SECRET_ACCESS_KEY, and the profile's shared credentials file)",
-            s3.bucket,
-            s3.key
-        ),
     }
     builder
         .build()
@@ -331,8 +335,16 @@ impl S3Backend {
             .enable_all()
             .build()
             .context("starting the state's runtime")?;
+        let store = match client(s3, runtime.handle()) {
+            Ok(store) => Arc::new(store),
+            Err(err) => {
+                // Opened from an async context: a runtime is never dropped there blocking.
+                runtime.shutdown_background();
+                return Err(err);
+            }
+        };
         let remote = Remote {
-            store: Arc::new(client(s3)?),
+            store,
             handle: runtime.handle().clone(),
         };
         let mut backend = Self {
@@ -353,6 +365,37 @@ impl S3Backend {
             backend.acquire(super::lock_timeout())?;
         }
         Ok(backend)
+    }
+
+    /// The object at the state's key followed by `suffix` (a stack's bundle), if there is one;
+    /// refused unread when it is larger than `max` bytes.
+    pub fn read_beside(&self, suffix: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        let (store, path) = (
+            self.remote.store.clone(),
+            StorePath::from(format!("{}{suffix}", self.key)),
+        );
+        let shown = format!("s3://{}/{path}", self.location_bucket());
+        self.remote.run(async move {
+            let got = match store.get(&path).await {
+                Ok(got) => got,
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(err) => return Err(anyhow!("{err}")),
+            };
+            if got.meta.size > max {
+                bail!("{shown} is {} bytes, over {max}", got.meta.size);
+            }
+            Ok(Some(
+                got.bytes().await.map_err(|e| anyhow!("{e}"))?.to_vec(),
+            ))
+        })
+    }
+
+    /// Replaces the object at the state's key followed by `suffix` with `bytes` (one PUT:
+    /// readers see the old object or the new one, never a part; sent again, it lands the same).
+    pub fn write_beside(&self, suffix: &str, bytes: Vec<u8>) -> Result<()> {
+        let path = StorePath::from(format!("{}{suffix}", self.key));
+        self.remote.put(&path, bytes, PutMode::Overwrite)?;
+        Ok(())
     }
 
     fn lease_path(&self) -> StorePath {

@@ -37,7 +37,7 @@ pub use allow::{BadHttpAllow, HttpAllow};
 pub use gate::{HttpGate, HttpPolicy};
 pub use resource_types::{BadResourceType, ResourceTypes};
 pub use send_budget::{MAX_SENDS, operation};
-pub use signing::{AwsSigner, Endpoint as AwsEndpoint};
+pub use signing::{AwsSigner, Endpoint as AwsEndpoint, access_key_hint};
 
 /// Routes a request as the gate does and lists the IAM actions it needs, each with what
 /// implied it: `Err` says why the gate would refuse it whatever was approved. For tools and

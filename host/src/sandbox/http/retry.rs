@@ -144,7 +144,7 @@ pub async fn send(
                 .take(key, &checked.what)
                 .map_err(Failed::Refused)?;
         }
-        let request = checked.signed(signer).map_err(Failed::Refused)?;
+        let request = checked.signed(signer).await.map_err(Failed::Refused)?;
         to.sent.fetch_add(1, Ordering::Relaxed);
         let (outcome, answer) = attempt_once(request, to.addrs, options, reads, last).await;
         if let Some(key) = key {

@@ -9,6 +9,7 @@
 use super::allow::HttpAllow;
 use super::aws_api::{self, Service};
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
     UriPathNormalizationMode, sign,
@@ -30,8 +31,11 @@ pub struct Endpoint {
 
 /// Signs requests to one set of AWS endpoints with one set of credentials.
 pub struct AwsSigner {
-    /// `None`: none were found; requests to the endpoints are refused, saying so.
-    credentials: Option<Credentials>,
+    /// Asked on every request (the chain refreshes temporary credentials before expiry);
+    /// when it finds none, requests to the endpoints are refused, saying where they come from.
+    credentials: SharedCredentialsProvider,
+    /// The access key ID found when the signer was made, if any (for [`Self::access_key_hint`]).
+    first_key: Option<String>,
     region: String,
     /// The resolved endpoints: origin and SigV4 signing name (`ec2`); services sharing one
     /// origin, as emulators do, are told apart by their protocol's own signals.
@@ -48,8 +52,17 @@ impl fmt::Debug for AwsSigner {
     }
 }
 
+/// An access key ID with its middle masked (`AKIA…WXYZ`), to say whose credentials are used
+/// without showing them.
+pub fn access_key_hint(id: &str) -> String {
+    if id.len() <= 8 || !id.is_ascii() {
+        return "…".into();
+    }
+    format!("{}…{}", &id[..4], &id[id.len() - 4..])
+}
+
 impl AwsSigner {
-    /// A signer for `endpoints` (origin, signing name) in `region`.
+    /// A signer for `endpoints` (origin, signing name) in `region`, with fixed keys.
     pub fn new(
         access_key: String,
         secret: String,
@@ -57,40 +70,37 @@ impl AwsSigner {
         region: String,
         endpoints: Vec<Endpoint>,
     ) -> Self {
+        let first_key = Some(access_key.clone());
+        let credentials = Credentials::new(access_key, secret, session_token, None, "rkit");
+        Self::asking(
+            SharedCredentialsProvider::new(credentials),
+            first_key,
+            region,
+            endpoints,
+        )
+    }
+
+    /// A signer for `endpoints` in `region` that asks `credentials` before each request;
+    /// `first_key` is the access key ID it gave first, if any.
+    pub fn asking(
+        credentials: SharedCredentialsProvider,
+        first_key: Option<String>,
+        region: String,
+        endpoints: Vec<Endpoint>,
+    ) -> Self {
         Self {
-            credentials: Some(Credentials::new(
-                access_key,
-                secret,
-                session_token,
-                None,
-                "rkit",
-            )),
+            credentials,
+            first_key,
             region,
             endpoints,
         }
     }
 
-    /// Endpoints known, but no credentials found: requests to them are refused with a message
-    /// naming where credentials come from.
-    pub fn without_credentials(region: String, endpoints: Vec<Endpoint>) -> Self {
-        Self {
-            credentials: None,
-            region,
-            endpoints,
-        }
-    }
-
-    /// The access key ID with its middle masked (`AKIA…WXYZ`), to say whose credentials
-    /// are used without showing them.
+    /// The access key ID found first, its middle masked (`AKIA…WXYZ`); `none` if none was.
     pub fn access_key_hint(&self) -> String {
-        let Some(credentials) = &self.credentials else {
-            return "none".into();
-        };
-        let id = credentials.access_key_id();
-        if id.len() <= 8 {
-            return "…".into();
-        }
-        format!("{}…{}", &id[..4], &id[id.len() - 4..])
+        self.first_key
+            .as_deref()
+            .map_or_else(|| "none".into(), access_key_hint)
     }
 
     /// Whether `scheme://host:port` is a resolved endpoint (requests there are signed).
@@ -121,7 +131,7 @@ impl AwsSigner {
 
     /// The headers that sign a request (`authorization`, `x-amz-date`, and
     /// `x-amz-security-token` with a session token).
-    pub fn sign(
+    pub async fn sign(
         &self,
         service: &str,
         method: &str,
@@ -129,14 +139,13 @@ impl AwsSigner {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Vec<(String, String)>, String> {
-        let Some(credentials) = &self.credentials else {
-            return Err(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a \
-                        profile in ~/.aws/credentials (AWS_PROFILE)"
-                    .into(),
-            );
-        };
-        let identity: Identity = credentials.clone().into();
+        let credentials = self.credentials.provide_credentials().await.map_err(|e| {
+            format!(
+                "{NO_CREDENTIALS} ({})",
+                crate::text::escape(&format!("{:#}", anyhow::Error::from(e)))
+            )
+        })?;
+        let identity: Identity = credentials.into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)
@@ -162,6 +171,12 @@ impl AwsSigner {
             .collect())
     }
 }
+
+/// What a request is refused with when no credentials are found, before the chain's reason.
+const NO_CREDENTIALS: &str = "no AWS credentials: set AWS_ACCESS_KEY_ID and \
+    AWS_SECRET_ACCESS_KEY, a profile in ~/.aws (AWS_PROFILE), web identity \
+    (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN), or run where a container or an instance \
+    profile provides them";
 
 /// How requests to `service` are signed: S3 wants its payload's hash in
 /// `x-amz-content-sha256` and its paths encoded once and never normalised.
@@ -193,7 +208,7 @@ pub struct Signable {
 
 impl Signable {
     /// The request, signed now.
-    pub fn signed(&self, signer: &AwsSigner) -> Result<http::Request<WasiBody>, String> {
+    pub async fn signed(&self, signer: &AwsSigner) -> Result<http::Request<WasiBody>, String> {
         let parts = &self.parts;
         // Every header that carries meaning is signed: the content type, the target, and
         // every x-amz-* header the provider set (S3's x-amz-tagging, ...), as SigV4 requires.
@@ -205,13 +220,15 @@ impl Signable {
             })
             .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
             .collect();
-        let headers = signer.sign(
-            &self.service,
-            parts.method.as_str(),
-            &parts.uri.to_string(),
-            &signed,
-            &self.body,
-        )?;
+        let headers = signer
+            .sign(
+                &self.service,
+                parts.method.as_str(),
+                &parts.uri.to_string(),
+                &signed,
+                &self.body,
+            )
+            .await?;
         let mut request = http::Request::new(super::egress::body(self.body.clone()));
         *request.method_mut() = parts.method.clone();
         *request.uri_mut() = parts.uri.clone();
@@ -271,8 +288,8 @@ mod tests {
         assert_eq!(s.access_key_hint(), "AKID…1234");
     }
 
-    #[test]
-    fn the_signature_covers_the_scope_and_carries_the_token() {
+    #[tokio::test]
+    async fn the_signature_covers_the_scope_and_carries_the_token() {
         let headers = signer()
             .sign(
                 "ec2",
@@ -281,6 +298,7 @@ mod tests {
                 &[("content-type", "application/x-www-form-urlencoded")],
                 b"Action=DescribeVpcs&Version=2016-11-15",
             )
+            .await
             .unwrap();
         let get = |n: &str| {
             headers

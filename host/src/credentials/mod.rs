@@ -4,15 +4,18 @@
 //! the sandbox signs the provider's requests to them ([`crate::sandbox::AwsSigner`]).
 //!
 //! `aws` follows the AWS SDKs: explicit configuration (the spec's `Providers.NAME.Config`)
-//! first, then `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`,
-//! `AWS_REGION` / `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_<SERVICE>` / `AWS_ENDPOINT_URL`,
-//! then the shared files (`~/.aws/credentials`, `~/.aws/config`, profile `AWS_PROFILE` or
-//! `default`). The provider is granted HTTP to exactly the resolved service endpoints.
+//! first, then the SDK's own chain ([`chain`]: the environment, the profile, web identity,
+//! the container's endpoint, the instance profile), and `AWS_ENDPOINT_URL_<SERVICE>` before
+//! the common endpoint. The provider is granted HTTP to exactly the resolved service
+//! endpoints.
+
+mod chain;
+
+pub use chain::{Identity, REFRESH_AHEAD, Settings, Sources};
 
 use crate::sandbox::{AwsEndpoint, AwsSigner, HttpAllow};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value};
-use std::path::{Path, PathBuf};
 
 /// A provider's configuration (without secrets), the HTTP grant the credentials imply, the
 /// signer holding them, and in plain words whose they are.
@@ -25,26 +28,9 @@ pub struct Resolved {
     pub whose: Vec<String>,
 }
 
-/// Where credentials are looked up: the process environment and the user's home directory
-/// (a seam for tests).
-pub struct Sources<'a> {
-    pub env: &'a dyn Fn(&str) -> Option<String>,
-    pub home: Option<PathBuf>,
-}
-
-impl Sources<'_> {
-    /// The real environment and `$HOME`.
-    pub fn process() -> Sources<'static> {
-        Sources {
-            env: &|name| std::env::var(name).ok().filter(|v| !v.is_empty()),
-            home: std::env::var_os("HOME").map(PathBuf::from),
-        }
-    }
-}
-
 /// Fills in the credentials `kinds` of a provider whose spec configuration is `config`.
 /// `actions` (the provider's declared API actions) decide which services' endpoints it gets.
-pub fn resolve(
+pub async fn resolve(
     kinds: &[String],
     config: &Value,
     actions: &[String],
@@ -56,7 +42,7 @@ pub fn resolve(
     };
     for kind in kinds {
         match kind.as_str() {
-            "aws" => aws(&mut resolved, actions, sources)?,
+            "aws" => aws(&mut resolved, actions, sources).await?,
             other => bail!("the provider asks for credentials of an unknown kind {other:?}"),
         }
     }
@@ -101,18 +87,12 @@ fn wanted(iam: &str, actions: &[String]) -> bool {
 /// Resolves the `aws` credentials into `resolved`. The passes: the spec's own settings taken
 /// out of the configuration (the secrets stay in the host), who the host acts as, each wanted
 /// service's endpoint (granted and signed for), and the signer.
-fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result<()> {
+async fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result<()> {
     let Value::Object(config) = &mut resolved.config else {
         bail!("must be an object");
     };
     let settings = take_settings(config)?;
-    let found = identity(
-        settings.explicit,
-        settings.profile,
-        settings.region,
-        settings.endpoint,
-        sources,
-    )?;
+    let found = chain::identity(settings, sources).await?;
     if let Some(region) = &found.region {
         config.insert("Region".into(), region.clone().into());
     }
@@ -121,14 +101,6 @@ fn aws(resolved: &mut Resolved, actions: &[String], sources: &Sources) -> Result
     resolved.whose.push(whose);
     resolved.signer = Some(signer);
     Ok(())
-}
-
-/// What a spec's configuration says of who the host acts as on AWS.
-struct Settings {
-    explicit: Explicit,
-    profile: Option<String>,
-    region: Option<String>,
-    endpoint: Option<String>,
 }
 
 /// The spec's own AWS settings, read from `config`; the keys and `Profile` and `Endpoint`
@@ -180,7 +152,6 @@ fn service_endpoints(
     sources: &Sources,
     found: &Identity,
 ) -> Result<Vec<AwsEndpoint>> {
-    let env = sources.env;
     let mut endpoints = match config.remove("Endpoints") {
         Some(Value::Object(e)) => e,
         None => Map::new(),
@@ -193,7 +164,8 @@ fn service_endpoints(
         }
         let endpoint = match text(&endpoints, key).map_err(|e| anyhow!("Endpoints.{e}"))? {
             Some(e) => Some(e),
-            None => env(&format!("AWS_ENDPOINT_URL_{var}"))
+            None => sources
+                .var(&format!("AWS_ENDPOINT_URL_{var}"))
                 .or_else(|| found.endpoint.clone())
                 .or_else(|| {
                     found
@@ -218,125 +190,44 @@ fn service_endpoints(
     Ok(signed)
 }
 
-/// The signer for the endpoints `signed`, holding the credentials `found` (if any), and in
-/// plain words whose they are.
+/// The signer for the endpoints `signed`, asking `found`'s chain, and in plain words whose
+/// credentials it signs with.
 fn signer_of(found: Identity, signed: Vec<AwsEndpoint>) -> (String, AwsSigner) {
+    let whose = match &found.first {
+        Ok(credentials) => format!(
+            "aws credentials (access key {}, from {})",
+            crate::sandbox::access_key_hint(credentials.access_key_id()),
+            found.from()
+        ),
+        Err(_) => "aws credentials (none found yet)".to_string(),
+    };
     // An endpoint without a region (an emulator's, say) is signed for us-east-1.
     let signing_region = found.region.unwrap_or_else(|| "us-east-1".into());
-    match found.credentials {
-        Some((key, secret, token)) => {
-            let signer = AwsSigner::new(key, secret, token, signing_region, signed);
-            (
-                format!(
-                    "aws credentials (access key {}, from {})",
-                    signer.access_key_hint(),
-                    found.from
-                ),
-                signer,
-            )
-        }
-        None => (
-            "aws credentials (none found yet)".to_string(),
-            AwsSigner::without_credentials(signing_region, signed),
-        ),
-    }
-}
-
-/// Who the host acts as on AWS, found as the SDKs find it: explicit values first, then the
-/// environment, then the shared files of the profile.
-pub struct Identity {
-    pub region: Option<String>,
-    /// Access key, secret key, session token.
-    pub credentials: Option<(String, String, Option<String>)>,
-    /// Where they came from, in words.
-    pub from: &'static str,
-    /// The endpoint for every service (`AWS_ENDPOINT_URL`, the profile's `endpoint_url`).
-    pub endpoint: Option<String>,
-}
-
-type Explicit = (Option<String>, Option<String>, Option<String>);
-
-fn identity(
-    explicit: Explicit,
-    profile: Option<String>,
-    region: Option<String>,
-    endpoint: Option<String>,
-    sources: &Sources,
-) -> Result<Identity> {
-    let env = sources.env;
-    let profile = profile
-        .or_else(|| env("AWS_PROFILE"))
-        .unwrap_or_else(|| "default".into());
-    let aws_dir = sources.home.as_deref().map(|h| h.join(".aws"));
-    let file = |var: &str, name: &str| {
-        env(var)
-            .map(PathBuf::from)
-            .or(aws_dir.as_ref().map(|d| d.join(name)))
-    };
-    let shared_config = file("AWS_CONFIG_FILE", "config")
-        .map(|path| ini_section(&path, &[format!("profile {profile}"), profile.clone()]))
-        .transpose()?
-        .flatten()
-        .unwrap_or_default();
-    let region = region
-        .or_else(|| env("AWS_REGION"))
-        .or_else(|| env("AWS_DEFAULT_REGION"))
-        .or_else(|| lookup(&shared_config, "region"));
-    let (credentials, from) = match explicit {
-        (Some(key), Some(secret), token) => {
-            (Some((key, secret, token)), "the spec's configuration")
-        }
-        (None, None, None) => match env("AWS_ACCESS_KEY_ID").zip(env("AWS_SECRET_ACCESS_KEY")) {
-            Some((key, secret)) => (
-                Some((key, secret, env("AWS_SESSION_TOKEN"))),
-                "the environment",
-            ),
-            None => (
-                file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
-                    .map(|path| ini_section(&path, std::slice::from_ref(&profile)))
-                    .transpose()?
-                    .flatten()
-                    .and_then(|s| {
-                        let key = lookup(&s, "aws_access_key_id")?;
-                        let secret = lookup(&s, "aws_secret_access_key")?;
-                        Some((key, secret, lookup(&s, "aws_session_token")))
-                    }),
-                "the shared credentials file",
-            ),
-        },
-        _ => bail!("AccessKeyId and SecretAccessKey go together"),
-    };
-    let endpoint = endpoint
-        .or_else(|| env("AWS_ENDPOINT_URL"))
-        .or_else(|| lookup(&shared_config, "endpoint_url"));
-    Ok(Identity {
-        region,
-        credentials,
-        from,
-        endpoint,
-    })
+    let hint = found
+        .first
+        .as_ref()
+        .ok()
+        .map(|c| c.access_key_id().to_string());
+    let signer = AwsSigner::asking(found.provider, hint, signing_region, signed);
+    (whose, signer)
 }
 
 /// AWS access for the host's own requests to one service (`S3`: the state): its region and
 /// endpoint (`AWS_ENDPOINT_URL_<SERVICE>` before the common ones) unless given.
-pub fn aws_access(
+pub async fn aws_access(
     service: &str,
     region: Option<&str>,
     endpoint: Option<&str>,
     sources: &Sources,
 ) -> Result<Identity> {
-    let mut id = identity(
-        (None, None, None),
-        None,
-        region.map(String::from),
-        None,
-        sources,
-    )?;
-    id.endpoint = endpoint
-        .map(String::from)
-        .or_else(|| (sources.env)(&format!("AWS_ENDPOINT_URL_{service}")))
-        .or(id.endpoint);
-    Ok(id)
+    let settings = Settings {
+        region: region.map(String::from),
+        endpoint: endpoint
+            .map(String::from)
+            .or_else(|| sources.var(&format!("AWS_ENDPOINT_URL_{service}"))),
+        ..Settings::default()
+    };
+    chain::identity(settings, sources).await
 }
 
 /// The `scheme://host[:port]` grant that allows requests to `url`.
@@ -348,81 +239,41 @@ fn origin(url: &str) -> Result<HttpAllow> {
     Ok(HttpAllow::parse(&format!("{scheme}://{authority}"))?)
 }
 
-/// The `key = value` lines of the first of `sections` present in the INI file at `path`;
-/// `None` if the file does not exist or has none of them.
-fn ini_section(path: &Path, sections: &[String]) -> Result<Option<Vec<(String, String)>>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => bail!("{}: {err}", path.display()),
-    };
-    let mut found: Vec<(String, Vec<(String, String)>)> = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with(['#', ';']) {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            found.push((name.trim().to_string(), Vec::new()));
-        } else if let (Some((key, value)), Some((_, entries))) =
-            (line.split_once('='), found.last_mut())
-        {
-            entries.push((key.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    Ok(sections.iter().find_map(|wanted| {
-        found
-            .iter()
-            .find(|(name, _)| name == wanted)
-            .map(|(_, entries)| entries.clone())
-    }))
-}
-
-fn lookup(entries: &[(String, String)], key: &str) -> Option<String> {
-    entries
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::collections::HashMap;
 
-    fn resolve_with(config: Value, vars: &[(&str, &str)], home: Option<PathBuf>) -> Resolved {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let env = move |name: &str| vars.get(name).cloned();
-        let sources = Sources { env: &env, home };
-        resolve(&["aws".to_string()], &config, &[], &sources).unwrap()
+    async fn resolve_with(config: Value, vars: &[(&str, &str)]) -> Resolved {
+        let sources = Sources::fake(vars);
+        resolve(&["aws".to_string()], &config, &[], &sources)
+            .await
+            .unwrap()
     }
 
-    #[test]
-    fn a_provider_gets_the_endpoints_of_the_services_it_calls() {
-        let env = |name: &str| (name == "AWS_REGION").then(|| "eu-west-1".to_string());
-        let sources = Sources {
-            env: &env,
-            home: None,
-        };
-        let of = |actions: &[&str]| {
+    #[tokio::test]
+    async fn a_provider_gets_the_endpoints_of_the_services_it_calls() {
+        let sources = Sources::fake(&[("AWS_REGION", "eu-west-1")]);
+        let of = async |actions: &[&str]| {
             let actions: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
-            grants(&resolve(&["aws".into()], &json!({}), &actions, &sources).unwrap())
+            grants(
+                &resolve(&["aws".into()], &json!({}), &actions, &sources)
+                    .await
+                    .unwrap(),
+            )
         };
         assert_eq!(
-            of(&["s3:PutObject"]),
+            of(&["s3:PutObject"]).await,
             ["https://s3.eu-west-1.amazonaws.com"]
         );
         assert_eq!(
-            of(&["ec2:*"]),
+            of(&["ec2:*"]).await,
             ["https://ec2.eu-west-1.amazonaws.com"],
             "only what it calls"
         );
         // Naming none of them: EC2 and ELBv2, as `aws` always meant; never S3 unasked.
         assert_eq!(
-            of(&[]),
+            of(&[]).await,
             [
                 "https://ec2.eu-west-1.amazonaws.com",
                 "https://elasticloadbalancing.eu-west-1.amazonaws.com"
@@ -434,17 +285,17 @@ mod tests {
         r.http.iter().map(ToString::to_string).collect()
     }
 
-    #[test]
-    fn environment_fills_region_keys_and_regional_endpoints() {
+    #[tokio::test]
+    async fn environment_fills_region_keys_and_regional_endpoints() {
         let r = resolve_with(
             json!({}),
             &[
                 ("AWS_REGION", "eu-west-1"),
-                ("AWS_ACCESS_KEY_ID", "AK"),
+                ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE0001"),
                 ("AWS_SECRET_ACCESS_KEY", "SK"),
             ],
-            None,
-        );
+        )
+        .await;
         assert_eq!(r.config["Region"], "eu-west-1");
         assert!(
             r.config.get("AccessKeyId").is_none(),
@@ -453,7 +304,7 @@ mod tests {
         assert!(r.config.get("SecretAccessKey").is_none());
         assert_eq!(
             r.whose,
-            ["aws credentials (access key …, from the environment)"]
+            ["aws credentials (access key AKIA…0001, from the environment)"]
         );
         assert_eq!(
             r.config["Endpoints"]["Ec2"],
@@ -468,8 +319,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn endpoint_override_is_the_only_grant_and_per_service_variables_win() {
+    #[tokio::test]
+    async fn endpoint_override_is_the_only_grant_and_per_service_variables_win() {
         let r = resolve_with(
             json!({"Region": "us-east-1"}),
             &[
@@ -479,18 +330,19 @@ mod tests {
                     "http://127.0.0.1:5001/",
                 ),
             ],
-            None,
-        );
+        )
+        .await;
         assert_eq!(r.config["Endpoints"]["Ec2"], "http://127.0.0.1:5000");
         assert_eq!(r.config["Endpoints"]["Elbv2"], "http://127.0.0.1:5001/");
         assert_eq!(
             grants(&r),
             ["http://127.0.0.1:5000", "http://127.0.0.1:5001"]
         );
+        assert_eq!(r.whose, ["aws credentials (none found yet)"]);
     }
 
-    #[test]
-    fn explicit_configuration_beats_the_environment() {
+    #[tokio::test]
+    async fn explicit_configuration_beats_the_environment() {
         let r = resolve_with(
             json!({"Region": "ap-south-1", "Endpoint": "http://localhost:4566", "AccessKeyId": "CFG", "SecretAccessKey": "S"}),
             &[
@@ -498,8 +350,8 @@ mod tests {
                 ("AWS_ACCESS_KEY_ID", "ENV"),
                 ("AWS_SECRET_ACCESS_KEY", "E"),
             ],
-            None,
-        );
+        )
+        .await;
         assert_eq!(r.config["Region"], "ap-south-1");
         assert_eq!(
             r.config,
@@ -512,8 +364,8 @@ mod tests {
         assert_eq!(grants(&r), ["http://localhost:4566"]);
     }
 
-    #[test]
-    fn shared_files_supply_a_profile() {
+    #[tokio::test]
+    async fn shared_files_supply_a_profile() {
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir(home.path().join(".aws")).unwrap();
         std::fs::write(
@@ -526,39 +378,35 @@ mod tests {
             "[profile ci]\nregion = sa-east-1\n",
         )
         .unwrap();
-        let r = resolve_with(
-            json!({}),
-            &[("AWS_PROFILE", "ci")],
-            Some(home.path().into()),
-        );
+        let home = home.path().to_str().unwrap();
+        let r = resolve_with(json!({}), &[("AWS_PROFILE", "ci"), ("HOME", home)]).await;
         assert!(r.config.get("SessionToken").is_none());
         assert_eq!(r.config["Region"], "sa-east-1");
         assert_eq!(
             r.whose,
             ["aws credentials (access key …, from the shared credentials file)"]
         );
-        let r = resolve_with(json!({"Profile": "default"}), &[], Some(home.path().into()));
+        let r = resolve_with(json!({"Profile": "default"}), &[("HOME", home)]).await;
         assert!(r.config.get("Profile").is_none());
         assert!(r.config.get("Region").is_none());
         assert!(r.http.is_empty(), "no region, no endpoint: nothing granted");
     }
 
-    #[test]
-    fn a_malformed_endpoint_is_refused() {
-        let env = |_: &str| None;
-        let sources = Sources {
-            env: &env,
-            home: None,
-        };
+    #[tokio::test]
+    async fn a_malformed_endpoint_is_refused() {
+        let sources = Sources::fake(&[]);
         let err = resolve(
             &["aws".into()],
             &json!({"Endpoint": "localhost"}),
             &[],
             &sources,
         )
+        .await
         .unwrap_err();
         assert!(err.to_string().contains("Endpoints.Ec2"), "{err}");
-        let err = resolve(&["gcp".into()], &json!({}), &[], &sources).unwrap_err();
+        let err = resolve(&["gcp".into()], &json!({}), &[], &sources)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("unknown kind"), "{err}");
     }
 }

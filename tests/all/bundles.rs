@@ -1,0 +1,327 @@
+//! The stack's bundle (issue 30): `rkit bundle push` signs the spec with its lock, parameter
+//! files and policies and stores it beside the state; `rkit bundle pull` and
+//! `rkit converge --follow-bundle` use it only when its signature holds and it is no replay;
+//! a refused bundle leaves the last good one running. The real binary, the `local` provider.
+
+use crate::common;
+use crate::converge::{Running, get};
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// An operator's directory (spec, parameters, policies, keys) and a machine's, one state file.
+struct Bundled {
+    root: tempfile::TempDir,
+}
+
+impl Bundled {
+    fn new() -> Self {
+        let bundled = Self {
+            root: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir_all(bundled.ops().join("policies")).unwrap();
+        std::fs::copy(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples/policies/blast_radius.rego"),
+            bundled.ops().join("policies/blast_radius.rego"),
+        )
+        .unwrap();
+        bundled.set_content("first");
+        let out = bundled.path("out");
+        let spec = json!({
+            "Parameters": {"Content": {"Type": "String"}},
+            "Policies": ["policies/"],
+            "Providers": {"local": {
+                "Source": common::provider_wasm("local"),
+                "Grants": {"Filesystem": out}
+            }},
+            "Resources": {"Note": {"Plugin": "local", "Type": "File",
+                "Properties": {"Path": "note.txt", "Content": "{{.Parameters.Content}}"}}}
+        });
+        std::fs::write(bundled.spec(), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+        bundled.ok(&["provider", "keygen", bundled.path("ops").to_str().unwrap()]);
+        bundled.ok(&[
+            "provider",
+            "keygen",
+            bundled.path("stranger").to_str().unwrap(),
+        ]);
+        let spec = bundled.spec();
+        let vars = bundled.vars();
+        bundled.ok(&[
+            "init",
+            spec.to_str().unwrap(),
+            "--approve",
+            "--var-file",
+            vars.to_str().unwrap(),
+        ]);
+        bundled
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+
+    fn ops(&self) -> PathBuf {
+        self.path("ops")
+    }
+
+    fn spec(&self) -> PathBuf {
+        self.ops().join("stack.json")
+    }
+
+    fn vars(&self) -> PathBuf {
+        self.ops().join("vars.json")
+    }
+
+    fn state(&self) -> String {
+        self.path("state.json").display().to_string()
+    }
+
+    /// The stored bundle.
+    fn stored(&self) -> PathBuf {
+        self.path("state.json.bundle")
+    }
+
+    fn set_content(&self, content: &str) {
+        std::fs::write(self.vars(), json!({"Content": content}).to_string()).unwrap();
+    }
+
+    fn rkit(&self, args: &[&str]) -> (i32, String) {
+        let env = [(
+            "RKIT_CACHE_DIR".to_string(),
+            common::cache_dir().display().to_string(),
+        )];
+        common::rkit(self.root.path(), &env, args)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out) = self.rkit(args);
+        assert_eq!(code, 0, "rkit {args:?}:\n{out}");
+        out
+    }
+
+    fn push(&self) -> String {
+        let (spec, vars, state) = (self.spec(), self.vars(), self.state());
+        self.ok(&[
+            "bundle",
+            "push",
+            spec.to_str().unwrap(),
+            "--sign",
+            "ops.key",
+            "--var-file",
+            vars.to_str().unwrap(),
+            "--state",
+            &state,
+        ])
+    }
+
+    fn pull(&self, trust: &str) -> (i32, String) {
+        self.rkit(&[
+            "bundle",
+            "pull",
+            "machine",
+            "--state",
+            &self.state(),
+            "--trust",
+            trust,
+        ])
+    }
+
+    /// The note the stack writes, if written.
+    fn note(&self) -> Option<String> {
+        std::fs::read_to_string(self.path("out/note.txt")).ok()
+    }
+
+    /// Rewrites one file of the stored bundle without signing it again.
+    fn tamper(&self, name: &str, content: &str) {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut sealed: Value =
+            serde_json::from_slice(&std::fs::read(self.stored()).unwrap()).unwrap();
+        let mut bundle: Value =
+            serde_json::from_slice(&b64.decode(sealed["Bundle"].as_str().unwrap()).unwrap())
+                .unwrap();
+        bundle["Files"][name] = b64.encode(content).into();
+        sealed["Bundle"] = b64.encode(serde_json::to_vec(&bundle).unwrap()).into();
+        std::fs::write(self.stored(), serde_json::to_vec(&sealed).unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn a_pulled_bundle_is_the_signed_spec_with_its_lock_parameters_and_policies() {
+    let b = Bundled::new();
+    let out = b.push();
+    assert!(
+        out.contains("pushed the bundle of") && out.contains("4 files"),
+        "{out}"
+    );
+    let (code, out) = b.pull("ops.pub");
+    assert_eq!(code, 0, "{out}");
+    let spec = PathBuf::from(out.trim());
+    let dir = spec.parent().unwrap();
+    assert!(dir.starts_with(b.path("machine")), "{}", spec.display());
+    assert_eq!(
+        std::fs::read(&spec).unwrap(),
+        std::fs::read(b.spec()).unwrap()
+    );
+    for name in ["rkit.lock", "vars.json", "policies/blast_radius.rego"] {
+        assert_eq!(
+            std::fs::read(dir.join(name)).unwrap(),
+            std::fs::read(b.ops().join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    // Pulled again: the same version, in the same place; a file slipped into it is gone.
+    std::fs::write(dir.join("policies/slipped.rego"), "package slipped").unwrap();
+    let (_, again) = b.pull("ops.pub");
+    assert_eq!(again.trim(), spec.display().to_string());
+    assert!(!dir.join("policies/slipped.rego").exists());
+    assert!(spec.exists());
+}
+
+#[test]
+fn a_bundle_that_is_tampered_with_unsigned_by_a_trusted_key_or_replayed_is_refused() {
+    let b = Bundled::new();
+    b.push();
+    let (code, out) = b.pull("stranger.pub");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("is refused: its signature does not hold: it is signed by ed25519:")
+            && out.contains("a key the trust policy does not list"),
+        "{out}"
+    );
+    let first = std::fs::read(b.stored()).unwrap();
+    b.tamper("vars.json", r#"{"Content": "evil"}"#);
+    let (code, out) = b.pull("ops.pub");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("its content was changed after it was signed"),
+        "{out}"
+    );
+    assert!(!b.path("machine").exists(), "nothing unpacked");
+
+    // A newer push is followed; the older one stored again is a replay.
+    std::thread::sleep(Duration::from_millis(5));
+    b.set_content("second");
+    b.push();
+    assert_eq!(b.pull("ops.pub").0, 0);
+    std::fs::write(b.stored(), first).unwrap();
+    let (code, out) = b.pull("ops.pub");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("a replay of an older bundle"), "{out}");
+
+    // Copied beside another stack's state, it is not that stack's.
+    let other = b.path("other.json");
+    std::fs::copy(b.stored(), b.path("other.json.bundle")).unwrap();
+    let (code, out) = b.rkit(&[
+        "bundle",
+        "pull",
+        "elsewhere",
+        "--state",
+        other.to_str().unwrap(),
+        "--trust",
+        "ops.pub",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "it was pushed for the stack whose state is {}, not",
+            b.state()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_signed_bundle_naming_a_path_outside_its_directory_writes_nothing() {
+    let b = Bundled::new();
+    let key = rkit::registry::signing::read_secret(&b.path("ops.key")).unwrap();
+    for name in ["../escaped.txt", "/tmp/absolute.txt", "a//b", "./x", "a\\b"] {
+        let bundle = rkit::bundle::Bundle {
+            stack: b.state(),
+            serial: 1,
+            spec: name.to_string(),
+            var_files: Vec::new(),
+            files: [(name.to_string(), "aGk=".to_string())].into(),
+            pushed_by: "someone".into(),
+            pushed_at: 1,
+        };
+        let (sealed, _) = rkit::bundle::seal(&bundle, &key).unwrap();
+        std::fs::write(b.stored(), sealed).unwrap();
+        let (code, out) = b.pull("ops.pub");
+        assert_eq!(code, 1, "{name}: {out}");
+        assert!(
+            out.contains("is not a path a bundle may hold"),
+            "{name}: {out}"
+        );
+    }
+    assert!(!b.path("escaped.txt").exists());
+    assert!(!Path::new("/tmp/absolute.txt").exists());
+}
+
+#[test]
+fn converge_follows_pushed_bundles_and_keeps_the_last_good_one_when_one_is_refused() {
+    let b = Bundled::new();
+    b.push();
+    let port = common::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rkit"));
+    command.current_dir(b.root.path()).args([
+        "converge",
+        "machine",
+        "--follow-bundle",
+        "--state",
+        &b.state(),
+        "--trust",
+        "ops.pub",
+        "--interval",
+        "1s",
+        "--json",
+        "--listen",
+        &listen,
+    ]);
+    let running = Running::spawn(command);
+    let seen = running.until(Duration::from_secs(60), |l| {
+        l["type"] == "tick_finished" && b.note().as_deref() == Some("first")
+    });
+    assert!(
+        seen.iter().any(|l| l["type"] == "bundle_followed"
+            && l["signer"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("ed25519:"))),
+        "{seen:#?}"
+    );
+
+    b.set_content("second");
+    b.push();
+    running.until(Duration::from_secs(60), |l| {
+        l["type"] == "tick_finished" && b.note().as_deref() == Some("second")
+    });
+
+    b.tamper("vars.json", r#"{"Content": "evil"}"#);
+    let seen = running.until(Duration::from_secs(60), |l| l["type"] == "bundle_refused");
+    let refused = seen.last().unwrap();
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("its content was changed after it was signed"),
+        "{refused}"
+    );
+    running.until(Duration::from_secs(60), |l| l["type"] == "tick_finished");
+    assert_eq!(
+        b.note().as_deref(),
+        Some("second"),
+        "the last good bundle kept running"
+    );
+    let (_, metrics) = get(&listen, "/metrics");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rkit_converge_bundle_refusals_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    running.stop();
+}
