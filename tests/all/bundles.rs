@@ -5,6 +5,7 @@
 
 use crate::common;
 use crate::converge::{Running, get};
+use common::moto::Moto;
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -14,12 +15,28 @@ use std::time::Duration;
 /// An operator's directory (spec, parameters, policies, keys) and a machine's, one state file.
 struct Bundled {
     root: tempfile::TempDir,
+    /// The state's place (`None`: `state.json` in the root).
+    s3: Option<String>,
+    /// Environment for rkit besides the cache (an emulator's).
+    env: Vec<(String, String)>,
 }
 
 impl Bundled {
     fn new() -> Self {
+        Self::with(None, Vec::new())
+    }
+
+    /// A stack whose state (and so its bundle) is in moto's S3.
+    fn in_s3(moto: &Moto) -> Self {
+        moto.emulator_with(&["bucket", "rkit-state"]);
+        Self::with(Some("s3://rkit-state/stacks/web.json".into()), moto.env())
+    }
+
+    fn with(s3: Option<String>, env: Vec<(String, String)>) -> Self {
         let bundled = Self {
             root: tempfile::tempdir().unwrap(),
+            s3,
+            env,
         };
         std::fs::create_dir_all(bundled.ops().join("policies")).unwrap();
         std::fs::copy(
@@ -76,7 +93,9 @@ impl Bundled {
     }
 
     fn state(&self) -> String {
-        self.path("state.json").display().to_string()
+        self.s3
+            .clone()
+            .unwrap_or_else(|| self.path("state.json").display().to_string())
     }
 
     /// The stored bundle.
@@ -89,10 +108,14 @@ impl Bundled {
     }
 
     fn rkit(&self, args: &[&str]) -> (i32, String) {
-        let env = [(
-            "RKIT_CACHE_DIR".to_string(),
-            common::cache_dir().display().to_string(),
-        )];
+        let mut env = vec![
+            (
+                "RKIT_CACHE_DIR".to_string(),
+                common::cache_dir().display().to_string(),
+            ),
+            ("HOME".to_string(), self.root.path().display().to_string()),
+        ];
+        env.extend(self.env.iter().cloned());
         common::rkit(self.root.path(), &env, args)
     }
 
@@ -324,4 +347,62 @@ fn converge_follows_pushed_bundles_and_keeps_the_last_good_one_when_one_is_refus
         "{metrics}"
     );
     running.stop();
+}
+
+#[test]
+fn a_bundle_lives_beside_a_state_in_s3_and_another_stacks_is_refused_there() {
+    let moto = Moto::start();
+    let b = Bundled::in_s3(&moto);
+    let out = b.push();
+    assert!(out.contains("serial 1,"), "{out}");
+    let out = b.push();
+    assert!(
+        out.contains("serial 2,"),
+        "counted on from the stored one: {out}"
+    );
+    let objects = moto.emulator_with(&["objects", "rkit-state"]);
+    let stored = objects["stacks/web.json.bundle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, out) = b.pull("ops.pub");
+    assert_eq!(code, 0, "{out}");
+    let spec = PathBuf::from(out.trim());
+    assert_eq!(
+        std::fs::read(spec).unwrap(),
+        std::fs::read(b.spec()).unwrap()
+    );
+
+    // Someone with the bucket copies another stack's bundle there, signed by the same key.
+    let (spec, vars) = (b.spec(), b.vars());
+    b.ok(&[
+        "bundle",
+        "push",
+        spec.to_str().unwrap(),
+        "--sign",
+        "ops.key",
+        "--var-file",
+        vars.to_str().unwrap(),
+        "--state",
+        "s3://rkit-state/stacks/db.json",
+    ]);
+    let objects = moto.emulator_with(&["objects", "rkit-state"]);
+    let other = objects["stacks/db.json.bundle"].as_str().unwrap();
+    moto.emulator_with(&["put-object", "rkit-state", "stacks/web.json.bundle", other]);
+    let (code, out) = b.pull("ops.pub");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "it was pushed for the stack whose state is s3://rkit-state/stacks/db.json, not \
+             s3://rkit-state/stacks/web.json"
+        ),
+        "{out}"
+    );
+    moto.emulator_with(&[
+        "put-object",
+        "rkit-state",
+        "stacks/web.json.bundle",
+        &stored,
+    ]);
+    assert_eq!(b.pull("ops.pub").0, 0, "its own bundle again");
 }
