@@ -363,3 +363,31 @@ fn converge_never_reverts_a_persons_apply_of_a_changed_spec() {
     );
     running.stop();
 }
+
+#[test]
+fn a_stack_destroyed_while_converge_runs_is_not_built_again() {
+    let stack = Stack::new();
+    stack.write(json!({"F": file("f.txt", "hello")}), json!({}));
+    let running = Running::start(&stack, &["--interval", "1s"]);
+    running.until(Duration::from_secs(60), |l| {
+        tick_finished(l) && stack.out("f.txt").exists()
+    });
+    // The lock is held during a tick only: the destroy waits for it.
+    stack.expect(0, &["destroy", "SPEC", "--yes", "--lock-timeout", "30s"]);
+    assert!(!stack.out("f.txt").exists());
+    let seen = running.until(Duration::from_secs(60), |l| {
+        l["type"] == "warning"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("the stack was destroyed (rkit destroy)"))
+    });
+    running.until(Duration::from_secs(60), tick_finished);
+    assert!(!stack.out("f.txt").exists(), "not built again: {seen:#?}");
+    // Applied again by a person, converge acts with it again.
+    stack.expect(0, &["apply", "SPEC", "--yes", "--lock-timeout", "30s"]);
+    std::fs::remove_file(stack.out("f.txt")).unwrap();
+    running.until(Duration::from_secs(60), |l| {
+        tick_finished(l) && stack.out("f.txt").exists()
+    });
+    running.stop();
+}

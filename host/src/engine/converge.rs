@@ -647,14 +647,19 @@ impl Following<'_> {
             .as_ref()
             .is_none_or(|p| p.digest != recorded)
         {
-            self.events.event(Event::Warning {
-                message: format!(
+            let message = if recorded.starts_with(crate::state::DESTROYED) {
+                "the stack was destroyed (rkit destroy) since this converge began: not acting, \
+                 only observing, until it is applied again"
+                    .to_string()
+            } else {
+                format!(
                     "the state was last applied with another spec ({recorded}) than the one \
                      this converge runs ({}): not acting, only observing, until the spec file \
                      is the one applied last (or this spec is applied by hand)",
                     self.applied.digest
-                ),
-            });
+                )
+            };
+            self.events.event(Event::Warning { message });
             return Ok((session, true));
         }
         let latest = self.pending_spec.take().expect("checked");

@@ -279,6 +279,10 @@ pub struct Plan {
     /// What the policies said of it (none: no policy was loaded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Checked>,
+    /// A destroy's plan (`destroy`, `plan --destroy`): applied, the state records the stack
+    /// as destroyed, and a converge running meanwhile does not build it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destroy: bool,
 }
 
 /// A plan's check, as the plan (and a saved plan) carries it.
@@ -417,6 +421,7 @@ pub fn plan(
         steps,
         groups: Vec::new(),
         policy: None,
+        destroy: false,
     })
 }
 
@@ -911,6 +916,7 @@ mod tests {
                 .collect(),
             groups: Vec::new(),
             policy: None,
+            destroy: false,
         };
         let names = |p: &Plan| p.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
         let state = State::default();

@@ -575,6 +575,7 @@ impl Session {
             steps,
             groups: Vec::new(),
             policy: None,
+            destroy: true,
         };
         drop(store);
         super::checks::check(&self.ctx, &mut plan, "destroy")?;
@@ -663,6 +664,7 @@ impl Session {
     /// Executes `plan`; records outputs (after a full success) and compacts the state.
     pub async fn apply(&self, mut plan: Plan, options: &ApplyOptions) -> Result<Report> {
         let operation = plan.applied_as();
+        let plan_destroy = plan.destroy;
         {
             let mut store = self.ctx.store.lock().expect("state lock");
             // A plan made before any state existed starts the state's lineage.
@@ -691,7 +693,13 @@ impl Session {
             store.state.outputs = outputs(self.spec(), &store.state);
             store.state.sensitive_outputs = sensitive::outputs(self.spec(), &store.state);
         }
-        self.record_spec(&mut store.state);
+        if plan_destroy && report.ok() {
+            // Not this spec applied: converge running meanwhile must not build it again.
+            store.state.applied_spec =
+                Some(format!("{}{}", crate::state::DESTROYED, self.spec().digest));
+        } else {
+            self.record_spec(&mut store.state);
+        }
         // A state that could not be written keeps what its journal holds: the report says
         // what was not recorded or not started, and the next run reconciles it.
         if store.writable().is_ok() {
@@ -707,7 +715,7 @@ impl Session {
         }
     }
 
-    /// The spec the state's last apply used, if recorded.
+    /// The spec the state's last apply used, if recorded (`destroyed:…` after a destroy).
     pub fn applied_spec(&self) -> Option<String> {
         self.store().state.applied_spec.clone()
     }

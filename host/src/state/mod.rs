@@ -93,14 +93,18 @@ pub struct State {
     /// one is not opened again, so that two copies never both take changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_to: Option<String>,
-    /// The spec the last apply used (`sha256:HEX`, see `LoadedSpec::digest`): converge does
-    /// not act with another one.
+    /// The spec the last apply used (`sha256:HEX`, see `LoadedSpec::digest`; after a destroy,
+    /// [`DESTROYED`] before it): converge does not act with another one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_spec: Option<String>,
     /// Every policy an apply let through with `--override`: which, why, who and when.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_overrides: Vec<crate::policy::Override>,
 }
+
+/// What `applied_spec` starts with after a destroy: converge running meanwhile sees another
+/// spec than its own applied last, and only observes.
+pub const DESTROYED: &str = "destroyed:";
 
 /// A create about to happen: enough to find its object by tags if the answer is lost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
