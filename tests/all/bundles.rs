@@ -159,17 +159,20 @@ impl Bundled {
 
     /// Rewrites one file of the stored bundle without signing it again.
     fn tamper(&self, name: &str, content: &str) {
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let mut sealed: Value =
-            serde_json::from_slice(&std::fs::read(self.stored()).unwrap()).unwrap();
-        let mut bundle: Value =
-            serde_json::from_slice(&b64.decode(sealed["Bundle"].as_str().unwrap()).unwrap())
-                .unwrap();
-        bundle["Files"][name] = b64.encode(content).into();
-        sealed["Bundle"] = b64.encode(serde_json::to_vec(&bundle).unwrap()).into();
-        std::fs::write(self.stored(), serde_json::to_vec(&sealed).unwrap()).unwrap();
+        tamper(&self.stored(), name, content);
     }
+}
+
+/// Rewrites one file of the sealed bundle at `path` without signing it again.
+fn tamper(path: &Path, name: &str, content: &str) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut sealed: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut bundle: Value =
+        serde_json::from_slice(&b64.decode(sealed["Bundle"].as_str().unwrap()).unwrap()).unwrap();
+    bundle["Files"][name] = b64.encode(content).into();
+    sealed["Bundle"] = b64.encode(serde_json::to_vec(&bundle).unwrap()).into();
+    std::fs::write(path, serde_json::to_vec(&sealed).unwrap()).unwrap();
 }
 
 #[test]
@@ -405,4 +408,44 @@ fn a_bundle_lives_beside_a_state_in_s3_and_another_stacks_is_refused_there() {
         &stored,
     ]);
     assert_eq!(b.pull("ops.pub").0, 0, "its own bundle again");
+}
+
+#[test]
+fn a_machine_restarting_while_the_store_is_unreachable_runs_what_it_followed_last() {
+    let b = Bundled::new();
+    b.push();
+    assert_eq!(b.pull("ops.pub").0, 0, "followed once on this machine");
+    // The store cannot be read: its object is not a file any more.
+    std::fs::remove_file(b.stored()).unwrap();
+    std::fs::create_dir(b.stored()).unwrap();
+    let state = b.state();
+    let once = [
+        "converge",
+        "machine",
+        "--follow-bundle",
+        "--state",
+        &state,
+        "--trust",
+        "ops.pub",
+        "--once",
+    ];
+    let out = b.ok(&once);
+    assert!(out.contains("the last good bundle keeps running"), "{out}");
+    assert_eq!(b.note().as_deref(), Some("first"), "{out}");
+
+    // The copy kept on the machine is checked again before it is used.
+    let kept: Vec<PathBuf> = std::fs::read_dir(b.path("machine/.rkit-bundles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sealed"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    tamper(&kept[0], "vars.json", r#"{"Content": "evil"}"#);
+    let (code, out) = b.rkit(&once);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("its content was changed after it was signed"),
+        "{out}"
+    );
+    assert_eq!(b.note().as_deref(), Some("first"));
 }

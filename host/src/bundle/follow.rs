@@ -1,6 +1,7 @@
 //! Following a stack's bundle on a machine: fetch it, and when it is not the one followed
 //! last, check it and unpack it. What `rkit bundle pull` and `converge --follow-bundle` do;
-//! the caller records it ([`super::commit`]) once its spec loads.
+//! the caller records it ([`super::commit`]) once its spec loads. When the store cannot be
+//! reached, the last one followed is checked again from its copy kept here ([`recorded`]).
 //!
 //! Invariant: a bundle is used only after its signature holds, it was pushed for this stack
 //! (the state it sits beside), and its serial is not below the last one followed here (nor
@@ -48,15 +49,52 @@ pub fn follow(
     trusted: &[String],
     base: &Path,
 ) -> Result<Followed, FollowError> {
-    let refused = |e: anyhow::Error| {
-        FollowError::Refused(anyhow!("the bundle beside {location} is refused: {e:#}"))
-    };
     let stored = super::fetch(location)
         .map_err(|e| FollowError::Failed(anyhow!("the bundle beside {location}: {e:#}")))?;
     let Some(stored) = stored else {
         return Ok(Followed::Missing);
     };
-    let opened = super::open(&stored, trusted).map_err(refused)?;
+    checked(&stored, location, trusted, base)
+}
+
+/// The last bundle followed under `base`, from its copy kept there, checked again as if it
+/// were fetched (signature, stack, serial) and unpacked again if its files changed: what a
+/// machine runs when the store cannot be reached. `None`: none was followed here.
+pub fn recorded(
+    location: &Location,
+    trusted: &[String],
+    base: &Path,
+) -> Result<Option<Unpacked>, FollowError> {
+    let last = super::last(base).map_err(FollowError::Refused)?;
+    let Some(last) = last else {
+        return Ok(None);
+    };
+    let path = super::unpack::sealed_path(base, &last.digest);
+    let stored = super::store::read_file(&path)
+        .map_err(FollowError::Failed)?
+        .ok_or_else(|| FollowError::Failed(anyhow!("{} is missing", path.display())))?;
+    match checked(&stored, location, trusted, base)? {
+        Followed::Same(unpacked) => Ok(Some(unpacked)),
+        _ => Err(FollowError::Refused(anyhow!(
+            "{} is not the bundle {} records",
+            path.display(),
+            super::LAST
+        ))),
+    }
+}
+
+/// The bundle `stored` checked against `trusted` keys, this stack (`location`) and the last
+/// one followed under `base`, and unpacked there.
+fn checked(
+    stored: &[u8],
+    location: &Location,
+    trusted: &[String],
+    base: &Path,
+) -> Result<Followed, FollowError> {
+    let refused = |e: anyhow::Error| {
+        FollowError::Refused(anyhow!("the bundle beside {location} is refused: {e:#}"))
+    };
+    let opened = super::open(stored, trusted).map_err(refused)?;
     let here = super::stack_of(location);
     if opened.bundle.stack != here {
         return Err(refused(anyhow!(

@@ -22,7 +22,7 @@ mod pack;
 mod store;
 mod unpack;
 
-pub use follow::{FollowError, Followed, follow};
+pub use follow::{FollowError, Followed, follow, recorded};
 pub use pack::{Push, pack};
 pub use store::{fetch, push, stack_of};
 pub use unpack::{LAST, Last, Unpacked, commit, last, unpack};
@@ -84,6 +84,9 @@ pub struct Opened {
     pub digest: String,
     /// The key that signed it (`ed25519:BASE64`).
     pub signer: String,
+    /// The bytes as stored (kept beside the unpacked version, to be checked again when the
+    /// store cannot be reached).
+    pub sealed: Vec<u8>,
 }
 
 /// `bundle` sealed with `key`: the bytes to store, and their digest.
@@ -139,6 +142,7 @@ pub fn open(stored: &[u8], trusted: &[String]) -> Result<Opened> {
         bundle,
         digest,
         signer,
+        sealed: stored.to_vec(),
     })
 }
 

@@ -46,7 +46,7 @@ pub fn fetch(location: &Location) -> Result<Option<Vec<u8>>> {
 }
 
 /// The regular file at `path`, if there is one, at most [`MAX_STORED`] bytes.
-fn read_file(path: &Path) -> Result<Option<Vec<u8>>> {
+pub(super) fn read_file(path: &Path) -> Result<Option<Vec<u8>>> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -1,7 +1,9 @@
 //! Unpacking a checked bundle on a machine: each version into a directory of its own,
 //! `BASE/.rkit-bundles/HEX` (HEX: the bundle's whole digest), written under a temporary name
 //! and renamed whole; `BASE/.rkit-bundle.json` records the last one followed (its digest and
-//! serial: a lower serial is a replay), written only once its spec loaded ([`commit`]).
+//! serial: a lower serial is a replay), written only once its spec loaded ([`commit`]), with
+//! the bundle as stored beside its version (`HEX.sealed`), checked again before it is used
+//! when the store cannot be reached ([`super::recorded`]).
 //!
 //! Invariants: every path is checked ([`checked_name`]) before anything is written; every
 //! directory written to was made here, owner-only (0700), so nothing is written through a
@@ -111,20 +113,34 @@ pub fn commit(
         serial: opened.bundle.serial,
         signer: opened.signer.clone(),
     };
+    super::store::replace_file(&sealed_path(base, &opened.digest), &opened.sealed)?;
     super::store::replace_file(&base.join(LAST), &serde_json::to_vec_pretty(&last)?)?;
     // Told apart by name: `base` may be given relative, the versions' paths are resolved.
-    let kept: Vec<_> = std::iter::once(unpacked.dir.as_path())
-        .chain(keep)
-        .filter_map(Path::file_name)
-        .collect();
+    let mut kept = Vec::new();
+    for dir in std::iter::once(unpacked.dir.as_path()).chain(keep) {
+        if let Some(name) = dir.file_name().and_then(|n| n.to_str()) {
+            kept.push(name.to_string());
+            kept.push(format!("{name}.sealed"));
+        }
+    }
     if let Ok(entries) = std::fs::read_dir(base.join(VERSIONS)) {
         for entry in entries.flatten() {
-            if !kept.contains(&entry.file_name().as_os_str()) {
+            if !kept.iter().any(|k| entry.file_name().to_str() == Some(k)) {
                 let _ = remove(&entry.path());
             }
         }
     }
     Ok(())
+}
+
+/// Where the bundle whose digest is `digest` is kept as stored, under `base`.
+pub fn sealed_path(base: &Path, digest: &str) -> PathBuf {
+    let hex: String = digest
+        .trim_start_matches("sha256:")
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect();
+    base.join(VERSIONS).join(format!("{hex}.sealed"))
 }
 
 /// `dir`, made owner-only if missing; refused if it is not a real directory.

@@ -104,9 +104,14 @@ impl Following {
             }
             Ok(Followed::Same(_) | Followed::Missing) => {}
             Err(FollowError::Refused(err)) => self.refused(format!("{err:#}")),
-            Err(FollowError::Failed(err)) => self.events.event(Event::Warning {
-                message: format!("{err:#}; the last good bundle keeps running"),
-            }),
+            Err(FollowError::Failed(err)) => {
+                self.events.event(Event::Warning {
+                    message: format!("{err:#}; the last good bundle keeps running"),
+                });
+                if current.is_none() {
+                    *current = self.recorded(args);
+                }
+            }
         }
         current.clone().map(|(args, _)| args).ok_or_else(|| {
             anyhow::anyhow!(
@@ -145,6 +150,22 @@ impl Following {
             pushed_by: opened.bundle.pushed_by.clone(),
         });
         Some((next, dir))
+    }
+
+    /// The last bundle followed here, checked again from its copy (the store unreachable at
+    /// start: a machine restarting during an outage converges to what it followed last).
+    fn recorded(&self, args: &SpecArgs) -> Option<(SpecArgs, std::path::PathBuf)> {
+        match crate::bundle::recorded(&self.location, &self.trusted, &args.spec) {
+            Ok(Some(unpacked)) => {
+                let dir = unpacked.dir.clone();
+                Some((with_bundle(args, unpacked), dir))
+            }
+            Ok(None) => None,
+            Err(err) => {
+                self.refused(format!("{err}"));
+                None
+            }
+        }
     }
 
     /// Reports a refused bundle: an event and a metric.
