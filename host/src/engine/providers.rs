@@ -227,7 +227,14 @@ impl Binder<'_> {
                 .load_file(&path, grants)
                 .await
                 .with_context(|| format!("{file}: Providers.{plugin}.Source"))?;
-            return Ok((module, from_spec_dir(spec, &path), Pending::file()));
+            // An absolute path stays as written: the spec and its lock may move together (a
+            // bundle unpacked on a machine) and still name the same module.
+            let shown = if std::path::Path::new(source).is_absolute() {
+                source.clone()
+            } else {
+                from_spec_dir(spec, &path)
+            };
+            return Ok((module, shown, Pending::file()));
         }
         if let Some((module, path)) = self.unnamed.iter().find(|(m, _)| m.info().name == *plugin) {
             return Ok((module.clone(), path.clone(), Pending::file()));
@@ -399,7 +406,10 @@ fn from_spec_dir(spec: &LoadedSpec, path: &std::path::Path) -> String {
     let (Ok(file), Ok(dir)) = (std::path::absolute(path), std::path::absolute(spec.dir())) else {
         return path.display().to_string();
     };
-    let (file, dir) = (lexical(&file), lexical(&dir));
+    let (file, dir) = (
+        super::resolve::lexical(&file),
+        super::resolve::lexical(&dir),
+    );
     let common = file
         .components()
         .zip(dir.components())
@@ -413,22 +423,6 @@ fn from_spec_dir(spec: &LoadedSpec, path: &std::path::Path) -> String {
         .chain(file.components().skip(common))
         .collect();
     relative.display().to_string()
-}
-
-/// `path` with `.` and `..` resolved by their names (no file system lookup).
-fn lexical(path: &std::path::Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ impl<'a> Resolver<'a> {
         let previous = self.lock.providers.get(plugin);
         let declared = beyond(&Default::default(), &info.capabilities);
         let new = new_since(previous, info, &declared, &grants);
-        let Some(why) = unapproved_because(previous, source, &digest, &new) else {
+        let Some(why) = unapproved_because(previous, source, &digest, &new, &self.dir) else {
             // Approved as it is; a locked module fetched again is kept in the cache.
             return self.keep_cached(pending.cache);
         };
@@ -343,10 +343,11 @@ fn unapproved_because(
     source: &str,
     digest: &str,
     new: &[String],
+    dir: &Path,
 ) -> Option<String> {
     Some(match previous {
         None => "is not approved yet".to_string(),
-        Some(l) if l.source != source => {
+        Some(l) if !same_place(dir, &l.source, source) => {
             format!("now comes from {source} (approved: {})", l.source)
         }
         Some(l) if l.digest != digest => {
@@ -355,6 +356,32 @@ fn unapproved_because(
         Some(_) if new.is_empty() => return None,
         Some(_) => "now asks for or is given more than was approved".to_string(),
     })
+}
+
+/// Whether the module sources `a` and `b` name one place: the same text, or (files) the same
+/// path once resolved against the spec's directory `dir` (a lock written before absolute
+/// sources were kept as written says `../x.wasm` for `/x.wasm`).
+fn same_place(dir: &Path, a: &str, b: &str) -> bool {
+    a == b
+        || (!ModuleRef::is_reference(a)
+            && !ModuleRef::is_reference(b)
+            && lexical(&dir.join(a)) == lexical(&dir.join(b)))
+}
+
+/// `path` with `.` and `..` resolved by their names (no file system lookup).
+pub(super) fn lexical(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The approval's text: `heading`, then what the module asks for and what the spec gives it
@@ -429,4 +456,22 @@ fn user_trusted_keys(plugin: &str) -> Result<Vec<String>> {
 pub(super) fn pin(source: &str, manifest_digest: &str) -> String {
     let base = source.split_once('@').map_or(source, |(b, _)| b);
     format!("{base}@{manifest_digest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_module_file_is_one_place_however_it_is_spelled() {
+        let dir = Path::new("/srv/ops");
+        assert!(same_place(dir, "../x/local.wasm", "/srv/x/local.wasm"));
+        assert!(same_place(dir, "local.wasm", "./local.wasm"));
+        assert!(!same_place(dir, "../y/local.wasm", "/srv/x/local.wasm"));
+        assert!(!same_place(
+            dir,
+            "localhost:5000/p/local:1",
+            "localhost:5000/p/local:2"
+        ));
+    }
 }
