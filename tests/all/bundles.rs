@@ -264,7 +264,14 @@ fn a_bundle_that_is_tampered_with_unsigned_by_a_trusted_key_or_replayed_is_refus
 fn a_signed_bundle_naming_a_path_outside_its_directory_writes_nothing() {
     let b = Bundled::new();
     let key = rkit::registry::signing::read_secret(&b.path("ops.key")).unwrap();
-    for name in ["../escaped.txt", "/tmp/absolute.txt", "a//b", "./x", "a\\b"] {
+    for name in [
+        "../escaped.txt",
+        "/tmp/absolute.txt",
+        "a//b",
+        "./x",
+        "a\\b",
+        "a\u{1b}b",
+    ] {
         let bundle = rkit::bundle::Bundle {
             stack: b.state(),
             serial: 1,
@@ -285,6 +292,25 @@ fn a_signed_bundle_naming_a_path_outside_its_directory_writes_nothing() {
     }
     assert!(!b.path("escaped.txt").exists());
     assert!(!Path::new("/tmp/absolute.txt").exists());
+
+    // A parameter file must be one of its files: never a path of the machine's.
+    let bundle = rkit::bundle::Bundle {
+        stack: b.state(),
+        serial: 1,
+        spec: "stack.json".into(),
+        var_files: vec!["/etc/hostname".into()],
+        files: [("stack.json".to_string(), "e30=".to_string())].into(),
+        pushed_by: "someone".into(),
+        pushed_at: 1,
+    };
+    let (sealed, _) = rkit::bundle::seal(&bundle, &key).unwrap();
+    std::fs::write(b.stored(), sealed).unwrap();
+    let (code, out) = b.pull("ops.pub");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(r#""/etc/hostname" is not among its files"#),
+        "{out}"
+    );
 }
 
 #[test]

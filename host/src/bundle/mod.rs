@@ -132,11 +132,13 @@ pub fn open(stored: &[u8], trusted: &[String]) -> Result<Opened> {
     if bundle.files.len() > MAX_FILES {
         bail!("it holds {} files, over {MAX_FILES}", bundle.files.len());
     }
-    if !bundle.files.contains_key(&bundle.spec) {
-        bail!(
-            "its spec {:?} is not among its files",
-            crate::text::escape(&bundle.spec)
-        );
+    for name in std::iter::once(&bundle.spec).chain(&bundle.var_files) {
+        if !bundle.files.contains_key(name) {
+            bail!("{:?} is not among its files", crate::text::escape(name));
+        }
+    }
+    for name in bundle.files.keys() {
+        unpack::checked_name(name)?;
     }
     Ok(Opened {
         bundle,
