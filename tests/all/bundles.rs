@@ -126,7 +126,12 @@ impl Bundled {
     }
 
     fn push(&self) -> String {
-        let (spec, vars, state) = (self.spec(), self.vars(), self.state());
+        self.push_to(&self.state())
+    }
+
+    /// Pushes the bundle beside the state at `state`.
+    fn push_to(&self, state: &str) -> String {
+        let (spec, vars) = (self.spec(), self.vars());
         self.ok(&[
             "bundle",
             "push",
@@ -136,7 +141,7 @@ impl Bundled {
             "--var-file",
             vars.to_str().unwrap(),
             "--state",
-            &state,
+            state,
         ])
     }
 
@@ -403,18 +408,7 @@ fn a_bundle_lives_beside_a_state_in_s3_and_another_stacks_is_refused_there() {
     );
 
     // Someone with the bucket copies another stack's bundle there, signed by the same key.
-    let (spec, vars) = (b.spec(), b.vars());
-    b.ok(&[
-        "bundle",
-        "push",
-        spec.to_str().unwrap(),
-        "--sign",
-        "ops.key",
-        "--var-file",
-        vars.to_str().unwrap(),
-        "--state",
-        "s3://rkit-state/stacks/db.json",
-    ]);
+    b.push_to("s3://rkit-state/stacks/db.json");
     let objects = moto.emulator_with(&["objects", "rkit-state"]);
     let other = objects["stacks/db.json.bundle"].as_str().unwrap();
     moto.emulator_with(&["put-object", "rkit-state", "stacks/web.json.bundle", other]);

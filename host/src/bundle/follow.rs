@@ -54,7 +54,7 @@ pub fn follow(
     let Some(stored) = stored else {
         return Ok(Followed::Missing);
     };
-    checked(&stored, location, trusted, base)
+    checked(stored, location, trusted, base)
 }
 
 /// The last bundle followed under `base`, from its copy kept there, checked again as if it
@@ -73,7 +73,7 @@ pub fn recorded(
     let stored = super::store::read_file(&path)
         .map_err(FollowError::Failed)?
         .ok_or_else(|| FollowError::Failed(anyhow!("{} is missing", path.display())))?;
-    match checked(&stored, location, trusted, base)? {
+    match checked(stored, location, trusted, base)? {
         Followed::Same(unpacked) => Ok(Some(unpacked)),
         _ => Err(FollowError::Refused(anyhow!(
             "{} is not the bundle {} records",
@@ -86,7 +86,7 @@ pub fn recorded(
 /// The bundle `stored` checked against `trusted` keys, this stack (`location`) and the last
 /// one followed under `base`, and unpacked there.
 fn checked(
-    stored: &[u8],
+    stored: Vec<u8>,
     location: &Location,
     trusted: &[String],
     base: &Path,

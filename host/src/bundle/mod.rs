@@ -103,21 +103,17 @@ pub fn seal(bundle: &Bundle, key: &ed25519_dalek::SigningKey) -> Result<(Vec<u8>
 
 /// The bundle in `stored`, if it is signed by one of `trusted` keys; else why not. Nothing
 /// of it is read before its signature is checked.
-pub fn open(stored: &[u8], trusted: &[String]) -> Result<Opened> {
+pub fn open(stored: Vec<u8>, trusted: &[String]) -> Result<Opened> {
     if stored.len() > MAX_BYTES * 2 {
         bail!("it is {} bytes, over the limit", stored.len());
     }
-    let sealed: Sealed =
-        serde_json::from_slice(stored).map_err(|e| anyhow!("it is not a sealed bundle: {e}"))?;
+    let (sealed, bytes) = unseal(&stored)?;
     if sealed.format != FORMAT {
         bail!(
             "its format is {:?}; this rkit reads {FORMAT}",
             crate::text::escape(&sealed.format)
         );
     }
-    let bytes = B64
-        .decode(&sealed.bundle)
-        .map_err(|e| anyhow!("its content is not base64: {e}"))?;
     let digest = digest_of(&bytes);
     if sealed.signature.manifest_digest != signed_text(&digest) {
         bail!(
@@ -144,17 +140,26 @@ pub fn open(stored: &[u8], trusted: &[String]) -> Result<Opened> {
         bundle,
         digest,
         signer,
-        sealed: stored.to_vec(),
+        sealed: stored,
     })
 }
 
 /// The serial of the bundle in `stored`, read without checking it (a push counts on from it;
 /// a machine checks everything before it follows one).
 pub fn serial_of(stored: &[u8]) -> Option<u64> {
-    let sealed: Sealed = serde_json::from_slice(stored).ok()?;
-    let bytes = B64.decode(&sealed.bundle).ok()?;
+    let (_, bytes) = unseal(stored).ok()?;
     let bundle: Bundle = serde_json::from_slice(&bytes).ok()?;
     Some(bundle.serial)
+}
+
+/// The sealed form in `stored`, and the bundle's bytes it carries (not checked yet).
+fn unseal(stored: &[u8]) -> Result<(Sealed, Vec<u8>)> {
+    let sealed: Sealed =
+        serde_json::from_slice(stored).map_err(|e| anyhow!("it is not a sealed bundle: {e}"))?;
+    let bytes = B64
+        .decode(&sealed.bundle)
+        .map_err(|e| anyhow!("its content is not base64: {e}"))?;
+    Ok((sealed, bytes))
 }
 
 /// What a bundle's signature covers: its format and digest (never a bare digest, which a

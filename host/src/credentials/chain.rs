@@ -17,7 +17,7 @@
 //! - credentials not found are looked for again after [`RETRY_AFTER`] (a role attached to the
 //!   machine later is picked up), and a request meanwhile is refused at once, saying where
 //!   they come from;
-//! - the chain is built once per process for each profile, region and endpoint (the shared
+//! - the chain is built once per process for each profile and region (the shared
 //!   files read and the metadata service asked once, not per provider or per tick).
 
 use anyhow::{Result, bail};
