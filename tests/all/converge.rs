@@ -383,6 +383,13 @@ fn a_stack_destroyed_while_converge_runs_is_not_built_again() {
     });
     running.until(Duration::from_secs(60), tick_finished);
     assert!(!stack.out("f.txt").exists(), "not built again: {seen:#?}");
+    // Nor by a converge started after the destroy (a machine left over, or restarted).
+    let out = stack.expect(0, &["converge", "SPEC", "--once"]);
+    assert!(
+        out.contains("the stack was destroyed (rkit destroy)"),
+        "{out}"
+    );
+    assert!(!stack.out("f.txt").exists());
     // Applied again by a person, converge acts with it again.
     stack.expect(0, &["apply", "SPEC", "--yes", "--lock-timeout", "30s"]);
     std::fs::remove_file(stack.out("f.txt")).unwrap();

@@ -5,93 +5,10 @@
 
 use crate::common;
 
+use common::metadata::{Metadata, RouteAnswer};
 use common::moto::Moto;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
-/// A request as recorded: `METHOD PATH` and its headers (names in lower case).
-type Asked = (String, Vec<(String, String)>);
-
-/// A loopback HTTP server answering with `route(method, path, headers)`; it records each
-/// request.
-struct Metadata {
-    origin: String,
-    asked: Arc<Mutex<Vec<Asked>>>,
-}
-
-type Route = fn(&str, &str, &[(String, String)]) -> RouteAnswer;
-
-impl Metadata {
-    fn start(route: Route) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let asked = Arc::new(Mutex::new(Vec::new()));
-        let log = asked.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    continue;
-                }
-                let mut words = line.split_whitespace();
-                let (method, path) = (
-                    words.next().unwrap_or_default().to_string(),
-                    words.next().unwrap_or_default().to_string(),
-                );
-                let mut headers = Vec::new();
-                loop {
-                    let mut header = String::new();
-                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = header.trim().split_once(':') {
-                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-                    }
-                }
-                let (status, extra, body) = route(&method, &path, &headers);
-                log.lock()
-                    .unwrap()
-                    .push((format!("{method} {path}"), headers));
-                let mut answer = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-                    body.len()
-                );
-                for (k, v) in extra {
-                    answer.push_str(&format!("{k}: {v}\r\n"));
-                }
-                answer.push_str("\r\n");
-                answer.push_str(&body);
-                let _ = stream.write_all(answer.as_bytes());
-            }
-        });
-        Self { origin, asked }
-    }
-
-    /// What was asked: `METHOD PATH`, in order.
-    fn asked(&self) -> Vec<String> {
-        self.asked
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(r, _)| r.clone())
-            .collect()
-    }
-
-    /// The value of header `name` on every request to `path`.
-    fn headers_at(&self, path: &str, name: &str) -> Vec<String> {
-        self.asked
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(r, _)| r.ends_with(&format!(" {path}")))
-            .flat_map(|(_, h)| h.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()))
-            .collect()
-    }
-}
+use std::sync::Mutex;
 
 /// The keys the metadata services hand out: a role's session made in moto, which checks
 /// signatures and session tokens.
@@ -133,8 +50,6 @@ fn imds(method: &str, path: &str, headers: &[(String, String)]) -> RouteAnswer {
         _ => (404, vec![], String::new()),
     }
 }
-
-type RouteAnswer = (u16, Vec<(&'static str, String)>, String);
 
 /// ECS's container credentials endpoint, which wants its authorization token.
 fn ecs(method: &str, path: &str, headers: &[(String, String)]) -> RouteAnswer {

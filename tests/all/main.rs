@@ -9,6 +9,7 @@ mod common;
 
 mod aws;
 mod awscc;
+mod bootstrap;
 mod bundles;
 mod cli_provider;
 mod cloud_control;

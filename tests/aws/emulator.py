@@ -3,6 +3,8 @@
     emulator.py state       prints what EC2 and ELBv2 hold, as JSON
     emulator.py access-key  creates an IAM user allowed everything; prints its key as JSON
     emulator.py remove ID…  terminates instances, deletes target groups (by ARN)
+    emulator.py user-data ID            prints an instance's user data (text)
+    emulator.py stack-instances STACK   the stack's instances not terminated
 
 The endpoint, region and credentials come from the usual AWS_* variables.
 """
@@ -279,6 +281,29 @@ def members(group):
     ]
 
 
+def user_data(instance):
+    """An instance's user data, as the instance itself reads it (text)."""
+    import base64
+
+    found = client("ec2").describe_instance_attribute(InstanceId=instance, Attribute="userData")
+    value = found.get("UserData", {}).get("Value", "")
+    return {"user_data": base64.b64decode(value).decode("utf-8") if value else ""}
+
+
+def stack_instances(stack):
+    """The stack's instances that are not terminated: ID, state and tags."""
+    ec2 = client("ec2")
+    return [
+        {"id": i["InstanceId"], "state": i["State"]["Name"], "type": i["InstanceType"],
+         "tags": tags(i)}
+        for r in ec2.describe_instances(
+            Filters=[{"Name": "tag:rkit:stack", "Values": [stack]}]
+        )["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] not in ("terminated", "shutting-down")
+    ]
+
+
 def bucket(name):
     """Creates an S3 bucket (for a shared state)."""
     client("s3").create_bucket(Bucket=name)
@@ -363,6 +388,6 @@ if __name__ == "__main__":
     commands = {"state": state, "access-key": access_key, "role-session": role_session, "drift": drift, "seed": seed,
                 "watch": watch, "members": members, "bucket": bucket, "objects": objects,
                 "buckets": buckets, "put-object": put_object, "delete-object": delete_object,
-                "remove": remove,
+                "remove": remove, "user-data": user_data, "stack-instances": stack_instances,
                 "security-group": security_group}
     print(json.dumps(commands[sys.argv[1]](*sys.argv[2:])))

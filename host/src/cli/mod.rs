@@ -42,6 +42,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Validate(validate::ValidateArgs),
+    Bootstrap(bootstrap::BootstrapArgs),
     Plan(plan::PlanArgs),
     Apply(apply::ApplyArgs),
     Destroy(destroy::DestroyArgs),
@@ -66,6 +67,7 @@ enum Command {
 async fn exec(command: Command, interrupt: &Interrupt) -> Result<ExitCode> {
     match command {
         Command::Validate(args) => validate::exec(args, interrupt).await,
+        Command::Bootstrap(args) => bootstrap::exec(args, interrupt).await,
         Command::Plan(args) => plan::exec(args, interrupt).await,
         Command::Apply(args) => apply::exec(args, interrupt).await,
         Command::Destroy(args) => destroy::exec(args, interrupt).await,

@@ -38,6 +38,9 @@ pub struct Options {
     pub max_operations: usize,
     /// How many provider calls run at once.
     pub parallelism: usize,
+    /// The ID of the machine this converge runs on (a manager of a bootstrapped stack): a
+    /// step deleting or replacing it is left to another manager (see `handover`).
+    pub self_id: Option<String>,
 }
 
 impl Options {
@@ -637,9 +640,13 @@ impl Following<'_> {
             .baseline
             .get_or_insert_with(|| recorded.clone())
             .clone();
-        let Some(recorded) =
-            recorded.filter(|r| *r != self.applied.digest && Some(r) != began.as_ref())
-        else {
+        // A destroy counts even when it came before this converge began: a machine left over
+        // (or restarted) after a destroy must not build the stack again by itself.
+        let counts = |r: &String| {
+            *r != self.applied.digest
+                && (Some(r) != began.as_ref() || r.starts_with(crate::state::DESTROYED))
+        };
+        let Some(recorded) = recorded.filter(counts) else {
             return Ok((session, false));
         };
         if self
@@ -648,8 +655,8 @@ impl Following<'_> {
             .is_none_or(|p| p.digest != recorded)
         {
             let message = if recorded.starts_with(crate::state::DESTROYED) {
-                "the stack was destroyed (rkit destroy) since this converge began: not acting, \
-                 only observing, until it is applied again"
+                "the stack was destroyed (rkit destroy): not acting, only observing, until it \
+                 is applied again (rkit apply, or rkit bootstrap)"
                     .to_string()
             } else {
                 format!(
@@ -688,7 +695,7 @@ async fn repair(
     metrics: &Metrics,
 ) -> Result<()> {
     session.validate().await?;
-    let plan = session.plan(&options.plan(true)).await?;
+    let mut plan = session.plan(&options.plan(true)).await?;
     report_drift(&plan, report, events, metrics);
     report_violations(session, &plan, events, metrics)?;
     if options.observe_only || stale || report.drift == 0 {
@@ -696,6 +703,19 @@ async fn repair(
             session.keep(&plan)?;
         }
         return Ok(());
+    }
+    if let Some(me) = &options.self_id {
+        for name in super::handover::hand_over(&mut plan, session, me)? {
+            events.event(Event::Warning {
+                message: format!(
+                    "{name} is the machine this converge runs on ({me}): left to another \
+                     manager (handing over)"
+                ),
+            });
+        }
+        if !plan.has_changes() {
+            return Ok(());
+        }
     }
     interrupt.set_busy(true);
     let applied = session.apply(plan, &options.apply()).await;

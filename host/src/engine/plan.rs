@@ -543,6 +543,7 @@ fn decide(
         (Action::Replace, changes, Some(why))
     } else if changes.is_empty()
         && let Some(why) = retag(r, &inputs.spec.stack, name)
+            .or_else(|| seed_joins(r, &inputs.spec.spec.resources[name].tags))
     {
         (Action::Update, changes, Some(why))
     } else if changes.is_empty() {
@@ -687,6 +688,25 @@ fn retag(recorded: &ResourceState, stack: &str, name: &str) -> Option<String> {
             crate::text::escaped(old)
         ),
         _ => "it does not carry this stack's tags: retagged".to_string(),
+    })
+}
+
+/// Why a recorded seed (`rkit:config-hash=bootstrap`, made by `rkit bootstrap`) is updated
+/// though its properties match: it joins its group, relabelled with the group's config hash
+/// (`wanted`: the member's tags in the spec), as a seed found by its tags is when adopted.
+fn seed_joins(recorded: &ResourceState, wanted: &Tags) -> Option<String> {
+    let hash = crate::tags::CONFIG_HASH;
+    let seed = recorded.tags.get(hash).map(String::as_str) == Some(crate::tags::BOOTSTRAP);
+    let group = wanted.get(crate::tags::GROUP)?;
+    (seed
+        && wanted
+            .get(hash)
+            .is_some_and(|h| h != crate::tags::BOOTSTRAP))
+    .then(|| {
+        format!(
+            "the seed joins group {}: relabelled with its config hash",
+            crate::text::escaped(group)
+        )
     })
 }
 

@@ -212,6 +212,7 @@ impl PlanFile {
                 providers: self.provider_specs.clone(),
                 outputs: IndexMap::new(),
                 policies: self.policies.clone(),
+                bootstrap: None,
             },
             stack: self.plan.stack.clone(),
             references: BTreeMap::new(),

@@ -133,7 +133,7 @@ impl Session {
     }
 
     /// The locked state (held briefly: never across an await).
-    fn store(&self) -> std::sync::MutexGuard<'_, StateStore> {
+    pub(super) fn store(&self) -> std::sync::MutexGuard<'_, StateStore> {
         self.ctx.store.lock().expect("state lock")
     }
 
@@ -424,7 +424,7 @@ impl Session {
     }
 
     /// The whole plan of [`Session::plan`], before its focus.
-    async fn plan_spec(&mut self, options: &PlanOptions) -> Result<Plan> {
+    pub(super) async fn plan_spec(&mut self, options: &PlanOptions) -> Result<Plan> {
         let PlanOptions {
             refresh,
             parallelism,
@@ -713,6 +713,11 @@ impl Session {
         if !self.spec().digest.is_empty() {
             state.applied_spec = Some(self.spec().digest.clone());
         }
+    }
+
+    /// The ID the state records for resource `name`.
+    pub fn recorded_id(&self, name: &str) -> Option<String> {
+        self.store().state.resources.get(name).map(|r| r.id.clone())
     }
 
     /// The spec the state's last apply used, if recorded (`destroyed:…` after a destroy).

@@ -310,6 +310,43 @@ pub async fn publish_policies(
     publish_artifact(artifact, reference, key).await
 }
 
+/// The media types of rkit's own binary (`rkit bundle publish-rkit`): its config (the
+/// platform it runs on) and its one layer (the executable). A machine fetches it with curl
+/// (see `spec::bootstrap`), so the layer has no annotations.
+pub const RKIT_CONFIG_MEDIA_TYPE: &str = "application/vnd.rkit.binary.config.v1+json";
+pub const RKIT_LAYER_MEDIA_TYPE: &str = "application/vnd.rkit.binary.v1";
+
+/// Publishes rkit's binary `executable` (for `os`/`architecture`) at `reference` (a tag of
+/// a registry, not a directory: machines fetch it over HTTP); returns it pinned,
+/// `HOST/REPO@sha256:HEX` (a spec's `Bootstrap.Rkit`).
+pub async fn publish_rkit(
+    executable: &[u8],
+    os: &str,
+    architecture: &str,
+    reference: &ModuleRef,
+) -> Result<String> {
+    let Location::Oci(oci) = &reference.location else {
+        bail!("{reference}: machines fetch rkit from a registry over HTTP: give HOST/REPO:TAG");
+    };
+    let place = format!("{}/{}", oci.registry(), oci.repository());
+    let config = serde_json::json!({"os": os, "architecture": architecture});
+    let artifact = Artifact {
+        config: Config {
+            data: serde_json::to_vec(&config)?.into(),
+            media_type: RKIT_CONFIG_MEDIA_TYPE.into(),
+            annotations: None,
+        },
+        layers: vec![ImageLayer {
+            data: executable.to_vec().into(),
+            media_type: RKIT_LAYER_MEDIA_TYPE.into(),
+            annotations: None,
+        }],
+        annotations: None,
+    };
+    let digest = publish_artifact(artifact, reference, None).await?;
+    Ok(format!("{place}@{digest}"))
+}
+
 /// Publishes `artifact` at `reference` (a tag), with its signature beside it when `key` is
 /// given; returns the manifest digest.
 async fn publish_artifact(

@@ -2,6 +2,7 @@
 //! loaded with errors that name the file, the resource and the field. Parameters are
 //! substituted as it loads; what a sensitive parameter flows into is noted.
 
+pub mod bootstrap;
 pub mod diagnostic;
 pub mod group;
 mod jsonc;
@@ -127,6 +128,9 @@ pub struct Spec {
     /// "TrustedKeys": […]}`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PolicyEntry>,
+    /// How the stack's machines run rkit (`rkit bootstrap`): fills `{{.Bootstrap.UserData}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<bootstrap::BootstrapSpec>,
 }
 
 /// The `Policies` the spec file at `path` lists now (none when it cannot be read): a saved
@@ -407,6 +411,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     let mut spec = read_spec(path, &source, &value)?;
     let (mut outputs, mut sensitive_fields, parameters) =
         substitute_parameters(path, &source, &mut spec, given)?;
+    fill_bootstrap(path, &mut spec, &at)?;
     let digest = digest_of(&spec);
     let (members, group_users, group_outputs) = expand_groups(
         path,
@@ -510,6 +515,102 @@ fn check_state(path: &Path, spec: &Spec, at: &Locate) -> Result<()> {
         state
             .location(path)
             .map_err(|m| at(None, Some("State"), "State", m))?;
+    }
+    Ok(())
+}
+
+/// Fills `{{.Bootstrap.UserData}}` in resources' properties and group templates with the
+/// script of the `Bootstrap` section (checked here, with the S3 state it needs); the template
+/// without the section is an error.
+fn fill_bootstrap(path: &Path, spec: &mut Spec, at: &Locate) -> Result<()> {
+    let script = match &spec.bootstrap {
+        None => None,
+        Some(section) => {
+            section.check().map_err(|(f, m)| {
+                at(
+                    None,
+                    Some(&format!("Bootstrap.{f}")),
+                    &format!("Bootstrap.{f}"),
+                    m,
+                )
+            })?;
+            match spec.state.as_ref().map(|s| s.location(path)) {
+                Some(Ok(location @ crate::state::Location::S3(_))) => {
+                    let text = location.to_string();
+                    let same =
+                        text.parse::<crate::state::Location>().ok().as_ref() == Some(&location);
+                    if !same || text.contains(char::is_control) {
+                        return Err(at(
+                            None,
+                            Some("State"),
+                            "State",
+                            format!(
+                                "{:?}: the machines are given the state's location as text, and \
+                                 this one does not read back the same (a ?, & or control \
+                                 character in Key, Region or Endpoint)",
+                                crate::text::escaped(&text)
+                            ),
+                        )
+                        .into());
+                    }
+                    Some(section.user_data(&text))
+                }
+                Some(Err(m)) => return Err(at(None, Some("State"), "State", m).into()),
+                _ => {
+                    return Err(at(
+                        None,
+                        Some("Bootstrap"),
+                        "Bootstrap",
+                        "the machines reach the stack's state over S3: give the spec a \
+                         \"State\" with \"Backend\": \"s3\""
+                            .into(),
+                    )
+                    .into());
+                }
+            }
+        }
+    };
+    let mut fill = |expr: &str| {
+        (expr.trim() == bootstrap::USER_DATA).then(|| {
+            script.clone().map(Value::String).ok_or_else(|| {
+                "{{.Bootstrap.UserData}} is the script of a \"Bootstrap\" section, and this \
+                 spec has none"
+                    .to_string()
+            })
+        })
+    };
+    let templates = spec
+        .resources
+        .iter_mut()
+        .map(|(n, r)| {
+            (
+                format!("resource {n}"),
+                format!("Resources.{n}"),
+                &mut r.properties,
+            )
+        })
+        .chain(spec.groups.iter_mut().map(|(n, g)| {
+            (
+                format!("group {n}"),
+                format!("Groups.{n}"),
+                &mut g.properties,
+            )
+        }));
+    for (subject, section, properties) in templates {
+        let Some(props) = properties.as_object_mut() else {
+            continue;
+        };
+        for (field, value) in props.iter_mut() {
+            *value = template::substitute(value, &mut fill).map_err(|m| {
+                let field = format!("Properties.{field}");
+                at(
+                    Some(subject.clone()),
+                    Some(&field),
+                    &format!("{section}.{field}"),
+                    m,
+                )
+            })?;
+        }
     }
     Ok(())
 }
@@ -1121,6 +1222,47 @@ mod tests {
 
     fn err(text: &str) -> String {
         parse(Path::new("s.json"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_bootstrap_script_fills_its_template_and_bad_sections_name_the_field() {
+        let key = crate::registry::signing::public_text(
+            &ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key(),
+        );
+        let spec = |bootstrap: &str, state: &str| {
+            format!(
+                r#"{{"State": {state}, {bootstrap}
+                "Groups": {{"M": {{"Size": 1, "Plugin": "p", "Type": "T",
+                    "Properties": {{"UserData": "{{{{.Bootstrap.UserData}}}}"}}}}}}}}"#
+            )
+        };
+        let s3 = r#"{"Backend": "s3", "Bucket": "bucket-b", "Key": "k.json"}"#;
+        let good = format!(r#""Bootstrap": {{"TrustedKeys": ["{key}"], "Install": "true"}},"#);
+        let loaded = parse(Path::new("s.json"), &spec(&good, s3)).unwrap();
+        let user_data = loaded.spec.resources["M[0]"].properties["UserData"]
+            .as_str()
+            .unwrap();
+        assert!(
+            user_data.contains("--state 's3://bucket-b/k.json'"),
+            "{user_data}"
+        );
+        assert!(user_data.starts_with("#!/bin/sh\n# rkit bootstrap:"));
+        assert_eq!(
+            err(&spec("", s3)),
+            "s.json:3:48: group M: field Properties.UserData: {{.Bootstrap.UserData}} is the \
+             script of a \"Bootstrap\" section, and this spec has none"
+        );
+        assert_eq!(
+            err(&spec(&good, r#"{"Path": "x.json"}"#)),
+            "s.json:1:44: field Bootstrap: the machines reach the stack's state over S3: give \
+             the spec a \"State\" with \"Backend\": \"s3\""
+        );
+        let no_keys = r#""Bootstrap": {"Install": "true"},"#;
+        assert_eq!(
+            err(&spec(no_keys, s3)),
+            "s.json:1:82: field Bootstrap.TrustedKeys: give the public key(s) the machines trust \
+             for the bundle (ed25519:…, the .pub of the key `rkit bootstrap --sign` uses)"
+        );
     }
 
     #[test]

@@ -103,6 +103,7 @@ pub fn wait_listening(
 
 pub mod etcd;
 pub mod fault_proxy;
+pub mod metadata;
 pub mod moto;
 pub mod registry;
 pub mod stack;

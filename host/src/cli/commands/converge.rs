@@ -45,6 +45,10 @@ pub struct ConvergeArgs {
     /// file; repeatable).
     #[arg(long, value_name = "KEY", requires = "follow_bundle")]
     pub trust: Vec<String>,
+    /// The ID of the machine this converge runs on (the bootstrap script passes the
+    /// instance's): a step deleting or replacing it is left to another manager.
+    #[arg(long, value_name = "ID")]
+    pub self_id: Option<String>,
     /// At most this many operations start per tick; the rest wait for the next one.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_operations: u32,
@@ -66,6 +70,7 @@ impl ConvergeArgs {
             follow_spec: self.follow_spec || self.follow_bundle,
             max_operations: self.max_operations as usize,
             parallelism: self.spec.parallelism.into(),
+            self_id: self.self_id.clone(),
         }
     }
 }

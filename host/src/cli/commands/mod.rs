@@ -7,6 +7,7 @@
 //! only [`super::args`] (argument groups) and [`super::session`] (running providers).
 
 pub mod apply;
+pub mod bootstrap;
 pub mod bundle;
 pub mod converge;
 pub mod destroy;

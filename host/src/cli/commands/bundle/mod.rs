@@ -2,8 +2,9 @@
 //! machines that converge the stack follow it (`rkit converge --follow-bundle`). One file per
 //! subcommand; here the dispatch.
 
+mod publish_rkit;
 mod pull;
-mod push;
+pub mod push;
 
 use crate::engine::Interrupt;
 use anyhow::Result;
@@ -18,6 +19,9 @@ pub enum BundleCommand {
     Push(push::PushArgs),
     /// Fetch the stack's bundle, check its signature, and unpack it into a directory.
     Pull(pull::PullArgs),
+    /// Publish rkit's own binary to a registry, for the stack's machines to install (prints
+    /// the pinned reference for the spec's `Bootstrap.Rkit`).
+    PublishRkit(publish_rkit::PublishRkitArgs),
 }
 
 /// Runs the subcommand.
@@ -25,6 +29,7 @@ pub async fn exec(command: BundleCommand, interrupt: &Interrupt) -> Result<ExitC
     match command {
         BundleCommand::Push(args) => push::exec(args, interrupt).await,
         BundleCommand::Pull(args) => pull::exec(args, interrupt).await,
+        BundleCommand::PublishRkit(args) => publish_rkit::exec(args, interrupt).await,
     }
 }
 
