@@ -1,6 +1,7 @@
 //! Durations as people write them in specs and flags: `30s`, `500ms`, `2m`, `1h` (a bare
 //! number is seconds). One parser for `--interval`, a group's `HealthyFor` and
-//! `HealthTimeout`; its messages quote the text given.
+//! `HealthTimeout`; its messages quote the text given. And moments as people read them
+//! (RFC 3339).
 
 use std::time::Duration;
 
@@ -35,6 +36,17 @@ pub fn positive(text: &str) -> Result<Duration, String> {
         return Err(format!("{:?}: must be more than 0", text.trim()));
     }
     Ok(d)
+}
+
+/// A moment (seconds since the Unix epoch) as RFC 3339 (`2026-11-26T05:00:00Z`).
+pub fn rfc3339(secs: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
 }
 
 #[cfg(test)]

@@ -565,7 +565,9 @@ fn the_managers_roll_handing_over_their_own_machines(w: &mut World, pinned: &str
     );
     for m in &w.machines {
         assert!(
-            !m.log().contains(&format!("{}: Deleting…", m.name)),
+            !m.log()
+                .lines()
+                .any(|l| l.contains("deleted") && l.contains(&format!("[{}]", m.id))),
             "{} ({}) deleted its own machine: {}",
             m.name,
             m.id,
@@ -604,6 +606,15 @@ fn destroyed_from_outside_nothing_is_left_or_built_again(w: &World) {
         "2m",
     ]);
     assert!(out.contains("Destroy complete"), "{out}");
+    assert!(out.contains("is marked destroyed (by "), "{out}");
+    let objects = w.moto.emulator_with(&["objects", BUCKET]);
+    let sealed: Value = serde_json::from_str(objects[BUNDLE_KEY].as_str().unwrap()).unwrap();
+    assert!(
+        sealed["Destroyed"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("by ")),
+        "{sealed}"
+    );
     assert_eq!(w.instances(), Vec::<Value>::new());
     assert_eq!(w.networks(), 0);
     std::thread::sleep(Duration::from_secs(4));

@@ -74,6 +74,10 @@ struct Sealed {
     bundle: String,
     /// The signature of `rkit-bundle/1 sha256:HEX` (HEX: of those bytes).
     signature: ManifestSignature,
+    /// Set by `rkit destroy`: who destroyed the stack, and when. Not signed: it can only tell
+    /// (a machine acts on the state's own mark, never on this one), and the next push drops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    destroyed: Option<String>,
 }
 
 /// A bundle whose signature was checked.
@@ -97,6 +101,7 @@ pub fn seal(bundle: &Bundle, key: &ed25519_dalek::SigningKey) -> Result<(Vec<u8>
         format: FORMAT.into(),
         bundle: B64.encode(&bytes),
         signature: signing::sign(key, &signed_text(&digest)),
+        destroyed: None,
     };
     Ok((serde_json::to_vec(&sealed)?, digest))
 }
@@ -144,6 +149,24 @@ pub fn open(stored: Vec<u8>, trusted: &[String]) -> Result<Opened> {
     })
 }
 
+/// Who destroyed the stack and when, if `rkit destroy` marked the bundle in `stored` (read
+/// without checking anything: it only tells).
+pub fn destroyed_mark(stored: &[u8]) -> Option<String> {
+    unseal(stored).ok()?.0.destroyed
+}
+
+/// Marks the bundle beside the state at `location` as destroyed (`note`: who and when), in
+/// one write of the same signed bundle; `false` when no bundle is stored there.
+pub fn mark_destroyed(location: &crate::state::Location, note: &str) -> Result<bool> {
+    let Some(stored) = fetch(location)? else {
+        return Ok(false);
+    };
+    let (mut sealed, _) = unseal(&stored)?;
+    sealed.destroyed = Some(note.to_string());
+    push(location, serde_json::to_vec(&sealed)?)?;
+    Ok(true)
+}
+
 /// The serial of the bundle in `stored`, read without checking it (a push counts on from it;
 /// a machine checks everything before it follows one).
 pub fn serial_of(stored: &[u8]) -> Option<u64> {
@@ -171,4 +194,42 @@ fn signed_text(digest: &str) -> String {
 /// `sha256:HEX` of `bytes`.
 fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_destroyed_mark_tells_and_leaves_the_signature_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = crate::state::Location::File(dir.path().join("web.json"));
+        assert!(
+            !mark_destroyed(&location, "by ops").unwrap(),
+            "no bundle there"
+        );
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let bundle = Bundle {
+            stack: stack_of(&location),
+            serial: 4,
+            spec: "web.json".into(),
+            var_files: Vec::new(),
+            files: BTreeMap::from([("web.json".to_string(), B64.encode("{}"))]),
+            pushed_by: "ops@laptop".into(),
+            pushed_at: 0,
+        };
+        let (sealed, digest) = seal(&bundle, &key).unwrap();
+        assert_eq!(destroyed_mark(&sealed), None);
+        push(&location, sealed).unwrap();
+        assert!(mark_destroyed(&location, "by ops, 2026-12-06T03:00:00Z").unwrap());
+        let stored = fetch(&location).unwrap().unwrap();
+        assert_eq!(
+            destroyed_mark(&stored).as_deref(),
+            Some("by ops, 2026-12-06T03:00:00Z")
+        );
+        assert_eq!(serial_of(&stored), Some(4));
+        let trusted = [signing::public_text(&key.verifying_key())];
+        let opened = open(stored, &trusted).unwrap();
+        assert_eq!((opened.bundle, opened.digest), (bundle, digest));
+    }
 }

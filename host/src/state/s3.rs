@@ -34,6 +34,7 @@ use super::lease::{self, Decision, Lease};
 use super::location::{Location, S3Location};
 use super::reconcile::{self, After, Answer, Written};
 use super::sdk_credentials::SdkCredentials;
+use crate::duration::rfc3339;
 use anyhow::{Context, Result, anyhow, bail};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as StorePath;
@@ -739,16 +740,6 @@ fn journal_part(name: String, bytes: &[u8], last_token: &mut u64) -> Result<Opti
         bytes: rest,
         may_be_torn: false,
     }))
-}
-
-fn rfc3339(secs: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs as i64)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
 }
 
 impl Backend for S3Backend {

@@ -49,5 +49,32 @@ pub async fn exec(args: DestroyArgs, interrupt: &Interrupt) -> Result<ExitCode> 
         mode,
         parallelism: args.spec.parallelism,
     };
-    execute(&session, plan, &run).await
+    let code = execute(&session, plan, &run).await?;
+    if code == ExitCode::SUCCESS {
+        mark_the_bundle(&session, mode);
+    }
+    Ok(code)
+}
+
+/// Marks the stack's bundle, if one is stored beside the state, as destroyed (the state is
+/// marked by the destroy itself); a failure to is a warning: the stack is destroyed.
+fn mark_the_bundle(session: &crate::engine::Session, mode: Mode) {
+    let location = session.state_location();
+    let note = format!(
+        "by {}, {}",
+        crate::engine::who(),
+        crate::duration::rfc3339(crate::state::now())
+    );
+    match crate::bundle::mark_destroyed(&location, &note) {
+        Ok(true) if mode == Mode::Human => {
+            crate::outln!(
+                "the bundle beside {location} is marked destroyed ({})",
+                crate::text::escape(&note)
+            )
+        }
+        Ok(_) => {}
+        Err(e) => {
+            crate::errln!("warning: could not mark the bundle beside {location} destroyed: {e:#}")
+        }
+    }
 }

@@ -40,6 +40,17 @@ pub async fn exec(args: PullArgs, _: &Interrupt) -> Result<ExitCode> {
             unpacked
         }
     };
+    if let Some(mark) = crate::bundle::fetch(&location)
+        .ok()
+        .flatten()
+        .and_then(|stored| crate::bundle::destroyed_mark(&stored))
+    {
+        crate::errln!(
+            "warning: the stack was destroyed ({}): the machines only observe until someone \
+             applies it again",
+            crate::text::escape(&mark)
+        );
+    }
     crate::outln!(
         "{}",
         crate::text::escape(&unpacked.spec.display().to_string())
