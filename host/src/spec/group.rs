@@ -227,12 +227,7 @@ impl GroupSpec {
 
 /// Whether `value` uses `{{.Groups.NAME.IDs}}` anywhere.
 pub fn uses_groups(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains("{{") && s.contains(".Groups."),
-        Value::Array(items) => items.iter().any(uses_groups),
-        Value::Object(map) => map.values().any(uses_groups),
-        _ => false,
-    }
+    template::mentions(value, ".Groups.")
 }
 
 /// `value` with every `{{.Groups.NAME.IDs}}` (which must be a whole string: it is a list)

@@ -600,7 +600,11 @@ fn fill_bootstrap(path: &Path, spec: &mut Spec, at: &Locate) -> Result<()> {
         let Some(props) = properties.as_object_mut() else {
             continue;
         };
-        for (field, value) in props.iter_mut() {
+        // Only what mentions it is rebuilt: the rest stays as loaded.
+        for (field, value) in props
+            .iter_mut()
+            .filter(|(_, v)| template::mentions(v, ".Bootstrap."))
+        {
             *value = template::substitute(value, &mut fill).map_err(|m| {
                 let field = format!("Properties.{field}");
                 at(

@@ -6,6 +6,17 @@
 
 use serde_json::Value;
 
+/// Whether a string of `value` holds a template mentioning `needle` (`.Groups.`): a scan that
+/// builds nothing, to leave alone what a substitution would only copy.
+pub fn mentions(value: &Value, needle: &str) -> bool {
+    match value {
+        Value::String(s) => s.contains("{{") && s.contains(needle),
+        Value::Array(items) => items.iter().any(|v| mentions(v, needle)),
+        Value::Object(map) => map.values().any(|v| mentions(v, needle)),
+        _ => false,
+    }
+}
+
 /// `value` with every `{{EXPR}}` that `fill` handles (`Some`) replaced by what it gives.
 pub fn substitute(
     value: &Value,
