@@ -342,6 +342,12 @@ fn killed_at_ten_points_the_next_apply_converges_without_duplicates() {
             expected_census(),
             "killed after journal line {lines} (state deleted: {lost_state}):\n{out}"
         );
+        // What the killed run made is adopted as it is, never replaced (an instance's user
+        // data, which a list does not return, included).
+        assert!(
+            out.contains(" 0 replaced, 0 deleted;"),
+            "killed after journal line {lines} (state deleted: {lost_state}):\n{out}"
+        );
         run.expect(0, &["plan", "SPEC", "--detailed-exitcode"]);
         destroy_all(&run, &moto);
     }

@@ -415,7 +415,7 @@ async fn create_or_adopt(
     if let (true, Some(old)) = (step.create_before_destroy, recorded) {
         depose(ctx, step, old).await?;
     }
-    let token = journal_intent(ctx, step).await?;
+    let token = journal_intent(ctx, step, properties).await?;
     let (type_name, tags) = (&step.type_name, &step.tags);
     let adopted = match &step.adopt {
         Some(id) => adopt(ctx, op, provider, type_name, id, properties, tags)
@@ -446,8 +446,9 @@ async fn depose(ctx: &Context, step: &Step, old: ResourceState) -> Result<(), Fa
 }
 
 /// Journals the create's intent before its effect: one token for every attempt of this
-/// create (a provider passes it where the API takes one), with the tags that find it.
-async fn journal_intent(ctx: &Context, step: &Step) -> Result<String, Failure> {
+/// create (a provider passes it where the API takes one), with the tags that find it and the
+/// properties it sends.
+async fn journal_intent(ctx: &Context, step: &Step, properties: &Value) -> Result<String, Failure> {
     let token = idempotency_token();
     ctx.change(
         &step.name,
@@ -457,6 +458,7 @@ async fn journal_intent(ctx: &Context, step: &Step) -> Result<String, Failure> {
             tags: step.tags.clone(),
             token: token.clone(),
             since: crate::state::now(),
+            properties: properties.clone(),
         }),
     )
     .await
@@ -620,6 +622,31 @@ pub async fn find(
     });
     found.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(found.into_iter().next())
+}
+
+/// The object an intent left (found by its tags), as a create's lost answer is found out in
+/// the run itself: read back with the properties the create sent, and recorded with those
+/// fields as found (the others are the provider's defaults, which the spec never set). An
+/// intent journaled without its properties gets the object as the list found it.
+pub(super) async fn find_intended(
+    ctx: &Context,
+    provider: &Provider,
+    intent: &Intent,
+) -> Result<Option<Observed>, ProviderError> {
+    let Some(found) = find(ctx, None, provider, &intent.type_name, &intent.tags).await? else {
+        return Ok(None);
+    };
+    if !intent.properties.is_object() {
+        return Ok(Some(found));
+    }
+    let read = repeating_as(&ctx.interrupt, None, || {
+        provider.read(&intent.type_name, &found.id, &intent.properties)
+    })
+    .await?;
+    Ok(read.map(|o| Observed {
+        properties: as_found(&intent.properties, &o.properties),
+        ..o
+    }))
 }
 
 /// Takes over the existing object `id` as the resource: reads it, and updates what differs

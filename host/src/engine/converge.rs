@@ -705,7 +705,9 @@ async fn repair(
         return Ok(());
     }
     if let Some(me) = &options.self_id {
-        for name in super::handover::hand_over(&mut plan, session, me)? {
+        for name in
+            super::handover::hand_over(&mut plan, session.spec(), &session.store().state, me)?
+        {
             events.event(Event::Warning {
                 message: format!(
                     "{name} is the machine this converge runs on ({me}): left to another \

@@ -304,7 +304,7 @@ impl Session {
         for (name, intent) in intents {
             self.interrupted()?;
             let provider = &self.ctx.providers.get(&intent.plugin)?.provider;
-            let found = apply::find(&self.ctx, None, provider, &intent.type_name, &intent.tags)
+            let found = apply::find_intended(&self.ctx, provider, &intent)
                 .await
                 .map_err(|e| {
                     anyhow!(

@@ -527,49 +527,55 @@ fn fill_bootstrap(path: &Path, spec: &mut Spec, at: &Locate) -> Result<()> {
         None => None,
         Some(section) => {
             section.check().map_err(|(f, m)| {
-                at(
-                    None,
-                    Some(&format!("Bootstrap.{f}")),
-                    &format!("Bootstrap.{f}"),
-                    m,
-                )
+                let field = format!("Bootstrap.{f}");
+                at(None, Some(&field), &field, m)
             })?;
-            match spec.state.as_ref().map(|s| s.location(path)) {
-                Some(Ok(location @ crate::state::Location::S3(_))) => {
-                    let text = location.to_string();
-                    let same =
-                        text.parse::<crate::state::Location>().ok().as_ref() == Some(&location);
-                    if !same || text.contains(char::is_control) {
-                        return Err(at(
-                            None,
-                            Some("State"),
-                            "State",
-                            format!(
-                                "{:?}: the machines are given the state's location as text, and \
-                                 this one does not read back the same (a ?, & or control \
-                                 character in Key, Region or Endpoint)",
-                                crate::text::escaped(&text)
-                            ),
-                        )
-                        .into());
-                    }
-                    Some(section.user_data(&text))
-                }
-                Some(Err(m)) => return Err(at(None, Some("State"), "State", m).into()),
-                _ => {
-                    return Err(at(
-                        None,
-                        Some("Bootstrap"),
-                        "Bootstrap",
-                        "the machines reach the stack's state over S3: give the spec a \
-                         \"State\" with \"Backend\": \"s3\""
-                            .into(),
-                    )
-                    .into());
-                }
-            }
+            Some(section.user_data(&machines_state(path, spec, at)?))
         }
     };
+    substitute_user_data(spec, script, at)
+}
+
+/// The state's location as the machines are given it: S3 (what they reach), as text that
+/// reads back the same.
+fn machines_state(path: &Path, spec: &Spec, at: &Locate) -> Result<String> {
+    let location = match spec.state.as_ref().map(|s| s.location(path)) {
+        Some(Ok(location @ crate::state::Location::S3(_))) => location,
+        Some(Err(m)) => return Err(at(None, Some("State"), "State", m).into()),
+        _ => {
+            return Err(at(
+                None,
+                Some("Bootstrap"),
+                "Bootstrap",
+                "the machines reach the stack's state over S3: give the spec a \
+                 \"State\" with \"Backend\": \"s3\""
+                    .into(),
+            )
+            .into());
+        }
+    };
+    let text = location.to_string();
+    let same = text.parse::<crate::state::Location>().ok().as_ref() == Some(&location);
+    if !same || text.contains(char::is_control) {
+        return Err(at(
+            None,
+            Some("State"),
+            "State",
+            format!(
+                "{:?}: the machines are given the state's location as text, and this one does \
+                 not read back the same (a ?, & or control character in Key, Region or \
+                 Endpoint)",
+                crate::text::escaped(&text)
+            ),
+        )
+        .into());
+    }
+    Ok(text)
+}
+
+/// Substitutes the script for `{{.Bootstrap.UserData}}` in the fields that mention it (the
+/// rest stays as loaded); `None`: the spec has no section, and a mention is an error.
+fn substitute_user_data(spec: &mut Spec, script: Option<String>, at: &Locate) -> Result<()> {
     let mut fill = |expr: &str| {
         (expr.trim() == bootstrap::USER_DATA).then(|| {
             script.clone().map(Value::String).ok_or_else(|| {

@@ -119,6 +119,12 @@ pub struct Intent {
     pub token: String,
     /// When it was journaled (seconds since the Unix epoch).
     pub since: u64,
+    /// The properties the create sends: what the object found by the tags is read back with
+    /// and compared to, as when a create's lost answer is found out in the same run (a list
+    /// does not return everything, e.g. an instance's user data). `null` in journals written
+    /// before intents carried it: the object is then recorded as the list found it.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub properties: Value,
 }
 
 /// The key under which `state rm` remembers an object it forgot.
@@ -950,6 +956,7 @@ mod tests {
             tags: [("rkit:name".to_string(), "A".to_string())].into(),
             token: token.into(),
             since: 1,
+            properties: Value::Null,
         }
     }
 
