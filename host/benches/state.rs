@@ -44,17 +44,17 @@ fn write_state(path: &Path, n: usize, keys: &Keys) -> u64 {
                 plugin: "null".into(),
                 type_name: "Null".into(),
                 id: format!("{:016x}", i as u64 * 0x9e37_79b9_7f4a_7c15),
-                properties: json!({"Input": format!("value {i} of the chain")}),
-                attributes: json!({"Output": format!("value {i} of the chain")}),
+                properties: json!({"Input": format!("value {i} of the chain")}).into(),
+                attributes: json!({"Output": format!("value {i} of the chain")}).into(),
                 depends_on: if i == 0 {
                     vec![]
                 } else {
                     vec![format!("R{:06}", i - 1)]
                 },
-                tags: [
+                tags: std::collections::BTreeMap::from([
                     ("rkit:stack".to_string(), "bench".to_string()),
                     ("rkit:name".to_string(), name),
-                ]
+                ])
                 .into(),
                 sensitive: vec![],
                 provisional: false,

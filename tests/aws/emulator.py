@@ -321,6 +321,16 @@ def objects(name):
     return out
 
 
+def sizes(name):
+    """Every object of an S3 bucket: key → size in bytes."""
+    s3 = client("s3")
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for o in page.get("Contents", []):
+            out[o["Key"]] = o["Size"]
+    return out
+
+
 def buckets():
     """Every S3 bucket: name → versioning, tags, policy, and its objects (key → content,
     content type, tags)."""
@@ -387,7 +397,7 @@ def remove(*ids):
 if __name__ == "__main__":
     commands = {"state": state, "access-key": access_key, "role-session": role_session, "drift": drift, "seed": seed,
                 "watch": watch, "members": members, "bucket": bucket, "objects": objects,
-                "buckets": buckets, "put-object": put_object, "delete-object": delete_object,
+                "buckets": buckets, "sizes": sizes, "put-object": put_object, "delete-object": delete_object,
                 "remove": remove, "user-data": user_data, "stack-instances": stack_instances,
                 "security-group": security_group}
     print(json.dumps(commands[sys.argv[1]](*sys.argv[2:])))

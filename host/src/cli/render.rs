@@ -34,7 +34,10 @@ pub fn resource(name: &str, r: &ResourceState) -> String {
         escape(&r.type_name),
         escape(&r.id)
     );
-    for (title, fields) in [("properties", &r.properties), ("attributes", &r.attributes)] {
+    for (title, fields) in [
+        ("properties", r.properties.value()),
+        ("attributes", r.attributes.value()),
+    ] {
         let Some(map) = fields.as_object().filter(|m| !m.is_empty()) else {
             continue;
         };

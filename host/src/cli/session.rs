@@ -36,10 +36,11 @@ pub async fn session(args: &SpecArgs, mode: Mode, interrupt: &Interrupt) -> Resu
 /// A session on `spec` (loaded), as the flags say, reporting to `events`.
 pub async fn open(
     args: &SpecArgs,
-    spec: crate::spec::LoadedSpec,
+    spec: impl Into<std::sync::Arc<crate::spec::LoadedSpec>>,
     events: crate::engine::Events,
     interrupt: &Interrupt,
 ) -> Result<Session> {
+    let spec = spec.into();
     let state = args.state_ref()?;
     let policies =
         crate::engine::load_policies(&spec, &args.policy.sources(), args.allow_unsigned, &events)

@@ -237,7 +237,7 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
                     .state
                     .resources
                     .get(&step.name)
-                    .map_or(Value::Null, |r| r.properties.clone());
+                    .map_or(Value::Null, |r| r.properties.value());
                 super::health::wait_healthy(ctx, &op, step, &id, &properties)
                     .await
                     .map(|()| (id, adopted))
@@ -307,8 +307,9 @@ async fn delete(ctx: &Context, step: &Step, op: &Op) -> Result<String, Failure> 
         return Ok("already gone".into());
     };
     let provider = provider_of(ctx, &recorded.plugin)?;
+    let properties = recorded.properties.value();
     let deleted = repeating_as(&ctx.interrupt, Some(op), || {
-        provider.delete(&recorded.type_name, &recorded.id, &recorded.properties)
+        provider.delete(&recorded.type_name, &recorded.id, &properties)
     })
     .await;
     match deleted {
@@ -392,9 +393,9 @@ async fn update_recorded(
         provider,
         &step.type_name,
         &recorded.id,
-        as_planned(&recorded.properties, step),
+        as_planned(recorded.properties.value(), step),
         properties,
-        &step.tags,
+        &step.tags.to_map(),
     )
     .await
     .map_err(|e| describe(step, &e))?;
@@ -416,7 +417,7 @@ async fn create_or_adopt(
         depose(ctx, step, old).await?;
     }
     let token = journal_intent(ctx, step, properties).await?;
-    let (type_name, tags) = (&step.type_name, &step.tags);
+    let (type_name, tags) = (&step.type_name, &step.tags.to_map());
     let adopted = match &step.adopt {
         Some(id) => adopt(ctx, op, provider, type_name, id, properties, tags)
             .await
@@ -455,7 +456,7 @@ async fn journal_intent(ctx: &Context, step: &Step, properties: &Value) -> Resul
         Change::Intent(Intent {
             plugin: step.plugin.clone(),
             type_name: step.type_name.clone(),
-            tags: step.tags.clone(),
+            tags: step.tags.to_map(),
             token: token.clone(),
             since: crate::state::now(),
             properties: properties.clone(),
@@ -530,8 +531,8 @@ fn recorded_as(
         plugin: step.plugin.clone(),
         type_name: step.type_name.clone(),
         id: id.to_string(),
-        properties: properties.clone(),
-        attributes,
+        properties: properties.into(),
+        attributes: attributes.into(),
         depends_on: step.depends_on.clone(),
         tags: step.tags.clone(),
         sensitive: step.sensitive.clone(),
@@ -693,8 +694,8 @@ async fn adopt(
 /// What exists, as the plan saw it: the recorded properties with each changed field's
 /// "before" (what refresh read back: drift), so that a provider comparing old and new
 /// repairs drift instead of seeing nothing to do.
-fn as_planned(recorded: &Value, step: &Step) -> Value {
-    let mut old = recorded.clone();
+fn as_planned(recorded: Value, step: &Step) -> Value {
+    let mut old = recorded;
     if let Some(map) = old.as_object_mut() {
         for change in &step.changes {
             match &change.before {
@@ -789,7 +790,7 @@ mod tests {
         }];
         let recorded = json!({"CidrBlock": "10.0.1.0/24", "MapPublicIpOnLaunch": true});
         assert_eq!(
-            as_planned(&recorded, &step),
+            as_planned(recorded, &step),
             json!({"CidrBlock": "10.0.1.0/24", "MapPublicIpOnLaunch": false})
         );
     }

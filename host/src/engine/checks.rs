@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 /// those it already carries); the plan is not refused here (see [`enforce`]).
 pub fn check(ctx: &Context, plan: &mut Plan, operation: &str) -> Result<()> {
     let run = &ctx.policy;
-    if run.policies.is_empty() && plan.policy.is_none() && run.overrides.is_empty() {
+    if !applies(ctx, plan) {
         return Ok(());
     }
     // Overrides come from this run only: a saved plan's are shown, never taken (its file is
@@ -77,6 +77,13 @@ fn remembered(ctx: &Context, plan: &Plan, operation: &str) -> Option<Verdict> {
     memo.as_ref()
         .filter(|(k, _)| *k == key)
         .map(|(_, v)| v.clone())
+}
+
+/// Whether [`check`] has anything to do: policies or overrides in this run, or a verdict
+/// the plan carries.
+pub fn applies(ctx: &Context, plan: &Plan) -> bool {
+    let run = &ctx.policy;
+    !run.policies.is_empty() || plan.policy.is_some() || !run.overrides.is_empty()
 }
 
 /// Keeps `verdict` (before overrides) for [`remembered`].
@@ -377,7 +384,7 @@ fn observed_change(step: &Step, state: &State, reveal: bool) -> Option<Value> {
 /// property (drift), masked unless `reveal`; an orphan's as listed; `null` for a create.
 fn before_of(step: &Step, recorded: Option<&ResourceState>, reveal: bool) -> Value {
     let (mut props, sensitive) = match (recorded, &step.orphan) {
-        (Some(r), _) => (r.properties.clone(), r.sensitive.clone()),
+        (Some(r), _) => (r.properties.value(), r.sensitive.clone()),
         (None, Some(orphan)) => (orphan.properties.clone(), Vec::new()),
         (None, None) => return Value::Null,
     };
@@ -450,9 +457,9 @@ pub fn check_import(
     }
     let build = |reveal: bool| {
         let props = if reveal {
-            record.properties.clone()
+            record.properties.value()
         } else {
-            mask_fields(&record.properties, properties_in(&record.sensitive))
+            mask_fields(&record.properties.value(), properties_in(&record.sensitive))
         };
         let change = json!({
             "address": name,
@@ -503,8 +510,8 @@ mod tests {
             plugin: "p".into(),
             type_name: "T".into(),
             id: "id-1".into(),
-            properties,
-            attributes: json!({"Arn": "arn:1"}),
+            properties: properties.into(),
+            attributes: json!({"Arn": "arn:1"}).into(),
             depends_on: Vec::new(),
             tags: Default::default(),
             sensitive: vec!["Properties.Password".into()],

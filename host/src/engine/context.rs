@@ -17,7 +17,7 @@ use super::providers::Providers;
 use crate::sandbox::Provider;
 use crate::spec::LoadedSpec;
 use crate::state::{Change, StateStore};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The suffix under which a resource being replaced create-before-destroy is recorded until
@@ -29,7 +29,8 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// What the operations share.
 pub struct Context {
-    pub spec: LoadedSpec,
+    /// Shared with the converge loop that opened the session (one copy however many ticks).
+    pub spec: Arc<LoadedSpec>,
     pub providers: Providers,
     pub store: Mutex<StateStore>,
     /// Where operations report.

@@ -19,8 +19,8 @@ use crate::spec::LoadedSpec;
 use crate::spi::ErrorKind;
 use anyhow::Result;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How the loop runs.
@@ -312,7 +312,7 @@ pub trait Opener {
     /// A session on `spec`.
     fn open(
         &self,
-        spec: LoadedSpec,
+        spec: Arc<LoadedSpec>,
         events: Events,
         interrupt: Interrupt,
     ) -> impl Future<Output = Result<Session>>;
@@ -340,7 +340,7 @@ pub async fn run(
     interrupt: &Interrupt,
     metrics: &Metrics,
 ) -> Result<Summary> {
-    let mut applied = first;
+    let mut applied = Arc::new(first);
     // The spec the state's last apply used when this converge began (read at the first tick).
     let mut baseline: Option<Option<String>> = None;
     let mut summary = Summary::default();
@@ -468,7 +468,7 @@ fn changes(plan: &Plan) -> usize {
 /// it would do.
 async fn one_tick(
     options: &Options,
-    applied: &mut LoadedSpec,
+    applied: &mut Arc<LoadedSpec>,
     baseline: &mut Option<Option<String>>,
     opener: &impl Opener,
     events: &Events,
@@ -537,7 +537,7 @@ async fn one_tick(
 /// planned and reported. Unreadable, the last good one stays.
 fn reread_spec(
     options: &Options,
-    applied: &mut LoadedSpec,
+    applied: &mut Arc<LoadedSpec>,
     baseline: &mut Option<Option<String>>,
     opener: &impl Opener,
     events: &Events,
@@ -556,7 +556,7 @@ fn reread_spec(
             if baseline.is_some() {
                 *baseline = Some(Some(applied.digest.clone()));
             }
-            *applied = latest;
+            *applied = Arc::new(latest);
         }
         Ok(_) => {}
         Err(err) => events.event(Event::Warning {
@@ -600,10 +600,10 @@ impl Tick {
         }
     }
 
-    async fn open(&self, opener: &impl Opener, spec: &LoadedSpec) -> Result<Session> {
+    async fn open(&self, opener: &impl Opener, spec: &Arc<LoadedSpec>) -> Result<Session> {
         let events: Events = self.events.clone();
         opener
-            .open(spec.clone(), events, self.interrupt.clone())
+            .open(Arc::clone(spec), events, self.interrupt.clone())
             .await
     }
 }
@@ -618,7 +618,7 @@ impl Drop for Tick {
 /// acts only with the spec the state's last apply used, following the spec file when that is
 /// the one applied.
 struct Following<'a> {
-    applied: &'a mut LoadedSpec,
+    applied: &'a mut Arc<LoadedSpec>,
     /// What the state said when this converge began: the operator's starting point (starting
     /// converge on a spec is choosing it); only an apply of another spec since then counts.
     baseline: &'a mut Option<Option<String>>,
@@ -676,7 +676,7 @@ impl Following<'_> {
                 latest.path.display()
             ),
         });
-        *self.applied = latest;
+        *self.applied = Arc::new(latest);
         drop(session);
         Ok((tick.open(opener, self.applied).await?, false))
     }
@@ -831,7 +831,10 @@ async fn plan_pending(
     report: &mut TickReport,
 ) -> Result<()> {
     let quiet: Events = std::sync::Arc::new(super::events::Silent);
-    match opener.open(latest, quiet, interrupt.clone()).await {
+    match opener
+        .open(Arc::new(latest), quiet, interrupt.clone())
+        .await
+    {
         Ok(mut session) => {
             let plan = session.plan(&options.plan(false)).await?;
             let n = changes(&plan);

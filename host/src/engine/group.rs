@@ -142,11 +142,11 @@ impl Decision {
                     &gs.type_name,
                     Some(format!("it carries group {g}'s tags; {why}")),
                 );
-                step.orphan = Some(Orphan {
+                step.orphan = Some(Box::new(Orphan {
                     logical: member_name(g, logical),
                     id: m.id,
                     properties,
-                });
+                }));
                 self.remove.push(step);
             }
             None => {
@@ -427,12 +427,12 @@ fn roll_group(
         step.action = Action::Replace;
         step.create_before_destroy = cbd;
         step.properties = Some(spec.spec.resources[name].properties.clone());
-        step.tags = super::plan::tags_of(spec, name);
+        step.tags = super::plan::tags_of(spec, name).into();
         step.reason = Some(format!(
             "group {}'s template changed: rolling update",
             change.group
         ));
-        step.health = Some(health.clone());
+        step.health = Some(Box::new(health.clone()));
         step.after = previous.clone();
         change.rolling += 1;
         batch.push(name.clone());
@@ -526,10 +526,10 @@ mod tests {
                 plugin: "null".into(),
                 type_name: "Null".into(),
                 id: id.into(),
-                properties: json!({}),
-                attributes: json!({}),
+                properties: json!({}).into(),
+                attributes: json!({}).into(),
                 depends_on: vec![],
-                tags: [(tags::CONFIG_HASH.to_string(), hash.to_string())].into(),
+                tags: BTreeMap::from([(tags::CONFIG_HASH.to_string(), hash.to_string())]).into(),
                 sensitive: vec![],
                 provisional: false,
             },

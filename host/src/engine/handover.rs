@@ -94,8 +94,8 @@ mod tests {
             plugin: "aws".into(),
             type_name: "Instance".into(),
             id: id.into(),
-            properties: json!({}),
-            attributes: json!({}),
+            properties: json!({}).into(),
+            attributes: json!({}).into(),
             depends_on: vec![],
             tags: Default::default(),
             sensitive: vec![],
@@ -152,17 +152,17 @@ mod tests {
         let deposed = format!("Me{}", crate::engine::context::DEPOSED);
         state.resources.insert(deposed.clone(), recorded("i-me"));
         let mut mine_orphan = step("Me (orphan i-me)", Action::Delete, 0);
-        mine_orphan.orphan = Some(Orphan {
+        mine_orphan.orphan = Some(Box::new(Orphan {
             logical: "Me".into(),
             id: "i-me".into(),
             properties: json!({}),
-        });
+        }));
         let mut other_orphan = step("Me (orphan i-x)", Action::Delete, 0);
-        other_orphan.orphan = Some(Orphan {
+        other_orphan.orphan = Some(Box::new(Orphan {
             logical: "Me".into(),
             id: "i-x".into(),
             properties: json!({}),
-        });
+        }));
         let steps = vec![
             step("Me", Action::Update, 0),
             step(&deposed, Action::Delete, 0),

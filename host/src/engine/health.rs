@@ -113,27 +113,22 @@ async fn refeed(ctx: &Context, op: &Op, feed: &Feed) -> Result<(), Failure> {
             crate::spec::reference::resolve(&feed.properties, &|r| store.state.value_of(r));
         (recorded, desired)
     };
-    if crate::spec::reference::has_unknown(&desired) || desired == recorded.properties {
+    if crate::spec::reference::has_unknown(&desired) || recorded.properties == desired {
         return Ok(());
     }
     let provider = provider_of(ctx, &feed.plugin)?;
     let context = format!("{} ({} {})", feed.name, feed.plugin, feed.type_name);
+    let (before, tags) = (recorded.properties.value(), recorded.tags.to_map());
     let attributes = repeating_as(&ctx.interrupt, Some(op), || {
-        provider.update(
-            &feed.type_name,
-            &recorded.id,
-            &recorded.properties,
-            &desired,
-            &recorded.tags,
-        )
+        provider.update(&feed.type_name, &recorded.id, &before, &desired, &tags)
     })
     .await
     .map_err(|e| Failure::provider(&context, &e))?;
     ctx.change(
         &feed.name,
         crate::state::Change::Resource(Some(crate::state::ResourceState {
-            properties: desired,
-            attributes,
+            properties: desired.into(),
+            attributes: attributes.into(),
             ..recorded
         })),
     )
@@ -160,8 +155,9 @@ async fn fed_health(
     };
     let provider = provider_of(ctx, &feed.plugin)?;
     let context = format!("{} ({} {})", feed.name, feed.plugin, feed.type_name);
+    let known = recorded.properties.value();
     let read = repeating_as(&ctx.interrupt, Some(op), || {
-        provider.read(&feed.type_name, &recorded.id, &recorded.properties)
+        provider.read(&feed.type_name, &recorded.id, &known)
     })
     .await
     .map_err(|e| Failure::provider(&context, &e))?;

@@ -8,7 +8,7 @@ use crate::graph::Graph;
 use crate::spec::LoadedSpec;
 use crate::spec::reference::{self, Reference, Target, at_path};
 use crate::spi::{Observed, Tags, TypeInfo};
-use crate::state::{ResourceState, State};
+use crate::state::{ResourceState, State, TagList};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -62,7 +62,7 @@ pub struct Step {
     pub adopt: Option<String>,
     /// A delete of an object carrying the stack's tags that the state does not know.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orphan: Option<Orphan>,
+    pub orphan: Option<Box<Orphan>>,
     /// What it depends on in the spec (logical names): creates and updates wait for these,
     /// and the state records them for later deletes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -75,8 +75,8 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<Value>,
     /// For a create, update or replacement: every tag the object carries (rkit's included).
-    #[serde(default, skip_serializing_if = "Tags::is_empty")]
-    pub tags: Tags,
+    #[serde(default, skip_serializing_if = "TagList::is_empty")]
+    pub tags: TagList,
     /// What of it must not be shown (`Properties.X`, `Attributes.Y`), recorded with it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive: Vec<String>,
@@ -86,7 +86,7 @@ pub struct Step {
     pub after: Vec<String>,
     /// For a group member's replacement: how healthy it must be before the step is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<Health>,
+    pub health: Option<Box<Health>>,
 }
 
 /// What a rolling update waits for after a member is replaced: the provider's `read` finds it
@@ -191,7 +191,7 @@ impl Step {
             depends_on: Vec::new(),
             recorded_depends_on: Vec::new(),
             properties: None,
-            tags: Tags::new(),
+            tags: TagList::default(),
             sensitive: Vec::new(),
             after: Vec::new(),
             health: None,
@@ -251,11 +251,11 @@ pub fn sort_found(
             &f.type_name,
             Some("it carries this stack's tags but the state does not record it".into()),
         );
-        step.orphan = Some(Orphan {
+        step.orphan = Some(Box::new(Orphan {
             logical,
             id: f.observed.id.clone(),
             properties: f.observed.properties.clone(),
-        });
+        }));
         orphans.push(step);
     }
     (adopt, orphans)
@@ -476,7 +476,8 @@ fn desired(inputs: &Inputs, properties: &Value, actions: &HashMap<&str, Action>)
             // An attribute that drifted on an object being updated is decided by that
             // update (it repairs the drift): unknown until then, not the drifted value.
             (Target::Attribute(path), action @ (Action::NoOp | Action::Update)) => {
-                let kept = at_path(&recorded.attributes, path);
+                let attributes = recorded.attributes.value();
+                let kept = at_path(&attributes, path);
                 match inputs.refreshed.get(&r.resource) {
                     Some(Some(observed)) => {
                         let now = at_path(&observed.attributes, path);
@@ -528,12 +529,17 @@ fn decide(
     };
     let observed = inputs.refreshed.get(name).and_then(Option::as_ref);
     let force_new = ForceNew::new(&ty.force_new);
-    let changes = diff(
-        &r.properties,
-        observed.map(|o| &o.properties),
-        desired,
-        &force_new,
-    );
+    // Unchanged and not drifted (the common case): found by comparing text, no tree built.
+    let changes = if observed.is_none() && r.properties == *desired {
+        Vec::new()
+    } else {
+        diff(
+            &r.properties.value(),
+            observed.map(|o| &o.properties),
+            desired,
+            &force_new,
+        )
+    };
     let forcing: Vec<&str> = changes
         .iter()
         .filter_map(|c| force_new.forcing(&c.field, c.before.as_ref(), c.after.as_ref()))
@@ -571,8 +577,8 @@ fn spec_step(
         change.sensitive = super::sensitive::properties_in(&sensitive).any(|p| p == change.field);
     }
     let (properties, tags) = match action {
-        Action::NoOp => (None, Tags::new()),
-        _ => (Some(rs.properties.clone()), tags_of(spec, name)),
+        Action::NoOp => (None, TagList::default()),
+        _ => (Some(rs.properties.clone()), tags_of(spec, name).into()),
     };
     Step {
         name: name.to_string(),
@@ -850,7 +856,7 @@ pub fn focus(plan: &mut Plan, spec: &LoadedSpec, state: &State, focus: &Focus) -
             step.reason = Some("its replacement was asked for (--replace)".into());
             if step.properties.is_none() {
                 step.properties = Some(spec.spec.resources[&step.name].properties.clone());
-                step.tags = tags_of(spec, &step.name);
+                step.tags = tags_of(spec, &step.name).into();
             }
         }
     }

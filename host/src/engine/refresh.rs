@@ -175,7 +175,7 @@ async fn read(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Observ
         .filter(
             |(name, read)| match (read, store.state.resources.get(name)) {
                 (Some(o), Some(r)) => {
-                    o.properties != r.properties || o.attributes != r.attributes || o.id != r.id
+                    r.properties != o.properties || r.attributes != o.attributes || o.id != r.id
                 }
                 _ => true,
             },
@@ -195,7 +195,7 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
             .iter()
             .filter_map(|n| {
                 let r = store.state.resources.get(n)?;
-                Some((n.clone(), r.id.clone(), r.properties.clone()))
+                Some((n.clone(), r.id.clone(), r.properties.value()))
             })
             .collect()
     };

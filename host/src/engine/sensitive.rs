@@ -140,13 +140,14 @@ pub fn properties_in(paths: &[String]) -> impl Iterator<Item = &str> {
 /// A recorded resource as it may be shown: its sensitive properties and attributes masked.
 pub fn mask_resource(r: &ResourceState) -> ResourceState {
     let mut shown = r.clone();
-    shown.properties = mask_fields(&r.properties, properties_in(&r.sensitive));
+    shown.properties = mask_fields(&r.properties.value(), properties_in(&r.sensitive)).into();
     shown.attributes = mask_fields(
-        &r.attributes,
+        &r.attributes.value(),
         r.sensitive
             .iter()
             .filter_map(|p| p.strip_prefix(ATTRIBUTES)),
-    );
+    )
+    .into();
     shown
 }
 
@@ -201,8 +202,8 @@ mod tests {
             plugin: "p".into(),
             type_name: "T".into(),
             id: "i".into(),
-            properties: json!({"Content": "secret", "Path": "p"}),
-            attributes: json!({"Value": "secret", "Size": 6}),
+            properties: json!({"Content": "secret", "Path": "p"}).into(),
+            attributes: json!({"Value": "secret", "Size": 6}).into(),
             depends_on: vec![],
             tags: Default::default(),
             sensitive: vec!["Properties.Content".into(), "Attributes.Value".into()],

@@ -69,13 +69,14 @@ impl Session {
     /// As [`Session::open`], for a spec already loaded; `also` names plugins to start besides
     /// those the spec and the state use (a saved plan's).
     pub async fn with_spec(
-        spec: LoadedSpec,
+        spec: impl Into<Arc<LoadedSpec>>,
         state: Option<&StateRef>,
         args: &[ProviderArg],
         policy: Policy,
         events: Events,
         also: &[String],
     ) -> Result<Self> {
+        let spec: Arc<LoadedSpec> = spec.into();
         for warning in &spec.warnings {
             events.event(Event::Warning {
                 message: warning.clone(),
@@ -326,10 +327,10 @@ impl Session {
                         plugin: intent.plugin.clone(),
                         type_name: intent.type_name.clone(),
                         id: o.id.clone(),
-                        properties: o.properties.clone(),
-                        attributes: o.attributes.clone(),
+                        properties: (&o.properties).into(),
+                        attributes: (&o.attributes).into(),
                         depends_on: self.ctx.spec_deps(&name),
-                        tags: intent.tags.clone(),
+                        tags: (&intent.tags).into(),
                         sensitive: self.sensitive_of(&name),
                         provisional: o.pending,
                     }))
@@ -539,7 +540,7 @@ impl Session {
         self.graph = Graph::build(&spec)?;
         Arc::get_mut(&mut self.ctx)
             .ok_or_else(|| anyhow!("internal: the session is shared while planning"))?
-            .spec = spec;
+            .spec = Arc::new(spec);
         Ok(decision)
     }
 
@@ -622,10 +623,10 @@ impl Session {
             id: observed.id.clone(),
             // The properties the spec sets, as found: a default the object has and the spec
             // does not mention (an egress rule AWS adds) is no change to plan.
-            properties: apply::as_found(&rs.properties, &observed.properties),
-            attributes: observed.attributes.clone(),
+            properties: apply::as_found(&rs.properties, &observed.properties).into(),
+            attributes: (&observed.attributes).into(),
             depends_on: Vec::new(),
-            tags: observed.tags.clone(),
+            tags: (&observed.tags).into(),
             sensitive: self.sensitive_of(name),
             provisional: false,
         };
@@ -650,9 +651,9 @@ impl Session {
         .await
         .map_err(|e| anyhow!("{name}: tagging {id}: {e}"))?;
         let record = ResourceState {
-            attributes,
+            attributes: attributes.into(),
             depends_on: self.ctx.spec_deps(name),
-            tags,
+            tags: tags.into(),
             ..found
         };
         let mut store = self.ctx.store.lock().expect("state lock");
@@ -729,15 +730,18 @@ impl Session {
     /// spec has them now) and compacts the state.
     pub fn keep(&self, plan: &Plan) -> Result<()> {
         // Recorded as applied only if it could be: a blocked plan is not this spec applied.
-        let mut checked = plan.clone();
-        let operation = plan.applied_as();
-        super::checks::check(&self.ctx, &mut checked, operation)?;
-        if let Some(refusal) = checked
-            .policy
-            .as_ref()
-            .and_then(|c| c.verdict.refusal(&format!("this {operation}")))
-        {
-            bail!("{refusal}");
+        // (Checked on a copy, made only when there is something to check.)
+        if super::checks::applies(&self.ctx, plan) {
+            let mut checked = plan.clone();
+            let operation = plan.applied_as();
+            super::checks::check(&self.ctx, &mut checked, operation)?;
+            if let Some(refusal) = checked
+                .policy
+                .as_ref()
+                .and_then(|c| c.verdict.refusal(&format!("this {operation}")))
+            {
+                bail!("{refusal}");
+            }
         }
         self.record_dependencies(plan)?;
         let mut store = self.ctx.store.lock().expect("state lock");

@@ -408,7 +408,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     };
     let mut value = read_json(path, &source)?;
     group_settings_with_parameters(path, &source, &mut value, given)?;
-    let mut spec = read_spec(path, &source, &value)?;
+    let mut spec = read_spec(path, &source, value)?;
     let (mut outputs, mut sensitive_fields, parameters) =
         substitute_parameters(path, &source, &mut spec, given)?;
     fill_bootstrap(path, &mut spec, &at)?;
@@ -478,7 +478,9 @@ fn json_error(
 
 /// The spec read from its JSON `value`; an error names the resource, parameter or output and
 /// the field, in the user's terms, where it is.
-fn read_spec(path: &Path, source: &std::sync::Arc<str>, value: &Value) -> Result<Spec> {
+/// The typed spec, taken out of `value` as it goes (the whole document's tree and the spec
+/// are never both held in full).
+fn read_spec(path: &Path, source: &std::sync::Arc<str>, value: Value) -> Result<Spec> {
     let spec = serde_path_to_error::deserialize(value).map_err(|err| {
         let json_path = err.path().to_string();
         let message = in_user_terms(&strip_position(&err.inner().to_string()));

@@ -99,6 +99,8 @@ pub fn references(value: &Value) -> Result<Vec<(String, Reference)>, (String, St
         }
         Ok::<(), (String, String)>(())
     })?;
+    // Kept for the spec's lifetime, one list per resource: no spare capacity.
+    found.shrink_to_fit();
     Ok(found)
 }
 

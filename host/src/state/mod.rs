@@ -20,6 +20,7 @@
 
 pub mod backend;
 pub mod chain;
+pub mod compact;
 pub mod crypt;
 pub mod file;
 pub mod lease;
@@ -27,16 +28,19 @@ pub mod location;
 pub mod reconcile;
 pub mod s3;
 mod sdk_credentials;
+pub mod tag_list;
 
 use crate::spec::reference::{Reference, Target, at_path};
 use anyhow::{Context, Result, bail};
 use backend::{Backend, Part};
+pub use compact::Compact;
 pub use crypt::Keys;
 pub use location::Location;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
+pub use tag_list::TagList;
 
 /// One resource as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,13 +52,13 @@ pub struct ResourceState {
     #[serde(rename = "ID")]
     pub id: String,
     /// The properties it was created or last updated with (references resolved).
-    pub properties: Value,
-    pub attributes: Value,
+    pub properties: Compact,
+    pub attributes: Compact,
     /// What it depended on when last applied (so it is deleted before them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "TagList::is_empty")]
+    pub tags: TagList,
     /// What of it must not be shown: `Properties.X`, `Attributes.Y` (see
     /// `engine::sensitive`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -138,7 +142,7 @@ impl State {
         let dep = self.resources.get(&r.resource)?;
         match &r.target {
             Target::Id => Some(Value::String(dep.id.clone())),
-            Target::Attribute(path) => at_path(&dep.attributes, path).cloned(),
+            Target::Attribute(path) => at_path(&dep.attributes.value(), path).cloned(),
         }
     }
 }
@@ -287,6 +291,9 @@ pub struct StateStore {
     tip: String,
     durable: u64,
     poisoned: Option<String>,
+    /// The size of the last snapshot read or written: the next one's buffer is made this
+    /// big at once (not grown by doubling: a copy and up to twice the text).
+    snapshot_size: usize,
     pub state: State,
 }
 
@@ -340,7 +347,7 @@ impl StateStore {
             bail!("there is no state at {location}");
         }
         let mut backend = Self::backend(location, true)?;
-        let (state, tip) = load(location, keys, backend.as_mut())?;
+        let (state, tip, snapshot_size) = load(location, keys, backend.as_mut())?;
         if opening != Opening::Destination {
             not_moved(location, &state)?;
         }
@@ -354,6 +361,7 @@ impl StateStore {
             tip,
             durable: state.serial,
             poisoned: None,
+            snapshot_size,
             state,
         })
     }
@@ -377,7 +385,7 @@ impl StateStore {
         let mut tries = 0;
         let state = loop {
             match load(location, keys, backend.as_mut()) {
-                Ok((state, _)) => break state,
+                Ok((state, ..)) => break state,
                 Err(err) if tries < 3 && format!("{err:#}").contains(chain::RESTORE) => {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(100 * tries));
@@ -516,7 +524,8 @@ impl StateStore {
         let batch = self.batch()?;
         let written = batch.write();
         self.written(&batch, written)?;
-        let text = snapshot_bytes(&self.state, &self.keys)?;
+        let text = snapshot_bytes(&self.state, &self.keys, self.snapshot_size)?;
+        self.snapshot_size = text.len();
         let compacted = self
             .writer
             .lock()
@@ -650,20 +659,28 @@ fn not_moved(location: &Location, state: &State) -> Result<()> {
 }
 
 /// A snapshot as stored: pretty JSON, or sealed (one line) when the state is encrypted.
-fn snapshot_bytes(state: &State, keys: &Keys) -> Result<Vec<u8>> {
+fn snapshot_bytes(state: &State, keys: &Keys, size: usize) -> Result<Vec<u8>> {
+    // A little over the last one's size: a state grows between two snapshots.
+    let mut text = Vec::with_capacity(size + size / 16 + 64);
     if keys.current.is_some() {
         let context = chain::snapshot(&state.lineage, state.serial);
-        return keys.seal(serde_json::to_vec(state)?, &context);
+        serde_json::to_writer(&mut text, state)?;
+        return keys.seal(text, &context);
     }
-    let mut text = serde_json::to_vec_pretty(state)?;
+    serde_json::to_writer_pretty(&mut text, state)?;
     text.push(b'\n');
     Ok(text)
 }
 
 /// The snapshot with the journal replayed over it (a new state if there is none), and the
 /// digest the next write follows (see [`chain`]).
-fn load(location: &Location, keys: &Keys, backend: &mut dyn Backend) -> Result<(State, String)> {
+fn load(
+    location: &Location,
+    keys: &Keys,
+    backend: &mut dyn Backend,
+) -> Result<(State, String, usize)> {
     let loaded = backend.load()?;
+    let size = loaded.snapshot.as_ref().map_or(0, Vec::len);
     let what = format!("the state {location}");
     let (mut state, mut chain) = match &loaded.snapshot {
         Some(bytes) => {
@@ -713,7 +730,7 @@ fn load(location: &Location, keys: &Keys, backend: &mut dyn Backend) -> Result<(
         state.serial = entry.serial;
         state.apply(entry.name, entry.change);
     }
-    Ok((state, chain.tip().to_string()))
+    Ok((state, chain.tip().to_string(), size))
 }
 
 /// One journal piece's entries, each write admitted by `chain` (a state without a snapshot
@@ -783,10 +800,10 @@ mod tests {
             plugin: "local".into(),
             type_name: "File".into(),
             id: id.into(),
-            properties: json!({"Path": id}),
-            attributes: json!({}),
+            properties: json!({"Path": id}).into(),
+            attributes: json!({}).into(),
             depends_on: vec![],
-            tags: BTreeMap::new(),
+            tags: Default::default(),
             sensitive: vec![],
             provisional: false,
         }
@@ -885,7 +902,7 @@ mod tests {
             line(2, Change::Resource(None)),
             line(1, Change::Resource(Some(resource("a")))),
         ]);
-        let (state, _) = load(&Location::File("m".into()), &Keys::default(), &mut memory).unwrap();
+        let (state, ..) = load(&Location::File("m".into()), &Keys::default(), &mut memory).unwrap();
         assert_eq!(state.serial, 2);
         assert!(state.resources.is_empty());
     }

@@ -211,7 +211,7 @@ impl SpecOpener<'_> {
 impl Opener for SpecOpener<'_> {
     async fn open(
         &self,
-        spec: LoadedSpec,
+        spec: std::sync::Arc<LoadedSpec>,
         events: Events,
         interrupt: Interrupt,
     ) -> Result<Session> {
