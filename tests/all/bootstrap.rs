@@ -539,6 +539,15 @@ fn the_holder_killed_mid_apply_is_taken_over(w: &mut World, pinned: &str) {
         killed.is_some(),
         "no manager was caught holding the lease mid-apply"
     );
+    let ids = |w: &World| -> std::collections::BTreeSet<String> {
+        w.in_group("Workers")
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // What the killed apply made (the create in flight included, once it shows) is adopted
+    // as it is by the manager that takes over, not replaced.
+    let made = ids(w);
     w.until(
         "another manager completes the apply",
         Duration::from_secs(120),
@@ -546,6 +555,11 @@ fn the_holder_killed_mid_apply_is_taken_over(w: &mut World, pinned: &str) {
     );
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(w.in_group("Workers").len(), 6, "nothing duplicated");
+    let now = ids(w);
+    assert!(
+        made.is_subset(&now),
+        "the takeover replaced workers the killed apply made: {made:?} → {now:?}"
+    );
     assert_eq!(w.in_group("Managers").len(), 3);
 }
 

@@ -628,7 +628,8 @@ pub async fn find(
 /// The object an intent left (found by its tags), as a create's lost answer is found out in
 /// the run itself: read back with the properties the create sent, and recorded with those
 /// fields as found (the others are the provider's defaults, which the spec never set). An
-/// intent journaled without its properties gets the object as the list found it.
+/// intent journaled without its properties, or an object the read does not answer for, is
+/// recorded as the list found it.
 pub(super) async fn find_intended(
     ctx: &Context,
     provider: &Provider,
@@ -643,10 +644,15 @@ pub(super) async fn find_intended(
     let read = repeating_as(&ctx.interrupt, None, || {
         provider.read(&intent.type_name, &found.id, &intent.properties)
     })
-    .await?;
-    Ok(read.map(|o| Observed {
-        properties: as_found(&intent.properties, &o.properties),
-        ..o
+    .await;
+    Ok(Some(match read {
+        Ok(Some(o)) => Observed {
+            properties: as_found(&intent.properties, &o.properties),
+            ..o
+        },
+        // The list found it: a read that does not (not visible yet) or cannot answer for it
+        // (another ID than the listed one) leaves it as listed, never unrecorded.
+        Ok(None) | Err(_) => found,
     }))
 }
 

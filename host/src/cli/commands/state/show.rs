@@ -32,6 +32,8 @@ pub async fn exec(args: ShowArgs, _: &Interrupt) -> Result<ExitCode> {
             );
         };
         let shown = shown_resource(r, reveal);
+        // Through a tree: what the state holds as compact text is indented too.
+        let shown = serde_json::to_value(&shown)?;
         crate::outln!("{}", escape_json(&serde_json::to_string_pretty(&shown)?));
     }
     Ok(ExitCode::SUCCESS)
