@@ -364,7 +364,7 @@ fn resolved(ctx: &Context, step: &Step) -> Result<(Value, Option<ResourceState>)
     let (properties, recorded) = {
         let store = ctx.store.lock().expect("state lock");
         (
-            reference::resolve(template, &|r| store.state.value_of(r)),
+            reference::resolve(&template.value(), &|r| store.state.value_of(r)),
             store.state.resources.get(&step.name).cloned(),
         )
     };

@@ -421,7 +421,7 @@ fn after_of(
             .then(|| state.value_of(r))
             .flatten()
     };
-    let resolved = reference::resolve(props, &known);
+    let resolved = reference::resolve(&props.value(), &known);
     let mut unknown = Map::new();
     let mut after = match resolved {
         Value::Object(map) => map,
@@ -530,10 +530,13 @@ mod tests {
         step.action = Action::Replace;
         step.create_before_destroy = true;
         step.sensitive = vec!["Properties.Password".into()];
-        step.properties = Some(json!({
-            "Size": 2, "Password": "s3cret", "Zone": "a",
-            "Subnet": "{{.Resources.Net.ID}}", "Of": "{{.Resources.Db.Attributes.Arn}}"
-        }));
+        step.properties = Some(
+            json!({
+                "Size": 2, "Password": "s3cret", "Zone": "a",
+                "Subnet": "{{.Resources.Net.ID}}", "Of": "{{.Resources.Db.Attributes.Arn}}"
+            })
+            .into(),
+        );
         step.changes = vec![Change {
             field: "Size".into(),
             before: Some(json!(5)),

@@ -474,7 +474,7 @@ fn feeds_of(spec: &LoadedSpec, g: &str) -> Vec<Feed> {
                 name: user.clone(),
                 plugin: rs.plugin.clone(),
                 type_name: rs.type_name.clone(),
-                properties: rs.properties.clone(),
+                properties: rs.properties.value(),
             }
         })
         .collect()

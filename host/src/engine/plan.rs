@@ -8,7 +8,7 @@ use crate::graph::Graph;
 use crate::spec::LoadedSpec;
 use crate::spec::reference::{self, Reference, Target, at_path};
 use crate::spi::{Observed, Tags, TypeInfo};
-use crate::state::{ResourceState, State, TagList};
+use crate::state::{Compact, ResourceState, State, TagList};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -72,8 +72,9 @@ pub struct Step {
     pub recorded_depends_on: Vec<String>,
     /// For a create, update or replacement: the properties to set, references to other
     /// resources left as templates (resolved from the state as apply reaches them).
+    /// Held as compact text, as the spec and the state hold them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub properties: Option<Value>,
+    pub properties: Option<Compact>,
     /// For a create, update or replacement: every tag the object carries (rkit's included).
     #[serde(default, skip_serializing_if = "TagList::is_empty")]
     pub tags: TagList,
@@ -352,7 +353,8 @@ impl Plan {
                 }
             }
             if let Some(props) = &step.properties {
-                step.properties = Some(mask_fields(props, properties_in(&step.sensitive)));
+                let masked = mask_fields(&props.value(), properties_in(&step.sensitive));
+                step.properties = Some(masked.into());
             }
         }
         shown
@@ -446,7 +448,7 @@ fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<V
         let ty = info
             .type_info(&rs.type_name)
             .expect("types are checked by validation");
-        let desired = desired(inputs, &rs.properties, &actions);
+        let desired = desired(inputs, &rs.properties.value(), &actions);
         let recorded = inputs.state.resources.get(name);
         let (action, changes, reason) = decide(inputs, name, recorded, &desired, ty);
         actions.insert(name, action);

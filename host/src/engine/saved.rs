@@ -152,13 +152,15 @@ impl PlanFile {
                 return Err(format!("step {} appears twice", escaped(&step.name)));
             }
             if let Some(properties) = &step.properties {
-                crate::spec::reference::references(properties).map_err(|(field, why)| {
-                    format!(
-                        "step {}: field {}: {why}",
-                        escaped(&step.name),
-                        escaped(&field)
-                    )
-                })?;
+                crate::spec::reference::references(&properties.value()).map_err(
+                    |(field, why)| {
+                        format!(
+                            "step {}: field {}: {why}",
+                            escaped(&step.name),
+                            escaped(&field)
+                        )
+                    },
+                )?;
             }
         }
         let mut graph = petgraph::graph::DiGraph::<usize, ()>::new();

@@ -226,7 +226,7 @@ impl Session {
             }
             // Validate with references as placeholders; findings on referencing fields wait
             // for the values.
-            let placeholder = reference::resolve(&rs.properties, &|_| None);
+            let placeholder = reference::resolve(&rs.properties.value(), &|_| None);
             let referencing: Vec<&String> = spec.references[name].iter().map(|(f, _)| f).collect();
             let diagnostics = bound
                 .provider
@@ -609,7 +609,7 @@ impl Session {
         let provider = &self.ctx.providers.get(&rs.plugin)?.provider;
         let known = {
             let store = self.ctx.store.lock().expect("state lock");
-            reference::resolve(&rs.properties, &|r| store.state.value_of(r))
+            reference::resolve(&rs.properties.value(), &|r| store.state.value_of(r))
         };
         let observed = repeating(&self.ctx.interrupt, || {
             provider.read(&rs.type_name, id, &known)
@@ -623,7 +623,7 @@ impl Session {
             id: observed.id.clone(),
             // The properties the spec sets, as found: a default the object has and the spec
             // does not mention (an egress rule AWS adds) is no change to plan.
-            properties: apply::as_found(&rs.properties, &observed.properties).into(),
+            properties: apply::as_found(&rs.properties.value(), &observed.properties).into(),
             attributes: (&observed.attributes).into(),
             depends_on: Vec::new(),
             tags: (&observed.tags).into(),
@@ -841,9 +841,16 @@ fn used_types<'a>(
         .chain(state.resources.values().map(|r| (&r.plugin, &r.type_name)))
         .chain(state.intents.values().map(|i| (&i.plugin, &i.type_name)));
     for (plugin, type_name) in uses {
-        used.entry(plugin.clone())
-            .or_default()
-            .insert(type_name.clone());
+        // Looked up before anything is copied: most resources share a few plugins and types.
+        match used.get_mut(plugin.as_str()) {
+            Some(types) if types.contains(type_name) => {}
+            Some(types) => {
+                types.insert(type_name.clone());
+            }
+            None => {
+                used.insert(plugin.clone(), BTreeSet::from([type_name.clone()]));
+            }
+        }
     }
     for plugin in declared.map(|(name, _)| name).chain(also) {
         used.entry(plugin.clone()).or_default();

@@ -215,7 +215,7 @@ impl GroupSpec {
                 ResourceSpec {
                     plugin: self.plugin.clone(),
                     type_name: self.type_name.clone(),
-                    properties,
+                    properties: properties.into(),
                     depends_on: self.depends_on.clone(),
                     tags,
                 },

@@ -10,6 +10,7 @@ pub mod parameters;
 pub mod reference;
 pub mod template;
 
+use crate::state::Compact;
 use anyhow::Result;
 use diagnostic::{SpecError, SpecErrors, locate, offset_of, steps};
 use indexmap::IndexMap;
@@ -29,9 +30,10 @@ pub struct ResourceSpec {
     /// Its type in that provider.
     #[serde(rename = "Type")]
     pub type_name: String,
-    /// Its properties, possibly holding references.
-    #[serde(default = "empty_object")]
-    pub properties: Value,
+    /// Its properties, possibly holding references, held as their compact text (parsed where
+    /// they are used: a tree per resource would cost several times the spec's file).
+    #[serde(default = "no_properties")]
+    pub properties: Compact,
     /// Dependencies no reference shows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
@@ -42,6 +44,10 @@ pub struct ResourceSpec {
 
 fn empty_object() -> Value {
     Value::Object(Default::default())
+}
+
+fn no_properties() -> Compact {
+    Compact::new(&empty_object())
 }
 
 /// How a provider is obtained and what it is granted.
@@ -311,12 +317,12 @@ impl LoadedSpec {
                 .group_users
                 .get(&name)
                 .cloned()
-                .unwrap_or_else(|| s.spec.resources[&name].properties.clone());
+                .unwrap_or_else(|| s.spec.resources[&name].properties.value());
             let properties = group::rewrite_group_refs(&written, &s.members)
                 .map_err(|m| anyhow::anyhow!("resource {name}: {m}"))?;
             let found = reference::references(&properties)
                 .map_err(|(field, m)| anyhow::anyhow!("resource {name}: {field}: {m}"))?;
-            s.spec.resources[&name].properties = properties;
+            s.spec.resources[&name].properties = properties.into();
             s.references.insert(name, found);
         }
         for (name, written) in &self.group_outputs {
@@ -587,26 +593,9 @@ fn substitute_user_data(spec: &mut Spec, script: Option<String>, at: &Locate) ->
             })
         })
     };
-    let templates = spec
-        .resources
-        .iter_mut()
-        .map(|(n, r)| {
-            (
-                format!("resource {n}"),
-                format!("Resources.{n}"),
-                &mut r.properties,
-            )
-        })
-        .chain(spec.groups.iter_mut().map(|(n, g)| {
-            (
-                format!("group {n}"),
-                format!("Groups.{n}"),
-                &mut g.properties,
-            )
-        }));
-    for (subject, section, properties) in templates {
+    let mut fill_in = |subject: String, section: String, properties: &mut Value| {
         let Some(props) = properties.as_object_mut() else {
-            continue;
+            return Ok(());
         };
         // Only what mentions it is rebuilt: the rest stays as loaded.
         for (field, value) in props
@@ -623,6 +612,20 @@ fn substitute_user_data(spec: &mut Spec, script: Option<String>, at: &Locate) ->
                 )
             })?;
         }
+        Ok::<_, anyhow::Error>(())
+    };
+    for (n, r) in spec.resources.iter_mut() {
+        if r.properties.mentions(".Bootstrap.") {
+            let (subject, section) = (format!("resource {n}"), format!("Resources.{n}"));
+            r.properties.edit(|p| fill_in(subject, section, p))?;
+        }
+    }
+    for (n, g) in spec.groups.iter_mut() {
+        fill_in(
+            format!("group {n}"),
+            format!("Groups.{n}"),
+            &mut g.properties,
+        )?;
     }
     Ok(())
 }
@@ -770,7 +773,7 @@ fn check_references(
             ));
             continue;
         }
-        let found = match reference::references(&resource.properties) {
+        let found = match reference::references(&resource.properties.value()) {
             Ok(found) => found,
             Err((field, message)) => {
                 let field = format!("Properties.{field}");
@@ -950,7 +953,11 @@ fn rewrite_resources_group_refs(
     let member_of: BTreeSet<&String> = members.values().flatten().collect();
     let mut users = BTreeMap::new();
     for (name, resource) in spec.resources.iter_mut() {
-        if !group::uses_groups(&resource.properties) {
+        if !resource.properties.mentions(".Groups.") {
+            continue;
+        }
+        let written = resource.properties.value();
+        if !group::uses_groups(&written) {
             continue;
         }
         let (subject, json_path) = match name.split_once('[') {
@@ -962,7 +969,7 @@ fn rewrite_resources_group_refs(
                 format!("Resources.{name}.Properties"),
             ),
         };
-        let rewritten = group::rewrite_group_refs(&resource.properties, members).map_err(|m| {
+        let rewritten = group::rewrite_group_refs(&written, members).map_err(|m| {
             located(
                 path,
                 Some(source),
@@ -973,10 +980,10 @@ fn rewrite_resources_group_refs(
                 m,
             )
         })?;
+        resource.properties = rewritten.into();
         if !member_of.contains(name) {
-            users.insert(name.clone(), resource.properties.clone());
+            users.insert(name.clone(), written);
         }
-        resource.properties = rewritten;
     }
     Ok(users)
 }
@@ -1091,8 +1098,13 @@ impl Substitution<'_> {
         sensitive_fields: &mut BTreeMap<String, BTreeSet<String>>,
     ) -> Result<()> {
         for (name, resource) in resources.iter_mut() {
-            let touched =
-                self.properties(&mut resource.properties, "resource", "Resources", name)?;
+            let touched = if resource.properties.mentions(".Parameters.") {
+                resource
+                    .properties
+                    .edit(|p| self.properties(p, "resource", "Resources", name))?
+            } else {
+                BTreeSet::new()
+            };
             if !touched.is_empty() {
                 sensitive_fields
                     .entry(name.clone())
@@ -1251,9 +1263,8 @@ mod tests {
         let s3 = r#"{"Backend": "s3", "Bucket": "bucket-b", "Key": "k.json"}"#;
         let good = format!(r#""Bootstrap": {{"TrustedKeys": ["{key}"], "Install": "true"}},"#);
         let loaded = parse(Path::new("s.json"), &spec(&good, s3)).unwrap();
-        let user_data = loaded.spec.resources["M[0]"].properties["UserData"]
-            .as_str()
-            .unwrap();
+        let properties = loaded.spec.resources["M[0]"].properties.value();
+        let user_data = properties["UserData"].as_str().unwrap();
         assert!(
             user_data.contains("--state 's3://bucket-b/k.json'"),
             "{user_data}"
