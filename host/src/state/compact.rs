@@ -3,11 +3,11 @@
 //! this way, a few bytes over the text instead of a tree of maps (a `serde_json::Map` of one
 //! entry costs ~470 bytes), and parsed where they are used.
 //!
-//! Invariants: the text is always one valid JSON value, written by `serde_json` without
-//! whitespace, its keys in the order read (a pretty-printed file is compacted as it is read,
-//! streamed, with no tree between); it is stored and read as that JSON value, so the formats
-//! of specs, plans and states are unchanged; two are equal when their values are (whatever
-//! their keys' order).
+//! Invariants: the text is always one JSON value that serde_json parses, written by
+//! serde_json without whitespace, its keys in the order read (what is read is streamed into
+//! that text, with no tree between, and what serde_json's parser refuses is refused as it
+//! reads); it is stored and read as that JSON value, so the formats of specs, plans and
+//! states are unchanged; two are equal when their values are (whatever their keys' order).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -20,8 +20,27 @@ pub struct Compact(Box<RawValue>);
 impl Compact {
     /// `value`'s compact text.
     pub fn new(value: &Value) -> Self {
-        // Written by serde_json, so not parsed again to be checked.
-        Self(serde_json::value::to_raw_value(value).expect("a JSON value always serializes"))
+        Self::written(value).expect("a JSON value always serializes")
+    }
+
+    /// What `value` serializes to, written compactly by serde_json into a buffer kept per
+    /// thread (one allocation for the text, of its size, rather than one grown and one
+    /// shrunk per value: a state is 200,000 of them).
+    fn written(value: &impl Serialize) -> Result<Self, serde_json::Error> {
+        thread_local! {
+            static BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+        }
+        /// Past this, a buffer is not kept (one large value must not stay held).
+        const KEPT: usize = 64 * 1024;
+        let mut buffer = BUFFER.take();
+        buffer.clear();
+        let written = value.serialize(&mut serde_json::Serializer::new(&mut buffer));
+        let text = written.map(|()| buffer.to_vec());
+        if buffer.capacity() <= KEPT {
+            BUFFER.set(buffer);
+        }
+        let text = String::from_utf8(text?).map_err(serde::ser::Error::custom)?;
+        RawValue::from_string(text).map(Self)
     }
 
     /// The value, parsed.
@@ -98,59 +117,14 @@ impl Serialize for Compact {
     }
 }
 
-/// The name under which serde_json hands a value over as its raw text (`RawValue`'s own
-/// request). Were it ever to change, serde_json would hand over the value itself instead,
-/// which is transcoded: slower, never wrong.
-const RAW: &str = "$serde_json::private::RawValue";
-
 impl<'de> Deserialize<'de> for Compact {
-    /// From serde_json's text or tree, the value's text as it is (parsed again only where it
-    /// holds whitespace: pretty-printed); from anything else (a buffered enum's content),
-    /// written compactly as it is read. Never a tree of more than one value.
+    /// Written compactly as it is read, whatever the source (a file's text, pretty-printed or
+    /// not, a tree, a buffered enum's content): its tokens streamed into serde_json's writer,
+    /// with no tree between. Read by serde_json's own parser, what it refuses (a lone
+    /// surrogate, a number out of range, nesting past its limit) is refused here too, so every
+    /// `Compact` parses again.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_newtype_struct(RAW, CompactVisitor)
-    }
-}
-
-struct CompactVisitor;
-
-impl<'de> serde::de::Visitor<'de> for CompactVisitor {
-    type Value = Compact;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    /// serde_json's answer to [`RAW`]: a map of one entry, the text under that name.
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Compact, A::Error> {
-        use serde::de::Error as _;
-        let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
-            return Ok(Compact::new(&Value::Object(Default::default())));
-        };
-        if key != RAW {
-            // A map read as such: the rest of it, then the whole written compactly.
-            let mut object = serde_json::Map::new();
-            object.insert(key.into_owned(), map.next_value()?);
-            while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                object.insert(k, v);
-            }
-            return Ok(Compact::new(&Value::Object(object)));
-        }
-        let text = map.next_value::<std::borrow::Cow<'de, str>>()?;
-        if text.bytes().any(|b| b.is_ascii_whitespace()) {
-            let value: Value = serde_json::from_str(&text).map_err(A::Error::custom)?;
-            return Ok(Compact::new(&value));
-        }
-        RawValue::from_string(text.into_owned())
-            .map(Compact)
-            .map_err(A::Error::custom)
-    }
-
-    /// Anything else: written compactly as it is read.
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Compact, D::Error> {
-        // Written by serde_json, so not parsed again to be checked.
-        serde_json::value::to_raw_value(&serde_transcode::Transcoder::new(d))
-            .map(Compact)
+        Self::written(&serde_transcode::Transcoder::new(deserializer))
             .map_err(serde::de::Error::custom)
     }
 }
@@ -193,6 +167,28 @@ mod tests {
         assert_eq!(Compact::new(&tree).text(), properties.text());
         let err = serde_json::from_str::<Compact>(r#"{"A": [1,}"#).unwrap_err();
         assert!(err.to_string().contains("expected value"), "{err}");
+        let scalar: Compact = serde_json::from_value(json!("a")).unwrap();
+        assert_eq!(scalar.text(), r#""a""#);
+    }
+
+    /// A forged state or saved plan: what serde_json would not parse back is refused where
+    /// it is read, never held (every use parses it again).
+    #[test]
+    fn what_serde_json_would_not_parse_again_is_refused_as_it_is_read() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for bad in [r#"{"A":"\udc00"}"#, r#"{"A":1e400}"#, deep.as_str(), "[1,]"] {
+            let text = format!(r#"{{"Kind": "Record", "properties": {bad}}}"#);
+            assert!(serde_json::from_str::<Compact>(bad).is_err(), "{bad}");
+            assert!(
+                serde_json::from_str::<Record>(&text).is_err(),
+                "{bad} inside a record"
+            );
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Record {
+            properties: Compact,
+        }
     }
 
     #[test]
