@@ -539,15 +539,12 @@ fn the_holder_killed_mid_apply_is_taken_over(w: &mut World, pinned: &str) {
         killed.is_some(),
         "no manager was caught holding the lease mid-apply"
     );
-    let ids = |w: &World| -> std::collections::BTreeSet<String> {
-        w.in_group("Workers")
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_string())
-            .collect()
+    let workers = |w: &World| -> std::collections::BTreeSet<String> {
+        ids(&w.in_group("Workers")).into_iter().collect()
     };
     // What the killed apply made (the create in flight included, once it shows) is adopted
     // as it is by the manager that takes over, not replaced.
-    let made = ids(w);
+    let made = workers(w);
     w.until(
         "another manager completes the apply",
         Duration::from_secs(120),
@@ -555,7 +552,7 @@ fn the_holder_killed_mid_apply_is_taken_over(w: &mut World, pinned: &str) {
     );
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(w.in_group("Workers").len(), 6, "nothing duplicated");
-    let now = ids(w);
+    let now = workers(w);
     assert!(
         made.is_subset(&now),
         "the takeover replaced workers the killed apply made: {made:?} → {now:?}"

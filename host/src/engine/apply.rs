@@ -361,10 +361,12 @@ fn resolved(ctx: &Context, step: &Step) -> Result<(Value, Option<ResourceState>)
             step.name
         ))
     })?;
+    // Parsed before the state's lock is taken: every operation in flight waits on it.
+    let template = template.value();
     let (properties, recorded) = {
         let store = ctx.store.lock().expect("state lock");
         (
-            reference::resolve(&template.value(), &|r| store.state.value_of(r)),
+            reference::resolve(&template, &|r| store.state.value_of(r)),
             store.state.resources.get(&step.name).cloned(),
         )
     };

@@ -607,9 +607,10 @@ impl Session {
             );
         }
         let provider = &self.ctx.providers.get(&rs.plugin)?.provider;
+        let written = rs.properties.value();
         let known = {
             let store = self.ctx.store.lock().expect("state lock");
-            reference::resolve(&rs.properties.value(), &|r| store.state.value_of(r))
+            reference::resolve(&written, &|r| store.state.value_of(r))
         };
         let observed = repeating(&self.ctx.interrupt, || {
             provider.read(&rs.type_name, id, &known)
@@ -623,7 +624,7 @@ impl Session {
             id: observed.id.clone(),
             // The properties the spec sets, as found: a default the object has and the spec
             // does not mention (an egress rule AWS adds) is no change to plan.
-            properties: apply::as_found(&rs.properties.value(), &observed.properties).into(),
+            properties: apply::as_found(&written, &observed.properties).into(),
             attributes: (&observed.attributes).into(),
             depends_on: Vec::new(),
             tags: (&observed.tags).into(),
