@@ -13,8 +13,6 @@ pub struct Graph {
     pub graph: DiGraph<String, ()>,
     /// Nodes in dependency order (dependencies first).
     pub order: Vec<NodeIndex>,
-    /// What each resource is (`aws Vpc`), for pictures.
-    pub kinds: HashMap<String, String>,
 }
 
 impl Graph {
@@ -38,24 +36,26 @@ impl Graph {
             let field = field_naming(spec, &path[0], &path[1]);
             spec.resource_error(&path[0], &field, message)
         })?;
-        let kinds = spec
-            .spec
-            .resources
-            .iter()
-            .map(|(name, r)| (name.clone(), format!("{} {}", r.plugin, r.type_name)))
-            .collect();
-        Ok(Self {
-            graph,
-            order,
-            kinds,
-        })
+        Ok(Self { graph, order })
     }
+}
+
+/// What each resource of `spec` is (`aws Vpc`), for pictures (made when one is drawn, not
+/// held by every graph).
+pub fn kinds(spec: &LoadedSpec) -> HashMap<String, String> {
+    let kind = |r: &crate::spec::ResourceSpec| format!("{} {}", r.plugin, r.type_name);
+    spec.spec
+        .resources
+        .iter()
+        .map(|(name, r)| (name.clone(), kind(r)))
+        .collect()
 }
 
 /// The field by which `name` depends on `dependency`: a reference's, else `DependsOn`.
 fn field_naming(spec: &LoadedSpec, name: &str, dependency: &str) -> String {
-    let by_reference = spec.references.get(name).and_then(|refs| {
-        refs.iter()
+    let by_reference = spec.spec.resources.get(name).and_then(|rs| {
+        rs.references
+            .iter()
             .find(|(_, r)| r.resource == dependency)
             .map(|(field, _)| format!("Properties.{field}"))
     });

@@ -35,6 +35,15 @@ pub fn unique_keys(text: &str) -> Result<(), serde_json::Error> {
     }
 }
 
+/// Checks the JSON `text` whole, building nothing: that it parses as serde_json parses (a
+/// syntax error is serde_json's own) and that no object repeats a key (a data error, `is_data`,
+/// saying which key and where); both carry serde_json's line and column.
+pub fn checked(text: &str) -> Result<(), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    Checked::root().deserialize(&mut de)?;
+    de.end()
+}
+
 /// A value checked for repeated keys; at the top, the object's keys (`None`: not an object).
 struct Checked {
     depth: usize,
@@ -174,6 +183,22 @@ mod tests {
             "{err}"
         );
         assert!(unique_keys(r#"{"A": 1, "B": {"A": 2}}"#).is_ok());
+        assert!(checked(r#"{"A": 1, "B": {"A": 2}}"#).is_ok());
+        let err = checked(r#"{"A": {"B": 2, "B": 3}}"#).unwrap_err();
+        assert!(err.is_data(), "{err}");
+        for (text, message) in [
+            ("{not json", "key must be a string at line 1 column 2"),
+            (
+                r#"{"A": "\udc00"}"#,
+                "lone leading surrogate in hex escape at line 1 column 13",
+            ),
+            (r#"{"A": 1e400}"#, "number out of range at line 1 column 11"),
+            (r#"{"A": 1} x"#, "trailing characters at line 1 column 10"),
+        ] {
+            let err = checked(text).unwrap_err();
+            assert!(!err.is_data(), "{text}: {err}");
+            assert_eq!(err.to_string(), message, "{text}");
+        }
         assert!(
             unique_keys("{not json").is_ok(),
             "syntax is the caller's to report"

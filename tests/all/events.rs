@@ -82,7 +82,8 @@ fn json_streams_are_one_object_per_line_ordered_and_complete() {
     );
     assert_eq!(lines.last().unwrap()["type"], "outputs");
 
-    // A no-op plan: a summary with nothing to do, and the whole plan.
+    // A no-op plan: a summary with nothing to do, and the whole plan: the unchanged counted,
+    // with no step each.
     let out = stack.rkit(&["plan", "SPEC", "--json"]);
     assert!(out.status.success(), "{out:?}");
     let lines = stdout_lines(&out);
@@ -91,7 +92,8 @@ fn json_streams_are_one_object_per_line_ordered_and_complete() {
         "{lines:#?}"
     );
     let plan = lines.iter().find(|l| l["type"] == "plan").unwrap();
-    assert_eq!(plan["plan"]["Steps"].as_array().unwrap().len(), 3);
+    assert_eq!(plan["plan"]["Steps"], json!([]));
+    assert_eq!(plan["plan"]["Unchanged"], 3);
 
     // Destroy: dependents first.
     let out = stack.rkit(&["destroy", "SPEC", "--json", "--yes"]);

@@ -59,7 +59,12 @@ fn names(graph: &Graph, actions: Option<&HashMap<String, Action>>) -> Vec<String
 }
 
 /// The graph drawn as SVG (left to right, dependencies first), coloured by `actions`.
-pub fn svg(graph: &Graph, actions: Option<&HashMap<String, Action>>) -> String {
+/// `kinds`: what each resource is (see [`crate::graph::kinds`]).
+pub fn svg(
+    graph: &Graph,
+    kinds: &HashMap<String, String>,
+    actions: Option<&HashMap<String, Action>>,
+) -> String {
     use layout::backends::svg::SVGWriter;
     use layout::core::base::Orientation;
     use layout::core::color::Color;
@@ -71,10 +76,7 @@ pub fn svg(graph: &Graph, actions: Option<&HashMap<String, Action>>) -> String {
     let mut vg = VisualGraph::new(Orientation::LeftToRight);
     let mut handles = HashMap::new();
     for name in names(graph, actions) {
-        let kind = graph
-            .kinds
-            .get(&name)
-            .map_or("(leaves the spec)", String::as_str);
+        let kind = kinds.get(&name).map_or("(leaves the spec)", String::as_str);
         let lines = [crate::text::escaped(&name), crate::text::escaped(kind)];
         let label = lines.join("\n");
         let fill = actions
@@ -204,7 +206,9 @@ mod tests {
             ("Old".to_string(), Action::Delete),
         ]
         .into();
-        let svg = svg(&g, Some(&actions));
+        let kinds = ["Net", "Web<1>"].map(|n| (n.to_string(), "p T".to_string()));
+        let kinds = HashMap::from(kinds);
+        let svg = svg(&g, &kinds, Some(&actions));
         let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
         let texts: Vec<&str> = doc
             .descendants()

@@ -28,7 +28,6 @@ use crate::spi::{ErrorKind, Observed, ProviderError, Tags};
 use crate::state::{Change, Intent, ResourceState};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -91,10 +90,17 @@ impl Report {
 }
 
 /// Executes `plan` with at most `parallelism` operations at once.
-pub async fn execute(ctx: Arc<Context>, plan: Plan, parallelism: usize) -> Report {
+pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> Report {
+    // A create's changes only describe it (it is made from its properties, an update from
+    // its changes): not held while the walk runs.
+    for step in plan.steps.iter_mut().filter(|s| s.action == Action::Create) {
+        step.changes = Vec::new();
+    }
     let steps: Arc<Vec<Step>> = Arc::new(plan.steps);
     let shapes: Vec<StepShape> = steps.iter().map(StepShape::of).collect();
     let sched = schedule(&shapes);
+    // Not held while the walk runs (a copy of every step's names and dependencies).
+    drop(shapes);
     for (first, then) in &sched.dropped {
         ctx.events.event(Event::OrderDropped {
             first: first.clone(),
@@ -152,21 +158,22 @@ fn report(
     nodes: &[super::schedule::Node],
     outcomes: Vec<Outcome<(), Failure>>,
 ) -> Report {
-    let mut by_step: BTreeMap<usize, Vec<Outcome<(), Failure>>> = BTreeMap::new();
     let cause_of = |cause: usize| steps[nodes[cause].step].name.clone();
-    for (node, outcome) in nodes.iter().zip(outcomes) {
-        by_step.entry(node.step).or_default().push(outcome);
-    }
+    // The nodes by step, each step's in their order (no list per step: a plan may have
+    // 100,000 steps).
+    let mut by_step: Vec<usize> = (0..nodes.len()).collect();
+    by_step.sort_by_key(|&n| nodes[n].step);
     let mut report = Report::default();
-    for (i, outcomes) in by_step {
-        let step = &steps[i];
+    for group in by_step.chunk_by(|a, b| nodes[*a].step == nodes[*b].step) {
+        let step = &steps[nodes[group[0]].step];
+        let of_step = || group.iter().map(|&n| &outcomes[n]);
         let name = step.name.clone();
-        let failed = outcomes.iter().find_map(|o| match o {
+        let failed = of_step().find_map(|o| match o {
             Outcome::Failed(f) => Some(f.clone()),
             Outcome::Panicked(m) => Some(Failure::engine(format!("stopped unexpectedly: {m}"))),
             _ => None,
         });
-        let skipped = outcomes.iter().find_map(|o| match o {
+        let skipped = of_step().find_map(|o| match o {
             Outcome::Skipped(cause) => Some(cause_of(*cause)),
             _ => None,
         });
@@ -178,7 +185,7 @@ fn report(
             }
         } else if let Some(cause) = skipped {
             report.skipped.push((name, cause));
-        } else if outcomes.iter().any(|o| matches!(o, Outcome::Cancelled)) {
+        } else if of_step().any(|o| matches!(o, Outcome::Cancelled)) {
             report.cancelled.push(name);
         } else {
             match step.action {

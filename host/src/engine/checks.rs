@@ -195,10 +195,12 @@ fn evaluate_steps(
     }
     let input = {
         let store = ctx.store.lock().expect("state lock");
+        let kept = kept_steps(plan, &store.state);
         let build = |reveal| {
             let changes = plan
                 .steps
                 .iter()
+                .chain(&kept)
                 .filter_map(|s| change(s, &store.state, reveal))
                 .collect();
             document(ctx, changes, operation, reveal)
@@ -209,6 +211,19 @@ fn evaluate_steps(
         }
     };
     policies.evaluate(&input)
+}
+
+/// A no-op step for each recorded resource the plan has no step for: a plan counts the
+/// unchanged, policies are shown each of them (as Terraform's `resource_changes` lists them).
+fn kept_steps(plan: &Plan, state: &State) -> Vec<Step> {
+    let stepped: std::collections::HashSet<&str> =
+        plan.steps.iter().map(|s| s.name.as_str()).collect();
+    state
+        .resources
+        .iter()
+        .filter(|(name, _)| !stepped.contains(name.as_str()))
+        .map(|(name, r)| Step::kept(name, r))
+        .collect()
 }
 
 /// The whole input document.

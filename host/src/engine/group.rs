@@ -182,7 +182,7 @@ fn recorded_members(g: &str, state: &State) -> BTreeMap<String, Member> {
                 Member {
                     logical: Some(logical.to_string()),
                     id: r.id.clone(),
-                    hash: r.tags.get(tags::CONFIG_HASH).cloned(),
+                    hash: r.tags.get(tags::CONFIG_HASH).map(String::from),
                     listed: None,
                 },
             );
@@ -464,7 +464,7 @@ fn feeds_of(spec: &LoadedSpec, g: &str) -> Vec<Feed> {
     spec.group_users
         .keys()
         .filter(|user| {
-            spec.references[*user]
+            spec.references(user)
                 .iter()
                 .any(|(_, r)| member_set.contains(r.resource.as_str()))
         })
@@ -501,7 +501,7 @@ pub fn outdated_members(spec: &LoadedSpec, state: &State) -> Vec<String> {
 fn is_outdated(state: &State, name: &str, current: &str) -> bool {
     state.resources.get(name).is_some_and(|recorded| {
         !matches!(
-            recorded.tags.get(tags::CONFIG_HASH).map(String::as_str),
+            recorded.tags.get(tags::CONFIG_HASH),
             Some(h) if h == current || h == tags::BOOTSTRAP
         )
     })

@@ -121,6 +121,7 @@ mod tests {
             lineage: "l".into(),
             serial: 0,
             steps,
+            unchanged: 0,
             groups: Vec::new(),
             policy: None,
             destroy: false,

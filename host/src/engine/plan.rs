@@ -199,6 +199,18 @@ impl Step {
         }
     }
 
+    /// The no-op step of `name`, unchanged and recorded as `r`: what a plan counts rather
+    /// than holds, made where every resource is wanted (the policies' `resource_changes`).
+    pub fn kept(name: &str, r: &ResourceState) -> Self {
+        Step {
+            action: Action::NoOp,
+            depends_on: r.depends_on.clone(),
+            recorded_depends_on: r.depends_on.clone(),
+            sensitive: r.sensitive.clone(),
+            ..Step::delete(name, &r.plugin, &r.type_name, None)
+        }
+    }
+
     /// The name it stands for in the spec (an orphan's `rkit:name`).
     pub fn logical(&self) -> &str {
         self.orphan.as_ref().map_or(&self.name, |o| &o.logical)
@@ -272,8 +284,14 @@ pub struct Plan {
     pub lineage: String,
     /// That state's serial: the plan applies to it only.
     pub serial: u64,
-    /// One step per resource (and per orphan).
+    /// A step for each resource that changes (and each orphan), and for each unchanged one
+    /// whose record changes (its dependencies, what of it is sensitive) as a no-op step.
     pub steps: Vec<Step>,
+    /// How many of the spec's resources it leaves as they are and as recorded: counted, with
+    /// no step (a plan of an unchanged estate holds nothing per resource). A plan saved
+    /// before this held a no-op step for each instead, which still reads.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unchanged: usize,
     /// How it changes the spec's groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupChange>,
@@ -284,6 +302,10 @@ pub struct Plan {
     /// as destroyed, and a converge running meanwhile does not build it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub destroy: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A plan's check, as the plan (and a saved plan) carries it.
@@ -360,9 +382,12 @@ impl Plan {
         shown
     }
 
-    /// Counts by action.
+    /// Counts by action (the unchanged: counted and no-op steps).
     pub fn counts(&self) -> Counts {
-        let mut c = Counts::default();
+        let mut c = Counts {
+            unchanged: self.unchanged,
+            ..Counts::default()
+        };
         for step in &self.steps {
             *match step.action {
                 Action::Create => &mut c.create,
@@ -410,7 +435,7 @@ pub fn plan(
         replace,
         sensitivity: super::sensitive::of(spec, providers),
     };
-    let mut steps = spec_steps(&inputs, graph, providers)?;
+    let (mut steps, unchanged) = spec_steps(&inputs, graph, providers)?;
     steps.extend(deletions(spec, state));
     if let Some(found) = found {
         adopt_found(&mut steps, found, state);
@@ -421,6 +446,7 @@ pub fn plan(
         lineage: state.lineage.clone(),
         serial: state.serial,
         steps,
+        unchanged,
         groups: Vec::new(),
         policy: None,
         destroy: false,
@@ -437,10 +463,13 @@ struct Inputs<'a> {
     sensitivity: BTreeMap<String, Vec<String>>,
 }
 
-/// A step for each resource of the spec, in dependency order.
-fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<Vec<Step>> {
-    let mut actions: HashMap<&str, Action> = HashMap::new();
+/// A step for each resource of the spec that changes (or whose record does), in dependency
+/// order, and how many are left as they are.
+fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<(Vec<Step>, usize)> {
+    let mut actions: HashMap<&str, Action> = HashMap::with_capacity(graph.order.len());
+    // Room for a step each (untouched room costs no memory), given back once they are made.
     let mut steps = Vec::with_capacity(graph.order.len());
+    let mut unchanged = 0;
     for node in &graph.order {
         let name = graph.graph[*node].as_str();
         let rs = &inputs.spec.spec.resources[name];
@@ -452,6 +481,10 @@ fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<V
         let recorded = inputs.state.resources.get(name);
         let (action, changes, reason) = decide(inputs, name, recorded, &desired, ty);
         actions.insert(name, action);
+        if action == Action::NoOp && recorded.is_some_and(|r| recorded_as_is(inputs, name, r)) {
+            unchanged += 1;
+            continue;
+        }
         steps.push(spec_step(
             inputs,
             name,
@@ -460,7 +493,20 @@ fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<V
             (action, changes, reason),
         ));
     }
-    Ok(steps)
+    steps.shrink_to_fit();
+    Ok((steps, unchanged))
+}
+
+/// Whether what is recorded of unchanged `name` besides its object is as the spec has it
+/// now: its dependencies and what of it is sensitive (else its no-op step records them).
+fn recorded_as_is(inputs: &Inputs, name: &str, recorded: &ResourceState) -> bool {
+    let sensitive = inputs.sensitivity.get(name).map_or(&[][..], Vec::as_slice);
+    recorded.sensitive == sensitive
+        && recorded
+            .depends_on
+            .iter()
+            .map(String::as_str)
+            .eq(inputs.spec.dependencies(name))
 }
 
 /// The properties `properties` resolve to with what is known now: a reference to a resource
@@ -503,19 +549,21 @@ fn decide(
     ty: &TypeInfo,
 ) -> (Action, Vec<Change>, Option<String>) {
     let rs = &inputs.spec.spec.resources[name];
+    // Made the size it is (`collect` would make room for at least four changes, ~700 bytes,
+    // for each created resource of one property).
     let all_new = || -> Vec<Change> {
-        desired
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| Change {
-                field: k.clone(),
-                before: None,
-                after: Some(v.clone()),
-                forces_replacement: false,
-                sensitive: false,
-            })
-            .collect()
+        let Some(desired) = desired.as_object() else {
+            return Vec::new();
+        };
+        let mut changes = Vec::with_capacity(desired.len());
+        changes.extend(desired.iter().map(|(k, v)| Change {
+            field: k.clone(),
+            before: None,
+            after: Some(v.clone()),
+            forces_replacement: false,
+            sensitive: false,
+        }));
+        changes
     };
     let r = match (recorded, inputs.refreshed.get(name)) {
         (None, _) => return (Action::Create, all_new(), None),
@@ -704,7 +752,7 @@ fn retag(recorded: &ResourceState, stack: &str, name: &str) -> Option<String> {
 /// (`wanted`: the member's tags in the spec), as a seed found by its tags is when adopted.
 fn seed_joins(recorded: &ResourceState, wanted: &Tags) -> Option<String> {
     let hash = crate::tags::CONFIG_HASH;
-    let seed = recorded.tags.get(hash).map(String::as_str) == Some(crate::tags::BOOTSTRAP);
+    let seed = recorded.tags.get(hash) == Some(crate::tags::BOOTSTRAP);
     let group = wanted.get(crate::tags::GROUP)?;
     (seed
         && wanted
@@ -748,7 +796,7 @@ fn diff(
     let recorded = recorded.as_object().unwrap_or(&empty);
     let desired_map = desired.as_object().unwrap_or(&empty);
     let fields: BTreeSet<&String> = recorded.keys().chain(desired_map.keys()).collect();
-    fields
+    let mut changes: Vec<Change> = fields
         .into_iter()
         .filter_map(|field| {
             // What was read is reality, whole: a property it leaves out is unset (a key
@@ -769,7 +817,10 @@ fn diff(
                 sensitive: false,
             })
         })
-        .collect()
+        .collect();
+    // Kept in the plan: no room for more than there are.
+    changes.shrink_to_fit();
+    changes
 }
 
 /// Which resources a run is limited to and which it must replace (`--target`, `--exclude`,
@@ -846,10 +897,13 @@ pub fn focus(plan: &mut Plan, spec: &LoadedSpec, state: &State, focus: &Focus) -
             break;
         }
     }
-    plan.steps.retain(|s| {
-        let name = s.logical();
-        (focus.targets.is_empty() || kept.contains(name)) && !dropped.contains(name)
-    });
+    let in_focus =
+        |name: &str| (focus.targets.is_empty() || kept.contains(name)) && !dropped.contains(name);
+    plan.steps.retain(|s| in_focus(s.logical()));
+    let stepped: BTreeSet<&str> = plan.steps.iter().map(Step::logical).collect();
+    let unchanged = spec.spec.resources.keys();
+    let unchanged = unchanged.filter(|n| in_focus(n) && !stepped.contains(n.as_str()));
+    plan.unchanged = unchanged.count();
     for step in &mut plan.steps {
         if focus.replace.contains(&step.name)
             && matches!(step.action, Action::NoOp | Action::Update)
@@ -942,6 +996,7 @@ mod tests {
                 .iter()
                 .map(|n| step(n, Action::NoOp))
                 .collect(),
+            unchanged: 0,
             groups: Vec::new(),
             policy: None,
             destroy: false,

@@ -170,7 +170,7 @@ async fn record_lasting_ids(
 async fn read(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Observed>)>> {
     let found = read_all(ctx, batch).await?;
     let store = ctx.store.lock().expect("state lock");
-    Ok(found
+    let mut differ: Vec<_> = found
         .into_iter()
         .filter(
             |(name, read)| match (read, store.state.resources.get(name)) {
@@ -180,7 +180,11 @@ async fn read(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Observ
                 _ => true,
             },
         )
-        .collect())
+        .collect();
+    // Collected in place, it would keep the batch's whole allocation: held until the refresh
+    // ends, for each batch (at a read of one each, ~200 bytes a resource for nothing).
+    differ.shrink_to_fit();
+    Ok(differ)
 }
 
 /// Reads one batch: each name with what was found (`None`: gone).

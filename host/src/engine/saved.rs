@@ -217,7 +217,6 @@ impl PlanFile {
                 bootstrap: None,
             },
             stack: self.plan.stack.clone(),
-            references: BTreeMap::new(),
             warnings: Vec::new(),
             outputs: self.outputs.clone(),
             sensitive_fields: BTreeMap::new(),

@@ -25,30 +25,30 @@ pub enum Phase {
     Upsert,
 }
 
-/// What scheduling needs to know of one step.
+/// What scheduling needs to know of one step (borrowed from it: a plan may have 100,000).
 #[derive(Debug, Clone, Default)]
-pub struct StepShape {
+pub struct StepShape<'a> {
     /// The step's name (unique in the plan).
-    pub name: String,
+    pub name: &'a str,
     /// The logical name it stands for (differs from `name` for an orphan).
-    pub logical: String,
+    pub logical: &'a str,
     pub delete: bool,
     pub upsert: bool,
     pub create_before_destroy: bool,
     /// Whether the resource leaves the spec (or is an orphan).
     pub leaving: bool,
     /// What it depends on in the spec (logical names).
-    pub spec_deps: Vec<String>,
+    pub spec_deps: &'a [String],
     /// What it depended on when last applied (logical names).
-    pub recorded_deps: Vec<String>,
+    pub recorded_deps: &'a [String],
     /// Steps (by name) all of whose operations finish before any of its starts.
-    pub after: Vec<String>,
+    pub after: &'a [String],
 }
 
-impl StepShape {
+impl<'a> StepShape<'a> {
     /// What scheduling needs of a plan's step (everything is in the step: the plan is the
     /// contract apply executes).
-    pub fn of(step: &Step) -> Self {
+    pub fn of(step: &'a Step) -> Self {
         let (delete, upsert) = match step.action {
             Action::NoOp => (false, false),
             Action::Create | Action::Update => (false, true),
@@ -56,15 +56,15 @@ impl StepShape {
             Action::Delete => (true, false),
         };
         StepShape {
-            name: step.name.clone(),
-            logical: step.logical().to_string(),
+            name: &step.name,
+            logical: step.logical(),
             delete,
             upsert,
             create_before_destroy: step.create_before_destroy,
             leaving: step.action == Action::Delete,
-            spec_deps: step.depends_on.clone(),
-            recorded_deps: step.recorded_depends_on.clone(),
-            after: step.after.clone(),
+            spec_deps: &step.depends_on,
+            recorded_deps: &step.recorded_depends_on,
+            after: &step.after,
         }
     }
 }
@@ -102,6 +102,8 @@ pub fn schedule(steps: &[StepShape]) -> Schedule {
     for (a, b, _) in edges {
         successors[a].push(b);
     }
+    // Held while the walk runs: no room for more than there are.
+    successors.iter_mut().for_each(Vec::shrink_to_fit);
     Schedule {
         nodes: index.nodes,
         successors,
@@ -112,8 +114,9 @@ pub fn schedule(steps: &[StepShape]) -> Schedule {
 /// The operations of the steps, and where each step's are.
 struct Index<'a> {
     nodes: Vec<Node>,
-    /// The delete operations of each logical resource.
-    deletes: HashMap<&'a str, Vec<usize>>,
+    /// The delete operations of each logical resource, by name then operation (a sorted
+    /// list: most resources have one, and a map of lists would be a list each).
+    deletes: Vec<(&'a str, usize)>,
     /// The create or update operation of each logical resource.
     upsert_of: HashMap<&'a str, usize>,
     /// Each step's delete operation.
@@ -121,17 +124,17 @@ struct Index<'a> {
 }
 
 impl<'a> Index<'a> {
-    fn of(steps: &'a [StepShape]) -> Self {
+    fn of(steps: &[StepShape<'a>]) -> Self {
         let mut index = Index {
             nodes: Vec::new(),
-            deletes: HashMap::new(),
+            deletes: Vec::new(),
             upsert_of: HashMap::new(),
             delete_of: vec![None; steps.len()],
         };
         for (i, step) in steps.iter().enumerate() {
             if step.delete {
                 let n = index.nodes.len();
-                index.deletes.entry(&step.logical).or_default().push(n);
+                index.deletes.push((step.logical, n));
                 index.delete_of[i] = Some(n);
                 index.nodes.push(Node {
                     step: i,
@@ -139,14 +142,24 @@ impl<'a> Index<'a> {
                 });
             }
             if step.upsert {
-                index.upsert_of.insert(&step.logical, index.nodes.len());
+                index.upsert_of.insert(step.logical, index.nodes.len());
                 index.nodes.push(Node {
                     step: i,
                     phase: Phase::Upsert,
                 });
             }
         }
+        index.deletes.sort_unstable();
         index
+    }
+
+    /// The delete operations of logical resource `logical`, in order.
+    fn deletes_of<'s>(&'s self, logical: &'s str) -> impl Iterator<Item = usize> + 's {
+        let first = self.deletes.partition_point(|(name, _)| *name < logical);
+        let theirs = self.deletes[first..].iter();
+        theirs
+            .take_while(move |(name, _)| *name == logical)
+            .map(|&(_, n)| n)
     }
 }
 
@@ -157,11 +170,11 @@ fn dependency_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, 
     for (i, step) in steps.iter().enumerate() {
         let up = index
             .upsert_of
-            .get(step.logical.as_str())
+            .get(step.logical)
             .copied()
             .filter(|_| step.upsert);
         if let Some(up) = up {
-            for dep in &step.spec_deps {
+            for dep in step.spec_deps {
                 if let Some(&dep_up) = index.upsert_of.get(dep.as_str()) {
                     edges.push((dep_up, up, true));
                 }
@@ -180,7 +193,7 @@ fn dependency_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, 
             .iter()
             .chain(step.spec_deps.iter().filter(|_| step.leaving));
         for dep in deps {
-            for &dep_del in index.deletes.get(dep.as_str()).into_iter().flatten() {
+            for dep_del in index.deletes_of(dep) {
                 if dep_del != del {
                     edges.push((del, dep_del, false));
                 }
@@ -194,20 +207,17 @@ fn dependency_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, 
 fn batch_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, usize, bool)>) {
     let mut nodes_of: HashMap<&str, Vec<usize>> = HashMap::new();
     for (n, node) in index.nodes.iter().enumerate() {
-        nodes_of.entry(&steps[node.step].name).or_default().push(n);
+        nodes_of.entry(steps[node.step].name).or_default().push(n);
     }
     for (i, step) in steps.iter().enumerate() {
-        let first = match (
-            index.delete_of[i],
-            index.upsert_of.get(step.logical.as_str()),
-        ) {
+        let first = match (index.delete_of[i], index.upsert_of.get(step.logical)) {
             (Some(_), Some(&up)) if step.create_before_destroy && step.upsert => Some(up),
             (Some(del), _) => Some(del),
             (None, Some(&up)) if step.upsert => Some(up),
             _ => None,
         };
         let Some(first) = first else { continue };
-        for before in &step.after {
+        for before in step.after {
             for &n in nodes_of.get(before.as_str()).into_iter().flatten() {
                 edges.push((n, first, true));
             }
@@ -223,15 +233,14 @@ fn users_move_first(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, 
     let rolling: std::collections::HashSet<&str> = steps
         .iter()
         .filter(|s| !s.after.is_empty())
-        .flat_map(|s| s.after.iter().map(String::as_str).chain([s.name.as_str()]))
+        .flat_map(|s| s.after.iter().map(String::as_str).chain([s.name]))
         .collect();
     for step in steps.iter().filter(|s| s.upsert && !s.delete) {
-        for dep in &step.recorded_deps {
-            for &dep_del in index.deletes.get(dep.as_str()).into_iter().flatten() {
+        for dep in step.recorded_deps {
+            for dep_del in index.deletes_of(dep) {
                 let old = &steps[index.nodes[dep_del].step];
-                if (old.leaving
-                    || (old.create_before_destroy && !rolling.contains(old.name.as_str())))
-                    && let Some(&up) = index.upsert_of.get(step.logical.as_str())
+                if (old.leaving || (old.create_before_destroy && !rolling.contains(old.name)))
+                    && let Some(&up) = index.upsert_of.get(step.logical)
                 {
                     edges.push((up, dep_del, false));
                 }
@@ -272,8 +281,8 @@ fn break_circles(
             let inside = component[a] != usize::MAX && component[a] == component[b];
             if inside && !strong {
                 dropped.push((
-                    steps[nodes[a].step].name.clone(),
-                    steps[nodes[b].step].name.clone(),
+                    steps[nodes[a].step].name.to_string(),
+                    steps[nodes[b].step].name.to_string(),
                 ));
             }
             !inside || strong
@@ -293,10 +302,10 @@ fn break_circles(
 mod tests {
     use super::*;
 
-    fn shape(name: &str, delete: bool, upsert: bool) -> StepShape {
+    fn shape(name: &str, delete: bool, upsert: bool) -> StepShape<'_> {
         StepShape {
-            name: name.into(),
-            logical: name.into(),
+            name,
+            logical: name,
             delete,
             upsert,
             leaving: delete && !upsert,
@@ -337,13 +346,15 @@ mod tests {
 
     #[test]
     fn deletes_go_dependents_first_and_upserts_dependencies_first() {
+        let names = |n: &str| [n.to_string()];
+        let (on_a, on_older, on_old) = (names("A"), names("Older"), names("Old"));
         let mut a = shape("A", false, true);
         let mut b = shape("B", false, true);
-        b.spec_deps = vec!["A".into()];
+        b.spec_deps = &on_a;
         let mut gone = shape("Old", true, false);
-        gone.recorded_deps = vec!["Older".into()];
+        gone.recorded_deps = &on_older;
         let older = shape("Older", true, false);
-        a.recorded_deps = vec!["Old".into()];
+        a.recorded_deps = &on_old;
         let steps = [a, b, gone, older];
         let s = schedule(&steps);
         let order = order(&s, &steps);
@@ -357,10 +368,11 @@ mod tests {
     #[test]
     fn a_reversed_recorded_dependency_is_dropped_not_waited_on_forever() {
         // Recorded: Y depended on Z and Z on Y (each from a different apply); both leave.
+        let (on_z, on_y) = (["Z".to_string()], ["Y".to_string()]);
         let mut y = shape("Y", true, false);
-        y.recorded_deps = vec!["Z".into()];
+        y.recorded_deps = &on_z;
         let mut z = shape("Z", true, false);
-        z.recorded_deps = vec!["Y".into()];
+        z.recorded_deps = &on_y;
         let steps = [y, z];
         let s = schedule(&steps);
         assert_eq!(order(&s, &steps).len(), 2);
@@ -425,8 +437,9 @@ mod tests {
         let mut sg = shape("Sg", true, true);
         sg.create_before_destroy = true;
         let mut web = shape("Web", false, true);
-        web.spec_deps = vec!["Sg".into()];
-        web.recorded_deps = vec!["Sg".into()];
+        let on_sg = ["Sg".to_string()];
+        web.spec_deps = &on_sg;
+        web.recorded_deps = &on_sg;
         let steps = [web, sg];
         let s = schedule(&steps);
         assert_eq!(order(&s, &steps), ["+Sg", "+Web", "-Sg"]);
@@ -438,10 +451,11 @@ mod tests {
         // W[0] and W[1] are one batch (create before destroy), W[2] the next (destroy before
         // create): W[2]'s delete waits for both of the first batch's operations.
         let mut steps = Vec::new();
+        let first_batch = ["W[0]".to_string(), "W[1]".to_string()];
         for (name, cbd, after) in [
-            ("W[0]", true, vec![]),
-            ("W[1]", true, vec![]),
-            ("W[2]", false, vec!["W[0]".to_string(), "W[1]".to_string()]),
+            ("W[0]", true, &[][..]),
+            ("W[1]", true, &[][..]),
+            ("W[2]", false, &first_batch[..]),
         ] {
             let mut s = shape(name, true, true);
             s.create_before_destroy = cbd;

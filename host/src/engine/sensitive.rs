@@ -55,24 +55,28 @@ fn type_marks(
 /// Per resource of a spec, what is sensitive, as recorded paths (`Properties.X`,
 /// `Attributes.Y`).
 pub fn of(spec: &LoadedSpec, providers: &Providers) -> BTreeMap<String, Vec<String>> {
-    let marks: BTreeMap<&str, (BTreeSet<String>, BTreeSet<String>)> = spec
-        .spec
-        .resources
-        .iter()
-        .map(|(name, rs)| (name.as_str(), type_marks(providers, rs)))
-        .collect();
+    // Per type, not per resource: a spec has a few types and may have 100,000 resources.
+    type Marks = (BTreeSet<String>, BTreeSet<String>);
+    let mut by_type: BTreeMap<(&str, &str), Marks> = BTreeMap::new();
+    for rs in spec.spec.resources.values() {
+        by_type
+            .entry((rs.plugin.as_str(), rs.type_name.as_str()))
+            .or_insert_with(|| type_marks(providers, rs));
+    }
+    let marks = |name: &str| -> Option<&Marks> {
+        let rs = spec.spec.resources.get(name)?;
+        by_type.get(&(rs.plugin.as_str(), rs.type_name.as_str()))
+    };
     let mut out = BTreeMap::new();
     for name in spec.spec.resources.keys() {
-        let (schema_props, attributes) = &marks[name.as_str()];
+        let (schema_props, attributes) = marks(name).expect("every resource's type is marked");
         let mut props: BTreeSet<String> = schema_props.clone();
         if let Some(fields) = spec.sensitive_fields.get(name) {
             props.extend(fields.iter().cloned());
         }
-        for (path, r) in &spec.references[name] {
+        for (path, r) in spec.references(name) {
             if let Target::Attribute(attr) = &r.target
-                && marks
-                    .get(r.resource.as_str())
-                    .is_some_and(|(_, a)| a.contains(&attr[0]))
+                && marks(&r.resource).is_some_and(|(_, a)| a.contains(&attr[0]))
             {
                 props.insert(top_level(path).to_string());
             }

@@ -219,7 +219,7 @@ impl Session {
                 ),
                 Some(_) => {}
             }
-            for (field, r) in &spec.references[name] {
+            for (field, r) in spec.references(name) {
                 if let Some(problem) = self.check_reference(r) {
                     errors.push(spec.resource_error(name, &format!("Properties.{field}"), problem));
                 }
@@ -227,7 +227,7 @@ impl Session {
             // Validate with references as placeholders; findings on referencing fields wait
             // for the values.
             let placeholder = reference::resolve(&rs.properties.value(), &|_| None);
-            let referencing: Vec<&String> = spec.references[name].iter().map(|(f, _)| f).collect();
+            let referencing: Vec<&String> = spec.references(name).iter().map(|(f, _)| f).collect();
             let diagnostics = bound
                 .provider
                 .validate(&rs.type_name, &placeholder)
@@ -574,6 +574,7 @@ impl Session {
             lineage: store.state.lineage.clone(),
             serial: store.state.serial,
             steps,
+            unchanged: 0,
             groups: Vec::new(),
             policy: None,
             destroy: true,

@@ -218,6 +218,7 @@ impl GroupSpec {
                     properties: properties.into(),
                     depends_on: self.depends_on.clone(),
                     tags,
+                    references: Vec::new(),
                 },
             ));
         }

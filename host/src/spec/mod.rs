@@ -18,6 +18,7 @@ use parameters::{Given, ParameterSpec};
 use reference::Reference;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,10 @@ pub struct ResourceSpec {
     /// Tags added to rkit's own (`rkit:stack`, `rkit:name`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Its references, each with the property path where it stands: found as the spec
+    /// loads (not written in it), held with the resource (not in a map of every name).
+    #[serde(skip)]
+    pub references: Vec<(String, Reference)>,
 }
 
 fn empty_object() -> Value {
@@ -210,8 +215,6 @@ pub struct LoadedSpec {
     pub spec: Spec,
     /// The stack name in force.
     pub stack: String,
-    /// Each resource's references, with the property path where they stand.
-    pub references: BTreeMap<String, Vec<(String, Reference)>>,
     /// What was accepted but deserves a word (a file ending with brackets left open).
     pub warnings: Vec<String>,
     /// The outputs, read (parameters substituted).
@@ -289,7 +292,6 @@ impl LoadedSpec {
             // One pass (removing members one by one would be quadratic in a large group).
             s.spec.resources.retain(|name, _| !old.contains(name));
             for m in &old {
-                s.references.remove(*m);
                 s.sensitive_fields.remove(*m);
             }
             let expanded = gs
@@ -322,8 +324,9 @@ impl LoadedSpec {
                 .map_err(|m| anyhow::anyhow!("resource {name}: {m}"))?;
             let found = reference::references(&properties)
                 .map_err(|(field, m)| anyhow::anyhow!("resource {name}: {field}: {m}"))?;
-            s.spec.resources[&name].properties = properties.into();
-            s.references.insert(name, found);
+            let resource = &mut s.spec.resources[&name];
+            resource.properties = properties.into();
+            resource.references = found;
         }
         for (name, written) in &self.group_outputs {
             s.outputs[name].value = group::rewrite_group_refs(written, &s.members)
@@ -332,9 +335,16 @@ impl LoadedSpec {
         Ok(s)
     }
 
+    /// The references of resource `name` (of the spec), each with the property path where it
+    /// stands.
+    pub fn references(&self, name: &str) -> &[(String, Reference)] {
+        &self.spec.resources[name].references
+    }
+
     /// The names a resource depends on: its references and `DependsOn`, once each.
     pub fn dependencies(&self, name: &str) -> Vec<&str> {
-        let mut deps: Vec<&str> = self.references[name]
+        let mut deps: Vec<&str> = self
+            .references(name)
             .iter()
             .map(|(_, r)| r.resource.as_str())
             .chain(
@@ -412,9 +422,9 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
             message,
         )
     };
-    let mut value = read_json(path, &source)?;
+    let (mut value, resources) = read_json(path, &source)?;
     group_settings_with_parameters(path, &source, &mut value, given)?;
-    let mut spec = read_spec(path, &source, value)?;
+    let mut spec = read_spec(path, &source, value, resources)?;
     let (mut outputs, mut sensitive_fields, parameters) =
         substitute_parameters(path, &source, &mut spec, given)?;
     fill_bootstrap(path, &mut spec, &at)?;
@@ -428,13 +438,12 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     )?;
     check_state(path, &spec, &at)?;
     let stack = stack_of(path, &spec);
-    let references = check_references(&spec, &outputs, &at)?;
+    check_references(&mut spec, &outputs, &at)?;
     let warnings = left_open(path, &relaxed.closed_at_end);
     Ok(LoadedSpec {
         path: path.to_path_buf(),
         spec,
         stack,
-        references,
         warnings,
         outputs,
         sensitive_fields,
@@ -447,17 +456,36 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     })
 }
 
-/// The spec's JSON (comments blanked, in `source`); invalid JSON, or a key written twice,
-/// is refused where it is.
-fn read_json(path: &Path, source: &std::sync::Arc<str>) -> Result<Value> {
-    let value: Value = serde_json::from_str(source).map_err(|err| {
-        let message = format!("invalid JSON: {}", strip_position(&err.to_string()));
+/// The spec's JSON (comments blanked, in `source`), checked whole (invalid JSON, or a key
+/// written twice, is refused where it is), as a tree of its sections but `Resources`, left as
+/// its text: most of a spec, read straight into its resources with no tree between.
+fn read_json<'s>(
+    path: &Path,
+    source: &'s std::sync::Arc<str>,
+) -> Result<(Value, Option<&'s RawValue>)> {
+    crate::json_strict::checked(source).map_err(|err| {
+        let message = strip_position(&err.to_string());
+        let message = match err.is_data() {
+            true => message,
+            false => format!("invalid JSON: {message}"),
+        };
         json_error(path, source, &err, message)
     })?;
-    // A key written twice would silently lose the first: refused, where it is.
-    crate::json_strict::unique_keys(source)
-        .map_err(|err| json_error(path, source, &err, strip_position(&err.to_string())))?;
-    Ok(value)
+    let Ok(sections) = serde_json::from_str::<IndexMap<String, &RawValue>>(source) else {
+        // Not an object: what reading it as a spec says.
+        return Ok((serde_json::from_str(source)?, None));
+    };
+    let mut tree = serde_json::Map::new();
+    let mut resources = None;
+    for (key, text) in sections {
+        match key.as_str() {
+            "Resources" => resources = Some(text),
+            _ => {
+                tree.insert(key, serde_json::from_str(text.get())?);
+            }
+        }
+    }
+    Ok((Value::Object(tree), resources))
 }
 
 /// An error serde_json found reading `source`, at its line and column.
@@ -486,35 +514,59 @@ fn json_error(
 /// the field, in the user's terms, where it is.
 /// The typed spec, taken out of `value` as it goes (the whole document's tree and the spec
 /// are never both held in full).
-fn read_spec(path: &Path, source: &std::sync::Arc<str>, value: Value) -> Result<Spec> {
-    let spec = serde_path_to_error::deserialize(value).map_err(|err| {
-        let json_path = err.path().to_string();
-        let message = in_user_terms(&strip_position(&err.inner().to_string()));
-        let unknown = message.starts_with("unknown field");
-        let mut segments = json_path.splitn(3, '.');
-        let (first, second, rest) = (segments.next(), segments.next(), segments.next());
-        let subject = match (first, second) {
-            (Some("Resources"), Some(name)) => Some(format!("resource {name}")),
-            (Some("Parameters"), Some(name)) => Some(format!("parameter {name}")),
-            (Some("Outputs"), Some(name)) => Some(format!("output {name}")),
-            _ => None,
-        };
-        let field = match (&subject, rest) {
-            (Some(_), rest) => rest.map(String::from),
-            (None, _) if json_path == "." => None,
-            (None, _) => Some(json_path.clone()),
-        };
-        located(
-            path,
-            Some(source),
-            subject,
-            field.as_deref(),
-            &json_path,
-            unknown,
-            message,
-        )
-    })?;
+fn read_spec(
+    path: &Path,
+    source: &std::sync::Arc<str>,
+    value: Value,
+    resources: Option<&RawValue>,
+) -> Result<Spec> {
+    let mut spec: Spec = serde_path_to_error::deserialize(value)
+        .map_err(|err| typed_error(path, source, None, err))?;
+    if let Some(text) = resources {
+        let mut de = serde_json::Deserializer::from_str(text.get());
+        spec.resources = serde_path_to_error::deserialize(&mut de)
+            .map_err(|err| typed_error(path, source, Some("Resources"), err))?;
+    }
     Ok(spec)
+}
+
+/// What reading the spec's section `within` (`None`: the spec) as its type refused, located
+/// by its path.
+fn typed_error(
+    path: &Path,
+    source: &std::sync::Arc<str>,
+    within: Option<&str>,
+    err: serde_path_to_error::Error<serde_json::Error>,
+) -> SpecError {
+    let json_path = match (within, err.path().to_string()) {
+        (Some(section), inner) if inner == "." => section.to_string(),
+        (Some(section), inner) => format!("{section}.{inner}"),
+        (None, inner) => inner,
+    };
+    let message = in_user_terms(&strip_position(&err.inner().to_string()));
+    let unknown = message.starts_with("unknown field");
+    let mut segments = json_path.splitn(3, '.');
+    let (first, second, rest) = (segments.next(), segments.next(), segments.next());
+    let subject = match (first, second) {
+        (Some("Resources"), Some(name)) => Some(format!("resource {name}")),
+        (Some("Parameters"), Some(name)) => Some(format!("parameter {name}")),
+        (Some("Outputs"), Some(name)) => Some(format!("output {name}")),
+        _ => None,
+    };
+    let field = match (&subject, rest) {
+        (Some(_), rest) => rest.map(String::from),
+        (None, _) if json_path == "." => None,
+        (None, _) => Some(json_path.clone()),
+    };
+    located(
+        path,
+        Some(source),
+        subject,
+        field.as_deref(),
+        &json_path,
+        unknown,
+        message,
+    )
 }
 
 /// The spec's `"State"` section, if it has one, names a place the state can be kept.
@@ -750,17 +802,17 @@ type Locate<'a> = dyn Fn(Option<String>, Option<&str>, &str, String) -> SpecErro
 /// What each resource references, by field; every reference and `DependsOn` naming no
 /// resource, and every malformed template, is reported at once (with a likely name).
 fn check_references(
-    spec: &Spec,
+    spec: &mut Spec,
     outputs: &IndexMap<String, OutputSpec>,
     at: &Locate,
-) -> Result<BTreeMap<String, Vec<(String, Reference)>>, SpecErrors> {
+) -> Result<(), SpecErrors> {
     let names = || spec.resources.keys().map(String::as_str);
     let unknown = |what: &str, name: &str| {
         let hint = crate::text::did_you_mean(name, names());
         format!("{what} names no resource of this spec{hint}")
     };
     let mut errors = Vec::new();
-    let mut references = BTreeMap::new();
+    let mut references = Vec::with_capacity(spec.resources.len());
     for (name, resource) in &spec.resources {
         let subject = || Some(format!("resource {name}"));
         let json_path = |field: &str| format!("Resources.{name}.{field}");
@@ -799,7 +851,7 @@ fn check_references(
                 ));
             }
         }
-        references.insert(name.clone(), found);
+        references.push(found);
     }
     for (name, output) in outputs {
         let subject = || Some(format!("output {name}"));
@@ -816,10 +868,13 @@ fn check_references(
             }
         }
     }
-    match errors.len() {
-        0 => Ok(references),
-        _ => Err(SpecErrors(errors)),
+    if !errors.is_empty() {
+        return Err(SpecErrors(errors));
     }
+    for (resource, found) in spec.resources.values_mut().zip(references) {
+        resource.references = found;
+    }
+    Ok(())
 }
 
 /// `sha256:HEX` of `spec` as JSON, hashed as it is written (no copy of a large spec's text).

@@ -20,11 +20,22 @@ pub struct Part {
     pub may_be_torn: bool,
 }
 
+/// A snapshot as a backend gives it.
+pub enum Snapshot {
+    /// Its bytes, read whole (an object fetched from S3).
+    Bytes(Vec<u8>),
+    /// The file holding it, read as it is parsed (see `state::snapshot`).
+    File(std::fs::File),
+}
+
 /// What is stored: the snapshot (if any) and the journal's pieces, in order.
 pub struct Loaded {
-    pub snapshot: Option<Vec<u8>>,
+    pub snapshot: Option<Snapshot>,
     pub journal: Vec<Part>,
 }
+
+/// What writes a snapshot's bytes.
+pub type Write<'a> = &'a mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>;
 
 /// A place a state is kept.
 pub trait Backend: Send {
@@ -39,6 +50,14 @@ pub trait Backend: Send {
     /// Replaces the snapshot with `snapshot` (holding everything up to `serial`) and drops the
     /// journal it holds.
     fn compact(&mut self, snapshot: &[u8], serial: u64) -> Result<()>;
+    /// The same, the snapshot being what `write` writes: a backend keeping it in a file
+    /// writes it there as it is made (no copy of a state's whole text held); the others hold
+    /// it whole first.
+    fn compact_written(&mut self, write: Write<'_>, serial: u64) -> Result<()> {
+        let mut snapshot = Vec::new();
+        write(&mut snapshot)?;
+        self.compact(&snapshot, serial)
+    }
     /// Whose expired lock this one took over, if it did: `pid 42, rkit apply, …, until …`.
     fn taken_over(&self) -> Option<String> {
         None

@@ -97,18 +97,18 @@ pub const RESTORE: &str = "the state was changed outside rkit: restore it from a
                        bucket's earlier object versions)";
 
 impl Chain {
-    /// The chain after the snapshot (`what`: its name) that opened as `bound` with these
-    /// bytes, holding `lineage` at `serial`; no snapshot: a new state's.
+    /// The chain after the snapshot (`what`: its name) of this [`digest`] that opened as
+    /// `bound`, holding `lineage` at `serial`; no snapshot: a new state's.
     pub fn after_snapshot(
         what: &str,
-        snapshot: Option<(&[u8], &Bound)>,
+        snapshot: Option<(&str, &Bound)>,
         lineage: &str,
         serial: u64,
     ) -> Result<Self> {
         let adopt = snapshot.is_none();
         let (tip, format1_ok) = match snapshot {
             None => (GENESIS.to_string(), true),
-            Some((bytes, Bound::Context(found))) => {
+            Some((digest, Bound::Context(found))) => {
                 let wanted = self::snapshot(lineage, serial);
                 if *found != wanted {
                     bail!(
@@ -116,9 +116,9 @@ impl Chain {
                          was put in its place; {RESTORE}"
                     );
                 }
-                (digest(bytes), false)
+                (digest.to_string(), false)
             }
-            Some((bytes, _)) => (digest(bytes), true),
+            Some((digest, _)) => (digest.to_string(), true),
         };
         Ok(Self {
             lineage: lineage.to_string(),
@@ -279,7 +279,7 @@ mod tests {
     fn leftovers_the_snapshot_holds_are_skipped_whatever_their_format_or_lineage() {
         let snap = b"snapshot".as_slice();
         let bound = Bound::Context(snapshot("L", 5));
-        let mut chain = Chain::after_snapshot("s", Some((snap, &bound)), "L", 5).unwrap();
+        let mut chain = Chain::after_snapshot("s", Some((&digest(snap), &bound)), "L", 5).unwrap();
         // A compaction cut short after an upgrade, or after a push of another lineage.
         let skip = chain.admit("j:1", b"old", &Bound::Format1, &serials(4, 5));
         assert_eq!(skip.unwrap(), Admit::Skip);
@@ -301,7 +301,7 @@ mod tests {
     fn writes_continue_the_snapshot_one_by_one() {
         let snap = b"snapshot".as_slice();
         let bound = Bound::Context(snapshot("L", 4));
-        let mut chain = Chain::after_snapshot("s", Some((snap, &bound)), "L", 4).unwrap();
+        let mut chain = Chain::after_snapshot("s", Some((&digest(snap), &bound)), "L", 4).unwrap();
         // A leftover of a compaction cut short, first: skipped.
         let (old, b) = unit(3, 4, "x");
         assert_eq!(
@@ -387,7 +387,7 @@ mod tests {
     #[test]
     fn a_snapshot_is_what_it_says() {
         let bound = Bound::Context(snapshot("L", 3));
-        let err = Chain::after_snapshot("the state s", Some((b"x", &bound)), "L", 4)
+        let err = Chain::after_snapshot("the state s", Some((&digest(b"x"), &bound)), "L", 4)
             .err()
             .unwrap();
         assert_eq!(

@@ -17,7 +17,7 @@
 //! or the new snapshot and entries it already holds (skipped by serial on load); the lock is
 //! released when the backend is dropped.
 
-use super::backend::{Backend, Loaded, Part};
+use super::backend::{self, Backend, Loaded, Part, Snapshot};
 use super::{Location, Locked};
 use anyhow::{Context, Result, anyhow};
 use std::fs::{File, OpenOptions};
@@ -108,8 +108,8 @@ impl Backend for FileBackend {
     }
 
     fn load(&mut self) -> Result<Loaded> {
-        let snapshot = match std::fs::read(&self.path) {
-            Ok(bytes) => Some(bytes),
+        let snapshot = match File::open(&self.path) {
+            Ok(file) => Some(Snapshot::File(file)),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
             Err(err) => {
                 return Err(err).context(format!("reading the state {}", self.path.display()));
@@ -163,7 +163,11 @@ impl Backend for FileBackend {
         })
     }
 
-    fn compact(&mut self, snapshot: &[u8], _serial: u64) -> Result<()> {
+    fn compact(&mut self, snapshot: &[u8], serial: u64) -> Result<()> {
+        self.compact_written(&mut |file| file.write_all(snapshot), serial)
+    }
+
+    fn compact_written(&mut self, write: backend::Write<'_>, _serial: u64) -> Result<()> {
         let unchanged = |step: String, err: std::io::Error| {
             anyhow!(
                 "{step} failed: {err}; the state {} is as it was (its journal holds every \
@@ -173,7 +177,7 @@ impl Backend for FileBackend {
         };
         let tmp = sibling(&self.path, ".tmp");
         let written = File::create(&tmp).and_then(|mut file| {
-            file.write_all(snapshot)?;
+            write(&mut file)?;
             file.sync_all()
         });
         if let Err(err) = written {

@@ -29,7 +29,7 @@
 //!   by `object_store` here); requests run on this backend's own runtime thread.
 
 use super::Locked;
-use super::backend::{Backend, Loaded, Part};
+use super::backend::{Backend, Loaded, Part, Snapshot};
 use super::lease::{self, Decision, Lease};
 use super::location::{Location, S3Location};
 use super::reconcile::{self, After, Answer, Written};
@@ -863,7 +863,7 @@ impl S3Backend {
 
     /// The snapshot's header (the default if there is none) and what follows it; notes its
     /// ETag and the next slot it records.
-    fn read_snapshot(&mut self, what: &str) -> Result<(SnapshotHeader, Option<Vec<u8>>)> {
+    fn read_snapshot(&mut self, what: &str) -> Result<(SnapshotHeader, Option<Snapshot>)> {
         let mut folded = SnapshotHeader::default();
         let snapshot = match self.remote.get(&StorePath::from(self.key.clone()))? {
             Some((mut bytes, etag)) => {
@@ -876,7 +876,7 @@ impl S3Backend {
                 self.next_slot = self.next_slot.max(folded.next_slot);
                 // The header dropped in place (a snapshot may be tens of megabytes).
                 bytes.drain(..=end);
-                Some(bytes)
+                Some(Snapshot::Bytes(bytes))
             }
             None => None,
         };

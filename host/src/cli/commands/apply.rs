@@ -44,6 +44,8 @@ pub async fn exec(args: ApplyArgs, interrupt: &Interrupt) -> Result<ExitCode> {
     if PlanFile::sniff(&text) {
         return saved(&args, &text, interrupt).await;
     }
+    // Not held while the spec is read again and applied (it may be megabytes).
+    drop(text);
     check_json(args.json, args.yes, "apply")?;
     let mode = Mode::of(args.json);
     let mut session = session(spec, mode, interrupt).await?;

@@ -70,7 +70,7 @@ pub async fn exec(args: BootstrapArgs, interrupt: &Interrupt) -> Result<ExitCode
     let seed = plan
         .steps
         .iter()
-        .find(|s| s.tags.get(crate::tags::CONFIG_HASH).map(String::as_str) == Some("bootstrap"))
+        .find(|s| s.tags.get(crate::tags::CONFIG_HASH) == Some("bootstrap"))
         .map(|s| s.name.clone());
     let run = Run {
         verb: "Bootstrap",

@@ -39,21 +39,26 @@ pub async fn exec(args: GraphArgs, _: &Interrupt) -> Result<ExitCode> {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
             let saved = PlanFile::parse(path, &text)?;
-            Some(
-                saved
-                    .plan
-                    .steps
-                    .iter()
-                    .filter(|s| s.orphan.is_none())
-                    .map(|s| (s.name.clone(), s.action))
-                    .collect(),
-            )
+            // What the plan has no step for, it leaves as it is.
+            let mut actions: std::collections::HashMap<_, _> = spec
+                .spec
+                .resources
+                .keys()
+                .map(|name| (name.clone(), crate::engine::Action::NoOp))
+                .collect();
+            let steps = saved.plan.steps.iter().filter(|s| s.orphan.is_none());
+            actions.extend(steps.map(|s| (s.name.clone(), s.action)));
+            Some(actions)
         }
         None => None,
     };
     let graph = Graph::build(&spec)?;
     match format {
-        "svg" => crate::outln!("{}", crate::cli::picture::svg(&graph, actions.as_ref())),
+        "svg" => {
+            let kinds = crate::graph::kinds(&spec);
+            let picture = crate::cli::picture::svg(&graph, &kinds, actions.as_ref());
+            crate::outln!("{picture}")
+        }
         _ => crate::out!("{}", crate::cli::picture::dot(&graph, actions.as_ref())),
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,229 @@
+//! Reading and writing a snapshot. One in the clear is parsed from its file as it is read,
+//! and written as it is made, never its whole text and its records at once (the text of a
+//! 100,000-resource state is ~33 MB); a sealed one, or one a backend fetched whole, is opened
+//! and parsed from its bytes (sealing needs them whole).
+//!
+//! Invariants: both ways give the same state, the same digest (see [`chain::digest`]: of the
+//! bytes as stored, trailing whitespace left out) and the same errors; whether a snapshot is
+//! sealed is decided by its first bytes, as [`Keys::open_bound`] decides it; a state in the
+//! clear that the keys say must be sealed is refused before it is parsed.
+
+use super::State;
+use super::backend::Snapshot;
+use super::chain;
+use super::crypt::{self, Bound, Keys};
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use std::io::{BufReader, BufWriter, Read, Write};
+
+/// How much of a file is read at once.
+const CHUNK: usize = 64 * 1024;
+
+/// A snapshot read: the state it holds, its digest, what it was bound to, and its size.
+pub struct Opened {
+    pub state: State,
+    pub digest: String,
+    pub bound: Bound,
+    pub size: usize,
+}
+
+/// Reads `snapshot` (`what` names it for errors) with `keys`.
+pub fn read(snapshot: Snapshot, keys: &Keys, what: &str) -> Result<Opened> {
+    match snapshot {
+        Snapshot::Bytes(bytes) => from_bytes(&bytes, keys, what),
+        Snapshot::File(file) => from_file(file, keys, what),
+    }
+}
+
+/// A snapshot held whole.
+fn from_bytes(bytes: &[u8], keys: &Keys, what: &str) -> Result<Opened> {
+    let (opened, bound) = keys.open_bound(bytes, what)?;
+    let state =
+        serde_json::from_slice::<State>(&opened).with_context(|| format!("reading {what}"))?;
+    Ok(Opened {
+        state,
+        digest: chain::digest(bytes),
+        bound,
+        size: bytes.len(),
+    })
+}
+
+/// A snapshot in a file: sealed, read whole and opened; in the clear, parsed as it is read.
+fn from_file(mut file: std::fs::File, keys: &Keys, what: &str) -> Result<Opened> {
+    let reading = |err: std::io::Error| anyhow::Error::new(err).context(format!("reading {what}"));
+    let size = file.metadata().map_err(reading)?.len() as usize;
+    let mut start = Vec::with_capacity(CHUNK);
+    (&mut file)
+        .take(CHUNK as u64)
+        .read_to_end(&mut start)
+        .map_err(reading)?;
+    if crypt::is_sealed(&start) || start.len() < CHUNK {
+        // Sealed (one line, opened whole), or read whole already.
+        let mut bytes = start;
+        file.read_to_end(&mut bytes).map_err(reading)?;
+        return from_bytes(&bytes, keys, what);
+    }
+    let (_, bound) = keys.open_bound(&start, what)?;
+    let mut hashed = BufReader::with_capacity(CHUNK, Hashed::new(start.as_slice().chain(file)));
+    let state = serde_json::from_reader::<_, State>(&mut hashed)
+        .with_context(|| format!("reading {what}"))?;
+    Ok(Opened {
+        state,
+        digest: hashed.into_inner().digest(),
+        bound,
+        size,
+    })
+}
+
+/// Writes `state` in the clear to `out` as a snapshot holds it (pretty JSON, a newline): its
+/// digest and its size.
+pub fn write_clear(state: &State, out: &mut dyn Write) -> std::io::Result<(String, usize)> {
+    let mut hashed = Hashed::new(out);
+    let mut buffered = BufWriter::with_capacity(CHUNK, &mut hashed);
+    serde_json::to_writer_pretty(&mut buffered, state)?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()?;
+    drop(buffered);
+    let size = hashed.size;
+    Ok((hashed.digest(), size))
+}
+
+/// A reader or writer taking the digest of what passes through it as [`chain::digest`]
+/// takes it: trailing ASCII whitespace left out (held back until something else follows).
+struct Hashed<R> {
+    inner: R,
+    sha: Sha256,
+    held: Vec<u8>,
+    size: usize,
+}
+
+impl<R> Hashed<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            sha: Sha256::new(),
+            held: Vec::new(),
+            size: 0,
+        }
+    }
+
+    /// Takes `bytes` into the digest (what trails as whitespace, held back).
+    fn take(&mut self, bytes: &[u8]) {
+        self.size += bytes.len();
+        match bytes.iter().rposition(|b| !b.is_ascii_whitespace()) {
+            Some(last) => {
+                self.sha.update(&self.held);
+                self.held.clear();
+                self.sha.update(&bytes[..=last]);
+                self.held.extend_from_slice(&bytes[last + 1..]);
+            }
+            None => self.held.extend_from_slice(bytes),
+        }
+    }
+
+    /// The digest of everything read (the whole of it, once the parser has read to its end).
+    fn digest(self) -> String {
+        hex::encode(&self.sha.finalize()[..16])
+    }
+}
+
+impl<R: Read> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.take(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Hashed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.take(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file holding `bytes`, opened for reading.
+    fn file(bytes: &[u8]) -> std::fs::File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        f.sync_all().unwrap();
+        use std::io::Seek;
+        f.rewind().unwrap();
+        f
+    }
+
+    fn state_text(resources: usize, tail: &str) -> Vec<u8> {
+        let mut state = State {
+            version: 1,
+            lineage: "L".into(),
+            serial: 7,
+            ..State::default()
+        };
+        for i in 0..resources {
+            let mut r = super::super::tests::resource(&format!("id-{i}"));
+            r.tags.insert("rkit:name".into(), format!("R{i}"));
+            state.resources.insert(format!("R{i}"), r);
+        }
+        let mut text = serde_json::to_vec_pretty(&state).unwrap();
+        text.extend(tail.as_bytes());
+        text
+    }
+
+    #[test]
+    fn a_file_read_as_it_is_parsed_gives_what_its_bytes_give() {
+        // Small (read whole at once) and over many chunks; trailing whitespace of any length
+        // left out of the digest, whitespace inside kept.
+        for (resources, tail) in [(0, "\n"), (3, ""), (2000, "\n"), (2000, " \n\t\r\n  ")] {
+            let text = state_text(resources, tail);
+            let keys = Keys::default();
+            let whole = read(Snapshot::Bytes(text.clone()), &keys, "s").unwrap();
+            let streamed = read(Snapshot::File(file(&text)), &keys, "s").unwrap();
+            assert!(resources < 2000 || text.len() > 4 * CHUNK, "{}", text.len());
+            assert_eq!(streamed.state, whole.state);
+            assert_eq!(streamed.digest, whole.digest);
+            assert_eq!(streamed.digest, chain::digest(&text));
+            assert_eq!(streamed.size, text.len());
+            assert_eq!(streamed.state.resources.len(), resources);
+        }
+    }
+
+    #[test]
+    fn a_snapshot_written_as_it_is_made_is_what_its_bytes_are() {
+        let text = state_text(2000, "\n");
+        let state = read(Snapshot::Bytes(text.clone()), &Keys::default(), "s")
+            .unwrap()
+            .state;
+        let mut out = Vec::new();
+        let (digest, size) = write_clear(&state, &mut out).unwrap();
+        assert_eq!(out, text);
+        assert_eq!((digest, size), (chain::digest(&text), text.len()));
+    }
+
+    #[test]
+    fn what_does_not_read_is_refused_alike_either_way() {
+        let mut torn = state_text(2000, "");
+        torn.truncate(torn.len() - 100);
+        let mut trailing = state_text(2000, "\n");
+        trailing.extend(b"{}");
+        for text in [torn, trailing] {
+            let keys = Keys::default();
+            let whole = read(Snapshot::Bytes(text.clone()), &keys, "the state s").err();
+            let streamed = read(Snapshot::File(file(&text)), &keys, "the state s").err();
+            let (whole, streamed) = (whole.unwrap(), streamed.unwrap());
+            assert_eq!(format!("{streamed:#}"), format!("{whole:#}"));
+            assert!(
+                format!("{whole:#}").starts_with("reading the state s: "),
+                "{whole:#}"
+            );
+        }
+    }
+}
