@@ -213,9 +213,16 @@ fn evaluate_steps(
     policies.evaluate(&input)
 }
 
-/// A no-op step for each recorded resource the plan has no step for: a plan counts the
-/// unchanged, policies are shown each of them (as Terraform's `resource_changes` lists them).
+/// A no-op step for each recorded resource the plan has no step for (under `--target` or
+/// `--exclude`, those it is about): a plan counts the unchanged, policies are shown each of
+/// them (as Terraform's `resource_changes` lists them).
 fn kept_steps(plan: &Plan, state: &State) -> Vec<Step> {
+    if let Some(kept) = &plan.kept {
+        let recorded = kept
+            .iter()
+            .filter_map(|n| Some((n, state.resources.get(n)?)));
+        return recorded.map(|(name, r)| Step::kept(name, r)).collect();
+    }
     let stepped: std::collections::HashSet<&str> =
         plan.steps.iter().map(|s| s.name.as_str()).collect();
     state

@@ -122,6 +122,7 @@ mod tests {
             serial: 0,
             steps,
             unchanged: 0,
+            kept: None,
             groups: Vec::new(),
             policy: None,
             destroy: false,

@@ -292,6 +292,10 @@ pub struct Plan {
     /// before this held a no-op step for each instead, which still reads.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unchanged: usize,
+    /// Under `--target`/`--exclude`: which unchanged resources the plan is about (what
+    /// policies are shown as `no-op`, as Terraform lists only those). None: every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Vec<String>>,
     /// How it changes the spec's groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupChange>,
@@ -447,6 +451,7 @@ pub fn plan(
         serial: state.serial,
         steps,
         unchanged,
+        kept: None,
         groups: Vec::new(),
         policy: None,
         destroy: false,
@@ -900,10 +905,16 @@ pub fn focus(plan: &mut Plan, spec: &LoadedSpec, state: &State, focus: &Focus) -
     let in_focus =
         |name: &str| (focus.targets.is_empty() || kept.contains(name)) && !dropped.contains(name);
     plan.steps.retain(|s| in_focus(s.logical()));
-    let stepped: BTreeSet<&str> = plan.steps.iter().map(Step::logical).collect();
+    let stepped: BTreeSet<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
     let unchanged = spec.spec.resources.keys();
     let unchanged = unchanged.filter(|n| in_focus(n) && !stepped.contains(n.as_str()));
-    plan.unchanged = unchanged.count();
+    if focus.targets.is_empty() && focus.excludes.is_empty() {
+        plan.unchanged = unchanged.count();
+    } else {
+        let kept: Vec<String> = unchanged.cloned().collect();
+        plan.unchanged = kept.len();
+        plan.kept = Some(kept);
+    }
     for step in &mut plan.steps {
         if focus.replace.contains(&step.name)
             && matches!(step.action, Action::NoOp | Action::Update)
@@ -997,6 +1008,7 @@ mod tests {
                 .map(|n| step(n, Action::NoOp))
                 .collect(),
             unchanged: 0,
+            kept: None,
             groups: Vec::new(),
             policy: None,
             destroy: false,
@@ -1019,6 +1031,21 @@ mod tests {
         };
         focus(&mut p, &spec, &state, &f).unwrap();
         assert_eq!(names(&p), ["A", "D"]);
+        // Unchanged resources without a step: counted, and under a focus named (what
+        // policies are shown), only those in it.
+        let mut p = plan.clone();
+        p.steps.retain(|s| s.name == "C");
+        p.steps[0].action = Action::Update;
+        let f = Focus {
+            targets: vec!["C".into()],
+            ..Focus::default()
+        };
+        focus(&mut p, &spec, &state, &f).unwrap();
+        assert_eq!((names(&p), p.unchanged), (vec!["C".to_string()], 2));
+        assert_eq!(
+            p.kept.as_deref(),
+            Some(&["A".to_string(), "B".to_string()][..])
+        );
         let err = focus(
             &mut plan.clone(),
             &spec,

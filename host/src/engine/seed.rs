@@ -52,17 +52,10 @@ impl Session {
         Ok(Seeding::Plan(Box::new(plan)))
     }
 
-    /// The members of `group` that exist, by the plan: any step of one but a plain create.
+    /// The members of `group` that exist (see [`existing`]).
     fn running(&self, plan: &Plan, group: &str) -> Vec<(String, String)> {
-        plan.steps
-            .iter()
-            .filter(|s| logical_of(group, &s.name).is_some())
-            .filter(|s| s.action != Action::Create || s.adopt.is_some())
-            .filter_map(|s| {
-                let id = s.adopt.clone().or_else(|| self.recorded_id(&s.name))?;
-                Some((s.name.clone(), id))
-            })
-            .collect()
+        let members = &self.spec().members[group];
+        existing(plan, group, members, |name| self.recorded_id(name))
     }
 }
 
@@ -81,4 +74,81 @@ fn only_the_seed(plan: &mut Plan, group: &str, first: &str) {
         ));
     }
     plan.groups.clear();
+}
+
+/// The members of `group` (`members`) that exist, with their IDs: by the plan, any step of
+/// one but a plain create; and those recorded (`recorded` gives the ID) that the plan leaves
+/// as they are, with no step.
+fn existing(
+    plan: &Plan,
+    group: &str,
+    members: &[String],
+    recorded: impl Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
+    let stepped: std::collections::HashSet<&str> =
+        plan.steps.iter().map(|s| s.name.as_str()).collect();
+    let by_plan = plan
+        .steps
+        .iter()
+        .filter(|s| logical_of(group, &s.name).is_some())
+        .filter(|s| s.action != Action::Create || s.adopt.is_some())
+        .filter_map(|s| {
+            Some((
+                s.name.clone(),
+                s.adopt.clone().or_else(|| recorded(&s.name))?,
+            ))
+        });
+    let kept = members
+        .iter()
+        .filter(|m| !stepped.contains(m.as_str()))
+        .filter_map(|m| Some((m.clone(), recorded(m)?)));
+    by_plan.chain(kept).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_left_as_they_are_exist_though_the_plan_has_no_step_for_them() {
+        let members: Vec<String> = ["M[0]", "M[1]", "M[2]"].map(String::from).into();
+        let recorded = |name: &str| (name != "M[2]").then(|| format!("i-{name}"));
+        let mut plan = Plan {
+            stack: "s".into(),
+            lineage: "l".into(),
+            serial: 1,
+            steps: Vec::new(),
+            unchanged: 2,
+            kept: None,
+            groups: Vec::new(),
+            policy: None,
+            destroy: false,
+        };
+        // Up to date, the group's plan is empty: its recorded members run.
+        let running = existing(&plan, "M", &members, recorded);
+        assert_eq!(
+            running,
+            [
+                ("M[0]".into(), "i-M[0]".into()),
+                ("M[1]".into(), "i-M[1]".into())
+            ]
+        );
+        // One to create (not running), one updated (running), one kept (running).
+        let mut create = plan::Step::delete("M[2]", "p", "T", None);
+        create.action = Action::Create;
+        let mut update = plan::Step::delete("M[1]", "p", "T", None);
+        update.action = Action::Update;
+        plan.steps = vec![create, update];
+        let running = existing(&plan, "M", &members, recorded);
+        assert_eq!(
+            running,
+            [
+                ("M[1]".into(), "i-M[1]".into()),
+                ("M[0]".into(), "i-M[0]".into())
+            ]
+        );
+        // Nothing recorded and only creates: nothing runs (a seed is made).
+        let running = existing(&plan, "M", &members[2..], |_| None);
+        assert!(running.is_empty(), "{running:?}");
+    }
 }

@@ -575,6 +575,7 @@ impl Session {
             serial: store.state.serial,
             steps,
             unchanged: 0,
+            kept: None,
             groups: Vec::new(),
             policy: None,
             destroy: true,

@@ -58,6 +58,12 @@ pub trait Backend: Send {
         write(&mut snapshot)?;
         self.compact(&snapshot, serial)
     }
+    /// Whether it stores nothing besides the snapshot that a compaction would fold or remove
+    /// (a journal object below the snapshot's slot, a fence): only then may a compaction of
+    /// a state unchanged since its snapshot write nothing.
+    fn tidy(&self) -> bool {
+        true
+    }
     /// Whose expired lock this one took over, if it did: `pid 42, rkit apply, …, until …`.
     fn taken_over(&self) -> Option<String> {
         None

@@ -238,6 +238,21 @@ pub enum Bound {
     Context(String),
 }
 
+impl Keys {
+    /// Whether `stored` (a snapshot as read, or its start) is stored as these keys store one
+    /// now: sealed with the current key in the current format, or in the clear when there is
+    /// no key. A snapshot stored otherwise is written again by the next compaction (sealed,
+    /// rekeyed, upgraded), whether the state changed or not.
+    pub fn store_as(&self, stored: &[u8]) -> bool {
+        match &self.current {
+            None => !is_sealed(stored),
+            Some(key) => {
+                stored.starts_with(PREFIX.as_bytes()) && sealed_id(stored) == Some(key.id.as_str())
+            }
+        }
+    }
+}
+
 /// The key ID a sealed unit names.
 fn sealed_id(sealed: &[u8]) -> Option<&str> {
     let rest = sealed

@@ -4,7 +4,9 @@
 //! Every resource operation journals one JSON line as it completes (time proportional to the
 //! change, not to the state's size), so a crash or a failed apply loses nothing. Loading
 //! replays the journal over the snapshot (a torn last line from a crash is ignored);
-//! [`StateStore::compact`] folds it into a new snapshot once per command. A lock (an OS file
+//! [`StateStore::compact`] folds it into a new snapshot once per command (and writes nothing
+//! when the state is still what its snapshot holds). A snapshot in the clear is read and
+//! written as it streams ([`snapshot`]), never its whole text beside its records. A lock (an OS file
 //! lock, or a lease in S3) refuses a second concurrent rkit on the same state.
 //!
 //! Intent before effect: before a create, the engine journals an [`Intent`] (resource, type,
@@ -341,6 +343,11 @@ pub struct StateStore {
     /// The size of the last snapshot read or written: the next one's buffer is made this
     /// big at once (not grown by doubling: a copy and up to twice the text).
     snapshot_size: usize,
+    /// While the state is what its snapshot holds (no journal line read or written since,
+    /// stored as the keys store one now): the snapshot without its records. A compaction
+    /// then writes only if something besides the records changed: a converge tick that
+    /// changes nothing writes nothing.
+    at_snapshot: Option<State>,
     pub state: State,
 }
 
@@ -394,7 +401,7 @@ impl StateStore {
             bail!("there is no state at {location}");
         }
         let mut backend = Self::backend(location, true)?;
-        let (state, tip, snapshot_size) = load(location, keys, backend.as_mut())?;
+        let (state, tip, snapshot_size, as_stored) = load(location, keys, backend.as_mut())?;
         if opening != Opening::Destination {
             not_moved(location, &state)?;
         }
@@ -409,6 +416,7 @@ impl StateStore {
             durable: state.serial,
             poisoned: None,
             snapshot_size,
+            at_snapshot: as_stored.then(|| without_records(&state)),
             state,
         })
     }
@@ -486,6 +494,7 @@ impl StateStore {
         if self.staged.is_empty() {
             self.staged_first = entry.serial;
         }
+        self.at_snapshot = None;
         self.staged_intent |= matches!(entry.change, Change::Intent(_));
         serde_json::to_writer(&mut self.staged, &entry)?;
         self.staged.push(b'\n');
@@ -563,6 +572,7 @@ impl StateStore {
         let written = batch.write();
         self.written(&batch, written)?;
         self.state = state;
+        self.at_snapshot = None;
         self.compact()
     }
 
@@ -571,11 +581,18 @@ impl StateStore {
         let batch = self.batch()?;
         let written = batch.write();
         self.written(&batch, written)?;
+        let now = without_records(&self.state);
+        if self.at_snapshot.as_ref() == Some(&now)
+            && self.writer.lock().expect("state writer").tidy()
+        {
+            return Ok(());
+        }
         let compacted = self.write_snapshot();
         match compacted {
             Ok((tip, size)) => {
                 self.tip = tip;
                 self.snapshot_size = size;
+                self.at_snapshot = Some(now);
                 Ok(())
             }
             Err(err) => {
@@ -734,22 +751,54 @@ fn snapshot_bytes(state: &State, keys: &Keys, size: usize) -> Result<Vec<u8>> {
     keys.seal(text, &context)
 }
 
-/// The snapshot with the journal replayed over it (a new state if there is none), and the
-/// digest the next write follows (see [`chain`]).
+/// `state` without its records: what a snapshot holds besides them.
+fn without_records(state: &State) -> State {
+    let State {
+        version,
+        lineage,
+        serial,
+        resources: _,
+        outputs,
+        sensitive_outputs,
+        intents,
+        forgotten,
+        moved_to,
+        applied_spec,
+        policy_overrides,
+    } = state;
+    State {
+        version: *version,
+        lineage: lineage.clone(),
+        serial: *serial,
+        resources: BTreeMap::new(),
+        outputs: outputs.clone(),
+        sensitive_outputs: sensitive_outputs.clone(),
+        intents: intents.clone(),
+        forgotten: forgotten.clone(),
+        moved_to: moved_to.clone(),
+        applied_spec: applied_spec.clone(),
+        policy_overrides: policy_overrides.clone(),
+    }
+}
+
+/// The snapshot with the journal replayed over it (a new state if there is none), the
+/// digest the next write follows (see [`chain`]), the snapshot's size, and whether the
+/// state is the snapshot as the keys would store it now (no journal over it).
 fn load(
     location: &Location,
     keys: &Keys,
     backend: &mut dyn Backend,
-) -> Result<(State, String, usize)> {
+) -> Result<(State, String, usize, bool)> {
     let loaded = backend.load()?;
     let what = format!("the state {location}");
-    let (mut state, mut chain, size) = match loaded.snapshot {
+    let (mut state, mut chain, size, stored_as_now) = match loaded.snapshot {
         Some(stored) => {
             let snapshot::Opened {
                 state,
                 digest,
                 bound,
                 size,
+                stored_as_now,
             } = snapshot::read(stored, keys, &what)?;
             let chain = chain::Chain::after_snapshot(
                 &what,
@@ -757,7 +806,7 @@ fn load(
                 &state.lineage,
                 state.serial,
             )?;
-            (state, chain, size)
+            (state, chain, size, stored_as_now)
         }
         None => {
             let state = State {
@@ -766,7 +815,7 @@ fn load(
                 ..State::default()
             };
             let chain = chain::Chain::after_snapshot(&what, None, &state.lineage, 0)?;
-            (state, chain, 0)
+            (state, chain, 0, false)
         }
     };
     if state.version != VERSION {
@@ -785,6 +834,7 @@ fn load(
     for part in &loaded.journal {
         entries.extend(parse(part, keys, &mut chain, &mut state.lineage)?);
     }
+    let as_stored = stored_as_now && entries.is_empty();
     // In serial order, whatever order the writes landed in; once each.
     entries.sort_by_key(|e| e.serial);
     for entry in entries {
@@ -794,7 +844,7 @@ fn load(
         state.serial = entry.serial;
         state.apply(entry.name, entry.change);
     }
-    Ok((state, chain.tip().to_string(), size))
+    Ok((state, chain.tip().to_string(), size, as_stored))
 }
 
 /// One journal piece's entries, each write admitted by `chain` (a state without a snapshot
@@ -1192,6 +1242,64 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("is locked by another rkit (pid "), "{err}");
+    }
+
+    #[test]
+    fn a_compaction_with_nothing_changed_writes_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let location = Location::File(path.clone());
+        let inode = || std::fs::metadata(&path).unwrap().ino();
+        {
+            let mut store = StateStore::open(&location, &Keys::default()).unwrap();
+            store
+                .change("A", Change::Resource(Some(resource("a"))))
+                .unwrap();
+            store.compact().unwrap();
+        }
+        let written = inode();
+        {
+            // Opened and compacted again as it is: nothing written, however often.
+            let mut store = StateStore::open(&location, &Keys::default()).unwrap();
+            store.state.applied_spec = None;
+            store.compact().unwrap();
+            store.compact().unwrap();
+            assert_eq!(inode(), written);
+            // Something besides the records changed: written, once.
+            store.state.applied_spec = Some("sha256:x".into());
+            store.compact().unwrap();
+            let again = inode();
+            assert_ne!(again, written);
+            store.compact().unwrap();
+            assert_eq!(inode(), again);
+            // A record changed: written.
+            store
+                .change("B", Change::Resource(Some(resource("b"))))
+                .unwrap();
+            store.compact().unwrap();
+            assert_ne!(inode(), again);
+        }
+        let written = inode();
+        // Opened with a key (from the clear): sealed by the compaction though nothing changed.
+        let keys = Keys {
+            clear_ok: true,
+            ..sealed("env:K")
+        };
+        let mut store = StateStore::open(&location, &keys).unwrap();
+        store.compact().unwrap();
+        assert_ne!(inode(), written);
+        assert!(crypt::is_sealed(&std::fs::read(&path).unwrap()));
+        drop(store);
+        let sealed_at = inode();
+        let mut store = StateStore::open(&location, &keys).unwrap();
+        store.compact().unwrap();
+        assert_eq!(
+            inode(),
+            sealed_at,
+            "sealed as the keys seal now: nothing to write"
+        );
+        assert_eq!(store.state.resources.len(), 2);
     }
 
     fn sealed(from: &str) -> Keys {

@@ -776,6 +776,10 @@ impl Backend for S3Backend {
         Ok(Loaded { snapshot, journal })
     }
 
+    fn tidy(&self) -> bool {
+        self.journaled.is_empty()
+    }
+
     fn append(&mut self, line: &[u8], _sync: bool) -> Result<()> {
         self.check_lease(false)?;
         let (token, lease_id) = self.token();

@@ -19,12 +19,14 @@ use std::io::{BufReader, BufWriter, Read, Write};
 /// How much of a file is read at once.
 const CHUNK: usize = 64 * 1024;
 
-/// A snapshot read: the state it holds, its digest, what it was bound to, and its size.
+/// A snapshot read: the state it holds, its digest, what it was bound to, its size, and
+/// whether it is stored as the keys would store it now (see [`Keys::store_as`]).
 pub struct Opened {
     pub state: State,
     pub digest: String,
     pub bound: Bound,
     pub size: usize,
+    pub stored_as_now: bool,
 }
 
 /// Reads `snapshot` (`what` names it for errors) with `keys`.
@@ -45,6 +47,7 @@ fn from_bytes(bytes: &[u8], keys: &Keys, what: &str) -> Result<Opened> {
         digest: chain::digest(bytes),
         bound,
         size: bytes.len(),
+        stored_as_now: keys.store_as(bytes),
     })
 }
 
@@ -72,6 +75,7 @@ fn from_file(mut file: std::fs::File, keys: &Keys, what: &str) -> Result<Opened>
         digest: hashed.into_inner().digest(),
         bound,
         size,
+        stored_as_now: keys.store_as(&start),
     })
 }
 

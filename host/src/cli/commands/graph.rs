@@ -39,11 +39,13 @@ pub async fn exec(args: GraphArgs, _: &Interrupt) -> Result<ExitCode> {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
             let saved = PlanFile::parse(path, &text)?;
-            // What the plan has no step for, it leaves as it is.
-            let mut actions: std::collections::HashMap<_, _> = spec
-                .spec
-                .resources
-                .keys()
+            // What the plan has no step for, it leaves as it is (under a focus, what it names).
+            let kept: Vec<&String> = match &saved.plan.kept {
+                Some(kept) => kept.iter().collect(),
+                None => spec.spec.resources.keys().collect(),
+            };
+            let mut actions: std::collections::HashMap<_, _> = kept
+                .into_iter()
                 .map(|name| (name.clone(), crate::engine::Action::NoOp))
                 .collect();
             let steps = saved.plan.steps.iter().filter(|s| s.orphan.is_none());
