@@ -59,10 +59,11 @@ pub trait Backend: Send {
         self.compact(&snapshot, serial)
     }
     /// Whether it stores nothing besides the snapshot that a compaction would fold or remove
-    /// (a journal object below the snapshot's slot, a fence): only then may a compaction of
-    /// a state unchanged since its snapshot write nothing.
-    fn tidy(&self) -> bool {
-        true
+    /// (a journal object below the snapshot's slot, a fence), and would take a compaction
+    /// (a lease still held; its error otherwise): only then may a compaction of a state
+    /// unchanged since its snapshot write nothing.
+    fn tidy(&mut self) -> Result<bool> {
+        Ok(true)
     }
     /// Whose expired lock this one took over, if it did: `pid 42, rkit apply, …, until …`.
     fn taken_over(&self) -> Option<String> {
