@@ -61,8 +61,10 @@ fn from_file(mut file: std::fs::File, keys: &Keys, what: &str) -> Result<Opened>
         .read_to_end(&mut start)
         .map_err(reading)?;
     if crypt::is_sealed(&start) || start.len() < CHUNK {
-        // Sealed (one line, opened whole), or read whole already.
+        // Sealed (one line, opened whole), or read whole already: room for the rest at
+        // once (not grown by doubling, with a copy each time).
         let mut bytes = start;
+        bytes.reserve_exact(size.saturating_sub(bytes.len()));
         file.read_to_end(&mut bytes).map_err(reading)?;
         return from_bytes(&bytes, keys, what);
     }
