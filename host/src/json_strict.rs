@@ -28,8 +28,7 @@ pub fn top_keys(body: &[u8]) -> Result<Vec<String>, String> {
 /// and column) says which key and where (`key "Net" appears twice in Resources`). Text that is
 /// not JSON passes: parsing it is the caller's, with its own messages.
 pub fn unique_keys(text: &str) -> Result<(), serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    match Checked::root().deserialize(&mut de) {
+    match checked(text) {
         Err(e) if e.is_data() => Err(e),
         _ => Ok(()),
     }

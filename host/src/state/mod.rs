@@ -6,8 +6,8 @@
 //! replays the journal over the snapshot (a torn last line from a crash is ignored);
 //! [`StateStore::compact`] folds it into a new snapshot once per command (and writes nothing
 //! when the state is still what its snapshot holds). A snapshot in the clear is read and
-//! written as it streams ([`snapshot`]), never its whole text beside its records. A lock (an OS file
-//! lock, or a lease in S3) refuses a second concurrent rkit on the same state.
+//! written as it streams ([`snapshot`]), never its whole text beside its records. A lock (an
+//! OS file lock, or a lease in S3) refuses a second concurrent rkit on the same state.
 //!
 //! Intent before effect: before a create, the engine journals an [`Intent`] (resource, type,
 //! the tags the object will carry, the idempotency token). Recording the resource (or settling
