@@ -46,17 +46,16 @@ fn write_state(path: &Path, n: usize, keys: &Keys) -> u64 {
                 id: format!("{:016x}", i as u64 * 0x9e37_79b9_7f4a_7c15),
                 properties: json!({"Input": format!("value {i} of the chain")}).into(),
                 attributes: json!({"Output": format!("value {i} of the chain")}).into(),
-                depends_on: if i == 0 {
-                    vec![]
-                } else {
-                    vec![format!("R{:06}", i - 1)]
+                depends_on: match i {
+                    0 => Default::default(),
+                    _ => vec![format!("R{:06}", i - 1)].into(),
                 },
                 tags: std::collections::BTreeMap::from([
                     ("rkit:stack".to_string(), "bench".to_string()),
                     ("rkit:name".to_string(), name),
                 ])
                 .into(),
-                sensitive: vec![],
+                sensitive: Default::default(),
                 provisional: false,
             },
         );

@@ -463,8 +463,8 @@ async fn journal_intent(ctx: &Context, step: &Step, properties: &Value) -> Resul
     ctx.change(
         &step.name,
         Change::Intent(Intent {
-            plugin: step.plugin.clone(),
-            type_name: step.type_name.clone(),
+            plugin: step.plugin.to_string(),
+            type_name: step.type_name.to_string(),
             tags: step.tags.to_map(),
             token: token.clone(),
             since: crate::state::now(),
@@ -542,9 +542,9 @@ fn recorded_as(
         id: id.to_string(),
         properties: properties.into(),
         attributes: attributes.into(),
-        depends_on: step.depends_on.clone(),
+        depends_on: (&step.depends_on).into(),
         tags: step.tags.clone(),
-        sensitive: step.sensitive.clone(),
+        sensitive: (&step.sensitive).into(),
         provisional,
     }))
 }

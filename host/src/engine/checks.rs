@@ -406,7 +406,7 @@ fn observed_change(step: &Step, state: &State, reveal: bool) -> Option<Value> {
 /// property (drift), masked unless `reveal`; an orphan's as listed; `null` for a create.
 fn before_of(step: &Step, recorded: Option<&ResourceState>, reveal: bool) -> Value {
     let (mut props, sensitive) = match (recorded, &step.orphan) {
-        (Some(r), _) => (r.properties.value(), r.sensitive.clone()),
+        (Some(r), _) => (r.properties.value(), r.sensitive.to_vec()),
         (None, Some(orphan)) => (orphan.properties.clone(), Vec::new()),
         (None, None) => return Value::Null,
     };
@@ -534,9 +534,9 @@ mod tests {
             id: "id-1".into(),
             properties: properties.into(),
             attributes: json!({"Arn": "arn:1"}).into(),
-            depends_on: Vec::new(),
+            depends_on: Default::default(),
             tags: Default::default(),
-            sensitive: vec!["Properties.Password".into()],
+            sensitive: vec!["Properties.Password"].into(),
             provisional: false,
         }
     }

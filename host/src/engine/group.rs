@@ -472,8 +472,8 @@ fn feeds_of(spec: &LoadedSpec, g: &str) -> Vec<Feed> {
             let rs = &spec.spec.resources[user];
             Feed {
                 name: user.clone(),
-                plugin: rs.plugin.clone(),
-                type_name: rs.type_name.clone(),
+                plugin: rs.plugin.to_string(),
+                type_name: rs.type_name.to_string(),
                 properties: rs.properties.value(),
             }
         })
@@ -528,9 +528,9 @@ mod tests {
                 id: id.into(),
                 properties: json!({}).into(),
                 attributes: json!({}).into(),
-                depends_on: vec![],
+                depends_on: Default::default(),
                 tags: BTreeMap::from([(tags::CONFIG_HASH.to_string(), hash.to_string())]).into(),
-                sensitive: vec![],
+                sensitive: Default::default(),
                 provisional: false,
             },
         );

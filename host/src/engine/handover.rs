@@ -96,9 +96,9 @@ mod tests {
             id: id.into(),
             properties: json!({}).into(),
             attributes: json!({}).into(),
-            depends_on: vec![],
+            depends_on: Default::default(),
             tags: Default::default(),
-            sensitive: vec![],
+            sensitive: Default::default(),
             provisional: false,
         }
     }

@@ -5,6 +5,7 @@ pub use super::action::Action;
 use super::force_new::ForceNew;
 use super::providers::Providers;
 use crate::graph::Graph;
+use crate::interned::Name;
 use crate::spec::LoadedSpec;
 use crate::spec::reference::{self, Reference, Target, at_path};
 use crate::spi::{Observed, Tags, TypeInfo};
@@ -43,10 +44,10 @@ pub struct Step {
     /// What is done to it.
     pub action: Action,
     /// Its provider's name in the spec.
-    pub plugin: String,
+    pub plugin: Name,
     /// Its type, as its provider names it.
     #[serde(rename = "Type")]
-    pub type_name: String,
+    pub type_name: Name,
     /// The properties that differ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Change>,
@@ -182,8 +183,8 @@ impl Step {
         Step {
             name: name.to_string(),
             action: Action::Delete,
-            plugin: plugin.to_string(),
-            type_name: type_name.to_string(),
+            plugin: plugin.into(),
+            type_name: type_name.into(),
             changes: Vec::new(),
             reason,
             create_before_destroy: false,
@@ -204,9 +205,9 @@ impl Step {
     pub fn kept(name: &str, r: &ResourceState) -> Self {
         Step {
             action: Action::NoOp,
-            depends_on: r.depends_on.clone(),
-            recorded_depends_on: r.depends_on.clone(),
-            sensitive: r.sensitive.clone(),
+            depends_on: r.depends_on.to_vec(),
+            recorded_depends_on: r.depends_on.to_vec(),
+            sensitive: r.sensitive.to_vec(),
             ..Step::delete(name, &r.plugin, &r.type_name, None)
         }
     }
@@ -506,11 +507,10 @@ fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<(
 /// now: its dependencies and what of it is sensitive (else its no-op step records them).
 fn recorded_as_is(inputs: &Inputs, name: &str, recorded: &ResourceState) -> bool {
     let sensitive = inputs.sensitivity.get(name).map_or(&[][..], Vec::as_slice);
-    recorded.sensitive == sensitive
+    recorded.sensitive == *sensitive
         && recorded
             .depends_on
             .iter()
-            .map(String::as_str)
             .eq(inputs.spec.dependencies(name))
 }
 
@@ -650,7 +650,7 @@ fn spec_step(
             .into_iter()
             .map(String::from)
             .collect(),
-        recorded_depends_on: recorded.map(|r| r.depends_on.clone()).unwrap_or_default(),
+        recorded_depends_on: recorded.map(|r| r.depends_on.to_vec()).unwrap_or_default(),
         properties,
         tags,
         sensitive,
@@ -669,7 +669,7 @@ fn deletions(spec: &LoadedSpec, state: &State) -> Vec<Step> {
     gone.map(|(name, r)| {
         let why = Some("it is gone from the spec".into());
         let mut step = Step::delete(name, &r.plugin, &r.type_name, why);
-        step.recorded_depends_on = r.depends_on.clone();
+        step.recorded_depends_on = r.depends_on.to_vec();
         step
     })
     .collect()
@@ -681,7 +681,12 @@ fn adopt_found(steps: &mut Vec<Step>, found: &[Found], state: &State) {
     let wanted: BTreeMap<String, (String, String)> = steps
         .iter()
         .filter(|s| s.action == Action::Create)
-        .map(|s| (s.name.clone(), (s.plugin.clone(), s.type_name.clone())))
+        .map(|s| {
+            (
+                s.name.clone(),
+                (s.plugin.to_string(), s.type_name.to_string()),
+            )
+        })
         .collect();
     let (adopt, orphans) = sort_found(found, state, &wanted);
     for step in steps.iter_mut() {

@@ -220,7 +220,7 @@ impl PlanFile {
             warnings: Vec::new(),
             outputs: self.outputs.clone(),
             sensitive_fields: BTreeMap::new(),
-            text: None,
+            source: crate::spec::source::Source::Unknown,
             members: IndexMap::new(),
             group_users: BTreeMap::new(),
             group_outputs: BTreeMap::new(),
@@ -249,7 +249,12 @@ impl PlanFile {
                 path: b.path.clone(),
             })
             .collect();
-        let plugins: Vec<String> = self.plan.steps.iter().map(|s| s.plugin.clone()).collect();
+        let plugins: Vec<String> = self
+            .plan
+            .steps
+            .iter()
+            .map(|s| s.plugin.to_string())
+            .collect();
         let state =
             crate::state::StateRef::new(self.state_path.clone(), self.state_key_from.as_deref())?;
         let session =

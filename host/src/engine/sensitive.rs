@@ -137,8 +137,12 @@ pub fn mask_fields<'a>(value: &Value, fields: impl IntoIterator<Item = &'a str>)
 }
 
 /// The properties among recorded `paths` (`Properties.X` → `X`).
-pub fn properties_in(paths: &[String]) -> impl Iterator<Item = &str> {
-    paths.iter().filter_map(|p| p.strip_prefix(PROPERTIES))
+pub fn properties_in<'a, P: AsRef<str> + ?Sized + 'a>(
+    paths: impl IntoIterator<Item = &'a P>,
+) -> impl Iterator<Item = &'a str> {
+    paths
+        .into_iter()
+        .filter_map(|p| p.as_ref().strip_prefix(PROPERTIES))
 }
 
 /// A recorded resource as it may be shown: its sensitive properties and attributes masked.
@@ -208,9 +212,9 @@ mod tests {
             id: "i".into(),
             properties: json!({"Content": "secret", "Path": "p"}).into(),
             attributes: json!({"Value": "secret", "Size": 6}).into(),
-            depends_on: vec![],
+            depends_on: Default::default(),
             tags: Default::default(),
-            sensitive: vec!["Properties.Content".into(), "Attributes.Value".into()],
+            sensitive: vec!["Properties.Content", "Attributes.Value"].into(),
             provisional: false,
         };
         let shown = mask_resource(&r);

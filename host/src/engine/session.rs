@@ -227,7 +227,11 @@ impl Session {
             // Validate with references as placeholders; findings on referencing fields wait
             // for the values.
             let placeholder = reference::resolve(&rs.properties.value(), &|_| None);
-            let referencing: Vec<&String> = spec.references(name).iter().map(|(f, _)| f).collect();
+            let referencing: Vec<&str> = spec
+                .references(name)
+                .iter()
+                .map(|(f, _)| f.as_str())
+                .collect();
             let diagnostics = bound
                 .provider
                 .validate(&rs.type_name, &placeholder)
@@ -324,14 +328,14 @@ impl Session {
                         id: o.id.clone(),
                     });
                     Change::Resource(Some(ResourceState {
-                        plugin: intent.plugin.clone(),
-                        type_name: intent.type_name.clone(),
+                        plugin: intent.plugin.as_str().into(),
+                        type_name: intent.type_name.as_str().into(),
                         id: o.id.clone(),
                         properties: (&o.properties).into(),
                         attributes: (&o.attributes).into(),
-                        depends_on: self.ctx.spec_deps(&name),
+                        depends_on: self.ctx.spec_deps(&name).into(),
                         tags: (&intent.tags).into(),
-                        sensitive: self.sensitive_of(&name),
+                        sensitive: self.sensitive_of(&name).into(),
                         provisional: o.pending,
                     }))
                 }
@@ -352,13 +356,13 @@ impl Session {
                 .spec
                 .resources
                 .values()
-                .map(|r| (r.plugin.clone(), r.type_name.clone()))
+                .map(|r| (r.plugin.to_string(), r.type_name.to_string()))
                 .chain(
                     store
                         .state
                         .resources
                         .values()
-                        .map(|r| (r.plugin.clone(), r.type_name.clone())),
+                        .map(|r| (r.plugin.to_string(), r.type_name.to_string())),
                 )
                 .collect()
         };
@@ -561,7 +565,7 @@ impl Session {
             .map(|(name, r)| {
                 let mut step = plan::Step::delete(name, &r.plugin, &r.type_name, None);
                 step.depends_on = self.ctx.spec_deps(name);
-                step.recorded_depends_on = r.depends_on.clone();
+                step.recorded_depends_on = r.depends_on.to_vec();
                 step
             })
             .collect();
@@ -628,9 +632,9 @@ impl Session {
             // does not mention (an egress rule AWS adds) is no change to plan.
             properties: apply::as_found(&written, &observed.properties).into(),
             attributes: (&observed.attributes).into(),
-            depends_on: Vec::new(),
+            depends_on: Default::default(),
             tags: (&observed.tags).into(),
-            sensitive: self.sensitive_of(name),
+            sensitive: self.sensitive_of(name).into(),
             provisional: false,
         };
         let verdict = super::checks::check_import(&self.ctx, name, &found, id)?;
@@ -655,7 +659,7 @@ impl Session {
         .map_err(|e| anyhow!("{name}: tagging {id}: {e}"))?;
         let record = ResourceState {
             attributes: attributes.into(),
-            depends_on: self.ctx.spec_deps(name),
+            depends_on: self.ctx.spec_deps(name).into(),
             tags: tags.into(),
             ..found
         };
@@ -764,8 +768,8 @@ impl Session {
                 && (r.depends_on != step.depends_on || r.sensitive != step.sensitive)
             {
                 let mut r = r.clone();
-                r.depends_on = step.depends_on.clone();
-                r.sensitive = step.sensitive.clone();
+                r.depends_on = (&step.depends_on).into();
+                r.sensitive = (&step.sensitive).into();
                 store.change(&step.name, Change::Resource(Some(r)))?;
             }
         }
@@ -839,19 +843,19 @@ fn used_types<'a>(
         .spec
         .resources
         .values()
-        .map(|r| (&r.plugin, &r.type_name))
-        .chain(spec.spec.groups.values().map(|g| (&g.plugin, &g.type_name)))
-        .chain(state.resources.values().map(|r| (&r.plugin, &r.type_name)))
-        .chain(state.intents.values().map(|i| (&i.plugin, &i.type_name)));
+        .map(|r| (r.plugin.as_str(), r.type_name.as_str()))
+        .chain((spec.spec.groups.values()).map(|g| (g.plugin.as_str(), g.type_name.as_str())))
+        .chain((state.resources.values()).map(|r| (r.plugin.as_str(), r.type_name.as_str())))
+        .chain((state.intents.values()).map(|i| (i.plugin.as_str(), i.type_name.as_str())));
     for (plugin, type_name) in uses {
         // Looked up before anything is copied: most resources share a few plugins and types.
-        match used.get_mut(plugin.as_str()) {
+        match used.get_mut(plugin) {
             Some(types) if types.contains(type_name) => {}
             Some(types) => {
-                types.insert(type_name.clone());
+                types.insert(type_name.to_string());
             }
             None => {
-                used.insert(plugin.clone(), BTreeSet::from([type_name.clone()]));
+                used.insert(plugin.to_string(), BTreeSet::from([type_name.to_string()]));
             }
         }
     }

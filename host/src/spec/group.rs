@@ -213,12 +213,12 @@ impl GroupSpec {
             members.push((
                 member_name(group, logical_id),
                 ResourceSpec {
-                    plugin: self.plugin.clone(),
-                    type_name: self.type_name.clone(),
+                    plugin: self.plugin.as_str().into(),
+                    type_name: self.type_name.as_str().into(),
                     properties: properties.into(),
                     depends_on: self.depends_on.clone(),
                     tags,
-                    references: Vec::new(),
+                    references: Box::default(),
                 },
             ));
         }

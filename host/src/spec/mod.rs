@@ -8,8 +8,10 @@ pub mod group;
 mod jsonc;
 pub mod parameters;
 pub mod reference;
+pub mod source;
 pub mod template;
 
+use crate::interned::Name;
 use crate::state::Compact;
 use anyhow::Result;
 use diagnostic::{SpecError, SpecErrors, locate, offset_of, steps};
@@ -19,6 +21,7 @@ use reference::Reference;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use source::Source;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -26,11 +29,11 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ResourceSpec {
-    /// The provider that manages it.
-    pub plugin: String,
+    /// The provider that manages it (held once for all of them, see `interned`).
+    pub plugin: Name,
     /// Its type in that provider.
     #[serde(rename = "Type")]
-    pub type_name: String,
+    pub type_name: Name,
     /// Its properties, possibly holding references, held as their compact text (parsed where
     /// they are used: a tree per resource would cost several times the spec's file).
     #[serde(default = "no_properties")]
@@ -42,9 +45,10 @@ pub struct ResourceSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
     /// Its references, each with the property path where it stands: found as the spec
-    /// loads (not written in it), held with the resource (not in a map of every name).
+    /// loads (not written in it), held with the resource (not in a map of every name), in
+    /// one allocation, the paths shared (most resources of a type have the same ones).
     #[serde(skip)]
-    pub references: Vec<(String, Reference)>,
+    pub references: Box<[(Name, Reference)]>,
 }
 
 fn empty_object() -> Value {
@@ -221,8 +225,9 @@ pub struct LoadedSpec {
     pub outputs: IndexMap<String, OutputSpec>,
     /// Per resource, the top-level properties a sensitive parameter flows into.
     pub sensitive_fields: BTreeMap<String, BTreeSet<String>>,
-    /// The text the spec was read from (comments blanked), to point errors at.
-    pub text: Option<std::sync::Arc<str>>,
+    /// The text the spec was read from (comments blanked), to point errors at: held when
+    /// small, else found again in the file (see [`source`]).
+    pub source: Source,
     /// Each group's members (resource names, in logical-ID order).
     pub members: IndexMap<String, Vec<String>>,
     /// The properties, as written, of resources (not members) using `{{.Groups.X.IDs}}`.
@@ -262,7 +267,7 @@ impl LoadedSpec {
     pub fn resource_error(&self, name: &str, field: &str, message: impl Into<String>) -> SpecError {
         located(
             &self.path,
-            self.text.as_ref(),
+            self.source.text(&self.path).as_ref(),
             Some(format!("resource {name}")),
             Some(field),
             &format!("Resources.{name}.{field}"),
@@ -326,7 +331,7 @@ impl LoadedSpec {
                 .map_err(|(field, m)| anyhow::anyhow!("resource {name}: {field}: {m}"))?;
             let resource = &mut s.spec.resources[&name];
             resource.properties = properties.into();
-            resource.references = found;
+            resource.references = reference::held(found);
         }
         for (name, written) in &self.group_outputs {
             s.outputs[name].value = group::rewrite_group_refs(written, &s.members)
@@ -337,7 +342,7 @@ impl LoadedSpec {
 
     /// The references of resource `name` (of the spec), each with the property path where it
     /// stands.
-    pub fn references(&self, name: &str) -> &[(String, Reference)] {
+    pub fn references(&self, name: &str) -> &[(Name, Reference)] {
         &self.spec.resources[name].references
     }
 
@@ -447,7 +452,7 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         warnings,
         outputs,
         sensitive_fields,
-        text: Some(source),
+        source: Source::of(&source),
         members,
         group_users,
         group_outputs,
@@ -872,7 +877,7 @@ fn check_references(
         return Err(SpecErrors(errors));
     }
     for (resource, found) in spec.resources.values_mut().zip(references) {
-        resource.references = found;
+        resource.references = reference::held(found);
     }
     Ok(())
 }

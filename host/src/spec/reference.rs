@@ -3,6 +3,7 @@
 //! a dependency. A string that is exactly one reference takes the referenced value with its
 //! JSON type; references inside a longer string are spliced in as text.
 
+use crate::interned::Name;
 use serde_json::Value;
 use std::fmt;
 
@@ -99,9 +100,15 @@ pub fn references(value: &Value) -> Result<Vec<(String, Reference)>, (String, St
         }
         Ok::<(), (String, String)>(())
     })?;
-    // Kept for the spec's lifetime, one list per resource: no spare capacity.
-    found.shrink_to_fit();
     Ok(found)
+}
+
+/// `found` as a resource holds them: one allocation, each path shared.
+pub fn held(found: Vec<(String, Reference)>) -> Box<[(Name, Reference)]> {
+    found
+        .into_iter()
+        .map(|(path, r)| (Name::new(&path), r))
+        .collect()
 }
 
 fn walk<E>(

@@ -27,18 +27,22 @@ pub mod crypt;
 pub mod file;
 pub mod lease;
 pub mod location;
+pub mod name_list;
+mod packed;
 pub mod reconcile;
 pub mod s3;
 mod sdk_credentials;
 pub mod snapshot;
 pub mod tag_list;
 
+use crate::interned::Name;
 use crate::spec::reference::{Reference, Target, at_path};
 use anyhow::{Result, bail};
 use backend::{Backend, Part};
 pub use compact::Compact;
 pub use crypt::Keys;
 pub use location::Location;
+pub use name_list::NameList;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -49,23 +53,24 @@ pub use tag_list::TagList;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ResourceState {
-    pub plugin: String,
+    /// Its provider's name (held once for all of them, see `interned`).
+    pub plugin: Name,
     #[serde(rename = "Type")]
-    pub type_name: String,
+    pub type_name: Name,
     #[serde(rename = "ID")]
     pub id: String,
     /// The properties it was created or last updated with (references resolved).
     pub properties: Compact,
     pub attributes: Compact,
     /// What it depended on when last applied (so it is deleted before them).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
+    #[serde(default, skip_serializing_if = "NameList::is_empty")]
+    pub depends_on: NameList,
     #[serde(default, skip_serializing_if = "TagList::is_empty")]
     pub tags: TagList,
     /// What of it must not be shown: `Properties.X`, `Attributes.Y` (see
     /// `engine::sensitive`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sensitive: Vec<String>,
+    #[serde(default, skip_serializing_if = "NameList::is_empty")]
+    pub sensitive: NameList,
     /// Recorded under a provisional ID: a create answered `pending` under one (SPI 0.4). The
     /// first read that names the object otherwise gives its lasting ID; no other record's ID
     /// ever changes.
@@ -918,9 +923,9 @@ mod tests {
             id: id.into(),
             properties: json!({"Path": id}).into(),
             attributes: json!({}).into(),
-            depends_on: vec![],
+            depends_on: Default::default(),
             tags: Default::default(),
-            sensitive: vec![],
+            sensitive: Default::default(),
             provisional: false,
         }
     }

@@ -5,28 +5,15 @@
 //!
 //! Invariants: keys are unique and sorted; reading a JSON object keeps the last value of a
 //! repeated key, as a map would. The bytes are each key then its value, each a 4-byte length
-//! (little-endian) and its UTF-8 text: only this file reads or writes them.
+//! (little-endian) and its UTF-8 text, as [`packed`] writes them.
 
+use super::packed;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 /// Tags, sorted by key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TagList(Box<[u8]>);
-
-/// The strings packed in `bytes`, in order.
-struct Strings<'a>(&'a [u8]);
-
-impl<'a> Iterator for Strings<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        let (len, rest) = self.0.split_first_chunk::<4>()?;
-        let (text, rest) = rest.split_at(u32::from_le_bytes(*len) as usize);
-        self.0 = rest;
-        Some(std::str::from_utf8(text).expect("a TagList packs whole UTF-8 strings"))
-    }
-}
 
 impl TagList {
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -38,7 +25,7 @@ impl TagList {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        let mut strings = Strings(&self.0);
+        let mut strings = packed::strings(&self.0);
         std::iter::from_fn(move || Some((strings.next()?, strings.next()?)))
     }
 
@@ -58,14 +45,7 @@ impl TagList {
 
     /// The tags `pairs` (sorted by key, each key once), packed.
     fn packed<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
-        let size = pairs.clone().map(|(k, v)| 8 + k.len() + v.len()).sum();
-        let mut bytes = Vec::with_capacity(size);
-        for text in pairs.flat_map(|(k, v)| [k, v]) {
-            let len = u32::try_from(text.len()).expect("a tag is under 4 GiB");
-            bytes.extend_from_slice(&len.to_le_bytes());
-            bytes.extend_from_slice(text.as_bytes());
-        }
-        Self(bytes.into_boxed_slice())
+        Self(packed::pack(pairs.flat_map(|(k, v)| [k, v])))
     }
 }
 

@@ -1,0 +1,205 @@
+//! Names that repeat across a large estate (a provider's name, a resource type), held once.
+//!
+//! Invariant: two [`Name`]s with the same text made by [`Name::new`] (or read by serde) share
+//! one allocation, so a state or spec of 100,000 resources of one type holds that type's
+//! text once, not 100,000 times (a `String` costs its 24 bytes and a 32-byte allocation; a
+//! [`Name`] its 16 bytes). A [`Name`] reads, compares, orders, hashes and serialises exactly
+//! as its text does, so it stands where a `String` stood in every format. The table of
+//! names lives as long as the process and holds each distinct text once: it grows with the
+//! kinds of resources, never with their number (a text longer than [`LONGEST`] is not
+//! shared, so an untrusted provider's long strings cannot fill it).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// The longest text shared through the table (longer ones get their own allocation).
+pub const LONGEST: usize = 128;
+
+/// How many distinct texts the table holds at most (past it, a new text is not shared).
+const MOST: usize = 4096;
+
+static TABLE: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(Default::default);
+
+/// A short text held once per process (see the module's header).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    /// The shared `text`.
+    pub fn new(text: &str) -> Name {
+        if text.len() > LONGEST {
+            return Name(text.into());
+        }
+        let mut table = TABLE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(shared) = table.get(text) {
+            return Name(shared.clone());
+        }
+        let shared: Arc<str> = text.into();
+        if table.len() < MOST {
+            table.insert(shared.clone());
+        }
+        Name(shared)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Name {
+    fn default() -> Self {
+        Name::new("")
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(text: &str) -> Self {
+        Name::new(text)
+    }
+}
+
+impl From<String> for Name {
+    fn from(text: String) -> Self {
+        Name::new(&text)
+    }
+}
+
+impl From<&String> for Name {
+    fn from(text: &String) -> Self {
+        Name::new(text)
+    }
+}
+
+impl From<Name> for String {
+    fn from(name: Name) -> Self {
+        name.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Name> for str {
+    fn eq(&self, other: &Name) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Name> for &str {
+    fn eq(&self, other: &Name) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Name> for String {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Name;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Name, E> {
+                Ok(Name::new(text))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_text_is_held_once_and_reads_as_itself() {
+        let a = Name::new("aws_instance");
+        let b: Name = serde_json::from_str(r#""aws_instance""#).unwrap();
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!(a, "aws_instance");
+        assert_eq!(serde_json::to_string(&b).unwrap(), r#""aws_instance""#);
+        assert_eq!(format!("{a} {a:?}"), r#"aws_instance "aws_instance""#);
+        assert!(Name::new("a") < Name::new("b"));
+    }
+
+    #[test]
+    fn a_long_text_is_not_kept_in_the_table() {
+        let long = "x".repeat(LONGEST + 1);
+        let a = Name::new(&long);
+        let b = Name::new(&long);
+        assert_eq!(a, b);
+        assert!(!Arc::ptr_eq(&a.0, &b.0));
+        assert!(!TABLE.lock().unwrap().contains(long.as_str()));
+    }
+
+    #[test]
+    fn a_name_that_is_not_a_string_is_refused() {
+        let err = serde_json::from_str::<Name>("1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid type: integer `1`, expected a string at line 1 column 1"
+        );
+    }
+}
