@@ -221,6 +221,7 @@ impl PlanFile {
             outputs: self.outputs.clone(),
             sensitive_fields: BTreeMap::new(),
             source: crate::spec::source::Source::Unknown,
+            inputs: None,
             members: IndexMap::new(),
             group_users: BTreeMap::new(),
             group_outputs: BTreeMap::new(),

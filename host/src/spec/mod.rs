@@ -228,6 +228,9 @@ pub struct LoadedSpec {
     /// The text the spec was read from (comments blanked), to point errors at: held when
     /// small, else found again in the file (see [`source`]).
     pub source: Source,
+    /// What it was loaded from, fingerprinted (see [`source::inputs`]); none when it was not
+    /// read from a file (parsed from text, a saved plan's).
+    pub inputs: Option<u64>,
     /// Each group's members (resource names, in logical-ID order).
     pub members: IndexMap<String, Vec<String>>,
     /// The properties, as written, of resources (not members) using `{{.Groups.X.IDs}}`.
@@ -396,10 +399,23 @@ pub fn load(path: &Path) -> Result<LoadedSpec> {
 }
 
 /// Reads and checks the spec at `path` with the `given` parameter values.
+/// The file's text is let go as soon as its relaxed copy is made (a spec of 100,000
+/// resources is ~10 MB: its text is held once while it is read, not three times).
 pub fn load_with(path: &Path, given: &Given) -> Result<LoadedSpec> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| SpecError::file(path, format!("cannot read the spec: {err}")))?;
-    parse_with(path, &text, given)
+    let inputs = source::inputs(path, text.as_bytes(), given);
+    let relaxed = relaxed(&text);
+    drop(text);
+    let mut loaded = parse_relaxed(path, relaxed, given, Source::is_file(path))?;
+    loaded.inputs = Some(inputs);
+    Ok(loaded)
+}
+
+/// `text` made strict JSON (comments blanked, a byte-order mark left out: it is not part of
+/// the JSON, editors on Windows write one).
+fn relaxed(text: &str) -> jsonc::Relaxed {
+    jsonc::relax(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
 /// Parses and checks spec `text` read from `path` (parameters get their defaults).
@@ -412,10 +428,18 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedSpec> {
 /// parameters, the spec read, the parameters substituted, the groups expanded, the state's
 /// location and the references checked.
 pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> {
-    // A byte-order mark is not part of the JSON (editors on Windows write one).
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let relaxed = jsonc::relax(text);
-    let source: std::sync::Arc<str> = relaxed.text.as_str().into();
+    parse_relaxed(path, relaxed(text), given, false)
+}
+
+/// [`parse_with`] of text already relaxed; `in_file`: `path` holds it (so a large one need
+/// not be held, see [`source`]).
+fn parse_relaxed(
+    path: &Path,
+    relaxed: jsonc::Relaxed,
+    given: &Given,
+    in_file: bool,
+) -> Result<LoadedSpec> {
+    let source: std::sync::Arc<str> = relaxed.text.into();
     let at = |subject: Option<String>, field: Option<&str>, json_path: &str, message: String| {
         located(
             path,
@@ -445,6 +469,10 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
     let stack = stack_of(path, &spec);
     check_references(&mut spec, &outputs, &at)?;
     let warnings = left_open(path, &relaxed.closed_at_end);
+    let source = match in_file {
+        true => Source::of(&source),
+        false => Source::Held(source),
+    };
     Ok(LoadedSpec {
         path: path.to_path_buf(),
         spec,
@@ -452,7 +480,8 @@ pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> 
         warnings,
         outputs,
         sensitive_fields,
-        source: Source::of(&source),
+        source,
+        inputs: None,
         members,
         group_users,
         group_outputs,

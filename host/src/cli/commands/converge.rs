@@ -193,6 +193,14 @@ fn with_bundle(args: &SpecArgs, unpacked: crate::bundle::Unpacked) -> SpecArgs {
 }
 
 impl SpecOpener<'_> {
+    /// The spec args to load: the command line's, or the bundle's newest good version.
+    fn looked(&self) -> Result<SpecArgs> {
+        match &self.bundle {
+            Some(following) => following.look(self.args),
+            None => Ok(self.args.clone()),
+        }
+    }
+
     /// The spec args in force: the command line's, or the bundle's last good version.
     fn current(&self) -> Result<SpecArgs> {
         match &self.bundle {
@@ -220,11 +228,19 @@ impl Opener for SpecOpener<'_> {
     }
 
     fn load(&self) -> Result<LoadedSpec> {
-        let args = match &self.bundle {
-            Some(following) => following.look(self.args)?,
-            None => self.args.clone(),
-        };
+        let args = self.looked()?;
         crate::spec::load_with(&args.spec, &args.given())
+    }
+
+    fn reload(&self, applied: &LoadedSpec) -> Result<Option<LoadedSpec>> {
+        let args = self.looked()?;
+        let given = args.given();
+        if applied.inputs.is_some()
+            && crate::spec::source::inputs_now(&args.spec, &given) == applied.inputs
+        {
+            return Ok(None);
+        }
+        crate::spec::load_with(&args.spec, &given).map(Some)
     }
 }
 
