@@ -1,43 +1,69 @@
 //! The dependency graph of a spec's resources (petgraph): an edge `a → b` means `b` depends
 //! on `a` (by reference or `DependsOn`), so `a` is created first and deleted last. A layer
 //! below the engine: it knows specs, not plans (its pictures are the CLI's `picture`).
+//!
+//! Invariant: node `i` is the spec's resource `i` (nodes are added in the spec's order and
+//! never removed), and the graph holds the spec it was built from: a node carries no name of
+//! its own (100,000 resources would hold each name a second time), [`Graph::name`] reads it
+//! from that spec.
 
 use crate::spec::LoadedSpec;
 use anyhow::Result;
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Resources as graph nodes, in a topological order.
 pub struct Graph {
-    pub graph: DiGraph<String, ()>,
+    pub graph: DiGraph<(), ()>,
     /// Nodes in dependency order (dependencies first).
     pub order: Vec<NodeIndex>,
+    /// The spec it was built from.
+    spec: Arc<LoadedSpec>,
 }
 
 impl Graph {
     /// The graph of `spec`; a cycle is an error that prints it (`A -> B -> A`).
-    pub fn build(spec: &LoadedSpec) -> Result<Self> {
-        let mut graph = DiGraph::with_capacity(spec.spec.resources.len(), 0);
-        let index: HashMap<&str, NodeIndex> = spec
-            .spec
-            .resources
-            .keys()
-            .map(|name| (name.as_str(), graph.add_node(name.clone())))
-            .collect();
-        for name in spec.spec.resources.keys() {
+    pub fn build(spec: &Arc<LoadedSpec>) -> Result<Self> {
+        let resources = &spec.spec.resources;
+        let mut graph = DiGraph::with_capacity(resources.len(), 0);
+        for _ in 0..resources.len() {
+            graph.add_node(());
+        }
+        for (i, name) in resources.keys().enumerate() {
             for dep in spec.dependencies(name) {
-                graph.add_edge(index[dep], index[name.as_str()], ());
+                let from = resources.get_index_of(dep).expect("references are checked");
+                graph.add_edge(NodeIndex::new(from), NodeIndex::new(i), ());
             }
         }
         let order = toposort(&graph, None).map_err(|cycle| {
-            let path = cycle_through(&graph, cycle.node_id());
+            let path = cycle_through(&graph, cycle.node_id(), |n| name_of(spec, n));
             let message = format!("dependency cycle: {}", path.join(" -> "));
             let field = field_naming(spec, &path[0], &path[1]);
             spec.resource_error(&path[0], &field, message)
         })?;
-        Ok(Self { graph, order })
+        Ok(Self {
+            graph,
+            order,
+            spec: spec.clone(),
+        })
     }
+
+    /// The name of resource `node`.
+    pub fn name(&self, node: NodeIndex) -> &str {
+        name_of(&self.spec, node)
+    }
+
+    /// Whether `name` is one of its resources.
+    pub fn contains(&self, name: &str) -> bool {
+        self.spec.spec.resources.contains_key(name)
+    }
+}
+
+fn name_of(spec: &LoadedSpec, node: NodeIndex) -> &str {
+    let (name, _) = (spec.spec.resources.get_index(node.index())).expect("a node is a resource");
+    name
 }
 
 /// What each resource of `spec` is (`aws Vpc`), for pictures (made when one is drawn, not
@@ -76,15 +102,19 @@ fn field_naming(spec: &LoadedSpec, name: &str, dependency: &str) -> String {
 
 /// A cycle through `start`, as names from a dependent around to itself, starting at the
 /// first name in order (the same cycle always reads the same).
-fn cycle_through(graph: &DiGraph<String, ()>, start: NodeIndex) -> Vec<String> {
+fn cycle_through<'a>(
+    graph: &DiGraph<(), ()>,
+    start: NodeIndex,
+    name: impl Fn(NodeIndex) -> &'a str,
+) -> Vec<String> {
     // Depth-first search for a path from `start` back to `start`.
     let mut stack = vec![(start, graph.neighbors(start).collect::<Vec<_>>())];
     let mut seen = vec![false; graph.node_count()];
     while let Some((_, next)) = stack.last_mut() {
         match next.pop() {
             Some(n) if n == start => {
-                let mut names: Vec<String> = stack.iter().map(|(n, _)| graph[*n].clone()).collect();
-                names.push(graph[start].clone());
+                let mut names: Vec<String> = stack.iter().map(|(n, _)| name(*n).into()).collect();
+                names.push(name(start).into());
                 // Edges point from dependency to dependent; print "A depends on B" order.
                 names.reverse();
                 names.pop();
@@ -103,7 +133,7 @@ fn cycle_through(graph: &DiGraph<String, ()>, start: NodeIndex) -> Vec<String> {
             }
         }
     }
-    vec![graph[start].clone()]
+    vec![name(start).into()]
 }
 
 #[cfg(test)]
@@ -111,8 +141,10 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn spec(text: &str) -> LoadedSpec {
-        crate::spec::parse(Path::new("s.json"), text).unwrap()
+    fn spec(text: &str) -> Arc<LoadedSpec> {
+        crate::spec::parse(Path::new("s.json"), text)
+            .unwrap()
+            .into()
     }
 
     #[test]
@@ -124,7 +156,7 @@ mod tests {
                 "A": {"Plugin": "p", "Type": "T"}}}"#,
         );
         let g = Graph::build(&s).unwrap();
-        let names: Vec<&str> = g.order.iter().map(|n| g.graph[*n].as_str()).collect();
+        let names: Vec<&str> = g.order.iter().map(|n| g.name(*n)).collect();
         assert_eq!(names, ["A", "B", "C"]);
     }
 

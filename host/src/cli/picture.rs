@@ -31,8 +31,8 @@ pub fn dot(graph: &Graph, actions: Option<&HashMap<String, Action>>) -> String {
         let _ = writeln!(
             out,
             "  {:?} -> {:?};",
-            graph.graph[edge.source()],
-            graph.graph[edge.target()]
+            graph.name(edge.source()),
+            graph.name(edge.target())
         );
     }
     out.push_str("}\n");
@@ -45,13 +45,10 @@ fn names(graph: &Graph, actions: Option<&HashMap<String, Action>>) -> Vec<String
     let mut names: Vec<String> = graph
         .order
         .iter()
-        .map(|n| graph.graph[*n].clone())
+        .map(|n| graph.name(*n).to_string())
         .collect();
     if let Some(actions) = actions {
-        let mut gone: Vec<&String> = actions
-            .keys()
-            .filter(|n| !graph.graph.node_weights().any(|w| w == *n))
-            .collect();
+        let mut gone: Vec<&String> = actions.keys().filter(|n| !graph.contains(n)).collect();
         gone.sort();
         names.extend(gone.into_iter().cloned());
     }
@@ -94,7 +91,7 @@ pub fn svg(
         handles.insert(name, vg.add_node(element));
     }
     for edge in graph.graph.raw_edges() {
-        let (from, to) = (&graph.graph[edge.source()], &graph.graph[edge.target()]);
+        let (from, to) = (graph.name(edge.source()), graph.name(edge.target()));
         vg.add_edge(Arrow::simple(""), handles[from], handles[to]);
     }
     let mut svg = SVGWriter::new();
@@ -179,7 +176,12 @@ mod tests {
     use std::path::Path;
 
     fn graph(text: &str) -> Graph {
-        Graph::build(&crate::spec::parse(Path::new("s.json"), text).unwrap()).unwrap()
+        Graph::build(
+            &crate::spec::parse(Path::new("s.json"), text)
+                .unwrap()
+                .into(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -565,7 +565,10 @@ fn reread_spec(
             }
             *applied = Arc::new(latest);
         }
-        Ok(_) => {}
+        // The same spec from other inputs (a comment edited, a new bundle of the same spec):
+        // kept as loaded now, so the next tick compares with these inputs.
+        Ok(Some(latest)) => *applied = Arc::new(latest),
+        Ok(None) => {}
         Err(err) => events.event(Event::Warning {
             message: format!(
                 "the spec file cannot be read ({err:#}); converging to the last good one"

@@ -13,7 +13,7 @@ use crate::state::{Compact, ResourceState, State, TagList};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One changed top-level property.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -472,13 +472,15 @@ struct Inputs<'a> {
 /// A step for each resource of the spec that changes (or whose record does), in dependency
 /// order, and how many are left as they are.
 fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<(Vec<Step>, usize)> {
-    let mut actions: HashMap<&str, Action> = HashMap::with_capacity(graph.order.len());
+    // Each resource's action, by its place in the spec, as it is decided (dependencies
+    // first).
+    let mut actions: Vec<Option<Action>> = vec![None; graph.order.len()];
     // Room for a step each (untouched room costs no memory), given back once they are made.
     let mut steps = Vec::with_capacity(graph.order.len());
     let mut unchanged = 0;
     for node in &graph.order {
-        let name = graph.graph[*node].as_str();
-        let rs = &inputs.spec.spec.resources[name];
+        let name = graph.name(*node);
+        let rs = &inputs.spec.spec.resources[node.index()];
         let info = providers.get(&rs.plugin)?.module.info();
         let ty = info
             .type_info(&rs.type_name)
@@ -486,7 +488,7 @@ fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<(
         let desired = desired(inputs, &rs.properties.value(), &actions);
         let recorded = inputs.state.resources.get(name);
         let (action, changes, reason) = decide(inputs, name, recorded, &desired, ty);
-        actions.insert(name, action);
+        actions[node.index()] = Some(action);
         if action == Action::NoOp && recorded.is_some_and(|r| recorded_as_is(inputs, name, r)) {
             unchanged += 1;
             continue;
@@ -517,10 +519,12 @@ fn recorded_as_is(inputs: &Inputs, name: &str, recorded: &ResourceState) -> bool
 /// The properties `properties` resolve to with what is known now: a reference to a resource
 /// kept (or updated in place) is its recorded ID or attribute; to one created or replaced,
 /// unknown until apply.
-fn desired(inputs: &Inputs, properties: &Value, actions: &HashMap<&str, Action>) -> Value {
+fn desired(inputs: &Inputs, properties: &Value, actions: &[Option<Action>]) -> Value {
     let lookup = |r: &Reference| -> Option<Value> {
         let recorded = inputs.state.resources.get(&r.resource)?;
-        match (&r.target, actions[r.resource.as_str()]) {
+        let at = inputs.spec.spec.resources.get_index_of(&r.resource)?;
+        let action = actions[at].expect("a dependency is decided first");
+        match (&r.target, action) {
             (Target::Id, Action::NoOp | Action::Update) => Some(Value::String(recorded.id.clone())),
             // An update in place keeps the object: its attributes are taken as they are
             // (a dependent whose input an update does change is updated by the next

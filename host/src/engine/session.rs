@@ -540,11 +540,11 @@ impl Session {
             let store = self.store();
             group::decide(self.spec(), &store.state, &listed)
         };
-        let spec = self.spec().regroup(&decision.chosen)?;
+        let spec = Arc::new(self.spec().regroup(&decision.chosen)?);
         self.graph = Graph::build(&spec)?;
         Arc::get_mut(&mut self.ctx)
             .ok_or_else(|| anyhow!("internal: the session is shared while planning"))?
-            .spec = Arc::new(spec);
+            .spec = spec;
         Ok(decision)
     }
 

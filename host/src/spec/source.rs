@@ -4,8 +4,10 @@
 //! not (at 100,000 resources it is ~10 MB, held through a whole plan for an error that
 //! seldom comes), and is read again from the file when an error needs it, then used only if
 //! it is exactly the text the spec was loaded from (its length and hash): an edited file
-//! gives an error without a line, never one pointing at the wrong line. It is read again at
-//! most once per load (every error after the first shares that read). A spec not read from
+//! gives an error without a line, never one pointing at the wrong line. Errors alive at once
+//! share one read (many findings do not each hold a copy), and the text is let go with the
+//! last of them (a converge holds its spec for months); a file found changed is not read
+//! again for that load. A spec not read from
 //! a regular file (a pipe, `/dev/stdin`) is held whatever its size: it cannot be read twice.
 //! The text is the one errors are located in: comments blanked, a byte-order mark left out.
 //!
@@ -15,7 +17,7 @@
 use super::parameters::Given;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, Weak};
 
 /// The largest text held; a larger one is read again when an error needs it.
 pub const HELD_UP_TO: usize = 1 << 20;
@@ -28,12 +30,23 @@ pub enum Source {
     Unknown,
     Held(Arc<str>),
     /// In the spec's file, as long as it still holds this text; `read`: what reading it
-    /// again gave, once it was needed.
+    /// again gave.
     InFile {
         len: usize,
         hash: u64,
-        read: Arc<OnceLock<Option<Arc<str>>>>,
+        read: Arc<Mutex<Read>>,
     },
+}
+
+/// What reading a large spec's file again gave.
+#[derive(Debug, Default)]
+pub enum Read {
+    #[default]
+    NotYet,
+    /// The text, while an error holds it.
+    Text(Weak<str>),
+    /// The file no longer holds the text.
+    Changed,
 }
 
 impl Source {
@@ -64,14 +77,28 @@ impl Source {
                 len,
                 hash: kept,
                 read,
-            } => read
-                .get_or_init(|| {
-                    let read = std::fs::read_to_string(path).ok()?;
-                    let read = read.strip_prefix('\u{feff}').unwrap_or(&read);
-                    let relaxed = super::jsonc::relax(read).text;
-                    (relaxed.len() == *len && hash(&relaxed) == *kept).then(|| relaxed.into())
-                })
-                .clone(),
+            } => {
+                let mut read = read.lock().unwrap_or_else(|p| p.into_inner());
+                let held = match &*read {
+                    Read::Changed => return None,
+                    Read::Text(text) => text.upgrade(),
+                    Read::NotYet => None,
+                };
+                if held.is_some() {
+                    return held;
+                }
+                let text = std::fs::read_to_string(path).ok().and_then(|text| {
+                    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+                    let relaxed = super::jsonc::relax(text).text;
+                    (relaxed.len() == *len && hash(&relaxed) == *kept)
+                        .then(|| Arc::<str>::from(relaxed))
+                });
+                *read = match &text {
+                    Some(text) => Read::Text(Arc::downgrade(text)),
+                    None => Read::Changed,
+                };
+                text
+            }
         }
     }
 }
@@ -164,6 +191,11 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let second = spec.resource_error("R0", "Type", "wrong").text.unwrap();
         assert!(Arc::ptr_eq(&first, &second));
+        // Let go with the last error that held it; the file, gone, is not read again.
+        drop((first, second));
+        assert!(spec.resource_error("R0", "Type", "wrong").text.is_none());
+        std::fs::write(&path, large()).unwrap();
+        assert!(spec.resource_error("R0", "Type", "wrong").text.is_none());
     }
 
     #[test]

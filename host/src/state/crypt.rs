@@ -11,7 +11,7 @@
 //! error, never a wrong state). Units of format 1 (`rkit-sealed:1:KEYID:BASE64`, no context)
 //! written by earlier rkits still open; nothing is written in it.
 
-use aes_gcm::aead::Aead;
+use aes_gcm::aead::{Aead, AeadInPlace};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use anyhow::{Result, anyhow, bail};
 use base64::Engine;
@@ -296,7 +296,7 @@ pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<(Vec<u8>, Bo
             key.id
         );
     }
-    let body = STANDARD
+    let mut body = STANDARD
         .decode(body)
         .map_err(|_| anyhow!("{what}: a sealed unit is damaged (not base64)"))?;
     if body.len() < 12 + 16 {
@@ -306,19 +306,17 @@ pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<(Vec<u8>, Bo
         Bound::Context(context) => [AAD, context.as_bytes()].concat(),
         _ => AAD_V1.to_vec(),
     };
-    let opened = key
-        .cipher
-        .decrypt(
-            Nonce::from_slice(&body[..12]),
-            aes_gcm::aead::Payload {
-                msg: &body[12..],
-                aad: &aad,
-            },
-        )
+    // Opened where it lies (a snapshot's ciphertext and plaintext are not both held): the
+    // nonce taken out, the rest moved to the front.
+    let nonce = *Nonce::from_slice(&body[..12]);
+    body.copy_within(12.., 0);
+    body.truncate(body.len() - 12);
+    key.cipher
+        .decrypt_in_place(&nonce, &aad, &mut body)
         .map_err(|_| {
             anyhow!("{what}: a sealed unit is damaged or was changed (it does not authenticate)")
         })?;
-    Ok((opened, bound))
+    Ok((body, bound))
 }
 
 #[cfg(test)]

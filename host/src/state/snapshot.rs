@@ -32,22 +32,31 @@ pub struct Opened {
 /// Reads `snapshot` (`what` names it for errors) with `keys`.
 pub fn read(snapshot: Snapshot, keys: &Keys, what: &str) -> Result<Opened> {
     match snapshot {
-        Snapshot::Bytes(bytes) => from_bytes(&bytes, keys, what),
+        Snapshot::Bytes(bytes) => from_bytes(bytes, keys, what),
         Snapshot::File(file) => from_file(file, keys, what),
     }
 }
 
-/// A snapshot held whole.
-fn from_bytes(bytes: &[u8], keys: &Keys, what: &str) -> Result<Opened> {
-    let (opened, bound) = keys.open_bound(bytes, what)?;
+/// A snapshot held whole. A sealed one's stored text is let go once it is opened, before
+/// its plaintext is parsed (not both held beside the records).
+fn from_bytes(bytes: Vec<u8>, keys: &Keys, what: &str) -> Result<Opened> {
+    let (digest, size, stored_as_now) = (chain::digest(&bytes), bytes.len(), keys.store_as(&bytes));
+    let (opened, bound) = keys.open_bound(&bytes, what)?;
+    let plain = match opened {
+        std::borrow::Cow::Owned(plain) => {
+            drop(bytes);
+            plain
+        }
+        std::borrow::Cow::Borrowed(_) => bytes,
+    };
     let state =
-        serde_json::from_slice::<State>(&opened).with_context(|| format!("reading {what}"))?;
+        serde_json::from_slice::<State>(&plain).with_context(|| format!("reading {what}"))?;
     Ok(Opened {
         state,
-        digest: chain::digest(bytes),
+        digest,
         bound,
-        size: bytes.len(),
-        stored_as_now: keys.store_as(bytes),
+        size,
+        stored_as_now,
     })
 }
 
@@ -66,7 +75,7 @@ fn from_file(mut file: std::fs::File, keys: &Keys, what: &str) -> Result<Opened>
         let mut bytes = start;
         bytes.reserve_exact(size.saturating_sub(bytes.len()));
         file.read_to_end(&mut bytes).map_err(reading)?;
-        return from_bytes(&bytes, keys, what);
+        return from_bytes(bytes, keys, what);
     }
     let (_, bound) = keys.open_bound(&start, what)?;
     let mut hashed = BufReader::with_capacity(CHUNK, Hashed::new(start.as_slice().chain(file)));

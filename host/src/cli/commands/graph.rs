@@ -54,6 +54,7 @@ pub async fn exec(args: GraphArgs, _: &Interrupt) -> Result<ExitCode> {
         }
         None => None,
     };
+    let spec = std::sync::Arc::new(spec);
     let graph = Graph::build(&spec)?;
     match format {
         "svg" => {
