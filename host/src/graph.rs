@@ -55,6 +55,11 @@ impl Graph {
         name_of(&self.spec, node)
     }
 
+    /// The spec it was built from.
+    pub fn spec(&self) -> &LoadedSpec {
+        &self.spec
+    }
+
     /// Whether `name` is one of its resources.
     pub fn contains(&self, name: &str) -> bool {
         self.spec.spec.resources.contains_key(name)

@@ -566,9 +566,11 @@ fn reread_spec(
             *applied = Arc::new(latest);
         }
         // The same spec from other inputs (a comment edited, a new bundle of the same spec):
-        // kept as loaded now, so the next tick compares with these inputs.
-        Ok(Some(latest)) => *applied = Arc::new(latest),
-        Ok(None) => {}
+        // kept as loaded now, so the next tick compares with these inputs. Only with the
+        // same digest: the state records the digest of what converge applies, and a spec
+        // equal but written in another order has another.
+        Ok(Some(latest)) if latest.digest == applied.digest => *applied = Arc::new(latest),
+        Ok(_) => {}
         Err(err) => events.event(Event::Warning {
             message: format!(
                 "the spec file cannot be read ({err:#}); converging to the last good one"
@@ -862,6 +864,76 @@ async fn plan_pending(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Gives what `spec.json` in its directory loads to, unless it is unchanged.
+    struct File(std::path::PathBuf);
+
+    impl Opener for File {
+        async fn open(&self, _: Arc<LoadedSpec>, _: Events, _: Interrupt) -> Result<Session> {
+            anyhow::bail!("not opened in these tests")
+        }
+
+        fn load(&self) -> Result<LoadedSpec> {
+            crate::spec::load(&self.0)
+        }
+
+        fn reload(&self, applied: &LoadedSpec) -> Result<Option<LoadedSpec>> {
+            let now = crate::spec::source::inputs_now(&self.0, &Default::default());
+            match now == applied.inputs {
+                true => Ok(None),
+                false => self.load().map(Some),
+            }
+        }
+    }
+
+    #[test]
+    fn a_tick_keeps_its_spec_unless_it_changed_and_takes_new_inputs_of_the_same_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let opener = File(dir.path().join("spec.json"));
+        let write = |text: &str| std::fs::write(&opener.0, text).unwrap();
+        let (a, b) = (
+            r#""A": {"Plugin": "p", "Type": "T"}"#,
+            r#""B": {"Plugin": "p", "Type": "T"}"#,
+        );
+        write(&format!(r#"{{"Resources": {{{a}, {b}}}}}"#));
+        let mut applied = Arc::new(opener.load().unwrap());
+        let options = Options {
+            interval: Duration::from_secs(1),
+            once: true,
+            observe_only: false,
+            follow_spec: false,
+            max_operations: 0,
+            parallelism: 1,
+            self_id: None,
+        };
+        let events: Events = Arc::new(super::super::events::Silent);
+        let reread = |applied: &mut Arc<LoadedSpec>| {
+            reread_spec(&options, applied, &mut None, &opener, &events)
+        };
+        // Unchanged: the same spec, not loaded again.
+        let first = applied.clone();
+        assert!(reread(&mut applied).is_none());
+        assert!(Arc::ptr_eq(&first, &applied));
+        // A comment: the same digest from other inputs, taken.
+        write(&format!("// a comment\n{{\"Resources\": {{{a}, {b}}}}}"));
+        assert!(reread(&mut applied).is_none());
+        assert!(!Arc::ptr_eq(&first, &applied));
+        assert_eq!(
+            (&applied.digest, &applied.spec),
+            (&first.digest, &first.spec)
+        );
+        assert_ne!(applied.inputs, first.inputs);
+        // Another order: an equal spec of another digest is not taken (the state records
+        // the digest of what converge applied).
+        let kept = applied.clone();
+        write(&format!(r#"{{"Resources": {{{b}, {a}}}}}"#));
+        assert!(reread(&mut applied).is_none());
+        assert!(Arc::ptr_eq(&kept, &applied));
+        // Changed: given to be planned and reported.
+        write(&format!(r#"{{"Resources": {{{a}}}}}"#));
+        assert!(reread(&mut applied).is_some());
+        assert!(Arc::ptr_eq(&kept, &applied));
+    }
 
     #[test]
     fn metrics_read_as_prometheus_text() {

@@ -472,6 +472,11 @@ struct Inputs<'a> {
 /// A step for each resource of the spec that changes (or whose record does), in dependency
 /// order, and how many are left as they are.
 fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<(Vec<Step>, usize)> {
+    // Nodes and actions are by the place of a resource in the spec: the graph's own.
+    assert!(
+        std::ptr::eq(graph.spec(), inputs.spec),
+        "a plan is made with its spec's graph"
+    );
     // Each resource's action, by its place in the spec, as it is decided (dependencies
     // first).
     let mut actions: Vec<Option<Action>> = vec![None; graph.order.len()];

@@ -541,10 +541,11 @@ impl Session {
             group::decide(self.spec(), &store.state, &listed)
         };
         let spec = Arc::new(self.spec().regroup(&decision.chosen)?);
-        self.graph = Graph::build(&spec)?;
+        let graph = Graph::build(&spec)?;
         Arc::get_mut(&mut self.ctx)
             .ok_or_else(|| anyhow!("internal: the session is shared while planning"))?
             .spec = spec;
+        self.graph = graph;
         Ok(decision)
     }
 

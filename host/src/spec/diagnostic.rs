@@ -33,7 +33,7 @@ pub struct SpecError {
     pub message: String,
     pub at: Option<Location>,
     /// The file's text, for showing the line.
-    pub text: Option<Arc<str>>,
+    pub text: Option<Arc<String>>,
 }
 
 impl fmt::Display for SpecError {
@@ -266,7 +266,7 @@ mod tests {
             field: Some("Type".into()),
             message: "no type \"X\"".into(),
             at: Some(at),
-            text: Some(TEXT.into()),
+            text: Some(Arc::new(TEXT.into())),
         };
         assert_eq!(
             err.to_string(),

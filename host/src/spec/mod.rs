@@ -439,7 +439,7 @@ fn parse_relaxed(
     given: &Given,
     in_file: bool,
 ) -> Result<LoadedSpec> {
-    let source: std::sync::Arc<str> = relaxed.text.into();
+    let source = std::sync::Arc::new(relaxed.text);
     let at = |subject: Option<String>, field: Option<&str>, json_path: &str, message: String| {
         located(
             path,
@@ -495,7 +495,7 @@ fn parse_relaxed(
 /// its text: most of a spec, read straight into its resources with no tree between.
 fn read_json<'s>(
     path: &Path,
-    source: &'s std::sync::Arc<str>,
+    source: &'s std::sync::Arc<String>,
 ) -> Result<(Value, Option<&'s RawValue>)> {
     crate::json_strict::checked(source).map_err(|err| {
         let message = strip_position(&err.to_string());
@@ -525,7 +525,7 @@ fn read_json<'s>(
 /// An error serde_json found reading `source`, at its line and column.
 fn json_error(
     path: &Path,
-    source: &std::sync::Arc<str>,
+    source: &std::sync::Arc<String>,
     err: &serde_json::Error,
     message: String,
 ) -> SpecError {
@@ -550,7 +550,7 @@ fn json_error(
 /// are never both held in full).
 fn read_spec(
     path: &Path,
-    source: &std::sync::Arc<str>,
+    source: &std::sync::Arc<String>,
     value: Value,
     resources: Option<&RawValue>,
 ) -> Result<Spec> {
@@ -568,7 +568,7 @@ fn read_spec(
 /// by its path.
 fn typed_error(
     path: &Path,
-    source: &std::sync::Arc<str>,
+    source: &std::sync::Arc<String>,
     within: Option<&str>,
     err: serde_path_to_error::Error<serde_json::Error>,
 ) -> SpecError {
@@ -748,7 +748,7 @@ fn left_open(path: &Path, closed: &str) -> Vec<String> {
 /// are left to the spec's full reading, which reports them where they are.
 fn group_settings_with_parameters(
     path: &Path,
-    source: &std::sync::Arc<str>,
+    source: &std::sync::Arc<String>,
     value: &mut Value,
     given: &Given,
 ) -> Result<()> {
@@ -933,7 +933,7 @@ fn digest_of(spec: &Spec) -> String {
 /// An error at `json_path` of the file (its key with `key`), about `field` of `subject`.
 fn located(
     file: &Path,
-    text: Option<&std::sync::Arc<str>>,
+    text: Option<&std::sync::Arc<String>>,
     subject: Option<String>,
     field: Option<&str>,
     json_path: &str,
@@ -963,7 +963,7 @@ type Expanded = (
 /// properties and outputs into the members' ID references.
 fn expand_groups(
     path: &Path,
-    source: &std::sync::Arc<str>,
+    source: &std::sync::Arc<String>,
     spec: &mut Spec,
     outputs: &mut IndexMap<String, OutputSpec>,
     sensitive_fields: &mut BTreeMap<String, BTreeSet<String>>,
@@ -978,7 +978,7 @@ fn expand_groups(
 /// template); each group's members, by group.
 fn add_members(
     path: &Path,
-    source: &std::sync::Arc<str>,
+    source: &std::sync::Arc<String>,
     spec: &mut Spec,
     sensitive_fields: &mut BTreeMap<String, BTreeSet<String>>,
 ) -> Result<IndexMap<String, Vec<String>>> {
@@ -1035,7 +1035,7 @@ fn add_members(
 /// properties, as written, of the resources (not members) that use them.
 fn rewrite_resources_group_refs(
     path: &Path,
-    source: &std::sync::Arc<str>,
+    source: &std::sync::Arc<String>,
     spec: &mut Spec,
     members: &IndexMap<String, Vec<String>>,
 ) -> Result<BTreeMap<String, Value>> {
@@ -1081,7 +1081,7 @@ fn rewrite_resources_group_refs(
 /// written, of the outputs that use them.
 fn rewrite_outputs_group_refs(
     path: &Path,
-    source: &std::sync::Arc<str>,
+    source: &std::sync::Arc<String>,
     outputs: &mut IndexMap<String, OutputSpec>,
     members: &IndexMap<String, Vec<String>>,
 ) -> Result<BTreeMap<String, Value>> {
@@ -1112,7 +1112,7 @@ fn rewrite_outputs_group_refs(
 #[allow(clippy::type_complexity)]
 fn substitute_parameters(
     path: &Path,
-    source: &std::sync::Arc<str>,
+    source: &std::sync::Arc<String>,
     spec: &mut Spec,
     given: &Given,
 ) -> Result<(
@@ -1149,7 +1149,7 @@ fn substitute_parameters(
 /// `path` (`source` its text, to point errors at).
 struct Substitution<'a> {
     path: &'a Path,
-    source: &'a std::sync::Arc<str>,
+    source: &'a std::sync::Arc<String>,
     values: BTreeMap<String, Value>,
     secret: BTreeSet<String>,
 }

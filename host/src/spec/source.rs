@@ -28,7 +28,7 @@ pub enum Source {
     /// Not known (a saved plan's spec).
     #[default]
     Unknown,
-    Held(Arc<str>),
+    Held(Arc<String>),
     /// In the spec's file, as long as it still holds this text; `read`: what reading it
     /// again gave.
     InFile {
@@ -43,15 +43,16 @@ pub enum Source {
 pub enum Read {
     #[default]
     NotYet,
-    /// The text, while an error holds it.
-    Text(Weak<str>),
+    /// The text, while an error holds it (its bytes are their own allocation, freed with
+    /// the last error that holds them: an `Arc<str>` would keep them for the `Weak`).
+    Text(Weak<String>),
     /// The file no longer holds the text.
     Changed,
 }
 
 impl Source {
     /// Kept for `text`, as read (comments blanked) from a regular file.
-    pub fn of(text: &Arc<str>) -> Source {
+    pub fn of(text: &Arc<String>) -> Source {
         match text.len() <= HELD_UP_TO {
             true => Source::Held(text.clone()),
             false => Source::InFile {
@@ -69,7 +70,7 @@ impl Source {
 
     /// The text, read again from `path` if it is not held; none if the file no longer
     /// holds it.
-    pub fn text(&self, path: &Path) -> Option<Arc<str>> {
+    pub fn text(&self, path: &Path) -> Option<Arc<String>> {
         match self {
             Source::Unknown => None,
             Source::Held(text) => Some(text.clone()),
@@ -90,8 +91,7 @@ impl Source {
                 let text = std::fs::read_to_string(path).ok().and_then(|text| {
                     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                     let relaxed = super::jsonc::relax(text).text;
-                    (relaxed.len() == *len && hash(&relaxed) == *kept)
-                        .then(|| Arc::<str>::from(relaxed))
+                    (relaxed.len() == *len && hash(&relaxed) == *kept).then(|| Arc::new(relaxed))
                 });
                 *read = match &text {
                     Some(text) => Read::Text(Arc::downgrade(text)),
@@ -248,7 +248,7 @@ mod tests {
     fn a_small_spec_is_held() {
         let text = r#"{"Resources": {"A": {"Plugin": "p", "Type": "T"}}}"#;
         let spec = crate::spec::parse(Path::new("gone.json"), text).unwrap();
-        assert!(matches!(&spec.source, Source::Held(t) if &**t == text));
+        assert!(matches!(&spec.source, Source::Held(t) if **t == text));
         let err = spec.resource_error("A", "Type", "wrong");
         assert_eq!(
             err.to_string(),
