@@ -1,13 +1,14 @@
 //! Names that repeat across a large estate (a provider's name, a resource type), held once.
 //!
 //! Invariant: two [`Name`]s with the same text made by [`Name::new`] (or read by serde) share
-//! one allocation, so a state or spec of 100,000 resources of one type holds that type's
-//! text once, not 100,000 times (a `String` costs its 24 bytes and a 32-byte allocation; a
-//! [`Name`] its 16 bytes). A [`Name`] reads, compares, orders, hashes and serialises exactly
-//! as its text does, so it stands where a `String` stood in every format. The table of
-//! names lives as long as the process and holds each distinct text once: it grows with the
-//! kinds of resources, never with their number (a text longer than [`LONGEST`] is not
-//! shared, so an untrusted provider's long strings cannot fill it).
+//! one allocation while the table has room, so a state or spec of 100,000 resources of one
+//! type holds that type's text once, not 100,000 times (a `String` costs its 24 bytes and a
+//! 32-byte allocation; a [`Name`] its 16 bytes). A [`Name`] reads, compares, orders, hashes
+//! and serialises exactly as its text does, so it stands where a `String` stood in every
+//! format, shared or not. The table lives as long as the process and holds each distinct
+//! text once, at most [`MOST`] texts of at most [`LONGEST`] bytes (past either, a text gets
+//! its own allocation): it grows with the kinds of resources and property paths, never
+//! with their number, and nothing a spec or a provider sends can make it large.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Borrow;
@@ -20,7 +21,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 pub const LONGEST: usize = 128;
 
 /// How many distinct texts the table holds at most (past it, a new text is not shared).
-const MOST: usize = 4096;
+pub const MOST: usize = 4096;
 
 static TABLE: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(Default::default);
 

@@ -7,8 +7,8 @@
 //! gives an error without a line, never one pointing at the wrong line. Errors alive at once
 //! share one read (many findings do not each hold a copy), and the text is let go with the
 //! last of them (a converge holds its spec for months); a file found changed is not read
-//! again for that load. A spec not read from
-//! a regular file (a pipe, `/dev/stdin`) is held whatever its size: it cannot be read twice.
+//! again for that load. A spec not read from a regular file (a pipe, `/dev/stdin`) is held
+//! whatever its size: it cannot be read twice.
 //! The text is the one errors are located in: comments blanked, a byte-order mark left out.
 //!
 //! [`inputs`] fingerprints what a spec file is loaded from, so that a long-running converge
