@@ -321,8 +321,7 @@ pub trait Opener {
     /// Reads the spec file again unless what it is loaded from is what `applied` was loaded
     /// from (`None`: unchanged; a spec of 100,000 resources is not parsed again, nor held
     /// twice, on every tick).
-    fn reload(&self, applied: &LoadedSpec) -> Result<Option<LoadedSpec>> {
-        let _ = applied;
+    fn reload(&self, _applied: &LoadedSpec) -> Result<Option<LoadedSpec>> {
         self.load().map(Some)
     }
 }

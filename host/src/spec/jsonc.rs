@@ -10,8 +10,11 @@ pub struct Relaxed {
     pub closed_at_end: String,
 }
 
-/// `text` with comments and trailing commas replaced by spaces, and open brackets closed.
+/// `text` with comments and trailing commas replaced by spaces, and open brackets closed; a
+/// byte-order mark at its start left out (it is not part of the JSON: editors on Windows
+/// write one), so every reader of a spec or a var file accepts the same files.
 pub fn relax(text: &str) -> Relaxed {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let bytes = text.as_bytes();
     let mut out = bytes.to_vec();
     let mut open = Vec::new();
@@ -91,6 +94,11 @@ mod tests {
 
     fn parse(text: &str) -> Value {
         serde_json::from_str(&relax(text).text).unwrap()
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_left_out() {
+        assert_eq!(relax("\u{feff}{\"a\": 1}").text, "{\"a\": 1}");
     }
 
     #[test]

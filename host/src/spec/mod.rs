@@ -154,7 +154,7 @@ pub fn policies_of(path: &Path) -> Vec<PolicyEntry> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
-    let relaxed = jsonc::relax(text.strip_prefix('\u{feff}').unwrap_or(&text));
+    let relaxed = jsonc::relax(&text);
     serde_json::from_str::<Value>(&relaxed.text)
         .ok()
         .and_then(|v| serde_json::from_value(v.get("Policies")?.clone()).ok())
@@ -405,17 +405,11 @@ pub fn load_with(path: &Path, given: &Given) -> Result<LoadedSpec> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| SpecError::file(path, format!("cannot read the spec: {err}")))?;
     let inputs = source::inputs(path, text.as_bytes(), given);
-    let relaxed = relaxed(&text);
+    let relaxed = jsonc::relax(&text);
     drop(text);
     let mut loaded = parse_relaxed(path, relaxed, given, Source::is_file(path))?;
     loaded.inputs = Some(inputs);
     Ok(loaded)
-}
-
-/// `text` made strict JSON (comments blanked, a byte-order mark left out: it is not part of
-/// the JSON, editors on Windows write one).
-fn relaxed(text: &str) -> jsonc::Relaxed {
-    jsonc::relax(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
 /// Parses and checks spec `text` read from `path` (parameters get their defaults).
@@ -428,7 +422,7 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedSpec> {
 /// parameters, the spec read, the parameters substituted, the groups expanded, the state's
 /// location and the references checked.
 pub fn parse_with(path: &Path, text: &str, given: &Given) -> Result<LoadedSpec> {
-    parse_relaxed(path, relaxed(text), given, false)
+    parse_relaxed(path, jsonc::relax(text), given, false)
 }
 
 /// [`parse_with`] of text already relaxed; `in_file`: `path` holds it (so a large one need
@@ -1410,6 +1404,19 @@ mod tests {
             err(r#"{"Resources": {"A": {"Plugin": "p", "Type": "T", "Properties": {"X": 1, "X": 2}}}}"#)
                 .contains("key \"X\" appears twice in Resources.A.Properties"),
         );
+    }
+
+    #[test]
+    fn the_state_section_of_a_spec_with_a_byte_order_mark_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let spec = r#"{"State": {"Path": "elsewhere.json"}, "Resources": {}}"#;
+        std::fs::write(&path, spec).unwrap();
+        let (without, _) = state_of(&path).unwrap();
+        std::fs::write(&path, format!("\u{feff}{spec}")).unwrap();
+        let (with, _) = state_of(&path).unwrap();
+        assert_eq!(with, without);
+        assert_ne!(with, crate::state::location::beside(&path));
     }
 
     #[test]

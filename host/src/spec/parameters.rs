@@ -223,7 +223,7 @@ impl Found<'_> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow!("--var-file {}: {e}", path.display()))?;
         // What specs accept: a byte-order mark, comments, trailing commas; no repeated key.
-        let text = super::jsonc::relax(text.strip_prefix('\u{feff}').unwrap_or(&text)).text;
+        let text = super::jsonc::relax(&text).text;
         crate::json_strict::unique_keys(&text)
             .map_err(|e| anyhow!("--var-file {}: {e}", path.display()))?;
         let object: serde_json::Map<String, Value> = serde_json::from_str(&text).map_err(|e| {

@@ -89,8 +89,7 @@ impl Source {
                     return held;
                 }
                 let text = std::fs::read_to_string(path).ok().and_then(|text| {
-                    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-                    let relaxed = super::jsonc::relax(text).text;
+                    let relaxed = super::jsonc::relax(&text).text;
                     (relaxed.len() == *len && hash(&relaxed) == *kept).then(|| Arc::new(relaxed))
                 });
                 *read = match &text {
