@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod duration;
 pub mod engine;
 pub mod graph;
+pub mod heap;
 pub mod interned;
 pub mod json_strict;
 #[cfg(test)]

@@ -18,7 +18,8 @@
 //! - The allocator's bookkeeping is one thread-local read when no instance is running, so rkit
 //!   itself pays nothing measurable for it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use crate::heap::Heap;
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -220,16 +221,16 @@ fn charge(bytes: isize) {
     });
 }
 
-/// The process's allocator: the system's, charging allocations made while an instance runs
-/// to that instance (see [`Metered`]).
+/// The process's allocator: its heap ([`crate::heap`]), charging allocations made while an
+/// instance runs to that instance (see [`Metered`]).
 pub struct ChargingAllocator;
 
-// SAFETY: every method forwards to `System` unchanged; the bookkeeping neither allocates nor
+// SAFETY: every method forwards to `Heap` unchanged; the bookkeeping neither allocates nor
 // touches the returned memory.
 unsafe impl GlobalAlloc for ChargingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { Heap.alloc(layout) };
         if !p.is_null() {
             charge(layout.size() as isize);
         }
@@ -238,7 +239,7 @@ unsafe impl GlobalAlloc for ChargingAllocator {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { Heap.alloc_zeroed(layout) };
         if !p.is_null() {
             charge(layout.size() as isize);
         }
@@ -247,13 +248,13 @@ unsafe impl GlobalAlloc for ChargingAllocator {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { Heap.dealloc(ptr, layout) };
         charge(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { Heap.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             charge(new_size as isize - layout.size() as isize);
         }
