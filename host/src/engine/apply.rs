@@ -20,6 +20,7 @@ pub use super::context::{Context, DEPOSED, PROGRESS_EVERY};
 use super::events::{Event, Failure, Op, OpAction};
 use super::plan::{Action, Plan, Step};
 use super::retry::{Backoff, repeating_as, retryable};
+use super::running::Running;
 use super::schedule::{Phase, StepShape, schedule};
 use super::walk::{Outcome, walk};
 use crate::sandbox::Provider;
@@ -94,10 +95,9 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
     // A create's changes only describe it (it is made from its properties, an update from
     // its changes): not held while the walk runs.
     for step in plan.steps.iter_mut().filter(|s| s.action == Action::Create) {
-        step.changes = Vec::new();
+        step.changes = Box::default();
     }
-    let steps: Arc<Vec<Step>> = Arc::new(plan.steps);
-    let shapes: Vec<StepShape> = steps.iter().map(StepShape::of).collect();
+    let shapes: Vec<StepShape> = plan.steps.iter().map(|s| StepShape::of(s)).collect();
     let sched = schedule(&shapes);
     // Not held while the walk runs (a copy of every step's names and dependencies).
     drop(shapes);
@@ -107,12 +107,14 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
             then: then.clone(),
         });
     }
+    // Each step is freed once all its operations have succeeded.
+    let steps = Arc::new(Running::new(plan.steps, &sched.nodes));
     let nodes = Arc::new(sched.nodes);
     let still = |i: usize, elapsed: Duration| {
         let node = nodes[i];
         ctx.events.event(Event::OperationProgress {
-            resource: steps[node.step].name.clone(),
-            action: op_action(&steps[node.step], node.phase),
+            resource: steps.name(node.step),
+            action: op_action(steps.action(node.step), node.phase),
             elapsed_seconds: elapsed.as_secs(),
         })
     };
@@ -129,8 +131,14 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
             let (ctx, steps, nodes) = (ctx.clone(), steps.clone(), nodes.clone());
             async move {
                 let node = nodes[i];
+                let step = steps.step(node.step);
                 // One operation: one send budget for every write of every attempt.
-                crate::sandbox::operation(run(&ctx, &steps[node.step], node.phase)).await
+                let done = crate::sandbox::operation(run(&ctx, &step, node.phase)).await;
+                drop(step);
+                if done.is_ok() {
+                    steps.succeeded(node.step);
+                }
+                done
             }
         },
     )
@@ -138,13 +146,13 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
     for (i, outcome) in outcomes.iter().enumerate() {
         match outcome {
             Outcome::Skipped(cause) => ctx.events.event(Event::OperationSkipped {
-                resource: steps[nodes[i].step].name.clone(),
-                waits_for: steps[nodes[*cause].step].name.clone(),
+                resource: steps.name(nodes[i].step),
+                waits_for: steps.name(nodes[*cause].step),
             }),
             Outcome::Panicked(message) => ctx.events.event(Event::Warning {
                 message: format!(
                     "{}: the operation stopped unexpectedly (a bug in rkit): {message}",
-                    steps[nodes[i].step].name
+                    steps.name(nodes[i].step)
                 ),
             }),
             _ => {}
@@ -154,20 +162,20 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
 }
 
 fn report(
-    steps: &[Step],
+    steps: &Running,
     nodes: &[super::schedule::Node],
     outcomes: Vec<Outcome<(), Failure>>,
 ) -> Report {
-    let cause_of = |cause: usize| steps[nodes[cause].step].name.clone();
+    let cause_of = |cause: usize| steps.name(nodes[cause].step);
     // The nodes by step, each step's in their order (no list per step: a plan may have
     // 100,000 steps).
     let mut by_step: Vec<usize> = (0..nodes.len()).collect();
     by_step.sort_by_key(|&n| nodes[n].step);
     let mut report = Report::default();
     for group in by_step.chunk_by(|a, b| nodes[*a].step == nodes[*b].step) {
-        let step = &steps[nodes[group[0]].step];
+        let step = nodes[group[0]].step;
         let of_step = || group.iter().map(|&n| &outcomes[n]);
-        let name = step.name.clone();
+        let name = steps.name(step);
         let failed = of_step().find_map(|o| match o {
             Outcome::Failed(f) => Some(f.clone()),
             Outcome::Panicked(m) => Some(Failure::engine(format!("stopped unexpectedly: {m}"))),
@@ -188,7 +196,7 @@ fn report(
         } else if of_step().any(|o| matches!(o, Outcome::Cancelled)) {
             report.cancelled.push(name);
         } else {
-            match step.action {
+            match steps.action(step) {
                 Action::Create => report.created.push(name),
                 Action::Update => report.updated.push(name),
                 Action::Replace => report.replaced.push(name),
@@ -200,9 +208,9 @@ fn report(
     report
 }
 
-/// The operation a node of `step` does.
-fn op_action(step: &Step, phase: Phase) -> OpAction {
-    match (phase, step.action) {
+/// The operation a node of a step doing `action` does.
+fn op_action(action: Action, phase: Phase) -> OpAction {
+    match (phase, action) {
         (Phase::Delete, Action::Replace) => OpAction::DeleteForReplace,
         (Phase::Delete, _) => OpAction::Delete,
         (Phase::Upsert, Action::Update) => OpAction::Update,
@@ -220,12 +228,12 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
         let reason = format!("{err:#}");
         ctx.events.event(Event::OperationNotStarted {
             resource: step.name.clone(),
-            action: op_action(step, phase),
+            action: op_action(step.action, phase),
             reason: reason.clone(),
         });
         return Err(Failure::engine(reason).never_started());
     }
-    let op = Op::new(&ctx.events, &step.name, op_action(step, phase));
+    let op = Op::new(&ctx.events, &step.name, op_action(step.action, phase));
     let started = Instant::now();
     ctx.events.event(Event::OperationStarted {
         resource: step.name.clone(),
@@ -796,13 +804,13 @@ mod tests {
     #[test]
     fn an_update_starts_from_what_refresh_saw() {
         let mut step = Step::delete("S", "aws", "Subnet", None);
-        step.changes = vec![super::super::plan::Change {
+        step.changes = Box::new([super::super::plan::Change {
             field: "MapPublicIpOnLaunch".into(),
             before: Some(json!(false)),
             after: Some(json!(true)),
             forces_replacement: false,
             sensitive: false,
-        }];
+        }]);
         let recorded = json!({"CidrBlock": "10.0.1.0/24", "MapPublicIpOnLaunch": true});
         assert_eq!(
             as_planned(recorded, &step),

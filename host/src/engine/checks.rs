@@ -200,6 +200,7 @@ fn evaluate_steps(
             let changes = plan
                 .steps
                 .iter()
+                .map(|s| &**s)
                 .chain(&kept)
                 .filter_map(|s| change(s, &store.state, reveal))
                 .collect();
@@ -551,7 +552,7 @@ mod tests {
         let mut step = Step::delete("Db", "p", "T", None);
         step.action = Action::Replace;
         step.create_before_destroy = true;
-        step.sensitive = vec!["Properties.Password".into()];
+        step.sensitive = Box::new(["Properties.Password".into()]);
         step.properties = Some(
             json!({
                 "Size": 2, "Password": "s3cret", "Zone": "a",
@@ -559,13 +560,13 @@ mod tests {
             })
             .into(),
         );
-        step.changes = vec![Change {
+        step.changes = Box::new([Change {
             field: "Size".into(),
             before: Some(json!(5)),
             after: Some(json!(2)),
             forces_replacement: true,
             sensitive: false,
-        }];
+        }]);
         let made = std::collections::BTreeSet::from(["Db"]);
         let masked = step_change(&step, &state, &made, false);
         assert_eq!(
@@ -602,13 +603,13 @@ mod tests {
             .insert("Db".into(), recorded(json!({"Size": 1, "Password": "x"})));
         let mut step = Step::delete("Db", "p", "T", None);
         step.action = Action::Update;
-        step.changes = vec![Change {
+        step.changes = Box::new([Change {
             field: "Size".into(),
             before: Some(json!(9)),
             after: Some(json!(1)),
             forces_replacement: false,
             sensitive: false,
-        }];
+        }]);
         let seen = observed_change(&step, &state, false).unwrap();
         assert_eq!(seen["change"]["actions"], json!(["no-op"]));
         assert_eq!(

@@ -323,7 +323,7 @@ pub fn roll(
     let removed_ids = removed_ids(&decision);
     drop_decided_orphans(plan, &decision, &removed_ids);
     settle_members(plan, spec, &decision, &removed_ids);
-    plan.steps.extend(decision.remove);
+    plan.steps.extend(decision.remove.into_iter().map(Box::new));
     let at: std::collections::HashMap<String, usize> = plan
         .steps
         .iter()
@@ -433,7 +433,7 @@ fn roll_group(
             change.group
         ));
         step.health = Some(Box::new(health.clone()));
-        step.after = previous.clone();
+        step.after = previous.clone().into();
         change.rolling += 1;
         batch.push(name.clone());
         if batch.len() == gs.updating.max_unavailable as usize {

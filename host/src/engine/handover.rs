@@ -120,7 +120,7 @@ mod tests {
             stack: "s".into(),
             lineage: "l".into(),
             serial: 0,
-            steps,
+            steps: steps.into_iter().map(Box::new).collect(),
             unchanged: 0,
             kept: None,
             groups: Vec::new(),

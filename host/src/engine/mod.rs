@@ -39,6 +39,7 @@ mod ready;
 mod refresh;
 mod resolve;
 mod retry;
+mod running;
 mod saved;
 mod schedule;
 mod seed;

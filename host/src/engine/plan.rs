@@ -35,6 +35,10 @@ pub struct Change {
     pub sensitive: bool,
 }
 
+/// A plan's steps, each in its own allocation: apply frees each step as soon as it is done
+/// (see `running`), which steps held side by side in one vector would not allow.
+pub type Steps = Vec<Box<Step>>;
+
 /// The plan for one resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -49,8 +53,8 @@ pub struct Step {
     #[serde(rename = "Type")]
     pub type_name: Name,
     /// The properties that differ.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<Change>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub changes: Box<[Change]>,
     /// Why (a replacement's cause, an orphan, drift), for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -66,11 +70,11 @@ pub struct Step {
     pub orphan: Option<Box<Orphan>>,
     /// What it depends on in the spec (logical names): creates and updates wait for these,
     /// and the state records them for later deletes.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub depends_on: Box<[String]>,
     /// What it depended on when last applied (deletes go before these).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recorded_depends_on: Vec<String>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub recorded_depends_on: Box<[String]>,
     /// For a create, update or replacement: the properties to set, references to other
     /// resources left as templates (resolved from the state as apply reaches them).
     /// Held as compact text, as the spec and the state hold them.
@@ -80,12 +84,12 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "TagList::is_empty")]
     pub tags: TagList,
     /// What of it must not be shown (`Properties.X`, `Attributes.Y`), recorded with it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sensitive: Vec<String>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub sensitive: Box<[String]>,
     /// Steps that must have finished (every operation of them) before it starts: a rolling
     /// update's previous batch.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub after: Vec<String>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub after: Box<[String]>,
     /// For a group member's replacement: how healthy it must be before the step is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Box<Health>>,
@@ -185,17 +189,17 @@ impl Step {
             action: Action::Delete,
             plugin: plugin.into(),
             type_name: type_name.into(),
-            changes: Vec::new(),
+            changes: Box::default(),
             reason,
             create_before_destroy: false,
             adopt: None,
             orphan: None,
-            depends_on: Vec::new(),
-            recorded_depends_on: Vec::new(),
+            depends_on: Box::default(),
+            recorded_depends_on: Box::default(),
             properties: None,
             tags: TagList::default(),
-            sensitive: Vec::new(),
-            after: Vec::new(),
+            sensitive: Box::default(),
+            after: Box::default(),
             health: None,
         }
     }
@@ -205,9 +209,9 @@ impl Step {
     pub fn kept(name: &str, r: &ResourceState) -> Self {
         Step {
             action: Action::NoOp,
-            depends_on: r.depends_on.to_vec(),
-            recorded_depends_on: r.depends_on.to_vec(),
-            sensitive: r.sensitive.to_vec(),
+            depends_on: r.depends_on.to_vec().into(),
+            recorded_depends_on: r.depends_on.to_vec().into(),
+            sensitive: r.sensitive.to_vec().into(),
             ..Step::delete(name, &r.plugin, &r.type_name, None)
         }
     }
@@ -287,7 +291,7 @@ pub struct Plan {
     pub serial: u64,
     /// A step for each resource that changes (and each orphan), and for each unchanged one
     /// whose record changes (its dependencies, what of it is sensitive) as a no-op step.
-    pub steps: Vec<Step>,
+    pub steps: Steps,
     /// How many of the spec's resources it leaves as they are and as recorded: counted, with
     /// no step (a plan of an unchanged estate holds nothing per resource). A plan saved
     /// before this held a no-op step for each instead, which still reads.
@@ -471,7 +475,7 @@ struct Inputs<'a> {
 
 /// A step for each resource of the spec that changes (or whose record does), in dependency
 /// order, and how many are left as they are.
-fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<(Vec<Step>, usize)> {
+fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<(Steps, usize)> {
     // Nodes and actions are by the place of a resource in the spec: the graph's own.
     assert!(
         std::ptr::eq(graph.spec(), inputs.spec),
@@ -480,7 +484,8 @@ fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<(
     // Each resource's action, by its place in the spec, as it is decided (dependencies
     // first).
     let mut actions: Vec<Option<Action>> = vec![None; graph.order.len()];
-    // Room for a step each (untouched room costs no memory), given back once they are made.
+    // Room for a step each (a pointer: untouched room costs no memory), given back once
+    // they are made.
     let mut steps = Vec::with_capacity(graph.order.len());
     let mut unchanged = 0;
     for node in &graph.order {
@@ -498,13 +503,13 @@ fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<(
             unchanged += 1;
             continue;
         }
-        steps.push(spec_step(
+        steps.push(Box::new(spec_step(
             inputs,
             name,
             ty,
             recorded,
             (action, changes, reason),
-        ));
+        )));
     }
     steps.shrink_to_fit();
     Ok((steps, unchanged))
@@ -649,7 +654,7 @@ fn spec_step(
         action,
         plugin: rs.plugin.clone(),
         type_name: rs.type_name.clone(),
-        changes,
+        changes: changes.into(),
         reason,
         create_before_destroy: ty.create_before_destroy && action == Action::Replace,
         adopt: None,
@@ -659,17 +664,20 @@ fn spec_step(
             .into_iter()
             .map(String::from)
             .collect(),
-        recorded_depends_on: recorded.map(|r| r.depends_on.to_vec()).unwrap_or_default(),
+        recorded_depends_on: recorded
+            .map(|r| r.depends_on.to_vec())
+            .unwrap_or_default()
+            .into(),
         properties,
         tags,
-        sensitive,
-        after: Vec::new(),
+        sensitive: sensitive.into(),
+        after: Box::default(),
         health: None,
     }
 }
 
 /// A delete for each recorded resource the spec no longer has.
-fn deletions(spec: &LoadedSpec, state: &State) -> Vec<Step> {
+fn deletions(spec: &LoadedSpec, state: &State) -> Steps {
     let in_spec: BTreeSet<&str> = spec.spec.resources.keys().map(String::as_str).collect();
     let gone = state
         .resources
@@ -678,15 +686,15 @@ fn deletions(spec: &LoadedSpec, state: &State) -> Vec<Step> {
     gone.map(|(name, r)| {
         let why = Some("it is gone from the spec".into());
         let mut step = Step::delete(name, &r.plugin, &r.type_name, why);
-        step.recorded_depends_on = r.depends_on.to_vec();
-        step
+        step.recorded_depends_on = r.depends_on.to_vec().into();
+        Box::new(step)
     })
     .collect()
 }
 
 /// What the stack's tags found: creates that adopt an object already there, and orphans
 /// (found, recorded under no name the spec has) to delete.
-fn adopt_found(steps: &mut Vec<Step>, found: &[Found], state: &State) {
+fn adopt_found(steps: &mut Steps, found: &[Found], state: &State) {
     let wanted: BTreeMap<String, (String, String)> = steps
         .iter()
         .filter(|s| s.action == Action::Create)
@@ -706,7 +714,7 @@ fn adopt_found(steps: &mut Vec<Step>, found: &[Found], state: &State) {
             ));
         }
     }
-    steps.extend(orphans);
+    steps.extend(orphans.into_iter().map(Box::new));
 }
 
 /// A replacement that a changed property forces, of something another resource keeps using
@@ -715,7 +723,7 @@ fn adopt_found(steps: &mut Vec<Step>, found: &[Found], state: &State) {
 /// deleted, which the service would refuse while it is in use (CloudFormation's order for
 /// every replacement). A replacement asked for by name (`--replace`) keeps its type's order:
 /// the new object may take the old one's name or path, which only deleting first frees.
-fn create_before_users_move(steps: &mut [Step]) {
+fn create_before_users_move(steps: &mut [Box<Step>]) {
     let updated_users: BTreeMap<&str, BTreeSet<&str>> = steps
         .iter()
         .filter(|s| s.action == Action::Update)
@@ -988,8 +996,8 @@ mod tests {
         let mut asked = step("Tg", Action::Replace);
         asked.reason = Some("its replacement was asked for (--replace)".into());
         let mut web = step("Web", Action::Update);
-        web.depends_on = vec!["Sg".into(), "Tg".into()];
-        let mut steps = vec![sg, asked, web];
+        web.depends_on = Box::new(["Sg".into(), "Tg".into()]);
+        let mut steps = vec![Box::new(sg), Box::new(asked), Box::new(web)];
         create_before_users_move(&mut steps);
         assert!(steps[0].create_before_destroy);
         assert_eq!(
@@ -1019,7 +1027,7 @@ mod tests {
             serial: 0,
             steps: ["A", "B", "C", "D"]
                 .iter()
-                .map(|n| step(n, Action::NoOp))
+                .map(|n| Box::new(step(n, Action::NoOp)))
                 .collect(),
             unchanged: 0,
             kept: None,

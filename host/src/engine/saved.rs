@@ -80,12 +80,16 @@ impl PlanFile {
         }
     }
 
-    /// Whether `text` is a saved plan rather than a spec (sealed or not).
+    /// Whether `text` is a saved plan rather than a spec (sealed or not): its first line, or
+    /// all of it, is a JSON object with the key `RkitPlan`. Its values are skipped, not
+    /// built (a spec may be megabytes on one line).
     pub fn sniff(text: &str) -> bool {
+        let is_plan = |t: &str| {
+            serde_json::from_str::<BTreeMap<String, serde::de::IgnoredAny>>(t)
+                .is_ok_and(|keys| keys.contains_key("RkitPlan"))
+        };
         let first = text.split('\n').next().unwrap_or_default();
-        [first, text]
-            .iter()
-            .any(|t| serde_json::from_str::<Value>(t).is_ok_and(|v| v.get("RkitPlan").is_some()))
+        is_plan(first) || (first.len() < text.len() && is_plan(text))
     }
 
     /// The file's bytes: JSON, or sealed with the state's key when it has one.
@@ -275,5 +279,31 @@ impl PlanFile {
             }
         }
         Ok(session)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_is_told_from_a_spec_by_its_first_line_or_its_whole_text() {
+        let plain = "{\n  \"RkitPlan\": 1,\n  \"Plan\": {\"Steps\": []}\n}";
+        let sealed = "{\"RkitPlan\":1,\"KeyFrom\":\"env:K\"}\nSEALED BYTES";
+        let null = "{\"RkitPlan\": null}";
+        for plan in [plain, sealed, null] {
+            assert!(PlanFile::sniff(plan), "{plan}");
+        }
+        let spec =
+            r#"{"Resources": {"A": {"Plugin": "p", "Type": "T", "Properties": {"RkitPlan": 1}}}}"#;
+        for other in [
+            spec,
+            "[{\"RkitPlan\": 1}]",
+            "{\"RkitPlan\": 1",
+            "",
+            "// a comment",
+        ] {
+            assert!(!PlanFile::sniff(other), "{other}");
+        }
     }
 }

@@ -138,7 +138,7 @@ mod tests {
         create.action = Action::Create;
         let mut update = plan::Step::delete("M[1]", "p", "T", None);
         update.action = Action::Update;
-        plan.steps = vec![create, update];
+        plan.steps = vec![Box::new(create), Box::new(update)];
         let running = existing(&plan, "M", &members, recorded);
         assert_eq!(
             running,

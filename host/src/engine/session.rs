@@ -559,19 +559,20 @@ impl Session {
             None
         };
         let store = self.ctx.store.lock().expect("state lock");
-        let mut steps: Vec<plan::Step> = store
+        let mut steps: plan::Steps = store
             .state
             .resources
             .iter()
             .map(|(name, r)| {
                 let mut step = plan::Step::delete(name, &r.plugin, &r.type_name, None);
-                step.depends_on = self.ctx.spec_deps(name);
-                step.recorded_depends_on = r.depends_on.to_vec();
-                step
+                step.depends_on = self.ctx.spec_deps(name).into();
+                step.recorded_depends_on = r.depends_on.to_vec().into();
+                Box::new(step)
             })
             .collect();
         if let Some(found) = found {
-            steps.extend(plan::sort_found(&found, &store.state, &BTreeMap::new()).1);
+            let orphans = plan::sort_found(&found, &store.state, &BTreeMap::new()).1;
+            steps.extend(orphans.into_iter().map(Box::new));
         }
         self.orphans_in_order(&mut steps);
         let mut plan = Plan {
@@ -592,9 +593,9 @@ impl Session {
 
     /// Gives orphans the spec's dependencies of their logical name, so that they are deleted
     /// in the reverse of the spec's order.
-    fn orphans_in_order(&self, steps: &mut [plan::Step]) {
+    fn orphans_in_order(&self, steps: &mut [Box<plan::Step>]) {
         for step in steps.iter_mut().filter(|s| s.orphan.is_some()) {
-            step.depends_on = self.ctx.spec_deps(step.logical());
+            step.depends_on = self.ctx.spec_deps(step.logical()).into();
         }
     }
 

@@ -64,6 +64,18 @@ impl<S: AsRef<str>> PartialEq<[S]> for NameList {
     }
 }
 
+impl<S: AsRef<str>> From<&Box<[S]>> for NameList {
+    fn from(names: &Box<[S]>) -> Self {
+        Self::from(&names[..])
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<Box<[S]>> for NameList {
+    fn eq(&self, other: &Box<[S]>) -> bool {
+        *self == other[..]
+    }
+}
+
 impl<S: AsRef<str>> PartialEq<Vec<S>> for NameList {
     fn eq(&self, other: &Vec<S>) -> bool {
         *self == *other.as_slice()
