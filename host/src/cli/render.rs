@@ -86,7 +86,7 @@ pub fn plan(plan: &Plan, reveal: bool) -> String {
             escape(&step.plugin),
             escape(&step.type_name)
         );
-        if let Some(reason) = &step.reason {
+        if let Some(reason) = step.reason() {
             let _ = write!(out, ": {}", escape(reason));
         }
         if step.create_before_destroy {

@@ -238,12 +238,12 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
     ctx.events.event(Event::OperationStarted {
         resource: step.name.clone(),
         action: op.action,
-        id: step.orphan.as_ref().map(|o| o.id.clone()),
+        id: step.orphan().map(|o| o.id.clone()),
     });
     let result = match phase {
         Phase::Delete => delete(ctx, step, &op).await.map(|id| (id, false)),
         Phase::Upsert => match upsert(ctx, step, &op).await {
-            Ok((id, adopted)) if step.health.is_some() => {
+            Ok((id, adopted)) if step.health().is_some() => {
                 // A rolling update's replacement: done when healthy long enough.
                 let properties = ctx
                     .store
@@ -294,7 +294,7 @@ fn describe(step: &Step, err: &ProviderError) -> Failure {
 
 async fn delete(ctx: &Context, step: &Step, op: &Op) -> Result<String, Failure> {
     let provider = provider_of(ctx, &step.plugin)?;
-    if let Some(orphan) = &step.orphan {
+    if let Some(orphan) = step.orphan() {
         let deleted = repeating_as(&ctx.interrupt, Some(op), || {
             provider.delete(&step.type_name, &orphan.id, &orphan.properties)
         })
@@ -435,7 +435,7 @@ async fn create_or_adopt(
     }
     let token = journal_intent(ctx, step, properties).await?;
     let (type_name, tags) = (&step.type_name, &step.tags.to_map());
-    let adopted = match &step.adopt {
+    let adopted = match step.adopt() {
         Some(id) => adopt(ctx, op, provider, type_name, id, properties, tags)
             .await
             .map_err(|e| describe(step, &e))?,
@@ -550,9 +550,9 @@ fn recorded_as(
         id: id.to_string(),
         properties: properties.into(),
         attributes: attributes.into(),
-        depends_on: (&step.depends_on).into(),
+        depends_on: step.depends_on.clone(),
         tags: step.tags.clone(),
-        sensitive: (&step.sensitive).into(),
+        sensitive: step.sensitive().into(),
         provisional,
     }))
 }

@@ -375,10 +375,10 @@ fn step_change(
             "before": before,
             "after": after,
             "after_unknown": unknown,
-            "sensitive": properties_in(&step.sensitive).collect::<Vec<_>>(),
+            "sensitive": properties_in(step.sensitive()).collect::<Vec<_>>(),
             "replace_paths": replace,
         },
-        "reason": step.reason,
+        "reason": step.reason(),
         "tags": if step.tags.is_empty() { recorded.map(|r| json!(r.tags)).unwrap_or(json!({})) } else { json!(step.tags) },
     })
 }
@@ -406,7 +406,7 @@ fn observed_change(step: &Step, state: &State, reveal: bool) -> Option<Value> {
 /// What exists now: the record's properties, with what the plan read back for each changed
 /// property (drift), masked unless `reveal`; an orphan's as listed; `null` for a create.
 fn before_of(step: &Step, recorded: Option<&ResourceState>, reveal: bool) -> Value {
-    let (mut props, sensitive) = match (recorded, &step.orphan) {
+    let (mut props, sensitive) = match (recorded, step.orphan()) {
         (Some(r), _) => (r.properties.value(), r.sensitive.to_vec()),
         (None, Some(orphan)) => (orphan.properties.clone(), Vec::new()),
         (None, None) => return Value::Null,
@@ -460,7 +460,7 @@ fn after_of(
     let after = if reveal {
         after
     } else {
-        mask_fields(&after, properties_in(&step.sensitive))
+        mask_fields(&after, properties_in(step.sensitive()))
     };
     (after, unknown)
 }
@@ -552,7 +552,7 @@ mod tests {
         let mut step = Step::delete("Db", "p", "T", None);
         step.action = Action::Replace;
         step.create_before_destroy = true;
-        step.sensitive = Box::new(["Properties.Password".into()]);
+        step.more_mut().sensitive = Box::new(["Properties.Password".into()]);
         step.properties = Some(
             json!({
                 "Size": 2, "Password": "s3cret", "Zone": "a",

@@ -745,7 +745,7 @@ fn report_drift(plan: &Plan, report: &mut TickReport, events: &Events, metrics: 
             resource: step.name.clone(),
             action: step.action,
             fields: step.changes.iter().map(|c| c.field.clone()).collect(),
-            reason: step.reason.clone(),
+            reason: step.reason().map(str::to_string),
         });
     }
     if report.drift > 0 {

@@ -142,11 +142,11 @@ impl Decision {
                     &gs.type_name,
                     Some(format!("it carries group {g}'s tags; {why}")),
                 );
-                step.orphan = Some(Box::new(Orphan {
+                step.more_mut().orphan = Some(Orphan {
                     logical: member_name(g, logical),
                     id: m.id,
                     properties,
-                }));
+                });
                 self.remove.push(step);
             }
             None => {
@@ -343,7 +343,7 @@ fn removed_ids(decision: &Decision) -> BTreeSet<String> {
     decision
         .remove
         .iter()
-        .filter_map(|s| s.orphan.as_ref().map(|o| o.id.clone()))
+        .filter_map(|s| s.orphan().map(|o| o.id.clone()))
         .collect()
 }
 
@@ -351,7 +351,7 @@ fn removed_ids(decision: &Decision) -> BTreeSet<String> {
 /// is not also an orphan of the scan.
 fn drop_decided_orphans(plan: &mut Plan, decision: &Decision, removed_ids: &BTreeSet<String>) {
     let adopted_ids: BTreeSet<&String> = decision.adopt.values().collect();
-    plan.steps.retain(|s| match &s.orphan {
+    plan.steps.retain(|s| match s.orphan() {
         Some(o) => !adopted_ids.contains(&o.id) && !removed_ids.contains(&o.id),
         None => true,
     });
@@ -371,25 +371,24 @@ fn settle_members(
         // scan matched by `rkit:name`: one object is adopted once). Nothing adopts what the
         // group removes.
         let drop_scanned = step
-            .adopt
-            .as_ref()
+            .adopt()
             .is_some_and(|id| members.contains(&step.name) || removed_ids.contains(id));
         if drop_scanned {
-            step.adopt = None;
-            step.reason = None;
+            step.more_mut().adopt = None;
+            step.set_reason(None);
         }
         if let Some(id) = decision.adopt.get(&step.name)
             && step.action == Action::Create
         {
-            step.adopt = Some(id.clone());
-            step.reason = Some(format!(
+            step.more_mut().adopt = Some(id.clone());
+            step.set_reason(Some(format!(
                 "adopting {id}, which carries this stack's and its group's tags"
-            ));
+            )));
         }
         if let Some(why) = decision.dropped.get(&step.name)
             && step.action == Action::Delete
         {
-            step.reason = Some(why.clone());
+            step.set_reason(Some(why.clone()));
         }
     }
 }
@@ -428,12 +427,12 @@ fn roll_group(
         step.create_before_destroy = cbd;
         step.properties = Some(spec.spec.resources[name].properties.clone());
         step.tags = super::plan::tags_of(spec, name).into();
-        step.reason = Some(format!(
+        step.set_reason(Some(format!(
             "group {}'s template changed: rolling update",
             change.group
-        ));
-        step.health = Some(Box::new(health.clone()));
-        step.after = previous.clone().into();
+        )));
+        step.more_mut().health = Some(health.clone());
+        step.more_mut().after = previous.clone().into();
         change.rolling += 1;
         batch.push(name.clone());
         if batch.len() == gs.updating.max_unavailable as usize {
@@ -616,9 +615,9 @@ mod tests {
         assert_eq!(d.adopt["Web[0]"], "seed");
         assert_eq!(d.remove.len(), 1);
         let gone = &d.remove[0];
-        assert_eq!(gone.orphan.as_ref().unwrap().id, "x");
+        assert_eq!(gone.orphan().unwrap().id, "x");
         assert_eq!(
-            gone.reason.as_deref(),
+            gone.reason(),
             Some("it carries group Web's tags; group Web has 1 member")
         );
     }

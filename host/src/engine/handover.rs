@@ -32,7 +32,7 @@ pub fn hand_over(
         }
         mine.push(s.name.clone());
         // An orphan is unrecorded: nothing depends on it, its step alone goes.
-        if s.orphan.is_some() {
+        if s.orphan().is_some() {
             return false;
         }
         excludes.push(s.name.clone());
@@ -61,7 +61,7 @@ fn stops(step: &Step) -> bool {
 
 /// Whether the step's object is the machine `me`.
 fn is(step: &Step, state: &State, me: &str) -> bool {
-    match &step.orphan {
+    match step.orphan() {
         Some(orphan) => orphan.id == me,
         None => state.resources.get(&step.name).is_some_and(|r| r.id == me),
     }
@@ -154,17 +154,17 @@ mod tests {
         let deposed = format!("Me{}", crate::engine::context::DEPOSED);
         state.resources.insert(deposed.clone(), recorded("i-me"));
         let mut mine_orphan = step("Me (orphan i-me)", Action::Delete, 0);
-        mine_orphan.orphan = Some(Box::new(Orphan {
+        mine_orphan.more_mut().orphan = Some(Orphan {
             logical: "Me".into(),
             id: "i-me".into(),
             properties: json!({}),
-        }));
+        });
         let mut other_orphan = step("Me (orphan i-x)", Action::Delete, 0);
-        other_orphan.orphan = Some(Box::new(Orphan {
+        other_orphan.more_mut().orphan = Some(Orphan {
             logical: "Me".into(),
             id: "i-x".into(),
             properties: json!({}),
-        }));
+        });
         let steps = vec![
             step("Me", Action::Update, 0),
             step(&deposed, Action::Delete, 0),

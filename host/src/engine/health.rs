@@ -29,7 +29,7 @@ pub async fn wait_healthy(
     id: &str,
     properties: &Value,
 ) -> Result<(), Failure> {
-    let Some(health) = &step.health else {
+    let Some(health) = step.health() else {
         return Ok(());
     };
     for feed in &health.feeds {

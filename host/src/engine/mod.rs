@@ -45,6 +45,7 @@ mod schedule;
 mod seed;
 mod sensitive;
 mod session;
+mod step;
 mod walk;
 
 pub use action::{Action, OpAction};

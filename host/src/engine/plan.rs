@@ -4,122 +4,16 @@
 pub use super::action::Action;
 use super::force_new::ForceNew;
 use super::providers::Providers;
+pub use super::step::{Change, Feed, Health, Orphan, Step, Steps};
 use crate::graph::Graph;
-use crate::interned::Name;
 use crate::spec::LoadedSpec;
 use crate::spec::reference::{self, Reference, Target, at_path};
 use crate::spi::{Observed, Tags, TypeInfo};
-use crate::state::{Compact, ResourceState, State, TagList};
+use crate::state::{ResourceState, State, TagList};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// One changed top-level property.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Change {
-    /// The property (a path: `Tags.Name`).
-    pub field: String,
-    /// Its value now (`None`: not set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub before: Option<Value>,
-    /// `None`: the property is removed. [`UNKNOWN`] marks a value known only after apply.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<Value>,
-    /// The provider cannot change it in place: the resource is replaced.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub forces_replacement: bool,
-    /// Its values must not be shown.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sensitive: bool,
-}
-
-/// A plan's steps, each in its own allocation: apply frees each step as soon as it is done
-/// (see `running`), which steps held side by side in one vector would not allow.
-pub type Steps = Vec<Box<Step>>;
-
-/// The plan for one resource.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Step {
-    /// The resource's name (an orphan's: as recorded, or made up from its tags).
-    pub name: String,
-    /// What is done to it.
-    pub action: Action,
-    /// Its provider's name in the spec.
-    pub plugin: Name,
-    /// Its type, as its provider names it.
-    #[serde(rename = "Type")]
-    pub type_name: Name,
-    /// The properties that differ.
-    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
-    pub changes: Box<[Change]>,
-    /// Why (a replacement's cause, an orphan, drift), for people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// A replacement that creates the new object before deleting the old one.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub create_before_destroy: bool,
-    /// A create that adopts this existing object (it carries the stack's and the resource's
-    /// tags: made by an earlier run whose answer or state was lost) instead of making one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adopt: Option<String>,
-    /// A delete of an object carrying the stack's tags that the state does not know.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orphan: Option<Box<Orphan>>,
-    /// What it depends on in the spec (logical names): creates and updates wait for these,
-    /// and the state records them for later deletes.
-    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
-    pub depends_on: Box<[String]>,
-    /// What it depended on when last applied (deletes go before these).
-    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
-    pub recorded_depends_on: Box<[String]>,
-    /// For a create, update or replacement: the properties to set, references to other
-    /// resources left as templates (resolved from the state as apply reaches them).
-    /// Held as compact text, as the spec and the state hold them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub properties: Option<Compact>,
-    /// For a create, update or replacement: every tag the object carries (rkit's included).
-    #[serde(default, skip_serializing_if = "TagList::is_empty")]
-    pub tags: TagList,
-    /// What of it must not be shown (`Properties.X`, `Attributes.Y`), recorded with it.
-    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
-    pub sensitive: Box<[String]>,
-    /// Steps that must have finished (every operation of them) before it starts: a rolling
-    /// update's previous batch.
-    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
-    pub after: Box<[String]>,
-    /// For a group member's replacement: how healthy it must be before the step is done.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<Box<Health>>,
-}
-
-/// What a rolling update waits for after a member is replaced: the provider's `read` finds it
-/// and its attributes do not say `"Healthy": false`, and every resource it feeds that reports
-/// `TargetHealth` reports it `healthy`, for `healthy_for_ms` in a row, within `timeout_ms`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Health {
-    pub healthy_for_ms: u64,
-    pub timeout_ms: u64,
-    /// The resources that use the group's IDs (a target group): brought up to date with the
-    /// new member before it is waited on (as a load balancer's registration would be).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub feeds: Vec<Feed>,
-}
-
-/// A resource a group's members feed (it uses `{{.Groups.X.IDs}}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Feed {
-    pub name: String,
-    pub plugin: String,
-    #[serde(rename = "Type")]
-    pub type_name: String,
-    /// Its properties with the members' references as templates.
-    pub properties: Value,
-}
 
 /// How a plan changes a group: its size, and the members it replaces because the template
 /// changed.
@@ -161,65 +55,12 @@ impl GroupChange {
     }
 }
 
-/// An object carrying the stack's tags that the state does not record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Orphan {
-    /// Its `rkit:name` tag.
-    pub logical: String,
-    #[serde(rename = "ID")]
-    pub id: String,
-    /// Its properties as listed (for the provider's delete).
-    pub properties: Value,
-}
-
 /// An object found by listing a type with the stack's tag.
 #[derive(Debug, Clone)]
 pub struct Found {
     pub plugin: String,
     pub type_name: String,
     pub observed: Observed,
-}
-
-impl Step {
-    /// A step deleting a recorded resource (for destroy and what leaves the spec).
-    pub fn delete(name: &str, plugin: &str, type_name: &str, reason: Option<String>) -> Self {
-        Step {
-            name: name.to_string(),
-            action: Action::Delete,
-            plugin: plugin.into(),
-            type_name: type_name.into(),
-            changes: Box::default(),
-            reason,
-            create_before_destroy: false,
-            adopt: None,
-            orphan: None,
-            depends_on: Box::default(),
-            recorded_depends_on: Box::default(),
-            properties: None,
-            tags: TagList::default(),
-            sensitive: Box::default(),
-            after: Box::default(),
-            health: None,
-        }
-    }
-
-    /// The no-op step of `name`, unchanged and recorded as `r`: what a plan counts rather
-    /// than holds, made where every resource is wanted (the policies' `resource_changes`).
-    pub fn kept(name: &str, r: &ResourceState) -> Self {
-        Step {
-            action: Action::NoOp,
-            depends_on: r.depends_on.to_vec().into(),
-            recorded_depends_on: r.depends_on.to_vec().into(),
-            sensitive: r.sensitive.to_vec().into(),
-            ..Step::delete(name, &r.plugin, &r.type_name, None)
-        }
-    }
-
-    /// The name it stands for in the spec (an orphan's `rkit:name`).
-    pub fn logical(&self) -> &str {
-        self.orphan.as_ref().map_or(&self.name, |o| &o.logical)
-    }
 }
 
 /// Splits what a scan found into objects to adopt (by logical name: the first by ID of those
@@ -269,11 +110,11 @@ pub fn sort_found(
             &f.type_name,
             Some("it carries this stack's tags but the state does not record it".into()),
         );
-        step.orphan = Some(Box::new(Orphan {
+        step.more_mut().orphan = Some(Orphan {
             logical,
             id: f.observed.id.clone(),
             properties: f.observed.properties.clone(),
-        }));
+        });
         orphans.push(step);
     }
     (adopt, orphans)
@@ -367,7 +208,7 @@ impl Plan {
 
     /// Whether anything in it is sensitive.
     pub fn has_sensitive(&self) -> bool {
-        self.steps.iter().any(|s| !s.sensitive.is_empty())
+        self.steps.iter().any(|s| !s.sensitive().is_empty())
     }
 
     /// The plan as it may be shown: sensitive changes and properties masked.
@@ -384,7 +225,7 @@ impl Plan {
                 }
             }
             if let Some(props) = &step.properties {
-                let masked = mask_fields(&props.value(), properties_in(&step.sensitive));
+                let masked = mask_fields(&props.value(), properties_in(step.sensitive()));
                 step.properties = Some(masked.into());
             }
         }
@@ -649,31 +490,22 @@ fn spec_step(
         Action::NoOp => (None, TagList::default()),
         _ => (Some(rs.properties.clone()), tags_of(spec, name).into()),
     };
-    Step {
-        name: name.to_string(),
-        action,
-        plugin: rs.plugin.clone(),
-        type_name: rs.type_name.clone(),
-        changes: changes.into(),
-        reason,
-        create_before_destroy: ty.create_before_destroy && action == Action::Replace,
-        adopt: None,
-        orphan: None,
-        depends_on: spec
-            .dependencies(name)
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        recorded_depends_on: recorded
-            .map(|r| r.depends_on.to_vec())
-            .unwrap_or_default()
-            .into(),
-        properties,
-        tags,
-        sensitive: sensitive.into(),
-        after: Box::default(),
-        health: None,
+    let (plugin, type_name) = (rs.plugin.clone(), rs.type_name.clone());
+    let mut step = Step::new(name.to_string(), action, plugin, type_name);
+    step.changes = changes.into();
+    step.create_before_destroy = ty.create_before_destroy && action == Action::Replace;
+    step.depends_on = spec.dependencies(name).into();
+    step.recorded_depends_on = recorded
+        .map(|r| r.depends_on.to_vec())
+        .unwrap_or_default()
+        .into();
+    step.properties = properties;
+    step.tags = tags;
+    step.set_reason(reason);
+    if !sensitive.is_empty() {
+        step.more_mut().sensitive = sensitive.into();
     }
+    step
 }
 
 /// A delete for each recorded resource the spec no longer has.
@@ -708,8 +540,8 @@ fn adopt_found(steps: &mut Steps, found: &[Found], state: &State) {
     let (adopt, orphans) = sort_found(found, state, &wanted);
     for step in steps.iter_mut() {
         if let Some(id) = adopt.get(&step.name) {
-            step.adopt = Some(id.clone());
-            step.reason = Some(format!(
+            step.more_mut().adopt = Some(id.clone());
+            step.more_mut().reason = Some(format!(
                 "adopting {id}, which carries this stack's tags and its name"
             ));
         }
@@ -729,10 +561,7 @@ fn create_before_users_move(steps: &mut [Box<Step>]) {
         .filter(|s| s.action == Action::Update)
         .fold(BTreeMap::new(), |mut users, s| {
             for dep in &s.depends_on {
-                users
-                    .entry(dep.as_str())
-                    .or_default()
-                    .insert(s.name.as_str());
+                users.entry(dep).or_default().insert(s.name.as_str());
             }
             users
         });
@@ -740,7 +569,7 @@ fn create_before_users_move(steps: &mut [Box<Step>]) {
         .iter()
         .enumerate()
         .filter(|(_, s)| s.action == Action::Replace && !s.create_before_destroy)
-        .filter(|(_, s)| s.reason.as_deref().is_some_and(|r| r.ends_with(FORCES)))
+        .filter(|(_, s)| s.reason().is_some_and(|r| r.ends_with(FORCES)))
         .filter_map(|(i, s)| {
             let users = updated_users.get(s.name.as_str())?;
             let users: Vec<&str> = users.iter().copied().collect();
@@ -749,7 +578,11 @@ fn create_before_users_move(steps: &mut [Box<Step>]) {
         .collect();
     for (i, why) in promoted {
         steps[i].create_before_destroy = true;
-        steps[i].reason.get_or_insert_default().push_str(&why);
+        steps[i]
+            .more_mut()
+            .reason
+            .get_or_insert_default()
+            .push_str(&why);
     }
 }
 
@@ -942,7 +775,7 @@ pub fn focus(plan: &mut Plan, spec: &LoadedSpec, state: &State, focus: &Focus) -
             && matches!(step.action, Action::NoOp | Action::Update)
         {
             step.action = Action::Replace;
-            step.reason = Some("its replacement was asked for (--replace)".into());
+            step.set_reason(Some("its replacement was asked for (--replace)".into()));
             if step.properties.is_none() {
                 step.properties = Some(spec.spec.resources[&step.name].properties.clone());
                 step.tags = tags_of(spec, &step.name).into();
@@ -956,6 +789,7 @@ pub fn focus(plan: &mut Plan, spec: &LoadedSpec, state: &State, focus: &Focus) -
 mod tests {
     use super::*;
     use crate::spec::reference::UNKNOWN;
+    use crate::state::NameList;
     use serde_json::json;
 
     #[test]
@@ -992,16 +826,16 @@ mod tests {
     #[test]
     fn a_forced_replacement_whose_users_are_updated_is_made_before_the_old_one_goes() {
         let mut sg = step("Sg", Action::Replace);
-        sg.reason = Some("GroupName forces replacement".into());
+        sg.set_reason(Some("GroupName forces replacement".into()));
         let mut asked = step("Tg", Action::Replace);
-        asked.reason = Some("its replacement was asked for (--replace)".into());
+        asked.set_reason(Some("its replacement was asked for (--replace)".into()));
         let mut web = step("Web", Action::Update);
-        web.depends_on = Box::new(["Sg".into(), "Tg".into()]);
+        web.depends_on = NameList::from(&["Sg", "Tg"][..]);
         let mut steps = vec![Box::new(sg), Box::new(asked), Box::new(web)];
         create_before_users_move(&mut steps);
         assert!(steps[0].create_before_destroy);
         assert_eq!(
-            steps[0].reason.as_deref(),
+            steps[0].reason(),
             Some("GroupName forces replacement; in use by Web")
         );
         assert!(

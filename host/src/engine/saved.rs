@@ -179,9 +179,9 @@ impl PlanFile {
             let deps = step
                 .depends_on
                 .iter()
-                .flat_map(|d| by_logical.get(d.as_str()))
+                .flat_map(|d| by_logical.get(d))
                 .flatten();
-            let after = step.after.iter().filter_map(|a| by_name.get(a.as_str()));
+            let after = step.after().iter().filter_map(|a| by_name.get(a.as_str()));
             for &j in deps.chain(after) {
                 graph.add_edge(index[j], index[i], ());
             }

@@ -14,6 +14,7 @@
 //! which never depend on each other.
 
 use super::plan::{Action, Step};
+use crate::state::Strings;
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::HashMap;
@@ -38,9 +39,9 @@ pub struct StepShape<'a> {
     /// Whether the resource leaves the spec (or is an orphan).
     pub leaving: bool,
     /// What it depends on in the spec (logical names).
-    pub spec_deps: &'a [String],
+    pub spec_deps: Strings<'a>,
     /// What it depended on when last applied (logical names).
-    pub recorded_deps: &'a [String],
+    pub recorded_deps: Strings<'a>,
     /// Steps (by name) all of whose operations finish before any of its starts.
     pub after: &'a [String],
 }
@@ -62,9 +63,9 @@ impl<'a> StepShape<'a> {
             upsert,
             create_before_destroy: step.create_before_destroy,
             leaving: step.action == Action::Delete,
-            spec_deps: &step.depends_on,
-            recorded_deps: &step.recorded_depends_on,
-            after: &step.after,
+            spec_deps: step.depends_on.iter(),
+            recorded_deps: step.recorded_depends_on.iter(),
+            after: step.after(),
         }
     }
 }
@@ -175,7 +176,7 @@ fn dependency_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, 
             .filter(|_| step.upsert);
         if let Some(up) = up {
             for dep in step.spec_deps {
-                if let Some(&dep_up) = index.upsert_of.get(dep.as_str()) {
+                if let Some(&dep_up) = index.upsert_of.get(dep) {
                     edges.push((dep_up, up, true));
                 }
             }
@@ -190,8 +191,7 @@ fn dependency_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, 
         }
         let deps = step
             .recorded_deps
-            .iter()
-            .chain(step.spec_deps.iter().filter(|_| step.leaving));
+            .chain(step.spec_deps.filter(|_| step.leaving));
         for dep in deps {
             for dep_del in index.deletes_of(dep) {
                 if dep_del != del {
@@ -301,6 +301,7 @@ fn break_circles(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::NameList;
 
     fn shape(name: &str, delete: bool, upsert: bool) -> StepShape<'_> {
         StepShape {
@@ -346,15 +347,15 @@ mod tests {
 
     #[test]
     fn deletes_go_dependents_first_and_upserts_dependencies_first() {
-        let names = |n: &str| [n.to_string()];
+        let names = |n: &str| NameList::from(&[n][..]);
         let (on_a, on_older, on_old) = (names("A"), names("Older"), names("Old"));
         let mut a = shape("A", false, true);
         let mut b = shape("B", false, true);
-        b.spec_deps = &on_a;
+        b.spec_deps = on_a.iter();
         let mut gone = shape("Old", true, false);
-        gone.recorded_deps = &on_older;
+        gone.recorded_deps = on_older.iter();
         let older = shape("Older", true, false);
-        a.recorded_deps = &on_old;
+        a.recorded_deps = on_old.iter();
         let steps = [a, b, gone, older];
         let s = schedule(&steps);
         let order = order(&s, &steps);
@@ -368,11 +369,11 @@ mod tests {
     #[test]
     fn a_reversed_recorded_dependency_is_dropped_not_waited_on_forever() {
         // Recorded: Y depended on Z and Z on Y (each from a different apply); both leave.
-        let (on_z, on_y) = (["Z".to_string()], ["Y".to_string()]);
+        let (on_z, on_y) = (NameList::from(&["Z"][..]), NameList::from(&["Y"][..]));
         let mut y = shape("Y", true, false);
-        y.recorded_deps = &on_z;
+        y.recorded_deps = on_z.iter();
         let mut z = shape("Z", true, false);
-        z.recorded_deps = &on_y;
+        z.recorded_deps = on_y.iter();
         let steps = [y, z];
         let s = schedule(&steps);
         assert_eq!(order(&s, &steps).len(), 2);
@@ -383,8 +384,8 @@ mod tests {
     fn step(name: &str, action: Action, deps: &[&str], recorded: &[&str]) -> Step {
         let mut s = Step::delete(name, "p", "T", None);
         s.action = action;
-        s.depends_on = deps.iter().map(|d| d.to_string()).collect();
-        s.recorded_depends_on = recorded.iter().map(|d| d.to_string()).collect();
+        s.depends_on = NameList::from(deps);
+        s.recorded_depends_on = NameList::from(recorded);
         s
     }
 
@@ -437,9 +438,9 @@ mod tests {
         let mut sg = shape("Sg", true, true);
         sg.create_before_destroy = true;
         let mut web = shape("Web", false, true);
-        let on_sg = ["Sg".to_string()];
-        web.spec_deps = &on_sg;
-        web.recorded_deps = &on_sg;
+        let on_sg = NameList::from(&["Sg"][..]);
+        web.spec_deps = on_sg.iter();
+        web.recorded_deps = on_sg.iter();
         let steps = [web, sg];
         let s = schedule(&steps);
         assert_eq!(order(&s, &steps), ["+Sg", "+Web", "-Sg"]);

@@ -68,8 +68,8 @@ fn only_the_seed(plan: &mut Plan, group: &str, first: &str) {
             crate::tags::CONFIG_HASH.to_string(),
             crate::tags::BOOTSTRAP.to_string(),
         );
-        step.health = None;
-        step.reason = Some(format!(
+        step.more_mut().health = None;
+        step.more_mut().reason = Some(format!(
             "the seed of group {group}: its rkit converge builds the rest"
         ));
     }
@@ -91,11 +91,13 @@ fn existing(
         .steps
         .iter()
         .filter(|s| logical_of(group, &s.name).is_some())
-        .filter(|s| s.action != Action::Create || s.adopt.is_some())
+        .filter(|s| s.action != Action::Create || s.adopt().is_some())
         .filter_map(|s| {
             Some((
                 s.name.clone(),
-                s.adopt.clone().or_else(|| recorded(&s.name))?,
+                s.adopt()
+                    .map(str::to_string)
+                    .or_else(|| recorded(&s.name))?,
             ))
         });
     let kept = members

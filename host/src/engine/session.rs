@@ -480,7 +480,7 @@ impl Session {
         )?;
         if !orphans {
             // A scan made only to adopt deletes nothing.
-            plan.steps.retain(|s| s.orphan.is_none());
+            plan.steps.retain(|s| s.orphan().is_none());
         }
         if let Some(decision) = decision {
             group::roll(
@@ -594,7 +594,7 @@ impl Session {
     /// Gives orphans the spec's dependencies of their logical name, so that they are deleted
     /// in the reverse of the spec's order.
     fn orphans_in_order(&self, steps: &mut [Box<plan::Step>]) {
-        for step in steps.iter_mut().filter(|s| s.orphan.is_some()) {
+        for step in steps.iter_mut().filter(|s| s.orphan().is_some()) {
             step.depends_on = self.ctx.spec_deps(step.logical()).into();
         }
     }
@@ -767,11 +767,11 @@ impl Session {
         let mut store = self.ctx.store.lock().expect("state lock");
         for step in plan.steps.iter().filter(|s| s.action == plan::Action::NoOp) {
             if let Some(r) = store.state.resources.get(&step.name)
-                && (r.depends_on != step.depends_on || r.sensitive != step.sensitive)
+                && (r.depends_on != step.depends_on || r.sensitive != *step.sensitive())
             {
                 let mut r = r.clone();
-                r.depends_on = (&step.depends_on).into();
-                r.sensitive = (&step.sensitive).into();
+                r.depends_on = step.depends_on.clone();
+                r.sensitive = step.sensitive().into();
                 store.change(&step.name, Change::Resource(Some(r)))?;
             }
         }

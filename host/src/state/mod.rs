@@ -43,6 +43,7 @@ pub use compact::Compact;
 pub use crypt::Keys;
 pub use location::Location;
 pub use name_list::NameList;
+pub use packed::Strings;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;

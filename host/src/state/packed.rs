@@ -21,8 +21,8 @@ pub fn strings(bytes: &[u8]) -> Strings<'_> {
     Strings(bytes)
 }
 
-/// What [`strings`] gives.
-#[derive(Clone)]
+/// What [`strings`] gives: a view of the packed bytes (copied freely, empty by default).
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Strings<'a>(&'a [u8]);
 
 impl<'a> Iterator for Strings<'a> {

@@ -48,7 +48,7 @@ pub async fn exec(args: GraphArgs, _: &Interrupt) -> Result<ExitCode> {
                 .into_iter()
                 .map(|name| (name.clone(), crate::engine::Action::NoOp))
                 .collect();
-            let steps = saved.plan.steps.iter().filter(|s| s.orphan.is_none());
+            let steps = saved.plan.steps.iter().filter(|s| s.orphan().is_none());
             actions.extend(steps.map(|s| (s.name.clone(), s.action)));
             Some(actions)
         }
