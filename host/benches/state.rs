@@ -19,7 +19,7 @@
 mod common;
 
 use common::moto::Moto;
-use rkit::state::{Keys, Location, ResourceState, State, StateStore};
+use rkit::state::{Keys, Location, ResourceState, State, StateStore, TagList};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -40,24 +40,18 @@ fn write_state(path: &Path, n: usize, keys: &Keys) -> u64 {
         let name = format!("R{i:06}");
         state.resources.insert(
             name.clone(),
-            ResourceState {
-                plugin: "null".into(),
-                type_name: "Null".into(),
-                id: format!("{:016x}", i as u64 * 0x9e37_79b9_7f4a_7c15),
-                properties: json!({"Input": format!("value {i} of the chain")}).into(),
-                attributes: json!({"Output": format!("value {i} of the chain")}).into(),
-                depends_on: match i {
-                    0 => Default::default(),
-                    _ => vec![format!("R{:06}", i - 1)].into(),
-                },
-                tags: std::collections::BTreeMap::from([
-                    ("rkit:stack".to_string(), "bench".to_string()),
-                    ("rkit:name".to_string(), name),
-                ])
-                .into(),
-                sensitive: Default::default(),
-                provisional: false,
-            },
+            ResourceState::new(
+                "null".into(),
+                "Null".into(),
+                &format!("{:016x}", i as u64 * 0x9e37_79b9_7f4a_7c15),
+                json!({"Input": format!("value {i} of the chain")}).into(),
+                json!({"Output": format!("value {i} of the chain")}).into(),
+            )
+            .with_depends_on((i > 0).then(|| format!("R{:06}", i - 1)))
+            .with_tags(&TagList::from(&std::collections::BTreeMap::from([
+                ("rkit:stack".to_string(), "bench".to_string()),
+                ("rkit:name".to_string(), name),
+            ]))),
         );
     }
     let mut store = StateStore::open(&Location::File(path.to_path_buf()), keys).unwrap();

@@ -87,7 +87,7 @@ fn field_naming(spec: &LoadedSpec, name: &str, dependency: &str) -> String {
     let by_reference = spec.spec.resources.get(name).and_then(|rs| {
         rs.references
             .iter()
-            .find(|(_, r)| r.resource == dependency)
+            .find(|(_, r)| *r.resource == *dependency)
             .map(|(field, _)| format!("Properties.{field}"))
     });
     let listed = || {

@@ -3,7 +3,7 @@
 //! Invariant: two [`Name`]s with the same text made by [`Name::new`] (or read by serde) share
 //! one allocation while the table has room, so a state or spec of 100,000 resources of one
 //! type holds that type's text once, not 100,000 times (a `String` costs its 24 bytes and a
-//! 32-byte allocation; a [`Name`] its 16 bytes). A [`Name`] reads, compares, orders, hashes
+//! 32-byte allocation; a [`Name`] its 8, one pointer to the shared text). A [`Name`] reads, compares, orders, hashes
 //! and serialises exactly as its text does, so it stands where a `String` stood in every
 //! format, shared or not. The table lives as long as the process and holds each distinct
 //! text once, at most [`MOST`] texts of at most [`LONGEST`] bytes (past either, a text gets
@@ -23,25 +23,37 @@ pub const LONGEST: usize = 128;
 /// How many distinct texts the table holds at most (past it, a new text is not shared).
 pub const MOST: usize = 4096;
 
-static TABLE: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(Default::default);
+static TABLE: LazyLock<Mutex<HashSet<Shared>>> = LazyLock::new(Default::default);
+
+/// A text in the table, found by the text itself.
+#[derive(PartialEq, Eq, Hash)]
+struct Shared(Arc<Box<str>>);
+
+impl Borrow<str> for Shared {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 
 /// A short text held once per process (see the module's header).
+/// One pointer: the text is behind the `Arc`'s own allocation, and a `Name` stands in every
+/// record, spec resource and step.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Name(Arc<str>);
+pub struct Name(Arc<Box<str>>);
 
 impl Name {
     /// The shared `text`.
     pub fn new(text: &str) -> Name {
         if text.len() > LONGEST {
-            return Name(text.into());
+            return Name(Arc::new(text.into()));
         }
         let mut table = TABLE.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(shared) = table.get(text) {
-            return Name(shared.clone());
+            return Name(shared.0.clone());
         }
-        let shared: Arc<str> = text.into();
+        let shared = Arc::new(Box::<str>::from(text));
         if table.len() < MOST {
-            table.insert(shared.clone());
+            table.insert(Shared(shared.clone()));
         }
         Name(shared)
     }
@@ -78,13 +90,13 @@ impl Borrow<str> for Name {
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -108,49 +120,49 @@ impl From<&String> for Name {
 
 impl From<Name> for String {
     fn from(name: Name) -> Self {
-        name.0.to_string()
+        name.as_str().to_string()
     }
 }
 
 impl PartialEq<str> for Name {
     fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for Name {
     fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<String> for Name {
     fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
+        self.as_str() == other.as_str()
     }
 }
 
 impl PartialEq<Name> for str {
     fn eq(&self, other: &Name) -> bool {
-        self == &*other.0
+        self == other.as_str()
     }
 }
 
 impl PartialEq<Name> for &str {
     fn eq(&self, other: &Name) -> bool {
-        *self == &*other.0
+        *self == other.as_str()
     }
 }
 
 impl PartialEq<Name> for String {
     fn eq(&self, other: &Name) -> bool {
-        **self == *other.0
+        self.as_str() == other.as_str()
     }
 }
 
 impl Serialize for Name {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(self.as_str())
     }
 }
 

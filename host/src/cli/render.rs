@@ -5,7 +5,7 @@ use crate::engine::MASK;
 use crate::engine::Report;
 use crate::engine::{Action, Change, Plan};
 use crate::spec::reference::UNKNOWN;
-use crate::state::ResourceState;
+use crate::state::{Compact, ResourceState};
 use crate::text::{escape, escape_json};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -32,7 +32,7 @@ pub fn resource(name: &str, r: &ResourceState) -> String {
         escape(name),
         escape(&r.plugin),
         escape(&r.type_name),
-        escape(&r.id)
+        escape(r.id())
     );
     for (title, fields) in [
         ("properties", r.properties.value()),
@@ -52,10 +52,11 @@ pub fn resource(name: &str, r: &ResourceState) -> String {
 
 fn change(out: &mut String, c: &Change, action: Action, reveal: bool) {
     let masked = Some(Value::String(MASK.into()));
+    let shown = |v: &Option<Compact>| v.as_ref().map(Compact::value);
     let (before, after) = if c.sensitive && !reveal {
-        (&masked, &masked)
+        (masked.clone(), masked)
     } else {
-        (&c.before, &c.after)
+        (shown(&c.before), shown(&c.after))
     };
     let mark = if c.forces_replacement {
         "  # forces replacement"
@@ -63,21 +64,30 @@ fn change(out: &mut String, c: &Change, action: Action, reveal: bool) {
         ""
     };
     let _ = match action {
-        Action::Create => writeln!(out, "      {}: {}", escape(&c.field), value(after)),
+        Action::Create => writeln!(out, "      {}: {}", escape(&c.field), value(&after)),
         _ => writeln!(
             out,
             "      {}: {} => {}{mark}",
             escape(&c.field),
-            value(before),
-            value(after)
+            value(&before),
+            value(&after)
         ),
     };
 }
 
+/// How much of a plan's text is handed on at once.
+const CHUNK: usize = 64 * 1024;
+
 /// The plan as a readable diff with a summary line; sensitive values masked unless `reveal`.
-pub fn plan(plan: &Plan, reveal: bool) -> String {
+/// It is handed to `emit` in pieces of about [`CHUNK`] bytes, each of whole steps: a plan of
+/// 100,000 creates is never held as one text of megabytes.
+pub fn write_plan(plan: &Plan, reveal: bool, emit: &mut dyn FnMut(&str)) {
     let mut out = String::new();
     for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
+        if out.len() >= CHUNK {
+            emit(&out);
+            out.clear();
+        }
         let _ = write!(
             out,
             "  {} {} ({} {})",
@@ -108,7 +118,7 @@ pub fn plan(plan: &Plan, reveal: bool) -> String {
     if let Some(checked) = &plan.policy {
         out.push_str(&policies(checked));
     }
-    out
+    emit(&out);
 }
 
 /// What the policies said of a plan: a line per finding, then a summary line.

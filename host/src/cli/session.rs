@@ -105,7 +105,7 @@ fn shell_word(word: &str) -> String {
 /// `change_summary`.
 pub fn show_plan(mode: Mode, plan: &Plan, operation: &str, reveal: bool) {
     match mode {
-        Mode::Human => crate::out!("{}", render::plan(plan, reveal)),
+        Mode::Human => render::write_plan(plan, reveal, &mut |text| crate::out!("{text}")),
         Mode::Json => {
             let plan = plan.shown(reveal);
             for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {

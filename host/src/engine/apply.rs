@@ -21,7 +21,7 @@ use super::events::{Event, Failure, Op, OpAction};
 use super::plan::{Action, Plan, Step};
 use super::retry::{Backoff, repeating_as, retryable};
 use super::running::Running;
-use super::schedule::{Phase, StepShape, schedule};
+use super::schedule::{Phase, schedule};
 use super::walk::{Outcome, walk};
 use crate::sandbox::Provider;
 use crate::spec::reference;
@@ -97,10 +97,8 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
     for step in plan.steps.iter_mut().filter(|s| s.action == Action::Create) {
         step.changes = Box::default();
     }
-    let shapes: Vec<StepShape> = plan.steps.iter().map(|s| StepShape::of(s)).collect();
-    let sched = schedule(&shapes);
-    // Not held while the walk runs (a copy of every step's names and dependencies).
-    drop(shapes);
+    // Read from the steps themselves (no copy of their names and dependencies).
+    let sched = schedule(&plan.steps);
     for (first, then) in &sched.dropped {
         ctx.events.event(Event::OrderDropped {
             first: first.clone(),
@@ -138,7 +136,8 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
                 if done.is_ok() {
                     steps.succeeded(node.step);
                 }
-                done
+                // Boxed: each node's outcome is held to the end of the walk.
+                done.map_err(Box::new)
             }
         },
     )
@@ -164,20 +163,33 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
 fn report(
     steps: &Running,
     nodes: &[super::schedule::Node],
-    outcomes: Vec<Outcome<(), Failure>>,
+    outcomes: Vec<Outcome<(), Box<Failure>>>,
 ) -> Report {
     let cause_of = |cause: usize| steps.name(nodes[cause].step);
     // The nodes by step, each step's in their order (no list per step: a plan may have
     // 100,000 steps).
-    let mut by_step: Vec<usize> = (0..nodes.len()).collect();
-    by_step.sort_by_key(|&n| nodes[n].step);
-    let mut report = Report::default();
-    for group in by_step.chunk_by(|a, b| nodes[*a].step == nodes[*b].step) {
-        let step = nodes[group[0]].step;
-        let of_step = || group.iter().map(|&n| &outcomes[n]);
-        let name = steps.name(step);
+    let mut by_step: Vec<u32> = (0..nodes.len() as u32).collect();
+    by_step.sort_unstable_by_key(|&n| (nodes[n as usize].step, n));
+    let groups = || by_step.chunk_by(|a, b| nodes[*a as usize].step == nodes[*b as usize].step);
+    // Each list made the size it may reach (grown by doubling, the names of 100,000
+    // creates would be held in two lists at once).
+    let mut planned = [0usize; 5];
+    for group in groups() {
+        planned[steps.action(nodes[group[0] as usize].step) as usize] += 1;
+    }
+    let mut report = Report {
+        created: Vec::with_capacity(planned[Action::Create as usize]),
+        updated: Vec::with_capacity(planned[Action::Update as usize]),
+        replaced: Vec::with_capacity(planned[Action::Replace as usize]),
+        deleted: Vec::with_capacity(planned[Action::Delete as usize]),
+        ..Report::default()
+    };
+    for group in groups() {
+        let step = nodes[group[0] as usize].step;
+        let of_step = || group.iter().map(|&n| &outcomes[n as usize]);
+        let name = || steps.name(step);
         let failed = of_step().find_map(|o| match o {
-            Outcome::Failed(f) => Some(f.clone()),
+            Outcome::Failed(f) => Some((**f).clone()),
             Outcome::Panicked(m) => Some(Failure::engine(format!("stopped unexpectedly: {m}"))),
             _ => None,
         });
@@ -187,15 +199,17 @@ fn report(
         });
         if let Some(failure) = failed {
             if failure.not_started {
-                report.not_started.push((name, failure.message));
+                report.not_started.push((name(), failure.message));
             } else {
-                report.failed.push((name, failure));
+                report.failed.push((name(), failure));
             }
         } else if let Some(cause) = skipped {
-            report.skipped.push((name, cause));
+            report.skipped.push((name(), cause));
         } else if of_step().any(|o| matches!(o, Outcome::Cancelled)) {
-            report.cancelled.push(name);
+            report.cancelled.push(name());
         } else {
+            // Done: the last time its name is asked for.
+            let name = steps.take_name(step);
             match steps.action(step) {
                 Action::Create => report.created.push(name),
                 Action::Update => report.updated.push(name),
@@ -324,7 +338,7 @@ async fn delete(ctx: &Context, step: &Step, op: &Op) -> Result<String, Failure> 
     let provider = provider_of(ctx, &recorded.plugin)?;
     let properties = recorded.properties.value();
     let deleted = repeating_as(&ctx.interrupt, Some(op), || {
-        provider.delete(&recorded.type_name, &recorded.id, &properties)
+        provider.delete(&recorded.type_name, recorded.id(), &properties)
     })
     .await;
     match deleted {
@@ -333,7 +347,7 @@ async fn delete(ctx: &Context, step: &Step, op: &Op) -> Result<String, Failure> 
         Err(err) => return Err(describe(step, &err)),
     }
     ctx.change(&key, Change::Resource(None)).await?;
-    Ok(recorded.id)
+    Ok(recorded.id().to_string())
 }
 
 /// The tags that identify what rkit made: `rkit:*`.
@@ -409,14 +423,14 @@ async fn update_recorded(
         op,
         provider,
         &step.type_name,
-        &recorded.id,
+        recorded.id(),
         as_planned(recorded.properties.value(), step),
         properties,
         &step.tags.to_map(),
     )
     .await
     .map_err(|e| describe(step, &e))?;
-    Ok((recorded.id, attributes, false, false))
+    Ok((recorded.id().to_string(), attributes, false, false))
 }
 
 /// Makes the object, as passes: deposes the old one of a create-before-destroy replacement,
@@ -522,7 +536,7 @@ fn lasting_id(ctx: &Context, step: &Step, id: &str, ready_id: String) -> Result<
         *name != &step.name
             && r.plugin == step.plugin
             && r.type_name == step.type_name
-            && r.id == ready_id
+            && r.id() == ready_id
     });
     match taken {
         Some((other, _)) => Err(Failure::engine(format!(
@@ -544,17 +558,19 @@ fn recorded_as(
     attributes: Value,
     provisional: bool,
 ) -> Change {
-    Change::Resource(Some(ResourceState {
-        plugin: step.plugin.clone(),
-        type_name: step.type_name.clone(),
-        id: id.to_string(),
-        properties: properties.into(),
-        attributes: attributes.into(),
-        depends_on: step.depends_on.clone(),
-        tags: step.tags.clone(),
-        sensitive: step.sensitive().into(),
-        provisional,
-    }))
+    let plugin = step.plugin.clone();
+    let record = ResourceState::new(
+        plugin,
+        step.type_name.clone(),
+        id,
+        properties.into(),
+        attributes.into(),
+    )
+    .with_depends_on(step.depends_on.iter())
+    .with_tags(&step.tags)
+    .with_sensitive(step.sensitive().iter().map(String::as_str))
+    .with_provisional(provisional);
+    Change::Resource(Some(record))
 }
 
 /// Creates one object, exactly once: a failure that may have left an object is followed by a
@@ -632,7 +648,7 @@ pub async fn find(
             .state
             .resources
             .values()
-            .map(|r| r.id.clone())
+            .map(|r| r.id().to_string())
             .collect()
     };
     found.retain(|o| {
@@ -723,10 +739,10 @@ fn as_planned(recorded: Value, step: &Step) -> Value {
         for change in &step.changes {
             match &change.before {
                 Some(before) => {
-                    map.insert(change.field.clone(), before.clone());
+                    map.insert(change.field.to_string(), before.value());
                 }
                 None => {
-                    map.remove(&change.field);
+                    map.remove(change.field.as_str());
                 }
             }
         }
@@ -806,8 +822,8 @@ mod tests {
         let mut step = Step::delete("S", "aws", "Subnet", None);
         step.changes = Box::new([super::super::plan::Change {
             field: "MapPublicIpOnLaunch".into(),
-            before: Some(json!(false)),
-            after: Some(json!(true)),
+            before: Some(json!(false).into()),
+            after: Some(json!(true).into()),
             forces_replacement: false,
             sensitive: false,
         }]);

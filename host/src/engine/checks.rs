@@ -379,7 +379,7 @@ fn step_change(
             "replace_paths": replace,
         },
         "reason": step.reason(),
-        "tags": if step.tags.is_empty() { recorded.map(|r| json!(r.tags)).unwrap_or(json!({})) } else { json!(step.tags) },
+        "tags": if step.tags.is_empty() { recorded.map(|r| json!(r.tags())).unwrap_or(json!({})) } else { json!(step.tags) },
     })
 }
 
@@ -397,9 +397,9 @@ fn observed_change(step: &Step, state: &State, reveal: bool) -> Option<Value> {
             "before": before,
             "after": before,
             "after_unknown": {},
-            "sensitive": properties_in(&recorded.sensitive).collect::<Vec<_>>(),
+            "sensitive": properties_in(recorded.sensitive()).collect::<Vec<_>>(),
         },
-        "tags": recorded.tags,
+        "tags": recorded.tags(),
     }))
 }
 
@@ -407,7 +407,7 @@ fn observed_change(step: &Step, state: &State, reveal: bool) -> Option<Value> {
 /// property (drift), masked unless `reveal`; an orphan's as listed; `null` for a create.
 fn before_of(step: &Step, recorded: Option<&ResourceState>, reveal: bool) -> Value {
     let (mut props, sensitive) = match (recorded, step.orphan()) {
-        (Some(r), _) => (r.properties.value(), r.sensitive.to_vec()),
+        (Some(r), _) => (r.properties.value(), r.sensitive().to_vec()),
         (None, Some(orphan)) => (orphan.properties.clone(), Vec::new()),
         (None, None) => return Value::Null,
     };
@@ -416,8 +416,8 @@ fn before_of(step: &Step, recorded: Option<&ResourceState>, reveal: bool) -> Val
     {
         for change in &step.changes {
             match &change.before {
-                Some(value) => map.insert(change.field.clone(), value.clone()),
-                None => map.remove(&change.field),
+                Some(value) => map.insert(change.field.to_string(), value.value()),
+                None => map.remove(change.field.as_str()),
             };
         }
     }
@@ -440,7 +440,7 @@ fn after_of(
         return (Value::Null, Map::new());
     };
     let known = |r: &reference::Reference| {
-        (!made.contains(r.resource.as_str()))
+        (!made.contains(&*r.resource))
             .then(|| state.value_of(r))
             .flatten()
     };
@@ -482,7 +482,10 @@ pub fn check_import(
         let props = if reveal {
             record.properties.value()
         } else {
-            mask_fields(&record.properties.value(), properties_in(&record.sensitive))
+            mask_fields(
+                &record.properties.value(),
+                properties_in(record.sensitive()),
+            )
         };
         let change = json!({
             "address": name,
@@ -494,10 +497,10 @@ pub fn check_import(
                 "before": props,
                 "after": props,
                 "after_unknown": {},
-                "sensitive": properties_in(&record.sensitive).collect::<Vec<_>>(),
+                "sensitive": properties_in(record.sensitive()).collect::<Vec<_>>(),
                 "importing": {"id": id},
             },
-            "tags": record.tags,
+            "tags": record.tags(),
         });
         document(ctx, vec![change], "import", reveal)
     };
@@ -529,17 +532,14 @@ mod tests {
     use crate::engine::plan::Change;
 
     fn recorded(properties: Value) -> ResourceState {
-        ResourceState {
-            plugin: "p".into(),
-            type_name: "T".into(),
-            id: "id-1".into(),
-            properties: properties.into(),
-            attributes: json!({"Arn": "arn:1"}).into(),
-            depends_on: Default::default(),
-            tags: Default::default(),
-            sensitive: vec!["Properties.Password"].into(),
-            provisional: false,
-        }
+        ResourceState::new(
+            "p".into(),
+            "T".into(),
+            "id-1",
+            properties.into(),
+            json!({"Arn": "arn:1"}).into(),
+        )
+        .with_sensitive(["Properties.Password"])
     }
 
     #[test]
@@ -562,8 +562,8 @@ mod tests {
         );
         step.changes = Box::new([Change {
             field: "Size".into(),
-            before: Some(json!(5)),
-            after: Some(json!(2)),
+            before: Some(json!(5).into()),
+            after: Some(json!(2).into()),
             forces_replacement: true,
             sensitive: false,
         }]);
@@ -605,8 +605,8 @@ mod tests {
         step.action = Action::Update;
         step.changes = Box::new([Change {
             field: "Size".into(),
-            before: Some(json!(9)),
-            after: Some(json!(1)),
+            before: Some(json!(9).into()),
+            after: Some(json!(1).into()),
             forces_replacement: false,
             sensitive: false,
         }]);

@@ -744,7 +744,7 @@ fn report_drift(plan: &Plan, report: &mut TickReport, events: &Events, metrics: 
         events.event(Event::Drift {
             resource: step.name.clone(),
             action: step.action,
-            fields: step.changes.iter().map(|c| c.field.clone()).collect(),
+            fields: step.changes.iter().map(|c| c.field.to_string()).collect(),
             reason: step.reason().map(str::to_string),
         });
     }

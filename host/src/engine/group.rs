@@ -88,7 +88,7 @@ fn known_objects(state: &State) -> BTreeSet<String> {
     state
         .resources
         .values()
-        .map(|r| forgotten_key(&r.plugin, &r.type_name, &r.id))
+        .map(|r| forgotten_key(&r.plugin, &r.type_name, r.id()))
         .chain(state.forgotten.iter().cloned())
         .collect()
 }
@@ -181,8 +181,8 @@ fn recorded_members(g: &str, state: &State) -> BTreeMap<String, Member> {
                 logical.to_string(),
                 Member {
                     logical: Some(logical.to_string()),
-                    id: r.id.clone(),
-                    hash: r.tags.get(tags::CONFIG_HASH).map(String::from),
+                    id: r.id().to_string(),
+                    hash: r.tags().get(tags::CONFIG_HASH).map(String::from),
                     listed: None,
                 },
             );
@@ -465,7 +465,7 @@ fn feeds_of(spec: &LoadedSpec, g: &str) -> Vec<Feed> {
         .filter(|user| {
             spec.references(user)
                 .iter()
-                .any(|(_, r)| member_set.contains(r.resource.as_str()))
+                .any(|(_, r)| member_set.contains(&*r.resource))
         })
         .map(|user| {
             let rs = &spec.spec.resources[user];
@@ -500,7 +500,7 @@ pub fn outdated_members(spec: &LoadedSpec, state: &State) -> Vec<String> {
 fn is_outdated(state: &State, name: &str, current: &str) -> bool {
     state.resources.get(name).is_some_and(|recorded| {
         !matches!(
-            recorded.tags.get(tags::CONFIG_HASH),
+            recorded.tags().get(tags::CONFIG_HASH),
             Some(h) if h == current || h == tags::BOOTSTRAP
         )
     })
@@ -510,7 +510,7 @@ fn is_outdated(state: &State, name: &str, current: &str) -> bool {
 mod tests {
     use super::*;
     use crate::spi::Observed;
-    use crate::state::ResourceState;
+    use crate::state::{ResourceState, TagList};
     use serde_json::json;
 
     fn spec(group: Value) -> LoadedSpec {
@@ -521,17 +521,17 @@ mod tests {
     fn recorded(state: &mut State, name: &str, id: &str, hash: &str) {
         state.resources.insert(
             name.into(),
-            ResourceState {
-                plugin: "null".into(),
-                type_name: "Null".into(),
-                id: id.into(),
-                properties: json!({}).into(),
-                attributes: json!({}).into(),
-                depends_on: Default::default(),
-                tags: BTreeMap::from([(tags::CONFIG_HASH.to_string(), hash.to_string())]).into(),
-                sensitive: Default::default(),
-                provisional: false,
-            },
+            ResourceState::new(
+                "null".into(),
+                "Null".into(),
+                id,
+                json!({}).into(),
+                json!({}).into(),
+            )
+            .with_tags(&TagList::from(&BTreeMap::from([(
+                tags::CONFIG_HASH.to_string(),
+                hash.to_string(),
+            )]))),
         );
     }
 

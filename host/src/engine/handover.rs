@@ -63,7 +63,10 @@ fn stops(step: &Step) -> bool {
 fn is(step: &Step, state: &State, me: &str) -> bool {
     match step.orphan() {
         Some(orphan) => orphan.id == me,
-        None => state.resources.get(&step.name).is_some_and(|r| r.id == me),
+        None => state
+            .resources
+            .get(&step.name)
+            .is_some_and(|r| r.id() == me),
     }
 }
 
@@ -80,8 +83,8 @@ mod tests {
         s.changes = (0..changes)
             .map(|_| Change {
                 field: "InstanceType".into(),
-                before: Some(json!("t3.micro")),
-                after: Some(json!("t3.small")),
+                before: Some(json!("t3.micro").into()),
+                after: Some(json!("t3.small").into()),
                 forces_replacement: false,
                 sensitive: false,
             })
@@ -90,17 +93,13 @@ mod tests {
     }
 
     fn recorded(id: &str) -> ResourceState {
-        ResourceState {
-            plugin: "aws".into(),
-            type_name: "Instance".into(),
-            id: id.into(),
-            properties: json!({}).into(),
-            attributes: json!({}).into(),
-            depends_on: Default::default(),
-            tags: Default::default(),
-            sensitive: Default::default(),
-            provisional: false,
-        }
+        ResourceState::new(
+            "aws".into(),
+            "Instance".into(),
+            id,
+            json!({}).into(),
+            json!({}).into(),
+        )
     }
 
     fn names(plan: &Plan) -> Vec<&str> {

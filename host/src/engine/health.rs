@@ -118,18 +118,19 @@ async fn refeed(ctx: &Context, op: &Op, feed: &Feed) -> Result<(), Failure> {
     }
     let provider = provider_of(ctx, &feed.plugin)?;
     let context = format!("{} ({} {})", feed.name, feed.plugin, feed.type_name);
-    let (before, tags) = (recorded.properties.value(), recorded.tags.to_map());
+    let (before, tags) = (recorded.properties.value(), recorded.tags().to_map());
     let attributes = repeating_as(&ctx.interrupt, Some(op), || {
-        provider.update(&feed.type_name, &recorded.id, &before, &desired, &tags)
+        provider.update(&feed.type_name, recorded.id(), &before, &desired, &tags)
     })
     .await
     .map_err(|e| Failure::provider(&context, &e))?;
     ctx.change(
         &feed.name,
-        crate::state::Change::Resource(Some(crate::state::ResourceState {
-            properties: desired.into(),
-            attributes: attributes.into(),
-            ..recorded
+        crate::state::Change::Resource(Some({
+            let mut record = recorded;
+            record.properties = desired.into();
+            record.attributes = attributes.into();
+            record
         })),
     )
     .await
@@ -157,7 +158,7 @@ async fn fed_health(
     let context = format!("{} ({} {})", feed.name, feed.plugin, feed.type_name);
     let known = recorded.properties.value();
     let read = repeating_as(&ctx.interrupt, Some(op), || {
-        provider.read(&feed.type_name, &recorded.id, &known)
+        provider.read(&feed.type_name, recorded.id(), &known)
     })
     .await
     .map_err(|e| Failure::provider(&context, &e))?;

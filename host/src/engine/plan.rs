@@ -9,7 +9,7 @@ use crate::graph::Graph;
 use crate::spec::LoadedSpec;
 use crate::spec::reference::{self, Reference, Target, at_path};
 use crate::spi::{Observed, Tags, TypeInfo};
-use crate::state::{ResourceState, State, TagList};
+use crate::state::{Compact, ResourceState, State, TagList};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -69,12 +69,12 @@ pub struct Found {
 pub fn sort_found(
     found: &[Found],
     state: &State,
-    wanted: &BTreeMap<String, (String, String)>,
+    wanted: &BTreeMap<&str, (&str, &str)>,
 ) -> (BTreeMap<String, String>, Vec<Step>) {
     let known: BTreeSet<String> = state
         .resources
         .values()
-        .map(|r| crate::state::forgotten_key(&r.plugin, &r.type_name, &r.id))
+        .map(|r| crate::state::forgotten_key(&r.plugin, &r.type_name, r.id()))
         .chain(state.forgotten.iter().cloned())
         .collect();
     let mut unknown: Vec<&Found> = found
@@ -98,7 +98,7 @@ pub fn sort_found(
             .cloned()
             .unwrap_or_default();
         let matches = wanted
-            .get(&logical)
+            .get(logical.as_str())
             .is_some_and(|(p, t)| *p == f.plugin && *t == f.type_name);
         if matches && !adopt.contains_key(&logical) {
             adopt.insert(logical, f.observed.id.clone());
@@ -221,7 +221,7 @@ impl Plan {
                     .into_iter()
                     .flatten()
                 {
-                    *value = Value::String(MASK.into());
+                    *value = Compact::new(&Value::String(MASK.into()));
                 }
             }
             if let Some(props) = &step.properties {
@@ -360,9 +360,9 @@ fn spec_steps(inputs: &Inputs, graph: &Graph, providers: &Providers) -> Result<(
 /// now: its dependencies and what of it is sensitive (else its no-op step records them).
 fn recorded_as_is(inputs: &Inputs, name: &str, recorded: &ResourceState) -> bool {
     let sensitive = inputs.sensitivity.get(name).map_or(&[][..], Vec::as_slice);
-    recorded.sensitive == *sensitive
+    recorded.sensitive() == *sensitive
         && recorded
-            .depends_on
+            .depends_on()
             .iter()
             .eq(inputs.spec.dependencies(name))
 }
@@ -372,11 +372,13 @@ fn recorded_as_is(inputs: &Inputs, name: &str, recorded: &ResourceState) -> bool
 /// unknown until apply.
 fn desired(inputs: &Inputs, properties: &Value, actions: &[Option<Action>]) -> Value {
     let lookup = |r: &Reference| -> Option<Value> {
-        let recorded = inputs.state.resources.get(&r.resource)?;
-        let at = inputs.spec.spec.resources.get_index_of(&r.resource)?;
+        let recorded = inputs.state.resources.get(&*r.resource)?;
+        let at = inputs.spec.spec.resources.get_index_of(&*r.resource)?;
         let action = actions[at].expect("a dependency is decided first");
         match (&r.target, action) {
-            (Target::Id, Action::NoOp | Action::Update) => Some(Value::String(recorded.id.clone())),
+            (Target::Id, Action::NoOp | Action::Update) => {
+                Some(Value::String(recorded.id().into()))
+            }
             // An update in place keeps the object: its attributes are taken as they are
             // (a dependent whose input an update does change is updated by the next
             // plan), rather than unknown, which would replace dependents that reference
@@ -386,7 +388,7 @@ fn desired(inputs: &Inputs, properties: &Value, actions: &[Option<Action>]) -> V
             (Target::Attribute(path), action @ (Action::NoOp | Action::Update)) => {
                 let attributes = recorded.attributes.value();
                 let kept = at_path(&attributes, path);
-                match inputs.refreshed.get(&r.resource) {
+                match inputs.refreshed.get(&*r.resource) {
                     Some(Some(observed)) => {
                         let now = at_path(&observed.attributes, path);
                         (action == Action::NoOp || now == kept).then(|| now.cloned())?
@@ -417,9 +419,9 @@ fn decide(
         };
         let mut changes = Vec::with_capacity(desired.len());
         changes.extend(desired.iter().map(|(k, v)| Change {
-            field: k.clone(),
+            field: k.as_str().into(),
             before: None,
-            after: Some(v.clone()),
+            after: Some(Compact::new(v)),
             forces_replacement: false,
             sensitive: false,
         }));
@@ -452,7 +454,11 @@ fn decide(
     };
     let forcing: Vec<&str> = changes
         .iter()
-        .filter_map(|c| force_new.forcing(&c.field, c.before.as_ref(), c.after.as_ref()))
+        .filter_map(|c| {
+            let (before, after) = (c.before.as_ref(), c.after.as_ref());
+            let (before, after) = (before.map(Compact::value), after.map(Compact::value));
+            force_new.forcing(&c.field, before.as_ref(), after.as_ref())
+        })
         .collect();
     if inputs.replace.iter().any(|n| n == name) {
         let why = "its replacement was asked for (--replace)".to_string();
@@ -496,9 +502,8 @@ fn spec_step(
     step.create_before_destroy = ty.create_before_destroy && action == Action::Replace;
     step.depends_on = spec.dependencies(name).into();
     step.recorded_depends_on = recorded
-        .map(|r| r.depends_on.to_vec())
-        .unwrap_or_default()
-        .into();
+        .map(|r| r.depends_on().to_list())
+        .unwrap_or_default();
     step.properties = properties;
     step.tags = tags;
     step.set_reason(reason);
@@ -518,7 +523,7 @@ fn deletions(spec: &LoadedSpec, state: &State) -> Steps {
     gone.map(|(name, r)| {
         let why = Some("it is gone from the spec".into());
         let mut step = Step::delete(name, &r.plugin, &r.type_name, why);
-        step.recorded_depends_on = r.depends_on.to_vec().into();
+        step.recorded_depends_on = r.depends_on().to_list();
         Box::new(step)
     })
     .collect()
@@ -527,17 +532,18 @@ fn deletions(spec: &LoadedSpec, state: &State) -> Steps {
 /// What the stack's tags found: creates that adopt an object already there, and orphans
 /// (found, recorded under no name the spec has) to delete.
 fn adopt_found(steps: &mut Steps, found: &[Found], state: &State) {
-    let wanted: BTreeMap<String, (String, String)> = steps
+    // Nothing found (a first apply's scan, mostly): nothing to adopt, no orphan.
+    if found.is_empty() {
+        return;
+    }
+    // Borrowed from the steps: a first apply may create 100,000.
+    let wanted: BTreeMap<&str, (&str, &str)> = steps
         .iter()
         .filter(|s| s.action == Action::Create)
-        .map(|s| {
-            (
-                s.name.clone(),
-                (s.plugin.to_string(), s.type_name.to_string()),
-            )
-        })
+        .map(|s| (s.name.as_str(), (s.plugin.as_str(), s.type_name.as_str())))
         .collect();
     let (adopt, orphans) = sort_found(found, state, &wanted);
+    drop(wanted);
     for step in steps.iter_mut() {
         if let Some(id) = adopt.get(&step.name) {
             step.more_mut().adopt = Some(id.clone());
@@ -591,13 +597,13 @@ fn create_before_users_move(steps: &mut [Box<Step>]) {
 /// was renamed with `state mv` and still carries its old `rkit:name`, which a lost state
 /// would make an orphan. A record without tags (an older state) is taken as it is.
 fn retag(recorded: &ResourceState, stack: &str, name: &str) -> Option<String> {
-    let carries = |key: &str, value: &str| recorded.tags.get(key).is_some_and(|v| v == value);
-    if recorded.tags.is_empty()
+    let carries = |key: &str, value: &str| recorded.tags().get(key).is_some_and(|v| v == value);
+    if recorded.tags().is_empty()
         || (carries(crate::tags::STACK, stack) && carries(crate::tags::NAME, name))
     {
         return None;
     }
-    Some(match recorded.tags.get(crate::tags::NAME) {
+    Some(match recorded.tags().get(crate::tags::NAME) {
         Some(old) if old != name => format!(
             "it still carries {}={} (renamed with state mv): retagged",
             crate::tags::NAME,
@@ -612,7 +618,7 @@ fn retag(recorded: &ResourceState, stack: &str, name: &str) -> Option<String> {
 /// (`wanted`: the member's tags in the spec), as a seed found by its tags is when adopted.
 fn seed_joins(recorded: &ResourceState, wanted: &Tags) -> Option<String> {
     let hash = crate::tags::CONFIG_HASH;
-    let seed = recorded.tags.get(hash) == Some(crate::tags::BOOTSTRAP);
+    let seed = recorded.tags().get(hash) == Some(crate::tags::BOOTSTRAP);
     let group = wanted.get(crate::tags::GROUP)?;
     (seed
         && wanted
@@ -628,7 +634,7 @@ fn seed_joins(recorded: &ResourceState, wanted: &Tags) -> Option<String> {
 
 /// The tags resource `name` of `spec` carries: its own and rkit's (`rkit:stack`, `rkit:name`).
 pub fn tags_of(spec: &LoadedSpec, name: &str) -> Tags {
-    let mut tags: Tags = spec.spec.resources[name].tags.clone();
+    let mut tags: Tags = (*spec.spec.resources[name].tags).clone();
     tags.extend(identity_of(spec, name));
     tags
 }
@@ -670,9 +676,9 @@ fn diff(
             let after = after.filter(|v| !v.is_null());
             let unknown = after.is_some_and(reference::has_unknown);
             (unknown || before != after).then(|| Change {
-                field: field.clone(),
-                before: before.cloned(),
-                after: after.cloned(),
+                field: field.as_str().into(),
+                before: before.map(Compact::new),
+                after: after.map(Compact::new),
                 forces_replacement: force_new.forces(field, before, after),
                 sensitive: false,
             })
@@ -801,17 +807,18 @@ mod tests {
             json!({"Path": "a", "Content": "x", "Extra": UNKNOWN, "Ttl": 600, "Gone": null});
         let paths = ["Path".to_string()];
         let changes = diff(&recorded, Some(&observed), &desired, &ForceNew::new(&paths));
-        let fields: Vec<(&str, Option<&Value>, Option<&Value>)> = changes
+        let value = |v: &Option<Compact>| v.as_ref().map(Compact::value);
+        let fields: Vec<(&str, Option<Value>, Option<Value>)> = changes
             .iter()
-            .map(|c| (c.field.as_str(), c.before.as_ref(), c.after.as_ref()))
+            .map(|c| (c.field.as_str(), value(&c.before), value(&c.after)))
             .collect();
         assert_eq!(
             fields,
             [
-                ("Content", Some(&json!("drifted")), Some(&json!("x"))),
-                ("Extra", None, Some(&json!(UNKNOWN))),
-                ("Mode", Some(&json!("0644")), None),
-                ("Ttl", None, Some(&json!(600))),
+                ("Content", Some(json!("drifted")), Some(json!("x"))),
+                ("Extra", None, Some(json!(UNKNOWN))),
+                ("Mode", Some(json!("0644")), None),
+                ("Ttl", None, Some(json!(600))),
             ]
         );
         assert!(changes.iter().all(|c| !c.forces_replacement));

@@ -86,7 +86,7 @@ pub async fn refresh(
             size,
         ))
     };
-    let independent = vec![Vec::new(); batches.len()];
+    let independent = super::walk::Successors::independent(batches.len());
     let outcomes = walk(&independent, parallelism, &ctx.interrupt, None, |i| {
         let (ctx, batches) = (ctx.clone(), batches.clone());
         async move { read(&ctx, &batches[i]).await }
@@ -124,28 +124,28 @@ async fn record_lasting_ids(
         let taken = |r: &crate::state::ResourceState, id: &str| {
             resources
                 .values()
-                .any(|o| o.plugin == r.plugin && o.type_name == r.type_name && o.id == id)
+                .any(|o| o.plugin == r.plugin && o.type_name == r.type_name && o.id() == id)
         };
         observed
             .iter()
             .filter_map(|(name, o)| {
                 let (o, r) = (o.as_ref()?, resources.get(name)?);
-                let renamed = r.provisional && !o.id.is_empty() && o.id != r.id;
+                let renamed = r.provisional() && !o.id.is_empty() && o.id != r.id();
                 if renamed && taken(r, &o.id) {
                     ctx.events.event(Event::Warning {
                         message: format!(
                             "{name}: its provider reads it as {}, which another resource is \
                              recorded as; it stays recorded as {}",
                             escaped(&o.id),
-                            escaped(&r.id)
+                            escaped(r.id())
                         ),
                     });
                     return None;
                 }
                 renamed.then(|| {
                     let mut lasting = r.clone();
-                    lasting.id = o.id.clone();
-                    lasting.provisional = false;
+                    lasting.set_id(&o.id);
+                    lasting.set_provisional(false);
                     (name.clone(), lasting)
                 })
             })
@@ -155,7 +155,7 @@ async fn record_lasting_ids(
         ctx.events.event(Event::Warning {
             message: format!(
                 "{name}: created under a provisional ID, now recorded as {}",
-                escaped(&lasting.id)
+                escaped(lasting.id())
             ),
         });
         ctx.change(&name, crate::state::Change::Resource(Some(lasting)))
@@ -175,7 +175,7 @@ async fn read(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Observ
         .filter(
             |(name, read)| match (read, store.state.resources.get(name)) {
                 (Some(o), Some(r)) => {
-                    r.properties != o.properties || r.attributes != o.attributes || o.id != r.id
+                    r.properties != o.properties || r.attributes != o.attributes || o.id != r.id()
                 }
                 _ => true,
             },
@@ -199,7 +199,7 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
             .iter()
             .filter_map(|n| {
                 let r = store.state.resources.get(n)?;
-                Some((n.clone(), r.id.clone(), r.properties.value()))
+                Some((n.clone(), r.id().to_string(), r.properties.value()))
             })
             .collect()
     };

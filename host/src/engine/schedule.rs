@@ -14,8 +14,9 @@
 //! which never depend on each other.
 
 use super::plan::{Action, Step};
+use super::walk::Successors;
 use crate::state::Strings;
-use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::HashMap;
 
@@ -27,7 +28,7 @@ pub enum Phase {
 }
 
 /// What scheduling needs to know of one step (borrowed from it: a plan may have 100,000).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct StepShape<'a> {
     /// The step's name (unique in the plan).
     pub name: &'a str,
@@ -81,15 +82,69 @@ pub struct Node {
 #[derive(Debug, Default)]
 pub struct Schedule {
     pub nodes: Vec<Node>,
-    pub successors: Vec<Vec<usize>>,
+    pub successors: Successors,
     /// `(first, then)` step names of recorded orderings that contradicted the spec.
     pub dropped: Vec<(String, String)>,
+}
+
+/// What scheduling reads of a step: a plan's steps themselves (each shape made as it is
+/// read: no copy of 100,000 of them beside the plan), or shapes made up by the tests.
+pub trait Shape<'a> {
+    fn shape(&'a self) -> StepShape<'a>;
+
+    fn name(&'a self) -> &'a str {
+        self.shape().name
+    }
+
+    fn logical(&'a self) -> &'a str {
+        self.shape().logical
+    }
+
+    fn delete(&'a self) -> bool {
+        self.shape().delete
+    }
+
+    fn upsert(&'a self) -> bool {
+        self.shape().upsert
+    }
+
+    fn create_before_destroy(&'a self) -> bool {
+        self.shape().create_before_destroy
+    }
+
+    fn leaving(&'a self) -> bool {
+        self.shape().leaving
+    }
+
+    fn spec_deps(&'a self) -> Strings<'a> {
+        self.shape().spec_deps
+    }
+
+    fn recorded_deps(&'a self) -> Strings<'a> {
+        self.shape().recorded_deps
+    }
+
+    fn after(&'a self) -> &'a [String] {
+        self.shape().after
+    }
+}
+
+impl<'a, 'b: 'a> Shape<'a> for StepShape<'b> {
+    fn shape(&'a self) -> StepShape<'a> {
+        *self
+    }
+}
+
+impl<'a> Shape<'a> for Box<Step> {
+    fn shape(&'a self) -> StepShape<'a> {
+        StepShape::of(self)
+    }
 }
 
 /// The schedule of `steps`, as its passes: the operations (nodes), the edges the spec's and
 /// the state's dependencies draw, a rolling update's batches, users moved off what they leave,
 /// then the recorded (weak) orderings that close a circle dropped.
-pub fn schedule(steps: &[StepShape]) -> Schedule {
+pub fn schedule<'a, S: Shape<'a>>(steps: &'a [S]) -> Schedule {
     let index = Index::of(steps);
     // (from, to, strong)
     let mut edges: Vec<(usize, usize, bool)> = Vec::new();
@@ -99,12 +154,9 @@ pub fn schedule(steps: &[StepShape]) -> Schedule {
     edges.sort_unstable();
     edges.dedup();
     let dropped = break_circles(steps, &index.nodes, &mut edges);
-    let mut successors = vec![Vec::new(); index.nodes.len()];
-    for (a, b, _) in edges {
-        successors[a].push(b);
-    }
-    // Held while the walk runs: no room for more than there are.
-    successors.iter_mut().for_each(Vec::shrink_to_fit);
+    // The edges are sorted: each node's successors side by side.
+    let successors = Successors::from_sorted(index.nodes.len(), edges.iter().map(|e| (e.0, e.1)));
+    drop(edges);
     Schedule {
         nodes: index.nodes,
         successors,
@@ -125,25 +177,25 @@ struct Index<'a> {
 }
 
 impl<'a> Index<'a> {
-    fn of(steps: &[StepShape<'a>]) -> Self {
+    fn of<S: Shape<'a>>(steps: &'a [S]) -> Self {
         let mut index = Index {
             nodes: Vec::new(),
             deletes: Vec::new(),
-            upsert_of: HashMap::new(),
+            upsert_of: HashMap::with_capacity(steps.len()),
             delete_of: vec![None; steps.len()],
         };
         for (i, step) in steps.iter().enumerate() {
-            if step.delete {
+            if step.delete() {
                 let n = index.nodes.len();
-                index.deletes.push((step.logical, n));
+                index.deletes.push((step.logical(), n));
                 index.delete_of[i] = Some(n);
                 index.nodes.push(Node {
                     step: i,
                     phase: Phase::Delete,
                 });
             }
-            if step.upsert {
-                index.upsert_of.insert(step.logical, index.nodes.len());
+            if step.upsert() {
+                index.upsert_of.insert(step.logical(), index.nodes.len());
                 index.nodes.push(Node {
                     step: i,
                     phase: Phase::Upsert,
@@ -167,15 +219,19 @@ impl<'a> Index<'a> {
 /// A create or update after what it depends on in the spec (strong); a replacement's halves
 /// in its order (strong); a delete before the deletes of what it depended on (weak: recorded
 /// dependencies, and for what leaves the spec also the spec's, which orphans know only).
-fn dependency_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, usize, bool)>) {
+fn dependency_edges<'a, S: Shape<'a>>(
+    steps: &'a [S],
+    index: &Index,
+    edges: &mut Vec<(usize, usize, bool)>,
+) {
     for (i, step) in steps.iter().enumerate() {
         let up = index
             .upsert_of
-            .get(step.logical)
+            .get(step.logical())
             .copied()
-            .filter(|_| step.upsert);
+            .filter(|_| step.upsert());
         if let Some(up) = up {
-            for dep in step.spec_deps {
+            for dep in step.spec_deps() {
                 if let Some(&dep_up) = index.upsert_of.get(dep) {
                     edges.push((dep_up, up, true));
                 }
@@ -185,13 +241,13 @@ fn dependency_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, 
             continue;
         };
         match up {
-            Some(up) if step.create_before_destroy => edges.push((up, del, true)),
+            Some(up) if step.create_before_destroy() => edges.push((up, del, true)),
             Some(up) => edges.push((del, up, true)),
             None => {}
         }
         let deps = step
-            .recorded_deps
-            .chain(step.spec_deps.filter(|_| step.leaving));
+            .recorded_deps()
+            .chain(step.spec_deps().filter(|_| step.leaving()));
         for dep in deps {
             for dep_del in index.deletes_of(dep) {
                 if dep_del != del {
@@ -204,20 +260,28 @@ fn dependency_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, 
 
 /// A rolling update's batches: every operation of the steps before, then the first of this
 /// one.
-fn batch_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, usize, bool)>) {
+fn batch_edges<'a, S: Shape<'a>>(
+    steps: &'a [S],
+    index: &Index,
+    edges: &mut Vec<(usize, usize, bool)>,
+) {
+    // Most plans have no rolling update: no map of every node's name for them.
+    if steps.iter().all(|s| s.after().is_empty()) {
+        return;
+    }
     let mut nodes_of: HashMap<&str, Vec<usize>> = HashMap::new();
     for (n, node) in index.nodes.iter().enumerate() {
-        nodes_of.entry(steps[node.step].name).or_default().push(n);
+        nodes_of.entry(steps[node.step].name()).or_default().push(n);
     }
     for (i, step) in steps.iter().enumerate() {
-        let first = match (index.delete_of[i], index.upsert_of.get(step.logical)) {
-            (Some(_), Some(&up)) if step.create_before_destroy && step.upsert => Some(up),
+        let first = match (index.delete_of[i], index.upsert_of.get(step.logical())) {
+            (Some(_), Some(&up)) if step.create_before_destroy() && step.upsert() => Some(up),
             (Some(del), _) => Some(del),
-            (None, Some(&up)) if step.upsert => Some(up),
+            (None, Some(&up)) if step.upsert() => Some(up),
             _ => None,
         };
         let Some(first) = first else { continue };
-        for before in step.after {
+        for before in step.after() {
             for &n in nodes_of.get(before.as_str()).into_iter().flatten() {
                 edges.push((n, first, true));
             }
@@ -229,18 +293,22 @@ fn batch_edges(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, usize
 /// (and stays) off it. Not a rolling update's member: its batches already order it with what
 /// it feeds (which is refreshed with each batch), and this edge would close a circle through
 /// the next batch.
-fn users_move_first(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, usize, bool)>) {
+fn users_move_first<'a, S: Shape<'a>>(
+    steps: &'a [S],
+    index: &Index,
+    edges: &mut Vec<(usize, usize, bool)>,
+) {
     let rolling: std::collections::HashSet<&str> = steps
         .iter()
-        .filter(|s| !s.after.is_empty())
-        .flat_map(|s| s.after.iter().map(String::as_str).chain([s.name]))
+        .filter(|s| !s.after().is_empty())
+        .flat_map(|s| s.after().iter().map(String::as_str).chain([s.name()]))
         .collect();
-    for step in steps.iter().filter(|s| s.upsert && !s.delete) {
-        for dep in step.recorded_deps {
+    for step in steps.iter().filter(|s| s.upsert() && !s.delete()) {
+        for dep in step.recorded_deps() {
             for dep_del in index.deletes_of(dep) {
                 let old = &steps[index.nodes[dep_del].step];
-                if (old.leaving || (old.create_before_destroy && !rolling.contains(old.name)))
-                    && let Some(&up) = index.upsert_of.get(step.logical)
+                if (old.leaving() || (old.create_before_destroy() && !rolling.contains(old.name())))
+                    && let Some(&up) = index.upsert_of.get(step.logical())
                 {
                     edges.push((up, dep_del, false));
                 }
@@ -251,22 +319,23 @@ fn users_move_first(steps: &[StepShape], index: &Index, edges: &mut Vec<(usize, 
 
 /// Drops the weak edges inside every circle until none is left; the orderings dropped, by
 /// step name.
-fn break_circles(
-    steps: &[StepShape],
+fn break_circles<'a, S: Shape<'a>>(
+    steps: &'a [S],
     nodes: &[Node],
     edges: &mut Vec<(usize, usize, bool)>,
 ) -> Vec<(String, String)> {
     let mut dropped = Vec::new();
     loop {
+        // The common case, checked without building a graph (100,000 nodes are megabytes).
+        if acyclic(nodes.len(), edges) {
+            break;
+        }
         let mut graph = DiGraph::<(), bool>::with_capacity(nodes.len(), edges.len());
         for _ in nodes {
             graph.add_node(());
         }
         for &(a, b, strong) in edges.iter() {
             graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), strong);
-        }
-        if toposort(&graph, None).is_ok() {
-            break;
         }
         let mut component = vec![usize::MAX; nodes.len()];
         for (c, members) in tarjan_scc(&graph).into_iter().enumerate() {
@@ -281,8 +350,8 @@ fn break_circles(
             let inside = component[a] != usize::MAX && component[a] == component[b];
             if inside && !strong {
                 dropped.push((
-                    steps[nodes[a].step].name.to_string(),
-                    steps[nodes[b].step].name.to_string(),
+                    steps[nodes[a].step].name().to_string(),
+                    steps[nodes[b].step].name().to_string(),
                 ));
             }
             !inside || strong
@@ -296,6 +365,28 @@ fn break_circles(
     dropped.sort();
     dropped.dedup();
     dropped
+}
+
+/// Whether `edges` (sorted, between nodes `0..n`) close no circle: Kahn's algorithm, each
+/// node's edges found by a binary search of the sorted list.
+fn acyclic(n: usize, edges: &[(usize, usize, bool)]) -> bool {
+    let mut waiting = vec![0u32; n];
+    for &(_, b, _) in edges {
+        waiting[b] += 1;
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut done = 0;
+    while let Some(a) = ready.pop() {
+        done += 1;
+        let first = edges.partition_point(|e| e.0 < a);
+        for &(_, b, _) in edges[first..].iter().take_while(|e| e.0 == a) {
+            waiting[b] -= 1;
+            if waiting[b] == 0 {
+                ready.push(b);
+            }
+        }
+    }
+    done == n
 }
 
 #[cfg(test)]
@@ -316,8 +407,8 @@ mod tests {
 
     fn order(s: &Schedule, steps: &[StepShape]) -> Vec<String> {
         let mut waiting = vec![0; s.nodes.len()];
-        for succ in &s.successors {
-            for &n in succ {
+        for i in 0..s.successors.len() {
+            for n in s.successors.of(i) {
                 waiting[n] += 1;
             }
         }
@@ -334,7 +425,7 @@ mod tests {
                 },
                 steps[node.step].name
             ));
-            for &m in &s.successors[n] {
+            for m in s.successors.of(n) {
                 waiting[m] -= 1;
                 if waiting[m] == 0 {
                     ready.push(m);

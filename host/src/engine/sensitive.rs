@@ -112,8 +112,9 @@ pub fn outputs(spec: &LoadedSpec, state: &State) -> BTreeSet<String> {
                     .iter()
                     .any(|(_, r)| match &r.target {
                         Target::Attribute(attr) => {
-                            state.resources.get(&r.resource).is_some_and(|rec| {
-                                rec.sensitive.contains(&format!("{ATTRIBUTES}{}", attr[0]))
+                            state.resources.get(&*r.resource).is_some_and(|rec| {
+                                rec.sensitive()
+                                    .contains(&format!("{ATTRIBUTES}{}", attr[0]))
                             })
                         }
                         Target::Id => false,
@@ -148,10 +149,10 @@ pub fn properties_in<'a, P: AsRef<str> + ?Sized + 'a>(
 /// A recorded resource as it may be shown: its sensitive properties and attributes masked.
 pub fn mask_resource(r: &ResourceState) -> ResourceState {
     let mut shown = r.clone();
-    shown.properties = mask_fields(&r.properties.value(), properties_in(&r.sensitive)).into();
+    shown.properties = mask_fields(&r.properties.value(), properties_in(r.sensitive())).into();
     shown.attributes = mask_fields(
         &r.attributes.value(),
-        r.sensitive
+        r.sensitive()
             .iter()
             .filter_map(|p| p.strip_prefix(ATTRIBUTES)),
     )
@@ -206,17 +207,14 @@ mod tests {
 
     #[test]
     fn masks_replace_values_and_nothing_else() {
-        let r = ResourceState {
-            plugin: "p".into(),
-            type_name: "T".into(),
-            id: "i".into(),
-            properties: json!({"Content": "secret", "Path": "p"}).into(),
-            attributes: json!({"Value": "secret", "Size": 6}).into(),
-            depends_on: Default::default(),
-            tags: Default::default(),
-            sensitive: vec!["Properties.Content", "Attributes.Value"].into(),
-            provisional: false,
-        };
+        let r = ResourceState::new(
+            "p".into(),
+            "T".into(),
+            "i",
+            json!({"Content": "secret", "Path": "p"}).into(),
+            json!({"Value": "secret", "Size": 6}).into(),
+        )
+        .with_sensitive(["Properties.Content", "Attributes.Value"]);
         let shown = mask_resource(&r);
         assert_eq!(shown.properties, json!({"Content": MASK, "Path": "p"}));
         assert_eq!(shown.attributes, json!({"Value": MASK, "Size": 6}));

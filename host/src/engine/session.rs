@@ -21,7 +21,7 @@ use crate::sandbox::{ComponentCache, Sandbox};
 use crate::spec::reference::{self, Reference, Target, UNKNOWN};
 use crate::spec::{self, LoadedSpec};
 use crate::spi::{Observed, Severity, Tags};
-use crate::state::{Change, Location, ResourceState, StateRef, StateStore};
+use crate::state::{Change, Location, ResourceState, StateRef, StateStore, TagList};
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -266,7 +266,7 @@ impl Session {
         let Target::Attribute(path) = &r.target else {
             return None;
         };
-        let target = &self.spec().spec.resources[&r.resource];
+        let target = &self.spec().spec.resources[&*r.resource];
         let info = self.ctx.providers.get(&target.plugin).ok()?.module.info();
         let schema = &info.type_info(&target.type_name)?.attributes_schema;
         let known = schema.get("properties")?.as_object()?;
@@ -327,17 +327,18 @@ impl Session {
                         resource: name.clone(),
                         id: o.id.clone(),
                     });
-                    Change::Resource(Some(ResourceState {
-                        plugin: intent.plugin.as_str().into(),
-                        type_name: intent.type_name.as_str().into(),
-                        id: o.id.clone(),
-                        properties: (&o.properties).into(),
-                        attributes: (&o.attributes).into(),
-                        depends_on: self.ctx.spec_deps(&name).into(),
-                        tags: (&intent.tags).into(),
-                        sensitive: self.sensitive_of(&name).into(),
-                        provisional: o.pending,
-                    }))
+                    let record = ResourceState::new(
+                        intent.plugin.as_str().into(),
+                        intent.type_name.as_str().into(),
+                        &o.id,
+                        (&o.properties).into(),
+                        (&o.attributes).into(),
+                    )
+                    .with_depends_on(self.ctx.spec_deps(&name).iter().map(String::as_str))
+                    .with_tags(&TagList::from(&intent.tags))
+                    .with_sensitive(self.sensitive_of(&name).iter().map(String::as_str))
+                    .with_provisional(o.pending);
+                    Change::Resource(Some(record))
                 }
                 Some(_) => Change::Settled("its object is an orphan: the name is recorded".into()),
                 None => Change::Settled("nothing carries its tags".into()),
@@ -566,7 +567,7 @@ impl Session {
             .map(|(name, r)| {
                 let mut step = plan::Step::delete(name, &r.plugin, &r.type_name, None);
                 step.depends_on = self.ctx.spec_deps(name).into();
-                step.recorded_depends_on = r.depends_on.to_vec().into();
+                step.recorded_depends_on = r.depends_on().to_list();
                 Box::new(step)
             })
             .collect();
@@ -611,7 +612,7 @@ impl Session {
             bail!(
                 "{name} is already recorded (as {}); `rkit state rm {name}` first to import \
                  another object",
-                crate::text::escape(&r.id)
+                crate::text::escape(r.id())
             );
         }
         let provider = &self.ctx.providers.get(&rs.plugin)?.provider;
@@ -626,19 +627,17 @@ impl Session {
         .await
         .map_err(|e| anyhow!("{name}: reading {id}: {e}"))?
         .ok_or_else(|| anyhow!("{name}: {} {} has no object {id}", rs.plugin, rs.type_name))?;
-        let found = ResourceState {
-            plugin: rs.plugin.clone(),
-            type_name: rs.type_name.clone(),
-            id: observed.id.clone(),
-            // The properties the spec sets, as found: a default the object has and the spec
-            // does not mention (an egress rule AWS adds) is no change to plan.
-            properties: apply::as_found(&written, &observed.properties).into(),
-            attributes: (&observed.attributes).into(),
-            depends_on: Default::default(),
-            tags: (&observed.tags).into(),
-            sensitive: self.sensitive_of(name).into(),
-            provisional: false,
-        };
+        // The properties the spec sets, as found: a default the object has and the spec
+        // does not mention (an egress rule AWS adds) is no change to plan.
+        let found = ResourceState::new(
+            rs.plugin.clone(),
+            rs.type_name.clone(),
+            &observed.id,
+            apply::as_found(&written, &observed.properties).into(),
+            (&observed.attributes).into(),
+        )
+        .with_tags(&TagList::from(&observed.tags))
+        .with_sensitive(self.sensitive_of(name).iter().map(String::as_str));
         let verdict = super::checks::check_import(&self.ctx, name, &found, id)?;
         for finding in verdict.findings {
             self.ctx.events.event(Event::PolicyFinding {
@@ -659,12 +658,10 @@ impl Session {
         })
         .await
         .map_err(|e| anyhow!("{name}: tagging {id}: {e}"))?;
-        let record = ResourceState {
-            attributes: attributes.into(),
-            depends_on: self.ctx.spec_deps(name).into(),
-            tags: tags.into(),
-            ..found
-        };
+        let mut record = found;
+        record.attributes = attributes.into();
+        record.set_depends_on(self.ctx.spec_deps(name).iter().map(String::as_str));
+        record.set_tags(&TagList::from(&tags));
         let mut store = self.ctx.store.lock().expect("state lock");
         store.change(name, Change::Resource(Some(record.clone())))?;
         store.compact()?;
@@ -727,7 +724,11 @@ impl Session {
 
     /// The ID the state records for resource `name`.
     pub fn recorded_id(&self, name: &str) -> Option<String> {
-        self.store().state.resources.get(name).map(|r| r.id.clone())
+        self.store()
+            .state
+            .resources
+            .get(name)
+            .map(|r| r.id().to_string())
     }
 
     /// The spec the state's last apply used, if recorded (`destroyed:…` after a destroy).
@@ -767,11 +768,11 @@ impl Session {
         let mut store = self.ctx.store.lock().expect("state lock");
         for step in plan.steps.iter().filter(|s| s.action == plan::Action::NoOp) {
             if let Some(r) = store.state.resources.get(&step.name)
-                && (r.depends_on != step.depends_on || r.sensitive != *step.sensitive())
+                && (r.depends_on() != step.depends_on || r.sensitive() != *step.sensitive())
             {
                 let mut r = r.clone();
-                r.depends_on = step.depends_on.clone();
-                r.sensitive = step.sensitive().into();
+                r.set_depends_on(step.depends_on.iter());
+                r.set_sensitive(step.sensitive().iter().map(String::as_str));
                 store.change(&step.name, Change::Resource(Some(r)))?;
             }
         }

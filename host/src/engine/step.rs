@@ -20,15 +20,16 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Change {
-    /// The property (a path: `Tags.Name`).
-    pub field: String,
-    /// Its value now (`None`: not set).
+    /// The property (a path: `Tags.Name`; held once for all the resources that have it).
+    pub field: Name,
+    /// Its value now (`None`: not set), as compact text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub before: Option<Value>,
+    pub before: Option<Compact>,
     /// `None`: the property is removed. [`UNKNOWN`](crate::spec::reference::UNKNOWN) marks a
-    /// value known only after apply.
+    /// value known only after apply. As compact text (a plan of 100,000 creates holds one
+    /// for each).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<Value>,
+    pub after: Option<Compact>,
     /// The provider cannot change it in place: the resource is replaced.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forces_replacement: bool,
@@ -166,12 +167,12 @@ impl Step {
     pub fn kept(name: &str, r: &ResourceState) -> Self {
         let mut step = Step {
             action: Action::NoOp,
-            depends_on: r.depends_on.clone(),
-            recorded_depends_on: r.depends_on.clone(),
+            depends_on: r.depends_on().to_list(),
+            recorded_depends_on: r.depends_on().to_list(),
             ..Step::delete(name, &r.plugin, &r.type_name, None)
         };
-        if !r.sensitive.is_empty() {
-            step.more_mut().sensitive = r.sensitive.to_vec().into();
+        if !r.sensitive().is_empty() {
+            step.more_mut().sensitive = r.sensitive().to_vec().into();
         }
         step
     }

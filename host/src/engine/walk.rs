@@ -32,7 +32,7 @@ pub enum Outcome<T, E> {
     /// Not visited: the walk was interrupted.
     Cancelled,
     /// The visit panicked (a bug); the message.
-    Panicked(String),
+    Panicked(Box<str>),
 }
 
 #[cfg(test)]
@@ -42,11 +42,11 @@ impl<T, E> Outcome<T, E> {
     }
 }
 
-/// Visits the nodes `0..successors.len()` (`successors[i]`: the nodes that wait for `i`;
+/// Visits the nodes `0..successors.len()` (`successors.of(i)`: the nodes that wait for `i`;
 /// the graph must be acyclic, which [`super::schedule`] guarantees) and returns each one's
 /// outcome, by index; `progress`, if given, hears about nodes that run long.
 pub async fn walk<T, E, F, Fut>(
-    successors: &[Vec<usize>],
+    successors: &Successors,
     parallelism: usize,
     interrupt: &Interrupt,
     progress: Option<Progress<'_>>,
@@ -123,12 +123,71 @@ fn ticker(every: Duration) -> tokio::time::Interval {
 /// What a task of the walk gives back: its node, and how its visit ended.
 type Joined<T, E> = Result<(tokio::task::Id, (usize, Result<T, E>)), tokio::task::JoinError>;
 
+/// The nodes that wait for each node, every node's in one list (a list each would be an
+/// allocation each: an apply of 100,000 creates has 100,000 nodes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Successors {
+    /// Where each node's successors start in `targets`, and where the last one's end.
+    starts: Vec<u32>,
+    targets: Vec<u32>,
+}
+
+impl Successors {
+    /// Nodes `0..n` joined by `edges` (from, to), sorted by where they are from.
+    pub fn from_sorted(n: usize, edges: impl Iterator<Item = (usize, usize)>) -> Self {
+        let index = |i: usize| u32::try_from(i).expect("fewer than 2^32 nodes");
+        let mut starts = Vec::with_capacity(n + 1);
+        let mut targets = Vec::new();
+        for (from, to) in edges {
+            assert!(
+                from < n && to < n,
+                "an edge between nodes that are not there"
+            );
+            while starts.len() <= from {
+                starts.push(index(targets.len()));
+            }
+            targets.push(index(to));
+        }
+        while starts.len() <= n {
+            starts.push(index(targets.len()));
+        }
+        targets.shrink_to_fit();
+        Successors { starts, targets }
+    }
+
+    /// `n` nodes, none waiting for another.
+    pub fn independent(n: usize) -> Self {
+        Self::from_sorted(n, std::iter::empty())
+    }
+
+    /// Node `i` is followed by `lists[i]`.
+    #[cfg(test)]
+    pub fn from_lists(lists: &[Vec<usize>]) -> Self {
+        let edges = lists
+            .iter()
+            .enumerate()
+            .flat_map(|(i, list)| list.iter().map(move |&to| (i, to)));
+        Self::from_sorted(lists.len(), edges)
+    }
+
+    /// How many nodes.
+    pub fn len(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    /// The nodes that wait for node `i`.
+    pub fn of(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let (start, end) = (self.starts[i] as usize, self.starts[i + 1] as usize);
+        self.targets[start..end].iter().map(|&t| t as usize)
+    }
+}
+
 /// The walk's bookkeeping: what each node waits for, how each ended, what is ready and what
 /// runs (and since when).
 struct Walk<'a, T, E> {
-    successors: &'a [Vec<usize>],
+    successors: &'a Successors,
     /// How many predecessors each node still waits for.
-    waiting: Vec<usize>,
+    waiting: Vec<u32>,
     outcome: Vec<Option<Outcome<T, E>>>,
     ready: VecDeque<usize>,
     running: JoinSet<(usize, Result<T, E>)>,
@@ -138,11 +197,11 @@ struct Walk<'a, T, E> {
 
 impl<'a, T: Send + 'static, E: Send + 'static> Walk<'a, T, E> {
     /// Nothing run yet; the nodes that wait for nothing are ready.
-    fn new(successors: &'a [Vec<usize>]) -> Self {
+    fn new(successors: &'a Successors) -> Self {
         let n = successors.len();
-        let mut waiting = vec![0usize; n];
-        for succ in successors {
-            for &s in succ {
+        let mut waiting = vec![0u32; n];
+        for i in 0..n {
+            for s in successors.of(i) {
                 waiting[s] += 1;
             }
         }
@@ -194,7 +253,7 @@ impl<'a, T: Send + 'static, E: Send + 'static> Walk<'a, T, E> {
                     .remove(&err.id())
                     .expect("every task is a node");
                 self.since.remove(&i);
-                self.outcome[i] = Some(Outcome::Panicked(err.to_string()));
+                self.outcome[i] = Some(Outcome::Panicked(err.to_string().into()));
                 skip_after(i, self.successors, &mut self.outcome);
                 return;
             }
@@ -203,7 +262,7 @@ impl<'a, T: Send + 'static, E: Send + 'static> Walk<'a, T, E> {
         match result {
             Ok(value) => {
                 self.outcome[i] = Some(Outcome::Done(value));
-                for &s in &self.successors[i] {
+                for s in self.successors.of(i) {
                     self.waiting[s] -= 1;
                     if self.waiting[s] == 0 && self.outcome[s].is_none() {
                         self.ready.push_back(s);
@@ -264,16 +323,12 @@ pub async fn aside<T>(work: impl Future<Output = T>) -> T {
 }
 
 /// Marks everything after `failed` (transitively) as skipped because of it.
-fn skip_after<T, E>(
-    failed: usize,
-    successors: &[Vec<usize>],
-    outcome: &mut [Option<Outcome<T, E>>],
-) {
-    let mut stack = successors[failed].clone();
+fn skip_after<T, E>(failed: usize, successors: &Successors, outcome: &mut [Option<Outcome<T, E>>]) {
+    let mut stack: Vec<usize> = successors.of(failed).collect();
     while let Some(s) = stack.pop() {
         if outcome[s].is_none() {
             outcome[s] = Some(Outcome::Skipped(failed));
-            stack.extend(&successors[s]);
+            stack.extend(successors.of(s));
         }
     }
 }
@@ -286,8 +341,8 @@ mod tests {
     use std::time::Duration;
 
     /// A diamond: 0 → 1, 0 → 2, 1 → 3, 2 → 3; and 4 alone.
-    fn diamond() -> Vec<Vec<usize>> {
-        vec![vec![1, 2], vec![3], vec![3], vec![], vec![]]
+    fn diamond() -> Successors {
+        Successors::from_lists(&[vec![1, 2], vec![3], vec![3], vec![], vec![]])
     }
 
     #[tokio::test]
@@ -314,7 +369,7 @@ mod tests {
     async fn never_runs_more_than_parallelism_at_once() {
         let now = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
-        let independent = vec![Vec::new(); 20];
+        let independent = Successors::independent(20);
         let got = walk(&independent, 3, &Interrupt::default(), None, |_| {
             let (now, most) = (now.clone(), most.clone());
             async move {
@@ -347,7 +402,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
             at_work.fetch_sub(1, Ordering::SeqCst);
         };
-        let independent = vec![Vec::new(); 6];
+        let independent = Successors::independent(6);
         let interrupt = Interrupt::default();
         let walked = walk(&independent, 2, &interrupt, None, |_| {
             let (at_work, most, waiting, gate) =
@@ -397,7 +452,7 @@ mod tests {
     #[tokio::test]
     async fn a_panic_is_that_node_s_outcome() {
         let got = walk(
-            &[vec![1], vec![]],
+            &Successors::from_lists(&[vec![1], vec![]]),
             1,
             &Interrupt::default(),
             None,
@@ -418,7 +473,7 @@ mod tests {
         let seen = Mutex::new(Vec::new());
         let report =
             |i: usize, elapsed: Duration| seen.lock().unwrap().push((i, elapsed.as_secs()));
-        let independent = vec![Vec::new(); 2];
+        let independent = Successors::independent(2);
         walk(
             &independent,
             2,
@@ -436,7 +491,7 @@ mod tests {
     #[tokio::test]
     async fn an_interrupt_lets_running_nodes_finish_and_starts_no_other() {
         let interrupt = Interrupt::default();
-        let chain = vec![vec![1], vec![2], vec![]];
+        let chain = Successors::from_lists(&[vec![1], vec![2], vec![]]);
         let raise = interrupt.clone();
         let got = walk(&chain, 4, &interrupt, None, |i| {
             let raise = raise.clone();
@@ -460,7 +515,7 @@ mod tests {
         // others never start, whichever the walk sees first: the slot freed or the node done.
         for _ in 0..200 {
             let interrupt = Interrupt::default();
-            let independent = vec![Vec::new(); 3];
+            let independent = Successors::independent(3);
             let raise = interrupt.clone();
             let got = walk(&independent, 1, &interrupt, None, |i| {
                 let raise = raise.clone();

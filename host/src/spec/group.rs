@@ -216,8 +216,8 @@ impl GroupSpec {
                     plugin: self.plugin.as_str().into(),
                     type_name: self.type_name.as_str().into(),
                     properties: properties.into(),
-                    depends_on: self.depends_on.clone(),
-                    tags,
+                    depends_on: self.depends_on.clone().into(),
+                    tags: tags.into(),
                     references: Box::default(),
                 },
             ));

@@ -39,16 +39,58 @@ pub struct ResourceSpec {
     #[serde(default = "no_properties")]
     pub properties: Compact,
     /// Dependencies no reference shows.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub depends_on: Box<[String]>,
     /// Tags added to rkit's own (`rkit:stack`, `rkit:name`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub tags: BTreeMap<String, String>,
+    pub tags: ResourceTags,
     /// Its references, each with the property path where it stands: found as the spec
     /// loads (not written in it), held with the resource (not in a map of every name), in
     /// one allocation, the paths shared (most resources of a type have the same ones).
     #[serde(skip)]
     pub references: Box<[(Name, Reference)]>,
+}
+
+/// A resource's own tags in the spec, read and written as the map they are: most resources
+/// have none, held as nothing rather than an empty map (its 24 bytes, at 100,000 resources).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[expect(
+    clippy::box_collection,
+    reason = "boxed so that no tags cost one pointer, not an empty map's 24 bytes"
+)]
+pub struct ResourceTags(Option<Box<BTreeMap<String, String>>>);
+
+static NO_TAGS: BTreeMap<String, String> = BTreeMap::new();
+
+impl std::ops::Deref for ResourceTags {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_deref().unwrap_or(&NO_TAGS)
+    }
+}
+
+impl std::ops::DerefMut for ResourceTags {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0.get_or_insert_default()
+    }
+}
+
+impl From<BTreeMap<String, String>> for ResourceTags {
+    fn from(tags: BTreeMap<String, String>) -> Self {
+        ResourceTags((!tags.is_empty()).then(|| Box::new(tags)))
+    }
+}
+
+impl Serialize for ResourceTags {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceTags {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(deserializer).map(Self::from)
+    }
 }
 
 fn empty_object() -> Value {
@@ -354,7 +396,7 @@ impl LoadedSpec {
         let mut deps: Vec<&str> = self
             .references(name)
             .iter()
-            .map(|(_, r)| r.resource.as_str())
+            .map(|(_, r)| &*r.resource)
             .chain(
                 self.spec.resources[name]
                     .depends_on
@@ -862,7 +904,7 @@ fn check_references(
             }
         };
         for (field, r) in &found {
-            if !spec.resources.contains_key(&r.resource) {
+            if !spec.resources.contains_key(&*r.resource) {
                 let field = format!("Properties.{field}");
                 let message = unknown(&format!("reference {r}"), &r.resource);
                 errors.push(at(subject(), Some(&field), &json_path(&field), message));
@@ -888,7 +930,7 @@ fn check_references(
             Err((_, message)) => errors.push(at(subject(), None, &json_path, message)),
             Ok(refs) => {
                 for (_, r) in refs {
-                    if !spec.resources.contains_key(&r.resource) {
+                    if !spec.resources.contains_key(&*r.resource) {
                         let message = unknown(&format!("reference {r}"), &r.resource);
                         errors.push(at(subject(), None, &json_path, message));
                     }

@@ -16,13 +16,13 @@ pub enum Target {
     /// The provider-assigned ID.
     Id,
     /// A computed attribute, by path.
-    Attribute(Vec<String>),
+    Attribute(Box<[String]>),
 }
 
 /// One reference to another resource.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Reference {
-    pub resource: String,
+    pub resource: Box<str>,
     pub target: Target,
 }
 
@@ -74,14 +74,14 @@ fn parse_expr(expr: &str) -> Result<Reference, String> {
     let fields: Vec<&str> = expr.strip_prefix('.').ok_or_else(bad)?.split('.').collect();
     match fields.as_slice() {
         ["Resources", name, "ID"] if !name.is_empty() => Ok(Reference {
-            resource: name.to_string(),
+            resource: (*name).into(),
             target: Target::Id,
         }),
         ["Resources", name, "Attributes", path @ ..]
             if !name.is_empty() && !path.is_empty() && path.iter().all(|p| !p.is_empty()) =>
         {
             Ok(Reference {
-                resource: name.to_string(),
+                resource: (*name).into(),
                 target: Target::Attribute(path.iter().map(|p| p.to_string()).collect()),
             })
         }
@@ -188,7 +188,7 @@ mod tests {
 
     fn id(name: &str) -> Reference {
         Reference {
-            resource: name.into(),
+            resource: (*name).into(),
             target: Target::Id,
         }
     }
@@ -209,7 +209,7 @@ mod tests {
                     "Rules[0].Note".to_string(),
                     Reference {
                         resource: "Sg".into(),
-                        target: Target::Attribute(vec!["Group".into(), "Name".into()]),
+                        target: Target::Attribute(Box::new(["Group".into(), "Name".into()])),
                     }
                 ),
             ]
@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn whole_references_keep_their_type_and_embedded_ones_become_text() {
-        let lookup = |r: &Reference| match r.resource.as_str() {
+        let lookup = |r: &Reference| match &*r.resource {
             "N" => Some(json!(42)),
             "S" => Some(json!("abc")),
             _ => None,

@@ -30,12 +30,12 @@ pub mod location;
 pub mod name_list;
 mod packed;
 pub mod reconcile;
+pub mod record;
 pub mod s3;
 mod sdk_credentials;
 pub mod snapshot;
 pub mod tag_list;
 
-use crate::interned::Name;
 use crate::spec::reference::{Reference, Target, at_path};
 use anyhow::{Result, bail};
 use backend::{Backend, Part};
@@ -44,40 +44,12 @@ pub use crypt::Keys;
 pub use location::Location;
 pub use name_list::NameList;
 pub use packed::Strings;
+pub use record::ResourceState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 pub use tag_list::TagList;
-
-/// One resource as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ResourceState {
-    /// Its provider's name (held once for all of them, see `interned`).
-    pub plugin: Name,
-    #[serde(rename = "Type")]
-    pub type_name: Name,
-    #[serde(rename = "ID")]
-    pub id: String,
-    /// The properties it was created or last updated with (references resolved).
-    pub properties: Compact,
-    pub attributes: Compact,
-    /// What it depended on when last applied (so it is deleted before them).
-    #[serde(default, skip_serializing_if = "NameList::is_empty")]
-    pub depends_on: NameList,
-    #[serde(default, skip_serializing_if = "TagList::is_empty")]
-    pub tags: TagList,
-    /// What of it must not be shown: `Properties.X`, `Attributes.Y` (see
-    /// `engine::sensitive`).
-    #[serde(default, skip_serializing_if = "NameList::is_empty")]
-    pub sensitive: NameList,
-    /// Recorded under a provisional ID: a create answered `pending` under one (SPI 0.4). The
-    /// first read that names the object otherwise gives its lasting ID; no other record's ID
-    /// ever changes.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub provisional: bool,
-}
 
 /// The recorded state of a stack.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -194,9 +166,9 @@ pub fn forgotten_key(plugin: &str, type_name: &str, id: &str) -> String {
 impl State {
     /// What reference `r` resolves to in the recorded state (`None`: not recorded).
     pub fn value_of(&self, r: &Reference) -> Option<Value> {
-        let dep = self.resources.get(&r.resource)?;
+        let dep = self.resources.get(&*r.resource)?;
         match &r.target {
-            Target::Id => Some(Value::String(dep.id.clone())),
+            Target::Id => Some(Value::String(dep.id().to_string())),
             Target::Attribute(path) => at_path(&dep.attributes.value(), path).cloned(),
         }
     }
@@ -918,17 +890,13 @@ mod tests {
 
     /// A recorded `local` file, for the state's tests (here and in [`super::chain`]).
     pub(in crate::state) fn resource(id: &str) -> ResourceState {
-        ResourceState {
-            plugin: "local".into(),
-            type_name: "File".into(),
-            id: id.into(),
-            properties: json!({"Path": id}).into(),
-            attributes: json!({}).into(),
-            depends_on: Default::default(),
-            tags: Default::default(),
-            sensitive: Default::default(),
-            provisional: false,
-        }
+        ResourceState::new(
+            "local".into(),
+            "File".into(),
+            id,
+            json!({"Path": id}).into(),
+            json!({}).into(),
+        )
     }
 
     #[test]
@@ -942,7 +910,7 @@ mod tests {
         let ids: Vec<(&str, &str)> = state
             .resources
             .iter()
-            .map(|(k, r)| (k.as_str(), r.id.as_str()))
+            .map(|(k, r)| (k.as_str(), r.id()))
             .collect();
         assert_eq!(ids, [("A", "a"), ("B", "c")]);
         // Over many fills (1,024 at first, then a quarter of what is read), in no order, a
@@ -1178,7 +1146,7 @@ mod tests {
         }
         let store = StateStore::open(&Location::File(path.clone()), &Keys::default()).unwrap();
         assert_eq!(store.state.resources.keys().collect::<Vec<_>>(), ["C"]);
-        assert_eq!(store.state.resources["C"].id, "a");
+        assert_eq!(store.state.resources["C"].id(), "a");
         assert!(store.state.forgotten.contains("local/File/b"));
     }
 
@@ -1354,7 +1322,7 @@ mod tests {
         assert!(!files(dir.path()).contains("Web"));
         {
             let mut store = StateStore::open(&location, &keys).unwrap();
-            assert_eq!(store.state.resources["Web"].id, "i-0secret");
+            assert_eq!(store.state.resources["Web"].id(), "i-0secret");
             store.record("Db", Some(resource("i-0other"))).unwrap();
             store.compact().unwrap();
         }
@@ -1441,7 +1409,7 @@ mod tests {
         store.compact().unwrap();
         drop(store);
         assert_eq!(
-            StateStore::read_only(&location, &second).unwrap().resources["A"].id,
+            StateStore::read_only(&location, &second).unwrap().resources["A"].id(),
             "a"
         );
         assert!(StateStore::read_only(&location, &first).is_err());

@@ -1,19 +1,24 @@
 //! Strings packed into one allocation (a record's tags, its dependencies): each a 4-byte
 //! length (little-endian) and its UTF-8 text, one after the other.
 //!
-//! Invariant: only [`pack`] writes such bytes and only [`strings`] reads them, so the bytes
-//! always hold whole UTF-8 strings.
+//! Invariant: only [`pack`] and [`push`] write such bytes and only [`strings`] reads them, so
+//! the bytes always hold whole UTF-8 strings.
 
 /// `texts`, packed.
 pub fn pack<'a>(texts: impl Iterator<Item = &'a str> + Clone) -> Box<[u8]> {
     let size = texts.clone().map(|t| 4 + t.len()).sum();
     let mut bytes = Vec::with_capacity(size);
     for text in texts {
-        let len = u32::try_from(text.len()).expect("a packed string is under 4 GiB");
-        bytes.extend_from_slice(&len.to_le_bytes());
-        bytes.extend_from_slice(text.as_bytes());
+        push(&mut bytes, text);
     }
     bytes.into_boxed_slice()
+}
+
+/// Packs `text` after what `bytes` holds.
+pub fn push(bytes: &mut Vec<u8>, text: &str) {
+    let len = u32::try_from(text.len()).expect("a packed string is under 4 GiB");
+    bytes.extend_from_slice(&len.to_le_bytes());
+    bytes.extend_from_slice(text.as_bytes());
 }
 
 /// The strings [`pack`] packed into `bytes`, in order.

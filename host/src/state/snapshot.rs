@@ -185,7 +185,9 @@ mod tests {
         };
         for i in 0..resources {
             let mut r = super::super::tests::resource(&format!("id-{i}"));
-            r.tags.insert("rkit:name".into(), format!("R{i}"));
+            let mut tags = r.tags().to_list();
+            tags.insert("rkit:name".into(), format!("R{i}"));
+            r.set_tags(&tags);
             state.resources.insert(format!("R{i}"), r);
         }
         let mut text = serde_json::to_vec_pretty(&state).unwrap();

@@ -30,7 +30,7 @@ pub async fn exec(args: ImportArgs, interrupt: &Interrupt) -> Result<ExitCode> {
     crate::outln!(
         "{}: imported {} ({} {}); `rkit plan` shows how it differs from the spec",
         escape(&args.name),
-        escape(&record.id),
+        escape(record.id()),
         escape(&record.plugin),
         escape(&record.type_name)
     );

@@ -53,7 +53,7 @@ pub async fn exec(args: ShowArgs, _: &Interrupt) -> Result<ExitCode> {
                 file.display(),
                 saved.state_path
             );
-            crate::out!("{}", crate::cli::render::plan(&plan, reveal));
+            crate::cli::render::write_plan(&plan, reveal, &mut |text| crate::out!("{text}"));
         }
         return Ok(ExitCode::SUCCESS);
     }

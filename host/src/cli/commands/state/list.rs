@@ -23,7 +23,7 @@ pub async fn exec(args: ListArgs, _: &Interrupt) -> Result<ExitCode> {
             escape(name),
             escape(&r.plugin),
             escape(&r.type_name),
-            escape(&r.id)
+            escape(r.id())
         );
     }
     Ok(ExitCode::SUCCESS)

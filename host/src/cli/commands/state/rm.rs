@@ -29,12 +29,12 @@ pub async fn exec(args: RmArgs, _: &Interrupt) -> Result<ExitCode> {
     }
     for name in &names {
         let r = store.state.resources[name].clone();
-        let key = crate::state::forgotten_key(&r.plugin, &r.type_name, &r.id);
+        let key = crate::state::forgotten_key(&r.plugin, &r.type_name, r.id());
         store.change(name, Change::Forgotten(key))?;
         crate::outln!(
             "{}: forgotten; its object {} is left as it is",
             escape(name),
-            escape(&r.id)
+            escape(r.id())
         );
     }
     store.compact()?;
