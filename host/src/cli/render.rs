@@ -35,8 +35,8 @@ pub fn resource(name: &str, r: &ResourceState) -> String {
         escape(r.id())
     );
     for (title, fields) in [
-        ("properties", r.properties.value()),
-        ("attributes", r.attributes.value()),
+        ("properties", r.properties().value()),
+        ("attributes", r.attributes().value()),
     ] {
         let Some(map) = fields.as_object().filter(|m| !m.is_empty()) else {
             continue;

@@ -266,7 +266,7 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
                     .state
                     .resources
                     .get(&step.name)
-                    .map_or(Value::Null, |r| r.properties.value());
+                    .map_or(Value::Null, |r| r.properties().value());
                 super::health::wait_healthy(ctx, &op, step, &id, &properties)
                     .await
                     .map(|()| (id, adopted))
@@ -336,7 +336,7 @@ async fn delete(ctx: &Context, step: &Step, op: &Op) -> Result<String, Failure> 
         return Ok("already gone".into());
     };
     let provider = provider_of(ctx, &recorded.plugin)?;
-    let properties = recorded.properties.value();
+    let properties = recorded.properties().value();
     let deleted = repeating_as(&ctx.interrupt, Some(op), || {
         provider.delete(&recorded.type_name, recorded.id(), &properties)
     })
@@ -424,7 +424,7 @@ async fn update_recorded(
         provider,
         &step.type_name,
         recorded.id(),
-        as_planned(recorded.properties.value(), step),
+        as_planned(recorded.properties().value(), step),
         properties,
         &step.tags.to_map(),
     )

@@ -407,7 +407,7 @@ fn observed_change(step: &Step, state: &State, reveal: bool) -> Option<Value> {
 /// property (drift), masked unless `reveal`; an orphan's as listed; `null` for a create.
 fn before_of(step: &Step, recorded: Option<&ResourceState>, reveal: bool) -> Value {
     let (mut props, sensitive) = match (recorded, step.orphan()) {
-        (Some(r), _) => (r.properties.value(), r.sensitive().to_vec()),
+        (Some(r), _) => (r.properties().value(), r.sensitive().to_vec()),
         (None, Some(orphan)) => (orphan.properties.clone(), Vec::new()),
         (None, None) => return Value::Null,
     };
@@ -480,10 +480,10 @@ pub fn check_import(
     }
     let build = |reveal: bool| {
         let props = if reveal {
-            record.properties.value()
+            record.properties().value()
         } else {
             mask_fields(
-                &record.properties.value(),
+                &record.properties().value(),
                 properties_in(record.sensitive()),
             )
         };

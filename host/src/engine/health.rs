@@ -113,12 +113,12 @@ async fn refeed(ctx: &Context, op: &Op, feed: &Feed) -> Result<(), Failure> {
             crate::spec::reference::resolve(&feed.properties, &|r| store.state.value_of(r));
         (recorded, desired)
     };
-    if crate::spec::reference::has_unknown(&desired) || recorded.properties == desired {
+    if crate::spec::reference::has_unknown(&desired) || recorded.properties() == desired {
         return Ok(());
     }
     let provider = provider_of(ctx, &feed.plugin)?;
     let context = format!("{} ({} {})", feed.name, feed.plugin, feed.type_name);
-    let (before, tags) = (recorded.properties.value(), recorded.tags().to_map());
+    let (before, tags) = (recorded.properties().value(), recorded.tags().to_map());
     let attributes = repeating_as(&ctx.interrupt, Some(op), || {
         provider.update(&feed.type_name, recorded.id(), &before, &desired, &tags)
     })
@@ -128,8 +128,8 @@ async fn refeed(ctx: &Context, op: &Op, feed: &Feed) -> Result<(), Failure> {
         &feed.name,
         crate::state::Change::Resource(Some({
             let mut record = recorded;
-            record.properties = desired.into();
-            record.attributes = attributes.into();
+            record.set_properties(&desired.into());
+            record.set_attributes(&attributes.into());
             record
         })),
     )
@@ -156,7 +156,7 @@ async fn fed_health(
     };
     let provider = provider_of(ctx, &feed.plugin)?;
     let context = format!("{} ({} {})", feed.name, feed.plugin, feed.type_name);
-    let known = recorded.properties.value();
+    let known = recorded.properties().value();
     let read = repeating_as(&ctx.interrupt, Some(op), || {
         provider.read(&feed.type_name, recorded.id(), &known)
     })

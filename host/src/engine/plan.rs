@@ -386,7 +386,7 @@ fn desired(inputs: &Inputs, properties: &Value, actions: &[Option<Action>]) -> V
             // An attribute that drifted on an object being updated is decided by that
             // update (it repairs the drift): unknown until then, not the drifted value.
             (Target::Attribute(path), action @ (Action::NoOp | Action::Update)) => {
-                let attributes = recorded.attributes.value();
+                let attributes = recorded.attributes().value();
                 let kept = at_path(&attributes, path);
                 match inputs.refreshed.get(&*r.resource) {
                     Some(Some(observed)) => {
@@ -442,11 +442,11 @@ fn decide(
     let observed = inputs.refreshed.get(name).and_then(Option::as_ref);
     let force_new = ForceNew::new(&ty.force_new);
     // Unchanged and not drifted (the common case): found by comparing text, no tree built.
-    let changes = if observed.is_none() && r.properties == *desired {
+    let changes = if observed.is_none() && r.properties() == *desired {
         Vec::new()
     } else {
         diff(
-            &r.properties.value(),
+            &r.properties().value(),
             observed.map(|o| &o.properties),
             desired,
             &force_new,

@@ -175,7 +175,9 @@ async fn read(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Observ
         .filter(
             |(name, read)| match (read, store.state.resources.get(name)) {
                 (Some(o), Some(r)) => {
-                    r.properties != o.properties || r.attributes != o.attributes || o.id != r.id()
+                    r.properties() != o.properties
+                        || r.attributes() != o.attributes
+                        || o.id != r.id()
                 }
                 _ => true,
             },
@@ -199,7 +201,7 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
             .iter()
             .filter_map(|n| {
                 let r = store.state.resources.get(n)?;
-                Some((n.clone(), r.id().to_string(), r.properties.value()))
+                Some((n.clone(), r.id().to_string(), r.properties().value()))
             })
             .collect()
     };

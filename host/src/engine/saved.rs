@@ -84,9 +84,11 @@ impl PlanFile {
     /// all of it, is a JSON object with the key `RkitPlan`. Its values are skipped, not
     /// built (a spec may be megabytes on one line).
     pub fn sniff(text: &str) -> bool {
+        // Values checked as a tree only once the key is there (a plan, not a spec).
         let is_plan = |t: &str| {
             serde_json::from_str::<BTreeMap<String, serde::de::IgnoredAny>>(t)
                 .is_ok_and(|keys| keys.contains_key("RkitPlan"))
+                && serde_json::from_str::<Value>(t).is_ok()
         };
         let first = text.split('\n').next().unwrap_or_default();
         is_plan(first) || (first.len() < text.len() && is_plan(text))

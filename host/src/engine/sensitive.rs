@@ -149,14 +149,15 @@ pub fn properties_in<'a, P: AsRef<str> + ?Sized + 'a>(
 /// A recorded resource as it may be shown: its sensitive properties and attributes masked.
 pub fn mask_resource(r: &ResourceState) -> ResourceState {
     let mut shown = r.clone();
-    shown.properties = mask_fields(&r.properties.value(), properties_in(r.sensitive())).into();
-    shown.attributes = mask_fields(
-        &r.attributes.value(),
+    let properties = mask_fields(&r.properties().value(), properties_in(r.sensitive()));
+    shown.set_properties(&properties.into());
+    let attributes = mask_fields(
+        &r.attributes().value(),
         r.sensitive()
             .iter()
             .filter_map(|p| p.strip_prefix(ATTRIBUTES)),
-    )
-    .into();
+    );
+    shown.set_attributes(&attributes.into());
     shown
 }
 
@@ -216,8 +217,8 @@ mod tests {
         )
         .with_sensitive(["Properties.Content", "Attributes.Value"]);
         let shown = mask_resource(&r);
-        assert_eq!(shown.properties, json!({"Content": MASK, "Path": "p"}));
-        assert_eq!(shown.attributes, json!({"Value": MASK, "Size": 6}));
+        assert_eq!(shown.properties(), json!({"Content": MASK, "Path": "p"}));
+        assert_eq!(shown.attributes(), json!({"Value": MASK, "Size": 6}));
         assert_eq!(top_level("Rules[0].Port"), "Rules");
     }
 }

@@ -659,7 +659,7 @@ impl Session {
         .await
         .map_err(|e| anyhow!("{name}: tagging {id}: {e}"))?;
         let mut record = found;
-        record.attributes = attributes.into();
+        record.set_attributes(&attributes.into());
         record.set_depends_on(self.ctx.spec_deps(name).iter().map(String::as_str));
         record.set_tags(&TagList::from(&tags));
         let mut store = self.ctx.store.lock().expect("state lock");

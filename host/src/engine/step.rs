@@ -22,13 +22,22 @@ use serde_json::Value;
 pub struct Change {
     /// The property (a path: `Tags.Name`; held once for all the resources that have it).
     pub field: Name,
-    /// Its value now (`None`: not set), as compact text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its value now (`None`: not set), as compact text (written as the value, indented with
+    /// the rest of a saved plan).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "as_value"
+    )]
     pub before: Option<Compact>,
     /// `None`: the property is removed. [`UNKNOWN`](crate::spec::reference::UNKNOWN) marks a
     /// value known only after apply. As compact text (a plan of 100,000 creates holds one
     /// for each).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "as_value"
+    )]
     pub after: Option<Compact>,
     /// The provider cannot change it in place: the resource is replaced.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -36,6 +45,15 @@ pub struct Change {
     /// Its values must not be shown.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
+}
+
+/// `value` written as its tree (a `Compact` alone is written as its text, on one line even
+/// in an indented file); the tree is made as it is written, one change at a time.
+fn as_value<S: serde::Serializer>(
+    value: &Option<Compact>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    value.as_ref().map(Compact::value).serialize(serializer)
 }
 
 /// A plan's steps, each in its own allocation: apply frees each step as soon as it is done
@@ -247,7 +265,7 @@ impl PartialEq for Step {
 /// A step as it is written and read: every field side by side, as saved plans have always
 /// held them.
 #[derive(Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename = "Step", rename_all = "PascalCase")]
 struct StepWire {
     name: String,
     action: Action,
@@ -350,6 +368,25 @@ mod tests {
         assert_eq!(read, step);
         assert_eq!(read.reason(), Some("it is gone"));
         assert_eq!(read.after(), ["Web[0]".to_string()]);
+    }
+
+    #[test]
+    fn a_changes_values_are_written_as_values_indented_with_the_rest() {
+        let mut step = Step::delete("Web", "aws", "Instance", None);
+        step.changes = Box::new([Change {
+            field: "Rules".into(),
+            before: None,
+            after: Some(serde_json::json!({"Port": 22}).into()),
+            forces_replacement: false,
+            sensitive: false,
+        }]);
+        let pretty = serde_json::to_string_pretty(&step).unwrap();
+        assert!(
+            pretty.contains("\"After\": {\n        \"Port\": 22\n      }"),
+            "{pretty}"
+        );
+        let read: Step = serde_json::from_str(&pretty).unwrap();
+        assert_eq!(read, step);
     }
 
     #[test]

@@ -143,6 +143,10 @@ impl Successors {
                 from < n && to < n,
                 "an edge between nodes that are not there"
             );
+            assert!(
+                from + 1 >= starts.len(),
+                "edges sorted by the node they are from"
+            );
             while starts.len() <= from {
                 starts.push(index(targets.len()));
             }

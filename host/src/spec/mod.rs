@@ -53,7 +53,7 @@ pub struct ResourceSpec {
 
 /// A resource's own tags in the spec, read and written as the map they are: most resources
 /// have none, held as nothing rather than an empty map (its 24 bytes, at 100,000 resources).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 #[expect(
     clippy::box_collection,
     reason = "boxed so that no tags cost one pointer, not an empty map's 24 bytes"
@@ -69,11 +69,21 @@ impl std::ops::Deref for ResourceTags {
     }
 }
 
-impl std::ops::DerefMut for ResourceTags {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        self.0.get_or_insert_default()
+impl ResourceTags {
+    /// Each tag, its value to change (no map made for a resource without tags).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&String, &mut String)> {
+        self.0.iter_mut().flat_map(|tags| tags.iter_mut())
     }
 }
+
+impl PartialEq for ResourceTags {
+    /// As maps: no tags equal an empty map.
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for ResourceTags {}
 
 impl From<BTreeMap<String, String>> for ResourceTags {
     fn from(tags: BTreeMap<String, String>) -> Self {
@@ -1344,6 +1354,18 @@ fn strip_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resource_without_tags_holds_none_and_equals_one_with_an_empty_map() {
+        let mut none = ResourceTags::default();
+        assert_eq!(none.iter_mut().count(), 0);
+        assert!(none.0.is_none(), "changing no tags made no map");
+        assert_eq!(none, ResourceTags::from(BTreeMap::new()));
+        assert_eq!(none, ResourceTags(Some(Box::default())));
+        let tags: ResourceTags = serde_json::from_str(r#"{"Team": "a"}"#).unwrap();
+        assert_eq!(tags.get("Team").map(String::as_str), Some("a"));
+        assert_eq!(serde_json::to_string(&tags).unwrap(), r#"{"Team":"a"}"#);
+    }
 
     const SEED: &str = r#"{
   "Resources": {

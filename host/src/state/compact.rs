@@ -74,6 +74,83 @@ impl Compact {
     }
 }
 
+impl Compact {
+    /// Borrowed as [`CompactText`].
+    pub fn as_text(&self) -> CompactText<'_> {
+        CompactText(self.text())
+    }
+}
+
+/// A [`Compact`]'s text where it is held inside something else (a record's packed bytes):
+/// read as a `Compact` is, compared as one.
+#[derive(Clone, Copy)]
+pub struct CompactText<'a>(&'a str);
+
+impl<'a> CompactText<'a> {
+    /// Text a [`Compact`] wrote (only such text is held where these are read from).
+    pub(crate) fn of_written(text: &'a str) -> Self {
+        CompactText(text)
+    }
+
+    /// The value, parsed.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0).expect("a Compact's text is valid JSON")
+    }
+
+    /// The compact text.
+    pub fn text(&self) -> &'a str {
+        self.0
+    }
+
+    /// Whether it is a JSON object.
+    pub fn is_object(&self) -> bool {
+        self.0.starts_with('{')
+    }
+
+    /// See [`Compact::mentions`].
+    pub fn mentions(&self, needle: &str) -> bool {
+        self.0.contains("{{") && self.0.contains(needle)
+    }
+
+    /// As a `Compact` of its own.
+    pub fn to_compact(&self) -> Compact {
+        Compact(RawValue::from_string(self.0.to_string()).expect("a Compact's text is valid JSON"))
+    }
+}
+
+impl PartialEq for CompactText<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0 || self.value() == other.value()
+    }
+}
+
+impl PartialEq<Compact> for CompactText<'_> {
+    fn eq(&self, other: &Compact) -> bool {
+        *self == other.as_text()
+    }
+}
+
+impl PartialEq<Value> for CompactText<'_> {
+    /// By text first, else by value (as [`Compact`]).
+    fn eq(&self, other: &Value) -> bool {
+        serde_json::to_string(other).is_ok_and(|t| t == self.0) || &self.value() == other
+    }
+}
+
+impl std::fmt::Debug for CompactText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for CompactText<'_> {
+    /// Written as the JSON value it is (its text checked by serde_json's parser, no copy).
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &RawValue = serde_json::from_str(self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
 impl Default for Compact {
     fn default() -> Self {
         Self::new(&Value::Null)

@@ -11,7 +11,7 @@
 //! error, never a wrong state). Units of format 1 (`rkit-sealed:1:KEYID:BASE64`, no context)
 //! written by earlier rkits still open; nothing is written in it.
 
-use aes_gcm::aead::{Aead, AeadInPlace};
+use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use anyhow::{Result, anyhow, bail};
 use base64::Engine;
@@ -96,28 +96,41 @@ impl Key {
     /// `plain` sealed, bound to `context` (what it is and where it belongs: no `:`, no
     /// whitespace): one line (no newline at its end).
     pub fn seal(&self, plain: &[u8], context: &str) -> Result<String> {
+        self.seal_owned(plain.to_vec(), context, false)
+    }
+
+    /// [`Key::seal`] of `plain`, encrypted where it is and written out as base64 into the
+    /// line (with a newline after it when `newline`): a 30 MB snapshot is held as its
+    /// plaintext, then its line, never as the four copies sealing once made of it.
+    fn seal_owned(&self, mut plain: Vec<u8>, context: &str, newline: bool) -> Result<String> {
         if context.is_empty() || context.contains(|c: char| c == ':' || c.is_whitespace()) {
             bail!("a sealed unit's context {context:?} is not a single word");
         }
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|e| anyhow!("random source: {e}"))?;
-        let sealed = self
-            .cipher
-            .encrypt(
+        // The tag's room, so that encrypting appends it without moving the text.
+        plain.reserve_exact(16);
+        self.cipher
+            .encrypt_in_place(
                 Nonce::from_slice(&nonce),
-                aes_gcm::aead::Payload {
-                    msg: plain,
-                    aad: &[AAD, context.as_bytes()].concat(),
-                },
+                &[AAD, context.as_bytes()].concat(),
+                &mut plain,
             )
             .map_err(|_| anyhow!("encrypting failed"))?;
-        let mut body = nonce.to_vec();
-        body.extend_from_slice(&sealed);
-        Ok(format!(
-            "{PREFIX}{}:{context}:{}",
-            self.id,
-            STANDARD.encode(body)
-        ))
+        let head = format!("{PREFIX}{}:{context}:", self.id);
+        let body_len = base64::encoded_len(nonce.len() + plain.len(), true)
+            .ok_or_else(|| anyhow!("a sealed unit too large to encode"))?;
+        let mut line = String::with_capacity(head.len() + body_len + 1);
+        line.push_str(&head);
+        // The nonce's 12 bytes encode to 16 characters without padding, so the two
+        // encodings joined are the encoding of nonce and ciphertext joined.
+        STANDARD.encode_string(nonce, &mut line);
+        STANDARD.encode_string(&plain, &mut line);
+        drop(plain);
+        if newline {
+            line.push('\n');
+        }
+        Ok(line)
     }
 }
 
@@ -158,11 +171,7 @@ impl Keys {
     pub fn seal(&self, plain: Vec<u8>, context: &str) -> Result<Vec<u8>> {
         match &self.current {
             None => Ok(plain),
-            Some(key) => {
-                let mut line = key.seal(&plain, context)?.into_bytes();
-                line.push(b'\n');
-                Ok(line)
-            }
+            Some(key) => Ok(key.seal_owned(plain, context, true)?.into_bytes()),
         }
     }
 
@@ -322,6 +331,7 @@ pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<(Vec<u8>, Bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aes_gcm::aead::Aead;
 
     #[test]
     fn sealed_units_open_with_their_key_only() {

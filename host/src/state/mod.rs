@@ -39,7 +39,7 @@ pub mod tag_list;
 use crate::spec::reference::{Reference, Target, at_path};
 use anyhow::{Result, bail};
 use backend::{Backend, Part};
-pub use compact::Compact;
+pub use compact::{Compact, CompactText};
 pub use crypt::Keys;
 pub use location::Location;
 pub use name_list::NameList;
@@ -169,7 +169,7 @@ impl State {
         let dep = self.resources.get(&*r.resource)?;
         match &r.target {
             Target::Id => Some(Value::String(dep.id().to_string())),
-            Target::Attribute(path) => at_path(&dep.attributes.value(), path).cloned(),
+            Target::Attribute(path) => at_path(&dep.attributes().value(), path).cloned(),
         }
     }
 }
