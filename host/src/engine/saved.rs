@@ -81,8 +81,9 @@ impl PlanFile {
     }
 
     /// Whether `text` is a saved plan rather than a spec (sealed or not): its first line, or
-    /// all of it, is a JSON object with the key `RkitPlan`. Its values are skipped, not
-    /// built (a spec may be megabytes on one line).
+    /// all of it, is a JSON object with the key `RkitPlan`. A spec's values are skipped,
+    /// not built (it may be megabytes on one line); a text with the key is then checked as
+    /// a tree (what serde_json's `Value` refuses is no plan, as before).
     pub fn sniff(text: &str) -> bool {
         // Values checked as a tree only once the key is there (a plan, not a spec).
         let is_plan = |t: &str| {

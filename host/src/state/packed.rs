@@ -1,5 +1,5 @@
-//! Strings packed into one allocation (a record's tags, its dependencies): each a 4-byte
-//! length (little-endian) and its UTF-8 text, one after the other.
+//! Strings packed into one allocation (tags, a list of names, a record's ID, values and
+//! lists): each a 4-byte length (little-endian) and its UTF-8 text, one after the other.
 //!
 //! Invariant: only [`pack`] and [`push`] write such bytes and only [`strings`] reads them, so
 //! the bytes always hold whole UTF-8 strings.
