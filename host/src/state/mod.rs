@@ -318,9 +318,6 @@ pub struct StateStore {
     tip: String,
     durable: u64,
     poisoned: Option<String>,
-    /// The size of the last snapshot read or written: the next one's buffer is made this
-    /// big at once (not grown by doubling: a copy and up to twice the text).
-    snapshot_size: usize,
     /// While the state is what its snapshot holds (no journal line read or written since,
     /// stored as the keys store one now): the snapshot without its records. A compaction
     /// then writes only if something besides the records changed: a converge tick that
@@ -379,7 +376,7 @@ impl StateStore {
             bail!("there is no state at {location}");
         }
         let mut backend = Self::backend(location, true)?;
-        let (state, tip, snapshot_size, as_stored) = load(location, keys, backend.as_mut())?;
+        let (state, tip, as_stored) = load(location, keys, backend.as_mut())?;
         if opening != Opening::Destination {
             not_moved(location, &state)?;
         }
@@ -393,7 +390,6 @@ impl StateStore {
             tip,
             durable: state.serial,
             poisoned: None,
-            snapshot_size,
             at_snapshot: as_stored.then(|| without_records(&state)),
             state,
         })
@@ -567,9 +563,8 @@ impl StateStore {
         }
         let compacted = self.write_snapshot();
         match compacted {
-            Ok((tip, size)) => {
+            Ok(tip) => {
                 self.tip = tip;
-                self.snapshot_size = size;
                 self.at_snapshot = Some(now);
                 Ok(())
             }
@@ -582,23 +577,17 @@ impl StateStore {
         }
     }
 
-    /// Replaces the snapshot with the state: sealed (whole), or in the clear as it is
-    /// written. Its digest and size.
-    fn write_snapshot(&self) -> Result<(String, usize)> {
+    /// Replaces the snapshot with the state, written as it is made (sealed in pieces, or in
+    /// the clear). Its digest.
+    fn write_snapshot(&self) -> Result<String> {
         let mut backend = self.writer.lock().expect("state writer");
-        let serial = self.state.serial;
-        if self.keys.current.is_some() {
-            let text = snapshot_bytes(&self.state, &self.keys, self.snapshot_size)?;
-            backend.compact(&text, serial)?;
-            return Ok((chain::digest(&text), text.len()));
-        }
         let mut written = None;
         backend.compact_written(
             &mut |out| {
-                written = Some(snapshot::write_clear(&self.state, out)?);
+                written = Some(snapshot::write(&self.state, &self.keys, out)?.0);
                 Ok(())
             },
-            serial,
+            self.state.serial,
         )?;
         Ok(written.expect("a snapshot compacted was written"))
     }
@@ -720,15 +709,6 @@ fn not_moved(location: &Location, state: &State) -> Result<()> {
     }
 }
 
-/// A snapshot as stored when the state is encrypted: sealed (one line).
-fn snapshot_bytes(state: &State, keys: &Keys, size: usize) -> Result<Vec<u8>> {
-    // A little over the last one's size: a state grows between two snapshots.
-    let mut text = Vec::with_capacity(size + size / 16 + 64);
-    let context = chain::snapshot(&state.lineage, state.serial);
-    serde_json::to_writer(&mut text, state)?;
-    keys.seal(text, &context)
-}
-
 /// `state` without its records: what a snapshot holds besides them.
 fn without_records(state: &State) -> State {
     let State {
@@ -760,23 +740,23 @@ fn without_records(state: &State) -> State {
 }
 
 /// The snapshot with the journal replayed over it (a new state if there is none), the
-/// digest the next write follows (see [`chain`]), the snapshot's size, and whether the
+/// digest the next write follows (see [`chain`]), and whether the
 /// state is the snapshot as the keys would store it now (no journal over it).
 fn load(
     location: &Location,
     keys: &Keys,
     backend: &mut dyn Backend,
-) -> Result<(State, String, usize, bool)> {
+) -> Result<(State, String, bool)> {
     let loaded = backend.load()?;
     let what = format!("the state {location}");
-    let (mut state, mut chain, size, stored_as_now) = match loaded.snapshot {
+    let (mut state, mut chain, stored_as_now) = match loaded.snapshot {
         Some(stored) => {
             let snapshot::Opened {
                 state,
                 digest,
                 bound,
-                size,
                 stored_as_now,
+                ..
             } = snapshot::read(stored, keys, &what)?;
             let chain = chain::Chain::after_snapshot(
                 &what,
@@ -784,7 +764,7 @@ fn load(
                 &state.lineage,
                 state.serial,
             )?;
-            (state, chain, size, stored_as_now)
+            (state, chain, stored_as_now)
         }
         None => {
             let state = State {
@@ -793,7 +773,7 @@ fn load(
                 ..State::default()
             };
             let chain = chain::Chain::after_snapshot(&what, None, &state.lineage, 0)?;
-            (state, chain, 0, false)
+            (state, chain, false)
         }
     };
     if state.version != VERSION {
@@ -824,7 +804,7 @@ fn load(
         state.serial = entry.serial;
         state.apply(entry.name, entry.change);
     }
-    Ok((state, chain.tip().to_string(), size, as_stored))
+    Ok((state, chain.tip().to_string(), as_stored))
 }
 
 /// One journal piece's entries, each write admitted by `chain` (a state without a snapshot
@@ -1292,6 +1272,34 @@ mod tests {
         assert_eq!(store.state.resources.len(), 3);
         store.compact().unwrap();
         assert_eq!(std::fs::read(&journal).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_snapshot_sealed_whole_by_an_earlier_rkit_is_sealed_in_pieces_by_the_next_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let location = Location::File(path.clone());
+        let keys = sealed("env:K");
+        let state = {
+            let mut store = StateStore::open(&location, &keys).unwrap();
+            store.record("A", Some(resource("a"))).unwrap();
+            store.compact().unwrap();
+            store.state.clone()
+        };
+        assert!(crypt::is_pieces(&std::fs::read(&path).unwrap()));
+        // As format 2 wrote it: the whole snapshot one sealed unit.
+        let context = chain::snapshot(&state.lineage, state.serial);
+        let whole = keys
+            .seal(serde_json::to_vec(&state).unwrap(), &context)
+            .unwrap();
+        std::fs::write(&path, &whole).unwrap();
+        let mut store = StateStore::open(&location, &keys).unwrap();
+        assert_eq!(store.state, state);
+        store.compact().unwrap();
+        drop(store);
+        assert!(crypt::is_pieces(&std::fs::read(&path).unwrap()));
+        let store = StateStore::open(&location, &keys).unwrap();
+        assert_eq!(store.state, state);
     }
 
     fn sealed(from: &str) -> Keys {

@@ -8,8 +8,14 @@
 //! [`super::chain`]; BASE64: a fresh random 96-bit nonce then the ciphertext and tag); the key
 //! never appears in an error, an event or a file rkit writes; opening fails with a clear error
 //! on a wrong or missing key (GCM authenticates: a changed byte, in the context too, is an
-//! error, never a wrong state). Units of format 1 (`rkit-sealed:1:KEYID:BASE64`, no context)
-//! written by earlier rkits still open; nothing is written in it.
+//! error, never a wrong state). A snapshot is sealed in pieces instead (format 3, one line
+//! too: [`pieces`]), so that it is written and read as it streams. Units of format 1
+//! (`rkit-sealed:1:KEYID:BASE64`, no context) written by earlier rkits still open; nothing is
+//! written in it. A snapshot of format 2 still opens, and the next compaction writes format 3.
+
+mod pieces;
+
+pub use pieces::{Opening, Sealing};
 
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
@@ -21,10 +27,14 @@ use sha2::{Digest, Sha256};
 
 const PREFIX: &str = "rkit-sealed:2:";
 const PREFIX_V1: &str = "rkit-sealed:1:";
+/// A snapshot sealed in pieces.
+const PREFIX3: &str = "rkit-sealed:3:";
 /// Bound to every unit of format 1.
 const AAD_V1: &[u8] = b"rkit state or plan, format 1";
 /// Bound to every unit of format 2, before its context.
 const AAD: &[u8] = b"rkit sealed unit, format 2\n";
+/// Bound to every piece of format 3, before its context.
+const AAD3: &[u8] = b"rkit sealed unit in pieces, format 3\n";
 
 /// The spec's `"Encryption"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,9 +113,7 @@ impl Key {
     /// line (with a newline after it when `newline`): a 30 MB snapshot is held as its
     /// plaintext, then its line, never as the four copies sealing once made of it.
     fn seal_owned(&self, mut plain: Vec<u8>, context: &str, newline: bool) -> Result<String> {
-        if context.is_empty() || context.contains(|c: char| c == ':' || c.is_whitespace()) {
-            bail!("a sealed unit's context {context:?} is not a single word");
-        }
+        valid_context(context).map_err(|message| anyhow!(message))?;
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|e| anyhow!("random source: {e}"))?;
         // The tag's room, so that encrypting appends it without moving the text.
@@ -132,6 +140,31 @@ impl Key {
         }
         Ok(line)
     }
+
+    /// A writer sealing what is written to it in pieces (format 3) bound to `context`, onto
+    /// `out`; [`Sealing::finish`] ends the unit.
+    pub fn seal_pieces<W: std::io::Write>(
+        &self,
+        out: W,
+        context: &str,
+    ) -> std::io::Result<Sealing<W>> {
+        Sealing::new(self, context, out)
+    }
+}
+
+/// Whether `context` may bind a unit: one word, no `:`.
+fn valid_context(context: &str) -> Result<(), String> {
+    match context.is_empty() || context.contains(|c: char| c == ':' || c.is_whitespace()) {
+        true => Err(format!(
+            "a sealed unit's context {context:?} is not a single word"
+        )),
+        false => Ok(()),
+    }
+}
+
+/// The error for a unit (named `what`) damaged as `why` says.
+fn damaged(what: &str, why: &str) -> anyhow::Error {
+    anyhow!("{what}: a sealed unit is damaged ({why})")
 }
 
 /// The keys a state is opened and written with.
@@ -209,15 +242,43 @@ impl Keys {
                 _ => Ok((std::borrow::Cow::Borrowed(stored), Bound::Clear)),
             };
         }
-        let id = sealed_id(stored);
-        let key = self
-            .current
+        let (opened, bound) = open(stored, self.key_for(sealed_id(stored)), what)?;
+        Ok((std::borrow::Cow::Owned(opened), bound))
+    }
+
+    /// The key to open a unit sealed with key `id` with: that one if held, else the current.
+    fn key_for(&self, id: Option<&str>) -> Option<&Key> {
+        self.current
             .iter()
             .chain(&self.old)
             .find(|k| Some(k.id.as_str()) == id)
-            .or(self.current.as_ref());
-        let (opened, bound) = open(stored, key, what)?;
-        Ok((std::borrow::Cow::Owned(opened), bound))
+            .or(self.current.as_ref())
+    }
+
+    /// Starts opening a unit sealed in pieces (format 3) that `input` holds from its start
+    /// (named `what`): its plaintext is read from the [`Opening`], and what it is bound to.
+    /// Errors (a missing or wrong key, a damaged head) are [`open`]'s.
+    pub fn open_pieces<R: std::io::BufRead>(
+        &self,
+        mut input: R,
+        what: &str,
+    ) -> Result<(Opening<R>, Bound)> {
+        use std::io::{BufRead, Read};
+        let mut head = Vec::new();
+        for _ in 0..4 {
+            (&mut input)
+                .take(HEAD_MOST as u64)
+                .read_until(b':', &mut head)
+                .map_err(|e| anyhow!("reading {what}: {e}"))?;
+        }
+        let (id, context) = std::str::from_utf8(&head)
+            .ok()
+            .and_then(|head| head.strip_prefix(PREFIX3)?.strip_suffix(':'))
+            .and_then(|rest| rest.split_once(':'))
+            .ok_or_else(|| anyhow!("{what}: not a sealed rkit state"))?;
+        let key = usable(self.key_for(Some(id)), id, what)?;
+        let opening = Opening::new(key, context, input, what)?;
+        Ok((opening, Bound::Context(context.to_string())))
     }
 
     /// Whether `sealed` names one of these keys (so failing to open it means it is damaged,
@@ -249,14 +310,13 @@ pub enum Bound {
 
 impl Keys {
     /// Whether `stored` (a snapshot as read, or its start) is stored as these keys store one
-    /// now: sealed with the current key in the current format, or in the clear when there is
-    /// no key. A snapshot stored otherwise is written again by the next compaction (sealed,
+    /// now: sealed in pieces with the current key, or in the clear when there is no key. A snapshot stored otherwise is written again by the next compaction (sealed,
     /// rekeyed, upgraded), whether the state changed or not.
     pub fn store_as(&self, stored: &[u8]) -> bool {
         match &self.current {
             None => !is_sealed(stored),
             Some(key) => {
-                stored.starts_with(PREFIX.as_bytes()) && sealed_id(stored) == Some(key.id.as_str())
+                stored.starts_with(PREFIX3.as_bytes()) && sealed_id(stored) == Some(key.id.as_str())
             }
         }
     }
@@ -266,6 +326,7 @@ impl Keys {
 fn sealed_id(sealed: &[u8]) -> Option<&str> {
     let rest = sealed
         .strip_prefix(PREFIX.as_bytes())
+        .or_else(|| sealed.strip_prefix(PREFIX3.as_bytes()))
         .or_else(|| sealed.strip_prefix(PREFIX_V1.as_bytes()))?;
     let rest = std::str::from_utf8(rest).ok()?;
     rest.split_once(':').map(|(id, _)| id)
@@ -273,25 +334,22 @@ fn sealed_id(sealed: &[u8]) -> Option<&str> {
 
 /// Whether `text` is sealed.
 pub fn is_sealed(text: &[u8]) -> bool {
-    text.starts_with(PREFIX.as_bytes()) || text.starts_with(PREFIX_V1.as_bytes())
+    text.starts_with(PREFIX.as_bytes())
+        || text.starts_with(PREFIX3.as_bytes())
+        || text.starts_with(PREFIX_V1.as_bytes())
 }
 
-/// Opens a sealed unit (`what` names it for errors) with `key`: its bytes and what it is
-/// bound to.
-pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<(Vec<u8>, Bound)> {
-    let not_sealed = || anyhow!("{what}: not a sealed rkit state");
-    let text = std::str::from_utf8(sealed)
-        .map_err(|_| not_sealed())?
-        .trim_end();
-    let (id, bound, body) = if let Some(rest) = text.strip_prefix(PREFIX) {
-        let (id, rest) = rest.split_once(':').ok_or_else(not_sealed)?;
-        let (context, body) = rest.split_once(':').ok_or_else(not_sealed)?;
-        (id, Bound::Context(context.to_string()), body)
-    } else {
-        let rest = text.strip_prefix(PREFIX_V1).ok_or_else(not_sealed)?;
-        let (id, body) = rest.split_once(':').ok_or_else(not_sealed)?;
-        (id, Bound::Format1, body)
-    };
+/// Whether `text` is sealed in pieces (format 3).
+pub fn is_pieces(text: &[u8]) -> bool {
+    text.starts_with(PREFIX3.as_bytes())
+}
+
+/// The longest part of a sealed unit's head (its prefix, key ID or context, each up to its
+/// `:`) that is read.
+const HEAD_MOST: usize = 1024;
+
+/// `key` if it is the key `id` names (`what` names the unit for errors).
+fn usable<'k>(key: Option<&'k Key>, id: &str, what: &str) -> Result<&'k Key> {
     let Some(key) = key else {
         bail!(
             "{what} is encrypted (key {id}): give its key with the spec's \
@@ -305,6 +363,33 @@ pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<(Vec<u8>, Bo
             key.id
         );
     }
+    Ok(key)
+}
+
+/// Opens a sealed unit (`what` names it for errors) with `key`: its bytes and what it is
+/// bound to.
+pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<(Vec<u8>, Bound)> {
+    let not_sealed = || anyhow!("{what}: not a sealed rkit state");
+    let text = std::str::from_utf8(sealed)
+        .map_err(|_| not_sealed())?
+        .trim_end();
+    if let Some(rest) = text.strip_prefix(PREFIX3) {
+        let (id, rest) = rest.split_once(':').ok_or_else(not_sealed)?;
+        let (context, body) = rest.split_once(':').ok_or_else(not_sealed)?;
+        let key = usable(key, id, what)?;
+        let plain = pieces::open_whole(key, context, body.as_bytes(), what)?;
+        return Ok((plain, Bound::Context(context.to_string())));
+    }
+    let (id, bound, body) = if let Some(rest) = text.strip_prefix(PREFIX) {
+        let (id, rest) = rest.split_once(':').ok_or_else(not_sealed)?;
+        let (context, body) = rest.split_once(':').ok_or_else(not_sealed)?;
+        (id, Bound::Context(context.to_string()), body)
+    } else {
+        let rest = text.strip_prefix(PREFIX_V1).ok_or_else(not_sealed)?;
+        let (id, body) = rest.split_once(':').ok_or_else(not_sealed)?;
+        (id, Bound::Format1, body)
+    };
+    let key = usable(key, id, what)?;
     let mut body = STANDARD
         .decode(body)
         .map_err(|_| anyhow!("{what}: a sealed unit is damaged (not base64)"))?;
