@@ -26,7 +26,7 @@ use super::walk::{Outcome, walk};
 use crate::sandbox::Provider;
 use crate::spec::reference;
 use crate::spi::{ErrorKind, Observed, ProviderError, Tags};
-use crate::state::{Change, Intent, ResourceState};
+use crate::state::{Change, Intent, NameList, NamesPacked, ResourceState};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -35,14 +35,14 @@ use std::time::{Duration, Instant};
 /// What an apply did, per resource.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
-    /// Resources created.
-    pub created: Vec<String>,
+    /// Resources created (packed: a report of 100,000 creates holds their names once).
+    pub created: NameList,
     /// Resources updated in place.
-    pub updated: Vec<String>,
+    pub updated: NameList,
     /// Resources replaced.
-    pub replaced: Vec<String>,
+    pub replaced: NameList,
     /// Resources deleted.
-    pub deleted: Vec<String>,
+    pub deleted: NameList,
     /// Resource and why it failed (the provider's kind kept).
     pub failed: Vec<(String, Failure)>,
     /// Resource and what it waited for.
@@ -111,8 +111,8 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
     let still = |i: usize, elapsed: Duration| {
         let node = nodes[i];
         ctx.events.event(Event::OperationProgress {
-            resource: steps.name(node.step),
-            action: op_action(steps.action(node.step), node.phase),
+            resource: steps.name(node.step()),
+            action: op_action(steps.action(node.step()), node.phase),
             elapsed_seconds: elapsed.as_secs(),
         })
     };
@@ -129,12 +129,12 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
             let (ctx, steps, nodes) = (ctx.clone(), steps.clone(), nodes.clone());
             async move {
                 let node = nodes[i];
-                let step = steps.step(node.step);
+                let step = steps.step(node.step());
                 // One operation: one send budget for every write of every attempt.
                 let done = crate::sandbox::operation(run(&ctx, &step, node.phase)).await;
                 drop(step);
                 if done.is_ok() {
-                    steps.succeeded(node.step);
+                    steps.succeeded(node.step());
                 }
                 // Boxed: each node's outcome is held to the end of the walk.
                 done.map_err(Box::new)
@@ -145,13 +145,13 @@ pub async fn execute(ctx: Arc<Context>, mut plan: Plan, parallelism: usize) -> R
     for (i, outcome) in outcomes.iter().enumerate() {
         match outcome {
             Outcome::Skipped(cause) => ctx.events.event(Event::OperationSkipped {
-                resource: steps.name(nodes[i].step),
-                waits_for: steps.name(nodes[*cause].step),
+                resource: steps.name(nodes[i].step()),
+                waits_for: steps.name(nodes[*cause].step()),
             }),
             Outcome::Panicked(message) => ctx.events.event(Event::Warning {
                 message: format!(
                     "{}: the operation stopped unexpectedly (a bug in rkit): {message}",
-                    steps.name(nodes[i].step)
+                    steps.name(nodes[i].step())
                 ),
             }),
             _ => {}
@@ -165,27 +165,17 @@ fn report(
     nodes: &[super::schedule::Node],
     outcomes: Vec<Outcome<(), Box<Failure>>>,
 ) -> Report {
-    let cause_of = |cause: usize| steps.name(nodes[cause].step);
+    let cause_of = |cause: usize| steps.name(nodes[cause].step());
     // The nodes by step, each step's in their order (no list per step: a plan may have
     // 100,000 steps).
     let mut by_step: Vec<u32> = (0..nodes.len() as u32).collect();
-    by_step.sort_unstable_by_key(|&n| (nodes[n as usize].step, n));
-    let groups = || by_step.chunk_by(|a, b| nodes[*a as usize].step == nodes[*b as usize].step);
-    // Each list made the size it may reach (grown by doubling, the names of 100,000
-    // creates would be held in two lists at once).
-    let mut planned = [0usize; 5];
+    by_step.sort_unstable_by_key(|&n| (nodes[n as usize].step(), n));
+    let groups = || by_step.chunk_by(|a, b| nodes[*a as usize].step() == nodes[*b as usize].step());
+    // The names of what was done, by action, packed as each is let go.
+    let [mut created, mut updated, mut replaced, mut deleted] = Default::default();
+    let mut report = Report::default();
     for group in groups() {
-        planned[steps.action(nodes[group[0] as usize].step) as usize] += 1;
-    }
-    let mut report = Report {
-        created: Vec::with_capacity(planned[Action::Create as usize]),
-        updated: Vec::with_capacity(planned[Action::Update as usize]),
-        replaced: Vec::with_capacity(planned[Action::Replace as usize]),
-        deleted: Vec::with_capacity(planned[Action::Delete as usize]),
-        ..Report::default()
-    };
-    for group in groups() {
-        let step = nodes[group[0] as usize].step;
+        let step = nodes[group[0] as usize].step();
         let of_step = || group.iter().map(|&n| &outcomes[n as usize]);
         let name = || steps.name(step);
         let failed = of_step().find_map(|o| match o {
@@ -208,18 +198,24 @@ fn report(
         } else if of_step().any(|o| matches!(o, Outcome::Cancelled)) {
             report.cancelled.push(name());
         } else {
-            // Done: the last time its name is asked for.
-            let name = steps.take_name(step);
-            match steps.action(step) {
-                Action::Create => report.created.push(name),
-                Action::Update => report.updated.push(name),
-                Action::Replace => report.replaced.push(name),
-                Action::Delete => report.deleted.push(name),
-                Action::NoOp => {}
-            }
+            let done: &mut NamesPacked = match steps.action(step) {
+                Action::Create => &mut created,
+                Action::Update => &mut updated,
+                Action::Replace => &mut replaced,
+                Action::Delete => &mut deleted,
+                Action::NoOp => continue,
+            };
+            // The last time its name is asked for.
+            done.push(&steps.take_name(step));
         }
     }
-    report
+    Report {
+        created: created.finish(),
+        updated: updated.finish(),
+        replaced: replaced.finish(),
+        deleted: deleted.finish(),
+        ..report
+    }
 }
 
 /// The operation a node of a step doing `action` does.

@@ -32,7 +32,7 @@ impl Running {
     pub fn new(steps: Steps, nodes: &[Node]) -> Self {
         let mut left: Vec<AtomicU8> = steps.iter().map(|_| AtomicU8::new(0)).collect();
         for node in nodes {
-            *left[node.step].get_mut() += 1;
+            *left[node.step()].get_mut() += 1;
         }
         // One step at a time moves into its `Arc` (never every step twice).
         let held = steps
@@ -113,7 +113,7 @@ mod tests {
     use crate::engine::schedule::Phase;
 
     fn node(step: usize, phase: Phase) -> Node {
-        Node { step, phase }
+        Node::new(step, phase)
     }
 
     #[test]

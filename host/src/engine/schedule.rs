@@ -71,11 +71,23 @@ impl<'a> StepShape<'a> {
     }
 }
 
-/// A node: step index and phase.
+/// A node: step index and phase (8 bytes: a plan of 100,000 creates holds 100,000).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Node {
-    pub step: usize,
+    step: u32,
     pub phase: Phase,
+}
+
+impl Node {
+    pub fn new(step: usize, phase: Phase) -> Self {
+        let step = u32::try_from(step).expect("fewer than 2^32 steps");
+        Node { step, phase }
+    }
+
+    /// The index of its step.
+    pub fn step(&self) -> usize {
+        self.step as usize
+    }
 }
 
 /// The nodes, each node's successors, and the recorded orderings dropped to break a cycle.
@@ -146,8 +158,9 @@ impl<'a> Shape<'a> for Box<Step> {
 /// then the recorded (weak) orderings that close a circle dropped.
 pub fn schedule<'a, S: Shape<'a>>(steps: &'a [S]) -> Schedule {
     let index = Index::of(steps);
-    // (from, to, strong)
-    let mut edges: Vec<(usize, usize, bool)> = Vec::new();
+    // Room for an edge a step at once (a chain of creates has that many; grown by doubling,
+    // 100,000 would be held twice).
+    let mut edges: Vec<Edge> = Vec::with_capacity(steps.len());
     dependency_edges(steps, &index, &mut edges);
     batch_edges(steps, &index, &mut edges);
     users_move_first(steps, &index, &mut edges);
@@ -155,7 +168,10 @@ pub fn schedule<'a, S: Shape<'a>>(steps: &'a [S]) -> Schedule {
     edges.dedup();
     let dropped = break_circles(steps, &index.nodes, &mut edges);
     // The edges are sorted: each node's successors side by side.
-    let successors = Successors::from_sorted(index.nodes.len(), edges.iter().map(|e| (e.0, e.1)));
+    let successors = Successors::from_sorted(
+        index.nodes.len(),
+        edges.iter().map(|e| (e.0 as usize, e.1 as usize)),
+    );
     drop(edges);
     Schedule {
         nodes: index.nodes,
@@ -164,46 +180,71 @@ pub fn schedule<'a, S: Shape<'a>>(steps: &'a [S]) -> Schedule {
     }
 }
 
+/// An edge between two nodes: (from, to, strong), 12 bytes.
+type Edge = (u32, u32, bool);
+
+/// An edge from `a` to `b`.
+fn edge(a: usize, b: usize, strong: bool) -> Edge {
+    let node = |i: usize| u32::try_from(i).expect("fewer than 2^32 nodes");
+    (node(a), node(b), strong)
+}
+
 /// The operations of the steps, and where each step's are.
-struct Index<'a> {
+struct Index<'a, S> {
+    steps: &'a [S],
     nodes: Vec<Node>,
     /// The delete operations of each logical resource, by name then operation (a sorted
     /// list: most resources have one, and a map of lists would be a list each).
     deletes: Vec<(&'a str, usize)>,
-    /// The create or update operation of each logical resource.
-    upsert_of: HashMap<&'a str, usize>,
+    /// The create or update operations, by their resource's logical name (then by node: of
+    /// two for one name, the last counts). Four bytes each, found by a binary search (a
+    /// map of 100,000 names is megabytes).
+    upserts: Vec<u32>,
     /// Each step's delete operation.
-    delete_of: Vec<Option<usize>>,
+    delete_of: Vec<Option<u32>>,
 }
 
-impl<'a> Index<'a> {
-    fn of<S: Shape<'a>>(steps: &'a [S]) -> Self {
+impl<'a, S: Shape<'a>> Index<'a, S> {
+    fn of(steps: &'a [S]) -> Self {
         let mut index = Index {
-            nodes: Vec::new(),
+            steps,
+            // A node a step, mostly (a replacement has two).
+            nodes: Vec::with_capacity(steps.len()),
             deletes: Vec::new(),
-            upsert_of: HashMap::with_capacity(steps.len()),
+            upserts: Vec::new(),
             delete_of: vec![None; steps.len()],
         };
         for (i, step) in steps.iter().enumerate() {
             if step.delete() {
                 let n = index.nodes.len();
                 index.deletes.push((step.logical(), n));
-                index.delete_of[i] = Some(n);
-                index.nodes.push(Node {
-                    step: i,
-                    phase: Phase::Delete,
-                });
+                index.delete_of[i] = Some(n as u32);
+                index.nodes.push(Node::new(i, Phase::Delete));
             }
             if step.upsert() {
-                index.upsert_of.insert(step.logical(), index.nodes.len());
-                index.nodes.push(Node {
-                    step: i,
-                    phase: Phase::Upsert,
-                });
+                index.upserts.push(index.nodes.len() as u32);
+                index.nodes.push(Node::new(i, Phase::Upsert));
             }
         }
         index.deletes.sort_unstable();
+        let mut upserts = std::mem::take(&mut index.upserts);
+        upserts.sort_unstable_by(|&a, &b| (index.logical(a), a).cmp(&(index.logical(b), b)));
+        index.upserts = upserts;
         index
+    }
+
+    /// The logical name of node `n`'s resource.
+    fn logical(&self, n: u32) -> &'a str {
+        self.steps[self.nodes[n as usize].step()].logical()
+    }
+
+    /// The create or update operation of logical resource `logical`.
+    fn upsert_of(&self, logical: &str) -> Option<usize> {
+        let end = self
+            .upserts
+            .partition_point(|&n| self.logical(n) <= logical);
+        let last = *self.upserts[..end].last()?;
+        (self.logical(last) == logical).then_some(last as usize)
     }
 
     /// The delete operations of logical resource `logical`, in order.
@@ -219,30 +260,22 @@ impl<'a> Index<'a> {
 /// A create or update after what it depends on in the spec (strong); a replacement's halves
 /// in its order (strong); a delete before the deletes of what it depended on (weak: recorded
 /// dependencies, and for what leaves the spec also the spec's, which orphans know only).
-fn dependency_edges<'a, S: Shape<'a>>(
-    steps: &'a [S],
-    index: &Index,
-    edges: &mut Vec<(usize, usize, bool)>,
-) {
+fn dependency_edges<'a, S: Shape<'a>>(steps: &'a [S], index: &Index<'a, S>, edges: &mut Vec<Edge>) {
     for (i, step) in steps.iter().enumerate() {
-        let up = index
-            .upsert_of
-            .get(step.logical())
-            .copied()
-            .filter(|_| step.upsert());
+        let up = index.upsert_of(step.logical()).filter(|_| step.upsert());
         if let Some(up) = up {
             for dep in step.spec_deps() {
-                if let Some(&dep_up) = index.upsert_of.get(dep) {
-                    edges.push((dep_up, up, true));
+                if let Some(dep_up) = index.upsert_of(dep) {
+                    edges.push(edge(dep_up, up, true));
                 }
             }
         }
-        let Some(del) = index.delete_of[i] else {
+        let Some(del) = index.delete_of[i].map(|d| d as usize) else {
             continue;
         };
         match up {
-            Some(up) if step.create_before_destroy() => edges.push((up, del, true)),
-            Some(up) => edges.push((del, up, true)),
+            Some(up) if step.create_before_destroy() => edges.push(edge(up, del, true)),
+            Some(up) => edges.push(edge(del, up, true)),
             None => {}
         }
         let deps = step
@@ -251,7 +284,7 @@ fn dependency_edges<'a, S: Shape<'a>>(
         for dep in deps {
             for dep_del in index.deletes_of(dep) {
                 if dep_del != del {
-                    edges.push((del, dep_del, false));
+                    edges.push(edge(del, dep_del, false));
                 }
             }
         }
@@ -260,30 +293,30 @@ fn dependency_edges<'a, S: Shape<'a>>(
 
 /// A rolling update's batches: every operation of the steps before, then the first of this
 /// one.
-fn batch_edges<'a, S: Shape<'a>>(
-    steps: &'a [S],
-    index: &Index,
-    edges: &mut Vec<(usize, usize, bool)>,
-) {
+fn batch_edges<'a, S: Shape<'a>>(steps: &'a [S], index: &Index<'a, S>, edges: &mut Vec<Edge>) {
     // Most plans have no rolling update: no map of every node's name for them.
     if steps.iter().all(|s| s.after().is_empty()) {
         return;
     }
     let mut nodes_of: HashMap<&str, Vec<usize>> = HashMap::new();
     for (n, node) in index.nodes.iter().enumerate() {
-        nodes_of.entry(steps[node.step].name()).or_default().push(n);
+        nodes_of
+            .entry(steps[node.step()].name())
+            .or_default()
+            .push(n);
     }
     for (i, step) in steps.iter().enumerate() {
-        let first = match (index.delete_of[i], index.upsert_of.get(step.logical())) {
-            (Some(_), Some(&up)) if step.create_before_destroy() && step.upsert() => Some(up),
+        let del = index.delete_of[i].map(|d| d as usize);
+        let first = match (del, index.upsert_of(step.logical())) {
+            (Some(_), Some(up)) if step.create_before_destroy() && step.upsert() => Some(up),
             (Some(del), _) => Some(del),
-            (None, Some(&up)) if step.upsert() => Some(up),
+            (None, Some(up)) if step.upsert() => Some(up),
             _ => None,
         };
         let Some(first) = first else { continue };
         for before in step.after() {
             for &n in nodes_of.get(before.as_str()).into_iter().flatten() {
-                edges.push((n, first, true));
+                edges.push(edge(n, first, true));
             }
         }
     }
@@ -293,11 +326,7 @@ fn batch_edges<'a, S: Shape<'a>>(
 /// (and stays) off it. Not a rolling update's member: its batches already order it with what
 /// it feeds (which is refreshed with each batch), and this edge would close a circle through
 /// the next batch.
-fn users_move_first<'a, S: Shape<'a>>(
-    steps: &'a [S],
-    index: &Index,
-    edges: &mut Vec<(usize, usize, bool)>,
-) {
+fn users_move_first<'a, S: Shape<'a>>(steps: &'a [S], index: &Index<'a, S>, edges: &mut Vec<Edge>) {
     let rolling: std::collections::HashSet<&str> = steps
         .iter()
         .filter(|s| !s.after().is_empty())
@@ -306,11 +335,11 @@ fn users_move_first<'a, S: Shape<'a>>(
     for step in steps.iter().filter(|s| s.upsert() && !s.delete()) {
         for dep in step.recorded_deps() {
             for dep_del in index.deletes_of(dep) {
-                let old = &steps[index.nodes[dep_del].step];
+                let old = &steps[index.nodes[dep_del].step()];
                 if (old.leaving() || (old.create_before_destroy() && !rolling.contains(old.name())))
-                    && let Some(&up) = index.upsert_of.get(step.logical())
+                    && let Some(up) = index.upsert_of(step.logical())
                 {
-                    edges.push((up, dep_del, false));
+                    edges.push(edge(up, dep_del, false));
                 }
             }
         }
@@ -322,7 +351,7 @@ fn users_move_first<'a, S: Shape<'a>>(
 fn break_circles<'a, S: Shape<'a>>(
     steps: &'a [S],
     nodes: &[Node],
-    edges: &mut Vec<(usize, usize, bool)>,
+    edges: &mut Vec<Edge>,
 ) -> Vec<(String, String)> {
     let mut dropped = Vec::new();
     loop {
@@ -335,7 +364,11 @@ fn break_circles<'a, S: Shape<'a>>(
             graph.add_node(());
         }
         for &(a, b, strong) in edges.iter() {
-            graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), strong);
+            graph.add_edge(
+                NodeIndex::new(a as usize),
+                NodeIndex::new(b as usize),
+                strong,
+            );
         }
         let mut component = vec![usize::MAX; nodes.len()];
         for (c, members) in tarjan_scc(&graph).into_iter().enumerate() {
@@ -347,11 +380,12 @@ fn break_circles<'a, S: Shape<'a>>(
         }
         let before = edges.len();
         edges.retain(|&(a, b, strong)| {
+            let (a, b) = (a as usize, b as usize);
             let inside = component[a] != usize::MAX && component[a] == component[b];
             if inside && !strong {
                 dropped.push((
-                    steps[nodes[a].step].name().to_string(),
-                    steps[nodes[b].step].name().to_string(),
+                    steps[nodes[a].step()].name().to_string(),
+                    steps[nodes[b].step()].name().to_string(),
                 ));
             }
             !inside || strong
@@ -359,7 +393,10 @@ fn break_circles<'a, S: Shape<'a>>(
         if edges.len() == before {
             // Strong edges alone never cycle (the spec's graph is acyclic); should they,
             // every edge of the cycle goes, so that nothing waits forever.
-            edges.retain(|&(a, b, _)| component[a] == usize::MAX || component[a] != component[b]);
+            edges.retain(|&(a, b, _)| {
+                let (a, b) = (a as usize, b as usize);
+                component[a] == usize::MAX || component[a] != component[b]
+            });
         }
     }
     dropped.sort();
@@ -369,19 +406,21 @@ fn break_circles<'a, S: Shape<'a>>(
 
 /// Whether `edges` (sorted, between nodes `0..n`) close no circle: Kahn's algorithm, each
 /// node's edges found by a binary search of the sorted list.
-fn acyclic(n: usize, edges: &[(usize, usize, bool)]) -> bool {
+fn acyclic(n: usize, edges: &[Edge]) -> bool {
     let mut waiting = vec![0u32; n];
     for &(_, b, _) in edges {
-        waiting[b] += 1;
+        waiting[b as usize] += 1;
     }
-    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut ready: Vec<u32> = (0..n as u32)
+        .filter(|&i| waiting[i as usize] == 0)
+        .collect();
     let mut done = 0;
     while let Some(a) = ready.pop() {
         done += 1;
         let first = edges.partition_point(|e| e.0 < a);
         for &(_, b, _) in edges[first..].iter().take_while(|e| e.0 == a) {
-            waiting[b] -= 1;
-            if waiting[b] == 0 {
+            waiting[b as usize] -= 1;
+            if waiting[b as usize] == 0 {
                 ready.push(b);
             }
         }
@@ -423,7 +462,7 @@ mod tests {
                 } else {
                     "+"
                 },
-                steps[node.step].name
+                steps[node.step()].name
             ));
             for m in s.successors.of(n) {
                 waiting[m] -= 1;
@@ -482,6 +521,8 @@ mod tests {
 
     #[test]
     fn the_execution_graph_of_a_plan_comes_from_its_steps_alone() {
+        // Held for every operation of a plan to the end of its apply.
+        assert_eq!(std::mem::size_of::<Node>(), 8);
         // Net is replaced create-before-destroy; Web (update) moves onto the new Net; Old
         // leaves the spec and was on Net; Gone leaves and depended on Old.
         let mut net = step("Net", Action::Replace, &[], &[]);

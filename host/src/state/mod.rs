@@ -42,7 +42,7 @@ use backend::{Backend, Part};
 pub use compact::{Compact, CompactText};
 pub use crypt::Keys;
 pub use location::Location;
-pub use name_list::NameList;
+pub use name_list::{NameList, NamesPacked};
 pub use packed::Strings;
 pub use record::ResourceState;
 use serde::{Deserialize, Serialize};

@@ -29,6 +29,26 @@ impl NameList {
     pub fn contains(&self, name: &str) -> bool {
         self.iter().any(|n| n == name)
     }
+
+    /// How many names (counted: the list holds no count).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+}
+
+/// A [`NameList`] made one name at a time (each name's own allocation can go as it is
+/// packed: a report of 100,000 creates holds their names once).
+#[derive(Default)]
+pub struct NamesPacked(Vec<u8>);
+
+impl NamesPacked {
+    pub fn push(&mut self, name: &str) {
+        packed::push(&mut self.0, name);
+    }
+
+    pub fn finish(self) -> NameList {
+        NameList(self.0.into_boxed_slice())
+    }
 }
 
 impl<'a> IntoIterator for &'a NameList {
@@ -116,6 +136,12 @@ mod tests {
         assert_ne!(names, vec!["b", "", "a\0é"]);
         assert_eq!(format!("{names:?}"), r#"["b", "", "a\0é", "b"]"#);
         assert!(NameList::default().is_empty());
+        assert_eq!(names.len(), 4);
+        let mut packing = NamesPacked::default();
+        for name in names.iter() {
+            packing.push(name);
+        }
+        assert_eq!(packing.finish(), names);
         assert!(!NameList::from(vec![""]).is_empty());
         let err = serde_json::from_str::<NameList>(r#"["a", 1]"#).unwrap_err();
         assert_eq!(
