@@ -183,10 +183,14 @@ pub fn schedule<'a, S: Shape<'a>>(steps: &'a [S]) -> Schedule {
 /// An edge between two nodes: (from, to, strong), 12 bytes.
 type Edge = (u32, u32, bool);
 
+/// Node `n`'s number as edges and the index hold it.
+fn number(n: usize) -> u32 {
+    u32::try_from(n).expect("fewer than 2^32 nodes")
+}
+
 /// An edge from `a` to `b`.
 fn edge(a: usize, b: usize, strong: bool) -> Edge {
-    let node = |i: usize| u32::try_from(i).expect("fewer than 2^32 nodes");
-    (node(a), node(b), strong)
+    (number(a), number(b), strong)
 }
 
 /// The operations of the steps, and where each step's are.
@@ -218,11 +222,11 @@ impl<'a, S: Shape<'a>> Index<'a, S> {
             if step.delete() {
                 let n = index.nodes.len();
                 index.deletes.push((step.logical(), n));
-                index.delete_of[i] = Some(n as u32);
+                index.delete_of[i] = Some(number(n));
                 index.nodes.push(Node::new(i, Phase::Delete));
             }
             if step.upsert() {
-                index.upserts.push(index.nodes.len() as u32);
+                index.upserts.push(number(index.nodes.len()));
                 index.nodes.push(Node::new(i, Phase::Upsert));
             }
         }
@@ -411,7 +415,7 @@ fn acyclic(n: usize, edges: &[Edge]) -> bool {
     for &(_, b, _) in edges {
         waiting[b as usize] += 1;
     }
-    let mut ready: Vec<u32> = (0..n as u32)
+    let mut ready: Vec<u32> = (0..number(n))
         .filter(|&i| waiting[i as usize] == 0)
         .collect();
     let mut done = 0;

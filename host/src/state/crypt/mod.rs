@@ -48,6 +48,8 @@ pub struct EncryptionSpec {
 #[derive(Clone)]
 pub struct Key {
     cipher: Aes256Gcm,
+    /// The key's bytes, from which a snapshot's own key is derived (see [`pieces`]).
+    secret: [u8; 32],
     /// `env:RKIT_STATE_KEY`.
     pub from: String,
     /// The first 8 hex of its SHA-256.
@@ -89,8 +91,10 @@ impl Key {
         })?;
         let id = hex::encode(&Sha256::digest(&bytes)[..4]);
         let cipher = Aes256Gcm::new_from_slice(&bytes).expect("32 bytes");
+        let secret = <[u8; 32]>::try_from(bytes.as_slice()).expect("32 bytes");
         Ok(Self {
             cipher,
+            secret,
             from: from.to_string(),
             id,
         })
@@ -152,8 +156,15 @@ impl Key {
     }
 }
 
-/// Whether `context` may bind a unit: one word, no `:`.
+/// Whether `context` may bind a unit: one word, no `:`, at most [`HEAD_MOST`] bytes (so
+/// that what is sealed can be opened).
 fn valid_context(context: &str) -> Result<(), String> {
+    if context.len() > HEAD_MOST {
+        return Err(format!(
+            "a sealed unit's context is {} bytes long, more than {HEAD_MOST}",
+            context.len()
+        ));
+    }
     match context.is_empty() || context.contains(|c: char| c == ':' || c.is_whitespace()) {
         true => Err(format!(
             "a sealed unit's context {context:?} is not a single word"
@@ -271,11 +282,14 @@ impl Keys {
                 .read_until(b':', &mut head)
                 .map_err(|e| anyhow!("reading {what}: {e}"))?;
         }
+        if !head.starts_with(PREFIX3.as_bytes()) {
+            bail!("{what}: not a sealed rkit state");
+        }
         let (id, context) = std::str::from_utf8(&head)
             .ok()
             .and_then(|head| head.strip_prefix(PREFIX3)?.strip_suffix(':'))
             .and_then(|rest| rest.split_once(':'))
-            .ok_or_else(|| anyhow!("{what}: not a sealed rkit state"))?;
+            .ok_or_else(|| damaged(what, "its head"))?;
         let key = usable(self.key_for(Some(id)), id, what)?;
         let opening = Opening::new(key, context, input, what)?;
         Ok((opening, Bound::Context(context.to_string())))
@@ -309,9 +323,10 @@ pub enum Bound {
 }
 
 impl Keys {
-    /// Whether `stored` (a snapshot as read, or its start) is stored as these keys store one
-    /// now: sealed in pieces with the current key, or in the clear when there is no key. A snapshot stored otherwise is written again by the next compaction (sealed,
-    /// rekeyed, upgraded), whether the state changed or not.
+    /// Whether `stored` (a snapshot as read, or its start) is stored as these keys store
+    /// one now: sealed in pieces with the current key, or in the clear without a key. A
+    /// snapshot stored otherwise is written again by the next compaction (sealed, rekeyed,
+    /// upgraded), whether the state changed or not.
     pub fn store_as(&self, stored: &[u8]) -> bool {
         match &self.current {
             None => !is_sealed(stored),
@@ -345,8 +360,9 @@ pub fn is_pieces(text: &[u8]) -> bool {
 }
 
 /// The longest part of a sealed unit's head (its prefix, key ID or context, each up to its
-/// `:`) that is read.
-const HEAD_MOST: usize = 1024;
+/// `:`) that is read, and so the longest context a unit is sealed with (a state's is its
+/// lineage and serial, ~50 bytes).
+const HEAD_MOST: usize = 64 * 1024;
 
 /// `key` if it is the key `id` names (`what` names the unit for errors).
 fn usable<'k>(key: Option<&'k Key>, id: &str, what: &str) -> Result<&'k Key> {

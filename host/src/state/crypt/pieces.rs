@@ -3,13 +3,15 @@
 //! held whole (at 100,000 resources they are 22 and 30 MB).
 //!
 //! Invariants:
-//! - A unit is one line `rkit-sealed:3:KEYID:CONTEXT:PREFIX.PIECE.PIECE…`: PREFIX the base64
-//!   of 7 fresh random bytes, each PIECE the base64 of at most [`PIECE`] bytes sealed with the
-//!   STREAM construction (RustCrypto's `aead::stream`, a big-endian 32-bit counter: each
-//!   piece's nonce is the prefix, its number and whether it is the last) and bound to the
-//!   unit's context. `.` is not in base64's alphabet, so pieces are split without parsing.
+//! - A unit is one line `rkit-sealed:3:KEYID:CONTEXT:SALT.PIECE.PIECE…`: SALT the base64
+//!   of 16 fresh random bytes, from which with the key and the context the unit's own key is
+//!   derived (HKDF-SHA256), so that no nonce is used twice under one key however many
+//!   snapshots a key seals; each PIECE the base64 of at most [`PIECE`] bytes sealed under
+//!   that key with the STREAM construction (RustCrypto's `aead::stream`, a big-endian 32-bit
+//!   counter: each piece's nonce is its number and whether it is the last) and bound to the
+//!   context. `.` is not in base64's alphabet, so pieces are split without parsing.
 //! - Exactly the last piece is sealed as the last: a piece dropped, repeated, moved or cut
-//!   off, or anything after the last, does not open.
+//!   off, or anything but whitespace after the last, does not open.
 //! - No byte is given out before its piece authenticated, and the end is reported only once
 //!   the last piece did: a reader that reads to the end (the state's parser does) has seen
 //!   every piece authenticate. A failure is kept and reported again on every later read.
@@ -18,6 +20,7 @@
 
 use super::{AAD3, Key, damaged, valid_context};
 use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::KeyInit;
 use aes_gcm::aead::stream::{DecryptorBE32, EncryptorBE32};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -27,8 +30,21 @@ use std::io::{BufRead, Read, Write};
 pub const PIECE: usize = 64 * 1024;
 /// A piece's tag.
 const TAG: usize = 16;
-/// The random part of every piece's nonce.
-const PREFIX_LEN: usize = 7;
+/// A unit's salt.
+const SALT_LEN: usize = 16;
+/// The part of each piece's nonce before its number: the same for every unit, each sealed
+/// under a key of its own.
+const NONCE_PREFIX: [u8; 7] = [0; 7];
+
+/// The key of the unit with `salt` bound to `context`, derived from `key`.
+fn unit_key(key: &Key, salt: &[u8], context: &str) -> Aes256Gcm {
+    let info = [AAD3, context.as_bytes()].concat();
+    let mut derived = [0u8; 32];
+    hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), &key.secret)
+        .expand(&info, &mut derived)
+        .expect("32 bytes is a valid HKDF-SHA256 length");
+    Aes256Gcm::new_from_slice(&derived).expect("32 bytes")
+}
 
 /// The longest a piece's text may be: a full piece sealed, in base64.
 fn longest_text() -> usize {
@@ -51,21 +67,21 @@ impl<W: Write> Sealing<W> {
     /// Starts a unit sealed with `key` bound to `context`: its head is written at once.
     pub(super) fn new(key: &Key, context: &str, mut out: W) -> std::io::Result<Self> {
         valid_context(context).map_err(std::io::Error::other)?;
-        let mut prefix = [0u8; PREFIX_LEN];
-        getrandom::fill(&mut prefix)
+        let mut salt = [0u8; SALT_LEN];
+        getrandom::fill(&mut salt)
             .map_err(|e| std::io::Error::other(format!("random source: {e}")))?;
         let head = format!(
             "{}{}:{context}:{}",
             super::PREFIX3,
             key.id,
-            STANDARD.encode(prefix)
+            STANDARD.encode(salt)
         );
         out.write_all(head.as_bytes())?;
         Ok(Self {
             out,
             stream: Some(EncryptorBE32::from_aead(
-                key.cipher.clone(),
-                prefix.as_slice().into(),
+                unit_key(key, &salt, context),
+                NONCE_PREFIX.as_slice().into(),
             )),
             aad: [AAD3, context.as_bytes()].concat(),
             plain: Vec::with_capacity(PIECE + TAG),
@@ -137,23 +153,23 @@ pub struct Opening<R: BufRead> {
 
 impl<R: BufRead> Opening<R> {
     /// Starts opening the pieces `input` holds (named `what` for errors) with `key`, bound to
-    /// `context`: its prefix is read at once.
+    /// `context`: its salt is read at once.
     pub(super) fn new(key: &Key, context: &str, mut input: R, what: &str) -> anyhow::Result<Self> {
-        let mut prefix = Vec::new();
+        let mut salt = Vec::new();
         (&mut input)
-            .take(32)
-            .read_until(b'.', &mut prefix)
+            .take(64)
+            .read_until(b'.', &mut salt)
             .map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
-        let prefix = prefix
+        let salt = salt
             .strip_suffix(b".")
             .and_then(|text| STANDARD.decode(text).ok())
-            .filter(|bytes| bytes.len() == PREFIX_LEN)
-            .ok_or_else(|| damaged(what, "its pieces' nonce is not 7 bytes in base64"))?;
+            .filter(|bytes| bytes.len() == SALT_LEN)
+            .ok_or_else(|| damaged(what, "its salt is not 16 bytes in base64"))?;
         Ok(Self {
             input,
             stream: Some(DecryptorBE32::from_aead(
-                key.cipher.clone(),
-                prefix.as_slice().into(),
+                unit_key(key, &salt, context),
+                NONCE_PREFIX.as_slice().into(),
             )),
             aad: [AAD3, context.as_bytes()].concat(),
             text: Vec::new(),
@@ -204,7 +220,30 @@ impl<R: BufRead> Opening<R> {
         };
         opened.map_err(|_| {
             format!("{what}: a sealed unit is damaged or was changed (it does not authenticate)")
-        })
+        })?;
+        if last {
+            self.rest_is_blank()?;
+        }
+        Ok(())
+    }
+
+    /// Reads what follows the last piece, refusing anything but whitespace (read a buffer at
+    /// a time, never held).
+    fn rest_is_blank(&mut self) -> Result<(), String> {
+        loop {
+            let rest = self
+                .input
+                .fill_buf()
+                .map_err(|e| format!("reading {}: {e}", self.what))?;
+            if rest.is_empty() {
+                return Ok(());
+            }
+            if !rest.iter().all(u8::is_ascii_whitespace) {
+                return Err(damaged(&self.what, "something follows its last piece").to_string());
+            }
+            let n = rest.len();
+            self.input.consume(n);
+        }
     }
 }
 
@@ -343,12 +382,20 @@ mod tests {
             opened(&key, moved.as_bytes()).unwrap_err().to_string(),
             not_authentic
         );
-        // Something after the line's end.
+        // Something after the line's end: right after it, or after whitespace longer than
+        // a piece; whitespace alone is fine.
         let trailing = format!("{stored}x");
         let err = opened(&key, trailing.as_bytes()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "the state s: a sealed unit is damaged (a piece is not base64)"
+        );
+        let padded = format!("{stored}{}", " ".repeat(2 * longest_text()));
+        assert!(opened(&key, padded.as_bytes()).is_ok());
+        let err = opened(&key, format!("{padded}x").as_bytes()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the state s: a sealed unit is damaged (something follows its last piece)"
         );
     }
 
@@ -386,10 +433,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             err.to_string(),
-            "u: a sealed unit is damaged (its pieces' nonce is not 7 bytes in base64)"
+            "u: a sealed unit is damaged (its salt is not 16 bytes in base64)"
         );
         // A piece that never ends: refused once it is longer than a piece can be.
-        let start = format!("{head}AAAAAAAAAA==.").into_bytes();
+        let start = format!("{head}AAAAAAAAAAAAAAAAAAAAAA==.").into_bytes();
         let endless = std::io::Read::chain(start.as_slice(), std::io::repeat(b'A'));
         let (mut opening, _) = keys
             .open_pieces(std::io::BufReader::new(endless), "u")
@@ -403,7 +450,16 @@ mod tests {
             .open_pieces(&b"rkit-sealed:3:x"[..], "u")
             .err()
             .unwrap();
+        assert_eq!(err.to_string(), "u: a sealed unit is damaged (its head)");
+        let err = keys
+            .open_pieces(&b"rkit-sealed:2:x:y:z"[..], "u")
+            .err()
+            .unwrap();
         assert_eq!(err.to_string(), "u: not a sealed rkit state");
+        // A context too long to be read back is refused when sealing.
+        let long = "c".repeat(64 * 1024 + 1);
+        assert!(key.seal_pieces(Vec::new(), &long).is_err());
+        assert!(key.seal_pieces(Vec::new(), &long[1..]).is_ok());
     }
 
     #[test]
