@@ -612,6 +612,9 @@ impl State {
     }
 }
 
+/// The longest lineage a state may have (rkit makes them 32 characters long).
+pub const LINEAGE_MOST: usize = 256;
+
 /// The highest serial a state may have (far beyond any real history; no arithmetic on
 /// serials overflows below it).
 pub const MAX_SERIAL: u64 = u64::MAX / 4;
@@ -641,6 +644,13 @@ pub fn check_push(current: &State, pushed: &State, file: &str, force: bool) -> R
         bail!(
             "{file} has lineage {:?}: a lineage is letters, digits, '-', '_' and '.'",
             pushed.lineage
+        );
+    }
+    // rkit makes them 32 characters long; every sealed write names its lineage.
+    if pushed.lineage.len() > LINEAGE_MOST {
+        bail!(
+            "{file} has a lineage of {} characters: at most {LINEAGE_MOST}",
+            pushed.lineage.len()
         );
     }
     if force || current.is_new() || current.moved_to.is_some() {
@@ -1443,6 +1453,13 @@ mod tests {
             bad.to_string(),
             "f has lineage \"l 1\": a lineage is letters, digits, '-', '_' and '.'"
         );
+        let long = "l".repeat(LINEAGE_MOST + 1);
+        let bad = check_push(&current, &pushed(&long, 9), "f", true).unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "f has a lineage of 257 characters: at most 256"
+        );
+        assert!(check_push(&current, &pushed(&long[1..], 9), "f", true).is_ok());
         let far = check_push(&current, &pushed("l1", u64::MAX), "f", true).unwrap_err();
         assert!(
             far.to_string()

@@ -153,11 +153,15 @@ pub fn write(state: &State, keys: &Keys, out: &mut dyn Write) -> std::io::Result
 }
 
 /// A reader or writer taking the digest of what passes through it as [`chain::digest`]
-/// takes it: trailing ASCII whitespace left out (held back until something else follows).
+/// takes it: trailing ASCII whitespace left out. Two digests run, one of everything and one
+/// up to the last byte that is not whitespace, so that no run of whitespace is held, however
+/// long.
 struct Hashed<R> {
     inner: R,
+    /// Up to the last byte that is not whitespace.
     sha: Sha256,
-    held: Vec<u8>,
+    /// Of everything.
+    all: Sha256,
     size: usize,
 }
 
@@ -166,22 +170,21 @@ impl<R> Hashed<R> {
         Self {
             inner,
             sha: Sha256::new(),
-            held: Vec::new(),
+            all: Sha256::new(),
             size: 0,
         }
     }
 
-    /// Takes `bytes` into the digest (what trails as whitespace, held back).
+    /// Takes `bytes` into the digests.
     fn take(&mut self, bytes: &[u8]) {
         self.size += bytes.len();
         match bytes.iter().rposition(|b| !b.is_ascii_whitespace()) {
             Some(last) => {
-                self.sha.update(&self.held);
-                self.held.clear();
-                self.sha.update(&bytes[..=last]);
-                self.held.extend_from_slice(&bytes[last + 1..]);
+                self.all.update(&bytes[..=last]);
+                self.sha = self.all.clone();
+                self.all.update(&bytes[last + 1..]);
             }
-            None => self.held.extend_from_slice(bytes),
+            None => self.all.update(bytes),
         }
     }
 

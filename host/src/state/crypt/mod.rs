@@ -277,8 +277,9 @@ impl Keys {
         use std::io::{BufRead, Read};
         let mut head = Vec::new();
         for _ in 0..4 {
+            // A part of the head and its `:`.
             (&mut input)
-                .take(HEAD_MOST as u64)
+                .take(HEAD_MOST as u64 + 1)
                 .read_until(b':', &mut head)
                 .map_err(|e| anyhow!("reading {what}: {e}"))?;
         }

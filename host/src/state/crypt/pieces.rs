@@ -231,10 +231,11 @@ impl<R: BufRead> Opening<R> {
     /// a time, never held).
     fn rest_is_blank(&mut self) -> Result<(), String> {
         loop {
-            let rest = self
-                .input
-                .fill_buf()
-                .map_err(|e| format!("reading {}: {e}", self.what))?;
+            let rest = match self.input.fill_buf() {
+                Ok(rest) => rest,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("reading {}: {e}", self.what)),
+            };
             if rest.is_empty() {
                 return Ok(());
             }
@@ -339,8 +340,27 @@ mod tests {
             assert_eq!(open(&stored, Some(&key), "u").unwrap().0, plain);
             assert!(super::super::is_sealed(&stored) && super::super::is_pieces(&stored));
         }
-        // Two seals of the same text differ (fresh nonce prefixes).
-        assert_ne!(sealed(&key, b"x", "p"), sealed(&key, b"x", "p"));
+        // Two seals of the same text differ, their pieces too (each under a key of its own,
+        // derived from a fresh salt).
+        let body = |s: Vec<u8>| String::from_utf8(s).unwrap().trim_end().to_string();
+        let (one, two) = (body(sealed(&key, b"x", "p")), body(sealed(&key, b"x", "p")));
+        assert_ne!(
+            one.rsplit_once('.').unwrap().1,
+            two.rsplit_once('.').unwrap().1
+        );
+        // Sealed under the key its salt derives, not under the user's own.
+        let (head, piece) = one.rsplit_once('.').unwrap();
+        let salt = STANDARD.decode(head.rsplit_once(':').unwrap().1).unwrap();
+        let aad = [AAD3, b"p".as_slice()].concat();
+        let open_with = |cipher: Aes256Gcm| {
+            let mut bytes = STANDARD.decode(piece).unwrap();
+            DecryptorBE32::from_aead(cipher, NONCE_PREFIX.as_slice().into())
+                .decrypt_last_in_place(&aad, &mut bytes)
+                .map(|()| bytes)
+        };
+        assert!(open_with(key.cipher.clone()).is_err());
+        assert_eq!(open_with(unit_key(&key, &salt, "p")).unwrap(), b"x");
+        assert!(open_with(unit_key(&key, &salt, "q")).is_err());
     }
 
     #[test]
@@ -348,7 +368,7 @@ mod tests {
         let key = key("env:K");
         let stored = String::from_utf8(sealed(&key, &text(3 * PIECE + 5), "s.L.7")).unwrap();
         let (head, body) = stored.trim_end().rsplit_once(':').unwrap();
-        // The prefix, then pieces 1..=4.
+        // The salt, then pieces 1..=4.
         let parts: Vec<&str> = body.split('.').collect();
         assert_eq!(parts.len(), 5);
         let join = |order: &[usize]| {
@@ -456,10 +476,12 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.to_string(), "u: not a sealed rkit state");
-        // A context too long to be read back is refused when sealing.
+        // A context too long to be read back is refused when sealing; the longest allowed
+        // opens.
         let long = "c".repeat(64 * 1024 + 1);
         assert!(key.seal_pieces(Vec::new(), &long).is_err());
-        assert!(key.seal_pieces(Vec::new(), &long[1..]).is_ok());
+        let stored = sealed(&key, b"{}", &long[1..]);
+        assert_eq!(opened(&key, &stored).unwrap().0, b"{}");
     }
 
     #[test]
