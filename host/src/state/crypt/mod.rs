@@ -274,26 +274,10 @@ impl Keys {
         mut input: R,
         what: &str,
     ) -> Result<(Opening<R>, Bound)> {
-        use std::io::{BufRead, Read};
-        let mut head = Vec::new();
-        for _ in 0..4 {
-            // A part of the head and its `:`.
-            (&mut input)
-                .take(HEAD_MOST as u64 + 1)
-                .read_until(b':', &mut head)
-                .map_err(|e| anyhow!("reading {what}: {e}"))?;
-        }
-        if !head.starts_with(PREFIX3.as_bytes()) {
-            bail!("{what}: not a sealed rkit state");
-        }
-        let (id, context) = std::str::from_utf8(&head)
-            .ok()
-            .and_then(|head| head.strip_prefix(PREFIX3)?.strip_suffix(':'))
-            .and_then(|rest| rest.split_once(':'))
-            .ok_or_else(|| damaged(what, "its head"))?;
-        let key = usable(self.key_for(Some(id)), id, what)?;
-        let opening = Opening::new(key, context, input, what)?;
-        Ok((opening, Bound::Context(context.to_string())))
+        let (id, context) = pieces_head(&mut input, what)?;
+        let key = usable(self.key_for(Some(&id)), &id, what)?;
+        let opening = Opening::new(key, &context, input, what)?;
+        Ok((opening, Bound::Context(context)))
     }
 
     /// Whether `sealed` names one of these keys (so failing to open it means it is damaged,
@@ -365,6 +349,29 @@ pub fn is_pieces(text: &[u8]) -> bool {
 /// lineage and serial, ~50 bytes).
 const HEAD_MOST: usize = 64 * 1024;
 
+/// The key ID and context of a unit sealed in pieces (format 3), read from `input` up to
+/// the context's `:` (`what` names the unit for errors).
+fn pieces_head(input: &mut impl std::io::BufRead, what: &str) -> Result<(String, String)> {
+    use std::io::{BufRead, Read};
+    let mut head = Vec::new();
+    for _ in 0..4 {
+        // A part of the head and its `:`.
+        input
+            .take(HEAD_MOST as u64 + 1)
+            .read_until(b':', &mut head)
+            .map_err(|e| anyhow!("reading {what}: {e}"))?;
+    }
+    if !head.starts_with(PREFIX3.as_bytes()) {
+        bail!("{what}: not a sealed rkit state");
+    }
+    let (id, context) = std::str::from_utf8(&head)
+        .ok()
+        .and_then(|head| head.strip_prefix(PREFIX3)?.strip_suffix(':'))
+        .and_then(|rest| rest.split_once(':'))
+        .ok_or_else(|| damaged(what, "its head"))?;
+    Ok((id.to_string(), context.to_string()))
+}
+
 /// `key` if it is the key `id` names (`what` names the unit for errors).
 fn usable<'k>(key: Option<&'k Key>, id: &str, what: &str) -> Result<&'k Key> {
     let Some(key) = key else {
@@ -386,17 +393,16 @@ fn usable<'k>(key: Option<&'k Key>, id: &str, what: &str) -> Result<&'k Key> {
 /// Opens a sealed unit (`what` names it for errors) with `key`: its bytes and what it is
 /// bound to.
 pub fn open(sealed: &[u8], key: Option<&Key>, what: &str) -> Result<(Vec<u8>, Bound)> {
+    if is_pieces(sealed) {
+        let mut input = sealed;
+        let (id, context) = pieces_head(&mut input, what)?;
+        let plain = pieces::open_whole(usable(key, &id, what)?, &context, input, what)?;
+        return Ok((plain, Bound::Context(context)));
+    }
     let not_sealed = || anyhow!("{what}: not a sealed rkit state");
     let text = std::str::from_utf8(sealed)
         .map_err(|_| not_sealed())?
         .trim_end();
-    if let Some(rest) = text.strip_prefix(PREFIX3) {
-        let (id, rest) = rest.split_once(':').ok_or_else(not_sealed)?;
-        let (context, body) = rest.split_once(':').ok_or_else(not_sealed)?;
-        let key = usable(key, id, what)?;
-        let plain = pieces::open_whole(key, context, body.as_bytes(), what)?;
-        return Ok((plain, Bound::Context(context.to_string())));
-    }
     let (id, bound, body) = if let Some(rest) = text.strip_prefix(PREFIX) {
         let (id, rest) = rest.split_once(':').ok_or_else(not_sealed)?;
         let (context, body) = rest.split_once(':').ok_or_else(not_sealed)?;

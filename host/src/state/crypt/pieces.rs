@@ -270,7 +270,8 @@ impl<R: BufRead> Read for Opening<R> {
     }
 }
 
-/// Opens a whole unit sealed in pieces (its text after the context's `:`).
+/// Opens a whole unit sealed in pieces (its text after the context's `:`, trailing whitespace
+/// allowed).
 pub(super) fn open_whole(
     key: &Key,
     context: &str,
@@ -470,6 +471,9 @@ mod tests {
             .open_pieces(&b"rkit-sealed:3:x"[..], "u")
             .err()
             .unwrap();
+        assert_eq!(err.to_string(), "u: a sealed unit is damaged (its head)");
+        // The same head read the same way when a unit is opened whole.
+        let err = open(b"rkit-sealed:3:x", Some(&key), "u").unwrap_err();
         assert_eq!(err.to_string(), "u: a sealed unit is damaged (its head)");
         let err = keys
             .open_pieces(&b"rkit-sealed:2:x:y:z"[..], "u")
