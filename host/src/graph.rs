@@ -14,7 +14,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Resources as graph nodes, in a topological order.
+/// Resources as graph nodes, in a topological order (by default: none, of an empty spec).
+#[derive(Default)]
 pub struct Graph {
     pub graph: DiGraph<(), ()>,
     /// Nodes in dependency order (dependencies first).

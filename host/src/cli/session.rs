@@ -170,8 +170,9 @@ pub struct Run<'a> {
     pub parallelism: u16,
 }
 
-/// Shows `plan`, asks unless `run.yes`, applies it and shows the report.
-pub async fn execute(session: &Session, plan: Plan, run: &Run<'_>) -> Result<ExitCode> {
+/// Shows `plan`, asks unless `run.yes`, applies it and shows the report. The spec's resources
+/// are let go while the plan runs (the session plans no more).
+pub async fn execute(session: &mut Session, plan: Plan, run: &Run<'_>) -> Result<ExitCode> {
     show_plan(run.mode, &plan, &run.verb.to_lowercase(), false);
     if let Some(refusal) = plan.policy.as_ref().and_then(|c| {
         c.verdict
@@ -201,6 +202,7 @@ pub async fn execute(session: &Session, plan: Plan, run: &Run<'_>) -> Result<Exi
     let options = ApplyOptions {
         parallelism: run.parallelism.into(),
     };
+    session.release_spec();
     let report = session.apply(plan, &options).await?;
     show_report(session, &report, run);
     Ok(exit_code(&report))

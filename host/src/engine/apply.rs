@@ -237,7 +237,7 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
     if let Err(err) = writable {
         let reason = format!("{err:#}");
         ctx.events.event(Event::OperationNotStarted {
-            resource: step.name.clone(),
+            resource: step.name.to_string(),
             action: op_action(step.action, phase),
             reason: reason.clone(),
         });
@@ -246,7 +246,7 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
     let op = Op::new(&ctx.events, &step.name, op_action(step.action, phase));
     let started = Instant::now();
     ctx.events.event(Event::OperationStarted {
-        resource: step.name.clone(),
+        resource: step.name.to_string(),
         action: op.action,
         id: step.orphan().map(|o| o.id.clone()),
     });
@@ -261,7 +261,7 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
                     .expect("state lock")
                     .state
                     .resources
-                    .get(&step.name)
+                    .get(&*step.name)
                     .map_or(Value::Null, |r| r.properties().value());
                 super::health::wait_healthy(ctx, &op, step, &id, &properties)
                     .await
@@ -274,7 +274,7 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
     match result {
         Ok((id, adopted)) => {
             ctx.events.event(Event::OperationFinished {
-                resource: step.name.clone(),
+                resource: step.name.to_string(),
                 action: op.action,
                 id,
                 adopted,
@@ -284,7 +284,7 @@ async fn run(ctx: &Context, step: &Step, phase: Phase) -> Result<(), Failure> {
         }
         Err(error) => {
             ctx.events.event(Event::OperationFailed {
-                resource: step.name.clone(),
+                resource: step.name.to_string(),
                 action: op.action,
                 error: error.clone(),
                 elapsed_ms,
@@ -318,7 +318,7 @@ async fn delete(ctx: &Context, step: &Step, op: &Op) -> Result<String, Failure> 
     let key = if step.create_before_destroy {
         format!("{}{DEPOSED}", step.name)
     } else {
-        step.name.clone()
+        step.name.to_string()
     };
     let Some(recorded) = ctx
         .store
@@ -392,7 +392,7 @@ fn resolved(ctx: &Context, step: &Step) -> Result<(Value, Option<ResourceState>)
         let store = ctx.store.lock().expect("state lock");
         (
             reference::resolve(&template, &|r| store.state.value_of(r)),
-            store.state.resources.get(&step.name).cloned(),
+            store.state.resources.get(&*step.name).cloned(),
         )
     };
     if reference::has_unknown(&properties) {
@@ -529,7 +529,7 @@ fn lasting_id(ctx: &Context, step: &Step, id: &str, ready_id: String) -> Result<
     }
     let store = ctx.store.lock().expect("state lock");
     let taken = store.state.resources.iter().find(|(name, r)| {
-        *name != &step.name
+        **name != *step.name
             && r.plugin == step.plugin
             && r.type_name == step.type_name
             && r.id() == ready_id

@@ -171,7 +171,7 @@ fn made_anew(plan: &Plan) -> std::collections::BTreeSet<&str> {
     plan.steps
         .iter()
         .filter(|s| matches!(s.action, Action::Create | Action::Replace))
-        .map(|s| s.name.as_str())
+        .map(|s| &*s.name)
         .collect()
 }
 
@@ -224,8 +224,7 @@ fn kept_steps(plan: &Plan, state: &State) -> Vec<Step> {
             .filter_map(|n| Some((n, state.resources.get(n)?)));
         return recorded.map(|(name, r)| Step::kept(name, r)).collect();
     }
-    let stepped: std::collections::HashSet<&str> =
-        plan.steps.iter().map(|s| s.name.as_str()).collect();
+    let stepped: std::collections::HashSet<&str> = plan.steps.iter().map(|s| &*s.name).collect();
     state
         .resources
         .iter()
@@ -352,7 +351,7 @@ fn step_change(
     made: &std::collections::BTreeSet<&str>,
     reveal: bool,
 ) -> Value {
-    let recorded = state.resources.get(&step.name);
+    let recorded = state.resources.get(&*step.name);
     let before = before_of(step, recorded, reveal);
     let (after, unknown) = match step.action {
         Action::Delete => (Value::Null, Map::new()),
@@ -385,7 +384,7 @@ fn step_change(
 
 /// A resource as it was last read, as a change that changes nothing (`None`: no record).
 fn observed_change(step: &Step, state: &State, reveal: bool) -> Option<Value> {
-    let recorded = state.resources.get(&step.name)?;
+    let recorded = state.resources.get(&*step.name)?;
     let before = before_of(step, Some(recorded), reveal);
     Some(json!({
         "address": step.name,

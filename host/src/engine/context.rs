@@ -52,7 +52,8 @@ pub struct Context {
 }
 
 impl Context {
-    /// The resource's dependencies in the spec (none if it is not in the spec).
+    /// The resource's dependencies in the spec (none if it is not in the spec, or the
+    /// session let go of the spec's resources).
     pub fn spec_deps(&self, name: &str) -> Vec<String> {
         if self.spec.spec.resources.contains_key(name) {
             self.spec

@@ -742,7 +742,7 @@ fn report_drift(plan: &Plan, report: &mut TickReport, events: &Events, metrics: 
     report.drift = changes(plan);
     for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
         events.event(Event::Drift {
-            resource: step.name.clone(),
+            resource: step.name.to_string(),
             action: step.action,
             fields: step.changes.iter().map(|c| c.field.to_string()).collect(),
             reason: step.reason().map(str::to_string),

@@ -328,7 +328,7 @@ pub fn roll(
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.name.clone(), i))
+        .map(|(i, s)| (s.name.to_string(), i))
         .collect();
     let mut changes = decision.changes;
     for change in &mut changes {
@@ -365,19 +365,24 @@ fn settle_members(
     decision: &Decision,
     removed_ids: &BTreeSet<String>,
 ) {
-    let members: BTreeSet<&String> = spec.members.values().flatten().collect();
+    let members: BTreeSet<&str> = spec
+        .members
+        .values()
+        .flatten()
+        .map(String::as_str)
+        .collect();
     for step in &mut plan.steps {
         // A member adopts what the group decided, and only that (not also what the stack-wide
         // scan matched by `rkit:name`: one object is adopted once). Nothing adopts what the
         // group removes.
         let drop_scanned = step
             .adopt()
-            .is_some_and(|id| members.contains(&step.name) || removed_ids.contains(id));
+            .is_some_and(|id| members.contains(&*step.name) || removed_ids.contains(id));
         if drop_scanned {
             step.more_mut().adopt = None;
             step.set_reason(None);
         }
-        if let Some(id) = decision.adopt.get(&step.name)
+        if let Some(id) = decision.adopt.get(&*step.name)
             && step.action == Action::Create
         {
             step.more_mut().adopt = Some(id.clone());
@@ -385,7 +390,7 @@ fn settle_members(
                 "adopting {id}, which carries this stack's and its group's tags"
             )));
         }
-        if let Some(why) = decision.dropped.get(&step.name)
+        if let Some(why) = decision.dropped.get(&*step.name)
             && step.action == Action::Delete
         {
             step.set_reason(Some(why.clone()));

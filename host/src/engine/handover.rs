@@ -30,12 +30,12 @@ pub fn hand_over(
         if !stops(s) || !is(s, state, me) {
             return true;
         }
-        mine.push(s.name.clone());
+        mine.push(s.name.to_string());
         // An orphan is unrecorded: nothing depends on it, its step alone goes.
         if s.orphan().is_some() {
             return false;
         }
-        excludes.push(s.name.clone());
+        excludes.push(s.name.to_string());
         true
     });
     if !excludes.is_empty() {
@@ -65,7 +65,7 @@ fn is(step: &Step, state: &State, me: &str) -> bool {
         Some(orphan) => orphan.id == me,
         None => state
             .resources
-            .get(&step.name)
+            .get(&*step.name)
             .is_some_and(|r| r.id() == me),
     }
 }
@@ -103,7 +103,7 @@ mod tests {
     }
 
     fn names(plan: &Plan) -> Vec<&str> {
-        plan.steps.iter().map(|s| s.name.as_str()).collect()
+        plan.steps.iter().map(|s| &*s.name).collect()
     }
 
     fn handed_over(steps: Vec<Step>, state: &State) -> (Vec<String>, Plan) {

@@ -540,12 +540,12 @@ fn adopt_found(steps: &mut Steps, found: &[Found], state: &State) {
     let wanted: BTreeMap<&str, (&str, &str)> = steps
         .iter()
         .filter(|s| s.action == Action::Create)
-        .map(|s| (s.name.as_str(), (s.plugin.as_str(), s.type_name.as_str())))
+        .map(|s| (&*s.name, (s.plugin.as_str(), s.type_name.as_str())))
         .collect();
     let (adopt, orphans) = sort_found(found, state, &wanted);
     drop(wanted);
     for step in steps.iter_mut() {
-        if let Some(id) = adopt.get(&step.name) {
+        if let Some(id) = adopt.get(&*step.name) {
             step.more_mut().adopt = Some(id.clone());
             step.more_mut().reason = Some(format!(
                 "adopting {id}, which carries this stack's tags and its name"
@@ -567,7 +567,7 @@ fn create_before_users_move(steps: &mut [Box<Step>]) {
         .filter(|s| s.action == Action::Update)
         .fold(BTreeMap::new(), |mut users, s| {
             for dep in &s.depends_on {
-                users.entry(dep).or_default().insert(s.name.as_str());
+                users.entry(dep).or_default().insert(&*s.name);
             }
             users
         });
@@ -577,7 +577,7 @@ fn create_before_users_move(steps: &mut [Box<Step>]) {
         .filter(|(_, s)| s.action == Action::Replace && !s.create_before_destroy)
         .filter(|(_, s)| s.reason().is_some_and(|r| r.ends_with(FORCES)))
         .filter_map(|(i, s)| {
-            let users = updated_users.get(s.name.as_str())?;
+            let users = updated_users.get(&*s.name)?;
             let users: Vec<&str> = users.iter().copied().collect();
             Some((i, format!("; in use by {}", users.join(", "))))
         })
@@ -766,7 +766,7 @@ pub fn focus(plan: &mut Plan, spec: &LoadedSpec, state: &State, focus: &Focus) -
     let in_focus =
         |name: &str| (focus.targets.is_empty() || kept.contains(name)) && !dropped.contains(name);
     plan.steps.retain(|s| in_focus(s.logical()));
-    let stepped: BTreeSet<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    let stepped: BTreeSet<&str> = plan.steps.iter().map(|s| &*s.name).collect();
     let unchanged = spec.spec.resources.keys();
     let unchanged = unchanged.filter(|n| in_focus(n) && !stepped.contains(n.as_str()));
     if focus.targets.is_empty() && focus.excludes.is_empty() {
@@ -777,13 +777,13 @@ pub fn focus(plan: &mut Plan, spec: &LoadedSpec, state: &State, focus: &Focus) -
         plan.kept = Some(kept);
     }
     for step in &mut plan.steps {
-        if focus.replace.contains(&step.name)
+        if focus.replace.iter().any(|r| **r == *step.name)
             && matches!(step.action, Action::NoOp | Action::Update)
         {
             step.action = Action::Replace;
             step.set_reason(Some("its replacement was asked for (--replace)".into()));
             if step.properties.is_none() {
-                step.properties = Some(spec.spec.resources[&step.name].properties.clone());
+                step.properties = Some(spec.spec.resources[&*step.name].properties.clone());
                 step.tags = tags_of(spec, &step.name).into();
             }
         }
@@ -876,7 +876,12 @@ mod tests {
             policy: None,
             destroy: false,
         };
-        let names = |p: &Plan| p.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        let names = |p: &Plan| {
+            p.steps
+                .iter()
+                .map(|s| s.name.to_string())
+                .collect::<Vec<_>>()
+        };
         let state = State::default();
         let mut p = plan.clone();
         let f = Focus {
@@ -897,7 +902,7 @@ mod tests {
         // Unchanged resources without a step: counted, and under a focus named (what
         // policies are shown), only those in it.
         let mut p = plan.clone();
-        p.steps.retain(|s| s.name == "C");
+        p.steps.retain(|s| &*s.name == "C");
         p.steps[0].action = Action::Update;
         let f = Focus {
             targets: vec!["C".into()],

@@ -57,7 +57,7 @@ impl Running {
     /// Its name.
     pub fn name(&self, step: usize) -> String {
         match &*self.lock(step) {
-            Held::Step(held) => held.name.clone(),
+            Held::Step(held) => held.name.to_string(),
             Held::Done { name, .. } => name.to_string(),
         }
     }
@@ -66,7 +66,7 @@ impl Running {
     /// copy their names); copied from one still held.
     pub fn take_name(&self, step: usize) -> String {
         match &mut *self.lock(step) {
-            Held::Step(held) => held.name.clone(),
+            Held::Step(held) => held.name.to_string(),
             Held::Done { name, .. } => std::mem::take(name).into_string(),
         }
     }
@@ -100,8 +100,8 @@ impl Running {
         // The name moves out when this is the last `Arc` of the step (it is, once the
         // operation's own is dropped), else it is copied.
         let name = match Arc::try_unwrap(whole) {
-            Ok(whole) => whole.name.into_boxed_str(),
-            Err(whole) => whole.name.as_str().into(),
+            Ok(whole) => whole.name,
+            Err(whole) => whole.name.clone(),
         };
         *held = Held::Done { name, action };
     }
@@ -139,7 +139,7 @@ mod tests {
             weak.upgrade().is_some(),
             "one operation of Db is still to run"
         );
-        assert_eq!(running.step(0).name, "Db");
+        assert_eq!(&*running.step(0).name, "Db");
         running.succeeded(0);
         assert!(
             weak.upgrade().is_none(),

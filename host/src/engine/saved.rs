@@ -155,7 +155,7 @@ impl PlanFile {
         let steps = &self.plan.steps;
         let mut names = std::collections::HashSet::new();
         for step in steps {
-            if !names.insert(step.name.as_str()) {
+            if !names.insert(&*step.name) {
                 return Err(format!("step {} appears twice", escaped(&step.name)));
             }
             if let Some(properties) = &step.properties {
@@ -176,7 +176,7 @@ impl PlanFile {
         let mut by_name = std::collections::HashMap::new();
         for (i, step) in steps.iter().enumerate() {
             by_logical.entry(step.logical()).or_default().push(i);
-            by_name.insert(step.name.as_str(), i);
+            by_name.insert(&*step.name, i);
         }
         for (i, step) in steps.iter().enumerate() {
             let deps = step

@@ -62,8 +62,8 @@ impl Session {
 /// Keeps, of the group's members, only `first`, made a seed.
 fn only_the_seed(plan: &mut Plan, group: &str, first: &str) {
     plan.steps
-        .retain(|s| logical_of(group, &s.name).is_none() || s.name == first);
-    for step in plan.steps.iter_mut().filter(|s| s.name == first) {
+        .retain(|s| logical_of(group, &s.name).is_none() || *s.name == *first);
+    for step in plan.steps.iter_mut().filter(|s| *s.name == *first) {
         step.tags.insert(
             crate::tags::CONFIG_HASH.to_string(),
             crate::tags::BOOTSTRAP.to_string(),
@@ -85,8 +85,7 @@ fn existing(
     members: &[String],
     recorded: impl Fn(&str) -> Option<String>,
 ) -> Vec<(String, String)> {
-    let stepped: std::collections::HashSet<&str> =
-        plan.steps.iter().map(|s| s.name.as_str()).collect();
+    let stepped: std::collections::HashSet<&str> = plan.steps.iter().map(|s| &*s.name).collect();
     let by_plan = plan
         .steps
         .iter()
@@ -94,7 +93,7 @@ fn existing(
         .filter(|s| s.action != Action::Create || s.adopt().is_some())
         .filter_map(|s| {
             Some((
-                s.name.clone(),
+                s.name.to_string(),
                 s.adopt()
                     .map(str::to_string)
                     .or_else(|| recorded(&s.name))?,

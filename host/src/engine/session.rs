@@ -4,7 +4,9 @@
 //!
 //! Invariants: the state is locked for the session's whole life; every plan starts by
 //! settling the intents an earlier run left open; a plan applies only to the state (lineage
-//! and serial) it was made from; outputs are recorded only after a complete apply.
+//! and serial) it was made from; outputs are recorded only after a complete apply; a session
+//! that let go of its spec's resources to apply its plan ([`Session::release_spec`]) reads
+//! them no more (whatever would is refused).
 
 use super::apply::{self, Report};
 use super::context::Context;
@@ -32,7 +34,13 @@ use std::sync::{Arc, Mutex};
 pub struct Session {
     pub(super) ctx: Arc<Context>,
     pub(super) graph: Graph,
+    /// The spec's resources were let go (see [`Session::release_spec`]): no more planning.
+    released: bool,
 }
+
+/// Why a session that let go of its spec's resources does not plan again.
+const RELEASED: &str =
+    "this session let go of its spec's resources to apply its plan: open a new one to plan again";
 
 /// Where a spec's state lives: its `"State"` section, else a file beside it
 /// (`<dir>/<stem>.rkit-state.json`).
@@ -122,6 +130,7 @@ impl Session {
                 policy_memo: Default::default(),
             }),
             graph,
+            released: false,
         })
     }
 
@@ -197,9 +206,43 @@ impl Session {
         &self.ctx.spec
     }
 
+    /// Lets go of the spec's resources and their graph once the plan is made, for a command
+    /// that only applies that plan next (`apply`, `destroy`, `bootstrap`): the plan's steps
+    /// carry all applying needs, as a saved plan's do (its session's spec has no resources).
+    /// At 100,000 resources that is ~22 MB not held while the plan runs. Nothing is let go
+    /// while anything else shares the spec (a converge loop, for its next tick). Afterwards
+    /// whatever reads the spec's resources (planning, validating, settling intents, scanning,
+    /// importing) is refused. Returns whether they were let go.
+    pub fn release_spec(&mut self) -> bool {
+        let Some(ctx) = Arc::get_mut(&mut self.ctx) else {
+            return false;
+        };
+        // Held by the context and the graph built from it, and by nothing else.
+        let shared = Arc::strong_count(&ctx.spec) != 2 || Arc::weak_count(&ctx.spec) != 0;
+        if shared || !std::ptr::eq(self.graph.spec(), &*ctx.spec) {
+            return false;
+        }
+        self.graph = Graph::default();
+        Arc::get_mut(&mut ctx.spec)
+            .expect("the context holds the spec alone once the graph let go of it")
+            .release_resources();
+        self.graph = Graph::build(&ctx.spec).expect("no resources, no cycle");
+        self.released = true;
+        true
+    }
+
+    /// Refused once the spec's resources were let go (what reads them would find none).
+    fn planning(&self) -> Result<()> {
+        if self.released {
+            bail!(RELEASED);
+        }
+        Ok(())
+    }
+
     /// Checks every resource: its provider and type exist, the attributes it references
     /// exist, and its provider's `validate` finds no error. Warnings are printed.
     pub async fn validate(&self) -> Result<()> {
+        self.planning()?;
         let spec = self.spec();
         let file = spec.path.display();
         let mut errors = Vec::new();
@@ -302,6 +345,7 @@ impl Session {
     /// outcome stayed unknown): the object carrying the intent's identity tags is adopted
     /// (recorded as found, so the plan updates what differs), or the intent is closed.
     pub async fn settle_intents(&self) -> Result<()> {
+        self.planning()?;
         let intents: Vec<_> = {
             let store = self.ctx.store.lock().expect("state lock");
             store.state.intents.clone().into_iter().collect()
@@ -351,6 +395,7 @@ impl Session {
     /// Every object of the types in use (in the spec or the state) carrying the stack's tag.
     /// A provider that cannot list is an error when `required`, else skipped.
     pub async fn scan(&self, required: bool) -> Result<Vec<Found>> {
+        self.planning()?;
         let types: BTreeSet<(String, String)> = {
             let store = self.ctx.store.lock().expect("state lock");
             self.spec()
@@ -431,6 +476,7 @@ impl Session {
 
     /// The whole plan of [`Session::plan`], before its focus.
     pub(super) async fn plan_spec(&mut self, options: &PlanOptions) -> Result<Plan> {
+        self.planning()?;
         let PlanOptions {
             refresh,
             parallelism,
@@ -553,6 +599,7 @@ impl Session {
     /// A plan deleting everything the state records and, with `orphans`, every other object
     /// carrying the stack's tags (found even when the state is lost).
     pub async fn destroy_plan(&self, options: &DestroyOptions) -> Result<Plan> {
+        self.planning()?;
         self.settle_intents().await?;
         let found = if options.orphans {
             Some(self.scan(false).await?)
@@ -604,6 +651,7 @@ impl Session {
     /// provider, records what it is, and tags it as the stack's (the next plan shows how it
     /// differs from the spec).
     pub async fn import(&self, name: &str, id: &str) -> Result<ResourceState> {
+        self.planning()?;
         let file = self.spec().path.display();
         let Some(rs) = self.spec().spec.resources.get(name) else {
             bail!("{file}: there is no resource {name:?} to import into");
@@ -767,7 +815,7 @@ impl Session {
     fn record_dependencies(&self, plan: &Plan) -> Result<()> {
         let mut store = self.ctx.store.lock().expect("state lock");
         for step in plan.steps.iter().filter(|s| s.action == plan::Action::NoOp) {
-            if let Some(r) = store.state.resources.get(&step.name)
+            if let Some(r) = store.state.resources.get(&*step.name)
                 && (r.depends_on() != step.depends_on || r.sensitive() != *step.sensitive())
             {
                 let mut r = r.clone();
@@ -866,4 +914,93 @@ fn used_types<'a>(
         used.entry(plugin.clone()).or_default();
     }
     used
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session on `spec` (of no resources: no provider to start), its state beside it.
+    async fn session(spec: Arc<LoadedSpec>) -> Session {
+        let events: Events = Arc::new(super::super::events::Silent);
+        Session::with_spec(spec, None, &[], Policy::default(), events, &[])
+            .await
+            .unwrap()
+    }
+
+    fn spec(dir: &Path, resources: &str) -> LoadedSpec {
+        let path = dir.join("spec.json");
+        let text = format!(
+            r#"{{"Stack": "s", "Outputs": {{"Greeting": "hello"}}, "Resources": {{{resources}}}}}"#
+        );
+        std::fs::write(&path, text).unwrap();
+        spec::load(&path).unwrap()
+    }
+
+    /// `s` on `spec` instead, with its graph (no provider is started for its resources).
+    fn on(s: &mut Session, spec: LoadedSpec) {
+        let ctx = Arc::get_mut(&mut s.ctx).unwrap();
+        ctx.spec = Arc::new(spec);
+        s.graph = Graph::build(&ctx.spec).unwrap();
+    }
+
+    const TWO: &str = r#""A": {"Plugin": "p", "Type": "T"},
+        "B": {"Plugin": "p", "Type": "T", "Properties": {"X": "{{.Resources.A.ID}}"}}"#;
+
+    #[tokio::test]
+    async fn a_session_that_let_go_of_its_spec_applies_but_reads_its_resources_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = session(Arc::new(spec(dir.path(), ""))).await;
+        let plan = s.plan(&PlanOptions::default()).await.unwrap();
+        on(&mut s, spec(dir.path(), TWO));
+        let digest = s.spec().digest.clone();
+        assert_eq!((s.spec().spec.resources.len(), s.graph.order.len()), (2, 2));
+        assert!(s.release_spec());
+        assert_eq!((s.spec().spec.resources.len(), s.graph.order.len()), (0, 0));
+        let report = s
+            .apply(plan, &ApplyOptions { parallelism: 1 })
+            .await
+            .unwrap();
+        assert!(report.ok());
+        // What applying records after the walk is kept: the outputs, the spec's digest.
+        assert_eq!(s.outputs(false)["Greeting"], "hello");
+        assert_eq!(s.store().state.applied_spec.as_ref(), Some(&digest));
+        let refused = [
+            s.plan(&PlanOptions::default()).await.unwrap_err(),
+            s.validate().await.unwrap_err(),
+            s.destroy_plan(&DestroyOptions::default())
+                .await
+                .unwrap_err(),
+            s.import("A", "i-1").await.unwrap_err(),
+            s.scan(false).await.unwrap_err(),
+        ];
+        for error in refused {
+            assert_eq!(error.to_string(), RELEASED);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_spec_shared_beyond_the_session_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = session(Arc::new(spec(dir.path(), ""))).await;
+        on(&mut s, spec(dir.path(), TWO));
+        // A converge loop holds it for its next tick.
+        let shared = s.ctx.spec.clone();
+        assert!(!s.release_spec());
+        drop(shared);
+        // The context shared (an operation still running).
+        let ctx = s.ctx.clone();
+        assert!(!s.release_spec());
+        drop(ctx);
+        // Two holders, but the graph's is another copy of the spec.
+        let copy = Arc::new((*s.ctx.spec).clone());
+        let other = s.ctx.spec.clone();
+        s.graph = Graph::build(&copy).unwrap();
+        assert!(!s.release_spec());
+        drop(other);
+        assert_eq!(s.spec().spec.resources.len(), 2, "kept whole each time");
+        s.graph = Graph::build(&s.ctx.spec).unwrap();
+        assert!(s.release_spec());
+        assert!(s.spec().spec.resources.is_empty());
+    }
 }

@@ -166,7 +166,7 @@ pub struct GrantsSpec {
 }
 
 /// A whole spec.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Spec {
     /// The stack's name, used to tag resources (default: the spec file's stem).
@@ -265,7 +265,7 @@ impl OutputSpec {
 }
 
 /// A spec with where it came from and what its resources reference.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LoadedSpec {
     pub path: PathBuf,
     pub spec: Spec,
@@ -329,6 +329,13 @@ impl LoadedSpec {
             false,
             message.into(),
         )
+    }
+
+    /// Lets go of its resources, for a run whose plan is made and carries all applying needs
+    /// (a saved plan's spec has none either, see `engine::saved`). What else is held per
+    /// resource (group members' names, sensitive fields) is small and kept.
+    pub fn release_resources(&mut self) {
+        self.spec.resources = IndexMap::new();
     }
 
     /// The directory relative paths in the spec are resolved from.
@@ -422,20 +429,28 @@ impl LoadedSpec {
 
 /// Where the spec at `path` keeps its state (its `"State"` section, else a file beside it,
 /// `<dir>/<stem>.rkit-state.json`) and where the state's key comes from, if it is
-/// encrypted. Reads only that section (no parameters needed).
+/// encrypted. Reads only that section (no parameters needed): the rest is skipped as it is
+/// read, no tree made of it (a spec of 100,000 resources would make ~100 MB of one).
 pub fn state_of(path: &Path) -> Result<(crate::state::Location, Option<String>)> {
+    /// A spec's `State` section alone.
+    #[derive(Deserialize)]
+    struct Sections<'a> {
+        #[serde(rename = "State", borrow)]
+        state: Option<&'a RawValue>,
+    }
     let beside = || (crate::state::location::beside(path), None);
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(beside());
     };
     let relaxed = jsonc::relax(&text);
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&relaxed.text) else {
+    drop(text);
+    let Ok(sections) = serde_json::from_str::<Sections>(&relaxed.text) else {
         return Ok(beside());
     };
-    match map.get("State") {
+    match sections.state {
         None => Ok(beside()),
         Some(section) => {
-            let state: crate::state::location::StateSpec = serde_json::from_value(section.clone())
+            let state: crate::state::location::StateSpec = serde_json::from_str(section.get())
                 .map_err(|e| SpecError::file(path, format!("State: {e}")))?;
             let location = state
                 .location(path)

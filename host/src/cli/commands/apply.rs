@@ -58,14 +58,14 @@ pub async fn exec(args: ApplyArgs, interrupt: &Interrupt) -> Result<ExitCode> {
         mode,
         parallelism: spec.parallelism,
     };
-    execute(&session, plan, &run).await
+    execute(&mut session, plan, &run).await
 }
 
 /// Executes a plan saved with `plan --out`, without asking (as with Terraform).
 async fn saved(args: &ApplyArgs, text: &str, interrupt: &Interrupt) -> Result<ExitCode> {
     let mode = Mode::of(args.json);
     let file = PlanFile::parse(&args.spec.spec, text)?;
-    let session = saved_session(&file, &args.spec, mode, interrupt).await?;
+    let mut session = saved_session(&file, &args.spec, mode, interrupt).await?;
     let mut plan = file.plan;
     // The policies in force now, not those the plan was made under.
     let operation = plan.applied_as();
@@ -76,7 +76,7 @@ async fn saved(args: &ApplyArgs, text: &str, interrupt: &Interrupt) -> Result<Ex
         mode,
         parallelism: args.spec.parallelism,
     };
-    execute(&session, plan, &run).await
+    execute(&mut session, plan, &run).await
 }
 
 /// A session for a saved plan: its providers and the policies in force now (those its spec

@@ -78,7 +78,7 @@ pub async fn exec(args: BootstrapArgs, interrupt: &Interrupt) -> Result<ExitCode
         mode: Mode::Human,
         parallelism: args.spec.parallelism,
     };
-    let code = execute(&session, plan, &run).await?;
+    let code = execute(&mut session, plan, &run).await?;
     if code != ExitCode::SUCCESS {
         return Ok(code);
     }

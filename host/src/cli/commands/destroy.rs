@@ -38,7 +38,7 @@ pub struct DestroyArgs {
 pub async fn exec(args: DestroyArgs, interrupt: &Interrupt) -> Result<ExitCode> {
     check_json(args.json, args.yes, "destroy")?;
     let mode = Mode::of(args.json);
-    let session = session(&args.spec, mode, interrupt).await?;
+    let mut session = session(&args.spec, mode, interrupt).await?;
     let options = DestroyOptions {
         orphans: !args.no_orphans,
     };
@@ -49,7 +49,7 @@ pub async fn exec(args: DestroyArgs, interrupt: &Interrupt) -> Result<ExitCode> 
         mode,
         parallelism: args.spec.parallelism,
     };
-    let code = execute(&session, plan, &run).await?;
+    let code = execute(&mut session, plan, &run).await?;
     if code == ExitCode::SUCCESS {
         mark_the_bundle(&session, mode);
     }

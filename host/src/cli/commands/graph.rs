@@ -49,7 +49,7 @@ pub async fn exec(args: GraphArgs, _: &Interrupt) -> Result<ExitCode> {
                 .map(|name| (name.clone(), crate::engine::Action::NoOp))
                 .collect();
             let steps = saved.plan.steps.iter().filter(|s| s.orphan().is_none());
-            actions.extend(steps.map(|s| (s.name.clone(), s.action)));
+            actions.extend(steps.map(|s| (s.name.to_string(), s.action)));
             Some(actions)
         }
         None => None,
