@@ -432,25 +432,21 @@ impl LoadedSpec {
 /// encrypted. Reads only that section (no parameters needed): the rest is skipped as it is
 /// read, no tree made of it (a spec of 100,000 resources would make ~100 MB of one).
 pub fn state_of(path: &Path) -> Result<(crate::state::Location, Option<String>)> {
-    /// A spec's `State` section alone.
-    #[derive(Deserialize)]
-    struct Sections<'a> {
-        #[serde(rename = "State", borrow)]
-        state: Option<&'a RawValue>,
-    }
     let beside = || (crate::state::location::beside(path), None);
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(beside());
     };
     let relaxed = jsonc::relax(&text);
     drop(text);
-    let Ok(sections) = serde_json::from_str::<Sections>(&relaxed.text) else {
+    // Each top-level section as its text (a repeated one: the last, as a tree's map keeps).
+    let Ok(sections) = serde_json::from_str::<IndexMap<String, &RawValue>>(&relaxed.text) else {
         return Ok(beside());
     };
-    match sections.state {
+    match sections.get("State") {
         None => Ok(beside()),
         Some(section) => {
-            let state: crate::state::location::StateSpec = serde_json::from_str(section.get())
+            let section: Value = serde_json::from_str(section.get())?;
+            let state: crate::state::location::StateSpec = serde_json::from_value(section)
                 .map_err(|e| SpecError::file(path, format!("State: {e}")))?;
             let location = state
                 .location(path)
@@ -1482,6 +1478,27 @@ mod tests {
         assert!(
             err(r#"{"Resources": {"A": {"Plugin": "p", "Type": "T", "Properties": {"X": 1, "X": 2}}}}"#)
                 .contains("key \"X\" appears twice in Resources.A.Properties"),
+        );
+    }
+
+    #[test]
+    fn a_repeated_state_section_is_read_as_its_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let last = r#""State": {"Path": "b.json"}"#;
+        std::fs::write(
+            &path,
+            format!(r#"{{"State": {{"Path": "a.json"}}, {last}}}"#),
+        )
+        .unwrap();
+        let (repeated, _) = state_of(&path).unwrap();
+        std::fs::write(&path, format!("{{{last}}}")).unwrap();
+        assert_eq!(repeated, state_of(&path).unwrap().0);
+        std::fs::write(&path, r#"{"State": null}"#).unwrap();
+        let error = state_of(&path).unwrap_err().to_string();
+        assert!(
+            error.ends_with("State: invalid type: null, expected struct StateSpec"),
+            "{error}"
         );
     }
 

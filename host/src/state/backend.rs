@@ -51,8 +51,8 @@ pub trait Backend: Send {
     /// journal it holds.
     fn compact(&mut self, snapshot: &[u8], serial: u64) -> Result<()>;
     /// The same, the snapshot being what `write` writes: a backend keeping it in a file
-    /// writes it there as it is made (no copy of a state's whole text held); the others hold
-    /// it whole first.
+    /// writes it there as it is made (no copy of a state's whole text held); S3 holds it once,
+    /// as the body it sends; by default it is held whole and given to `compact`.
     fn compact_written(&mut self, write: Write<'_>, serial: u64) -> Result<()> {
         let mut snapshot = Vec::new();
         write(&mut snapshot)?;

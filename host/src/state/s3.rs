@@ -810,8 +810,6 @@ impl Backend for S3Backend {
     /// The snapshot written once, after its header, into the one buffer every attempt sends
     /// (a 100,000-resource state is ~30 MB: not copied for the header, nor per attempt).
     fn compact_written(&mut self, write: Write<'_>, _serial: u64) -> Result<()> {
-        // Still ours? (A holder whose lease was taken over must not replace the snapshot.)
-        self.check_lease(true)?;
         let header = SnapshotHeader {
             next_slot: self.next_slot,
             token: self.token().0,
@@ -819,6 +817,9 @@ impl Backend for S3Backend {
         let mut body = serde_json::to_vec(&header)?;
         body.push(b'\n');
         write(&mut body)?;
+        // Still ours? (A holder whose lease was taken over must not replace the snapshot.)
+        // Asked once the snapshot is made, right before it is sent.
+        self.check_lease(true)?;
         let body = Bytes::from(body);
         let path = StorePath::from(self.key.clone());
         let mode = match self.snapshot_etag.take() {
