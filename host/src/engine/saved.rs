@@ -214,29 +214,17 @@ impl PlanFile {
             path: self.spec_path.clone(),
             spec: Spec {
                 stack: Some(self.plan.stack.clone()),
-                parameters: IndexMap::new(),
-                resources: IndexMap::new(),
-                groups: IndexMap::new(),
-                state: None,
                 providers: self.provider_specs.clone(),
-                outputs: IndexMap::new(),
                 policies: self.policies.clone(),
-                bootstrap: None,
+                ..Spec::default()
             },
             stack: self.plan.stack.clone(),
-            warnings: Vec::new(),
             outputs: self.outputs.clone(),
-            sensitive_fields: BTreeMap::new(),
-            source: crate::spec::source::Source::Unknown,
-            inputs: None,
-            members: IndexMap::new(),
-            group_users: BTreeMap::new(),
-            group_outputs: BTreeMap::new(),
-            digest: String::new(),
             parameters: crate::spec::Parameters {
                 values: self.parameters.clone(),
                 sensitive: self.sensitive_parameters.clone(),
             },
+            ..LoadedSpec::default()
         }
     }
 
