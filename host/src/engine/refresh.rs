@@ -6,9 +6,11 @@
 //! nodes of one [`walk`] with no ordering between them, so `--parallelism` bounds the calls in
 //! flight, not the resources.
 //!
-//! Invariants: every recorded resource gets exactly one answer or the refresh fails; a batch
-//! holds the IDs and properties of its own resources only while it runs (nothing is copied
-//! for the whole state up front); a failure of the whole call is retried as a batch (one
+//! Invariants: every recorded resource gets exactly one answer or the refresh fails (the
+//! batches of one provider and type are disjoint ranges of names covering all of its
+//! resources); a batch is its range, its first and last names, and holds the IDs and
+//! properties of its own resources only while it runs (nothing is copied for the whole state
+//! up front, not even its names); a failure of the whole call is retried as a batch (one
 //! owner of retries: [`repeating_as`]); a retryable failure of one resource in a batch is
 //! retried with `read` for that one alone; any other failure names the resource. The answer
 //! holds only what differs from the record: a resource gone (`None`), or read back with other
@@ -20,46 +22,58 @@ use super::context::Context;
 use super::events::{Event, Op, OpAction};
 use super::retry::{repeating_as, retryable};
 use super::walk::{Outcome, walk};
+use crate::interned::Name;
 use crate::spi::Observed;
 use crate::text::escaped;
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Arc;
 
-/// Resources of one provider and type read in one call.
+/// Resources of one provider and type read in one call: the `count` recorded with its
+/// provider and type from `first` to `last` (both included, in the state's order). Held as
+/// that range, not as a list of names: the batches of a refresh last as long as it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
-    pub plugin: String,
-    pub type_name: String,
-    pub names: Vec<String>,
+    pub plugin: Name,
+    pub type_name: Name,
+    pub first: String,
+    pub last: String,
+    pub count: usize,
 }
 
-/// Splits `recorded` (name, plugin, type), in order, into batches: per provider and type, at
-/// most `size(plugin, type)` names each (at least one).
+/// Splits `recorded` (name, plugin, type), in the state's order (by name), into batches:
+/// per provider and type, at most `size(plugin, type)` names each (at least one).
 pub fn batches<'a>(
     recorded: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
     size: impl Fn(&str, &str) -> usize,
 ) -> Vec<Batch> {
     let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    let mut out: Vec<Batch> = Vec::new();
+    // plugin, type, first, last, count
+    let mut out: Vec<(&str, &str, &str, &str, usize)> = Vec::new();
     for (name, plugin, type_name) in recorded {
         let limit = size(plugin, type_name).max(1);
-        let index = match open.get(&(plugin, type_name)) {
-            Some(&i) if out[i].names.len() < limit => i,
-            _ => {
-                out.push(Batch {
-                    plugin: plugin.to_string(),
-                    type_name: type_name.to_string(),
-                    names: Vec::with_capacity(limit.min(64)),
-                });
-                open.insert((plugin, type_name), out.len() - 1);
-                out.len() - 1
+        match open.get(&(plugin, type_name)) {
+            Some(&i) if out[i].4 < limit => {
+                out[i].3 = name;
+                out[i].4 += 1;
             }
-        };
-        out[index].names.push(name.to_string());
+            _ => {
+                open.insert((plugin, type_name), out.len());
+                out.push((plugin, type_name, name, name, 1));
+            }
+        }
     }
-    out
+    out.into_iter()
+        .map(|(plugin, type_name, first, last, count)| Batch {
+            plugin: Name::new(plugin),
+            type_name: Name::new(type_name),
+            first: first.to_string(),
+            last: last.to_string(),
+            count,
+        })
+        .collect()
 }
 
 /// Reads back every recorded resource, `parallelism` calls at once: those gone (`None`) and
@@ -101,7 +115,7 @@ pub async fn refresh(
             Outcome::Done(read) => observed.extend(read),
             Outcome::Failed(err) => return Err(err),
             Outcome::Panicked(m) => {
-                bail!("refreshing {}: stopped unexpectedly: {m}", batch.names[0])
+                bail!("refreshing {}: stopped unexpectedly: {m}", batch.first)
             }
             Outcome::Skipped(_) | Outcome::Cancelled => bail!("interrupted"),
         }
@@ -196,13 +210,16 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
     // meanwhile is simply not read).
     let items: Vec<(String, String, Value)> = {
         let store = ctx.store.lock().expect("state lock");
-        batch
-            .names
-            .iter()
-            .filter_map(|n| {
-                let r = store.state.resources.get(n)?;
-                Some((n.clone(), r.id().to_string(), r.properties().value()))
-            })
+        let range = (
+            Bound::Included(batch.first.as_str()),
+            Bound::Included(batch.last.as_str()),
+        );
+        store
+            .state
+            .resources
+            .range::<str, _>(range)
+            .filter(|(_, r)| r.plugin == batch.plugin && r.type_name == batch.type_name)
+            .map(|(n, r)| (n.clone(), r.id().to_string(), r.properties().value()))
             .collect()
     };
     let Some((first, ..)) = items.first() else {
@@ -245,59 +262,79 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
 mod tests {
     use super::*;
 
+    /// The names of `recorded` (in order) that `batch` reads.
+    fn names<'a>(batch: &Batch, recorded: &[(&'a str, &str, &str)]) -> Vec<&'a str> {
+        let within = |n: &str| batch.first.as_str() <= n && n <= batch.last.as_str();
+        recorded
+            .iter()
+            .filter(|(n, p, t)| within(n) && batch.plugin == *p && batch.type_name == *t)
+            .map(|(n, ..)| *n)
+            .collect()
+    }
+
     #[test]
     fn batches_group_by_provider_and_type_in_order_up_to_each_size() {
         let recorded = [
-            ("a1", "aws", "Instance"),
-            ("v", "aws", "Vpc"),
-            ("a2", "aws", "Instance"),
-            ("n", "null", "Instance"),
-            ("a3", "aws", "Instance"),
-            ("a4", "aws", "Instance"),
-            ("v2", "aws", "Vpc"),
+            ("r1", "aws", "Instance"),
+            ("r2", "aws", "Vpc"),
+            ("r3", "aws", "Instance"),
+            ("r4", "null", "Instance"),
+            ("r5", "aws", "Instance"),
+            ("r6", "aws", "Instance"),
+            ("r7", "aws", "Vpc"),
         ];
         let size = |plugin: &str, type_name: &str| match (plugin, type_name) {
             ("aws", "Instance") => 3,
             ("aws", _) => 0,
             _ => 5,
         };
-        let got: Vec<(String, String, Vec<String>)> = batches(recorded, size)
-            .into_iter()
-            .map(|b| (b.plugin, b.type_name, b.names))
+        let got = batches(recorded, size);
+        let shown: Vec<(&str, &str, Vec<&str>, usize)> = got
+            .iter()
+            .map(|b| {
+                (
+                    b.plugin.as_str(),
+                    b.type_name.as_str(),
+                    names(b, &recorded),
+                    b.count,
+                )
+            })
             .collect();
-        let want = |p: &str, t: &str, n: &[&str]| {
-            (
-                p.to_string(),
-                t.to_string(),
-                n.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            )
-        };
         assert_eq!(
-            got,
+            shown,
             vec![
-                want("aws", "Instance", &["a1", "a2", "a3"]),
-                want("aws", "Vpc", &["v"]),
-                want("null", "Instance", &["n"]),
-                want("aws", "Instance", &["a4"]),
-                want("aws", "Vpc", &["v2"]),
+                ("aws", "Instance", vec!["r1", "r3", "r5"], 3),
+                ("aws", "Vpc", vec!["r2"], 1),
+                ("null", "Instance", vec!["r4"], 1),
+                ("aws", "Instance", vec!["r6"], 1),
+                ("aws", "Vpc", vec!["r7"], 1),
             ]
         );
+        assert_eq!((got[0].first.as_str(), got[0].last.as_str()), ("r1", "r5"));
     }
 
     #[test]
     fn every_resource_is_in_exactly_one_batch() {
-        let names: Vec<String> = (0..2_345).map(|i| format!("r{i}")).collect();
-        let recorded = names
+        let mut all: Vec<String> = (0..2_345).map(|i| format!("r{i}")).collect();
+        all.sort();
+        let recorded: Vec<(&str, &str, &str)> = all
             .iter()
             .enumerate()
-            .map(|(i, n)| (n.as_str(), "p", if i % 3 == 0 { "A" } else { "B" }));
-        let got = batches(recorded, |_, t| if t == "A" { 100 } else { 250 });
-        let mut seen: Vec<&String> = got.iter().flat_map(|b| &b.names).collect();
-        assert_eq!(seen.len(), names.len());
+            .map(|(i, n)| (n.as_str(), "p", if i % 3 == 0 { "A" } else { "B" }))
+            .collect();
+        let got = batches(
+            recorded.iter().copied(),
+            |_, t| if t == "A" { 100 } else { 250 },
+        );
+        let mut seen: Vec<&str> = got.iter().flat_map(|b| names(b, &recorded)).collect();
+        assert_eq!(seen.len(), recorded.len());
         seen.sort();
         seen.dedup();
-        assert_eq!(seen.len(), names.len());
-        assert!(got.iter().all(|b| b.names.len() <= 250));
+        assert_eq!(seen.len(), recorded.len());
+        assert!(
+            got.iter()
+                .all(|b| b.count <= 250 && names(b, &recorded).len() == b.count)
+        );
         assert_eq!(got.iter().filter(|b| b.type_name == "A").count(), 8);
         assert_eq!(got.iter().filter(|b| b.type_name == "B").count(), 7);
     }
