@@ -8,6 +8,7 @@
 //! snapshot only if nobody else did since it was loaded, and then drops the journal entries
 //! the new snapshot holds.
 
+use super::snapshot::{Opened, Snapshot};
 use anyhow::Result;
 
 /// One piece of the journal as stored: JSON lines, named for errors.
@@ -20,17 +21,12 @@ pub struct Part {
     pub may_be_torn: bool,
 }
 
-/// A snapshot as a backend gives it.
-pub enum Snapshot {
-    /// Its bytes, read whole (an object fetched from S3).
-    Bytes(Vec<u8>),
-    /// The file holding it, read as it is parsed (see `state::snapshot`).
-    File(std::fs::File),
-}
+/// What reads a snapshot as a backend gives it ([`super::snapshot::read`] with the state's keys).
+pub type Open<'a> = &'a mut dyn FnMut(Snapshot) -> Result<Opened>;
 
-/// What is stored: the snapshot (if any) and the journal's pieces, in order.
+/// What is stored: the snapshot (if any), read, and the journal's pieces, in order.
 pub struct Loaded {
-    pub snapshot: Option<Snapshot>,
+    pub snapshot: Option<Opened>,
     pub journal: Vec<Part>,
 }
 
@@ -41,8 +37,11 @@ pub type Write<'a> = &'a mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Resu
 pub trait Backend: Send {
     /// Whether a state is stored there.
     fn exists(&mut self) -> Result<bool>;
-    /// The snapshot and the journal.
-    fn load(&mut self) -> Result<Loaded>;
+    /// The snapshot, as `open` reads it, and the journal. A snapshot that arrives over a
+    /// connection is given to `open` as it arrives, its journal read after it (its text is
+    /// never held whole, nor a connection left idle); one read again if the journal changed
+    /// meanwhile.
+    fn load(&mut self, open: Open<'_>) -> Result<Loaded>;
     /// Appends journal lines (one or more whole lines, in serial order) as one write, and
     /// when `sync`, on stable storage before it returns (with everything before them). A
     /// store whose every answered write is durable (S3) ignores `sync`.

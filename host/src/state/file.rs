@@ -17,7 +17,8 @@
 //! or the new snapshot and entries it already holds (skipped by serial on load); the lock is
 //! released when the backend is dropped.
 
-use super::backend::{self, Backend, Loaded, Part, Snapshot};
+use super::backend::{self, Backend, Loaded, Open, Part};
+use super::snapshot::Snapshot;
 use super::{Location, Locked};
 use anyhow::{Context, Result, anyhow};
 use std::fs::{File, OpenOptions};
@@ -107,9 +108,11 @@ impl Backend for FileBackend {
         Ok(self.path.exists() || sibling(&self.path, ".journal").exists())
     }
 
-    fn load(&mut self) -> Result<Loaded> {
+    /// The snapshot file is opened before the journal is read and read from after it, the
+    /// order an unlocked read racing a compaction relies on (see `StateStore::read_only`).
+    fn load(&mut self, open: Open<'_>) -> Result<Loaded> {
         let snapshot = match File::open(&self.path) {
-            Ok(file) => Some(Snapshot::File(file)),
+            Ok(file) => Some(file),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
             Err(err) => {
                 return Err(err).context(format!("reading the state {}", self.path.display()));
@@ -130,6 +133,9 @@ impl Backend for FileBackend {
                 return Err(err).context(format!("reading {}", journal_path.display()));
             }
         };
+        let snapshot = snapshot
+            .map(|file| open(Snapshot::File(file)))
+            .transpose()?;
         Ok(Loaded { snapshot, journal })
     }
 

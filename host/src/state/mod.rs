@@ -757,17 +757,17 @@ fn load(
     keys: &Keys,
     backend: &mut dyn Backend,
 ) -> Result<(State, String, bool)> {
-    let loaded = backend.load()?;
     let what = format!("the state {location}");
+    let loaded = backend.load(&mut |stored| snapshot::read(stored, keys, &what))?;
     let (mut state, mut chain, stored_as_now) = match loaded.snapshot {
-        Some(stored) => {
+        Some(opened) => {
             let snapshot::Opened {
                 state,
                 digest,
                 bound,
                 stored_as_now,
                 ..
-            } = snapshot::read(stored, keys, &what)?;
+            } = opened;
             let chain = chain::Chain::after_snapshot(
                 &what,
                 Some((&digest, &bound)),
@@ -982,7 +982,7 @@ mod tests {
         fn exists(&mut self) -> Result<bool> {
             Ok(true)
         }
-        fn load(&mut self) -> Result<backend::Loaded> {
+        fn load(&mut self, _: backend::Open<'_>) -> Result<backend::Loaded> {
             Ok(backend::Loaded {
                 snapshot: None,
                 journal: self

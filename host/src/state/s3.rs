@@ -28,12 +28,15 @@
 //! - Secrets stay in the host (the credentials are resolved as for the AWS provider and used
 //!   by `object_store` here); requests run on this backend's own runtime thread.
 
+mod body;
+
 use super::Locked;
-use super::backend::{Backend, Loaded, Part, Snapshot, Write};
+use super::backend::{Backend, Loaded, Open, Part, Write};
 use super::lease::{self, Decision, Lease};
 use super::location::{Location, S3Location};
 use super::reconcile::{self, After, Answer, Written};
 use super::sdk_credentials::SdkCredentials;
+use super::snapshot::Snapshot;
 use crate::duration::rfc3339;
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
@@ -112,6 +115,24 @@ impl Remote {
             }
         })
         .map_err(|e| anyhow!("{e}"))
+    }
+
+    /// The object at `path` as it arrives, its size and its ETag; `None` if there is none.
+    fn get_streamed(&self, path: &StorePath) -> Result<Option<(body::Body, u64, Option<String>)>> {
+        let (store, path) = (self.store.clone(), path.clone());
+        let got = self
+            .run(async move {
+                match store.get(&path).await {
+                    Ok(got) => Ok(Some(got)),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(err) => Err(err),
+                }
+            })
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(got.map(|got| {
+            let (size, etag) = (got.meta.size, got.meta.e_tag.clone());
+            (body::Body::new(self.clone(), got.into_stream()), size, etag)
+        }))
     }
 
     /// Reads `paths` (at most `JOURNAL_READS` at a time), in their order; a missing one is
@@ -759,24 +780,8 @@ impl Backend for S3Backend {
                 .is_empty())
     }
 
-    /// Reads the state. The passes: the snapshot read, the journal listed, the journal objects
-    /// at or above the snapshot's slot read, and the journal fenced after a lease taken over
-    /// (all read again when the state changed under them).
-    fn load(&mut self) -> Result<Loaded> {
-        let what = self.what();
-        self.journaled.clear();
-        let (folded, snapshot) = self.read_snapshot(&what)?;
-        let unread = self.list_journal(folded.next_slot)?;
-        let Some(journal) = self.read_journal(&what, unread)? else {
-            return self.load();
-        };
-        if let Some(from) = self.took_over.take()
-            && self.fence(&from)?
-        {
-            // What the old holder wrote before the fence is state: read it too (the fence
-            // is in place, so nothing else of that holder's can land).
-            return self.load();
-        }
+    fn load(&mut self, open: Open<'_>) -> Result<Loaded> {
+        let (snapshot, journal) = self.load_with(open)?;
         Ok(Loaded { snapshot, journal })
     }
 
@@ -882,26 +887,58 @@ impl S3Backend {
         }
     }
 
-    /// The snapshot's header (the default if there is none) and what follows it; notes its
-    /// ETag and the next slot it records.
-    fn read_snapshot(&mut self, what: &str) -> Result<(SnapshotHeader, Option<Snapshot>)> {
-        let mut folded = SnapshotHeader::default();
-        let snapshot = match self.remote.get(&StorePath::from(self.key.clone()))? {
-            Some((mut bytes, etag)) => {
-                self.snapshot_etag = etag;
-                let Some(end) = bytes.iter().position(|b| *b == b'\n') else {
-                    bail!("{what}: not an rkit state (no header line)");
-                };
-                folded = serde_json::from_slice(&bytes[..end])
-                    .with_context(|| format!("{what}: not an rkit state"))?;
-                self.next_slot = self.next_slot.max(folded.next_slot);
-                // The header dropped in place (a snapshot may be tens of megabytes).
-                bytes.drain(..=end);
-                Some(Snapshot::Bytes(bytes))
+    /// Reads the state, the snapshot given to `open` as it arrives. The passes: the snapshot
+    /// read, the journal listed, the journal objects at or above the snapshot's slot read,
+    /// and the journal fenced after a lease taken over (all read again, what was read let go
+    /// first, when the state changed under them).
+    fn load_with<T>(
+        &mut self,
+        open: &mut dyn FnMut(Snapshot) -> Result<T>,
+    ) -> Result<(Option<T>, Vec<Part>)> {
+        let what = self.what();
+        loop {
+            self.journaled.clear();
+            let (folded, snapshot) = self.read_snapshot(&what, &mut *open)?;
+            let unread = self.list_journal(folded.next_slot)?;
+            let Some(journal) = self.read_journal(&what, unread)? else {
+                continue;
+            };
+            if let Some(from) = self.took_over.take()
+                && self.fence(&from)?
+            {
+                // What the old holder wrote before the fence is state: read it too (the fence
+                // is in place, so nothing else of that holder's can land).
+                continue;
             }
-            None => None,
+            return Ok((snapshot, journal));
+        }
+    }
+
+    /// The snapshot's header (the default if there is none) and what `open` makes of what
+    /// follows it, read as it arrives; notes its ETag and the next slot it records.
+    fn read_snapshot<T>(
+        &mut self,
+        what: &str,
+        open: &mut dyn FnMut(Snapshot) -> Result<T>,
+    ) -> Result<(SnapshotHeader, Option<T>)> {
+        let key = StorePath::from(self.key.clone());
+        let Some((mut body, size, etag)) = self.remote.get_streamed(&key)? else {
+            return Ok((SnapshotHeader::default(), None));
         };
-        Ok((folded, snapshot))
+        self.snapshot_etag = etag;
+        let reading = |err| anyhow::Error::new(err).context(format!("reading {what}"));
+        let Some(line) = body.first_line().map_err(reading)? else {
+            bail!("{what}: not an rkit state (no header line)");
+        };
+        let folded: SnapshotHeader = serde_json::from_slice(&line[..line.len() - 1])
+            .with_context(|| format!("{what}: not an rkit state"))?;
+        self.next_slot = self.next_slot.max(folded.next_slot);
+        let size = (size as usize).saturating_sub(line.len());
+        let opened = open(Snapshot::Stream {
+            body: Box::new(body),
+            size,
+        })?;
+        Ok((folded, Some(opened)))
     }
 
     /// Lists the journal objects, in slot order, noting each and the next free slot; those at
@@ -1029,7 +1066,9 @@ pub fn force_unlock(s3: &S3Location, id: &str) -> Result<Lease> {
         lost: Some("force-unlock".into()),
     })));
     backend.took_over = Some(lease.clone());
-    backend.load()?;
+    // Loaded for the fence it writes after the snapshot's slot: the snapshot is not read past
+    // its header.
+    backend.load_with(&mut |_| Ok(()))?;
     backend.held = None;
     Ok(lease)
 }

@@ -1,8 +1,8 @@
-//! Reading and writing a snapshot. One in the clear or sealed in pieces is parsed from its
-//! file as it is read, and written as it is made, never its whole text and its records at
-//! once (the text of a 100,000-resource state is ~33 MB, sealed ~30 MB); one sealed whole (an
-//! earlier rkit's format 2) or one a backend fetched whole is opened and parsed from its
-//! bytes.
+//! Reading and writing a snapshot. One in the clear or sealed in pieces is parsed as it is
+//! read (from its file, or as a backend receives it), and written as it is made, never its
+//! whole text and its records at once (the text of a 100,000-resource state is ~33 MB, sealed
+//! ~30 MB); one sealed whole (an earlier rkit's format 2), or small, is read whole, opened and
+//! parsed from its bytes.
 //!
 //! Invariants: both ways give the same state, the same digest (see [`chain::digest`]: of the
 //! bytes as stored, trailing whitespace left out) and the same errors; whether a snapshot is
@@ -11,7 +11,6 @@
 //! pieces is given out only once its last piece authenticated.
 
 use super::State;
-use super::backend::Snapshot;
 use super::chain;
 use super::crypt::{self, Bound, Keys};
 use anyhow::{Context, Result};
@@ -22,6 +21,21 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 const CHUNK: usize = 64 * 1024;
 /// How much of a snapshot's opened plaintext the parser is handed at once.
 const PARSED: usize = 8 * 1024;
+
+/// A snapshot as a backend gives it, read as it is parsed.
+pub enum Snapshot {
+    /// The file holding it.
+    File(std::fs::File),
+    /// Its bytes as they arrive (an object S3 is sending), `size` of them as announced (a
+    /// hint: what is read is what counts).
+    Stream {
+        body: Box<dyn Read + Send>,
+        size: usize,
+    },
+}
+
+/// At most what an announced size reserves up front (a larger snapshot grows past it).
+const RESERVED: usize = 1 << 30;
 
 /// A snapshot read: the state it holds, its digest, what it was bound to, its size, and
 /// whether it is stored as the keys would store it now (see [`Keys::store_as`]).
@@ -36,9 +50,16 @@ pub struct Opened {
 /// Reads `snapshot` (`what` names it for errors) with `keys`.
 pub fn read(snapshot: Snapshot, keys: &Keys, what: &str) -> Result<Opened> {
     match snapshot {
-        Snapshot::Bytes(bytes) => from_bytes(bytes, keys, what),
-        Snapshot::File(file) => from_file(file, keys, what),
+        Snapshot::File(file) => {
+            let size = file.metadata().map_err(|err| reading(err, what))?.len() as usize;
+            from_reader(file, size, keys, what)
+        }
+        Snapshot::Stream { body, size } => from_reader(body, size, keys, what),
     }
+}
+
+fn reading(err: std::io::Error, what: &str) -> anyhow::Error {
+    anyhow::Error::new(err).context(format!("reading {what}"))
 }
 
 /// A snapshot held whole. One sealed in pieces is parsed as its pieces open; one sealed
@@ -86,19 +107,18 @@ fn from_pieces(input: impl BufRead, keys: &Keys, what: &str) -> Result<(State, B
     Ok((parsed.with_context(|| format!("reading {what}"))?, bound))
 }
 
-/// A snapshot in a file: in the clear or sealed in pieces, parsed as it is read; sealed
-/// whole (format 2), read whole and opened.
-fn from_file(mut file: std::fs::File, keys: &Keys, what: &str) -> Result<Opened> {
-    let reading = |err: std::io::Error| anyhow::Error::new(err).context(format!("reading {what}"));
-    let size = file.metadata().map_err(reading)?.len() as usize;
+/// A snapshot of about `size` bytes read from `input`: in the clear or sealed in pieces,
+/// parsed as it is read; sealed whole (format 2) or within one chunk, read whole and opened.
+fn from_reader(mut input: impl Read, size: usize, keys: &Keys, what: &str) -> Result<Opened> {
     let mut start = Vec::with_capacity(CHUNK);
-    (&mut file)
+    (&mut input)
         .take(CHUNK as u64)
         .read_to_end(&mut start)
-        .map_err(reading)?;
+        .map_err(|err| reading(err, what))?;
     if crypt::is_pieces(&start) {
         let stored_as_now = keys.store_as(&start);
-        let mut hashed = BufReader::with_capacity(CHUNK, Hashed::new(start.as_slice().chain(file)));
+        let mut hashed =
+            BufReader::with_capacity(CHUNK, Hashed::new(start.as_slice().chain(input)));
         let (state, bound) = from_pieces(&mut hashed, keys, what)?;
         return Ok(Opened {
             state,
@@ -112,12 +132,14 @@ fn from_file(mut file: std::fs::File, keys: &Keys, what: &str) -> Result<Opened>
         // Sealed (one line, opened whole), or read whole already: room for the rest at
         // once (not grown by doubling, with a copy each time).
         let mut bytes = start;
-        bytes.reserve_exact(size.saturating_sub(bytes.len()));
-        file.read_to_end(&mut bytes).map_err(reading)?;
+        bytes.reserve_exact(size.min(RESERVED).saturating_sub(bytes.len()));
+        input
+            .read_to_end(&mut bytes)
+            .map_err(|err| reading(err, what))?;
         return from_bytes(bytes, keys, what);
     }
     let (_, bound) = keys.open_bound(&start, what)?;
-    let mut hashed = BufReader::with_capacity(CHUNK, Hashed::new(start.as_slice().chain(file)));
+    let mut hashed = BufReader::with_capacity(CHUNK, Hashed::new(start.as_slice().chain(input)));
     let state = serde_json::from_reader::<_, State>(&mut hashed)
         .with_context(|| format!("reading {what}"))?;
     Ok(Opened {
@@ -228,6 +250,26 @@ mod tests {
         f
     }
 
+    /// `bytes` as a backend may receive them: in pieces of irregular sizes, often smaller
+    /// than asked.
+    struct Trickle(Vec<u8>, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.0.len() - self.1).min(1 + self.1 % 3001);
+            buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    /// `bytes` given both ways a backend gives a snapshot: from a file, and as a stream.
+    fn both(bytes: &[u8]) -> [Snapshot; 2] {
+        let body = Box::new(Trickle(bytes.to_vec(), 0));
+        let size = bytes.len();
+        [Snapshot::File(file(bytes)), Snapshot::Stream { body, size }]
+    }
+
     fn state_text(resources: usize, tail: &str) -> Vec<u8> {
         let mut state = State {
             version: 1,
@@ -254,21 +296,23 @@ mod tests {
         for (resources, tail) in [(0, "\n"), (3, ""), (2000, "\n"), (2000, " \n\t\r\n  ")] {
             let text = state_text(resources, tail);
             let keys = Keys::default();
-            let whole = read(Snapshot::Bytes(text.clone()), &keys, "s").unwrap();
-            let streamed = read(Snapshot::File(file(&text)), &keys, "s").unwrap();
+            let whole = from_bytes(text.clone(), &keys, "s").unwrap();
             assert!(resources < 2000 || text.len() > 4 * CHUNK, "{}", text.len());
-            assert_eq!(streamed.state, whole.state);
-            assert_eq!(streamed.digest, whole.digest);
-            assert_eq!(streamed.digest, chain::digest(&text));
-            assert_eq!(streamed.size, text.len());
-            assert_eq!(streamed.state.resources.len(), resources);
+            for snapshot in both(&text) {
+                let streamed = read(snapshot, &keys, "s").unwrap();
+                assert_eq!(streamed.state, whole.state);
+                assert_eq!(streamed.digest, whole.digest);
+                assert_eq!(streamed.digest, chain::digest(&text));
+                assert_eq!(streamed.size, text.len());
+                assert_eq!(streamed.state.resources.len(), resources);
+            }
         }
     }
 
     #[test]
     fn a_snapshot_written_as_it_is_made_is_what_its_bytes_are() {
         let text = state_text(2000, "\n");
-        let state = read(Snapshot::Bytes(text.clone()), &Keys::default(), "s")
+        let state = from_bytes(text.clone(), &Keys::default(), "s")
             .unwrap()
             .state;
         let mut out = Vec::new();
@@ -286,9 +330,7 @@ mod tests {
             ..Keys::default()
         };
         let text = state_text(2000, "\n");
-        let state = read(Snapshot::Bytes(text), &Keys::default(), "s")
-            .unwrap()
-            .state;
+        let state = from_bytes(text, &Keys::default(), "s").unwrap().state;
         let mut stored = Vec::new();
         write(&state, &keys, &mut stored).unwrap();
         (keys, state, stored)
@@ -304,9 +346,11 @@ mod tests {
         let reported = write(&state, &keys, &mut again).unwrap();
         assert_eq!(reported, (chain::digest(&again), again.len()));
         let context = chain::snapshot(&state.lineage, state.serial);
+        let [file, stream] = both(&stored);
         for opened in [
-            read(Snapshot::Bytes(stored.clone()), &keys, "s").unwrap(),
-            read(Snapshot::File(file(&stored)), &keys, "s").unwrap(),
+            from_bytes(stored.clone(), &keys, "s").unwrap(),
+            read(file, &keys, "s").unwrap(),
+            read(stream, &keys, "s").unwrap(),
         ] {
             assert_eq!(opened.state, state);
             assert_eq!(opened.digest, digest);
@@ -318,9 +362,11 @@ mod tests {
         let whole = keys
             .seal(serde_json::to_vec(&state).unwrap(), &context)
             .unwrap();
-        let opened = read(Snapshot::File(file(&whole)), &keys, "s").unwrap();
-        assert_eq!(opened.state, state);
-        assert!(!opened.stored_as_now);
+        for snapshot in both(&whole) {
+            let opened = read(snapshot, &keys, "s").unwrap();
+            assert_eq!(opened.state, state);
+            assert!(!opened.stored_as_now);
+        }
     }
 
     #[test]
@@ -330,11 +376,45 @@ mod tests {
         let last_piece = stored.iter().rposition(|b| *b == b'.').unwrap();
         for cut in [last_piece, stored.len() - 100] {
             let torn = &stored[..cut];
-            let whole = read(Snapshot::Bytes(torn.to_vec()), &keys, "the state s").err();
-            let streamed = read(Snapshot::File(file(torn)), &keys, "the state s").err();
-            let (whole, streamed) = (whole.unwrap(), streamed.unwrap());
-            assert_eq!(format!("{streamed:#}"), format!("{whole:#}"));
+            let whole = from_bytes(torn.to_vec(), &keys, "the state s")
+                .err()
+                .unwrap();
+            for snapshot in both(torn) {
+                let streamed = read(snapshot, &keys, "the state s").err().unwrap();
+                assert_eq!(format!("{streamed:#}"), format!("{whole:#}"));
+            }
             assert!(format!("{whole:#}").starts_with("the state s: a sealed unit is damaged"));
+        }
+    }
+
+    /// A body cut off after `0.len()` bytes, as a connection that dropped.
+    struct Cut(Trickle);
+
+    impl Read for Cut {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(std::io::Error::other("connection reset")),
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_that_breaks_is_an_error_reading_the_snapshot() {
+        let (keys, _, stored) = sealed_snapshot();
+        let text = state_text(2000, "\n");
+        for (keys, bytes) in [(keys, stored), (Keys::default(), text)] {
+            for at in [10, CHUNK + 10, bytes.len() - 10] {
+                let body = Box::new(Cut(Trickle(bytes[..at].to_vec(), 0)));
+                let snapshot = Snapshot::Stream {
+                    body,
+                    size: bytes.len(),
+                };
+                let err = read(snapshot, &keys, "the state s").err().unwrap();
+                let err = format!("{err:#}");
+                assert!(err.contains("connection reset"), "{err}");
+                assert!(err.contains("the state s"), "{err}");
+            }
         }
     }
 
@@ -346,10 +426,13 @@ mod tests {
         trailing.extend(b"{}");
         for text in [torn, trailing] {
             let keys = Keys::default();
-            let whole = read(Snapshot::Bytes(text.clone()), &keys, "the state s").err();
-            let streamed = read(Snapshot::File(file(&text)), &keys, "the state s").err();
-            let (whole, streamed) = (whole.unwrap(), streamed.unwrap());
-            assert_eq!(format!("{streamed:#}"), format!("{whole:#}"));
+            let whole = from_bytes(text.clone(), &keys, "the state s")
+                .err()
+                .unwrap();
+            for snapshot in both(&text) {
+                let streamed = read(snapshot, &keys, "the state s").err().unwrap();
+                assert_eq!(format!("{streamed:#}"), format!("{whole:#}"));
+            }
             assert!(
                 format!("{whole:#}").starts_with("reading the state s: "),
                 "{whole:#}"
