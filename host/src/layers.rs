@@ -4,7 +4,8 @@
 //! the import.
 //!
 //! Layers, lowest first (a module may import its own layer and those below it):
-//! 0. words: `text`, `output`, `duration`, `json_strict`, `tags`, `spi`, `interned`, `heap`;
+//! 0. words: `text`, `output`, `duration`, `json_strict`, `tags`, `spi`, `interned`, `heap`,
+//!    `tls`;
 //! 1. the parts: `spec`, `graph` (its algorithms, no pictures), `sandbox`, `registry`, `policy`,
 //!    `credentials`, `state`, `bundle`;
 //! 2. `engine` (a library that only emits events), with `engine::action` below the rest of it
@@ -20,7 +21,8 @@ use std::path::{Path, PathBuf};
 fn layer(module: &str) -> usize {
     match module.split("::").next().unwrap_or_default() {
         "" => 0,
-        "text" | "output" | "duration" | "json_strict" | "tags" | "spi" | "interned" | "heap" => 0,
+        "text" | "output" | "duration" | "json_strict" | "tags" | "spi" | "interned" | "heap"
+        | "tls" => 0,
         "spec" | "graph" | "sandbox" | "registry" | "credentials" | "state" | "policy"
         | "bundle" => 1,
         "engine" => 2,

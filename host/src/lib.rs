@@ -28,3 +28,4 @@ pub mod spi;
 pub mod state;
 pub mod tags;
 pub mod text;
+pub mod tls;

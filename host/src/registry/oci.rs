@@ -23,6 +23,7 @@ fn client(reference: &Reference) -> Client {
     } else {
         ClientProtocol::Https
     };
+    crate::tls::install();
     Client::new(ClientConfig {
         protocol,
         ..ClientConfig::default()

@@ -334,6 +334,7 @@ fn client(s3: &S3Location, runtime: &tokio::runtime::Handle) -> Result<AmazonS3>
             crate::text::escape(why)
         );
     }
+    crate::tls::install();
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(&s3.bucket)
         .with_region(access.region.as_deref().unwrap_or("us-east-1"))
