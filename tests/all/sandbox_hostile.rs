@@ -592,10 +592,7 @@ async fn reads_answered_for_another_object_are_faults() {
     let props = json!({});
     let err = f
         .provider
-        .read_many(
-            "Impostor",
-            &[("impostor-1", &props), ("impostor-2", &props)],
-        )
+        .read_many("Impostor", &[("impostor-1", "{}"), ("impostor-2", "{}")])
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Fault, "{err}");

@@ -166,7 +166,10 @@ async fn round(providers: &Providers, plugin: &str, type_name: &str, kind: &Kind
         }
     };
     for chunk in asked.chunks(size.max(1)) {
-        let items: Vec<(&str, &Value)> = chunk.iter().map(|(i, p)| (i.as_str(), p)).collect();
+        let texts: Vec<String> = chunk.iter().map(|(_, p)| p.to_string()).collect();
+        let items: Vec<(&str, &str)> = (chunk.iter().zip(&texts))
+            .map(|((i, _), p)| (i.as_str(), p.as_str()))
+            .collect();
         let answers = match provider.read_batch(type_name, &items).await {
             Ok(answers) => answers,
             Err(err) if retryable(err.kind) => continue,

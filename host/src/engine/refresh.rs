@@ -26,7 +26,6 @@ use crate::interned::Name;
 use crate::spi::Observed;
 use crate::text::escaped;
 use anyhow::{Result, anyhow, bail};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -208,7 +207,9 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
     let provider = ctx.providers.get(&batch.plugin)?.provider.clone();
     // The batch's IDs and last known properties, taken from the state now (a resource removed
     // meanwhile is simply not read).
-    let items: Vec<(String, String, Value)> = {
+    // Properties as the record holds their text (what the provider is sent), not as trees:
+    // up to `--parallelism` batches of hundreds are held at once.
+    let items: Vec<(String, String, Box<str>)> = {
         let store = ctx.store.lock().expect("state lock");
         let range = (
             Bound::Included(batch.first.as_str()),
@@ -219,7 +220,7 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
             .resources
             .range::<str, _>(range)
             .filter(|(_, r)| r.plugin == batch.plugin && r.type_name == batch.type_name)
-            .map(|(n, r)| (n.clone(), r.id().to_string(), r.properties().value()))
+            .map(|(n, r)| (n.clone(), r.id().to_string(), r.properties().text().into()))
             .collect()
     };
     let Some((first, ..)) = items.first() else {
@@ -231,7 +232,7 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
     };
     let op = Op::new(&ctx.events, &label, OpAction::Read);
     let type_name = &batch.type_name;
-    let asked: Vec<(&str, &Value)> = items.iter().map(|(_, id, p)| (id.as_str(), p)).collect();
+    let asked: Vec<(&str, &str)> = items.iter().map(|(_, id, p)| (id.as_str(), &**p)).collect();
     let answers = repeating_as(&ctx.interrupt, Some(&op), || {
         provider.read_batch(type_name, &asked)
     })
@@ -246,7 +247,7 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
                 let op = Op::new(&ctx.events, name, OpAction::Read);
                 op.retrying(1, super::retry::ATTEMPTS, std::time::Duration::ZERO, &err);
                 repeating_as(&ctx.interrupt, Some(&op), || {
-                    provider.read(type_name, id, properties)
+                    provider.read_text(type_name, id, properties)
                 })
                 .await
                 .map_err(|e| anyhow!("refreshing {name}: {e}"))?

@@ -322,12 +322,21 @@ impl Provider {
         id: &str,
         properties: &Value,
     ) -> Result<Option<Observed>, ProviderError> {
-        let properties = properties.to_string();
+        self.read_text(type_name, id, &properties.to_string()).await
+    }
+
+    /// [`Self::read`], the properties given as their JSON text (as a record holds them).
+    pub async fn read_text(
+        &self,
+        type_name: &str,
+        id: &str,
+        properties: &str,
+    ) -> Result<Option<Observed>, ProviderError> {
         let (result, denied) = self
             .call("read", async |i| {
                 i.world
                     .rkit_provider_resources()
-                    .call_read(&mut i.store, type_name, id, &properties)
+                    .call_read(&mut i.store, type_name, id, properties)
                     .await
             })
             .await?;
@@ -359,20 +368,20 @@ impl Provider {
         ))
     }
 
-    /// Reads many resources of one type in one call: one answer per `(id, properties)`, in
-    /// order (`Ok(None)`: gone; `Err`: that one failed). The whole call fails when the provider
+    /// Reads many resources of one type in one call: one answer per `(id, properties)` (the
+    /// properties as their JSON text), in order (`Ok(None)`: gone; `Err`: that one failed). The whole call fails when the provider
     /// fails it, answers with another number of answers than it was asked for, or answers one
     /// with an object carrying another ID than asked (a `fault` naming both).
     pub async fn read_many(
         &self,
         type_name: &str,
-        items: &[(&str, &Value)],
+        items: &[(&str, &str)],
     ) -> Result<Vec<Result<Option<Observed>, ProviderError>>, ProviderError> {
         let requests: Vec<wit::ReadRequest> = items
             .iter()
             .map(|(id, properties)| wit::ReadRequest {
                 id: id.to_string(),
-                properties: properties.to_string(),
+                properties: (*properties).to_string(),
             })
             .collect();
         let (result, denied) = self
@@ -413,10 +422,10 @@ impl Provider {
     pub async fn read_batch(
         &self,
         type_name: &str,
-        items: &[(&str, &Value)],
+        items: &[(&str, &str)],
     ) -> Result<Vec<Result<Option<Observed>, ProviderError>>, ProviderError> {
         match items {
-            [(id, properties)] => Ok(vec![Ok(self.read(type_name, id, properties).await?)]),
+            [(id, properties)] => Ok(vec![Ok(self.read_text(type_name, id, properties).await?)]),
             _ => self.read_many(type_name, items).await,
         }
     }
