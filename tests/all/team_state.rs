@@ -172,6 +172,20 @@ fn a_state_in_s3_applies_plans_and_destroys_and_compacts_its_journal() {
     assert!(team.run(0, &["plan", "SPEC"]).contains("No changes"));
     let listed = team.run(0, &["state", "list", "SPEC"]);
     assert_eq!(listed.lines().count(), 3, "{listed}");
+    // On a machine without CA certificates (the system's store empty) the state's client is
+    // still built (with Mozilla's roots) and reaches its plain-HTTP endpoint.
+    let no_roots = team.dir.path().join("no-roots");
+    std::fs::create_dir(&no_roots).unwrap();
+    std::fs::write(no_roots.join("empty.pem"), "").unwrap();
+    team.set_env(
+        "SSL_CERT_FILE",
+        Some(no_roots.join("empty.pem").to_str().unwrap()),
+    );
+    team.set_env("SSL_CERT_DIR", Some(no_roots.to_str().unwrap()));
+    let listed = team.run(0, &["state", "list", "SPEC"]);
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    team.set_env("SSL_CERT_FILE", None);
+    team.set_env("SSL_CERT_DIR", None);
     team.run(0, &["destroy", "SPEC", "--yes"]);
     let listed = team.run(0, &["state", "list", "SPEC"]);
     assert_eq!(listed.trim(), "", "{listed}");

@@ -51,7 +51,10 @@ pub fn batches<'a>(
     let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     // plugin, type, first, last, count
     let mut out: Vec<(&str, &str, &str, &str, usize)> = Vec::new();
+    let mut before: Option<&str> = None;
     for (name, plugin, type_name) in recorded {
+        debug_assert!(before < Some(name), "batches are read in the state's order");
+        before = Some(name);
         let limit = size(plugin, type_name).max(1);
         match open.get(&(plugin, type_name)) {
             Some(&i) if out[i].4 < limit => {
@@ -207,8 +210,9 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
     let provider = ctx.providers.get(&batch.plugin)?.provider.clone();
     // The batch's IDs and last known properties, taken from the state now (a resource removed
     // meanwhile is simply not read).
-    // Properties as the record holds their text (what the provider is sent), not as trees:
-    // up to `--parallelism` batches of hundreds are held at once.
+    // Properties as the text the provider is sent, not as trees: up to `--parallelism`
+    // batches of hundreds are held at once. Written from their value (not the record's text
+    // as it is): a state edited by hand may repeat a key, which a value reads as its last.
     let items: Vec<(String, String, Box<str>)> = {
         let store = ctx.store.lock().expect("state lock");
         let range = (
@@ -220,7 +224,10 @@ async fn read_all(ctx: &Context, batch: &Batch) -> Result<Vec<(String, Option<Ob
             .resources
             .range::<str, _>(range)
             .filter(|(_, r)| r.plugin == batch.plugin && r.type_name == batch.type_name)
-            .map(|(n, r)| (n.clone(), r.id().to_string(), r.properties().text().into()))
+            .map(|(n, r)| {
+                let properties = r.properties().value().to_string().into();
+                (n.clone(), r.id().to_string(), properties)
+            })
             .collect()
     };
     let Some((first, ..)) = items.first() else {

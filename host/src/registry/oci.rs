@@ -4,7 +4,7 @@
 
 use super::Artifact;
 use anyhow::{Result, anyhow};
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
@@ -16,7 +16,7 @@ fn is_loopback(registry: &str) -> bool {
     host == "localhost" || host.starts_with("127.") || host == "::1"
 }
 
-fn client(reference: &Reference) -> Client {
+fn client(reference: &Reference) -> Result<Client> {
     let registry = reference.resolve_registry().to_string();
     let protocol = if is_loopback(&registry) {
         ClientProtocol::HttpsExcept(vec![registry])
@@ -24,10 +24,21 @@ fn client(reference: &Reference) -> Client {
         ClientProtocol::Https
     };
     crate::tls::install();
-    Client::new(ClientConfig {
+    let extra_root_certificates = crate::tls::fallback_roots()
+        .iter()
+        .map(|root| Certificate {
+            encoding: CertificateEncoding::Der,
+            data: root.to_vec(),
+        })
+        .collect();
+    // Not `Client::new`: it would fall back to a default client (one that panics when it
+    // cannot be built) instead of saying why.
+    Client::try_from(ClientConfig {
         protocol,
+        extra_root_certificates,
         ..ClientConfig::default()
     })
+    .map_err(|err| anyhow!("the registry client: {err}"))
 }
 
 fn auth() -> RegistryAuth {
@@ -42,7 +53,7 @@ fn auth() -> RegistryAuth {
 
 /// Pushes `artifact` to `reference` (a tag); returns the manifest digest.
 pub async fn push(reference: &Reference, artifact: &Artifact) -> Result<String> {
-    let client = client(reference);
+    let client = client(reference)?;
     let auth = auth();
     let manifest = artifact.manifest();
     client
@@ -76,7 +87,7 @@ fn not_found(err: &OciDistributionError) -> bool {
 pub async fn pull(
     reference: &Reference,
 ) -> Result<Option<(String, OciImageManifest, Vec<Vec<u8>>)>> {
-    let client = client(reference);
+    let client = client(reference)?;
     let (manifest, digest) = match client.pull_image_manifest(reference, &auth()).await {
         Ok(found) => found,
         Err(err) if not_found(&err) => return Ok(None),

@@ -159,6 +159,19 @@ impl Remote {
         .map_err(|e| anyhow!("{e}"))
     }
 
+    /// The ETag of the object at `path`; `None` if there is none.
+    fn etag(&self, path: &StorePath) -> Result<Option<String>> {
+        let (store, path) = (self.store.clone(), path.clone());
+        self.run(async move {
+            match store.head(&path).await {
+                Ok(meta) => Ok(meta.e_tag),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(err) => Err(err),
+            }
+        })
+        .map_err(|e| anyhow!("{e}"))
+    }
+
     fn present(&self, path: &StorePath) -> Result<bool> {
         let (store, path) = (self.store.clone(), path.clone());
         self.run(async move {
@@ -339,6 +352,14 @@ fn client(s3: &S3Location, runtime: &tokio::runtime::Handle) -> Result<AmazonS3>
         .with_bucket_name(&s3.bucket)
         .with_region(access.region.as_deref().unwrap_or("us-east-1"))
         .with_credentials(Arc::new(SdkCredentials(access.provider)));
+    let roots = crate::tls::fallback_roots();
+    if !roots.is_empty() {
+        let mut options = object_store::ClientOptions::new();
+        for root in roots {
+            options = options.with_root_certificate(object_store::Certificate::from_der(root)?);
+        }
+        builder = builder.with_client_options(options);
+    }
     if let Some(endpoint) = &access.endpoint {
         builder = builder
             .with_endpoint(endpoint)
@@ -904,6 +925,13 @@ impl S3Backend {
             let Some(journal) = self.read_journal(&what, unread)? else {
                 continue;
             };
+            // Without the lease, another rkit may have compacted while the snapshot was read:
+            // its journal objects gone before the listing, the snapshot read older than the
+            // one holding them. A compaction replaces the snapshot before it deletes, so the
+            // same snapshot still there means the listing missed nothing.
+            if self.held.is_none() && !self.snapshot_unchanged(&what)? {
+                continue;
+            }
             if let Some(from) = self.took_over.take()
                 && self.fence(&from)?
             {
@@ -924,6 +952,7 @@ impl S3Backend {
     ) -> Result<(SnapshotHeader, Option<T>)> {
         let key = StorePath::from(self.key.clone());
         let Some((mut body, size, etag)) = self.remote.get_streamed(&key)? else {
+            self.snapshot_etag = None;
             return Ok((SnapshotHeader::default(), None));
         };
         self.snapshot_etag = etag;
@@ -940,6 +969,20 @@ impl S3Backend {
             size,
         })?;
         Ok((folded, Some(opened)))
+    }
+
+    /// Whether the snapshot is still the one read (its ETag, or still none); counts a
+    /// reload when it is not.
+    fn snapshot_unchanged(&mut self, what: &str) -> Result<bool> {
+        let now = self.remote.etag(&StorePath::from(self.key.clone()))?;
+        if now == self.snapshot_etag {
+            return Ok(true);
+        }
+        self.reloads += 1;
+        if self.reloads > 5 {
+            bail!("{what} kept changing while it was read (compacted 5 times): run again");
+        }
+        Ok(false)
     }
 
     /// Lists the journal objects, in slot order, noting each and the next free slot; those at

@@ -107,7 +107,8 @@ fn from_pieces(input: impl BufRead, keys: &Keys, what: &str) -> Result<(State, B
     Ok((parsed.with_context(|| format!("reading {what}"))?, bound))
 }
 
-/// A snapshot of about `size` bytes read from `input`: in the clear or sealed in pieces,
+/// A snapshot read from `input`, announced as `size` bytes (room reserved by it; the size
+/// given out is what was read): in the clear or sealed in pieces,
 /// parsed as it is read; sealed whole (format 2) or within one chunk, read whole and opened.
 fn from_reader(mut input: impl Read, size: usize, keys: &Keys, what: &str) -> Result<Opened> {
     let mut start = Vec::with_capacity(CHUNK);
@@ -120,11 +121,12 @@ fn from_reader(mut input: impl Read, size: usize, keys: &Keys, what: &str) -> Re
         let mut hashed =
             BufReader::with_capacity(CHUNK, Hashed::new(start.as_slice().chain(input)));
         let (state, bound) = from_pieces(&mut hashed, keys, what)?;
+        let hashed = hashed.into_inner();
         return Ok(Opened {
             state,
-            digest: hashed.into_inner().digest(),
+            size: hashed.size,
+            digest: hashed.digest(),
             bound,
-            size,
             stored_as_now,
         });
     }
@@ -142,11 +144,12 @@ fn from_reader(mut input: impl Read, size: usize, keys: &Keys, what: &str) -> Re
     let mut hashed = BufReader::with_capacity(CHUNK, Hashed::new(start.as_slice().chain(input)));
     let state = serde_json::from_reader::<_, State>(&mut hashed)
         .with_context(|| format!("reading {what}"))?;
+    let hashed = hashed.into_inner();
     Ok(Opened {
         state,
-        digest: hashed.into_inner().digest(),
+        size: hashed.size,
+        digest: hashed.digest(),
         bound,
-        size,
         stored_as_now: keys.store_as(&start),
     })
 }

