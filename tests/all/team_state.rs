@@ -127,9 +127,14 @@ impl<'a> Team<'a> {
 
     /// Starts `apply --json --parallelism 2` and waits until `n` resources were created.
     fn apply_until(&self, n: usize, lease_seconds: u64) -> (Child, Vec<Value>) {
+        self.apply_of_until("SPEC", n, lease_seconds)
+    }
+
+    /// The same, of `what` (the spec, or a plan saved from it).
+    fn apply_of_until(&self, what: &str, n: usize, lease_seconds: u64) -> (Child, Vec<Value>) {
         let mut child = self
             .command(
-                &["apply", "SPEC", "--yes", "--json", "--parallelism", "2"],
+                &["apply", what, "--yes", "--json", "--parallelism", "2"],
                 lease_seconds,
             )
             .stdout(Stdio::piped())
@@ -753,6 +758,46 @@ fn a_sealed_state_converges_within_three_runs_with_a_fifth_of_its_requests_faili
             .collect();
         assert!(journal.is_empty(), "{what}: left behind: {journal:?}");
     }
+}
+
+/// A sealed snapshot is sent as it is made, sealed anew for each try (issue 31): the one whose
+/// answer was lost is recognised when read back, and what the run journals after it chains on
+/// it, so that a run killed before its last compaction leaves a state the next run reads.
+#[test]
+fn a_sealed_snapshot_whose_answer_is_lost_is_recognised_and_chained_on() {
+    use common::fault_proxy::{Fault, FaultProxy, Policy};
+    let moto = Moto::start();
+    let team = Team::new(&moto);
+    let proxy = FaultProxy::start(&moto.endpoint, Policy::Pass);
+    let n = 6;
+    sealed_stack(&team, "stacks/web.json", n, 400, Some(&proxy.endpoint));
+    // A plan saved before the state exists starts its lineage: applied, its first write is
+    // a snapshot of that lineage, before its first create.
+    team.run(0, &["plan", "SPEC", "--out", "saved.plan"]);
+    proxy.set_policy(Policy::DropNth {
+        contains: format!("PUT /{BUCKET}/stacks/web.json$"),
+        nth: 1,
+    });
+    let (mut child, _) = team.apply_of_until("saved.plan", 2, 30);
+    signal(&child, libc::SIGKILL);
+    child.wait().unwrap();
+    proxy.set_policy(Policy::Pass);
+    let dropped: Vec<String> = (proxy.log().into_iter())
+        .filter(|(_, f)| *f == Fault::DropAnswer)
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(dropped, [format!("PUT /{BUCKET}/stacks/web.json")]);
+    assert!(!team.journal().is_empty(), "killed before its last compaction");
+    // Read whole: the journal chains on the snapshot that landed.
+    let listed = team.run(0, &["state", "list", "SPEC"]);
+    assert!(listed.lines().count() >= 2, "{listed}");
+    let (converged, said) = apply_within(&team, 2, "4");
+    assert!(converged, "{said:#?}");
+    let plan = team.run(0, &["plan", "SPEC"]);
+    assert!(
+        plan.contains(&format!("No changes: {n} resources are up to date.")),
+        "{plan}"
+    );
 }
 
 /// `kill -9` at random points of applies whose state requests fail 5% of each kind: the next

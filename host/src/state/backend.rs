@@ -30,8 +30,9 @@ pub struct Loaded {
     pub journal: Vec<Part>,
 }
 
-/// What writes a snapshot's bytes.
-pub type Write<'a> = &'a mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>;
+/// What writes a snapshot's bytes, as often as a backend asks (each time the same state; a
+/// sealed one under a fresh salt, so not the same bytes): the digest of what it wrote.
+pub type Write<'a> = &'a mut (dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<String> + Send);
 
 /// A place a state is kept.
 pub trait Backend: Send {
@@ -46,17 +47,10 @@ pub trait Backend: Send {
     /// when `sync`, on stable storage before it returns (with everything before them). A
     /// store whose every answered write is durable (S3) ignores `sync`.
     fn append(&mut self, lines: &[u8], sync: bool) -> Result<()>;
-    /// Replaces the snapshot with `snapshot` (holding everything up to `serial`) and drops the
-    /// journal it holds.
-    fn compact(&mut self, snapshot: &[u8], serial: u64) -> Result<()>;
-    /// The same, the snapshot being what `write` writes: a backend keeping it in a file
-    /// writes it there as it is made (no copy of a state's whole text held); S3 holds it once,
-    /// as the body it sends; by default it is held whole and given to `compact`.
-    fn compact_written(&mut self, write: Write<'_>, serial: u64) -> Result<()> {
-        let mut snapshot = Vec::new();
-        write(&mut snapshot)?;
-        self.compact(&snapshot, serial)
-    }
+    /// Replaces the snapshot with what `write` writes (holding everything up to `serial`) and
+    /// drops the journal it holds: the digest of the snapshot now stored. Its whole text is
+    /// never held: a file is written as it is made, an S3 object sent as it is made.
+    fn compact(&mut self, write: Write<'_>, serial: u64) -> Result<String>;
     /// Whether it stores nothing besides the snapshot that a compaction would fold or remove
     /// (a journal object below the snapshot's slot, a fence), and would take a compaction
     /// (a lease still held; its error otherwise): only then may a compaction of a state

@@ -169,11 +169,7 @@ impl Backend for FileBackend {
         })
     }
 
-    fn compact(&mut self, snapshot: &[u8], serial: u64) -> Result<()> {
-        self.compact_written(&mut |file| file.write_all(snapshot), serial)
-    }
-
-    fn compact_written(&mut self, write: backend::Write<'_>, _serial: u64) -> Result<()> {
+    fn compact(&mut self, write: backend::Write<'_>, _serial: u64) -> Result<String> {
         let unchanged = |step: String, err: std::io::Error| {
             anyhow!(
                 "{step} failed: {err}; the state {} is as it was (its journal holds every \
@@ -183,13 +179,16 @@ impl Backend for FileBackend {
         };
         let tmp = sibling(&self.path, ".tmp");
         let written = File::create(&tmp).and_then(|mut file| {
-            write(&mut file)?;
-            file.sync_all()
+            let digest = write(&mut file)?;
+            file.sync_all().map(|()| digest)
         });
-        if let Err(err) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(unchanged(format!("writing {}", tmp.display()), err));
-        }
+        let digest = match written {
+            Ok(digest) => digest,
+            Err(err) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(unchanged(format!("writing {}", tmp.display()), err));
+            }
+        };
         if let Err(err) = std::fs::rename(&tmp, &self.path) {
             let _ = std::fs::remove_file(&tmp);
             return Err(unchanged(
@@ -216,7 +215,8 @@ impl Backend for FileBackend {
                      what it holds)",
                     sibling(&self.path, ".journal").display()
                 )
-            })
+            })?;
+        Ok(digest)
     }
 }
 

@@ -581,15 +581,11 @@ impl StateStore {
     /// the clear). Its digest.
     fn write_snapshot(&self) -> Result<String> {
         let mut backend = self.writer.lock().expect("state writer");
-        let mut written = None;
-        backend.compact_written(
-            &mut |out| {
-                written = Some(snapshot::write(&self.state, &self.keys, out)?.0);
-                Ok(())
-            },
+        let (state, keys) = (&self.state, &self.keys);
+        backend.compact(
+            &mut |out| Ok(snapshot::write(state, keys, out)?.0),
             self.state.serial,
-        )?;
-        Ok(written.expect("a snapshot compacted was written"))
+        )
     }
 }
 
@@ -1000,7 +996,7 @@ mod tests {
         fn append(&mut self, _: &[u8], _: bool) -> Result<()> {
             unreachable!()
         }
-        fn compact(&mut self, _: &[u8], _: u64) -> Result<()> {
+        fn compact(&mut self, _: backend::Write<'_>, _: u64) -> Result<String> {
             unreachable!()
         }
     }

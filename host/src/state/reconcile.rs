@@ -25,6 +25,17 @@ pub enum Written {
     Refused(Option<Vec<u8>>),
 }
 
+/// How one try of a write was answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tried {
+    /// Written: its ETag.
+    Landed(String),
+    /// The store refused the condition.
+    ConditionFailed,
+    /// No answer (the error seen instead).
+    Unanswered(String),
+}
+
 /// What to do once the object was read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum After {

@@ -2,7 +2,8 @@
 //! journal as one object per write (the changes of the operations that finished together) at
 //! `KEY.journal/SLOT` (20-digit slots), the lease at
 //! `KEY.lock` (see [`super::lease`]). Requests go through `object_store`, with S3's native
-//! conditional writes.
+//! conditional writes; the snapshot is sent as it is made, by a PUT object_store presigns
+//! (see [`put`]).
 //!
 //! Invariants:
 //! - Every journal object is created with `If-None-Match: *` at the next slot, so two writers
@@ -19,9 +20,11 @@
 //!   [`super::chain`]): a changed, deleted, moved or replayed object is refused by name.
 //! - Every request may be carried out and its answer lost: every write (journal, snapshot,
 //!   fence, lease) goes through [`super::reconcile`], which reads the object back after a lost
-//!   answer or a refused condition and decides from what is there: a journal object or
-//!   snapshot is ours when its bytes are, the lease when its ID and token are (whatever its
-//!   `Until`: a renewal whose answer was lost is never taken for another's takeover).
+//!   answer or a refused condition and decides from what is there: a journal object is ours
+//!   when its bytes are, the snapshot when the SHA-256 of its bytes is one of this write's
+//!   tries' (each made again, sealed under a fresh salt), the lease when its ID and token
+//!   are (whatever its `Until`: a renewal whose answer was lost is never taken for another's
+//!   takeover).
 //! - The snapshot is replaced only if its ETag is still the one read (`If-Match`), and only
 //!   while the lease is still ours; journal objects are deleted only after the snapshot that
 //!   holds them is written.
@@ -29,12 +32,13 @@
 //!   by `object_store` here); requests run on this backend's own runtime thread.
 
 mod body;
+mod put;
 
 use super::Locked;
 use super::backend::{Backend, Loaded, Open, Part, Write};
 use super::lease::{self, Decision, Lease};
 use super::location::{Location, S3Location};
-use super::reconcile::{self, After, Answer, Written};
+use super::reconcile::{self, After, Answer, Tried, Written};
 use super::sdk_credentials::SdkCredentials;
 use super::snapshot::Snapshot;
 use crate::duration::rfc3339;
@@ -85,6 +89,10 @@ struct SnapshotHeader {
     token: u64,
 }
 
+/// What a write found when it read its object back: its bytes (or what the caller knows
+/// them by) and its ETag; `None` if there is none.
+type There = Option<(Vec<u8>, Option<String>)>;
+
 /// Requests to one bucket, run on a runtime of their own (callers may be inside another).
 #[derive(Clone)]
 struct Remote {
@@ -102,7 +110,7 @@ impl Remote {
             .expect("the state's runtime runs until the backend is dropped")
     }
 
-    fn get(&self, path: &StorePath) -> Result<Option<(Vec<u8>, Option<String>)>> {
+    fn get(&self, path: &StorePath) -> Result<There> {
         let (store, path) = (self.store.clone(), path.clone());
         self.run(async move {
             match store.get(&path).await {
@@ -204,13 +212,35 @@ impl Remote {
         .map_err(|e| anyhow!("{e}"))
     }
 
-    /// A conditional write decided from what is there (see [`super::reconcile`]): tried again
-    /// while unanswered and not there, at most [`reconcile::ATTEMPTS`] times. `ours` recognises
-    /// this write's content (or the caller's identity in it); `what` names it in errors.
+    /// A conditional write of `bytes` decided from what is there (see [`super::reconcile`]).
+    /// `ours` recognises this write's content (or the caller's identity in it); `what` names
+    /// it in errors.
     fn write(
         &self,
         path: &StorePath,
         bytes: &Bytes,
+        mode: PutMode,
+        ours: &dyn Fn(&[u8]) -> bool,
+        what: &str,
+    ) -> Result<Written> {
+        let mut put = |mode: PutMode| {
+            Ok(match self.put(path, bytes.clone(), mode) {
+                Ok(Some(etag)) => Tried::Landed(etag),
+                Ok(None) => Tried::ConditionFailed,
+                Err(err) => Tried::Unanswered(err.to_string()),
+            })
+        };
+        self.write_with(&mut put, &|| self.get(path), mode, ours, what)
+    }
+
+    /// A conditional write, each try made by `put` and read back by `read_back` (what is
+    /// there, as `ours` recognises it, and its ETag): tried again while unanswered and not
+    /// there, at most [`reconcile::ATTEMPTS`] times. An error from `put` is not a try's: it
+    /// ends the write.
+    fn write_with(
+        &self,
+        put: &mut dyn FnMut(PutMode) -> Result<Tried>,
+        read_back: &dyn Fn() -> Result<There>,
         mode: PutMode,
         ours: &dyn Fn(&[u8]) -> bool,
         what: &str,
@@ -222,15 +252,15 @@ impl Remote {
         let mut last = String::new();
         let mut checked = false;
         for attempt in 1..=reconcile::ATTEMPTS {
-            let answer = match self.put(path, bytes.clone(), mode.clone()) {
-                Ok(Some(etag)) => return Ok(Written::Landed(etag)),
-                Ok(None) => Answer::ConditionFailed,
-                Err(err) => {
-                    last = err.to_string();
+            let answer = match put(mode.clone())? {
+                Tried::Landed(etag) => return Ok(Written::Landed(etag)),
+                Tried::ConditionFailed => Answer::ConditionFailed,
+                Tried::Unanswered(err) => {
+                    last = err;
                     Answer::Unanswered
                 }
             };
-            match self.get(path) {
+            match read_back() {
                 Ok(there) => {
                     checked = true;
                     let view = there.as_ref().map(|(b, e)| (b.as_slice(), e.as_deref()));
@@ -309,6 +339,8 @@ pub struct S3Backend {
     /// Whose it was, for the user.
     taken_from: Option<String>,
     renewer: Option<(std::thread::JoinHandle<()>, Arc<AtomicBool>)>,
+    /// The client snapshots are sent with (see [`put`]), built at the first.
+    sender: Option<reqwest::Client>,
 }
 
 fn slot_path(key: &str, slot: u64) -> StorePath {
@@ -405,6 +437,7 @@ impl S3Backend {
             took_over: None,
             taken_from: None,
             renewer: None,
+            sender: None,
         };
         if lock {
             backend.acquire(super::lock_timeout())?;
@@ -830,31 +863,24 @@ impl Backend for S3Backend {
         self.write_slot(body)
     }
 
-    fn compact(&mut self, snapshot: &[u8], serial: u64) -> Result<()> {
-        self.compact_written(&mut |out| out.write_all(snapshot), serial)
-    }
-
-    /// The snapshot written after its header into the one buffer every attempt sends, made
-    /// at its size (a 100,000-resource state is ~30 MB: not copied for the header, nor per
-    /// attempt, nor as the buffer grows).
-    fn compact_written(&mut self, write: Write<'_>, _serial: u64) -> Result<()> {
+    /// The snapshot sent after its header as it is made (see [`put`]): counted first, then
+    /// made again for each try (a 100,000-resource state is ~30 MB, never held whole).
+    fn compact(&mut self, write: Write<'_>, _serial: u64) -> Result<String> {
         let header = SnapshotHeader {
             next_slot: self.next_slot,
             token: self.token().0,
         };
-        let mut line = serde_json::to_vec(&header)?;
-        line.push(b'\n');
-        // Made once to be counted, then into a buffer of exactly its size: grown by doubling,
-        // a body of 30 MB was copied at each step and peaked at 1.5 times its size.
-        let mut counted = Counted(0);
+        let mut head = serde_json::to_vec(&header)?;
+        head.push(b'\n');
+        let mut counted = Counted(head.len());
         write(&mut counted)?;
-        let mut body = Vec::with_capacity(line.len() + counted.0);
-        body.extend_from_slice(&line);
-        write(&mut body)?;
         // Still ours? (A holder whose lease was taken over must not replace the snapshot.)
-        // Asked once the snapshot is made, right before it is sent.
+        // Asked once the snapshot was counted, right before it is sent.
         self.check_lease(true)?;
-        let body = Bytes::from(body);
+        let client = match &self.sender {
+            Some(client) => client.clone(),
+            None => self.sender.insert(put::client()?).clone(),
+        };
         let path = StorePath::from(self.key.clone());
         let mode = match self.snapshot_etag.take() {
             None => PutMode::Create,
@@ -863,9 +889,29 @@ impl Backend for S3Backend {
                 version: None,
             }),
         };
-        let ours = |b: &[u8]| b == &body[..];
+        // Every try sent whole, and the SHA-256 of the object last seen ours (put or read).
+        let sent = std::cell::RefCell::new(Vec::<put::Sent>::new());
+        let seen = std::cell::RefCell::new(None::<Vec<u8>>);
+        let remote = &self.remote;
+        let mut try_once = |mode: PutMode| {
+            let body = (head.as_slice(), counted.0 as u64);
+            let (tried, made) = put::put(remote, &client, &path, mode, body, &mut *write)?;
+            if let Some(made) = made {
+                if let Tried::Landed(_) = tried {
+                    *seen.borrow_mut() = Some(made.sha.to_vec());
+                }
+                sent.borrow_mut().push(made);
+            }
+            Ok(tried)
+        };
+        let read_back = || {
+            let there = put::read_back(remote, &path)?;
+            *seen.borrow_mut() = there.as_ref().map(|(sha, _)| sha.clone());
+            Ok(there)
+        };
+        let ours = |sha: &[u8]| sent.borrow().iter().any(|s| s.sha[..] == *sha);
         let what = format!("the snapshot of the state {}", self.what());
-        let etag = match self.remote.write(&path, &body, mode, &ours, &what)? {
+        let etag = match remote.write_with(&mut try_once, &read_back, mode, &ours, &what)? {
             Written::Landed(etag) => etag,
             Written::Refused(_) => bail!(
                 "the state {} was replaced by another rkit since this one read it; this run \
@@ -873,11 +919,20 @@ impl Backend for S3Backend {
                 self.what()
             ),
         };
+        let landed = seen
+            .into_inner()
+            .expect("a snapshot landed was put or read back");
+        let digest = sent
+            .into_inner()
+            .into_iter()
+            .find(|s| s.sha[..] == landed[..])
+            .map(|s| s.digest)
+            .expect("a snapshot landed is one of this write's tries");
         self.snapshot_etag = Some(etag);
         for path in std::mem::take(&mut self.journaled) {
             self.remote.delete(&path)?;
         }
-        Ok(())
+        Ok(digest)
     }
 }
 
