@@ -1,15 +1,16 @@
 //! One resource as recorded: its provider and type, and, packed in one allocation, its ID,
 //! properties, attributes, what it depended on, its tags, what of it is sensitive and
 //! whether its ID is provisional. A state of 100,000 records holds 32 bytes beside each
-//! name and one allocation a record, not 144 bytes and six.
+//! name and one allocation a record, not 144 bytes and six; a string's length in it is
+//! mostly one byte.
 //!
 //! Invariants:
 //! - Stored and read as ever: `Plugin`, `Type`, `ID`, `Properties`, `Attributes`, then
 //!   `DependsOn`, `Tags` and `Sensitive` (each left out when empty) and `Provisional` (left
 //!   out when false), in that order.
-//! - The packed bytes are three counts (dependencies, tags, sensitive paths; 4 bytes each,
-//!   little-endian) and a byte that is 1 when the ID is provisional, then, as [`packed`]
-//!   writes strings: the ID, each dependency in its order, each tag's key then value
+//! - The packed bytes are a byte that is 1 when the ID is provisional, three counts
+//!   (dependencies, tags, sensitive paths; as [`packed::push_len`] writes them), then, as
+//!   [`packed`] writes strings: the ID, each dependency in its order, each tag's key then value
 //!   (sorted by key, each key once, as a [`TagList`] holds them), each sensitive path in its
 //!   order, then the properties' and the attributes' compact text (as a [`Compact`] wrote
 //!   them). They are only made by [`Packed::new`].
@@ -239,9 +240,8 @@ impl PartialEq for ResourceState {
 
 const NONE: [&str; 0] = [];
 const TAGS_NONE: [(&str, &str); 0] = [];
-/// Where the packed bytes say whether the ID is provisional; the strings start after it.
-const PROVISIONAL: usize = 12;
-const STRINGS: usize = 13;
+/// Where the packed bytes say whether the ID is provisional; the counts follow it.
+const PROVISIONAL: usize = 0;
 
 /// A record's parts, as they are packed (and read back: `D`, `T` and `S` the views).
 struct Parts<'a, D, T, S> {
@@ -271,47 +271,50 @@ impl Packed {
         thread_local! {
             static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
         }
-        // Written into a buffer kept per thread, then copied into an allocation of exactly
-        // its size (a vector grown and shrunk may keep a block of twice the size).
-        let mut bytes = SCRATCH.take();
-        bytes.clear();
-        bytes.resize(STRINGS, 0);
-        packed::push(&mut bytes, parts.id);
-        let mut counts = [0u32; 3];
+        // The strings are written into a buffer kept per thread, then copied after the head
+        // into an allocation of exactly its size (a vector grown and shrunk may keep a block
+        // of twice the size).
+        let mut strings = SCRATCH.take();
+        strings.clear();
+        packed::push(&mut strings, parts.id);
+        let mut counts = [0usize; 3];
         for dep in parts.depends_on {
-            packed::push(&mut bytes, dep.as_ref());
+            packed::push(&mut strings, dep.as_ref());
             counts[0] += 1;
         }
         for (key, value) in parts.tags {
-            packed::push(&mut bytes, key.as_ref());
-            packed::push(&mut bytes, value.as_ref());
+            packed::push(&mut strings, key.as_ref());
+            packed::push(&mut strings, value.as_ref());
             counts[1] += 1;
         }
         for path in parts.sensitive {
-            packed::push(&mut bytes, path.as_ref());
+            packed::push(&mut strings, path.as_ref());
             counts[2] += 1;
         }
-        packed::push(&mut bytes, parts.properties);
-        packed::push(&mut bytes, parts.attributes);
-        for (at, count) in counts.iter().enumerate() {
-            bytes[4 * at..4 * at + 4].copy_from_slice(&count.to_le_bytes());
+        packed::push(&mut strings, parts.properties);
+        packed::push(&mut strings, parts.attributes);
+        let head: usize = 1 + counts.iter().map(|c| packed::len_size(*c)).sum::<usize>();
+        let mut bytes = Vec::with_capacity(head + strings.len());
+        bytes.push(0);
+        for count in counts {
+            packed::push_len(&mut bytes, count);
         }
-        let packed = Packed(Box::from(bytes.as_slice()));
+        bytes.extend_from_slice(&strings);
+        let packed = Packed(bytes.into_boxed_slice());
         // One large record must not stay held.
-        if bytes.capacity() <= 64 * 1024 {
-            SCRATCH.set(bytes);
+        if strings.capacity() <= 64 * 1024 {
+            SCRATCH.set(strings);
         }
         packed
     }
 
     /// Its parts, read in place.
     fn parts(&self) -> Parts<'_, Names<'_>, Tags<'_>, Names<'_>> {
-        let count = |at: usize| {
-            let bytes: [u8; 4] = self.0[at..at + 4].try_into().expect("4 bytes");
-            u32::from_le_bytes(bytes) as usize
-        };
-        let (deps, tags, sensitive) = (count(0), count(4), count(8));
-        let mut strings = packed::strings(&self.0[STRINGS..]);
+        let counted = "a record holds its counts";
+        let (deps, rest) = packed::read_len(&self.0[PROVISIONAL + 1..]).expect(counted);
+        let (tags, rest) = packed::read_len(rest).expect(counted);
+        let (sensitive, rest) = packed::read_len(rest).expect(counted);
+        let mut strings = packed::strings(rest);
         let id = strings.next().expect("a record holds its ID");
         let deps_at = strings;
         let tags_at = skip(deps_at, deps);

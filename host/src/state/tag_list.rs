@@ -1,11 +1,11 @@
 //! A recorded resource's tags as one packed allocation: the same map (stored and read as a
 //! JSON object, its keys in order), without a tree's node or a string per tag (a `BTreeMap`
-//! of two tags costs ~550 bytes, a list of pairs ~150; this, the tags' text and 4 bytes a
+//! of two tags costs ~550 bytes, a list of pairs ~150; this, the tags' text and a byte a
 //! string).
 //!
 //! Invariants: keys are unique and sorted; reading a JSON object keeps the last value of a
-//! repeated key, as a map would. The bytes are each key then its value, each a 4-byte length
-//! (little-endian) and its UTF-8 text, as [`packed`] writes them.
+//! repeated key, as a map would. The bytes are each key then its value, each its length and
+//! its UTF-8 text, as [`packed`] writes them.
 
 use super::packed;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
