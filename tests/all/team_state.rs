@@ -787,7 +787,10 @@ fn a_sealed_snapshot_whose_answer_is_lost_is_recognised_and_chained_on() {
         .map(|(a, _)| a)
         .collect();
     assert_eq!(dropped, [format!("PUT /{BUCKET}/stacks/web.json")]);
-    assert!(!team.journal().is_empty(), "killed before its last compaction");
+    assert!(
+        !team.journal().is_empty(),
+        "killed before its last compaction"
+    );
     // Read whole: the journal chains on the snapshot that landed.
     let listed = team.run(0, &["state", "list", "SPEC"]);
     assert!(listed.lines().count() >= 2, "{listed}");

@@ -136,9 +136,10 @@ pub async fn identity(settings: Settings, sources: &Sources) -> Result<Identity>
 /// find it there first (keys, region, endpoint), without building the chain: no shared file
 /// is read and no service asked, and the SDK's configuration code is not run (~6 MiB of
 /// code a run would otherwise touch). `None` when anything is left to the chain: explicit
-/// keys or a profile in the spec, no keys or no region in the environment, an endpoint a
-/// shared file might give (one exists and neither the spec nor `AWS_ENDPOINT_URL` names
-/// one), or `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`.
+/// keys or a profile in the spec, no keys or no region in the environment (or one of them
+/// set to blanks), a shared file that may exist without an endpoint from the spec (it may
+/// name one, or tell the chain to ignore `AWS_ENDPOINT_URL`), or
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`.
 fn from_environment(settings: &Settings, sources: &Sources) -> Option<Identity> {
     let (None, None, None, None) = (
         &settings.explicit.0,
@@ -148,22 +149,35 @@ fn from_environment(settings: &Settings, sources: &Sources) -> Option<Identity> 
     ) else {
         return None;
     };
-    let key = sources.var("AWS_ACCESS_KEY_ID")?;
-    let secret = sources.var("AWS_SECRET_ACCESS_KEY")?;
-    let token = sources.var("AWS_SESSION_TOKEN");
-    let region = (settings.region.clone())
-        .or_else(|| sources.var("AWS_REGION"))
-        .or_else(|| sources.var("AWS_DEFAULT_REGION"))?;
+    // Each variable the chain would read set to nothing but blanks: left to the chain,
+    // which reads such values its own way.
+    let set = |name: &str| match sources.env.get(name) {
+        Ok(value) if value.trim().is_empty() => Err(()),
+        Ok(value) => Ok(Some(value)),
+        Err(_) => Ok(None),
+    };
+    let key = set("AWS_ACCESS_KEY_ID").ok()??;
+    let secret = set("AWS_SECRET_ACCESS_KEY").ok()??;
+    // A token of blanks is none, as the chain reads it.
+    let token = set("AWS_SESSION_TOKEN").unwrap_or(None);
+    let token = token.map(|t| t.trim().to_string());
+    let region = match settings.region.clone() {
+        Some(region) => region,
+        None => set("AWS_REGION")
+            .ok()?
+            .or(set("AWS_DEFAULT_REGION").ok()?)?,
+    };
     if sources.var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some() {
         return None;
     }
-    let endpoint = settings
-        .endpoint
-        .clone()
-        .or_else(|| sources.var("AWS_ENDPOINT_URL"));
-    if endpoint.is_none() && shared_files_may_exist(sources) {
-        return None;
-    }
+    // `AWS_ENDPOINT_URL` is the chain's, and a profile may tell it to ignore it: taken only
+    // where no shared file is (the spec's endpoint, or `AWS_ENDPOINT_URL_S3`, is taken as
+    // given either way).
+    let endpoint = match settings.endpoint.clone() {
+        Some(endpoint) => Some(endpoint),
+        None if shared_files_may_exist(sources) => return None,
+        None => set("AWS_ENDPOINT_URL").ok()?,
+    };
     let credentials = Credentials::new(key, secret, token, None, ENVIRONMENT);
     Some(Identity {
         region: Some(region),
@@ -189,6 +203,8 @@ fn shared_files_may_exist(sources: &Sources) -> bool {
     .into_iter()
     .any(|(var, name)| {
         let path = match (sources.var(var), &home) {
+            // The SDK expands a leading `~`: whatever it names may exist.
+            (Some(file), _) if file.starts_with('~') => return true,
             (Some(file), _) => std::path::PathBuf::from(file),
             (None, Some(home)) => std::path::Path::new(home).join(".aws").join(name),
             (None, None) => return true,
@@ -489,13 +505,29 @@ mod tests {
         assert!(with(&[], Settings::default()).is_none(), "no region");
         let ignore = ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true");
         assert!(with(&[region, ignore], Settings::default()).is_none());
-        // A shared file that might name an endpoint; none when the environment names one.
-        std::fs::create_dir(home.path().join(".aws")).unwrap();
-        std::fs::write(home.path().join(".aws/credentials"), "").unwrap();
-        assert!(with(&[region], Settings::default()).is_none());
+        let blank = |name| [region, (name, "  ")];
+        assert!(with(&blank("AWS_ACCESS_KEY_ID"), Settings::default()).is_none());
+        assert!(with(&blank("AWS_SECRET_ACCESS_KEY"), Settings::default()).is_none());
+        assert!(with(&blank("AWS_REGION")[1..], Settings::default()).is_none());
+        let found = with(&blank("AWS_SESSION_TOKEN"), Settings::default()).unwrap();
+        assert_eq!(found.first.unwrap().session_token(), None);
         let endpoint = ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000");
         let found = with(&[region, endpoint], Settings::default()).unwrap();
         assert_eq!(found.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        let tilde = ("AWS_CONFIG_FILE", "~/elsewhere");
+        assert!(with(&[region, tilde], Settings::default()).is_none());
+        // A shared file may name an endpoint, or have `AWS_ENDPOINT_URL` ignored: only the
+        // spec's is taken as given.
+        std::fs::create_dir(home.path().join(".aws")).unwrap();
+        std::fs::write(home.path().join(".aws/credentials"), "").unwrap();
+        assert!(with(&[region], Settings::default()).is_none());
+        assert!(with(&[region, endpoint], Settings::default()).is_none());
+        let spec = Settings {
+            endpoint: Some("http://127.0.0.1:9001".into()),
+            ..Settings::default()
+        };
+        let found = with(&[region, endpoint], spec).unwrap();
+        assert_eq!(found.endpoint.as_deref(), Some("http://127.0.0.1:9001"));
     }
 
     #[test]

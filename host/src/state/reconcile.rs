@@ -75,6 +75,55 @@ pub fn decide(
     }
 }
 
+/// What a write read back: what is there (its bytes, or what the caller knows them by) and
+/// its ETag; `None` if nothing is.
+pub type There = Option<(Vec<u8>, Option<String>)>;
+
+/// A conditional write (expecting the ETag `expected`, `None` for a create), each try made
+/// by `put` and read back by `read_back`, decided by [`decide`] with `ours`: tried again
+/// while unanswered and not there, at most [`ATTEMPTS`] times, paused between. An error
+/// from `put` is not a try's: it ends the write (`what` names it in errors).
+pub fn write(
+    expected: Option<&str>,
+    put: &mut dyn FnMut() -> anyhow::Result<Tried>,
+    read_back: &dyn Fn() -> anyhow::Result<There>,
+    ours: &dyn Fn(&[u8]) -> bool,
+    what: &str,
+) -> anyhow::Result<Written> {
+    let mut last = String::new();
+    let mut checked = false;
+    for attempt in 1..=ATTEMPTS {
+        let answer = match put()? {
+            Tried::Landed(etag) => return Ok(Written::Landed(etag)),
+            Tried::ConditionFailed => Answer::ConditionFailed,
+            Tried::Unanswered(err) => {
+                last = err;
+                Answer::Unanswered
+            }
+        };
+        match read_back() {
+            Ok(there) => {
+                checked = true;
+                let view = there.as_ref().map(|(b, e)| (b.as_slice(), e.as_deref()));
+                match decide(view, ours, expected, answer) {
+                    After::Landed => {
+                        let etag = there.and_then(|(_, e)| e).unwrap_or_default();
+                        return Ok(Written::Landed(etag));
+                    }
+                    After::Refused => return Ok(Written::Refused(there.map(|(b, _)| b))),
+                    After::Retry => {}
+                }
+            }
+            Err(err) => {
+                checked = false;
+                last = err.to_string();
+            }
+        }
+        std::thread::sleep(pause(attempt));
+    }
+    Err(gave_up(what, &crate::text::escaped(&last), checked))
+}
+
 /// The pause before try `attempt` (1-based): 200 ms doubling, at most 3 s, jittered ±50%.
 pub fn pause(attempt: u32) -> Duration {
     let base = 200u64

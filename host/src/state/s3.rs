@@ -38,7 +38,7 @@ use super::Locked;
 use super::backend::{Backend, Loaded, Open, Part, Write};
 use super::lease::{self, Decision, Lease};
 use super::location::{Location, S3Location};
-use super::reconcile::{self, After, Answer, Tried, Written};
+use super::reconcile::{self, There, Tried, Written};
 use super::sdk_credentials::SdkCredentials;
 use super::snapshot::Snapshot;
 use crate::duration::rfc3339;
@@ -89,9 +89,13 @@ struct SnapshotHeader {
     token: u64,
 }
 
-/// What a write found when it read its object back: its bytes (or what the caller knows
-/// them by) and its ETag; `None` if there is none.
-type There = Option<(Vec<u8>, Option<String>)>;
+/// The ETag a write under `mode` is conditional on (an update's).
+fn expected(mode: &PutMode) -> Option<String> {
+    match mode {
+        PutMode::Update(v) => v.e_tag.clone(),
+        _ => None,
+    }
+}
 
 /// Requests to one bucket, run on a runtime of their own (callers may be inside another).
 #[derive(Clone)]
@@ -223,68 +227,21 @@ impl Remote {
         ours: &dyn Fn(&[u8]) -> bool,
         what: &str,
     ) -> Result<Written> {
-        let mut put = |mode: PutMode| {
-            Ok(match self.put(path, bytes.clone(), mode) {
+        let mut put = || {
+            Ok(match self.put(path, bytes.clone(), mode.clone()) {
                 Ok(Some(etag)) => Tried::Landed(etag),
                 Ok(None) => Tried::ConditionFailed,
                 Err(err) => Tried::Unanswered(err.to_string()),
             })
         };
-        self.write_with(&mut put, &|| self.get(path), mode, ours, what)
-    }
-
-    /// A conditional write, each try made by `put` and read back by `read_back` (what is
-    /// there, as `ours` recognises it, and its ETag): tried again while unanswered and not
-    /// there, at most [`reconcile::ATTEMPTS`] times. An error from `put` is not a try's: it
-    /// ends the write.
-    fn write_with(
-        &self,
-        put: &mut dyn FnMut(PutMode) -> Result<Tried>,
-        read_back: &dyn Fn() -> Result<There>,
-        mode: PutMode,
-        ours: &dyn Fn(&[u8]) -> bool,
-        what: &str,
-    ) -> Result<Written> {
-        let expected = match &mode {
-            PutMode::Update(v) => v.e_tag.clone(),
-            _ => None,
-        };
-        let mut last = String::new();
-        let mut checked = false;
-        for attempt in 1..=reconcile::ATTEMPTS {
-            let answer = match put(mode.clone())? {
-                Tried::Landed(etag) => return Ok(Written::Landed(etag)),
-                Tried::ConditionFailed => Answer::ConditionFailed,
-                Tried::Unanswered(err) => {
-                    last = err;
-                    Answer::Unanswered
-                }
-            };
-            match read_back() {
-                Ok(there) => {
-                    checked = true;
-                    let view = there.as_ref().map(|(b, e)| (b.as_slice(), e.as_deref()));
-                    match reconcile::decide(view, ours, expected.as_deref(), answer) {
-                        After::Landed => {
-                            let etag = there.and_then(|(_, e)| e).unwrap_or_default();
-                            return Ok(Written::Landed(etag));
-                        }
-                        After::Refused => return Ok(Written::Refused(there.map(|(b, _)| b))),
-                        After::Retry => {}
-                    }
-                }
-                Err(err) => {
-                    checked = false;
-                    last = err.to_string();
-                }
-            }
-            std::thread::sleep(reconcile::pause(attempt));
-        }
-        Err(reconcile::gave_up(
+        let expected = expected(&mode);
+        reconcile::write(
+            expected.as_deref(),
+            &mut put,
+            &|| self.get(path),
+            ours,
             what,
-            &crate::text::escaped(&last),
-            checked,
-        ))
+        )
     }
 
     fn list(&self, prefix: &StorePath) -> Result<Vec<StorePath>> {
@@ -889,29 +846,25 @@ impl Backend for S3Backend {
                 version: None,
             }),
         };
-        // Every try sent whole, and the SHA-256 of the object last seen ours (put or read).
-        let sent = std::cell::RefCell::new(Vec::<put::Sent>::new());
-        let seen = std::cell::RefCell::new(None::<Vec<u8>>);
+        let expected = expected(&mode);
+        let tries = put::Tries::default();
         let remote = &self.remote;
-        let mut try_once = |mode: PutMode| {
-            let body = (head.as_slice(), counted.0 as u64);
-            let (tried, made) = put::put(remote, &client, &path, mode, body, &mut *write)?;
-            if let Some(made) = made {
-                if let Tried::Landed(_) = tried {
-                    *seen.borrow_mut() = Some(made.sha.to_vec());
-                }
-                sent.borrow_mut().push(made);
+        let mut try_once = || {
+            // Still ours? A try can take a while: asked again before each one after the first.
+            if tries.count() > 0 {
+                self.check_lease(false)?;
             }
+            let body = (head.as_slice(), counted.0 as u64);
+            let (tried, made) = put::put(remote, &client, &path, mode.clone(), body, &mut *write)?;
+            tries.tried(&tried, made);
             Ok(tried)
         };
-        let read_back = || {
-            let there = put::read_back(remote, &path)?;
-            *seen.borrow_mut() = there.as_ref().map(|(sha, _)| sha.clone());
-            Ok(there)
-        };
-        let ours = |sha: &[u8]| sent.borrow().iter().any(|s| s.sha[..] == *sha);
+        let read_back = || tries.read(put::read_back(remote, &path)?);
+        let ours = |sha: &[u8]| tries.ours(sha);
         let what = format!("the snapshot of the state {}", self.what());
-        let etag = match remote.write_with(&mut try_once, &read_back, mode, &ours, &what)? {
+        let decided =
+            reconcile::write(expected.as_deref(), &mut try_once, &read_back, &ours, &what);
+        let etag = match decided? {
             Written::Landed(etag) => etag,
             Written::Refused(_) => bail!(
                 "the state {} was replaced by another rkit since this one read it; this run \
@@ -919,15 +872,7 @@ impl Backend for S3Backend {
                 self.what()
             ),
         };
-        let landed = seen
-            .into_inner()
-            .expect("a snapshot landed was put or read back");
-        let digest = sent
-            .into_inner()
-            .into_iter()
-            .find(|s| s.sha[..] == landed[..])
-            .map(|s| s.digest)
-            .expect("a snapshot landed is one of this write's tries");
+        let digest = tries.landed();
         self.snapshot_etag = Some(etag);
         for path in std::mem::take(&mut self.journaled) {
             self.remote.delete(&path)?;
