@@ -6,6 +6,12 @@
 //! its snapshot after the apply (the file, or the S3 object at its key); the ratio is peak RSS
 //! over that size, what issue 31 holds to at most 3 at 100,000 resources.
 //!
+//! With the state in S3, a whole apply writes one journal object per step, in sequence along
+//! the chain (over an hour for 100,000 on moto): the chain is applied into a file, moved to
+//! S3 by `rkit state migrate`, and the S3 rows are an apply of one change to it (a plan, one
+//! journal object, the whole snapshot sent), a no-op plan and a tick; destroy in S3 is run
+//! up to 10,000 only, for the same reason.
+//!
 //! `cargo providers && cargo build --release && cargo bench -p rkit --bench memory --
 //! [--sizes 10000,100000] [--backends file,s3] [--rkit BINARY] [--out DIR]` writes `DIR/memory.md` and
 //! `DIR/memory.json` (default DIR: `target/bench`).
@@ -32,6 +38,10 @@ const OPERATIONS: [(&str, &[&str]); 4] = [
     ("converge tick", &["converge", "--once"]),
     ("destroy", &["destroy", "--yes"]),
 ];
+
+/// The most resources destroyed with the state in S3 (each delete a journal object, in
+/// sequence along the chain).
+const S3_DESTROY_MOST: usize = 10_000;
 
 #[derive(Serialize)]
 struct Row {
@@ -83,11 +93,17 @@ impl Setup<'_> {
     }
 }
 
+/// A chain of `n`, its last input changed by `change` (`""`: none).
 fn chain(n: usize, state: Option<Value>) -> Value {
+    changed_chain(n, state, "")
+}
+
+fn changed_chain(n: usize, state: Option<Value>, change: &str) -> Value {
     let resources: serde_json::Map<String, Value> = (0..n)
         .map(|i| {
             let input = match i {
                 0 => json!("root"),
+                _ if i == n - 1 => json!(format!("{{{{.Resources.r{}.ID}}}}{change}", i - 1)),
                 _ => json!(format!("{{{{.Resources.r{}.ID}}}}", i - 1)),
             };
             (
@@ -128,7 +144,16 @@ fn measure(rkit: &Path, setup: &Setup, n: usize, rows: &mut Vec<Row>) {
         env.push(("RKIT_STATE_KEY".into(), key));
     }
     let mut state_mib = 0.0;
+    if setup.moto.is_some() {
+        seed_in_s3(rkit, setup, n, d, &env);
+        state_mib = setup.state_bytes(d, n) as f64 / (1024.0 * 1024.0);
+    }
     for (operation, args) in OPERATIONS {
+        let operation = match (setup.moto, operation) {
+            (Some(_), "apply") => "apply (one change)",
+            (Some(_), "destroy") if n > S3_DESTROY_MOST => continue,
+            _ => operation,
+        };
         let cmd = env.iter().fold(
             Cmd::new(rkit, d)
                 .args(&args[..1])
@@ -156,6 +181,35 @@ fn measure(rkit: &Path, setup: &Setup, n: usize, rows: &mut Vec<Row>) {
         );
         rows.push(row);
     }
+}
+
+/// The chain applied into a file in `dir` and moved to S3 (the key as `setup` names it),
+/// the spec then pointed there with its last input changed.
+fn seed_in_s3(rkit: &Path, setup: &Setup, n: usize, dir: &Path, env: &[(String, String)]) {
+    let file = Setup {
+        backend: "file",
+        encrypted: setup.encrypted,
+        moto: None,
+    };
+    let spec = dir.join("spec.json");
+    std::fs::write(&spec, chain(n, file.state(n)).to_string()).unwrap();
+    let to = format!("s3://{BUCKET}/{}", setup.key(n));
+    let mut migrate = vec!["state", "migrate", "spec.json", "--to", &to];
+    if setup.encrypted {
+        migrate.extend(["--state-key-from", "env:RKIT_STATE_KEY"]);
+    }
+    let seeding: [&[&str]; 2] = [&["apply", "spec.json", "--approve", "--yes"], &migrate];
+    for args in seeding {
+        let cmd = env
+            .iter()
+            .fold(Cmd::new(rkit, dir).args(args), |cmd, (k, v)| cmd.env(k, v));
+        run(cmd, Duration::from_secs(3600)).expect("rkit finishes");
+    }
+    std::fs::write(
+        &spec,
+        changed_chain(n, setup.state(n), "-changed").to_string(),
+    )
+    .unwrap();
 }
 
 fn main() {
