@@ -134,8 +134,8 @@ pub async fn identity(settings: Settings, sources: &Sources) -> Result<Identity>
 
 /// Who the host acts as when the environment settles all of it, as the SDK's chain would
 /// find it there first (keys, region, endpoint), without building the chain: no shared file
-/// is read and no service asked, and the SDK's configuration code is not run (~6 MiB of
-/// code a run would otherwise touch). `None` when anything is left to the chain: explicit
+/// is read and no service asked, and the SDK's configuration code is not run (~1.5 MiB of
+/// code a run would otherwise page in). `None` when anything is left to the chain: explicit
 /// keys or a profile in the spec, no keys or no region in the environment (or one of them
 /// set to blanks), a shared file that may exist without an endpoint from the spec (it may
 /// name one, or tell the chain to ignore `AWS_ENDPOINT_URL`), or

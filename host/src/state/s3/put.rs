@@ -113,7 +113,7 @@ pub(super) fn client() -> Result<reqwest::Client> {
     }
     builder
         .build()
-        .map_err(|e| anyhow!("building the state's HTTP client: {}", causes(&e)))
+        .map_err(|e| anyhow!("building the state's HTTP client: {:#}", anyhow!(e)))
 }
 
 /// Sends `head` and then what `write` writes, `len` bytes in all, to `path` as a PUT
@@ -234,7 +234,7 @@ async fn send(
         .await
         // The URL is presigned: its query holds the signature, the key's ID and, with
         // temporary credentials, the session token. Never in an error.
-        .map_err(|e| causes(&e.without_url()))?;
+        .map_err(|e| format!("{:#}", anyhow!(e.without_url())))?;
     let status = answer.status();
     if status.is_success() {
         let etag = answer.headers().get(ETAG).and_then(|v| v.to_str().ok());
@@ -276,18 +276,6 @@ fn said(body: &str) -> String {
         (Some(code), None) => code,
         _ => body.chars().take(QUOTED).collect(),
     }
-}
-
-/// An error and its causes, as one line.
-fn causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Writes `head` and then `write`'s snapshot into `pipe`: what was sent. A failure is also
